@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// CLI runs the operator commands directly on the database that the server
+// uses; every command is one or more service calls.
+type CLI struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one CLI command's flags, with the settings every command shares.
+type command struct {
+	fs          *flag.FlagSet
+	databaseURL string
+	json        bool
+}
+
+func (c *CLI) newCommand(name string, withJSON bool) *command {
+	cmd := &command{fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
+	cmd.fs.SetOutput(c.stderr)
+	fallback := c.getenv("CREDITS_DATABASE_URL")
+	if fallback == "" {
+		fallback = "./credits.db"
+	}
+	cmd.fs.StringVar(&cmd.databaseURL, "database-url", fallback, "a SQLite file path ($CREDITS_DATABASE_URL)")
+	if withJSON {
+		cmd.fs.BoolVar(&cmd.json, "json", false, "print JSON")
+	}
+	return cmd
+}
+
+// parse parses args; it allows flags after positional arguments.
+func (cmd *command) parse(args []string, positional int) ([]string, error) {
+	var rest []string
+	for {
+		if err := cmd.fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		if cmd.fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, cmd.fs.Arg(0))
+		args = cmd.fs.Args()[1:]
+	}
+	if len(rest) != positional {
+		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d", cmd.fs.Name(), positional, len(rest))}
+	}
+	return rest, nil
+}
+
+// service opens the store and returns a service on it, and a closer.
+func (cmd *command) service(ctx context.Context) (*credits.Service, func(), error) {
+	db, err := openStore(ctx, cmd.databaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return credits.NewService(db), func() { db.Close() }, nil
+}
+
+func (c *CLI) migrate(ctx context.Context, args []string) error {
+	cmd := c.newCommand("migrate", false)
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cmd.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(c.stdout, "database %s is at the latest schema\n", cmd.databaseURL)
+	return nil
+}
+
+func subcommand(args []string, group string, names ...string) (string, []string, error) {
+	if len(args) == 0 {
+		return "", nil, usageError{fmt.Sprintf("%s needs a subcommand: %s", group, strings.Join(names, ", "))}
+	}
+	for _, n := range names {
+		if args[0] == n {
+			return n, args[1:], nil
+		}
+	}
+	return "", nil, usageError{fmt.Sprintf("unknown %s subcommand %q (want %s)", group, args[0], strings.Join(names, ", "))}
+}
+
+func (c *CLI) packs(ctx context.Context, args []string) error {
+	name, args, err := subcommand(args, "packs", "create", "list")
+	if err != nil {
+		return err
+	}
+	cmd := c.newCommand("packs "+name, true)
+	if name == "list" {
+		all := cmd.fs.Bool("all", false, "include inactive packs")
+		if _, err := cmd.parse(args, 0); err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error {
+			packs, err := svc.ListPacks(ctx, !*all)
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, packs, "ID\tNAME\tCREDITS\tPRICE\tSTRIPE PRICE\tACTIVE", func(w io.Writer) {
+				for _, p := range packs {
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%t\n", p.ID, p.Name, p.Credits, money(p.UnitAmount, p.Currency), dash(p.StripePriceID), p.Active)
+				}
+			})
+		})
+	}
+	var p credits.Pack
+	cmd.fs.StringVar(&p.ID, "id", "", "pack id (generated when empty)")
+	cmd.fs.StringVar(&p.Name, "name", "", "name shown to customers (required)")
+	cmd.fs.Int64Var(&p.Credits, "credits", 0, "credits in one pack (required)")
+	cmd.fs.Int64Var(&p.UnitAmount, "unit-amount", 0, "price of one pack in minor units, e.g. 999 for $9.99 (required)")
+	cmd.fs.StringVar(&p.Currency, "currency", "usd", "ISO 4217 currency code")
+	cmd.fs.StringVar(&p.StripePriceID, "stripe-price-id", "", "the Stripe price (price_…) that sells this pack")
+	inactive := cmd.fs.Bool("inactive", false, "create the pack inactive")
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	p.Active = !*inactive
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		created, err := svc.CreatePack(ctx, p)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, created, "", func(w io.Writer) {
+			fmt.Fprintf(w, "created pack %s: %d credits for %s\n", created.ID, created.Credits, money(created.UnitAmount, created.Currency))
+		})
+	})
+}
+
+func (c *CLI) accounts(ctx context.Context, args []string) error {
+	name, args, err := subcommand(args, "accounts", "create", "show", "list")
+	if err != nil {
+		return err
+	}
+	cmd := c.newCommand("accounts "+name, true)
+	switch name {
+	case "create":
+		id := cmd.fs.String("id", "", "the application's id for the account (required)")
+		email := cmd.fs.String("email", "", "the account's email (required)")
+		if _, err := cmd.parse(args, 0); err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error {
+			a, err := svc.CreateAccount(ctx, *id, *email)
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, a, "", func(w io.Writer) { fmt.Fprintf(w, "created account %s <%s>\n", a.ID, a.Email) })
+		})
+	case "show":
+		rest, err := cmd.parse(args, 1)
+		if err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error { return c.showAccount(ctx, cmd, svc, rest[0]) })
+	default:
+		limit := cmd.fs.Int("limit", credits.DefaultPageSize, "accounts per page")
+		after := cmd.fs.String("after", "", "list accounts after this id")
+		if _, err := cmd.parse(args, 0); err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error {
+			page, err := svc.ListAccounts(ctx, *after, *limit)
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, page, "ID\tEMAIL\tBALANCE\tTRIAL\tCREATED", func(w io.Writer) {
+				for _, a := range page.Data {
+					fmt.Fprintf(w, "%s\t%s\t%d\t%t\t%s\n", a.ID, a.Email, a.Balance, a.Trial, a.CreatedAt.Format(time.RFC3339))
+				}
+			})
+		})
+	}
+}
+
+func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Service, id string) error {
+	account, err := svc.GetAccount(ctx, id)
+	if err != nil {
+		return err
+	}
+	purchases, err := svc.ListPurchases(ctx, id, credits.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	entries, err := svc.ListEntries(ctx, id, 0, credits.DefaultPageSize)
+	if err != nil {
+		return err
+	}
+	view := struct {
+		credits.Account
+		Purchases []credits.Purchase `json:"purchases"`
+		Entries   []credits.Entry    `json:"entries"`
+	}{account, purchases, entries.Data}
+	return c.print(cmd, view, "", func(w io.Writer) {
+		fmt.Fprintf(w, "account\t%s\nemail\t%s\nbalance\t%d\navailable\t%d\ntrial\t%t\ncreated\t%s\n\n",
+			account.ID, account.Email, account.Balance, account.Available, account.Trial, account.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "PURCHASE\tPACK\tQTY\tCREDITS\tPAID\tSESSION\tAT\n")
+		for _, p := range purchases {
+			fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, p.PackID, p.Quantity, p.Credits, money(p.AmountPaid, p.Currency), p.SessionID, p.CreatedAt.Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "\nENTRY\tKIND\tAMOUNT\tBALANCE\tREFERENCE\tAT\n")
+		for _, e := range entries.Data {
+			fmt.Fprintf(w, "%d\t%s\t%+d\t%d\t%s\t%s\n", e.ID, e.Kind, e.Amount, e.BalanceAfter, e.Reference, e.CreatedAt.Format(time.RFC3339))
+		}
+	})
+}
+
+func (c *CLI) events(ctx context.Context, args []string) error {
+	if _, args2, err := subcommand(args, "events", "list"); err != nil {
+		return err
+	} else {
+		args = args2
+	}
+	cmd := c.newCommand("events list", true)
+	status := cmd.fs.String("status", "", "only events with this status: pending, processed, ignored, unmatched, failed")
+	limit := cmd.fs.Int("limit", 50, "at most this many events")
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		events, err := svc.ListEvents(ctx, *status, *limit)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, events, "EVENT\tTYPE\tSTATUS\tSESSION\tRECEIVED\tREASON", func(w io.Writer) {
+			for _, e := range events {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Type, e.Status, dash(e.SessionID), e.ReceivedAt.Format(time.RFC3339), dash(e.Error))
+			}
+		})
+	})
+}
+
+// violationsError makes verify exit 1 after printing its report.
+type violationsError struct{ n int }
+
+func (e violationsError) Error() string { return fmt.Sprintf("%d violation(s)", e.n) }
+
+func (c *CLI) verify(ctx context.Context, args []string) error {
+	cmd := c.newCommand("verify", true)
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		violations, err := svc.Verify(ctx)
+		if err != nil {
+			return err
+		}
+		if violations == nil {
+			violations = []credits.Violation{}
+		}
+		report := map[string]any{"ok": len(violations) == 0, "violations": violations}
+		err = c.print(cmd, report, "", func(w io.Writer) {
+			for _, v := range violations {
+				fmt.Fprintf(w, "invariant %d\t%s\t%s\n", v.Invariant, dash(v.AccountID), v.Message)
+			}
+			if len(violations) == 0 {
+				fmt.Fprintln(w, "ok: every invariant holds")
+			} else {
+				fmt.Fprintf(w, "%d violation(s)\n", len(violations))
+			}
+		})
+		if err == nil && len(violations) > 0 {
+			return violationsError{len(violations)}
+		}
+		return err
+	})
+}
+
+func withService(ctx context.Context, cmd *command, fn func(*credits.Service) error) error {
+	svc, closeStore, err := cmd.service(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	return fn(svc)
+}
+
+// print writes v as JSON with --json, else as a table.
+func (c *CLI) print(cmd *command, v any, header string, table func(io.Writer)) error {
+	if cmd.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	if header != "" {
+		fmt.Fprintln(w, header)
+	}
+	table(w)
+	return w.Flush()
+}
+
+func money(minor int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, strings.ToUpper(currency))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

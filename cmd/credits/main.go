@@ -1,0 +1,102 @@
+// Command credits is the credits service and its operator CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/credits/credits"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(code)
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `credits: sell and spend prepaid credits
+
+Usage:
+  credits serve                 run the service (HTTP API, Stripe webhook, worker)
+  credits migrate               apply the database migrations
+  credits packs create|list     manage the catalog
+  credits accounts create|show|list
+  credits events list [--status unmatched]
+  credits verify                check the ledger's invariants (exit 1 on any violation)
+
+Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db);
+add -h to a command for its flags.
+`
+
+// run runs one command and returns the process's exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	var uerr usageError
+	if errors.As(err, &uerr) {
+		fmt.Fprintf(stderr, "credits: %s\n", uerr.msg)
+		return 2
+	}
+	var verr violationsError
+	if errors.As(err, &verr) {
+		return 1
+	}
+	msg := err.Error()
+	if credits.ErrorCode(err) != credits.EINTERNAL {
+		msg = credits.ErrorMessage(err)
+	}
+	fmt.Fprintf(stderr, "credits: %s\n", oneLine(msg))
+	return 1
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"no command given"}
+	}
+	cli := &CLI{getenv: getenv, stdout: stdout, stderr: stderr}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return cli.migrate(ctx, args[1:])
+	case "packs":
+		return cli.packs(ctx, args[1:])
+	case "accounts":
+		return cli.accounts(ctx, args[1:])
+	case "events":
+		return cli.events(ctx, args[1:])
+	case "verify":
+		return cli.verify(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+}
+
+func oneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' || r == '\r' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

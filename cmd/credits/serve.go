@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/server"
+	"github.com/credits/credits/sqlite"
+	"github.com/credits/credits/stripe"
+)
+
+// workerInterval is how often the worker looks for retries that came due.
+const workerInterval = time.Second
+
+// shutdownTimeout bounds a graceful shutdown.
+const shutdownTimeout = 20 * time.Second
+
+// Main is the serve command's wiring, kept in a type so that tests run the
+// real thing on port :0.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Stderr io.Writer
+	Logger *slog.Logger
+	// Now is the service's clock; nil means the real one.
+	Now func() time.Time
+
+	Store   credits.Store
+	Service *credits.Service
+
+	httpServer *http.Server
+	listener   net.Listener
+	stopWorker context.CancelFunc
+	done       sync.WaitGroup
+}
+
+// NewMain returns a Main that writes to the given streams.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Stdout: stdout, Stderr: stderr, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+}
+
+// ParseFlags reads the configuration from the environment and the flags.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("credits serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	m.Config.register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
+	}
+	return m.Config.Validate()
+}
+
+// Run opens and migrates the store, starts the worker and the HTTP server,
+// and returns once the server listens.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := &m.Config
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	m.Store = store
+	if cfg.APIKey == "" {
+		cfg.APIKey = "dev_" + randomHex(16)
+		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
+	}
+	m.Service = m.newService(store)
+	srv := &server.Server{Service: m.Service, Webhook: m.newWebhook(), APIKey: cfg.APIKey, Logger: m.Logger}
+	m.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.httpServer = srv.HTTPServer(cfg.Addr)
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopWorker = stopWorker
+	m.done.Add(2)
+	go func() { defer m.done.Done(); m.Service.RunWorker(workerCtx, workerInterval) }()
+	go func() {
+		defer m.done.Done()
+		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "error", err)
+		}
+	}()
+	m.Logger.Info("credits listening", "url", "http://"+m.Addr(), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
+		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
+	return nil
+}
+
+func (m *Main) newService(store credits.Store) *credits.Service {
+	cfg := m.Config
+	svc := credits.NewService(store)
+	svc.Logger = m.Logger
+	svc.PublicURL = cfg.PublicURL
+	if m.Now != nil {
+		svc.Now = m.Now
+	}
+	if cfg.StripeSecretKey != "" {
+		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)
+		svc.Livemode = stripe.Livemode(cfg.StripeSecretKey)
+	}
+	return svc
+}
+
+func (m *Main) newWebhook() *stripe.Webhook {
+	secrets := m.Config.WebhookSecrets()
+	allowUnsigned := m.Config.Env == envDevelopment && len(secrets) == 0
+	if allowUnsigned {
+		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: webhook events are accepted WITHOUT signature verification (development only)")
+	}
+	return &stripe.Webhook{
+		Verifier:      stripe.Verifier{Secrets: secrets, Now: m.Now},
+		AllowUnsigned: allowUnsigned,
+		Logger:        m.Logger,
+	}
+}
+
+func (m *Main) stripeMode() string {
+	switch {
+	case m.Config.StripeSecretKey == "":
+		return "not configured (checkout answers 503)"
+	case stripe.Livemode(m.Config.StripeSecretKey):
+		return "live"
+	default:
+		return "test"
+	}
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close stops the server gracefully (in-flight requests finish), then the
+// worker, then closes the store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.httpServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		errs = append(errs, m.httpServer.Shutdown(ctx))
+	}
+	if m.stopWorker != nil {
+		m.stopWorker()
+	}
+	m.done.Wait()
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	m := NewMain(stdout, stderr)
+	if err := m.ParseFlags(args, getenv); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+// openStore opens and migrates the store that the database URL names.
+func openStore(ctx context.Context, databaseURL string) (*sqlite.DB, error) {
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		return nil, errors.New("the PostgreSQL store is not available in this build yet: use a SQLite file path for CREDITS_DATABASE_URL")
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// describeDatabase names the database without any password in it.
+func describeDatabase(databaseURL string) string {
+	if strings.Contains(databaseURL, "://") && !strings.HasPrefix(databaseURL, "sqlite://") {
+		return "postgres"
+	}
+	return "sqlite " + databaseURL
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,61 @@
+// Package credits sells and spends prepaid credits. The root package holds the
+// domain: types, error codes, the Store interface and the service logic. It
+// imports only the standard library; adapters (sqlite, stripe, server) import
+// it, never each other, and cmd/credits wires them together.
+package credits
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in the server package.
+const (
+	EINVALID      = "invalid"              // bad input: 400
+	EUNAUTHORIZED = "unauthorized"         // no or wrong key: 401
+	EINSUFFICIENT = "insufficient_credits" // not enough credits: 402
+	ENOTFOUND     = "not_found"            // unknown: 404
+	ECONFLICT     = "conflict"             // already exists or wrong state: 409
+	ETOOLARGE     = "too_large"            // body too large: 413
+	EUNAVAILABLE  = "unavailable"          // a dependency is not configured or down: 503
+	EINTERNAL     = "internal"             // our own failure: 500
+)
+
+// Error is an expected failure with a code and a message that is safe to show
+// to the caller. Anything that is not an *Error is internal.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or EINTERNAL if it carries none.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the safe message of err, or "internal error".
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Sentinel errors that stores return, wrapped or as is; callers test them with
+// errors.Is. Stores map their own "no rows" and "unique violation" to these.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)

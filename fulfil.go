@@ -1,0 +1,393 @@
+package credits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits of the queue that matches foreign sessions.
+const (
+	MaxEventAttempts = 12
+	eventClaimLease  = 2 * time.Minute
+	eventClaimBatch  = 10
+	retryBaseDelay   = 10 * time.Second
+	retryMaxDelay    = time.Hour
+)
+
+// HandleEvent records a verified Stripe event and applies it, in one
+// transaction: when it returns nil the event and its effects are committed.
+// A redelivered event changes nothing. A paid session we did not create is
+// left pending for the worker, which reads its line items from Stripe.
+func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error) {
+	now := s.now()
+	var out Event
+	var queued bool
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		existing, err := tx.Event(in.ID)
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		ev := Event{
+			ID: in.ID, Type: in.Type, Livemode: in.Livemode, Session: in.Session,
+			Status: EventPending, ReceivedAt: now, NextAttempt: now, Payload: in.Payload,
+		}
+		if in.Session != nil {
+			ev.SessionID = in.Session.ID
+		}
+		if ev, err = s.applyEvent(tx, ev, now); err != nil {
+			return err
+		}
+		queued = ev.Status == EventPending
+		out = ev
+		return tx.CreateEvent(ev)
+	})
+	if err != nil {
+		return out, fmt.Errorf("handle event %s: %w", in.ID, err)
+	}
+	if queued {
+		s.Wake()
+	}
+	return out, nil
+}
+
+// applyEvent decides what an event does and does it; it returns the event with
+// its new status. It returns an error only for a store failure.
+func (s *Service) applyEvent(tx Tx, ev Event, now time.Time) (Event, error) {
+	finish := func(status, reason string) (Event, error) {
+		ev.Status, ev.Error = status, reason
+		if status != EventPending {
+			ev.ProcessedAt = &now
+		}
+		return ev, nil
+	}
+	switch ev.Type {
+	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired:
+	default:
+		return finish(EventIgnored, "event type not handled")
+	}
+	if ev.Session == nil || ev.Session.ID == "" {
+		return finish(EventUnmatched, "event carries no checkout session")
+	}
+	if ev.Livemode != s.Livemode {
+		return finish(EventIgnored, livemodeMismatch(ev.Livemode))
+	}
+	cs, err := tx.CheckoutSession(ev.Session.ID)
+	if errors.Is(err, ErrNotFound) {
+		if creditable(ev) {
+			return finish(EventPending, "foreign session: waiting for its line items from Stripe")
+		}
+		return finish(EventProcessed, "foreign session not paid: nothing to add")
+	}
+	if err != nil {
+		return ev, err
+	}
+	status, reason, err := s.applyToSession(tx, ev, cs, now)
+	if err != nil {
+		return ev, err
+	}
+	return finish(status, reason)
+}
+
+func livemodeMismatch(eventLive bool) string {
+	if eventLive {
+		return "live-mode event, but the configured Stripe key is a test key: nothing added"
+	}
+	return "test-mode event, but the configured Stripe key is a live key: nothing added"
+}
+
+// creditable reports whether an event pays for its session.
+func creditable(ev Event) bool {
+	switch ev.Type {
+	case EventCheckoutAsyncSucceeded:
+		return true
+	case EventCheckoutCompleted:
+		return ev.Session.IsPaid()
+	}
+	return false
+}
+
+// applyToSession applies a checkout event to a session we know.
+func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
+	if creditable(ev) {
+		return s.fulfil(tx, ev, cs, now)
+	}
+	var next string
+	switch ev.Type {
+	case EventCheckoutCompleted:
+		next = SessionAwaitingPayment
+	case EventCheckoutAsyncFailed:
+		next = SessionPaymentFailed
+	case EventCheckoutExpired:
+		next = SessionExpired
+	}
+	if cs.Status == SessionFulfilled {
+		return EventProcessed, "session already credited: status kept", nil
+	}
+	if err := tx.SetCheckoutSessionStatus(cs.ID, next, now); err != nil {
+		return "", "", err
+	}
+	return EventProcessed, "session " + next + ": nothing added", nil
+}
+
+// fulfil credits a paid session once: the purchase, its lot, its ledger entry
+// and the account's balance and trial flag change together.
+func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
+	if _, err := tx.PurchaseBySession(cs.ID); err == nil {
+		return EventProcessed, "session already credited: nothing added", nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", "", err
+	}
+	pack, err := tx.Pack(cs.PackID)
+	if errors.Is(err, ErrNotFound) {
+		return EventUnmatched, fmt.Sprintf("pack %s not found", cs.PackID), nil
+	} else if err != nil {
+		return "", "", err
+	}
+	account, err := tx.Account(cs.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
+	} else if err != nil {
+		return "", "", err
+	}
+	credits, err := MulCredits(pack.Credits, cs.Quantity)
+	if err != nil {
+		return EventFailed, "credits of the purchase overflow", nil
+	}
+	balance, err := AddCredits(account.Balance, credits)
+	if err != nil {
+		return EventFailed, "purchase would overflow the balance", nil
+	}
+	p := Purchase{
+		AccountID: account.ID, PackID: pack.ID, Quantity: cs.Quantity, Credits: credits,
+		AmountPaid: cs.ExpectedAmount, Currency: cs.Currency, SessionID: cs.ID,
+		EventID: ev.ID, CreatedAt: now,
+	}
+	if ev.Session.Currency != "" {
+		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
+	}
+	p.PaymentIntent = ev.Session.PaymentIntent
+	if err := s.writePurchase(tx, p, account, balance, pack); err != nil {
+		return "", "", err
+	}
+	if err := tx.SetCheckoutSessionStatus(cs.ID, SessionFulfilled, now); err != nil {
+		return "", "", err
+	}
+	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
+	return EventProcessed, "", nil
+}
+
+func (s *Service) writePurchase(tx Tx, p Purchase, account Account, balance int64, pack Pack) error {
+	if _, err := tx.CreatePurchase(p); err != nil {
+		return fmt.Errorf("create purchase for session %s: %w", p.SessionID, err)
+	}
+	lot := Lot{
+		AccountID: account.ID, Amount: p.Credits, Remaining: p.Credits,
+		Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt,
+	}
+	if _, err := tx.AddLot(lot); err != nil {
+		return err
+	}
+	entry := Entry{
+		AccountID: account.ID, Amount: p.Credits, Kind: EntryPurchase, Reference: p.SessionID,
+		Description:  fmt.Sprintf("%d × %s", p.Quantity, pack.Name),
+		BalanceAfter: balance, CreatedAt: p.CreatedAt,
+	}
+	if _, err := tx.AddEntry(entry); err != nil {
+		return err
+	}
+	return tx.SetAccountBalance(account.ID, balance, false)
+}
+
+// Wake tells the worker that an event is waiting.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunWorker processes pending events until ctx ends: when woken, and every
+// interval for retries that have come due.
+func (s *Service) RunWorker(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		for {
+			n, err := s.ProcessPending(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.Logger.Error("process pending events", "error", err)
+			}
+			if n < eventClaimBatch || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// ProcessPending claims due pending events and processes them; it returns how
+// many it claimed.
+func (s *Service) ProcessPending(ctx context.Context) (int, error) {
+	var claimed []Event
+	err := s.Store.Update(ctx, func(tx Tx) (err error) {
+		claimed, err = tx.ClaimEvents(s.now(), eventClaimLease, eventClaimBatch)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim events: %w", err)
+	}
+	for _, ev := range claimed {
+		if err := s.processPending(ctx, ev); err != nil {
+			return len(claimed), err
+		}
+	}
+	return len(claimed), nil
+}
+
+// processPending matches a foreign session through the Stripe API, then
+// applies the event in one transaction.
+func (s *Service) processPending(ctx context.Context, ev Event) error {
+	var remote StripeSession
+	var lookupErr error
+	if s.Payments == nil {
+		lookupErr = errors.New("cannot read the session's line items: " + s.PaymentsMissing)
+	} else {
+		remote, lookupErr = s.Payments.RetrieveSession(ctx, ev.SessionID)
+	}
+	now := s.now()
+	return s.Store.Update(ctx, func(tx Tx) error {
+		current, err := tx.Event(ev.ID)
+		if err != nil {
+			return err
+		}
+		if current.Status != EventPending {
+			return nil
+		}
+		current.Attempts++
+		if lookupErr != nil {
+			return tx.UpdateEvent(retryLater(current, lookupErr, now))
+		}
+		status, reason, err := s.applyForeign(tx, current, remote, now)
+		if err != nil {
+			return err
+		}
+		current.Status, current.Error, current.ProcessedAt = status, reason, &now
+		if status == EventUnmatched {
+			s.Logger.Warn("stripe event unmatched", "event", current.ID, "session", current.SessionID, "reason", reason)
+		}
+		return tx.UpdateEvent(current)
+	})
+}
+
+func retryLater(ev Event, cause error, now time.Time) Event {
+	ev.Error = cause.Error()
+	if ev.Attempts >= MaxEventAttempts {
+		ev.Status = EventFailed
+		ev.ProcessedAt = &now
+		return ev
+	}
+	delay := retryBaseDelay << min(ev.Attempts-1, 12)
+	ev.NextAttempt = now.Add(min(delay, retryMaxDelay))
+	return ev
+}
+
+// applyForeign matches a session we did not create as the original app did:
+// the account by client_reference_id, else metadata, else email; the pack by
+// the price of its line item. It records the session, then credits it.
+func (s *Service) applyForeign(tx Tx, ev Event, remote StripeSession, now time.Time) (status, reason string, err error) {
+	cs, err := tx.CheckoutSession(ev.SessionID)
+	if err == nil { // recorded meanwhile (another event for the same session)
+		return s.applyToSession(tx, ev, cs, now)
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", "", err
+	}
+	session := *ev.Session
+	session.LineItems = remote.LineItems
+	account, reason, err := matchAccount(tx, session)
+	if err != nil || reason != "" {
+		return EventUnmatched, reason, err
+	}
+	if len(session.LineItems) != 1 {
+		return EventUnmatched, fmt.Sprintf("session has %d line items; one is expected", len(session.LineItems)), nil
+	}
+	item := session.LineItems[0]
+	pack, err := tx.PackByPriceID(item.PriceID)
+	if errors.Is(err, ErrNotFound) {
+		return EventUnmatched, fmt.Sprintf("no pack has stripe_price_id %s", item.PriceID), nil
+	} else if err != nil {
+		return "", "", err
+	}
+	if err := ValidateQuantity(item.Quantity); err != nil {
+		return EventUnmatched, fmt.Sprintf("line item quantity %d is out of range", item.Quantity), nil
+	}
+	cs = CheckoutSession{
+		ID: session.ID, AccountID: account.ID, PackID: pack.ID, Quantity: item.Quantity,
+		ExpectedAmount: pack.UnitAmount * item.Quantity, Currency: pack.Currency,
+		Status: SessionOpen, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.CreateCheckoutSession(cs); err != nil {
+		return "", "", err
+	}
+	return s.applyToSession(tx, ev, cs, now)
+}
+
+// matchAccount finds the account of a foreign session; reason says why none
+// was found.
+func matchAccount(tx Tx, session StripeSession) (account Account, reason string, err error) {
+	var tried []string
+	for _, candidate := range []struct{ field, id string }{
+		{"client_reference_id", session.ClientReferenceID},
+		{"metadata.account_id", session.Metadata["account_id"]},
+	} {
+		if candidate.id == "" {
+			continue
+		}
+		account, err = tx.Account(candidate.id)
+		if err == nil {
+			return account, "", nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return account, "", err
+		}
+		tried = append(tried, fmt.Sprintf("no account %s (%s)", candidate.id, candidate.field))
+	}
+	if session.Email == "" {
+		tried = append(tried, "no customer email")
+		return account, "account not found: " + joinReasons(tried), nil
+	}
+	accounts, err := tx.AccountsByEmail(session.Email)
+	if err != nil {
+		return account, "", err
+	}
+	switch len(accounts) {
+	case 1:
+		return accounts[0], "", nil
+	case 0:
+		tried = append(tried, "no account with email "+session.Email)
+	default:
+		tried = append(tried, fmt.Sprintf("email %s is shared by %d accounts", session.Email, len(accounts)))
+	}
+	return account, "account not found: " + joinReasons(tried), nil
+}
+
+func joinReasons(reasons []string) string {
+	out := ""
+	for i, r := range reasons {
+		if i > 0 {
+			out += "; "
+		}
+		out += r
+	}
+	return out
+}

@@ -1,0 +1,479 @@
+package credits_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/stripemock"
+	"github.com/credits/credits/internal/testkit"
+	"github.com/credits/credits/sqlite"
+	"github.com/credits/credits/stripe"
+)
+
+// mockPriceID is the price of the line item that stripe-mock's fixture returns
+// for every session.
+const mockPriceID = "price_1PgafmB7WZ01zgkW02Hf9z6c"
+
+type fixture struct {
+	t   *testing.T
+	svc *credits.Service
+	db  *sqlite.DB
+	now time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, _ := testkit.OpenSQLite(t)
+	f := &fixture{t: t, db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	f.svc = credits.NewService(db)
+	f.svc.Now = func() time.Time { return f.now }
+	t.Cleanup(func() { f.verify() })
+	return f
+}
+
+// verify fails the test if any invariant is broken.
+func (f *fixture) verify() {
+	f.t.Helper()
+	violations, err := f.svc.Verify(context.Background())
+	if err != nil {
+		f.t.Fatalf("verify: %v", err)
+	}
+	for _, v := range violations {
+		f.t.Errorf("invariant %d broken for %q: %s", v.Invariant, v.AccountID, v.Message)
+	}
+}
+
+func (f *fixture) pack(id string, creditsPerPack int64, priceID string) credits.Pack {
+	f.t.Helper()
+	p, err := f.svc.CreatePack(context.Background(), credits.Pack{
+		ID: id, Name: id, Credits: creditsPerPack, UnitAmount: 500, Currency: "usd", StripePriceID: priceID, Active: true,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) account(id, email string) {
+	f.t.Helper()
+	if _, err := f.svc.CreateAccount(context.Background(), id, email); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// session records a checkout session as CreateCheckout would after Stripe
+// answered.
+func (f *fixture) session(id, accountID, packID string, quantity int64) {
+	f.t.Helper()
+	err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+		return tx.CreateCheckoutSession(credits.CheckoutSession{
+			ID: id, AccountID: accountID, PackID: packID, Quantity: quantity, ExpectedAmount: 500 * quantity,
+			Currency: "usd", Status: credits.SessionOpen, CreatedAt: f.now, UpdatedAt: f.now,
+		})
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) deliver(eventID, eventType string, s testkit.Session) credits.Event {
+	f.t.Helper()
+	ev, err := f.svc.HandleEvent(context.Background(), testkit.MustEvent(f.t, testkit.Event(eventID, eventType, false, s)))
+	if err != nil {
+		f.t.Fatalf("handle %s: %v", eventID, err)
+	}
+	return ev
+}
+
+func (f *fixture) balance(accountID string) (int64, bool) {
+	f.t.Helper()
+	a, err := f.svc.GetAccount(context.Background(), accountID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a.Balance, a.Trial
+}
+
+func (f *fixture) purchases(accountID string) []credits.Purchase {
+	f.t.Helper()
+	p, err := f.svc.ListPurchases(context.Background(), accountID, 100)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func paid(id string) testkit.Session {
+	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd", PaymentIntent: "pi_123"}
+}
+
+func TestFulfilPaidSession(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "price_starter")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 2)
+
+	ev := f.deliver("evt_1", credits.EventCheckoutCompleted, paid("cs_1"))
+
+	if got, want := ev.Status, credits.EventProcessed; got != want {
+		t.Fatalf("status = %q, want %q (%s)", got, want, ev.Error)
+	}
+	balance, trial := f.balance("u1")
+	if got, want := balance, int64(200); got != want {
+		t.Errorf("balance = %d, want %d", got, want)
+	}
+	if trial {
+		t.Error("trial is still true after a purchase")
+	}
+	purchases := f.purchases("u1")
+	if len(purchases) != 1 {
+		t.Fatalf("purchases = %d, want 1", len(purchases))
+	}
+	p := purchases[0]
+	if p.SessionID != "cs_1" || p.Quantity != 2 || p.Credits != 200 || p.AmountPaid != 1000 || p.Currency != "usd" || p.PaymentIntent != "pi_123" || p.EventID != "evt_1" {
+		t.Errorf("purchase = %+v", p)
+	}
+	entries, err := f.svc.ListEntries(context.Background(), "u1", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries.Data) != 1 || entries.Data[0].Amount != 200 || entries.Data[0].Kind != credits.EntryPurchase || entries.Data[0].Reference != "cs_1" {
+		t.Errorf("entries = %+v", entries.Data)
+	}
+}
+
+func TestFulfilDuplicatesSequential(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	for i := 0; i < 3; i++ {
+		f.deliver("evt_1", credits.EventCheckoutCompleted, paid("cs_1"))
+	}
+	if got, _ := f.balance("u1"); got != 100 {
+		t.Errorf("balance = %d, want 100", got)
+	}
+}
+
+func TestFulfilDuplicatesConcurrent(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	const deliveries = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, deliveries)
+	for i := 0; i < deliveries; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Half the deliveries repeat one event, half are distinct events for the same session.
+			id := "evt_same"
+			if i%2 == 1 {
+				id = fmt.Sprintf("evt_%d", i)
+			}
+			_, err := f.svc.HandleEvent(context.Background(), testkit.MustEvent(t, testkit.Event(id, credits.EventCheckoutCompleted, false, paid("cs_1"))))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := f.balance("u1"); got != 100 {
+		t.Errorf("balance = %d, want 100", got)
+	}
+	if got := len(f.purchases("u1")); got != 1 {
+		t.Errorf("purchases = %d, want 1", got)
+	}
+}
+
+func TestTwoEventsForOneSession(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	f.deliver("evt_1", credits.EventCheckoutCompleted, paid("cs_1"))
+	second := f.deliver("evt_2", credits.EventCheckoutAsyncSucceeded, paid("cs_1"))
+	if got, want := second.Error, "session already credited: nothing added"; got != want {
+		t.Errorf("second event reason = %q, want %q", got, want)
+	}
+	if got, _ := f.balance("u1"); got != 100 {
+		t.Errorf("balance = %d, want 100", got)
+	}
+}
+
+func TestDelayedPayment(t *testing.T) {
+	tests := []struct {
+		name        string
+		second      string
+		wantBalance int64
+		wantStatus  string
+		wantTrial   bool
+	}{
+		{"succeeded", credits.EventCheckoutAsyncSucceeded, 100, credits.SessionFulfilled, false},
+		{"failed", credits.EventCheckoutAsyncFailed, 0, credits.SessionPaymentFailed, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.pack("starter", 100, "")
+			f.account("u1", "u1@example.com")
+			f.session("cs_1", "u1", "starter", 1)
+			unpaid := paid("cs_1")
+			unpaid.PaymentStatus = "unpaid"
+			f.deliver("evt_1", credits.EventCheckoutCompleted, unpaid)
+			if got, _ := f.balance("u1"); got != 0 {
+				t.Fatalf("balance after unpaid completion = %d, want 0", got)
+			}
+			if got := f.sessionStatus("cs_1"); got != credits.SessionAwaitingPayment {
+				t.Fatalf("session status = %q, want %q", got, credits.SessionAwaitingPayment)
+			}
+			second := unpaid
+			if tt.second == credits.EventCheckoutAsyncSucceeded {
+				second.PaymentStatus = "paid"
+			}
+			f.deliver("evt_2", tt.second, second)
+			balance, trial := f.balance("u1")
+			if balance != tt.wantBalance || trial != tt.wantTrial {
+				t.Errorf("balance, trial = %d, %t; want %d, %t", balance, trial, tt.wantBalance, tt.wantTrial)
+			}
+			if got := f.sessionStatus("cs_1"); got != tt.wantStatus {
+				t.Errorf("session status = %q, want %q", got, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestAsyncSuccessBeforeCompletion(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	f.deliver("evt_2", credits.EventCheckoutAsyncSucceeded, paid("cs_1"))
+	unpaid := paid("cs_1")
+	unpaid.PaymentStatus = "unpaid"
+	f.deliver("evt_1", credits.EventCheckoutCompleted, unpaid)
+	if got, _ := f.balance("u1"); got != 100 {
+		t.Errorf("balance = %d, want 100", got)
+	}
+	if got := f.sessionStatus("cs_1"); got != credits.SessionFulfilled {
+		t.Errorf("session status = %q, want fulfilled (an older event must not downgrade it)", got)
+	}
+}
+
+func TestExpiredSessionAddsNothing(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	s := paid("cs_1")
+	s.PaymentStatus = "unpaid"
+	f.deliver("evt_1", credits.EventCheckoutExpired, s)
+	if got, _ := f.balance("u1"); got != 0 {
+		t.Errorf("balance = %d, want 0", got)
+	}
+	if got := f.sessionStatus("cs_1"); got != credits.SessionExpired {
+		t.Errorf("session status = %q, want expired", got)
+	}
+}
+
+func (f *fixture) sessionStatus(id string) string {
+	f.t.Helper()
+	var cs credits.CheckoutSession
+	err := f.db.View(context.Background(), func(tx credits.Tx) (err error) {
+		cs, err = tx.CheckoutSession(id)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cs.Status
+}
+
+func TestLivemodeMismatchAddsNothing(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	ev, err := f.svc.HandleEvent(context.Background(), testkit.MustEvent(t, testkit.Event("evt_live", credits.EventCheckoutCompleted, true, paid("cs_1"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Status != credits.EventIgnored {
+		t.Errorf("status = %q, want ignored", ev.Status)
+	}
+	if got, _ := f.balance("u1"); got != 0 {
+		t.Errorf("balance = %d, want 0", got)
+	}
+	events, err := f.svc.ListEvents(context.Background(), credits.EventIgnored, 10)
+	if err != nil || len(events) != 1 || events[0].ID != "evt_live" {
+		t.Errorf("ignored events = %+v, %v; want evt_live recorded", events, err)
+	}
+}
+
+func TestUnhandledEventTypeIsRecorded(t *testing.T) {
+	f := newFixture(t)
+	ev := f.deliver("evt_x", "customer.created", testkit.Session{ID: "cus_1"})
+	if ev.Status != credits.EventIgnored {
+		t.Errorf("status = %q, want ignored", ev.Status)
+	}
+}
+
+// Foreign sessions (a Payment Link, say) are matched through the Stripe API.
+
+func newForeignFixture(t *testing.T) *fixture {
+	f := newFixture(t)
+	f.svc.Payments = stripe.NewClient("sk_test_123", stripemock.Start(t))
+	return f
+}
+
+func (f *fixture) drain() {
+	f.t.Helper()
+	if _, err := f.svc.ProcessPending(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) event(id string) credits.Event {
+	f.t.Helper()
+	var ev credits.Event
+	err := f.db.View(context.Background(), func(tx credits.Tx) (err error) {
+		ev, err = tx.Event(id)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ev
+}
+
+func TestForeignSessionMatching(t *testing.T) {
+	tests := []struct {
+		name       string
+		session    testkit.Session
+		pack       string // price id of the catalog's pack
+		wantStatus string
+		wantReason string
+		wantCredit string // account that gets the credits
+	}{
+		{"by email", testkit.Session{CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
+		{"email case differs", testkit.Session{CustomerEmail: "U1@Example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
+		{"by client_reference_id", testkit.Session{ClientReferenceID: "u2", CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u2"},
+		{"by metadata", testkit.Session{Metadata: map[string]string{"account_id": "u2"}}, mockPriceID, credits.EventProcessed, "", "u2"},
+		{"unknown reference falls back to email", testkit.Session{ClientReferenceID: "nobody", CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
+		{"unknown user", testkit.Session{CustomerEmail: "stranger@example.com"}, mockPriceID, credits.EventUnmatched,
+			"account not found: no account with email stranger@example.com", ""},
+		{"shared email", testkit.Session{CustomerEmail: "shared@example.com"}, mockPriceID, credits.EventUnmatched,
+			"account not found: email shared@example.com is shared by 2 accounts", ""},
+		{"unknown pack", testkit.Session{CustomerEmail: "u1@example.com"}, "price_other", credits.EventUnmatched,
+			"no pack has stripe_price_id " + mockPriceID, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newForeignFixture(t)
+			f.pack("mocked", 250, tt.pack)
+			f.account("u1", "u1@example.com")
+			f.account("u2", "u2@example.com")
+			f.account("s1", "shared@example.com")
+			f.account("s2", "shared@example.com")
+			s := tt.session
+			s.ID, s.PaymentStatus, s.AmountTotal, s.Currency = "cs_foreign", "paid", 1000, "usd"
+
+			ev := f.deliver("evt_f", credits.EventCheckoutCompleted, s)
+			if ev.Status != credits.EventPending {
+				t.Fatalf("status on receipt = %q, want pending (the lookup must not hold the webhook)", ev.Status)
+			}
+			f.drain()
+
+			got := f.event("evt_f")
+			if got.Status != tt.wantStatus || got.Error != tt.wantReason {
+				t.Errorf("event = %q %q, want %q %q", got.Status, got.Error, tt.wantStatus, tt.wantReason)
+			}
+			for _, id := range []string{"u1", "u2", "s1", "s2"} {
+				want := int64(0)
+				if id == tt.wantCredit {
+					want = 250
+				}
+				if balance, _ := f.balance(id); balance != want {
+					t.Errorf("balance of %s = %d, want %d", id, balance, want)
+				}
+			}
+			// A redelivery after matching adds nothing more.
+			f.deliver("evt_f2", credits.EventCheckoutAsyncSucceeded, s)
+			f.drain()
+			if tt.wantCredit != "" {
+				if balance, _ := f.balance(tt.wantCredit); balance != 250 {
+					t.Errorf("balance after a second event = %d, want 250", balance)
+				}
+			}
+		})
+	}
+}
+
+func TestForeignSessionUnpaidAddsNothing(t *testing.T) {
+	f := newForeignFixture(t)
+	f.pack("mocked", 250, mockPriceID)
+	f.account("u1", "u1@example.com")
+	ev := f.deliver("evt_f", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_f", PaymentStatus: "unpaid", CustomerEmail: "u1@example.com"})
+	if ev.Status != credits.EventProcessed {
+		t.Errorf("status = %q, want processed", ev.Status)
+	}
+	if balance, _ := f.balance("u1"); balance != 0 {
+		t.Errorf("balance = %d, want 0", balance)
+	}
+}
+
+// unreachable is a Payments whose every call fails, as Stripe does when it is
+// down; stripe-mock cannot be made to fail on purpose.
+type unreachable struct{}
+
+func (unreachable) CreateCheckoutSession(context.Context, credits.CheckoutRequest) (string, string, error) {
+	return "", "", errors.New("connection refused")
+}
+
+func (unreachable) RetrieveSession(context.Context, string) (credits.StripeSession, error) {
+	return credits.StripeSession{}, errors.New("connection refused")
+}
+
+func TestForeignLookupRetriesThenFails(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Payments = unreachable{}
+	f.account("u1", "u1@example.com")
+	f.deliver("evt_f", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_f", PaymentStatus: "paid", CustomerEmail: "u1@example.com"})
+	f.drain()
+	ev := f.event("evt_f")
+	if ev.Status != credits.EventPending || ev.Attempts != 1 || ev.Error != "connection refused" || !ev.NextAttempt.After(f.now) {
+		t.Fatalf("after one failure: %+v", ev)
+	}
+	// Not due yet: nothing is claimed.
+	if n, err := f.svc.ProcessPending(context.Background()); err != nil || n != 0 {
+		t.Fatalf("claimed %d before the retry was due (err %v)", n, err)
+	}
+	for i := 1; i < credits.MaxEventAttempts; i++ {
+		f.now = f.now.Add(2 * time.Hour)
+		f.drain()
+	}
+	ev = f.event("evt_f")
+	if ev.Status != credits.EventFailed || ev.Attempts != credits.MaxEventAttempts {
+		t.Errorf("after %d failures: status %q attempts %d, want failed", credits.MaxEventAttempts, ev.Status, ev.Attempts)
+	}
+}
+
+func TestCheckoutWithoutStripeKeyIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	_, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1)
+	if got := credits.ErrorCode(err); got != credits.EUNAVAILABLE {
+		t.Fatalf("code = %q, want %q (%v)", got, credits.EUNAVAILABLE, err)
+	}
+}

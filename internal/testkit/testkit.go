@@ -1,0 +1,92 @@
+// Package testkit holds what the tests of several packages share: a real
+// SQLite store in a temporary directory and Stripe events signed as Stripe
+// signs them.
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/sqlite"
+	"github.com/credits/credits/stripe"
+)
+
+// WebhookSecret is the secret that test servers are configured with.
+const WebhookSecret = "whsec_test_secret_for_credits"
+
+// OpenSQLite returns a migrated SQLite store in t.TempDir, closed with the test.
+func OpenSQLite(t testing.TB) (*sqlite.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "credits.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+// Session describes the checkout session inside a test event.
+type Session struct {
+	ID                string
+	PaymentStatus     string
+	ClientReferenceID string
+	CustomerEmail     string
+	Metadata          map[string]string
+	AmountTotal       int64
+	Currency          string
+	PaymentIntent     string
+}
+
+// Event returns the JSON of a checkout.session.* event as Stripe sends it.
+func Event(id, eventType string, livemode bool, s Session) []byte {
+	object := map[string]any{
+		"id": s.ID, "object": "checkout.session", "mode": "payment", "livemode": livemode,
+		"payment_status": s.PaymentStatus, "status": "complete",
+		"amount_total": s.AmountTotal, "currency": s.Currency,
+		"metadata": s.Metadata,
+	}
+	if s.ClientReferenceID != "" {
+		object["client_reference_id"] = s.ClientReferenceID
+	}
+	if s.CustomerEmail != "" {
+		object["customer_details"] = map[string]any{"email": s.CustomerEmail}
+	}
+	if s.PaymentIntent != "" {
+		object["payment_intent"] = s.PaymentIntent
+	}
+	if s.Metadata == nil {
+		object["metadata"] = map[string]string{}
+	}
+	body, err := json.Marshal(map[string]any{
+		"id": id, "object": "event", "api_version": "2020-08-27", "created": time.Now().Unix(),
+		"livemode": livemode, "type": eventType, "pending_webhooks": 1,
+		"data": map[string]any{"object": object},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return body
+}
+
+// Sign returns a Stripe-Signature header for payload, made now.
+func Sign(payload []byte) string {
+	return stripe.SignatureHeader(payload, WebhookSecret, time.Now())
+}
+
+// MustEvent parses a test event as the webhook would.
+func MustEvent(t testing.TB, payload []byte) credits.StripeEvent {
+	t.Helper()
+	ev, err := stripe.ParseEvent(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}

@@ -1,0 +1,134 @@
+package credits
+
+import "time"
+
+// Account is a customer of the application, known by the application's own id.
+type Account struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Balance   int64     `json:"balance"`
+	Available int64     `json:"available"`
+	Trial     bool      `json:"trial"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.
+type Pack struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Credits       int64     `json:"credits"`
+	UnitAmount    int64     `json:"unit_amount"`
+	Currency      string    `json:"currency"`
+	StripePriceID string    `json:"stripe_price_id,omitempty"`
+	Active        bool      `json:"active"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Checkout session statuses, as we track them.
+const (
+	SessionOpen            = "open"             // created, not yet paid
+	SessionAwaitingPayment = "awaiting_payment" // completed with a delayed payment method
+	SessionFulfilled       = "fulfilled"        // paid and credited (terminal)
+	SessionPaymentFailed   = "payment_failed"   // the delayed payment failed (terminal unless paid later)
+	SessionExpired         = "expired"          // expired unpaid
+)
+
+// CheckoutSession is a Stripe Checkout Session that we know the account and
+// pack of: one we created, or a foreign one matched from its line items.
+type CheckoutSession struct {
+	ID             string    `json:"id"`
+	AccountID      string    `json:"account_id"`
+	PackID         string    `json:"pack_id"`
+	Quantity       int64     `json:"quantity"`
+	ExpectedAmount int64     `json:"expected_amount"`
+	Currency       string    `json:"currency"`
+	Status         string    `json:"status"`
+	URL            string    `json:"url,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// Purchase is the audit record of one paid Checkout Session.
+type Purchase struct {
+	ID            int64     `json:"id"`
+	AccountID     string    `json:"account_id"`
+	PackID        string    `json:"pack_id"`
+	Quantity      int64     `json:"quantity"`
+	Credits       int64     `json:"credits"`
+	AmountPaid    int64     `json:"amount_paid"`
+	Currency      string    `json:"currency"`
+	SessionID     string    `json:"session_id"`
+	PaymentIntent string    `json:"payment_intent,omitempty"`
+	EventID       string    `json:"event_id"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Entry kinds.
+const (
+	EntryPurchase   = "purchase"
+	EntryDebit      = "debit"
+	EntryCapture    = "capture"
+	EntryGrant      = "grant"
+	EntryExpiry     = "expiry"
+	EntryRefund     = "refund"
+	EntryDispute    = "dispute"
+	EntryAdjustment = "adjustment"
+)
+
+// Entry is one line of the append-only ledger.
+type Entry struct {
+	ID           int64     `json:"id"`
+	AccountID    string    `json:"account_id"`
+	Amount       int64     `json:"amount"`
+	Kind         string    `json:"kind"`
+	Reference    string    `json:"reference"`
+	Description  string    `json:"description"`
+	BalanceAfter int64     `json:"balance_after"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Lot is credits that arrived together, with what is left of them.
+type Lot struct {
+	ID        int64      `json:"id"`
+	AccountID string     `json:"account_id"`
+	Amount    int64      `json:"amount"`
+	Remaining int64      `json:"remaining"`
+	Priority  int64      `json:"priority"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Source    string     `json:"source"`
+	Reference string     `json:"reference"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Event statuses.
+const (
+	EventPending   = "pending"   // recorded, waiting for the worker (a foreign session's lookup)
+	EventProcessed = "processed" // applied (or found to be a duplicate of what was applied)
+	EventIgnored   = "ignored"   // a type we do not act on, or a livemode mismatch
+	EventUnmatched = "unmatched" // account or pack not found; kept for operators
+	EventFailed    = "failed"    // processing failed too many times; kept for operators
+)
+
+// Event is a Stripe event as received, with its processing status.
+type Event struct {
+	ID          string     `json:"id"`
+	Type        string     `json:"type"`
+	Livemode    bool       `json:"livemode"`
+	SessionID   string     `json:"session_id,omitempty"`
+	Status      string     `json:"status"`
+	Error       string     `json:"error,omitempty"`
+	Attempts    int64      `json:"attempts"`
+	ReceivedAt  time.Time  `json:"received_at"`
+	ProcessedAt *time.Time `json:"processed_at,omitempty"`
+	NextAttempt time.Time  `json:"-"`
+	// Session is the checkout session the event carried, kept so that the
+	// worker can match a foreign session without parsing Stripe's JSON again.
+	Session *StripeSession `json:"-"`
+	Payload []byte         `json:"-"`
+}
+
+// Page is one page of a list, newest first.
+type Page[T any] struct {
+	Data    []T  `json:"data"`
+	HasMore bool `json:"has_more"`
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/credits/credits"
+)
+
+type createPackRequest struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Credits       int64  `json:"credits"`
+	UnitAmount    int64  `json:"unit_amount"`
+	Currency      string `json:"currency"`
+	StripePriceID string `json:"stripe_price_id"`
+	Active        *bool  `json:"active"`
+}
+
+func (s *Server) handleCreatePack(w http.ResponseWriter, r *http.Request) {
+	var req createPackRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pack := credits.Pack{
+		ID: req.ID, Name: req.Name, Credits: req.Credits, UnitAmount: req.UnitAmount,
+		Currency: req.Currency, StripePriceID: req.StripePriceID, Active: req.Active == nil || *req.Active,
+	}
+	pack, err := s.Service.CreatePack(r.Context(), pack)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, pack)
+}
+
+func (s *Server) handleListPacks(w http.ResponseWriter, r *http.Request) {
+	activeOnly := r.URL.Query().Get("all") != "true"
+	packs, err := s.Service.ListPacks(r.Context(), activeOnly)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if packs == nil {
+		packs = []credits.Pack{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": packs})
+}
+
+type createAccountRequest struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
+	var req createAccountRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	account, err := s.Service.CreateAccount(r.Context(), req.ID, req.Email)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, account)
+}
+
+func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+	account, err := s.Service.GetAccount(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, account)
+}
+
+func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.Service.ListAccounts(r.Context(), r.URL.Query().Get("starting_after"), int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+type createCheckoutRequest struct {
+	PackID   string `json:"pack_id"`
+	Quantity *int64 `json:"quantity"`
+}
+
+func (s *Server) handleCreateCheckout(w http.ResponseWriter, r *http.Request) {
+	var req createCheckoutRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	quantity := int64(1)
+	if req.Quantity != nil {
+		quantity = *req.Quantity
+	}
+	session, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, session)
+}
+
+func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	after, err := intParam(r, "starting_after")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.Service.ListEntries(r.Context(), r.PathValue("id"), after, int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) handleListPurchases(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	purchases, err := s.Service.ListPurchases(r.Context(), r.PathValue("id"), int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if purchases == nil {
+		purchases = []credits.Purchase{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": purchases})
+}
+
+func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := credits.PageSize(int(limit)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	events, err := s.Service.ListEvents(r.Context(), r.URL.Query().Get("status"), int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []credits.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": events})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if err := s.Service.Store.Ping(r.Context()); err != nil {
+		s.Logger.Error("health check failed", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// intParam reads an optional non-negative integer query parameter.
+func intParam(r *http.Request, name string) (int64, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		return 0, credits.Errorf(credits.EINVALID, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}

@@ -1,0 +1,201 @@
+// Package server is the HTTP surface: the REST API under /v1, the Stripe
+// webhook, and the pages. It uses the standard ServeMux with method patterns.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// Limits on requests.
+const (
+	MaxWebhookBodyBytes = 1 << 20  // Stripe's events are far smaller
+	MaxAPIBodyBytes     = 64 << 10 // every API body is a small JSON object
+	ReadHeaderTimeout   = 5 * time.Second
+	ReadTimeout         = 15 * time.Second
+	WriteTimeout        = 30 * time.Second
+	IdleTimeout         = 120 * time.Second
+)
+
+// WebhookParser verifies a webhook request's signature and parses its event.
+type WebhookParser interface {
+	ParseWebhook(payload []byte, signature string) (credits.StripeEvent, error)
+}
+
+// Server serves the HTTP surface.
+type Server struct {
+	Service *credits.Service
+	Webhook WebhookParser
+	APIKey  string
+	Logger  *slog.Logger
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /stripe/webhook", s.handleWebhook)
+	mux.HandleFunc("POST /account/stripe-webhook/", s.handleWebhook)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /checkout/success", s.handleCheckoutSuccess)
+	mux.HandleFunc("GET /checkout/cancel", s.handleCheckoutCancel)
+
+	api := http.NewServeMux()
+	api.HandleFunc("POST /v1/packs", s.handleCreatePack)
+	api.HandleFunc("GET /v1/packs", s.handleListPacks)
+	api.HandleFunc("POST /v1/accounts", s.handleCreateAccount)
+	api.HandleFunc("GET /v1/accounts", s.handleListAccounts)
+	api.HandleFunc("GET /v1/accounts/{id}", s.handleGetAccount)
+	api.HandleFunc("POST /v1/accounts/{id}/checkout_sessions", s.handleCreateCheckout)
+	api.HandleFunc("GET /v1/accounts/{id}/entries", s.handleListEntries)
+	api.HandleFunc("GET /v1/accounts/{id}/purchases", s.handleListPurchases)
+	api.HandleFunc("GET /v1/events", s.handleListEvents)
+	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+	})
+	mux.Handle("/v1/", s.requireAPIKey(api))
+	return s.withRequestID(mux)
+}
+
+// HTTPServer returns an http.Server with all four timeouts set.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+type requestIDKey struct{}
+
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := credits.NewID("req_")
+		w.Header().Set("Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+func (s *Server) requireAPIKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.APIKey == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.APIKey)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="credits"`)
+			s.writeError(w, r, credits.Errorf(credits.EUNAUTHORIZED, "missing or wrong API key: send Authorization: Bearer <CREDITS_API_KEY>"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var statusByCode = map[string]int{
+	credits.EINVALID:      http.StatusBadRequest,
+	credits.EUNAUTHORIZED: http.StatusUnauthorized,
+	credits.EINSUFFICIENT: http.StatusPaymentRequired,
+	credits.ENOTFOUND:     http.StatusNotFound,
+	credits.ECONFLICT:     http.StatusConflict,
+	credits.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	credits.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	credits.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status for an error code.
+func StatusOf(code string) int {
+	if status, ok := statusByCode[code]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id,omitempty"`
+	} `json:"error"`
+}
+
+// writeError answers with the error's code and safe message; an internal
+// error is logged here, once, with the request id the caller sees.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := credits.ErrorCode(err)
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, credits.ErrorMessage(err)
+	if code == credits.EINTERNAL {
+		body.Error.RequestID = requestID(r)
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", body.Error.RequestID, "error", err)
+	}
+	writeJSON(w, StatusOf(code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body into v, strictly: one object, known fields, the
+// right types, within the size limit.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return credits.Errorf(credits.EINVALID, "body must hold one JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return credits.Errorf(credits.ETOOLARGE, "body is larger than %d bytes", maxErr.Limit)
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return credits.Errorf(credits.EINVALID, "body must be a JSON object")
+		}
+		return credits.Errorf(credits.EINVALID, "%s must be of type %s", typeErr.Field, jsonType(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return credits.Errorf(credits.EINVALID, "body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return credits.Errorf(credits.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return credits.Errorf(credits.EINVALID, "body is not valid JSON")
+	}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int64", "int", "int32":
+		return "integer"
+	case "bool":
+		return "boolean"
+	default:
+		return kind
+	}
+}

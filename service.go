@@ -1,0 +1,268 @@
+package credits
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Service is the credits service: every method is one store transaction, with
+// its time taken once at the start from Now.
+type Service struct {
+	Store Store
+	// Payments is nil when no Stripe key is configured: checkout then answers
+	// unavailable, and foreign sessions wait in the queue.
+	Payments Payments
+	// PaymentsMissing says what to configure when Payments is nil.
+	PaymentsMissing string
+	// Livemode is the mode of the configured Stripe key: events of the other
+	// mode are recorded and add nothing.
+	Livemode  bool
+	PublicURL string
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	wake chan struct{}
+}
+
+// NewService returns a service with a real clock and a discarding logger.
+func NewService(store Store) *Service {
+	return &Service{
+		Store:           store,
+		PublicURL:       "http://localhost:8080",
+		PaymentsMissing: "set STRIPE_SECRET_KEY to sell packs through Stripe Checkout",
+		Now:             func() time.Time { return time.Now().UTC() },
+		Logger:          slog.New(slog.DiscardHandler),
+		wake:            make(chan struct{}, 1),
+	}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// NewID returns a random id with the given prefix.
+func NewID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// CreatePack adds a pack to the catalog.
+func (s *Service) CreatePack(ctx context.Context, p Pack) (Pack, error) {
+	p, err := ValidatePack(p)
+	if err != nil {
+		return p, err
+	}
+	if p.ID == "" {
+		p.ID = NewID("pack_")
+	}
+	p.CreatedAt = s.now()
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		if p.StripePriceID != "" {
+			if other, err := tx.PackByPriceID(p.StripePriceID); err == nil {
+				return Errorf(ECONFLICT, "pack %s already uses stripe_price_id %s", other.ID, p.StripePriceID)
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		err := tx.CreatePack(p)
+		if errors.Is(err, ErrConflict) {
+			return Errorf(ECONFLICT, "pack %s already exists", p.ID)
+		}
+		return err
+	})
+	return p, err
+}
+
+// ListPacks lists the catalog.
+func (s *Service) ListPacks(ctx context.Context, activeOnly bool) ([]Pack, error) {
+	var packs []Pack
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		packs, err = tx.Packs(activeOnly)
+		return err
+	})
+	return packs, err
+}
+
+// CreateAccount adds an account; it starts as a trial account.
+func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Account{}, err
+	}
+	email, err := ValidateEmail("email", email)
+	if err != nil {
+		return Account{}, err
+	}
+	a := Account{ID: id, Email: email, Trial: true, CreatedAt: s.now()}
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		err := tx.CreateAccount(a)
+		if errors.Is(err, ErrConflict) {
+			return Errorf(ECONFLICT, "account %s already exists", id)
+		}
+		return err
+	})
+	return a, err
+}
+
+// GetAccount returns one account.
+func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
+	var a Account
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		a, err = getAccount(tx, id)
+		return err
+	})
+	return a, err
+}
+
+func getAccount(tx Tx, id string) (Account, error) {
+	a, err := tx.Account(id)
+	if errors.Is(err, ErrNotFound) {
+		return a, Errorf(ENOTFOUND, "account %s not found", id)
+	}
+	a.Available = a.Balance
+	return a, err
+}
+
+// ListAccounts lists accounts by id, after the given one.
+func (s *Service) ListAccounts(ctx context.Context, after string, limit int) (Page[Account], error) {
+	limit, err := PageSize(limit)
+	if err != nil {
+		return Page[Account]{}, err
+	}
+	var accounts []Account
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		accounts, err = tx.Accounts(after, limit+1)
+		return err
+	})
+	for i := range accounts {
+		accounts[i].Available = accounts[i].Balance
+	}
+	return page(accounts, limit), err
+}
+
+func page[T any](items []T, limit int) Page[T] {
+	if items == nil {
+		items = []T{}
+	}
+	if len(items) > limit {
+		return Page[T]{Data: items[:limit], HasMore: true}
+	}
+	return Page[T]{Data: items}
+}
+
+// ListEntries lists an account's ledger, newest first, with ids below before.
+func (s *Service) ListEntries(ctx context.Context, accountID string, before int64, limit int) (Page[Entry], error) {
+	limit, err := PageSize(limit)
+	if err != nil {
+		return Page[Entry]{}, err
+	}
+	if before < 0 {
+		return Page[Entry]{}, Errorf(EINVALID, "starting_after must be an entry id")
+	}
+	var entries []Entry
+	err = s.Store.View(ctx, func(tx Tx) error {
+		if _, err := getAccount(tx, accountID); err != nil {
+			return err
+		}
+		var err error
+		entries, err = tx.Entries(accountID, before, limit+1)
+		return err
+	})
+	return page(entries, limit), err
+}
+
+// ListPurchases lists an account's purchases, newest first.
+func (s *Service) ListPurchases(ctx context.Context, accountID string, limit int) ([]Purchase, error) {
+	limit, err := PageSize(limit)
+	if err != nil {
+		return nil, err
+	}
+	var purchases []Purchase
+	err = s.Store.View(ctx, func(tx Tx) error {
+		if _, err := getAccount(tx, accountID); err != nil {
+			return err
+		}
+		var err error
+		purchases, err = tx.Purchases(accountID, limit)
+		return err
+	})
+	return purchases, err
+}
+
+// ListEvents lists Stripe events, newest first, optionally of one status.
+func (s *Service) ListEvents(ctx context.Context, status string, limit int) ([]Event, error) {
+	switch status {
+	case "", EventPending, EventProcessed, EventIgnored, EventUnmatched, EventFailed:
+	default:
+		return nil, Errorf(EINVALID, "status must be one of pending, processed, ignored, unmatched, failed")
+	}
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	var events []Event
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		events, err = tx.Events(status, limit)
+		return err
+	})
+	return events, err
+}
+
+// CreateCheckout creates a Stripe Checkout Session for quantity packs and
+// records it before returning its URL, so that the webhook finds it.
+func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64) (CheckoutSession, error) {
+	if err := ValidateQuantity(quantity); err != nil {
+		return CheckoutSession{}, err
+	}
+	if packID == "" {
+		return CheckoutSession{}, Errorf(EINVALID, "pack_id is required")
+	}
+	var account Account
+	var pack Pack
+	err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if account, err = getAccount(tx, accountID); err != nil {
+			return err
+		}
+		pack, err = tx.Pack(packID)
+		if errors.Is(err, ErrNotFound) || (err == nil && !pack.Active) {
+			return Errorf(ENOTFOUND, "pack %s not found or not active", packID)
+		}
+		return err
+	})
+	if err != nil {
+		return CheckoutSession{}, err
+	}
+	if s.Payments == nil {
+		return CheckoutSession{}, Errorf(EUNAVAILABLE, "checkout is not configured: %s", s.PaymentsMissing)
+	}
+	amount, err := MulCredits(pack.UnitAmount, quantity)
+	if err != nil {
+		return CheckoutSession{}, err
+	}
+	base := strings.TrimRight(s.PublicURL, "/")
+	id, url, err := s.Payments.CreateCheckoutSession(ctx, CheckoutRequest{
+		Account: account, Pack: pack, Quantity: quantity,
+		SuccessURL: base + "/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+		CancelURL:  base + "/checkout/cancel",
+	})
+	if err != nil {
+		return CheckoutSession{}, fmt.Errorf("create checkout session: %w", err)
+	}
+	now := s.now()
+	cs := CheckoutSession{
+		ID: id, AccountID: account.ID, PackID: pack.ID, Quantity: quantity,
+		ExpectedAmount: amount, Currency: pack.Currency, Status: SessionOpen,
+		URL: url, CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.Store.Update(ctx, func(tx Tx) error { return tx.CreateCheckoutSession(cs) })
+	if err != nil {
+		return CheckoutSession{}, fmt.Errorf("record checkout session %s: %w", id, err)
+	}
+	return cs, nil
+}

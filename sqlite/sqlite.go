@@ -1,0 +1,174 @@
+// Package sqlite is the embedded Store: SQLite through the pure-Go driver
+// modernc.org/sqlite, so that the binary stays static and needs no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/credits/credits"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a Store on one SQLite file.
+//
+// SQLite allows one writer at a time. Rather than let writers fight over the
+// lock (and fail with SQLITE_BUSY), all writes go through one connection, in
+// BEGIN IMMEDIATE transactions; reads use a separate pool and, thanks to WAL,
+// never wait for the writer. synchronous=FULL makes every commit durable: the
+// WAL is synced before COMMIT returns, so an acknowledged event survives a
+// crash or power loss.
+type DB struct {
+	path  string
+	write *sql.DB
+	read  *sql.DB
+}
+
+var _ credits.Store = (*DB)(nil)
+
+// Open opens (and creates) the database at path. It does not migrate: call
+// Migrate.
+func Open(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
+		pragmas.Add("_pragma", p)
+	}
+	writeQuery := pragmas
+	writeQuery.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", path+"?"+writeQuery.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	readQuery := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
+		readQuery.Add("_pragma", p)
+	}
+	read, err := sql.Open("sqlite", path+"?"+readQuery.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	db := &DB{path: path, write: write, read: read}
+	// Opening the writer first makes the file and switches it to WAL.
+	if err := write.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Migrate applies the embedded migrations that are not yet applied and
+// returns how many it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	provider, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return len(results), nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.write.Close(), db.read.Close())
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Exec runs a statement on the writer outside the service; tests use it to
+// corrupt a database on purpose.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.write.ExecContext(ctx, query, args...)
+	return err
+}
+
+// Update runs fn in one write transaction and commits it.
+func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
+	return db.run(ctx, db.write, fn)
+}
+
+// View runs fn in one read transaction, on a consistent snapshot.
+func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
+	return db.run(ctx, db.read, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(credits.Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// mapError turns the driver's errors into the domain's sentinel errors.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return credits.ErrNotFound
+	}
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", credits.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullMicros(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromMicros(us.Int64)
+	return &t
+}
+
+func toNullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}

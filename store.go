@@ -1,0 +1,78 @@
+package credits
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the state of the service. Each service method runs in one
+// transaction: Update for writes, View for reads. A store may run fn more than
+// once when its database asks for a retry, so fn must have no effects outside
+// the transaction.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Lookups return ErrNotFound (wrapped) when nothing
+// matches; inserts return ErrConflict (wrapped) on a unique key. In an Update
+// transaction, Account locks the row until the end of the transaction.
+type Tx interface {
+	CreatePack(p Pack) error
+	Pack(id string) (Pack, error)
+	PackByPriceID(priceID string) (Pack, error)
+	Packs(activeOnly bool) ([]Pack, error)
+
+	CreateAccount(a Account) error
+	Account(id string) (Account, error)
+	AccountsByEmail(email string) ([]Account, error)
+	// Accounts lists accounts by id, after the given id, at most limit.
+	Accounts(after string, limit int) ([]Account, error)
+	SetAccountBalance(id string, balance int64, trial bool) error
+
+	CreateCheckoutSession(cs CheckoutSession) error
+	CheckoutSession(id string) (CheckoutSession, error)
+	SetCheckoutSessionStatus(id, status string, now time.Time) error
+
+	CreatePurchase(p Purchase) (int64, error)
+	PurchaseBySession(sessionID string) (Purchase, error)
+	// Purchases lists an account's purchases, newest first.
+	Purchases(accountID string, limit int) ([]Purchase, error)
+
+	AddEntry(e Entry) (int64, error)
+	// Entries lists an account's entries, newest first, with ids below
+	// before (0: from the newest), at most limit.
+	Entries(accountID string, before int64, limit int) ([]Entry, error)
+	AddLot(l Lot) (int64, error)
+
+	CreateEvent(e Event) error
+	Event(id string) (Event, error)
+	// UpdateEvent writes the status, error, attempts, processed and next
+	// attempt times of an event, and releases its claim.
+	UpdateEvent(e Event) error
+	// Events lists events, newest first, with the given status ("" for any).
+	Events(status string, limit int) ([]Event, error)
+	// ClaimEvents takes up to limit pending events due at now and not claimed
+	// by anyone else, and claims them until now+lease.
+	ClaimEvents(now time.Time, lease time.Duration, limit int) ([]Event, error)
+
+	// AccountTotals returns, for every account, its balance and the sums of its
+	// entries and of its lots' remaining amounts.
+	AccountTotals() ([]AccountTotals, error)
+	// BrokenEntryChains returns the entries whose balance_after is not the
+	// running sum of the account's entries up to them.
+	BrokenEntryChains() ([]Entry, error)
+	// DuplicatePurchaseReferences returns the session ids credited by more than
+	// one purchase entry.
+	DuplicatePurchaseReferences() ([]string, error)
+}
+
+// AccountTotals is what verify compares for one account.
+type AccountTotals struct {
+	AccountID string
+	Balance   int64
+	EntrySum  int64
+	LotSum    int64
+}

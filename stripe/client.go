@@ -1,0 +1,95 @@
+package stripe
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	stripego "github.com/stripe/stripe-go/v85"
+
+	"github.com/credits/credits"
+)
+
+// maxLineItems bounds how many line items we read of one session.
+const maxLineItems = 100
+
+// Client creates and reads Checkout Sessions; it implements credits.Payments.
+type Client struct {
+	api *stripego.Client
+}
+
+var _ credits.Payments = (*Client)(nil)
+
+// NewClient returns a client for the given secret key. apiBase, when set,
+// points it at another server (stripe-mock in tests).
+func NewClient(secretKey, apiBase string) *Client {
+	config := &stripego.BackendConfig{
+		LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelError},
+	}
+	if apiBase != "" {
+		config.URL = stripego.String(strings.TrimRight(apiBase, "/"))
+	}
+	backends := stripego.NewBackendsWithConfig(config)
+	return &Client{api: stripego.NewClient(secretKey, stripego.WithBackends(backends))}
+}
+
+// Livemode reports whether a secret key is a live-mode key.
+func Livemode(secretKey string) bool {
+	return strings.HasPrefix(secretKey, "sk_live_") || strings.HasPrefix(secretKey, "rk_live_")
+}
+
+// CreateCheckoutSession creates a payment-mode session for quantity packs.
+// A pack without a Stripe price is sold with inline price data.
+func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.CheckoutRequest) (string, string, error) {
+	item := &stripego.CheckoutSessionCreateLineItemParams{Quantity: stripego.Int64(req.Quantity)}
+	if req.Pack.StripePriceID != "" {
+		item.Price = stripego.String(req.Pack.StripePriceID)
+	} else {
+		item.PriceData = &stripego.CheckoutSessionCreateLineItemPriceDataParams{
+			Currency:   stripego.String(req.Pack.Currency),
+			UnitAmount: stripego.Int64(req.Pack.UnitAmount),
+			ProductData: &stripego.CheckoutSessionCreateLineItemPriceDataProductDataParams{
+				Name: stripego.String(req.Pack.Name),
+			},
+		}
+	}
+	params := &stripego.CheckoutSessionCreateParams{
+		Mode:              stripego.String(string(stripego.CheckoutSessionModePayment)),
+		LineItems:         []*stripego.CheckoutSessionCreateLineItemParams{item},
+		ClientReferenceID: stripego.String(req.Account.ID),
+		CustomerEmail:     stripego.String(req.Account.Email),
+		SuccessURL:        stripego.String(req.SuccessURL),
+		CancelURL:         stripego.String(req.CancelURL),
+		Metadata: map[string]string{
+			"account_id": req.Account.ID,
+			"pack_id":    req.Pack.ID,
+			"quantity":   fmt.Sprint(req.Quantity),
+		},
+	}
+	session, err := c.api.V1CheckoutSessions.Create(ctx, params)
+	if err != nil {
+		return "", "", fmt.Errorf("stripe: create checkout session: %w", err)
+	}
+	return session.ID, session.URL, nil
+}
+
+// RetrieveSession reads a session and its line items.
+func (c *Client) RetrieveSession(ctx context.Context, id string) (credits.StripeSession, error) {
+	session, err := c.api.V1CheckoutSessions.Retrieve(ctx, id, nil)
+	if err != nil {
+		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: %w", id, err)
+	}
+	out := mapSession(session)
+	out.LineItems = nil
+	params := &stripego.CheckoutSessionListLineItemsParams{Session: stripego.String(id)}
+	for item, err := range c.api.V1CheckoutSessions.ListLineItems(ctx, params).All(ctx) {
+		if err != nil {
+			return credits.StripeSession{}, fmt.Errorf("stripe: list line items of %s: %w", id, err)
+		}
+		if len(out.LineItems) == maxLineItems {
+			return credits.StripeSession{}, fmt.Errorf("stripe: session %s has more than %d line items", id, maxLineItems)
+		}
+		out.LineItems = append(out.LineItems, mapLineItem(item))
+	}
+	return out, nil
+}
