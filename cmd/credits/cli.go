@@ -56,7 +56,7 @@ func (cmd *command) parse(args []string, positional int) ([]string, error) {
 		args = cmd.fs.Args()[1:]
 	}
 	if len(rest) != positional {
-		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d", cmd.fs.Name(), positional, len(rest))}
+		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d", strings.TrimPrefix(cmd.fs.Name(), "credits "), positional, len(rest))}
 	}
 	return rest, nil
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
+	"github.com/credits/credits/sqlite"
+)
+
+type cliRun struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, dbPath string, args ...string) cliRun {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, env(map[string]string{"CREDITS_DATABASE_URL": dbPath}), &stdout, &stderr)
+	return cliRun{code, stdout.String(), stderr.String()}
+}
+
+func TestCLI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cli.db")
+	ok := func(r cliRun) cliRun {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		return r
+	}
+	ok(runCLI(t, db, "migrate"))
+	ok(runCLI(t, db, "packs", "create", "--id", "starter", "--name", "Starter", "--credits", "100", "--unit-amount", "999", "--stripe-price-id", "price_1"))
+	ok(runCLI(t, db, "accounts", "create", "--id", "u1", "--email", "u1@example.com"))
+
+	var packs []credits.Pack
+	if err := json.Unmarshal([]byte(ok(runCLI(t, db, "packs", "list", "--json")).stdout), &packs); err != nil || len(packs) != 1 || packs[0].StripePriceID != "price_1" {
+		t.Errorf("packs list --json = %+v (%v)", packs, err)
+	}
+	if out := ok(runCLI(t, db, "packs", "list")).stdout; !strings.Contains(out, "starter") || !strings.Contains(out, "9.99 USD") {
+		t.Errorf("packs list = %q", out)
+	}
+	var account credits.Account
+	if err := json.Unmarshal([]byte(ok(runCLI(t, db, "accounts", "show", "u1", "--json")).stdout), &account); err != nil || account.ID != "u1" || !account.Trial {
+		t.Errorf("accounts show --json = %+v (%v)", account, err)
+	}
+	var page credits.Page[credits.Account]
+	if err := json.Unmarshal([]byte(ok(runCLI(t, db, "accounts", "list", "--json")).stdout), &page); err != nil || len(page.Data) != 1 {
+		t.Errorf("accounts list --json = %+v (%v)", page, err)
+	}
+	if out := ok(runCLI(t, db, "events", "list", "--status", "unmatched")).stdout; !strings.HasPrefix(out, "EVENT") {
+		t.Errorf("events list = %q", out)
+	}
+
+	errorCases := []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{[]string{"accounts", "create", "--id", "u1", "--email", "u1@example.com"}, 1, "credits: account u1 already exists\n"},
+		{[]string{"accounts", "show", "ghost"}, 1, "credits: account ghost not found\n"},
+		{[]string{"packs", "create", "--name", "x", "--credits", "0", "--unit-amount", "1"}, 1, "credits: credits must be between 1"},
+		{[]string{"events", "list", "--status", "odd"}, 1, "credits: status must be one of"},
+		{[]string{"nonsense"}, 2, "credits: unknown command"},
+		{[]string{"packs"}, 2, "credits: packs needs a subcommand"},
+		{[]string{"accounts", "show"}, 2, "credits: accounts show takes 1 argument"},
+	}
+	for _, tt := range errorCases {
+		r := runCLI(t, db, tt.args...)
+		lastLine := r.stderr[strings.LastIndex(strings.TrimRight(r.stderr, "\n"), "\n")+1:]
+		if r.code != tt.wantCode || !strings.HasPrefix(lastLine, tt.wantErr) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args, r.code, r.stderr, tt.wantCode, tt.wantErr)
+		}
+	}
+}
+
+func TestVerifyFindsCorruptedBalance(t *testing.T) {
+	store, path := testkit.OpenSQLite(t)
+	svc := credits.NewService(store)
+	ctx := context.Background()
+	if _, err := svc.CreatePack(ctx, credits.Pack{ID: "p", Name: "P", Credits: 100, UnitAmount: 100, Currency: "usd"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	err := store.Update(ctx, func(tx credits.Tx) error {
+		return tx.CreateCheckoutSession(credits.CheckoutSession{ID: "cs_1", AccountID: "u1", PackID: "p", Quantity: 1, Currency: "usd", Status: "open"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.HandleEvent(ctx, testkit.MustEvent(t, testkit.Event("evt_1", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_1", PaymentStatus: "paid"}))); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, path, "verify"); r.code != 0 || !strings.Contains(r.stdout, "ok") {
+		t.Fatalf("verify before corruption: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+
+	if err := store.Exec(ctx, `UPDATE accounts SET balance = balance + 5 WHERE id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, path, "verify", "--json")
+	if r.code != 1 {
+		t.Fatalf("verify after corruption: exit %d, want 1", r.code)
+	}
+	var report struct {
+		OK         bool                `json:"ok"`
+		Violations []credits.Violation `json:"violations"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.OK || len(report.Violations) != 1 || report.Violations[0].Invariant != 1 || report.Violations[0].AccountID != "u1" ||
+		report.Violations[0].Message != "balance 105 but entries sum to 100" {
+		t.Errorf("report = %+v", report)
+	}
+}
+
+func TestLedgerIsAppendOnly(t *testing.T) {
+	store, _ := testkit.OpenSQLite(t)
+	ctx := context.Background()
+	for _, stmt := range []string{`UPDATE entries SET amount = 1`, `DELETE FROM entries`} {
+		if err := store.Exec(ctx, `INSERT INTO accounts (id, email, created_at) VALUES ('a', 'a@example.com', 0)`); err != nil && !strings.Contains(err.Error(), "UNIQUE") {
+			t.Fatal(err)
+		}
+		if err := store.Exec(ctx, `INSERT INTO entries (account_id, amount, kind, reference, balance_after, created_at) VALUES ('a', 1, 'grant', 'x', 1, 0)`); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Exec(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want the append-only trigger to refuse", stmt, err)
+		}
+	}
+	var _ *sqlite.DB = store
+}

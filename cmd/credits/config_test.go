@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidation(t *testing.T) {
+	secretValues := []string{"sk_live_SECRETVALUE", "whsec_SECRETVALUE", "apikey_SECRETVALUE_0123456789"}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr string
+	}{
+		{"development needs nothing", map[string]string{}, ""},
+		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs CREDITS_API_KEY"},
+		{"production needs a webhook secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "production needs STRIPE_WEBHOOK_SECRET"},
+		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs STRIPE_SECRET_KEY"},
+		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, ""},
+		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "at least 24"},
+		{"bad env", map[string]string{"CREDITS_ENV": "staging"}, "CREDITS_ENV must be"},
+		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, "STRIPE_SECRET_KEY must start with"},
+		{"bad webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE,SECRETVALUE"}, "STRIPE_WEBHOOK_SECRET must hold"},
+		{"bad public URL", map[string]string{"CREDITS_PUBLIC_URL": "localhost"}, "CREDITS_PUBLIC_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			m := NewMain(&bytes.Buffer{}, &stderr)
+			err := m.ParseFlags(nil, env(tt.vars))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			for _, secret := range secretValues {
+				if strings.Contains(err.Error(), secret) || strings.Contains(stderr.String(), secret) {
+					t.Errorf("a secret value leaked: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestServeRefusesToStartInProductionWithoutSecrets(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, env(map[string]string{"CREDITS_ENV": "production"}), &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "production needs CREDITS_API_KEY") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestHelpHidesSecretValues(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"serve", "-h"}, env(map[string]string{"STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "CREDITS_API_KEY": "SECRETVALUE"}), &stdout, &stderr)
+	if strings.Contains(stderr.String()+stdout.String(), "SECRETVALUE") {
+		t.Errorf("help printed a secret: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "STRIPE_SECRET_KEY") {
+		t.Errorf("help does not name the variables: %s", stderr.String())
+	}
+}

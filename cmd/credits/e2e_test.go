@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/stripemock"
+	"github.com/credits/credits/internal/testkit"
+)
+
+const testAPIKey = "e2e_api_key_0123456789abcdef"
+
+// env returns a getenv over the given variables only.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// startMain runs the real serve wiring on :0.
+func startMain(t *testing.T, vars map[string]string) (*Main, string) {
+	t.Helper()
+	m := NewMain(io.Discard, io.Discard)
+	if testing.Verbose() {
+		m = NewMain(io.Discard, &testLogWriter{t})
+	}
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0"}, env(vars)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m, "http://" + m.Addr()
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+type client struct {
+	t    *testing.T
+	base string
+}
+
+func (c client) call(method, path string, body any, header map[string]string) (int, map[string]any) {
+	c.t.Helper()
+	var reader io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		reader = bytes.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (c client) must(wantStatus int, method, path string, body any) map[string]any {
+	c.t.Helper()
+	status, out := c.call(method, path, body, nil)
+	if status != wantStatus {
+		c.t.Fatalf("%s %s: status %d, want %d: %v", method, path, status, wantStatus, out)
+	}
+	return out
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "credits.db")
+	vars := map[string]string{
+		"CREDITS_DATABASE_URL":  dbPath,
+		"CREDITS_API_KEY":       testAPIKey,
+		"STRIPE_SECRET_KEY":     "sk_test_123",
+		"STRIPE_WEBHOOK_SECRET": "whsec_old," + testkit.WebhookSecret,
+		"STRIPE_API_BASE":       stripemock.Start(t),
+	}
+	m, base := startMain(t, vars)
+	c := client{t, base}
+
+	c.must(201, "POST", "/v1/packs", map[string]any{"id": "starter", "name": "Starter", "credits": 100, "unit_amount": 999, "currency": "usd", "stripe_price_id": "price_starter"})
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "user-1", "email": "user1@example.com"})
+	session := c.must(201, "POST", "/v1/accounts/user-1/checkout_sessions", map[string]any{"pack_id": "starter", "quantity": 3})
+	sessionID, _ := session["id"].(string)
+	if sessionID == "" || session["url"] == "" {
+		t.Fatalf("checkout session = %v", session)
+	}
+
+	payload := testkit.Event("evt_e2e", credits.EventCheckoutCompleted, false, testkit.Session{
+		ID: sessionID, PaymentStatus: "paid", AmountTotal: 2997, Currency: "usd", PaymentIntent: "pi_e2e", CustomerEmail: "user1@example.com",
+	})
+	for range 2 { // a redelivery answers 200 and adds nothing
+		status, out := c.call("POST", "/stripe/webhook", payload, map[string]string{"Stripe-Signature": testkit.Sign(payload)})
+		if status != 200 || out["status"] != credits.EventProcessed {
+			t.Fatalf("webhook: %d %v", status, out)
+		}
+	}
+	check := func(c client) {
+		t.Helper()
+		account := c.must(200, "GET", "/v1/accounts/user-1", nil)
+		if account["balance"] != 300.0 || account["available"] != 300.0 || account["trial"] != false {
+			t.Errorf("account = %v, want balance 300 and trial false", account)
+		}
+		purchases := c.must(200, "GET", "/v1/accounts/user-1/purchases", nil)["data"].([]any)
+		if len(purchases) != 1 {
+			t.Fatalf("purchases = %v", purchases)
+		}
+		p := purchases[0].(map[string]any)
+		if p["session_id"] != sessionID || p["quantity"] != 3.0 || p["credits"] != 300.0 || p["amount_paid"] != 2997.0 || p["payment_intent"] != "pi_e2e" {
+			t.Errorf("purchase = %v", p)
+		}
+		entries := c.must(200, "GET", "/v1/accounts/user-1/entries", nil)
+		data := entries["data"].([]any)
+		if len(data) != 1 || data[0].(map[string]any)["kind"] != "purchase" || data[0].(map[string]any)["amount"] != 300.0 || entries["has_more"] != false {
+			t.Errorf("entries = %v", entries)
+		}
+	}
+	check(c)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart on the same file: everything is still there.
+	m2, base2 := startMain(t, vars)
+	defer m2.Close()
+	check(client{t, base2})
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"verify", "--database-url", dbPath}, env(nil), &stdout, &stderr); code != 0 {
+		t.Errorf("verify exit %d: %s %s", code, stdout.String(), stderr.String())
+	}
+}
+
+func TestServeWithoutStripeKey(t *testing.T) {
+	_, base := startMain(t, map[string]string{
+		"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "credits.db"),
+		"CREDITS_API_KEY":      testAPIKey,
+	})
+	c := client{t, base}
+	c.must(201, "POST", "/v1/packs", map[string]any{"id": "starter", "name": "Starter", "credits": 100, "unit_amount": 999, "currency": "usd"})
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u", "email": "u@example.com"})
+	out := c.must(503, "POST", "/v1/accounts/u/checkout_sessions", map[string]any{"pack_id": "starter"})
+	if msg := fmt.Sprint(out["error"]); !strings.Contains(msg, "STRIPE_SECRET_KEY") {
+		t.Errorf("error %s does not say what to set", msg)
+	}
+	// In development with no webhook secret, unsigned events are accepted.
+	payload := testkit.Event("evt_u", "customer.created", false, testkit.Session{})
+	if status, _ := c.call("POST", "/stripe/webhook", payload, nil); status != 200 {
+		t.Errorf("unsigned webhook in development: %d, want 200", status)
+	}
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,349 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
+	"github.com/credits/credits/server"
+	"github.com/credits/credits/sqlite"
+	"github.com/credits/credits/stripe"
+)
+
+const apiKey = "test_api_key_0123456789abcdef"
+
+type harness struct {
+	t       *testing.T
+	db      *sqlite.DB
+	svc     *credits.Service
+	handler http.Handler
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	db, _ := testkit.OpenSQLite(t)
+	svc := credits.NewService(db)
+	logger := slog.New(slog.DiscardHandler)
+	srv := &server.Server{
+		Service: svc,
+		Webhook: &stripe.Webhook{Verifier: stripe.Verifier{Secrets: []string{testkit.WebhookSecret}}, Logger: logger},
+		APIKey:  apiKey,
+		Logger:  logger,
+	}
+	return &harness{t: t, db: db, svc: svc, handler: srv.Handler()}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (h *harness) do(method, path, body string, header map[string]string) response {
+	h.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	out := response{status: rec.Code, header: rec.Header(), raw: rec.Body.Bytes()}
+	_ = json.Unmarshal(out.raw, &out.body)
+	return out
+}
+
+func (h *harness) api(method, path, body string) response {
+	h.t.Helper()
+	return h.do(method, path, body, map[string]string{"Authorization": "Bearer " + apiKey})
+}
+
+func (r response) errorCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r response) errorMessage() string {
+	e, _ := r.body["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
+}
+
+func TestAPIKeyRequired(t *testing.T) {
+	h := newHarness(t)
+	for _, header := range []map[string]string{
+		nil,
+		{"Authorization": "Bearer wrong"},
+		{"Authorization": apiKey},
+		{"Authorization": "Basic " + apiKey},
+	} {
+		r := h.do("GET", "/v1/packs", "", header)
+		if r.status != http.StatusUnauthorized || r.errorCode() != credits.EUNAUTHORIZED {
+			t.Errorf("%v: status %d code %q, want 401 unauthorized", header, r.status, r.errorCode())
+		}
+	}
+	if r := h.api("GET", "/v1/packs", ""); r.status != http.StatusOK {
+		t.Errorf("with the key: status %d, want 200", r.status)
+	}
+}
+
+func TestCreateAndGet(t *testing.T) {
+	h := newHarness(t)
+	r := h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":999,"currency":"USD","stripe_price_id":"price_1"}`)
+	if r.status != http.StatusCreated || r.body["currency"] != "usd" || r.body["active"] != true {
+		t.Fatalf("create pack: %d %s", r.status, r.raw)
+	}
+	r = h.api("POST", "/v1/accounts", `{"id":"user-1","email":"Ann@Example.com"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create account: %d %s", r.status, r.raw)
+	}
+	r = h.api("GET", "/v1/accounts/user-1", "")
+	want := map[string]any{"id": "user-1", "email": "ann@example.com", "balance": 0.0, "available": 0.0, "trial": true}
+	for k, v := range want {
+		if r.body[k] != v {
+			t.Errorf("account %s = %v, want %v", k, r.body[k], v)
+		}
+	}
+	if _, ok := r.body["created_at"]; !ok {
+		t.Error("account has no created_at")
+	}
+	if r := h.api("POST", "/v1/accounts", `{"id":"user-1","email":"other@example.com"}`); r.status != http.StatusConflict {
+		t.Errorf("duplicate account: status %d, want 409", r.status)
+	}
+	if r := h.api("POST", "/v1/packs", `{"id":"starter","name":"Again","credits":1,"unit_amount":1,"currency":"usd"}`); r.status != http.StatusConflict {
+		t.Errorf("duplicate pack: status %d, want 409", r.status)
+	}
+	if r := h.api("POST", "/v1/packs", `{"name":"Same price","credits":1,"unit_amount":1,"currency":"usd","stripe_price_id":"price_1"}`); r.status != http.StatusConflict {
+		t.Errorf("duplicate price id: status %d, want 409", r.status)
+	}
+	if r := h.api("GET", "/v1/accounts/nobody", ""); r.status != http.StatusNotFound || r.errorCode() != credits.ENOTFOUND {
+		t.Errorf("unknown account: %d %q", r.status, r.errorCode())
+	}
+	r = h.api("GET", "/v1/packs", "")
+	if data, _ := r.body["data"].([]any); len(data) != 1 {
+		t.Errorf("packs = %s", r.raw)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	h := newHarness(t)
+	h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":999,"currency":"usd"}`)
+	h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
+	tests := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantInMessage            string
+	}{
+		{"pack credits zero", "POST", "/v1/packs", `{"name":"x","credits":0,"unit_amount":1,"currency":"usd"}`, 400, "credits"},
+		{"pack credits negative", "POST", "/v1/packs", `{"name":"x","credits":-5,"unit_amount":1,"currency":"usd"}`, 400, "credits"},
+		{"pack credits fractional", "POST", "/v1/packs", `{"name":"x","credits":1.5,"unit_amount":1,"currency":"usd"}`, 400, "credits"},
+		{"pack credits string", "POST", "/v1/packs", `{"name":"x","credits":"10","unit_amount":1,"currency":"usd"}`, 400, "credits"},
+		{"pack credits overflow", "POST", "/v1/packs", `{"name":"x","credits":99999999999999999999,"unit_amount":1,"currency":"usd"}`, 400, "credits"},
+		{"pack amount zero", "POST", "/v1/packs", `{"name":"x","credits":1,"unit_amount":0,"currency":"usd"}`, 400, "unit_amount"},
+		{"pack unknown currency", "POST", "/v1/packs", `{"name":"x","credits":1,"unit_amount":1,"currency":"xyz"}`, 400, "currency"},
+		{"pack no name", "POST", "/v1/packs", `{"credits":1,"unit_amount":1,"currency":"usd"}`, 400, "name"},
+		{"pack bad id", "POST", "/v1/packs", `{"id":"a b","name":"x","credits":1,"unit_amount":1,"currency":"usd"}`, 400, "id"},
+		{"pack bad price id", "POST", "/v1/packs", `{"name":"x","credits":1,"unit_amount":1,"currency":"usd","stripe_price_id":"prod_1"}`, 400, "stripe_price_id"},
+		{"unknown field", "POST", "/v1/packs", `{"name":"x","credits":1,"unit_amount":1,"currency":"usd","colour":"red"}`, 400, "colour"},
+		{"not json", "POST", "/v1/accounts", `{"id":`, 400, "JSON"},
+		{"array body", "POST", "/v1/accounts", `[1]`, 400, "object"},
+		{"two objects", "POST", "/v1/accounts", `{"id":"a","email":"a@example.com"}{}`, 400, "one JSON object"},
+		{"account no id", "POST", "/v1/accounts", `{"email":"a@example.com"}`, 400, "id"},
+		{"account id too long", "POST", "/v1/accounts", `{"id":"` + strings.Repeat("a", 129) + `","email":"a@example.com"}`, 400, "id"},
+		{"account id bad characters", "POST", "/v1/accounts", `{"id":"../etc","email":"a@example.com"}`, 400, "id"},
+		{"account bad email", "POST", "/v1/accounts", `{"id":"a","email":"not an email"}`, 400, "email"},
+		{"quantity zero", "POST", "/v1/accounts/u1/checkout_sessions", `{"pack_id":"starter","quantity":0}`, 400, "quantity"},
+		{"quantity 101", "POST", "/v1/accounts/u1/checkout_sessions", `{"pack_id":"starter","quantity":101}`, 400, "quantity"},
+		{"no pack id", "POST", "/v1/accounts/u1/checkout_sessions", `{"quantity":1}`, 400, "pack_id"},
+		{"unknown pack", "POST", "/v1/accounts/u1/checkout_sessions", `{"pack_id":"nope","quantity":1}`, 404, "nope"},
+		{"unknown account", "POST", "/v1/accounts/nobody/checkout_sessions", `{"pack_id":"starter","quantity":1}`, 404, "nobody"},
+		{"no stripe key", "POST", "/v1/accounts/u1/checkout_sessions", `{"pack_id":"starter","quantity":1}`, 503, "STRIPE_SECRET_KEY"},
+		{"bad limit", "GET", "/v1/accounts/u1/entries?limit=1000", "", 400, "limit"},
+		{"negative limit", "GET", "/v1/accounts/u1/entries?limit=-1", "", 400, "limit"},
+		{"bad cursor", "GET", "/v1/accounts/u1/entries?starting_after=abc", "", 400, "starting_after"},
+		{"bad event status", "GET", "/v1/events?status=weird", "", 400, "status"},
+		{"unknown route", "GET", "/v1/nothing", "", 404, "no route"},
+		{"body too large", "POST", "/v1/accounts", `{"id":"a","email":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "larger"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.snapshot()
+			r := h.api(tt.method, tt.path, tt.body)
+			if r.status != tt.wantStatus || !strings.Contains(r.errorMessage(), tt.wantInMessage) {
+				t.Errorf("got %d %q, want %d and a message naming %q", r.status, r.errorMessage(), tt.wantStatus, tt.wantInMessage)
+			}
+			if after := h.snapshot(); after != before {
+				t.Errorf("a refused request changed the store: %s -> %s", before, after)
+			}
+		})
+	}
+}
+
+// snapshot summarises what is stored, to see that a refusal changed nothing.
+func (h *harness) snapshot() string {
+	h.t.Helper()
+	var packs []credits.Pack
+	var accounts []credits.Account
+	var events []credits.Event
+	err := h.db.View(context.Background(), func(tx credits.Tx) (err error) {
+		if packs, err = tx.Packs(false); err != nil {
+			return err
+		}
+		if accounts, err = tx.Accounts("", 1000); err != nil {
+			return err
+		}
+		events, err = tx.Events("", 1000)
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, _ := json.Marshal([]any{packs, accounts, events})
+	return string(b)
+}
+
+func TestEntriesPagination(t *testing.T) {
+	h := newHarness(t)
+	h.api("POST", "/v1/packs", `{"id":"p","name":"P","credits":10,"unit_amount":100,"currency":"usd"}`)
+	h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
+	for i := range 5 {
+		id := "cs_" + string(rune('a'+i))
+		err := h.db.Update(context.Background(), func(tx credits.Tx) error {
+			return tx.CreateCheckoutSession(credits.CheckoutSession{ID: id, AccountID: "u1", PackID: "p", Quantity: 1, Currency: "usd", Status: "open"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.webhook("/stripe/webhook", testkit.Event("evt_"+id, credits.EventCheckoutCompleted, false,
+			testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 100, Currency: "usd"}))
+	}
+	var seen []float64
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		r := h.api("GET", "/v1/accounts/u1/entries?limit=2"+cursor, "")
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		data := r.body["data"].([]any)
+		for _, e := range data {
+			seen = append(seen, e.(map[string]any)["balance_after"].(float64))
+		}
+		if r.body["has_more"] != true {
+			break
+		}
+		cursor = "&starting_after=" + jsonNumber(data[len(data)-1].(map[string]any)["id"])
+	}
+	want := []float64{50, 40, 30, 20, 10}
+	if len(seen) != len(want) {
+		t.Fatalf("balances seen = %v, want %v", seen, want)
+	}
+	for i := range want {
+		if seen[i] != want[i] {
+			t.Fatalf("balances seen = %v, want %v (newest first)", seen, want)
+		}
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (h *harness) webhook(path string, payload []byte) response {
+	h.t.Helper()
+	return h.do("POST", path, string(payload), map[string]string{"Stripe-Signature": testkit.Sign(payload), "Content-Type": "application/json"})
+}
+
+func TestWebhookPaths(t *testing.T) {
+	for _, path := range []string{"/stripe/webhook", "/account/stripe-webhook/"} {
+		t.Run(path, func(t *testing.T) {
+			h := newHarness(t)
+			r := h.webhook(path, testkit.Event("evt_1", "customer.created", false, testkit.Session{}))
+			if r.status != http.StatusOK || r.body["status"] != credits.EventIgnored {
+				t.Errorf("%d %s", r.status, r.raw)
+			}
+		})
+	}
+}
+
+func TestWebhookRefusesAndWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	payload := testkit.Event("evt_1", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_1", PaymentStatus: "paid"})
+	tests := []struct {
+		name       string
+		body       []byte
+		header     string
+		wantStatus int
+	}{
+		{"missing signature", payload, "", 400},
+		{"garbage signature", payload, "nonsense", 400},
+		{"wrong secret", payload, stripe.SignatureHeader(payload, "whsec_other", timeNow()), 400},
+		{"stale", payload, stripe.SignatureHeader(payload, testkit.WebhookSecret, timeNow().Add(-10*60e9)), 400},
+		{"tampered", bytes.Replace(payload, []byte("paid"), []byte("PAID"), 1), testkit.Sign(payload), 400},
+		{"signed but not an event", []byte(`{"object":"list"}`), testkit.Sign([]byte(`{"object":"list"}`)), 400},
+		{"too large", bytes.Repeat([]byte(" "), server.MaxWebhookBodyBytes+1), "t=1,v1=00", 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do("POST", "/stripe/webhook", string(tt.body), map[string]string{"Stripe-Signature": tt.header})
+			if r.status != tt.wantStatus {
+				t.Errorf("status %d, want %d (%s)", r.status, tt.wantStatus, r.raw)
+			}
+		})
+	}
+	if events, _ := h.svc.ListEvents(context.Background(), "", 10); len(events) != 0 {
+		t.Errorf("refused webhooks recorded %d events", len(events))
+	}
+}
+
+func TestWebhookStoreFailureAnswers5xx(t *testing.T) {
+	h := newHarness(t)
+	h.db.Close()
+	r := h.webhook("/stripe/webhook", testkit.Event("evt_1", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_1", PaymentStatus: "paid"}))
+	if r.status < 500 {
+		t.Errorf("status %d, want 5xx so that Stripe retries", r.status)
+	}
+	if r.errorMessage() != "internal error" || r.body["error"].(map[string]any)["request_id"] == "" {
+		t.Errorf("body %s: want internal error with a request id", r.raw)
+	}
+	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("healthz with the store closed: %d, want 503", r.status)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	h := newHarness(t)
+	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusOK {
+		t.Errorf("healthz: %d", r.status)
+	}
+}
+
+func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {
+	db, _ := testkit.OpenSQLite(t)
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	srv := &server.Server{Service: credits.NewService(db), APIKey: apiKey, Logger: logger,
+		Webhook: &stripe.Webhook{AllowUnsigned: true, Logger: logger}}
+	req := httptest.NewRequest("POST", "/stripe/webhook", bytes.NewReader(testkit.Event("evt_1", "customer.created", false, testkit.Session{})))
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("unsigned in development: %d, want 200", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "UNVERIFIED") {
+		t.Errorf("no loud warning in the log: %q", logs.String())
+	}
+	body, _ := io.ReadAll(rec.Body)
+	if !strings.Contains(string(body), "evt_1") {
+		t.Errorf("body %s", body)
+	}
+}

@@ -1,0 +1,114 @@
+package stripe_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/stripemock"
+	"github.com/credits/credits/stripe"
+)
+
+// recorder stands between the client and stripe-mock and keeps each request's
+// form, so that the test sees exactly what was sent to Stripe.
+type recorder struct {
+	mu    sync.Mutex
+	forms []url.Values
+	paths []string
+}
+
+func startRecorder(t *testing.T) (*recorder, string) {
+	target, err := url.Parse(stripemock.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		rec.mu.Lock()
+		rec.forms, rec.paths = append(rec.forms, form), append(rec.paths, r.Method+" "+r.URL.Path)
+		rec.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return rec, srv.URL
+}
+
+func TestCreateCheckoutSession(t *testing.T) {
+	tests := []struct {
+		name string
+		pack credits.Pack
+		want map[string]string
+	}{
+		{"with a Stripe price", credits.Pack{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 999, Currency: "usd", StripePriceID: "price_123"},
+			map[string]string{"line_items[0][price]": "price_123", "line_items[0][quantity]": "3"}},
+		{"with inline price data", credits.Pack{ID: "bulk", Name: "Bulk", Credits: 1000, UnitAmount: 4900, Currency: "eur"},
+			map[string]string{"line_items[0][price_data][unit_amount]": "4900", "line_items[0][price_data][currency]": "eur",
+				"line_items[0][price_data][product_data][name]": "Bulk", "line_items[0][quantity]": "3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, base := startRecorder(t)
+			client := stripe.NewClient("sk_test_123", base)
+			id, checkoutURL, err := client.CreateCheckoutSession(context.Background(), credits.CheckoutRequest{
+				Account:    credits.Account{ID: "u1", Email: "u1@example.com"},
+				Pack:       tt.pack,
+				Quantity:   3,
+				SuccessURL: "http://localhost:8080/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+				CancelURL:  "http://localhost:8080/checkout/cancel",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id == "" || checkoutURL == "" {
+				t.Errorf("id, url = %q, %q; want both", id, checkoutURL)
+			}
+			if len(rec.forms) != 1 || rec.paths[0] != "POST /v1/checkout/sessions" {
+				t.Fatalf("requests = %v", rec.paths)
+			}
+			want := map[string]string{
+				"mode": "payment", "client_reference_id": "u1", "customer_email": "u1@example.com",
+				"metadata[account_id]": "u1", "metadata[pack_id]": tt.pack.ID, "metadata[quantity]": "3",
+				"success_url": "http://localhost:8080/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+				"cancel_url":  "http://localhost:8080/checkout/cancel",
+			}
+			for k, v := range tt.want {
+				want[k] = v
+			}
+			for k, v := range want {
+				if got := rec.forms[0].Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+func TestRetrieveSessionReadsLineItems(t *testing.T) {
+	client := stripe.NewClient("sk_test_123", stripemock.Start(t))
+	s, err := client.RetrieveSession(context.Background(), "cs_test_abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != "cs_test_abc" || len(s.LineItems) != 1 || s.LineItems[0].PriceID == "" || s.LineItems[0].Quantity < 1 {
+		t.Errorf("session = %+v", s)
+	}
+}
+
+func TestLivemode(t *testing.T) {
+	for key, want := range map[string]bool{"sk_live_x": true, "rk_live_x": true, "sk_test_x": false, "": false} {
+		if got := stripe.Livemode(key); got != want {
+			t.Errorf("Livemode(%q) = %t, want %t", key, got, want)
+		}
+	}
+}
