@@ -11,14 +11,15 @@ import (
 
 // Error codes. Each maps to one HTTP status in the server package.
 const (
-	EINVALID      = "invalid"              // bad input: 400
-	EUNAUTHORIZED = "unauthorized"         // no or wrong key: 401
-	EINSUFFICIENT = "insufficient_credits" // not enough credits: 402
-	ENOTFOUND     = "not_found"            // unknown: 404
-	ECONFLICT     = "conflict"             // already exists or wrong state: 409
-	ETOOLARGE     = "too_large"            // body too large: 413
-	EUNAVAILABLE  = "unavailable"          // a dependency is not configured or down: 503
-	EINTERNAL     = "internal"             // our own failure: 500
+	EINVALID      = "invalid"                // bad input: 400
+	EUNAUTHORIZED = "unauthorized"           // no or wrong key: 401
+	EINSUFFICIENT = "insufficient_credits"   // not enough credits: 402
+	ENOTFOUND     = "not_found"              // unknown: 404
+	ECONFLICT     = "conflict"               // already exists or wrong state: 409
+	ETOOLARGE     = "too_large"              // body too large: 413
+	EIDEMPOTENCY  = "idempotency_key_reused" // same key, other request: 422
+	EUNAVAILABLE  = "unavailable"            // a dependency is not configured or down: 503
+	EINTERNAL     = "internal"               // our own failure: 500
 )
 
 // Error is an expected failure with a code and a message that is safe to show

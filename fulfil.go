@@ -149,8 +149,8 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	} else if err != nil {
 		return "", "", err
 	}
-	account, err := tx.Account(cs.AccountID)
-	if errors.Is(err, ErrNotFound) {
+	account, err := s.settle(tx, cs.AccountID, now)
+	if ErrorCode(err) == ENOTFOUND {
 		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
 	} else if err != nil {
 		return "", "", err
@@ -159,8 +159,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	if err != nil {
 		return EventFailed, "credits of the purchase overflow", nil
 	}
-	balance, err := AddCredits(account.Balance, credits)
-	if err != nil {
+	if _, err := AddCredits(account.Balance, credits); err != nil {
 		return EventFailed, "purchase would overflow the balance", nil
 	}
 	p := Purchase{
@@ -172,7 +171,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
 	}
 	p.PaymentIntent = ev.Session.PaymentIntent
-	if err := s.writePurchase(tx, p, account, balance, pack); err != nil {
+	if err := s.writePurchase(tx, p, account, pack); err != nil {
 		return "", "", err
 	}
 	if err := tx.SetCheckoutSessionStatus(cs.ID, SessionFulfilled, now); err != nil {
@@ -182,26 +181,22 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	return EventProcessed, "", nil
 }
 
-func (s *Service) writePurchase(tx Tx, p Purchase, account Account, balance int64, pack Pack) error {
+func (s *Service) writePurchase(tx Tx, p Purchase, account Account, pack Pack) error {
 	if _, err := tx.CreatePurchase(p); err != nil {
 		return fmt.Errorf("create purchase for session %s: %w", p.SessionID, err)
 	}
-	lot := Lot{
-		AccountID: account.ID, Amount: p.Credits, Remaining: p.Credits,
-		Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt,
-	}
-	if _, err := tx.AddLot(lot); err != nil {
-		return err
+	lot := Lot{AccountID: account.ID, Amount: p.Credits, Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt}
+	if pack.ExpiresAfterDays != nil {
+		expires := p.CreatedAt.Add(time.Duration(*pack.ExpiresAfterDays) * 24 * time.Hour)
+		lot.ExpiresAt = &expires
 	}
 	entry := Entry{
 		AccountID: account.ID, Amount: p.Credits, Kind: EntryPurchase, Reference: p.SessionID,
-		Description:  fmt.Sprintf("%d × %s", p.Quantity, pack.Name),
-		BalanceAfter: balance, CreatedAt: p.CreatedAt,
+		Description: fmt.Sprintf("%d × %s", p.Quantity, pack.Name), CreatedAt: p.CreatedAt,
 	}
-	if _, err := tx.AddEntry(entry); err != nil {
-		return err
-	}
-	return tx.SetAccountBalance(account.ID, balance, false)
+	account.Trial = false
+	_, _, _, err := addLot(tx, account, entry, lot)
+	return err
 }
 
 // Wake tells the worker that an event is waiting.

@@ -8,6 +8,7 @@ type Account struct {
 	Email     string    `json:"email"`
 	Balance   int64     `json:"balance"`
 	Available int64     `json:"available"`
+	Held      int64     `json:"held"`
 	Trial     bool      `json:"trial"`
 	CreatedAt time.Time `json:"created_at"`
 }
@@ -20,7 +21,10 @@ type Pack struct {
 	UnitAmount    int64     `json:"unit_amount"`
 	Currency      string    `json:"currency"`
 	StripePriceID string    `json:"stripe_price_id,omitempty"`
-	Active        bool      `json:"active"`
+	// ExpiresAfterDays, when set, makes the credits of each purchase expire
+	// that many days after it.
+	ExpiresAfterDays *int64 `json:"expires_after_days,omitempty"`
+	Active           bool   `json:"active"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 
@@ -93,6 +97,7 @@ type Lot struct {
 	AccountID string     `json:"account_id"`
 	Amount    int64      `json:"amount"`
 	Remaining int64      `json:"remaining"`
+	Reserved  int64      `json:"reserved"` // part of Remaining that active holds reserve
 	Priority  int64      `json:"priority"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	Source    string     `json:"source"`
@@ -131,4 +136,47 @@ type Event struct {
 type Page[T any] struct {
 	Data    []T  `json:"data"`
 	HasMore bool `json:"has_more"`
+}
+
+// Spendable is what a debit or a new hold may take from the lot.
+func (l Lot) Spendable() int64 { return l.Remaining - l.Reserved }
+
+// LotAmount is an amount drawn from, or reserved on, one lot.
+type LotAmount struct {
+	LotID  int64 `json:"lot_id"`
+	Amount int64 `json:"amount"`
+}
+
+// Hold statuses.
+const (
+	HoldHeld     = "held"
+	HoldCaptured = "captured"
+	HoldReleased = "released"
+	HoldExpired  = "expired"
+)
+
+// Hold is credits reserved for a while, then captured, released or expired.
+type Hold struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	Amount      int64     `json:"amount"`
+	Captured    int64     `json:"captured"`
+	Status      string    `json:"status"`
+	Description string    `json:"description"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// IdempotencyRecord is the stored first answer to an idempotent request.
+type IdempotencyRecord struct {
+	Scope       string
+	Key         string
+	RequestHash string
+	// ErrorCode and ErrorMessage are set when the first answer was an error;
+	// otherwise Result holds the first answer as JSON.
+	ErrorCode    string
+	ErrorMessage string
+	Result       []byte
+	CreatedAt    time.Time
 }

@@ -26,6 +26,10 @@ type Service struct {
 	PublicURL string
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// TrialCredits are granted to each new account, expiring after TrialDays
+	// (never when 0).
+	TrialCredits int64
+	TrialDays    int64
 
 	wake chan struct{}
 }
@@ -99,19 +103,34 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	if err != nil {
 		return Account{}, err
 	}
-	a := Account{ID: id, Email: email, Trial: true, CreatedAt: s.now()}
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	now := s.now()
+	a := Account{ID: id, Email: email, Trial: true, CreatedAt: now}
+	err = s.update(ctx, func(tx Tx) error {
 		err := tx.CreateAccount(a)
 		if errors.Is(err, ErrConflict) {
 			return Errorf(ECONFLICT, "account %s already exists", id)
 		}
+		if err != nil || s.TrialCredits <= 0 {
+			return err
+		}
+		lot := Lot{AccountID: id, Amount: s.TrialCredits, Source: EntryGrant, Reference: "trial", CreatedAt: now}
+		if s.TrialDays > 0 {
+			expires := now.Add(time.Duration(s.TrialDays) * 24 * time.Hour)
+			lot.ExpiresAt = &expires
+		}
+		entry := Entry{AccountID: id, Amount: s.TrialCredits, Kind: EntryGrant, Description: "trial credits", CreatedAt: now}
+		a, _, _, err = addLot(tx, a, entry, lot)
 		return err
 	})
+	a.Available = a.Balance
 	return a, err
 }
 
 // GetAccount returns one account.
 func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
+	if err := s.settleIfDue(ctx, id); err != nil {
+		return Account{}, err
+	}
 	var a Account
 	err := s.Store.View(ctx, func(tx Tx) (err error) {
 		a, err = getAccount(tx, id)
@@ -125,7 +144,7 @@ func getAccount(tx Tx, id string) (Account, error) {
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(ENOTFOUND, "account %s not found", id)
 	}
-	a.Available = a.Balance
+	a.Available = a.Balance - a.Held
 	return a, err
 }
 
@@ -141,7 +160,7 @@ func (s *Service) ListAccounts(ctx context.Context, after string, limit int) (Pa
 		return err
 	})
 	for i := range accounts {
-		accounts[i].Available = accounts[i].Balance
+		accounts[i].Available = accounts[i].Balance - accounts[i].Held
 	}
 	return page(accounts, limit), err
 }
@@ -164,6 +183,9 @@ func (s *Service) ListEntries(ctx context.Context, accountID string, before int6
 	}
 	if before < 0 {
 		return Page[Entry]{}, Errorf(EINVALID, "starting_after must be an entry id")
+	}
+	if err := s.settleIfDue(ctx, accountID); err != nil {
+		return Page[Entry]{}, err
 	}
 	var entries []Entry
 	err = s.Store.View(ctx, func(tx Tx) error {

@@ -46,6 +46,35 @@ type Tx interface {
 	// before (0: from the newest), at most limit.
 	Entries(accountID string, before int64, limit int) ([]Entry, error)
 	AddLot(l Lot) (int64, error)
+	// Lots lists an account's lots that still hold credits, in burn-down
+	// order: earliest expiry first (none last), then lower priority, then oldest.
+	Lots(accountID string) ([]Lot, error)
+	Lot(id int64) (Lot, error)
+	SetLot(id, remaining, reserved int64) error
+	// AddLotDraws records which lots an entry drew from.
+	AddLotDraws(entryID int64, draws []LotAmount) error
+	LotDraws(entryID int64) ([]LotAmount, error)
+	SetAccountHeld(id string, held int64) error
+
+	CreateHold(h Hold, lots []LotAmount) error
+	Hold(id string) (Hold, error)
+	// HoldLots lists what a hold reserved on each lot.
+	HoldLots(holdID string) ([]LotAmount, error)
+	UpdateHold(h Hold) error
+	// Holds lists an account's holds, newest first, with the given status ("" for any).
+	Holds(accountID, status string, limit int) ([]Hold, error)
+
+	// DueAccounts lists up to limit accounts that have a hold or a lot that
+	// expired at or before now and is not yet settled.
+	DueAccounts(now time.Time, limit int) ([]string, error)
+	// AccountDue reports whether one account has something to settle.
+	AccountDue(accountID string, now time.Time) (bool, error)
+
+	IdempotencyRecord(scope, key string) (IdempotencyRecord, error)
+	CreateIdempotencyRecord(r IdempotencyRecord) error
+	DeleteIdempotencyRecord(scope, key string) error
+	// DeleteIdempotencyRecordsBefore removes records created before t.
+	DeleteIdempotencyRecordsBefore(t time.Time) (int64, error)
 
 	CreateEvent(e Event) error
 	Event(id string) (Event, error)
@@ -67,6 +96,17 @@ type Tx interface {
 	// DuplicatePurchaseReferences returns the session ids credited by more than
 	// one purchase entry.
 	DuplicatePurchaseReferences() ([]string, error)
+	// HeldTotals returns, for every account, its held amount, the sum of its
+	// active holds and the sum of its lots' reserved amounts.
+	HeldTotals() ([]HeldTotals, error)
+}
+
+// HeldTotals is what verify compares of an account's holds.
+type HeldTotals struct {
+	AccountID string
+	Held      int64
+	HoldSum   int64
+	Reserved  int64
 }
 
 // AccountTotals is what verify compares for one account.

@@ -18,6 +18,7 @@ const (
 	DefaultPageSize   = 20
 	MaxPriceIDLength  = 255
 	MaxStripeIDLength = 255
+	MaxExpiryDays     = 3650
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$`)
@@ -86,6 +87,9 @@ func ValidatePack(p Pack) (Pack, error) {
 		return p, err
 	}
 	p.Currency = currency
+	if p.ExpiresAfterDays != nil && (*p.ExpiresAfterDays < 1 || *p.ExpiresAfterDays > MaxExpiryDays) {
+		return p, Errorf(EINVALID, "expires_after_days must be between 1 and %d", MaxExpiryDays)
+	}
 	if len(p.StripePriceID) > MaxPriceIDLength {
 		return p, Errorf(EINVALID, "stripe_price_id must be at most %d characters", MaxPriceIDLength)
 	}

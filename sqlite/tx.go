@@ -72,20 +72,24 @@ type scanner interface{ Scan(dest ...any) error }
 
 // Packs.
 
-const packColumns = `id, name, credits, unit_amount, currency, COALESCE(stripe_price_id, ''), active, created_at`
+const packColumns = `id, name, credits, unit_amount, currency, COALESCE(stripe_price_id, ''), expires_after_days, active, created_at`
 
 func scanPack(s scanner) (credits.Pack, error) {
 	var p credits.Pack
 	var created int64
-	err := s.Scan(&p.ID, &p.Name, &p.Credits, &p.UnitAmount, &p.Currency, &p.StripePriceID, &p.Active, &created)
+	var expiresAfter sql.NullInt64
+	err := s.Scan(&p.ID, &p.Name, &p.Credits, &p.UnitAmount, &p.Currency, &p.StripePriceID, &expiresAfter, &p.Active, &created)
 	p.CreatedAt = fromMicros(created)
+	if expiresAfter.Valid {
+		p.ExpiresAfterDays = &expiresAfter.Int64
+	}
 	return p, err
 }
 
 func (t *tx) CreatePack(p credits.Pack) error {
-	_, err := t.exec(`INSERT INTO packs (id, name, credits, unit_amount, currency, stripe_price_id, active, created_at)
-		VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)`,
-		p.ID, p.Name, p.Credits, p.UnitAmount, p.Currency, p.StripePriceID, p.Active, toMicros(p.CreatedAt))
+	_, err := t.exec(`INSERT INTO packs (id, name, credits, unit_amount, currency, stripe_price_id, expires_after_days, active, created_at)
+		VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?)`,
+		p.ID, p.Name, p.Credits, p.UnitAmount, p.Currency, p.StripePriceID, p.ExpiresAfterDays, p.Active, toMicros(p.CreatedAt))
 	return err
 }
 
@@ -103,12 +107,12 @@ func (t *tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, trial, created_at`
+const accountColumns = `id, email, balance, held, trial, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
 	var created int64
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Trial, &created)
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Trial, &created)
 	a.CreatedAt = fromMicros(created)
 	return a, err
 }
@@ -218,10 +222,151 @@ func (t *tx) Entries(accountID string, before int64, limit int) ([]credits.Entry
 		accountID, before, limit)
 }
 
+func (t *tx) SetAccountHeld(id string, held int64) error {
+	return t.execOne(`UPDATE accounts SET held = ? WHERE id = ?`, held, id)
+}
+
 func (t *tx) AddLot(l credits.Lot) (int64, error) {
 	return t.insert(`INSERT INTO lots (account_id, amount, remaining, priority, expires_at, source, reference, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.AccountID, l.Amount, l.Remaining, l.Priority, toNullMicros(l.ExpiresAt), l.Source, l.Reference, toMicros(l.CreatedAt))
+}
+
+const lotColumns = `id, account_id, amount, remaining, reserved, priority, expires_at, source, reference, created_at`
+
+func scanLot(s scanner) (credits.Lot, error) {
+	var l credits.Lot
+	var created int64
+	var expires sql.NullInt64
+	err := s.Scan(&l.ID, &l.AccountID, &l.Amount, &l.Remaining, &l.Reserved, &l.Priority, &expires, &l.Source, &l.Reference, &created)
+	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromNullMicros(expires)
+	return l, err
+}
+
+func (t *tx) Lots(accountID string) ([]credits.Lot, error) {
+	return queryAll(t, scanLot, `SELECT `+lotColumns+` FROM lots WHERE account_id = ? AND remaining > 0
+		ORDER BY expires_at IS NULL, expires_at, priority, id`, accountID)
+}
+
+func (t *tx) Lot(id int64) (credits.Lot, error) {
+	return queryOne(t, scanLot, `SELECT `+lotColumns+` FROM lots WHERE id = ?`, id)
+}
+
+func (t *tx) SetLot(id, remaining, reserved int64) error {
+	return t.execOne(`UPDATE lots SET remaining = ?, reserved = ? WHERE id = ?`, remaining, reserved, id)
+}
+
+func (t *tx) AddLotDraws(entryID int64, draws []credits.LotAmount) error {
+	for _, d := range draws {
+		if _, err := t.exec(`INSERT INTO lot_draws (entry_id, lot_id, amount) VALUES (?, ?, ?)`, entryID, d.LotID, d.Amount); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanLotAmount(s scanner) (credits.LotAmount, error) {
+	var a credits.LotAmount
+	return a, s.Scan(&a.LotID, &a.Amount)
+}
+
+func (t *tx) LotDraws(entryID int64) ([]credits.LotAmount, error) {
+	return queryAll(t, scanLotAmount, `SELECT lot_id, amount FROM lot_draws WHERE entry_id = ? ORDER BY lot_id`, entryID)
+}
+
+// Holds.
+
+const holdColumns = `id, account_id, amount, captured, status, description, expires_at, created_at, updated_at`
+
+func scanHold(s scanner) (credits.Hold, error) {
+	var h credits.Hold
+	var expires, created, updated int64
+	err := s.Scan(&h.ID, &h.AccountID, &h.Amount, &h.Captured, &h.Status, &h.Description, &expires, &created, &updated)
+	h.ExpiresAt, h.CreatedAt, h.UpdatedAt = fromMicros(expires), fromMicros(created), fromMicros(updated)
+	return h, err
+}
+
+func (t *tx) CreateHold(h credits.Hold, lots []credits.LotAmount) error {
+	_, err := t.exec(`INSERT INTO holds (`+holdColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.AccountID, h.Amount, h.Captured, h.Status, h.Description, toMicros(h.ExpiresAt), toMicros(h.CreatedAt), toMicros(h.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	for _, l := range lots {
+		if _, err := t.exec(`INSERT INTO hold_lots (hold_id, lot_id, amount) VALUES (?, ?, ?)`, h.ID, l.LotID, l.Amount); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) Hold(id string) (credits.Hold, error) {
+	return queryOne(t, scanHold, `SELECT `+holdColumns+` FROM holds WHERE id = ?`, id)
+}
+
+func (t *tx) HoldLots(holdID string) ([]credits.LotAmount, error) {
+	return queryAll(t, scanLotAmount, `SELECT lot_id, amount FROM hold_lots WHERE hold_id = ? ORDER BY lot_id`, holdID)
+}
+
+func (t *tx) UpdateHold(h credits.Hold) error {
+	return t.execOne(`UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ?`, h.Captured, h.Status, toMicros(h.UpdatedAt), h.ID)
+}
+
+func (t *tx) Holds(accountID, status string, limit int) ([]credits.Hold, error) {
+	return queryAll(t, scanHold, `SELECT `+holdColumns+` FROM holds WHERE account_id = ? AND (status = ? OR ? = '')
+		ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, status, status, limit)
+}
+
+// Expiry.
+
+func (t *tx) DueAccounts(now time.Time, limit int) ([]string, error) {
+	return queryAll(t, scanString, `SELECT account_id FROM holds WHERE status = 'held' AND expires_at <= ?
+		UNION SELECT account_id FROM lots WHERE expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved
+		LIMIT ?`, toMicros(now), toMicros(now), limit)
+}
+
+func (t *tx) AccountDue(accountID string, now time.Time) (bool, error) {
+	var due bool
+	err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM holds WHERE account_id = ? AND status = 'held' AND expires_at <= ?)
+		OR EXISTS (SELECT 1 FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved)`,
+		accountID, toMicros(now), accountID, toMicros(now)).Scan(&due)
+	return due, mapError(err)
+}
+
+func scanString(s scanner) (string, error) {
+	var v string
+	return v, s.Scan(&v)
+}
+
+// Idempotency keys.
+
+func (t *tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, error) {
+	return queryOne(t, func(s scanner) (credits.IdempotencyRecord, error) {
+		var r credits.IdempotencyRecord
+		var created int64
+		err := s.Scan(&r.Scope, &r.Key, &r.RequestHash, &r.ErrorCode, &r.ErrorMessage, &r.Result, &created)
+		r.CreatedAt = fromMicros(created)
+		return r, err
+	}, `SELECT scope, key, request_hash, error_code, error_message, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
+}
+
+func (t *tx) CreateIdempotencyRecord(r credits.IdempotencyRecord) error {
+	_, err := t.exec(`INSERT INTO idempotency_keys (scope, key, request_hash, error_code, error_message, result, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Scope, r.Key, r.RequestHash, r.ErrorCode, r.ErrorMessage, r.Result, toMicros(r.CreatedAt))
+	return err
+}
+
+func (t *tx) DeleteIdempotencyRecord(scope, key string) error {
+	_, err := t.exec(`DELETE FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
+	return err
+}
+
+func (t *tx) DeleteIdempotencyRecordsBefore(before time.Time) (int64, error) {
+	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created_at < ?`, toMicros(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Events.
@@ -306,9 +451,16 @@ func (t *tx) BrokenEntryChains() ([]credits.Entry, error) {
 	) WHERE running != balance_after ORDER BY id`)
 }
 
+func (t *tx) HeldTotals() ([]credits.HeldTotals, error) {
+	return queryAll(t, func(s scanner) (credits.HeldTotals, error) {
+		var h credits.HeldTotals
+		return h, s.Scan(&h.AccountID, &h.Held, &h.HoldSum, &h.Reserved)
+	}, `SELECT a.id, a.held,
+		COALESCE((SELECT SUM(amount) FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0),
+		COALESCE((SELECT SUM(reserved) FROM lots l WHERE l.account_id = a.id), 0)
+		FROM accounts a ORDER BY a.id`)
+}
+
 func (t *tx) DuplicatePurchaseReferences() ([]string, error) {
-	return queryAll(t, func(s scanner) (string, error) {
-		var ref string
-		return ref, s.Scan(&ref)
-	}, `SELECT reference FROM entries WHERE kind = 'purchase' GROUP BY reference HAVING COUNT(*) > 1 ORDER BY reference`)
+	return queryAll(t, scanString, `SELECT reference FROM entries WHERE kind = 'purchase' GROUP BY reference HAVING COUNT(*) > 1 ORDER BY reference`)
 }

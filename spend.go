@@ -1,0 +1,396 @@
+package credits
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits of the spending API.
+const (
+	MaxAmount               = 1_000_000_000_000_000 // 10^18 credits in one operation
+	MaxIdempotencyKeyLength = 255
+	IdempotencyKeyRetention = 30 * 24 * time.Hour
+	MaxDescriptionLength    = 500
+	MaxMetadataKeys         = 20
+	MaxMetadataKeyLength    = 40
+	MaxMetadataValueLength  = 500
+	MaxPriority             = 1_000_000
+	DefaultHoldSeconds      = 600
+	MaxHoldSeconds          = 30 * 24 * 3600
+)
+
+// Idempotency identifies a request that must have at most one effect. Scope
+// keeps keys of different API keys and accounts apart; RequestHash is a digest
+// of the request, so that a key reused for another request is refused.
+type Idempotency struct {
+	Scope       string
+	Key         string
+	RequestHash string
+}
+
+// ValidateIdempotencyKey checks a client's key: 1–255 printable ASCII characters.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKeyLength {
+		return Errorf(EINVALID, "Idempotency-Key must be 1 to %d characters", MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return Errorf(EINVALID, "Idempotency-Key must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// HashRequest digests the parts of a request that a replay must repeat.
+func HashRequest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// idempotent runs op in one transaction with the key: the first request's
+// answer, result or expected error, is stored with its effect; a repeat gets
+// that answer again (replayed = true) and changes nothing. Internal errors
+// store nothing, so a retry runs again.
+func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	now := s.now()
+	var opErr error
+	err = s.update(ctx, func(tx Tx) error {
+		var zero T
+		result, replayed, opErr = zero, false, nil
+		if idem != nil {
+			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
+			switch {
+			case err == nil && rec.CreatedAt.After(now.Add(-IdempotencyKeyRetention)):
+				replayed = true
+				if rec.RequestHash != idem.RequestHash {
+					opErr = Errorf(EIDEMPOTENCY, "Idempotency-Key %q was already used with another request", idem.Key)
+					replayed = false
+					return nil
+				}
+				if rec.ErrorCode != "" {
+					opErr = Errorf(rec.ErrorCode, "%s", rec.ErrorMessage)
+					return nil
+				}
+				return json.Unmarshal(rec.Result, &result)
+			case err == nil: // older than the retention: forget it
+				if err := tx.DeleteIdempotencyRecord(idem.Scope, idem.Key); err != nil {
+					return err
+				}
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		result, opErr = op(tx, now)
+		if opErr != nil && ErrorCode(opErr) == EINTERNAL {
+			return opErr
+		}
+		if idem == nil {
+			return nil
+		}
+		rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, CreatedAt: now}
+		if opErr != nil {
+			rec.ErrorCode, rec.ErrorMessage = ErrorCode(opErr), ErrorMessage(opErr)
+		} else if rec.Result, err = json.Marshal(result); err != nil {
+			return err
+		}
+		if err := tx.CreateIdempotencyRecord(rec); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return errRetry // another replica stored this key first: read its answer
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		var zero T
+		return zero, false, err
+	}
+	return result, replayed, opErr
+}
+
+// errRetry asks update to run a transaction again.
+var errRetry = errors.New("retry transaction")
+
+const maxTransactionRetries = 5
+
+// update runs fn in a write transaction, again when fn asks for a retry.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	var err error
+	for range maxTransactionRetries {
+		if err = s.Store.Update(ctx, fn); !errors.Is(err, errRetry) {
+			return err
+		}
+	}
+	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
+}
+
+// Metadata is a client's small key-value annotations.
+type Metadata map[string]string
+
+// ValidateMetadata checks metadata against its limits.
+func ValidateMetadata(m Metadata) error {
+	if len(m) > MaxMetadataKeys {
+		return Errorf(EINVALID, "metadata may hold at most %d keys", MaxMetadataKeys)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxMetadataKeyLength {
+			return Errorf(EINVALID, "metadata keys must be 1 to %d characters", MaxMetadataKeyLength)
+		}
+		if len(v) > MaxMetadataValueLength {
+			return Errorf(EINVALID, "metadata value of %q must be at most %d characters", k, MaxMetadataValueLength)
+		}
+	}
+	return nil
+}
+
+func validateAmount(field string, amount int64) error {
+	if amount <= 0 || amount > MaxAmount {
+		return Errorf(EINVALID, "%s must be a whole number between 1 and %d", field, int64(MaxAmount))
+	}
+	return nil
+}
+
+func validateText(field, text string, required bool) (string, error) {
+	text = strings.TrimSpace(text)
+	if required && text == "" {
+		return text, Errorf(EINVALID, "%s is required", field)
+	}
+	if len(text) > MaxDescriptionLength {
+		return text, Errorf(EINVALID, "%s must be at most %d characters", field, MaxDescriptionLength)
+	}
+	return text, nil
+}
+
+// DebitRequest spends credits.
+type DebitRequest struct {
+	Amount      int64
+	Description string
+	Metadata    Metadata
+}
+
+// DebitResult is the answer to a debit.
+type DebitResult struct {
+	ID          int64       `json:"id"`
+	AccountID   string      `json:"account_id"`
+	Amount      int64       `json:"amount"`
+	Description string      `json:"description"`
+	Metadata    Metadata    `json:"metadata"`
+	Balance     int64       `json:"balance"`
+	Available   int64       `json:"available"`
+	Lots        []LotAmount `json:"lots"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// Debit spends amount credits from the account's available credits, from its
+// lots in burn-down order; all or nothing.
+func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest, idem *Idempotency) (DebitResult, bool, error) {
+	if err := validateAmount("amount", req.Amount); err != nil {
+		return DebitResult{}, false, err
+	}
+	description, err := validateText("description", req.Description, false)
+	if err != nil {
+		return DebitResult{}, false, err
+	}
+	if err := ValidateMetadata(req.Metadata); err != nil {
+		return DebitResult{}, false, err
+	}
+	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
+		account, err := s.settle(tx, accountID, now)
+		if err != nil {
+			return DebitResult{}, err
+		}
+		if available := account.Balance - account.Held; req.Amount > available {
+			return DebitResult{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; %d requested", accountID, available, req.Amount)
+		}
+		entry := Entry{AccountID: accountID, Amount: -req.Amount, Kind: EntryDebit, Description: description, CreatedAt: now}
+		entry.Reference = metadataReference(req.Metadata)
+		account, entry, draws, err := takeFromLots(tx, account, entry)
+		if err != nil {
+			return DebitResult{}, err
+		}
+		return DebitResult{
+			ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: description, Metadata: req.Metadata,
+			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now,
+		}, nil
+	})
+}
+
+func metadataReference(m Metadata) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// takeFromLots writes entry (a negative amount) and takes it from the
+// account's spendable lots in burn-down order. The caller has checked that the
+// account has the credits available.
+func takeFromLots(tx Tx, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
+	lots, err := tx.Lots(account.ID)
+	if err != nil {
+		return account, entry, nil, err
+	}
+	need := -entry.Amount
+	var draws []LotAmount
+	for _, lot := range lots {
+		if need == 0 {
+			break
+		}
+		take := min(need, lot.Spendable())
+		if take <= 0 {
+			continue
+		}
+		if err := tx.SetLot(lot.ID, lot.Remaining-take, lot.Reserved); err != nil {
+			return account, entry, nil, err
+		}
+		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
+		need -= take
+	}
+	if need != 0 {
+		panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", account.ID, need))
+	}
+	account.Balance += entry.Amount
+	if entry, err = addEntry(tx, account, entry); err != nil {
+		return account, entry, nil, err
+	}
+	return account, entry, draws, tx.AddLotDraws(entry.ID, draws)
+}
+
+// addEntry appends entry to the ledger with the account's new balance, and
+// stores that balance.
+func addEntry(tx Tx, account Account, entry Entry) (Entry, error) {
+	entry.BalanceAfter = account.Balance
+	id, err := tx.AddEntry(entry)
+	if err != nil {
+		return entry, err
+	}
+	entry.ID = id
+	return entry, tx.SetAccountBalance(account.ID, account.Balance, account.Trial)
+}
+
+// GrantRequest adds promotional or goodwill credits.
+type GrantRequest struct {
+	Amount    int64
+	ExpiresAt *time.Time
+	Priority  int64
+	Reason    string
+}
+
+// GrantResult is the answer to a grant.
+type GrantResult struct {
+	ID        int64      `json:"id"`
+	AccountID string     `json:"account_id"`
+	LotID     int64      `json:"lot_id"`
+	Amount    int64      `json:"amount"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Priority  int64      `json:"priority"`
+	Reason    string     `json:"reason"`
+	Balance   int64      `json:"balance"`
+	Available int64      `json:"available"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Grant adds a lot of credits to an account.
+func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest, idem *Idempotency) (GrantResult, bool, error) {
+	if err := validateAmount("amount", req.Amount); err != nil {
+		return GrantResult{}, false, err
+	}
+	if req.Priority < 0 || req.Priority > MaxPriority {
+		return GrantResult{}, false, Errorf(EINVALID, "priority must be between 0 and %d", MaxPriority)
+	}
+	reason, err := validateText("reason", req.Reason, false)
+	if err != nil {
+		return GrantResult{}, false, err
+	}
+	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (GrantResult, error) {
+		if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
+			return GrantResult{}, Errorf(EINVALID, "expires_at must be in the future")
+		}
+		account, err := s.settle(tx, accountID, now)
+		if err != nil {
+			return GrantResult{}, err
+		}
+		lot := Lot{AccountID: accountID, Amount: req.Amount, Priority: req.Priority, ExpiresAt: req.ExpiresAt, Source: EntryGrant, Reference: reason, CreatedAt: now}
+		entry := Entry{AccountID: accountID, Amount: req.Amount, Kind: EntryGrant, Reference: "", Description: reason, CreatedAt: now}
+		account, entry, lot, err = addLot(tx, account, entry, lot)
+		if err != nil {
+			return GrantResult{}, err
+		}
+		return GrantResult{
+			ID: entry.ID, AccountID: accountID, LotID: lot.ID, Amount: req.Amount, ExpiresAt: req.ExpiresAt,
+			Priority: req.Priority, Reason: reason, Balance: account.Balance, Available: account.Balance - account.Held, CreatedAt: now,
+		}, nil
+	})
+}
+
+// addLot credits a new lot with its ledger entry; the entry's reference is
+// the lot's id unless the caller set one.
+func addLot(tx Tx, account Account, entry Entry, lot Lot) (Account, Entry, Lot, error) {
+	balance, err := AddCredits(account.Balance, lot.Amount)
+	if err != nil {
+		return account, entry, lot, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
+	}
+	lot.Remaining = lot.Amount
+	if lot.ID, err = tx.AddLot(lot); err != nil {
+		return account, entry, lot, err
+	}
+	if entry.Reference == "" {
+		entry.Reference = fmt.Sprintf("lot_%d", lot.ID)
+	}
+	account.Balance = balance
+	entry, err = addEntry(tx, account, entry)
+	return account, entry, lot, err
+}
+
+// AdjustmentRequest is an operator's correction: a signed amount and why.
+type AdjustmentRequest struct {
+	Amount int64
+	Reason string
+}
+
+// Adjust corrects an account's balance with a new entry: a positive amount
+// adds a lot; a negative one takes from the lots like a debit, and is refused
+// when the available credits are short.
+func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRequest, idem *Idempotency) (DebitResult, bool, error) {
+	if req.Amount == 0 || req.Amount > MaxAmount || req.Amount < -MaxAmount {
+		return DebitResult{}, false, Errorf(EINVALID, "amount must be a non-zero whole number between -%d and %d", int64(MaxAmount), int64(MaxAmount))
+	}
+	reason, err := validateText("reason", req.Reason, true)
+	if err != nil {
+		return DebitResult{}, false, err
+	}
+	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
+		account, err := s.settle(tx, accountID, now)
+		if err != nil {
+			return DebitResult{}, err
+		}
+		entry := Entry{AccountID: accountID, Amount: req.Amount, Kind: EntryAdjustment, Description: reason, CreatedAt: now}
+		var draws []LotAmount
+		if req.Amount > 0 {
+			lot := Lot{AccountID: accountID, Amount: req.Amount, Source: EntryAdjustment, Reference: reason, CreatedAt: now}
+			if account, entry, lot, err = addLot(tx, account, entry, lot); err != nil {
+				return DebitResult{}, err
+			}
+			draws = []LotAmount{{LotID: lot.ID, Amount: req.Amount}}
+		} else {
+			if available := account.Balance - account.Held; -req.Amount > available {
+				return DebitResult{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; the adjustment takes %d", accountID, available, -req.Amount)
+			}
+			if account, entry, draws, err = takeFromLots(tx, account, entry); err != nil {
+				return DebitResult{}, err
+			}
+		}
+		return DebitResult{ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: reason,
+			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now}, nil
+	})
+}
