@@ -15,17 +15,17 @@ type Account struct {
 
 // Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.
 type Pack struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Credits       int64     `json:"credits"`
-	UnitAmount    int64     `json:"unit_amount"`
-	Currency      string    `json:"currency"`
-	StripePriceID string    `json:"stripe_price_id,omitempty"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Credits       int64  `json:"credits"`
+	UnitAmount    int64  `json:"unit_amount"`
+	Currency      string `json:"currency"`
+	StripePriceID string `json:"stripe_price_id,omitempty"`
 	// ExpiresAfterDays, when set, makes the credits of each purchase expire
 	// that many days after it.
-	ExpiresAfterDays *int64 `json:"expires_after_days,omitempty"`
-	Active           bool   `json:"active"`
-	CreatedAt     time.Time `json:"created_at"`
+	ExpiresAfterDays *int64    `json:"expires_after_days,omitempty"`
+	Active           bool      `json:"active"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // Checkout session statuses, as we track them.

@@ -13,7 +13,7 @@ import (
 
 // Limits of the spending API.
 const (
-	MaxAmount               = 1_000_000_000_000_000 // 10^18 credits in one operation
+	MaxAmount               = 1_000_000_000_000_000_000 // 10^18 credits in one operation
 	MaxIdempotencyKeyLength = 255
 	IdempotencyKeyRetention = 30 * 24 * time.Hour
 	MaxDescriptionLength    = 500

@@ -8,13 +8,14 @@ import (
 )
 
 type createPackRequest struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	Credits       int64  `json:"credits"`
-	UnitAmount    int64  `json:"unit_amount"`
-	Currency      string `json:"currency"`
-	StripePriceID string `json:"stripe_price_id"`
-	Active        *bool  `json:"active"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	Credits          int64  `json:"credits"`
+	UnitAmount       int64  `json:"unit_amount"`
+	Currency         string `json:"currency"`
+	StripePriceID    string `json:"stripe_price_id"`
+	ExpiresAfterDays *int64 `json:"expires_after_days"`
+	Active           *bool  `json:"active"`
 }
 
 func (s *Server) handleCreatePack(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +26,8 @@ func (s *Server) handleCreatePack(w http.ResponseWriter, r *http.Request) {
 	}
 	pack := credits.Pack{
 		ID: req.ID, Name: req.Name, Credits: req.Credits, UnitAmount: req.UnitAmount,
-		Currency: req.Currency, StripePriceID: req.StripePriceID, Active: req.Active == nil || *req.Active,
+		Currency: req.Currency, StripePriceID: req.StripePriceID, ExpiresAfterDays: req.ExpiresAfterDays,
+		Active: req.Active == nil || *req.Active,
 	}
 	pack, err := s.Service.CreatePack(r.Context(), pack)
 	if err != nil {

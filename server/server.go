@@ -57,6 +57,14 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("POST /v1/accounts/{id}/checkout_sessions", s.handleCreateCheckout)
 	api.HandleFunc("GET /v1/accounts/{id}/entries", s.handleListEntries)
 	api.HandleFunc("GET /v1/accounts/{id}/purchases", s.handleListPurchases)
+	api.HandleFunc("POST /v1/accounts/{id}/debits", s.handleDebit)
+	api.HandleFunc("POST /v1/accounts/{id}/grants", s.handleGrant)
+	api.HandleFunc("POST /v1/accounts/{id}/adjustments", s.handleAdjustment)
+	api.HandleFunc("POST /v1/accounts/{id}/holds", s.handleCreateHold)
+	api.HandleFunc("GET /v1/accounts/{id}/holds", s.handleListHolds)
+	api.HandleFunc("GET /v1/holds/{id}", s.handleGetHold)
+	api.HandleFunc("POST /v1/holds/{id}/capture", s.handleCaptureHold)
+	api.HandleFunc("POST /v1/holds/{id}/release", s.handleReleaseHold)
 	api.HandleFunc("GET /v1/events", s.handleListEvents)
 	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
@@ -112,6 +120,7 @@ var statusByCode = map[string]int{
 	credits.ENOTFOUND:     http.StatusNotFound,
 	credits.ECONFLICT:     http.StatusConflict,
 	credits.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	credits.EIDEMPOTENCY:  http.StatusUnprocessableEntity,
 	credits.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	credits.EINTERNAL:     http.StatusInternalServerError,
 }

@@ -23,13 +23,14 @@ type CLI struct {
 
 // command is one CLI command's flags, with the settings every command shares.
 type command struct {
+	getenv      func(string) string
 	fs          *flag.FlagSet
 	databaseURL string
 	json        bool
 }
 
 func (c *CLI) newCommand(name string, withJSON bool) *command {
-	cmd := &command{fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
+	cmd := &command{getenv: c.getenv, fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
 	cmd.fs.SetOutput(c.stderr)
 	fallback := c.getenv("CREDITS_DATABASE_URL")
 	if fallback == "" {
@@ -63,11 +64,24 @@ func (cmd *command) parse(args []string, positional int) ([]string, error) {
 
 // service opens the store and returns a service on it, and a closer.
 func (cmd *command) service(ctx context.Context) (*credits.Service, func(), error) {
+	cfg := Config{TrialCredits: cmd.getenv("CREDITS_TRIAL_CREDITS"), TrialDays: cmd.getenv("CREDITS_TRIAL_DAYS")}
+	if cfg.TrialCredits == "" {
+		cfg.TrialCredits = "0"
+	}
+	if cfg.TrialDays == "" {
+		cfg.TrialDays = "0"
+	}
+	trial, err := cfg.Trial()
+	if err != nil {
+		return nil, nil, err
+	}
 	db, err := openStore(ctx, cmd.databaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	return credits.NewService(db), func() { db.Close() }, nil
+	svc := credits.NewService(db)
+	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
+	return svc, func() { db.Close() }, nil
 }
 
 func (c *CLI) migrate(ctx context.Context, args []string) error {
@@ -143,12 +157,16 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 }
 
 func (c *CLI) accounts(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "accounts", "create", "show", "list")
+	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history")
 	if err != nil {
 		return err
 	}
 	cmd := c.newCommand("accounts "+name, true)
 	switch name {
+	case "debit", "grant", "adjust":
+		return c.spend(ctx, cmd, name, args)
+	case "history":
+		return c.history(ctx, cmd, args)
 	case "create":
 		id := cmd.fs.String("id", "", "the application's id for the account (required)")
 		email := cmd.fs.String("email", "", "the account's email (required)")

@@ -138,3 +138,75 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 	}
 	var _ *sqlite.DB = store
 }
+
+func TestCLISpending(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "spend.db")
+	ok := func(args ...string) string {
+		t.Helper()
+		r := runCLI(t, db, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	ok("accounts", "create", "--id", "u1", "--email", "u1@example.com")
+	ok("accounts", "grant", "u1", "--amount", "100", "--reason", "welcome", "--expires-at", "2999-01-01T00:00:00Z", "--priority", "2")
+	if out := ok("accounts", "debit", "u1", "--amount", "30", "--reason", "job", "--idempotency-key", "job-1"); !strings.Contains(out, "balance 70") {
+		t.Errorf("debit output %q", out)
+	}
+	if out := ok("accounts", "debit", "u1", "--amount", "30", "--reason", "job", "--idempotency-key", "job-1"); !strings.Contains(out, "replayed") || !strings.Contains(out, "balance 70") {
+		t.Errorf("repeated debit output %q, want a replay", out)
+	}
+	ok("accounts", "adjust", "u1", "--amount", "-5", "--reason", "correction")
+	out := ok("accounts", "history", "u1")
+	for _, want := range []string{"grant", "debit", "adjustment", "+100", "-30", "-5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q:\n%s", want, out)
+		}
+	}
+	if r := runCLI(t, db, "accounts", "debit", "u1", "--amount", "1000"); r.code != 1 || !strings.Contains(r.stderr, "available") {
+		t.Errorf("debit beyond available: exit %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, db, "holds", "capture", "hold_nope"); r.code != 1 || !strings.Contains(r.stderr, "hold hold_nope not found") {
+		t.Errorf("capture of an unknown hold: exit %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, db, "holds", "list", "u1"); r.code != 0 || !strings.HasPrefix(r.stdout, "HOLD") {
+		t.Errorf("holds list: %d %q", r.code, r.stdout)
+	}
+	if r := runCLI(t, db, "verify"); r.code != 0 {
+		t.Errorf("verify: %d %s", r.code, r.stdout)
+	}
+}
+
+func TestCLIHolds(t *testing.T) {
+	store, path := testkit.OpenSQLite(t)
+	svc := credits.NewService(store)
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Grant(ctx, "u1", credits.GrantRequest{Amount: 50}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := svc.CreateHold(ctx, "u1", credits.HoldRequest{Amount: 20, ExpiresInSeconds: 3600}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := svc.CreateHold(ctx, "u1", credits.HoldRequest{Amount: 10, ExpiresInSeconds: 3600}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, path, "holds", "capture", a.ID, "--amount", "5"); r.code != 0 || !strings.Contains(r.stdout, "captured 5 of 20") {
+		t.Errorf("capture: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, path, "holds", "release", b.ID); r.code != 0 || !strings.Contains(r.stdout, "released") {
+		t.Errorf("release: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, path, "holds", "release", a.ID); r.code != 1 || !strings.Contains(r.stderr, "captured") {
+		t.Errorf("release after capture: %d %q", r.code, r.stderr)
+	}
+	account, err := svc.GetAccount(ctx, "u1")
+	if err != nil || account.Balance != 45 || account.Available != 45 {
+		t.Errorf("account = %+v %v, want 45", account, err)
+	}
+}

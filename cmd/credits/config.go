@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -20,6 +21,8 @@ type Config struct {
 	StripePublishableKey string
 	StripeWebhookSecret  string
 	StripeAPIBase        string
+	TrialCredits         string
+	TrialDays            string
 }
 
 const (
@@ -42,6 +45,8 @@ var configVars = []struct {
 	{"STRIPE_PUBLISHABLE_KEY", "stripe-publishable-key", "", "Stripe publishable key", func(c *Config) *string { return &c.StripePublishableKey }, false},
 	{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "whsec_… signing secret; several, comma-separated, during rotation", func(c *Config) *string { return &c.StripeWebhookSecret }, true},
 	{"STRIPE_API_BASE", "stripe-api-base", "", "Stripe API base URL (stripe-mock in tests)", func(c *Config) *string { return &c.StripeAPIBase }, false},
+	{"CREDITS_TRIAL_CREDITS", "trial-credits", "0", "credits granted to each new account", func(c *Config) *string { return &c.TrialCredits }, false},
+	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false},
 }
 
 // register adds every setting's flag to fs, with the environment's value (or
@@ -98,6 +103,9 @@ func (c *Config) Validate() error {
 			return errors.New("STRIPE_API_BASE must be an http:// or https:// URL")
 		}
 	}
+	if _, err := c.Trial(); err != nil {
+		return err
+	}
 	if c.Env != envProduction {
 		return nil
 	}
@@ -123,4 +131,20 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// TrialSettings are the trial credits of new accounts.
+type TrialSettings struct{ Credits, Days int64 }
+
+// Trial parses the trial settings.
+func (c *Config) Trial() (TrialSettings, error) {
+	credits, err := strconv.ParseInt(c.TrialCredits, 10, 64)
+	if err != nil || credits < 0 || credits > 1_000_000_000_000 {
+		return TrialSettings{}, errors.New("CREDITS_TRIAL_CREDITS must be a whole number from 0 to 10^12")
+	}
+	days, err := strconv.ParseInt(c.TrialDays, 10, 64)
+	if err != nil || days < 0 || days > 3650 {
+		return TrialSettings{}, errors.New("CREDITS_TRIAL_DAYS must be a whole number from 0 (never expire) to 3650")
+	}
+	return TrialSettings{Credits: credits, Days: days}, nil
 }

@@ -31,7 +31,9 @@ Usage:
   credits serve                 run the service (HTTP API, Stripe webhook, worker)
   credits migrate               apply the database migrations
   credits packs create|list     manage the catalog
-  credits accounts create|show|list
+  credits accounts create|show|list|history
+  credits accounts debit|grant|adjust ID --amount N
+  credits holds list|capture|release
   credits events list [--status unmatched]
   credits verify                check the ledger's invariants (exit 1 on any violation)
 
@@ -77,6 +79,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.packs(ctx, args[1:])
 	case "accounts":
 		return cli.accounts(ctx, args[1:])
+	case "holds":
+		return cli.holds(ctx, args[1:])
 	case "events":
 		return cli.events(ctx, args[1:])
 	case "verify":

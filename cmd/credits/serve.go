@@ -24,6 +24,11 @@ import (
 // workerInterval is how often the worker looks for retries that came due.
 const workerInterval = time.Second
 
+// sweepInterval is how often expired holds and lots are settled; reads and
+// writes settle an account on their own, so this only bounds staleness of
+// accounts nobody touches.
+const sweepInterval = 10 * time.Second
+
 // shutdownTimeout bounds a graceful shutdown.
 const shutdownTimeout = 20 * time.Second
 
@@ -88,8 +93,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.httpServer = srv.HTTPServer(cfg.Addr)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopWorker = stopWorker
-	m.done.Add(2)
+	m.done.Add(3)
 	go func() { defer m.done.Done(); m.Service.RunWorker(workerCtx, workerInterval) }()
+	go func() { defer m.done.Done(); m.Service.RunSweeper(workerCtx, sweepInterval) }()
 	go func() {
 		defer m.done.Done()
 		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -109,6 +115,8 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	if m.Now != nil {
 		svc.Now = m.Now
 	}
+	trial, _ := cfg.Trial() // validated by ParseFlags
+	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	if cfg.StripeSecretKey != "" {
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)
 		svc.Livemode = stripe.Livemode(cfg.StripeSecretKey)
