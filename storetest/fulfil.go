@@ -1,4 +1,4 @@
-package credits_test
+package storetest
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
-	"github.com/credits/credits/sqlite"
 	"github.com/credits/credits/stripe"
 )
 
@@ -22,13 +21,13 @@ const mockPriceID = "price_1PgafmB7WZ01zgkW02Hf9z6c"
 type fixture struct {
 	t   *testing.T
 	svc *credits.Service
-	db  *sqlite.DB
+	db  credits.Store
 	now time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, open Opener) *fixture {
 	t.Helper()
-	db, _ := testkit.OpenSQLite(t)
+	db := open(t)
 	f := &fixture{t: t, db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	f.svc = credits.NewService(db)
 	f.svc.Now = func() time.Time { return f.now }
@@ -112,8 +111,8 @@ func paid(id string) testkit.Session {
 	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd", PaymentIntent: "pi_123"}
 }
 
-func TestFulfilPaidSession(t *testing.T) {
-	f := newFixture(t)
+func testFulfilPaidSession(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "price_starter")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 2)
@@ -147,8 +146,8 @@ func TestFulfilPaidSession(t *testing.T) {
 	}
 }
 
-func TestFulfilDuplicatesSequential(t *testing.T) {
-	f := newFixture(t)
+func testFulfilDuplicatesSequential(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -160,8 +159,8 @@ func TestFulfilDuplicatesSequential(t *testing.T) {
 	}
 }
 
-func TestFulfilDuplicatesConcurrent(t *testing.T) {
-	f := newFixture(t)
+func testFulfilDuplicatesConcurrent(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -196,8 +195,8 @@ func TestFulfilDuplicatesConcurrent(t *testing.T) {
 	}
 }
 
-func TestTwoEventsForOneSession(t *testing.T) {
-	f := newFixture(t)
+func testTwoEventsForOneSession(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -211,7 +210,7 @@ func TestTwoEventsForOneSession(t *testing.T) {
 	}
 }
 
-func TestDelayedPayment(t *testing.T) {
+func testDelayedPayment(t *testing.T, open Opener) {
 	tests := []struct {
 		name        string
 		second      string
@@ -224,7 +223,7 @@ func TestDelayedPayment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, open)
 			f.pack("starter", 100, "")
 			f.account("u1", "u1@example.com")
 			f.session("cs_1", "u1", "starter", 1)
@@ -253,8 +252,8 @@ func TestDelayedPayment(t *testing.T) {
 	}
 }
 
-func TestAsyncSuccessBeforeCompletion(t *testing.T) {
-	f := newFixture(t)
+func testAsyncSuccessBeforeCompletion(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -270,8 +269,8 @@ func TestAsyncSuccessBeforeCompletion(t *testing.T) {
 	}
 }
 
-func TestExpiredSessionAddsNothing(t *testing.T) {
-	f := newFixture(t)
+func testExpiredSessionAddsNothing(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -299,8 +298,8 @@ func (f *fixture) sessionStatus(id string) string {
 	return cs.Status
 }
 
-func TestLivemodeMismatchAddsNothing(t *testing.T) {
-	f := newFixture(t)
+func testLivemodeMismatchAddsNothing(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
@@ -320,8 +319,8 @@ func TestLivemodeMismatchAddsNothing(t *testing.T) {
 	}
 }
 
-func TestUnhandledEventTypeIsRecorded(t *testing.T) {
-	f := newFixture(t)
+func testUnhandledEventTypeIsRecorded(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	ev := f.deliver("evt_x", "customer.created", testkit.Session{ID: "cus_1"})
 	if ev.Status != credits.EventIgnored {
 		t.Errorf("status = %q, want ignored", ev.Status)
@@ -330,8 +329,8 @@ func TestUnhandledEventTypeIsRecorded(t *testing.T) {
 
 // Foreign sessions (a Payment Link, say) are matched through the Stripe API.
 
-func newForeignFixture(t *testing.T) *fixture {
-	f := newFixture(t)
+func newForeignFixture(t *testing.T, open Opener) *fixture {
+	f := newFixture(t, open)
 	f.svc.Payments = stripe.NewClient("sk_test_123", stripemock.Start(t))
 	return f
 }
@@ -356,7 +355,7 @@ func (f *fixture) event(id string) credits.Event {
 	return ev
 }
 
-func TestForeignSessionMatching(t *testing.T) {
+func testForeignSessionMatching(t *testing.T, open Opener) {
 	tests := []struct {
 		name       string
 		session    testkit.Session
@@ -379,7 +378,7 @@ func TestForeignSessionMatching(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newForeignFixture(t)
+			f := newForeignFixture(t, open)
 			f.pack("mocked", 250, tt.pack)
 			f.account("u1", "u1@example.com")
 			f.account("u2", "u2@example.com")
@@ -419,8 +418,8 @@ func TestForeignSessionMatching(t *testing.T) {
 	}
 }
 
-func TestForeignSessionUnpaidAddsNothing(t *testing.T) {
-	f := newForeignFixture(t)
+func testForeignSessionUnpaidAddsNothing(t *testing.T, open Opener) {
+	f := newForeignFixture(t, open)
 	f.pack("mocked", 250, mockPriceID)
 	f.account("u1", "u1@example.com")
 	ev := f.deliver("evt_f", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_f", PaymentStatus: "unpaid", CustomerEmail: "u1@example.com"})
@@ -444,8 +443,8 @@ func (unreachable) RetrieveSession(context.Context, string) (credits.StripeSessi
 	return credits.StripeSession{}, errors.New("connection refused")
 }
 
-func TestForeignLookupRetriesThenFails(t *testing.T) {
-	f := newFixture(t)
+func testForeignLookupRetriesThenFails(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.svc.Payments = unreachable{}
 	f.account("u1", "u1@example.com")
 	f.deliver("evt_f", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_f", PaymentStatus: "paid", CustomerEmail: "u1@example.com"})
@@ -468,8 +467,8 @@ func TestForeignLookupRetriesThenFails(t *testing.T) {
 	}
 }
 
-func TestCheckoutWithoutStripeKeyIsUnavailable(t *testing.T) {
-	f := newFixture(t)
+func testCheckoutWithoutStripeKeyIsUnavailable(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	_, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1)

@@ -1,4 +1,4 @@
-package credits_test
+package storetest
 
 import (
 	"context"
@@ -57,8 +57,8 @@ func (f *fixture) wantAccount(id string, balance, available int64) {
 	}
 }
 
-func TestBurnDownOrder(t *testing.T) {
-	f := newFixture(t)
+func testBurnDownOrder(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	day := 24 * time.Hour
 	a := f.grant("u1", 10, 0, 0)      // no expiry, oldest
@@ -84,8 +84,8 @@ func TestBurnDownOrder(t *testing.T) {
 	}
 }
 
-func TestDebitSpansLots(t *testing.T) {
-	f := newFixture(t)
+func testDebitSpansLots(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	first := f.grant("u1", 30, time.Hour, 0)
 	second := f.grant("u1", 50, 0, 0)
@@ -99,8 +99,8 @@ func TestDebitSpansLots(t *testing.T) {
 	}
 }
 
-func TestDebitRefusedWhenShort(t *testing.T) {
-	f := newFixture(t)
+func testDebitRefusedWhenShort(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 10, 0, 0)
 	f.hold("u1", 4, time.Hour)
@@ -115,8 +115,8 @@ func TestDebitRefusedWhenShort(t *testing.T) {
 	f.wantAccount("u1", 4, 0)
 }
 
-func TestLotExpiry(t *testing.T) {
-	f := newFixture(t)
+func testLotExpiry(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 50, time.Hour, 0)
 	f.grant("u1", 20, 0, 0)
@@ -134,8 +134,8 @@ func TestLotExpiry(t *testing.T) {
 	}
 }
 
-func TestSweepSettlesUntouchedAccounts(t *testing.T) {
-	f := newFixture(t)
+func testSweepSettlesUntouchedAccounts(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 50, time.Hour, 0)
 	f.hold("u1", 10, 30*time.Minute)
@@ -151,8 +151,8 @@ func TestSweepSettlesUntouchedAccounts(t *testing.T) {
 	}
 }
 
-func TestExpiryDuringHold(t *testing.T) {
-	f := newFixture(t)
+func testExpiryDuringHold(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, time.Hour, 0)
 	h := f.hold("u1", 80, 2*time.Hour)
@@ -168,8 +168,8 @@ func TestExpiryDuringHold(t *testing.T) {
 	f.wantAccount("u1", 0, 0)
 }
 
-func TestHoldOutlivesItsLot(t *testing.T) {
-	f := newFixture(t)
+func testHoldOutlivesItsLot(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, time.Hour, 0)
 	f.grant("u1", 5, 0, 0)
@@ -181,8 +181,8 @@ func TestHoldOutlivesItsLot(t *testing.T) {
 	f.wantAccount("u1", 5, 5) // released credits of an expired lot expire at once
 }
 
-func TestPartialCapture(t *testing.T) {
-	f := newFixture(t)
+func testPartialCapture(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, 0, 0)
 	h := f.hold("u1", 60, time.Hour)
@@ -202,7 +202,7 @@ func TestPartialCapture(t *testing.T) {
 	f.wantAccount("u1", 75, 75)
 }
 
-func TestHoldStateConflicts(t *testing.T) {
+func testHoldStateConflicts(t *testing.T, open Opener) {
 	tests := []struct {
 		name   string
 		first  func(f *fixture, id string) error
@@ -216,7 +216,7 @@ func TestHoldStateConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, open)
 			f.account("u1", "u1@example.com")
 			f.grant("u1", 100, 0, 0)
 			h := f.hold("u1", 50, time.Hour)
@@ -256,8 +256,8 @@ func expire(f *fixture, id string) error {
 	return err
 }
 
-func TestReleaseTwiceAnswersTheSame(t *testing.T) {
-	f := newFixture(t)
+func testReleaseTwiceAnswersTheSame(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, 0, 0)
 	h := f.hold("u1", 50, time.Hour)
@@ -270,8 +270,8 @@ func TestReleaseTwiceAnswersTheSame(t *testing.T) {
 	f.wantAccount("u1", 100, 100)
 }
 
-func TestHoldRefusedWhenShort(t *testing.T) {
-	f := newFixture(t)
+func testHoldRefusedWhenShort(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 10, 0, 0)
 	_, _, err := f.svc.CreateHold(context.Background(), "u1", credits.HoldRequest{Amount: 11, ExpiresInSeconds: 60}, nil)
@@ -280,8 +280,8 @@ func TestHoldRefusedWhenShort(t *testing.T) {
 	}
 }
 
-func TestAdjustments(t *testing.T) {
-	f := newFixture(t)
+func testAdjustments(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	if _, _, err := f.svc.Adjust(context.Background(), "u1", credits.AdjustmentRequest{Amount: 30, Reason: "goodwill"}, nil); err != nil {
 		t.Fatal(err)
@@ -299,8 +299,8 @@ func TestAdjustments(t *testing.T) {
 	}
 }
 
-func TestGrantOverflowRefused(t *testing.T) {
-	f := newFixture(t)
+func testGrantOverflowRefused(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	for range 9 {
 		f.grant("u1", credits.MaxAmount, 0, 0)
@@ -312,8 +312,8 @@ func TestGrantOverflowRefused(t *testing.T) {
 	f.wantAccount("u1", 9*credits.MaxAmount, 9*credits.MaxAmount)
 }
 
-func TestTrialCredits(t *testing.T) {
-	f := newFixture(t)
+func testTrialCredits(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.svc.TrialCredits, f.svc.TrialDays = 25, 7
 	f.account("u1", "u1@example.com")
 	a := f.accountNow("u1")
@@ -324,8 +324,8 @@ func TestTrialCredits(t *testing.T) {
 	f.wantAccount("u1", 0, 0)
 }
 
-func TestPackExpiryAppliesToPurchases(t *testing.T) {
-	f := newFixture(t)
+func testPackExpiryAppliesToPurchases(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	days := int64(30)
 	if _, err := f.svc.CreatePack(context.Background(), credits.Pack{ID: "p", Name: "P", Credits: 100, UnitAmount: 100, Currency: "usd", ExpiresAfterDays: &days, Active: true}); err != nil {
 		t.Fatal(err)
@@ -338,8 +338,8 @@ func TestPackExpiryAppliesToPurchases(t *testing.T) {
 	f.wantAccount("u1", 0, 0)
 }
 
-func TestIdempotentDebit(t *testing.T) {
-	f := newFixture(t)
+func testIdempotentDebit(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, 0, 0)
 	idem := &credits.Idempotency{Scope: "k/u1", Key: "order-1", RequestHash: credits.HashRequest("debit", "10")}
@@ -375,8 +375,8 @@ func TestIdempotentDebit(t *testing.T) {
 	}
 }
 
-func TestConcurrentSameIdempotencyKey(t *testing.T) {
-	f := newFixture(t)
+func testConcurrentSameIdempotencyKey(t *testing.T, open Opener) {
+	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.grant("u1", 100, 0, 0)
 	idem := &credits.Idempotency{Scope: "k/u1", Key: "same", RequestHash: credits.HashRequest("debit", "7")}
@@ -406,10 +406,10 @@ func TestConcurrentSameIdempotencyKey(t *testing.T) {
 // TestRandomOperations runs random sequences of grants, debits, holds,
 // captures, releases and clock moves (some concurrent), and checks after each
 // step that the invariants hold and that available never went below zero.
-func TestRandomOperations(t *testing.T) {
+func testRandomOperations(t *testing.T, open Opener) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, open)
 			rng := rand.New(rand.NewPCG(seed, 42))
 			accounts := []string{"a", "b"}
 			for _, id := range accounts {

@@ -1,0 +1,330 @@
+// Package storetest is the conformance suite that every credits.Store must
+// pass: it drives the service (fulfilment, spending, holds, expiry,
+// idempotency, pagination, verify) on a real store. A behaviour that is not in
+// this suite is not promised.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
+)
+
+// Opener returns a new, empty, migrated store that lives as long as the test.
+type Opener func(t testing.TB) credits.Store
+
+// Run runs the whole suite against the stores that open returns.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Opener)
+	}{
+		{"FulfilPaidSession", testFulfilPaidSession},
+		{"FulfilDuplicatesSequential", testFulfilDuplicatesSequential},
+		{"FulfilDuplicatesConcurrent", testFulfilDuplicatesConcurrent},
+		{"TwoEventsForOneSession", testTwoEventsForOneSession},
+		{"DelayedPayment", testDelayedPayment},
+		{"AsyncSuccessBeforeCompletion", testAsyncSuccessBeforeCompletion},
+		{"ExpiredSessionAddsNothing", testExpiredSessionAddsNothing},
+		{"LivemodeMismatchAddsNothing", testLivemodeMismatchAddsNothing},
+		{"UnhandledEventTypeIsRecorded", testUnhandledEventTypeIsRecorded},
+		{"ForeignSessionMatching", testForeignSessionMatching},
+		{"ForeignSessionUnpaidAddsNothing", testForeignSessionUnpaidAddsNothing},
+		{"ForeignLookupRetriesThenFails", testForeignLookupRetriesThenFails},
+		{"ConcurrentWorkersClaimEachEventOnce", testConcurrentWorkersClaimEachEventOnce},
+		{"CheckoutWithoutStripeKeyIsUnavailable", testCheckoutWithoutStripeKeyIsUnavailable},
+		{"Catalog", testCatalog},
+		{"AccountsAndPagination", testAccountsAndPagination},
+		{"EntriesPagination", testEntriesPagination},
+		{"EventsByStatus", testEventsByStatus},
+		{"BurnDownOrder", testBurnDownOrder},
+		{"DebitSpansLots", testDebitSpansLots},
+		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
+		{"ConcurrentDebits", testConcurrentDebits},
+		{"LotExpiry", testLotExpiry},
+		{"SweepSettlesUntouchedAccounts", testSweepSettlesUntouchedAccounts},
+		{"ExpiryDuringHold", testExpiryDuringHold},
+		{"HoldOutlivesItsLot", testHoldOutlivesItsLot},
+		{"PartialCapture", testPartialCapture},
+		{"HoldStateConflicts", testHoldStateConflicts},
+		{"ReleaseTwiceAnswersTheSame", testReleaseTwiceAnswersTheSame},
+		{"HoldRefusedWhenShort", testHoldRefusedWhenShort},
+		{"ConcurrentCaptureAndRelease", testConcurrentCaptureAndRelease},
+		{"Adjustments", testAdjustments},
+		{"GrantOverflowRefused", testGrantOverflowRefused},
+		{"TrialCredits", testTrialCredits},
+		{"PackExpiryAppliesToPurchases", testPackExpiryAppliesToPurchases},
+		{"IdempotentDebit", testIdempotentDebit},
+		{"ConcurrentSameIdempotencyKey", testConcurrentSameIdempotencyKey},
+		{"VerifyFindsCorruption", testVerifyFindsCorruption},
+		{"RandomOperations", testRandomOperations},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	}
+}
+
+func testConcurrentWorkersClaimEachEventOnce(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	const events = 25
+	for i := range events {
+		f.deliver(fmt.Sprintf("evt_%d", i), credits.EventCheckoutCompleted, testkit.Session{ID: fmt.Sprintf("cs_%d", i), PaymentStatus: "paid", CustomerEmail: "u1@example.com"})
+	}
+	counting := &countingPayments{}
+	f.svc.Payments = counting
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := f.svc.ProcessPending(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := counting.calls(); got != events {
+		t.Errorf("%d lookups for %d events: a claimed event was processed twice or not at all", got, events)
+	}
+	pending, err := f.svc.ListEvents(context.Background(), credits.EventPending, 100)
+	if err != nil || len(pending) != events {
+		t.Errorf("pending after one failed try each: %d (%v), want %d waiting for their retry", len(pending), err, events)
+	}
+}
+
+// countingPayments fails every lookup and counts them.
+type countingPayments struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingPayments) CreateCheckoutSession(context.Context, credits.CheckoutRequest) (string, string, error) {
+	return "", "", fmt.Errorf("not used")
+}
+
+func (c *countingPayments) RetrieveSession(context.Context, string) (credits.StripeSession, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return credits.StripeSession{}, fmt.Errorf("stripe unreachable")
+}
+
+func (c *countingPayments) calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func testCatalog(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.pack("b-pack", 500, "price_b")
+	f.pack("a-pack", 100, "")
+	if _, err := f.svc.CreatePack(ctx, credits.Pack{ID: "hidden", Name: "Hidden", Credits: 1, UnitAmount: 1, Currency: "usd"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreatePack(ctx, credits.Pack{ID: "a-pack", Name: "Again", Credits: 1, UnitAmount: 1, Currency: "usd", Active: true}); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("duplicate pack id: %v", err)
+	}
+	if _, err := f.svc.CreatePack(ctx, credits.Pack{Name: "Same price", Credits: 1, UnitAmount: 1, Currency: "usd", StripePriceID: "price_b"}); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("duplicate price id: %v", err)
+	}
+	active, err := f.svc.ListPacks(ctx, true)
+	if err != nil || len(active) != 2 || active[0].ID != "a-pack" || active[1].ID != "b-pack" {
+		t.Errorf("active packs = %+v (%v), want a-pack, b-pack by credits", active, err)
+	}
+	all, err := f.svc.ListPacks(ctx, false)
+	if err != nil || len(all) != 3 {
+		t.Errorf("all packs = %d (%v), want 3", len(all), err)
+	}
+	var byPrice credits.Pack
+	err = f.db.View(ctx, func(tx credits.Tx) (err error) { byPrice, err = tx.PackByPriceID("price_b"); return err })
+	if err != nil || byPrice.ID != "b-pack" || byPrice.CreatedAt.IsZero() {
+		t.Errorf("pack by price = %+v (%v)", byPrice, err)
+	}
+}
+
+func testAccountsAndPagination(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	for _, id := range []string{"c", "a", "e", "b", "d"} {
+		f.account(id, id+"@example.com")
+	}
+	if _, err := f.svc.CreateAccount(ctx, "a", "other@example.com"); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("duplicate account: %v", err)
+	}
+	if _, err := f.svc.GetAccount(ctx, "zz"); credits.ErrorCode(err) != credits.ENOTFOUND {
+		t.Errorf("unknown account: %v", err)
+	}
+	var seen []string
+	after := ""
+	for range 5 {
+		page, err := f.svc.ListAccounts(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.Data {
+			seen = append(seen, a.ID)
+		}
+		if !page.HasMore {
+			break
+		}
+		after = page.Data[len(page.Data)-1].ID
+	}
+	if fmt.Sprint(seen) != "[a b c d e]" {
+		t.Errorf("accounts paged = %v, want a..e", seen)
+	}
+}
+
+func testEntriesPagination(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	for i := 1; i <= 7; i++ {
+		f.grant("u1", int64(i), 0, 0)
+	}
+	var balances []int64
+	before := int64(0)
+	for range 10 {
+		page, err := f.svc.ListEntries(context.Background(), "u1", before, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Data {
+			balances = append(balances, e.BalanceAfter)
+		}
+		if !page.HasMore {
+			break
+		}
+		before = page.Data[len(page.Data)-1].ID
+	}
+	if fmt.Sprint(balances) != "[28 21 15 10 6 3 1]" {
+		t.Errorf("balances newest first = %v", balances)
+	}
+	if _, err := f.svc.ListEntries(context.Background(), "ghost", 0, 3); credits.ErrorCode(err) != credits.ENOTFOUND {
+		t.Errorf("entries of an unknown account: %v", err)
+	}
+}
+
+func testEventsByStatus(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.deliver("evt_a", "customer.created", testkit.Session{ID: "cus_1"})
+	f.now = f.now.Add(time.Second)
+	f.deliver("evt_b", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_x", PaymentStatus: "paid", CustomerEmail: "nobody@example.com"})
+	all, err := f.svc.ListEvents(context.Background(), "", 10)
+	if err != nil || len(all) != 2 || all[0].ID != "evt_b" {
+		t.Fatalf("events = %+v (%v), want newest first", all, err)
+	}
+	if string(all[0].Payload) == "" || all[0].Session == nil || all[0].Session.Email != "nobody@example.com" {
+		t.Errorf("event lost its payload or session: %+v", all[0])
+	}
+	ignored, err := f.svc.ListEvents(context.Background(), credits.EventIgnored, 10)
+	if err != nil || len(ignored) != 1 || ignored[0].ID != "evt_a" {
+		t.Errorf("ignored events = %+v (%v)", ignored, err)
+	}
+}
+
+func testConcurrentDebits(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	const requests = 1000
+	var ok, short, failed int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	start := time.Now()
+	for range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			_, err := f.debit("u1", 1)
+			mu.Lock()
+			defer mu.Unlock()
+			switch credits.ErrorCode(err) {
+			case credits.EINTERNAL:
+				if err == nil {
+					ok++
+					return
+				}
+				failed++
+				t.Error(err)
+			case credits.EINSUFFICIENT:
+				short++
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 100 || short != 900 || failed != 0 {
+		t.Errorf("%d succeeded, %d refused, %d failed; want 100, 900, 0", ok, short, failed)
+	}
+	f.wantAccount("u1", 0, 0)
+	t.Logf("1000 concurrent debits against 100 available: %d succeeded, %d refused, in %v", ok, short, time.Since(start))
+}
+
+func testConcurrentCaptureAndRelease(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	h := f.hold("u1", 40, time.Hour)
+	var wg sync.WaitGroup
+	results := make([]error, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, results[i] = f.svc.CaptureHold(context.Background(), h.ID, 0)
+			} else {
+				_, results[i] = f.svc.ReleaseHold(context.Background(), h.ID)
+			}
+		}()
+	}
+	wg.Wait()
+	final, err := f.svc.GetHold(context.Background(), h.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range results {
+		won := (i%2 == 0) == (final.Status == credits.HoldCaptured)
+		if won && err != nil || !won && credits.ErrorCode(err) != credits.ECONFLICT {
+			t.Errorf("call %d: %v (hold ended %s)", i, err, final.Status)
+		}
+	}
+	if final.Status == credits.HoldCaptured {
+		f.wantAccount("u1", 60, 60)
+	} else {
+		f.wantAccount("u1", 100, 100)
+	}
+}
+
+func testVerifyFindsCorruption(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	if err := f.db.Update(context.Background(), func(tx credits.Tx) error { return tx.SetAccountBalance("u1", 105, false) }); err != nil {
+		t.Fatal(err)
+	}
+	violations, err := f.svc.Verify(context.Background())
+	if err != nil || len(violations) != 1 || violations[0].Invariant != 1 || violations[0].Message != "balance 105 but entries sum to 100" {
+		t.Errorf("violations = %+v (%v)", violations, err)
+	}
+	// Put it right so that the end-of-test verify passes.
+	if err := f.db.Update(context.Background(), func(tx credits.Tx) error { return tx.SetAccountBalance("u1", 100, false) }); err != nil {
+		t.Fatal(err)
+	}
+}
