@@ -27,9 +27,24 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Cause, when set, is the underlying error, for the operator's log only.
+	Cause error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Unavailable wraps a failure to reach a dependency (the database) as an
+// error that answers 503.
+func Unavailable(what string, cause error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: what + " is unavailable; try again", Cause: cause}
+}
 
 // Errorf returns an *Error with the given code.
 func Errorf(code, format string, args ...any) *Error {

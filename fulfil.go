@@ -24,7 +24,7 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 	now := s.now()
 	var out Event
 	var queued bool
-	err := s.Store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		existing, err := tx.Event(in.ID)
 		if err == nil {
 			out = existing
@@ -45,7 +45,12 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 		}
 		queued = ev.Status == EventPending
 		out = ev
-		return tx.CreateEvent(ev)
+		if err := tx.CreateEvent(ev); errors.Is(err, ErrConflict) {
+			return errRetry // another replica recorded it first: answer as a redelivery
+		} else if err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return out, fmt.Errorf("handle event %s: %w", in.ID, err)
@@ -138,6 +143,14 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 // fulfil credits a paid session once: the purchase, its lot, its ledger entry
 // and the account's balance and trial flag change together.
 func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
+	// The account is locked first, so that a concurrent event for the same
+	// session waits here and then sees the purchase.
+	account, err := s.settle(tx, cs.AccountID, now)
+	if ErrorCode(err) == ENOTFOUND {
+		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
+	} else if err != nil {
+		return "", "", err
+	}
 	if _, err := tx.PurchaseBySession(cs.ID); err == nil {
 		return EventProcessed, "session already credited: nothing added", nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -146,12 +159,6 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	pack, err := tx.Pack(cs.PackID)
 	if errors.Is(err, ErrNotFound) {
 		return EventUnmatched, fmt.Sprintf("pack %s not found", cs.PackID), nil
-	} else if err != nil {
-		return "", "", err
-	}
-	account, err := s.settle(tx, cs.AccountID, now)
-	if ErrorCode(err) == ENOTFOUND {
-		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
 	} else if err != nil {
 		return "", "", err
 	}
@@ -261,7 +268,7 @@ func (s *Service) processPending(ctx context.Context, ev Event) error {
 		remote, lookupErr = s.Payments.RetrieveSession(ctx, ev.SessionID)
 	}
 	now := s.now()
-	return s.Store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		current, err := tx.Event(ev.ID)
 		if err != nil {
 			return err
@@ -331,7 +338,9 @@ func (s *Service) applyForeign(tx Tx, ev Event, remote StripeSession, now time.T
 		ExpectedAmount: pack.UnitAmount * item.Quantity, Currency: pack.Currency,
 		Status: SessionOpen, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := tx.CreateCheckoutSession(cs); err != nil {
+	if err := tx.CreateCheckoutSession(cs); errors.Is(err, ErrConflict) {
+		return "", "", errRetry // matched meanwhile by another event's worker
+	} else if err != nil {
 		return "", "", err
 	}
 	return s.applyToSession(tx, ev, cs, now)

@@ -147,7 +147,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := credits.ErrorCode(err)
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, credits.ErrorMessage(err)
-	if code == credits.EINTERNAL {
+	if code == credits.EINTERNAL || code == credits.EUNAVAILABLE {
 		body.Error.RequestID = requestID(r)
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", body.Error.RequestID, "error", err)
 	}

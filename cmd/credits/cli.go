@@ -36,7 +36,7 @@ func (c *CLI) newCommand(name string, withJSON bool) *command {
 	if fallback == "" {
 		fallback = "./credits.db"
 	}
-	cmd.fs.StringVar(&cmd.databaseURL, "database-url", fallback, "a SQLite file path ($CREDITS_DATABASE_URL)")
+	cmd.fs.StringVar(&cmd.databaseURL, "database-url", fallback, "a SQLite file path or a postgres:// URL ($CREDITS_DATABASE_URL)")
 	if withJSON {
 		cmd.fs.BoolVar(&cmd.json, "json", false, "print JSON")
 	}
@@ -94,7 +94,7 @@ func (c *CLI) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(c.stdout, "database %s is at the latest schema\n", cmd.databaseURL)
+	fmt.Fprintf(c.stdout, "database (%s) is at the latest schema\n", describeDatabase(cmd.databaseURL))
 	return nil
 }
 

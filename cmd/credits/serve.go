@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
 	"github.com/credits/credits/stripe"
@@ -188,26 +189,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return m.Close()
 }
 
-// openStore opens and migrates the store that the database URL names.
-func openStore(ctx context.Context, databaseURL string) (*sqlite.DB, error) {
-	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		return nil, errors.New("the PostgreSQL store is not available in this build yet: use a SQLite file path for CREDITS_DATABASE_URL")
+// openStore opens and migrates the store that the database URL names: a
+// postgres:// URL is PostgreSQL, anything else a SQLite file path.
+func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
+	var store interface {
+		credits.Store
+		Migrate(context.Context) (int, error)
 	}
-	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
-	db, err := sqlite.Open(path)
-	if err != nil {
+	if postgres.IsURL(databaseURL) {
+		db, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		store = db
+	} else {
+		db, err := sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		store = db
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
 		return nil, err
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return store, nil
 }
 
 // describeDatabase names the database without any password in it.
 func describeDatabase(databaseURL string) string {
-	if strings.Contains(databaseURL, "://") && !strings.HasPrefix(databaseURL, "sqlite://") {
+	if postgres.IsURL(databaseURL) {
 		return "postgres"
 	}
 	return "sqlite " + databaseURL

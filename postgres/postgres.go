@@ -1,0 +1,180 @@
+// Package postgres is the Store on PostgreSQL (pgx v5), for several
+// stateless replicas sharing one database.
+//
+// Concurrency control works at PostgreSQL's default isolation, READ
+// COMMITTED: exactly-once keys are unique constraints (event id, session id of
+// a purchase, idempotency key); every change of an account's balance, lots or
+// holds first locks the account row (SELECT … FOR UPDATE), so that writers of
+// one account queue and re-read what the previous one committed; the event
+// queue is claimed with FOR UPDATE SKIP LOCKED. Serialization failures and
+// deadlocks, should they occur, are retried here, a bounded number of times.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/credits/credits"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Limits of the connection pool.
+const (
+	connectTimeout   = 5 * time.Second
+	maxTxAttempts    = 5
+	defaultPoolConns = 16
+)
+
+// DB is a Store on a PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ credits.Store = (*DB)(nil)
+
+// IsURL reports whether a database URL names PostgreSQL.
+func IsURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Open connects to the database at url. pgx prepares and caches each
+// statement on each connection.
+func Open(ctx context.Context, url string) (*DB, error) {
+	config, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("postgres: the database URL is not valid") // the URL may hold a password: never echo it
+	}
+	config.ConnConfig.ConnectTimeout = connectTimeout
+	if config.MaxConns < defaultPoolConns && !strings.Contains(url, "pool_max_conns") {
+		config.MaxConns = defaultPoolConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Migrate applies the embedded migrations that are not yet applied. An
+// advisory lock lets several replicas start at once.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return 0, err
+	}
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", mapError(err))
+	}
+	return len(results), nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return mapError(db.pool.Ping(ctx))
+}
+
+// Exec runs a statement outside the service; tests use it.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.pool.Exec(ctx, query, args...)
+	return mapError(err)
+}
+
+// Update runs fn in one read-write transaction; account reads lock the row.
+func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{}, true, fn)
+}
+
+// View runs fn in one read-only transaction on one snapshot.
+func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+}
+
+func (db *DB) run(ctx context.Context, options pgx.TxOptions, write bool, fn func(credits.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		if err = db.runOnce(ctx, options, write, fn); !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func (db *DB) runOnce(ctx context.Context, options pgx.TxOptions, write bool, fn func(credits.Tx) error) error {
+	pgTx, err := db.pool.BeginTx(ctx, options)
+	if err != nil {
+		return mapError(err)
+	}
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(&tx{ctx: ctx, tx: pgTx, write: write}); err != nil {
+		return err
+	}
+	return mapError(pgTx.Commit(ctx))
+}
+
+// retryable reports a serialization failure or a deadlock.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// mapError turns driver errors into the domain's: no rows, unique violation,
+// and a database that cannot be reached (503, so that clients and Stripe retry).
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return credits.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505":
+			return fmt.Errorf("%w: %v", credits.ErrConflict, err)
+		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
+			return credits.Unavailable("the database", err) // connection lost, or the server shutting down or starting
+		}
+		return err
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &netErr) || errors.As(err, &connectErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return credits.Unavailable("the database", err)
+	}
+	return err
+}
