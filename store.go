@@ -31,6 +31,9 @@ type Tx interface {
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)
 	SetAccountBalance(id string, balance int64, trial bool) error
+	// SearchAccounts lists accounts whose id or (lower-case) email starts
+	// with prefix, by id, at most limit.
+	SearchAccounts(prefix string, limit int) ([]Account, error)
 
 	CreateCheckoutSession(cs CheckoutSession) error
 	CheckoutSession(id string) (CheckoutSession, error)

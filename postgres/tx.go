@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -137,6 +138,17 @@ func (t *tx) AccountsByEmail(email string) ([]credits.Account, error) {
 
 func (t *tx) Accounts(after string, limit int) ([]credits.Account, error) {
 	return queryAll(t, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+func (t *tx) SearchAccounts(prefix string, limit int) ([]credits.Account, error) {
+	pattern := likePrefix(prefix)
+	return queryAll(t, scanAccount, `SELECT `+accountColumns+` FROM accounts
+		WHERE lower(id) LIKE $1 ESCAPE '\' OR email LIKE $1 ESCAPE '\' ORDER BY id LIMIT $2`, pattern, limit)
+}
+
+// likePrefix makes a LIKE pattern that matches values starting with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }
 
 func (t *tx) SetAccountBalance(id string, balance int64, trial bool) error {

@@ -37,6 +37,11 @@ type Server struct {
 	Webhook WebhookParser
 	APIKey  string
 	Logger  *slog.Logger
+	// SigningKey signs dashboard links, session cookies and form tokens; every
+	// replica must have the same one.
+	SigningKey []byte
+	// Extra handles more routes (the offline demo's checkout pages).
+	Extra map[string]http.Handler
 }
 
 // Handler returns the routes.
@@ -47,6 +52,20 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /checkout/success", s.handleCheckoutSuccess)
 	mux.HandleFunc("GET /checkout/cancel", s.handleCheckoutCancel)
+	mux.HandleFunc("GET /dashboard/login", s.handleDashboardLogin)
+	mux.HandleFunc("GET /dashboard/credits", s.handleDashboard)
+	mux.HandleFunc("POST /dashboard/credits/purchase", s.handleDashboardPurchase)
+	mux.HandleFunc("GET /admin/login", s.handleAdminLoginForm)
+	mux.HandleFunc("POST /admin/login", s.handleAdminLogin)
+	mux.HandleFunc("POST /admin/logout", s.requireOperator(s.handleAdminLogout))
+	mux.Handle("GET /admin", http.RedirectHandler("/admin/accounts", http.StatusSeeOther))
+	mux.HandleFunc("GET /admin/accounts", s.requireOperator(s.handleAdminAccounts))
+	mux.HandleFunc("GET /admin/accounts/{id}", s.requireOperator(s.handleAdminAccount))
+	mux.HandleFunc("GET /admin/events", s.requireOperator(s.handleAdminEvents))
+	mux.HandleFunc("POST /admin/events/{id}/retry", s.requireOperator(s.handleAdminRetryEvent))
+	for pattern, h := range s.Extra {
+		mux.Handle(pattern, h)
+	}
 
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/packs", s.handleCreatePack)
@@ -65,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/holds/{id}", s.handleGetHold)
 	api.HandleFunc("POST /v1/holds/{id}/capture", s.handleCaptureHold)
 	api.HandleFunc("POST /v1/holds/{id}/release", s.handleReleaseHold)
+	api.HandleFunc("POST /v1/accounts/{id}/dashboard_sessions", s.handleCreateDashboardSession)
 	api.HandleFunc("GET /v1/events", s.handleListEvents)
 	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
@@ -208,3 +228,5 @@ func jsonType(kind string) string {
 		return kind
 	}
 }
+
+func (s *Server) publicURL() string { return strings.TrimRight(s.Service.PublicURL, "/") }

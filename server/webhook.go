@@ -43,13 +43,3 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true, "event": recorded.ID, "status": recorded.Status})
 }
-
-func (s *Server) handleCheckoutSuccess(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = io.WriteString(w, `<!doctype html><title>Payment received</title><h1>Thank you</h1><p>Your payment was received. Your credits are added as soon as Stripe confirms it.</p>`)
-}
-
-func (s *Server) handleCheckoutCancel(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = io.WriteString(w, `<!doctype html><title>Payment cancelled</title><h1>Payment cancelled</h1><p>Nothing was charged.</p>`)
-}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/credits/credits"
@@ -135,6 +136,17 @@ func (t *tx) AccountsByEmail(email string) ([]credits.Account, error) {
 
 func (t *tx) Accounts(after string, limit int) ([]credits.Account, error) {
 	return queryAll(t, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+func (t *tx) SearchAccounts(prefix string, limit int) ([]credits.Account, error) {
+	pattern := likePrefix(prefix)
+	return queryAll(t, scanAccount, `SELECT `+accountColumns+` FROM accounts
+		WHERE id LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\' ORDER BY id LIMIT ?`, pattern, pattern, limit)
+}
+
+// likePrefix makes a LIKE pattern that matches values starting with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }
 
 func (t *tx) SetAccountBalance(id string, balance int64, trial bool) error {

@@ -10,8 +10,9 @@ import (
 // Webhook verifies and parses webhook requests.
 type Webhook struct {
 	Verifier Verifier
-	// AllowUnsigned accepts unsigned events when no secret is configured; only
-	// development sets it, as the original app did, with a warning per event.
+	// AllowUnsigned accepts events without a Stripe-Signature header; only
+	// development without a configured secret sets it, as the original app
+	// did, with a warning per event. A signed event is always verified.
 	AllowUnsigned bool
 	Logger        *slog.Logger
 }
@@ -19,7 +20,7 @@ type Webhook struct {
 // ParseWebhook verifies the signature of payload, then parses it. Any error
 // means the request is refused.
 func (w *Webhook) ParseWebhook(payload []byte, signature string) (credits.StripeEvent, error) {
-	if len(w.Verifier.Secrets) == 0 && w.AllowUnsigned {
+	if signature == "" && w.AllowUnsigned {
 		if w.Logger != nil {
 			w.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: accepting an UNVERIFIED webhook event (development only); set it to the whsec_ secret from `stripe listen` or the Dashboard")
 		}

@@ -40,7 +40,7 @@ var configVars = []struct {
 	{"CREDITS_ADDR", "addr", ":8080", "listen address", func(c *Config) *string { return &c.Addr }, false},
 	{"CREDITS_ENV", "env", envDevelopment, "development or production", func(c *Config) *string { return &c.Env }, false},
 	{"CREDITS_API_KEY", "api-key", "", "bearer key for /v1 (development: generated when empty)", func(c *Config) *string { return &c.APIKey }, true},
-	{"CREDITS_PUBLIC_URL", "public-url", "http://localhost:8080", "base URL for redirects and links", func(c *Config) *string { return &c.PublicURL }, false},
+	{"CREDITS_PUBLIC_URL", "public-url", "", "base URL for redirects and links (default: http://localhost:<port>; production: required)", func(c *Config) *string { return &c.PublicURL }, false},
 	{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe API key (sk_test_… or sk_live_…)", func(c *Config) *string { return &c.StripeSecretKey }, true},
 	{"STRIPE_PUBLISHABLE_KEY", "stripe-publishable-key", "", "Stripe publishable key", func(c *Config) *string { return &c.StripePublishableKey }, false},
 	{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "whsec_… signing secret; several, comma-separated, during rotation", func(c *Config) *string { return &c.StripeWebhookSecret }, true},
@@ -87,7 +87,7 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("CREDITS_ENV must be development or production, not %q", c.Env)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return errors.New("CREDITS_PUBLIC_URL must be an http:// or https:// URL")
 	}
 	if c.StripeSecretKey != "" && !hasAnyPrefix(c.StripeSecretKey, "sk_test_", "sk_live_", "rk_test_", "rk_live_") {
@@ -113,6 +113,7 @@ func (c *Config) Validate() error {
 		{"CREDITS_API_KEY", c.APIKey},
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret},
+		{"CREDITS_PUBLIC_URL", c.PublicURL},
 	} {
 		if required.value == "" {
 			return fmt.Errorf("production needs %s: set it in the environment", required.name)

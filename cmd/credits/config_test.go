@@ -15,11 +15,12 @@ func TestConfigValidation(t *testing.T) {
 		wantErr string
 	}{
 		{"development needs nothing", map[string]string{}, ""},
-		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs CREDITS_API_KEY"},
+		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
 		{"production needs a webhook secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "production needs STRIPE_WEBHOOK_SECRET"},
 		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs STRIPE_SECRET_KEY"},
-		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, ""},
-		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "at least 24"},
+		{"production needs a public URL", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs CREDITS_PUBLIC_URL"},
+		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, ""},
+		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 24"},
 		{"bad env", map[string]string{"CREDITS_ENV": "staging"}, "CREDITS_ENV must be"},
 		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, "STRIPE_SECRET_KEY must start with"},
 		{"bad webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE,SECRETVALUE"}, "STRIPE_WEBHOOK_SECRET must hold"},

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -45,6 +47,10 @@ type Main struct {
 
 	Store   credits.Store
 	Service *credits.Service
+	Server  *server.Server
+	// Simulator is the offline demo's checkout, in development without a
+	// Stripe key; nil otherwise.
+	Simulator *stripe.Simulator
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -85,11 +91,20 @@ func (m *Main) Run(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
 	}
 	m.Service = m.newService(store)
-	srv := &server.Server{Service: m.Service, Webhook: m.newWebhook(), APIKey: cfg.APIKey, Logger: m.Logger}
+	webhook := m.newWebhook()
+	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger, SigningKey: signingKey(cfg.APIKey)}
+	if m.Simulator != nil {
+		m.Server.Extra = m.Simulator.Routes()
+		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.Simulator.WebhookSecret)
+	}
+	srv := m.Server
 	m.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		store.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.PublicURL == "" {
+		m.setPublicURL("http://localhost:" + fmt.Sprint(m.listener.Addr().(*net.TCPAddr).Port))
 	}
 	m.httpServer = srv.HTTPServer(cfg.Addr)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
@@ -105,7 +120,55 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.Logger.Info("credits listening", "url", "http://"+m.Addr(), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
 		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
+	if m.Simulator != nil {
+		return m.startDemo(ctx)
+	}
 	return nil
+}
+
+// setPublicURL sets the base URL of links once the port is known.
+func (m *Main) setPublicURL(url string) {
+	m.Config.PublicURL = url
+	m.Service.PublicURL = url
+	if m.Simulator != nil {
+		m.Simulator.PublicURL = url
+	}
+}
+
+// demoLinkTTL is how long the link that the demo prints stays valid.
+const demoLinkTTL = 7 * 24 * time.Hour
+
+// startDemo points the simulated checkout at this server's webhook, seeds an
+// empty database, and prints the dashboard link.
+func (m *Main) startDemo(ctx context.Context) error {
+	m.Simulator.WebhookURL = "http://" + loopback(m.listener.Addr()) + "/stripe/webhook"
+	if _, err := m.Service.SeedDemo(ctx); err != nil {
+		return fmt.Errorf("seed the demo: %w", err)
+	}
+	if _, err := m.Service.GetAccount(ctx, credits.DemoAccountID); err != nil {
+		return nil // the database has accounts of its own: no demo account to link to
+	}
+	link, _ := m.Server.DashboardLink(credits.DemoAccountID, demoLinkTTL)
+	fmt.Fprintf(m.Stdout, "Demo (no Stripe account needed): open %s and buy credits with the test card 4242 4242 4242 4242\n", link)
+	return nil
+}
+
+// loopback returns a dialable address for a listener, 127.0.0.1 for one
+// listening on every interface.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.(*net.TCPAddr).Port))
+	}
+	return tcp.String()
+}
+
+// signingKey derives the key that signs dashboard links and cookies from the
+// API key, so that every replica with the same configuration agrees on it.
+func signingKey(apiKey string) []byte {
+	mac := hmac.New(sha256.New, []byte(apiKey))
+	mac.Write([]byte("credits dashboard signing key v1"))
+	return mac.Sum(nil)
 }
 
 func (m *Main) newService(store credits.Store) *credits.Service {
@@ -118,9 +181,13 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	}
 	trial, _ := cfg.Trial() // validated by ParseFlags
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
-	if cfg.StripeSecretKey != "" {
+	switch {
+	case cfg.StripeSecretKey != "":
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)
 		svc.Livemode = stripe.Livemode(cfg.StripeSecretKey)
+	case cfg.Env == envDevelopment:
+		m.Simulator = stripe.NewSimulator(cfg.PublicURL, "whsec_demo_"+randomHex(24), m.Logger)
+		svc.Payments = m.Simulator
 	}
 	return svc
 }
@@ -140,6 +207,8 @@ func (m *Main) newWebhook() *stripe.Webhook {
 
 func (m *Main) stripeMode() string {
 	switch {
+	case m.Simulator != nil:
+		return "simulated (offline demo: no Stripe account needed)"
 	case m.Config.StripeSecretKey == "":
 		return "not configured (checkout answers 503)"
 	case stripe.Livemode(m.Config.StripeSecretKey):

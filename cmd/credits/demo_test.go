@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+var demoLinkLine = regexp.MustCompile(`open (http://\S+/dashboard/login\?token=\S+) and buy credits`)
+
+// startDemo runs `credits serve` as a new user would: a fresh database and no
+// configuration at all (only a free port and the database file, to run beside
+// other tests). It returns the dashboard link that the demo printed.
+func startDemo(t *testing.T) (*Main, string) {
+	t.Helper()
+	var stdout bytes.Buffer
+	m := NewMain(&stdout, io.Discard)
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--database-url", filepath.Join(t.TempDir(), "credits.db")}, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	match := demoLinkLine.FindStringSubmatch(stdout.String())
+	if match == nil {
+		t.Fatalf("the demo printed no dashboard link:\n%s", stdout.String())
+	}
+	return m, match[1]
+}
+
+// browser is an HTTP client with cookies that reads pages with selectors.
+type browser struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, client: &http.Client{Jar: jar}}
+}
+
+func (b *browser) page(resp *http.Response, err error) (*goquery.Document, int, string) {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return doc, resp.StatusCode, resp.Request.URL.String()
+}
+
+func (b *browser) get(u string) (*goquery.Document, int, string) {
+	b.t.Helper()
+	return b.page(b.client.Get(u))
+}
+
+func (b *browser) submit(base string, form *goquery.Selection, fields map[string]string) (*goquery.Document, int, string) {
+	b.t.Helper()
+	values := url.Values{}
+	form.Find("input").Each(func(_ int, in *goquery.Selection) {
+		if name, ok := in.Attr("name"); ok {
+			values.Set(name, in.AttrOr("value", ""))
+		}
+	})
+	for k, v := range fields {
+		values.Set(k, v)
+	}
+	action, _ := url.Parse(form.AttrOr("action", ""))
+	target, _ := url.Parse(base)
+	return b.page(b.client.PostForm(target.ResolveReference(action).String(), values))
+}
+
+func text(doc *goquery.Document, selector string) string {
+	return strings.TrimSpace(doc.Find(selector).First().Text())
+}
+
+func TestDemoFromAFreshDatabase(t *testing.T) {
+	m, link := startDemo(t)
+	b := newBrowser(t)
+
+	doc, status, at := b.get(link)
+	if status != 200 || !strings.HasSuffix(at, "/dashboard/credits") {
+		t.Fatalf("the demo link led to %s (%d)", at, status)
+	}
+	if got := text(doc, "#balance"); got != "0" {
+		t.Errorf("balance = %q, want 0", got)
+	}
+	if got := doc.Find("#packs form.pack").Length(); got != 3 {
+		t.Fatalf("%d packs on sale, want the demo's 3", got)
+	}
+
+	buy := func(card string) (*goquery.Document, int, string) {
+		doc, _, at := b.get(at)
+		checkout, status, checkoutURL := b.submit(at, doc.Find(`#packs form.pack[data-pack="starter"]`), nil)
+		if status != 200 || !strings.Contains(checkoutURL, "/demo/checkout/cs_test_demo_") {
+			t.Fatalf("Purchase led to %s (%d)", checkoutURL, status)
+		}
+		if !strings.Contains(text(checkout, "#simulation"), "SIMULATION") {
+			t.Error("the demo checkout is not marked as a simulation")
+		}
+		return b.submit(checkoutURL, checkout.Find("#pay-form"), map[string]string{"card": card})
+	}
+
+	declined, status, _ := buy("4000 0000 0000 0002")
+	if status != http.StatusPaymentRequired || text(declined, "#error") != "Your card was declined." {
+		t.Errorf("declined card: %d %q", status, text(declined, "#error"))
+	}
+	broke, status, _ := buy("4000 0000 0000 9995")
+	if status != http.StatusPaymentRequired || text(broke, "#error") != "Your card has insufficient funds." {
+		t.Errorf("insufficient funds: %d %q", status, text(broke, "#error"))
+	}
+	success, status, successURL := buy("4242 4242 4242 4242")
+	if status != 200 || !strings.Contains(successURL, "/checkout/success?session_id=cs_test_demo_") {
+		t.Fatalf("paying led to %s (%d)", successURL, status)
+	}
+	if got := text(success, "#balance"); got != "100 credits" {
+		t.Errorf("success page balance = %q, want 100 credits", got)
+	}
+
+	dashboard, _, _ := b.get(at)
+	if got := text(dashboard, "#balance"); got != "100" {
+		t.Errorf("dashboard balance after one purchase = %q, want 100: the declined cards added nothing, the webhook nothing more", got)
+	}
+	if got := dashboard.Find("#purchases tbody tr").Length(); got != 1 {
+		t.Errorf("%d purchases listed, want 1", got)
+	}
+	if dashboard.Find("#chart svg polyline").Length() == 0 {
+		t.Error("no balance chart")
+	}
+	// The payment reached the webhook as a real signed event, through the same verification.
+	events, err := m.Service.ListEvents(context.Background(), "", 10)
+	if err != nil || len(events) != 1 || !strings.HasPrefix(events[0].ID, "evt_demo_") || events[0].Status != "processed" {
+		t.Errorf("events = %+v (%v), want one processed demo event", events, err)
+	}
+}

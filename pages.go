@@ -1,0 +1,222 @@
+package credits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Limits of what the pages show.
+const (
+	ExpiringSoonWindow  = 30 * 24 * time.Hour
+	BalanceHistoryLimit = 200
+	DashboardPageSize   = 20
+	MaxSearchLength     = 100
+)
+
+// Dashboard is everything the customer page shows of one account.
+type Dashboard struct {
+	Account      Account
+	Packs        []Pack
+	Purchases    []Purchase
+	Entries      Page[Entry]
+	Holds        []Hold
+	ExpiringSoon []Lot
+	// History is the balance over time, oldest first.
+	History []Entry
+}
+
+// Dashboard reads an account's page in one snapshot; before pages the ledger.
+func (s *Service) Dashboard(ctx context.Context, accountID string, before int64) (Dashboard, error) {
+	if err := s.settleIfDue(ctx, accountID); err != nil {
+		return Dashboard{}, err
+	}
+	now := s.now()
+	var d Dashboard
+	err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		if d.Account, err = getAccount(tx, accountID); err != nil {
+			return err
+		}
+		if d.Packs, err = tx.Packs(true); err != nil {
+			return err
+		}
+		if d.Purchases, err = tx.Purchases(accountID, DashboardPageSize); err != nil {
+			return err
+		}
+		entries, err := tx.Entries(accountID, before, DashboardPageSize+1)
+		if err != nil {
+			return err
+		}
+		d.Entries = page(entries, DashboardPageSize)
+		if d.Holds, err = tx.Holds(accountID, HoldHeld, DashboardPageSize); err != nil {
+			return err
+		}
+		lots, err := tx.Lots(accountID)
+		if err != nil {
+			return err
+		}
+		for _, lot := range lots {
+			if lot.ExpiresAt != nil && lot.Spendable() > 0 && lot.ExpiresAt.Before(now.Add(ExpiringSoonWindow)) {
+				d.ExpiringSoon = append(d.ExpiringSoon, lot)
+			}
+		}
+		if d.History, err = tx.Entries(accountID, 0, BalanceHistoryLimit); err != nil {
+			return err
+		}
+		slices.Reverse(d.History)
+		return nil
+	})
+	return d, err
+}
+
+// CheckoutOutcome is what the success page shows.
+type CheckoutOutcome struct {
+	Session CheckoutSession
+	Account Account
+	// Paid is false while a delayed payment is processing.
+	Paid bool
+}
+
+// ConfirmCheckout reads a session we created from the payment provider and,
+// when it is paid, credits it through the same idempotent path as the webhook
+// (Stripe recommends both: the customer sees the credits at once, and the
+// webhook arriving later adds nothing).
+func (s *Service) ConfirmCheckout(ctx context.Context, sessionID string) (CheckoutOutcome, error) {
+	if sessionID == "" || len(sessionID) > MaxStripeIDLength {
+		return CheckoutOutcome{}, Errorf(EINVALID, "session_id is missing or too long")
+	}
+	var out CheckoutOutcome
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		out.Session, err = tx.CheckoutSession(sessionID)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "checkout session %s not found", sessionID)
+		}
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	if out.Session.Status != SessionFulfilled {
+		if err := s.confirmWithProvider(ctx, &out); err != nil {
+			return out, err
+		}
+	}
+	out.Paid = out.Session.Status == SessionFulfilled
+	out.Account, err = s.GetAccount(ctx, out.Session.AccountID)
+	return out, err
+}
+
+func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome) error {
+	if s.Payments == nil {
+		return nil // the webhook will credit it
+	}
+	remote, err := s.Payments.RetrieveSession(ctx, out.Session.ID)
+	if err != nil {
+		s.Logger.Warn("success page: could not read the checkout session", "session", out.Session.ID, "error", err)
+		return nil // the webhook will credit it
+	}
+	if !remote.IsPaid() {
+		return nil
+	}
+	ev := Event{ID: "success_page", Type: EventCheckoutCompleted, Livemode: remote.Livemode, SessionID: remote.ID, Session: &remote}
+	return s.update(ctx, func(tx Tx) error {
+		now := s.now()
+		cs, err := tx.CheckoutSession(out.Session.ID)
+		if err != nil {
+			return err
+		}
+		if cs.Status != SessionFulfilled {
+			if _, _, err := s.fulfil(tx, ev, cs, now); err != nil {
+				return err
+			}
+		}
+		out.Session, err = tx.CheckoutSession(out.Session.ID)
+		return err
+	})
+}
+
+// RetryEvent puts an unmatched or failed event back in the queue, for when an
+// operator has fixed what was missing (an account, a pack).
+func (s *Service) RetryEvent(ctx context.Context, eventID string) (Event, error) {
+	var ev Event
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		ev, err = tx.Event(eventID)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "event %s not found", eventID)
+		} else if err != nil {
+			return err
+		}
+		if ev.Status != EventUnmatched && ev.Status != EventFailed {
+			return Errorf(ECONFLICT, "event %s is %s; only unmatched and failed events are retried", eventID, ev.Status)
+		}
+		if ev.Session == nil {
+			return Errorf(ECONFLICT, "event %s carries no checkout session to retry", eventID)
+		}
+		ev.Status, ev.Error, ev.Attempts, ev.ProcessedAt, ev.NextAttempt = EventPending, "retried by an operator", 0, nil, s.now()
+		return tx.UpdateEvent(ev)
+	})
+	if err == nil {
+		s.Wake()
+	}
+	return ev, err
+}
+
+// SearchAccounts finds accounts whose id or email starts with query.
+func (s *Service) SearchAccounts(ctx context.Context, query string, limit int) ([]Account, error) {
+	query = strings.ToLower(strings.TrimSpace(query))
+	if len(query) > MaxSearchLength {
+		return nil, Errorf(EINVALID, "search must be at most %d characters", MaxSearchLength)
+	}
+	limit, err := PageSize(limit)
+	if err != nil {
+		return nil, err
+	}
+	var accounts []Account
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		accounts, err = tx.SearchAccounts(query, limit)
+		return err
+	})
+	for i := range accounts {
+		accounts[i].Available = accounts[i].Balance - accounts[i].Held
+	}
+	return accounts, err
+}
+
+// DemoAccountID is the account that the offline demo creates.
+const DemoAccountID = "demo"
+
+// SeedDemo creates a demo account and a few packs when the store has neither
+// accounts nor packs. It reports whether it created them.
+func (s *Service) SeedDemo(ctx context.Context) (bool, error) {
+	var empty bool
+	err := s.Store.View(ctx, func(tx Tx) error {
+		accounts, err := tx.Accounts("", 1)
+		if err != nil {
+			return err
+		}
+		packs, err := tx.Packs(false)
+		empty = len(accounts) == 0 && len(packs) == 0
+		return err
+	})
+	if err != nil || !empty {
+		return false, err
+	}
+	for _, p := range []Pack{
+		{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 500, Currency: "usd", Active: true},
+		{ID: "pro", Name: "Pro", Credits: 1_000, UnitAmount: 4_000, Currency: "usd", Active: true},
+		{ID: "team", Name: "Team", Credits: 5_000, UnitAmount: 15_000, Currency: "usd", Active: true},
+	} {
+		if _, err := s.CreatePack(ctx, p); err != nil {
+			return false, fmt.Errorf("demo pack %s: %w", p.ID, err)
+		}
+	}
+	if _, err := s.CreateAccount(ctx, DemoAccountID, "demo@example.com"); err != nil {
+		return false, fmt.Errorf("demo account: %w", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net/http"
+
+	"github.com/credits/credits"
+)
+
+// The operator pages sit behind a sign-in with the API key itself, so that
+// they are exactly as strong as the API.
+
+func (s *Server) handleAdminLoginForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "admin_login", view{Title: "Operator sign-in", Data: map[string]string{}})
+}
+
+func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
+	key := r.PostFormValue("api_key")
+	if s.APIKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.APIKey)) != 1 {
+		s.render(w, r, http.StatusUnauthorized, "admin_login", view{Title: "Operator sign-in", Data: map[string]string{"Error": "That is not the API key."}})
+		return
+	}
+	s.setCookie(w, adminCookie, s.signer().sign(tokenPurposeAdmin, "operator", s.Service.Now().Add(AdminSessionTTL)), AdminSessionTTL)
+	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+}
+
+// requireOperator wraps the operator pages: no valid cookie sends to the
+// sign-in; a POST must carry the cookie's CSRF token.
+func (s *Server) requireOperator(next func(http.ResponseWriter, *http.Request, view)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cookie, err := r.Cookie(adminCookie)
+		if err == nil {
+			_, err = s.signer().verify(cookie.Value, tokenPurposeAdmin, s.Service.Now())
+		}
+		if err != nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+				return
+			}
+			s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error", Message: "Sign in again.", Link: "/admin/login", LinkText: "Sign in"})
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
+			if !s.signer().checkCSRF(r, cookie.Value) {
+				s.renderMessage(w, r, http.StatusForbidden, "Form expired", message{Kind: "error", Message: "This form is not valid any more; reload the page.", Link: "/admin/events", LinkText: "Events"})
+				return
+			}
+		}
+		next(w, r, view{Operator: true, CSRF: s.signer().csrf(cookie.Value)})
+	}
+}
+
+func (s *Server) handleAdminLogout(w http.ResponseWriter, r *http.Request, _ view) {
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+func (s *Server) handleAdminAccounts(w http.ResponseWriter, r *http.Request, v view) {
+	query := r.URL.Query().Get("q")
+	accounts, err := s.Service.SearchAccounts(r.Context(), query, credits.MaxPageSize)
+	if err != nil {
+		s.renderError(w, r, err, "/admin/accounts", "Accounts")
+		return
+	}
+	v.Title, v.Data = "Accounts", map[string]any{"Query": query, "Accounts": accounts}
+	s.render(w, r, http.StatusOK, "admin_accounts", v)
+}
+
+func (s *Server) handleAdminAccount(w http.ResponseWriter, r *http.Request, v view) {
+	before, err := intParam(r, "before")
+	if err != nil {
+		s.renderError(w, r, err, "/admin/accounts", "Accounts")
+		return
+	}
+	d, err := s.Service.Dashboard(r.Context(), r.PathValue("id"), before)
+	if err != nil {
+		s.renderError(w, r, err, "/admin/accounts", "Accounts")
+		return
+	}
+	v.Title, v.Data = "Account "+d.Account.ID, d
+	s.render(w, r, http.StatusOK, "admin_account", v)
+}
+
+var eventStatuses = []string{"", credits.EventUnmatched, credits.EventFailed, credits.EventPending, credits.EventProcessed, credits.EventIgnored}
+
+func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, v view) {
+	events, err := s.Service.ListEvents(r.Context(), r.URL.Query().Get("status"), credits.MaxPageSize)
+	if err != nil {
+		s.renderError(w, r, err, "/admin/events", "Events")
+		return
+	}
+	notice := ""
+	if retried := r.URL.Query().Get("retried"); retried != "" {
+		notice = "Event " + retried + " is queued again."
+	}
+	v.Title, v.Data = "Stripe events", map[string]any{"Events": events, "Statuses": eventStatuses, "Notice": notice}
+	s.render(w, r, http.StatusOK, "admin_events", v)
+}
+
+func (s *Server) handleAdminRetryEvent(w http.ResponseWriter, r *http.Request, _ view) {
+	ev, err := s.Service.RetryEvent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err, "/admin/events", "Events")
+		return
+	}
+	http.Redirect(w, r, "/admin/events?retried="+ev.ID, http.StatusSeeOther)
+}

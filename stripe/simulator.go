@@ -1,0 +1,269 @@
+package stripe
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+//go:embed templates/checkout.html
+var simulatorTemplates embed.FS
+
+var checkoutPage = template.Must(template.ParseFS(simulatorTemplates, "templates/checkout.html"))
+
+// Test cards, as Stripe's test mode knows them.
+const (
+	CardPays              = "4242424242424242"
+	CardDeclined          = "4000000000000002"
+	CardInsufficientFunds = "4000000000009995"
+)
+
+// Limits of the simulator's webhook delivery.
+const (
+	simulatorDeliveryAttempts = 8
+	simulatorRetryBase        = 250 * time.Millisecond
+	simulatorSessionLimit     = 10_000
+)
+
+// Simulator is the offline demo's stand-in for Stripe Checkout, for
+// development without a Stripe account. Its checkout page is clearly marked
+// as a simulation; paying with a test card sends a real signed
+// checkout.session.completed event to the service's own webhook over HTTP, so
+// that the demo runs the same verification and fulfilment path as Stripe's
+// events. It keeps its sessions in memory. It is never used in production.
+type Simulator struct {
+	PublicURL     string
+	WebhookURL    string // set once the server listens
+	WebhookSecret string
+	Logger        *slog.Logger
+	Client        *http.Client
+
+	mu       sync.Mutex
+	sessions map[string]*simulatedSession
+}
+
+type simulatedSession struct {
+	req           credits.CheckoutRequest
+	paid          bool
+	paymentIntent string
+}
+
+var _ credits.Payments = (*Simulator)(nil)
+
+// NewSimulator returns a simulator whose events are signed with secret.
+func NewSimulator(publicURL, secret string, logger *slog.Logger) *Simulator {
+	return &Simulator{
+		PublicURL: strings.TrimRight(publicURL, "/"), WebhookSecret: secret, Logger: logger,
+		Client:   &http.Client{Timeout: 10 * time.Second},
+		sessions: map[string]*simulatedSession{},
+	}
+}
+
+func randomID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// CreateCheckoutSession records a simulated session and returns the URL of
+// its checkout page.
+func (s *Simulator) CreateCheckoutSession(_ context.Context, req credits.CheckoutRequest) (string, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sessions) >= simulatorSessionLimit {
+		return "", "", errors.New("the demo checkout holds too many sessions; restart the demo")
+	}
+	id := randomID("cs_test_demo_")
+	s.sessions[id] = &simulatedSession{req: req}
+	return id, s.PublicURL + "/demo/checkout/" + id, nil
+}
+
+// RetrieveSession answers as Stripe would for a simulated session.
+func (s *Simulator) RetrieveSession(_ context.Context, id string) (credits.StripeSession, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	session, ok := s.sessions[id]
+	if !ok {
+		return credits.StripeSession{}, fmt.Errorf("demo checkout: no session %s (sessions live in memory until a restart)", id)
+	}
+	return session.stripeSession(id), nil
+}
+
+func (ss *simulatedSession) stripeSession(id string) credits.StripeSession {
+	status := "unpaid"
+	if ss.paid {
+		status = "paid"
+	}
+	return credits.StripeSession{
+		ID: id, Status: "complete", PaymentStatus: status, ClientReferenceID: ss.req.Account.ID, Email: ss.req.Account.Email,
+		Metadata:    map[string]string{"account_id": ss.req.Account.ID, "pack_id": ss.req.Pack.ID, "quantity": fmt.Sprint(ss.req.Quantity)},
+		AmountTotal: ss.req.Pack.UnitAmount * ss.req.Quantity, Currency: ss.req.Pack.Currency, PaymentIntent: ss.paymentIntent,
+		LineItems: []credits.LineItem{{PriceID: ss.req.Pack.StripePriceID, Quantity: ss.req.Quantity}},
+	}
+}
+
+// Routes are the checkout page's routes, for the server to mount.
+func (s *Simulator) Routes() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /demo/checkout/{id}":  http.HandlerFunc(s.handlePage),
+		"POST /demo/checkout/{id}": http.HandlerFunc(s.handlePay),
+	}
+}
+
+type checkoutView struct {
+	ID, PackName, Email, Total, Card, Error, CancelURL string
+	Quantity, Credits                                  int64
+	Paid                                               bool
+}
+
+func (s *Simulator) view(id string) (checkoutView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[id]
+	if !ok {
+		return checkoutView{}, false
+	}
+	p := ss.req.Pack
+	return checkoutView{
+		ID: id, PackName: p.Name, Email: ss.req.Account.Email, Quantity: ss.req.Quantity, Credits: p.Credits * ss.req.Quantity,
+		Total:     fmt.Sprintf("%d.%02d %s", p.UnitAmount*ss.req.Quantity/100, p.UnitAmount*ss.req.Quantity%100, strings.ToUpper(p.Currency)),
+		CancelURL: ss.req.CancelURL, Paid: ss.paid,
+	}, true
+}
+
+func (s *Simulator) render(w http.ResponseWriter, status int, v checkoutView) {
+	var buf bytes.Buffer
+	if err := checkoutPage.Execute(&buf, v); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Simulator) handlePage(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(r.PathValue("id"))
+	if !ok {
+		http.Error(w, "No such demo checkout session (they live in memory until a restart).", http.StatusNotFound)
+		return
+	}
+	s.render(w, http.StatusOK, v)
+}
+
+// handlePay charges a test card: 4242… pays and sends the event; the other
+// test cards are declined and nothing happens.
+func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, ok := s.view(id)
+	if !ok {
+		http.Error(w, "No such demo checkout session.", http.StatusNotFound)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	card := strings.NewReplacer(" ", "", "-", "").Replace(r.PostFormValue("card"))
+	v.Card = r.PostFormValue("card")
+	switch card {
+	case CardPays:
+	case CardDeclined:
+		v.Error = "Your card was declined."
+		s.render(w, http.StatusPaymentRequired, v)
+		return
+	case CardInsufficientFunds:
+		v.Error = "Your card has insufficient funds."
+		s.render(w, http.StatusPaymentRequired, v)
+		return
+	default:
+		v.Error = "This is a simulation: use a test card, such as 4242 4242 4242 4242."
+		s.render(w, http.StatusBadRequest, v)
+		return
+	}
+	event, successURL, err := s.pay(id)
+	if err != nil {
+		v.Error = err.Error()
+		s.render(w, http.StatusConflict, v)
+		return
+	}
+	if err := s.deliver(r.Context(), event); err != nil {
+		s.Logger.Warn("demo checkout: webhook delivery failed; retrying in the background", "session", id, "error", err)
+		go s.deliverWithRetries(event)
+	}
+	http.Redirect(w, r, successURL, http.StatusSeeOther)
+}
+
+// pay marks a session paid and returns its event and success URL.
+func (s *Simulator) pay(id string) ([]byte, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[id]
+	if ss.paid {
+		return nil, "", errors.New("this session is already paid")
+	}
+	ss.paid, ss.paymentIntent = true, randomID("pi_demo_")
+	session := ss.stripeSession(id)
+	object := map[string]any{
+		"id": id, "object": "checkout.session", "mode": "payment", "livemode": false, "status": "complete",
+		"payment_status": session.PaymentStatus, "client_reference_id": session.ClientReferenceID,
+		"customer_details": map[string]any{"email": session.Email}, "customer_email": session.Email,
+		"metadata": session.Metadata, "amount_total": session.AmountTotal, "currency": session.Currency,
+		"payment_intent": session.PaymentIntent,
+	}
+	event, err := json.Marshal(map[string]any{
+		"id": randomID("evt_demo_"), "object": "event", "type": credits.EventCheckoutCompleted, "livemode": false,
+		"created": time.Now().Unix(), "api_version": "2025-01-27.acacia", "pending_webhooks": 1,
+		"data": map[string]any{"object": object},
+	})
+	return event, strings.ReplaceAll(ss.req.SuccessURL, "{CHECKOUT_SESSION_ID}", id), err
+}
+
+// deliver sends a signed event to the webhook once.
+func (s *Simulator) deliver(ctx context.Context, event []byte) error {
+	if s.WebhookURL == "" {
+		return errors.New("no webhook URL yet")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.WebhookURL, bytes.NewReader(event))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", SignatureHeader(event, s.WebhookSecret, time.Now()))
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// deliverWithRetries retries with exponential back-off, as Stripe does (on
+// a much shorter scale).
+func (s *Simulator) deliverWithRetries(event []byte) {
+	delay := simulatorRetryBase
+	for attempt := 1; attempt <= simulatorDeliveryAttempts; attempt++ {
+		time.Sleep(delay)
+		err := s.deliver(context.Background(), event)
+		if err == nil {
+			return
+		}
+		s.Logger.Warn("demo checkout: webhook delivery failed", "attempt", attempt, "error", err)
+		delay *= 2
+	}
+	s.Logger.Error("demo checkout: gave up delivering an event; the success page credits the session anyway")
+}
