@@ -19,8 +19,10 @@ const (
 
 // Dashboard is everything the customer page shows of one account.
 type Dashboard struct {
-	Account      Account
-	Packs        []Pack
+	Account Account
+	Packs   []Pack
+	// PackNames names every pack, active or not, for the purchase history.
+	PackNames    map[string]string
 	Purchases    []Purchase
 	Entries      Page[Entry]
 	Holds        []Hold
@@ -41,8 +43,16 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, before int64)
 		if d.Account, err = getAccount(tx, accountID); err != nil {
 			return err
 		}
-		if d.Packs, err = tx.Packs(true); err != nil {
+		all, err := tx.Packs(false)
+		if err != nil {
 			return err
+		}
+		d.PackNames = make(map[string]string, len(all))
+		for _, p := range all {
+			d.PackNames[p.ID] = p.Name
+			if p.Active {
+				d.Packs = append(d.Packs, p)
+			}
 		}
 		if d.Purchases, err = tx.Purchases(accountID, DashboardPageSize); err != nil {
 			return err
