@@ -79,8 +79,10 @@ type page struct {
 	url    string
 }
 
-func (p page) text(selector string) string { return strings.TrimSpace(p.doc.Find(selector).First().Text()) }
-func (p page) count(selector string) int   { return p.doc.Find(selector).Length() }
+func (p page) text(selector string) string {
+	return strings.TrimSpace(p.doc.Find(selector).First().Text())
+}
+func (p page) count(selector string) int { return p.doc.Find(selector).Length() }
 
 func (v *visitor) read(resp *http.Response, err error) page {
 	v.t.Helper()
@@ -249,7 +251,11 @@ func TestDashboardRefusals(t *testing.T) {
 			return v.get(forgeSubject(link, "bob"))
 		}, "not valid"},
 		{"truncated link", func(v *visitor) page { return v.get(link[:len(link)-3]) }, "not valid"},
-		{"expired link", func(v *visitor) page { s.now = s.now.Add(16 * time.Minute); defer func() { s.now = s.now.Add(-16 * time.Minute) }(); return v.get(link) }, "expired"},
+		{"expired link", func(v *visitor) page {
+			s.now = s.now.Add(16 * time.Minute)
+			defer func() { s.now = s.now.Add(-16 * time.Minute) }()
+			return v.get(link)
+		}, "expired"},
 		{"session cookie for another account", func(v *visitor) page {
 			v.get(link)
 			u, _ := url.Parse(s.url)

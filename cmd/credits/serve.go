@@ -196,7 +196,7 @@ func (m *Main) newWebhook() *stripe.Webhook {
 	secrets := m.Config.WebhookSecrets()
 	allowUnsigned := m.Config.Env == envDevelopment && len(secrets) == 0
 	if allowUnsigned {
-		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: webhook events are accepted WITHOUT signature verification (development only)")
+		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: webhook events WITHOUT a signature are accepted (development only); set it to verify Stripe's events")
 	}
 	return &stripe.Webhook{
 		Verifier:      stripe.Verifier{Secrets: secrets, Now: m.Now},
