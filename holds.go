@@ -44,7 +44,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 			ID: NewID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
 			ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
 		}
-		reserved, err := reserveLots(tx, accountID, req.Amount)
+		reserved, err := reserveLots(tx, accountID, req.Amount, now)
 		if err != nil {
 			return Hold{}, err
 		}
@@ -55,26 +55,13 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 	})
 }
 
-func reserveLots(tx Tx, accountID string, amount int64) ([]LotAmount, error) {
-	lots, err := tx.Lots(accountID)
-	if err != nil {
-		return nil, err
-	}
+func reserveLots(tx Tx, accountID string, amount int64, now time.Time) ([]LotAmount, error) {
 	var reserved []LotAmount
-	for _, lot := range lots {
-		take := min(amount, lot.Spendable())
-		if take <= 0 {
-			continue
-		}
-		if err := tx.SetLot(lot.ID, lot.Remaining, lot.Reserved+take); err != nil {
-			return nil, err
-		}
+	err := eachSpendableLot(tx, accountID, now, amount, func(lot Lot, take int64) error {
 		reserved = append(reserved, LotAmount{LotID: lot.ID, Amount: take})
-		if amount -= take; amount == 0 {
-			return reserved, nil
-		}
-	}
-	panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", accountID, amount))
+		return tx.SetLot(lot.ID, lot.Remaining, lot.Reserved+take)
+	})
+	return reserved, err
 }
 
 // CaptureHold takes amount (all of the hold when 0) of a hold's credits out
@@ -249,18 +236,18 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (Account, error
 	return s.expireLots(tx, account, now)
 }
 
-// MaxHoldsSettled bounds the active holds one account may have.
-const MaxHoldsSettled = 10_000
+// Bounds of one settlement; what is left is settled by the next one.
+const (
+	MaxHoldsSettled      = 10_000
+	MaxLotsExpiredAtOnce = 10_000
+)
 
 func (s *Service) expireLots(tx Tx, account Account, now time.Time) (Account, error) {
-	lots, err := tx.Lots(account.ID)
+	lots, err := tx.ExpiringLots(account.ID, now, MaxLotsExpiredAtOnce)
 	if err != nil {
 		return account, err
 	}
 	for _, lot := range lots {
-		if lot.ExpiresAt == nil || lot.ExpiresAt.After(now) || lot.Spendable() == 0 {
-			continue
-		}
 		expired := lot.Spendable()
 		if err := tx.SetLot(lot.ID, lot.Reserved, lot.Reserved); err != nil {
 			return account, err

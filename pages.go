@@ -65,14 +65,8 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, before int64)
 		if d.Holds, err = tx.Holds(accountID, HoldHeld, DashboardPageSize); err != nil {
 			return err
 		}
-		lots, err := tx.Lots(accountID)
-		if err != nil {
+		if d.ExpiringSoon, err = tx.ExpiringLots(accountID, now.Add(ExpiringSoonWindow), DashboardPageSize); err != nil {
 			return err
-		}
-		for _, lot := range lots {
-			if lot.ExpiresAt != nil && lot.Spendable() > 0 && lot.ExpiresAt.Before(now.Add(ExpiringSoonWindow)) {
-				d.ExpiringSoon = append(d.ExpiringSoon, lot)
-			}
 		}
 		if d.History, err = tx.Entries(accountID, 0, BalanceHistoryLimit); err != nil {
 			return err

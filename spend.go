@@ -236,34 +236,47 @@ func metadataReference(m Metadata) string {
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
 func takeFromLots(tx Tx, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
-	lots, err := tx.Lots(account.ID)
+	var draws []LotAmount
+	err := eachSpendableLot(tx, account.ID, entry.CreatedAt, -entry.Amount, func(lot Lot, take int64) error {
+		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
+		return tx.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
+	})
 	if err != nil {
 		return account, entry, nil, err
-	}
-	need := -entry.Amount
-	var draws []LotAmount
-	for _, lot := range lots {
-		if need == 0 {
-			break
-		}
-		take := min(need, lot.Spendable())
-		if take <= 0 {
-			continue
-		}
-		if err := tx.SetLot(lot.ID, lot.Remaining-take, lot.Reserved); err != nil {
-			return account, entry, nil, err
-		}
-		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-		need -= take
-	}
-	if need != 0 {
-		panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", account.ID, need))
 	}
 	account.Balance += entry.Amount
 	if entry, err = addEntry(tx, account, entry); err != nil {
 		return account, entry, nil, err
 	}
 	return account, entry, draws, tx.AddLotDraws(entry.ID, draws)
+}
+
+// lotBatch is how many lots a draw reads at a time: most draws need one.
+const lotBatch = 32
+
+// eachSpendableLot calls use with the lots to take amount from, in burn-down
+// order, and how much to take of each; use must take it (so that the next
+// batch starts after it). The caller has checked that the credits are there.
+func eachSpendableLot(tx Tx, accountID string, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
+	for amount > 0 {
+		lots, err := tx.SpendableLots(accountID, now, lotBatch)
+		if err != nil {
+			return err
+		}
+		if len(lots) == 0 {
+			panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", accountID, amount))
+		}
+		for _, lot := range lots {
+			take := min(amount, lot.Spendable())
+			if err := use(lot, take); err != nil {
+				return err
+			}
+			if amount -= take; amount == 0 {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // addEntry appends entry to the ledger with the account's new balance, and

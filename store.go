@@ -49,9 +49,13 @@ type Tx interface {
 	// before (0: from the newest), at most limit.
 	Entries(accountID string, before int64, limit int) ([]Entry, error)
 	AddLot(l Lot) (int64, error)
-	// Lots lists an account's lots that still hold credits, in burn-down
-	// order: earliest expiry first (none last), then lower priority, then oldest.
-	Lots(accountID string) ([]Lot, error)
+	// SpendableLots lists up to limit of an account's lots that have
+	// unreserved credits and have not expired at now, in burn-down order:
+	// earliest expiry first (none last), then lower priority, then oldest.
+	SpendableLots(accountID string, now time.Time, limit int) ([]Lot, error)
+	// ExpiringLots lists up to limit of an account's lots whose unreserved
+	// credits expire at or before until, earliest first (expired ones too).
+	ExpiringLots(accountID string, until time.Time, limit int) ([]Lot, error)
 	Lot(id int64) (Lot, error)
 	SetLot(id, remaining, reserved int64) error
 	// AddLotDraws records which lots an entry drew from.

@@ -255,9 +255,16 @@ func scanLot(s scanner) (credits.Lot, error) {
 	return l, err
 }
 
-func (t *tx) Lots(accountID string) ([]credits.Lot, error) {
-	return queryAll(t, scanLot, `SELECT `+lotColumns+` FROM lots WHERE account_id = ? AND remaining > 0
-		ORDER BY expires_at IS NULL, expires_at, priority, id`, accountID)
+func (t *tx) SpendableLots(accountID string, now time.Time, limit int) ([]credits.Lot, error) {
+	return queryAll(t, scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+		ORDER BY account_id, expires_at IS NULL, expires_at, priority, id LIMIT ?`, accountID, toMicros(now), limit)
+}
+
+func (t *tx) ExpiringLots(accountID string, until time.Time, limit int) ([]credits.Lot, error) {
+	return queryAll(t, scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND expires_at IS NOT NULL AND remaining > reserved AND expires_at <= ?
+		ORDER BY account_id, expires_at, id LIMIT ?`, accountID, toMicros(until), limit)
 }
 
 func (t *tx) Lot(id int64) (credits.Lot, error) {

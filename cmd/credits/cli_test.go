@@ -210,3 +210,24 @@ func TestCLIHolds(t *testing.T) {
 		t.Errorf("account = %+v %v, want 45", account, err)
 	}
 }
+
+// TestBenchRuns checks that the benchmark program runs and reports; its
+// figures are read by people, not asserted.
+func TestBenchRuns(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--requests", "50", "--concurrency", "4"}, env(nil), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"webhook", "debit", "replay", "verify: 0 violation(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if fields := strings.Fields(line); len(fields) == 7 && fields[0] != "phase" && fields[6] != "0" {
+			t.Errorf("bench phase with errors: %s", line)
+		}
+	}
+}
