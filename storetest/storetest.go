@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForeignSessionUnpaidAddsNothing", testForeignSessionUnpaidAddsNothing},
 		{"ForeignLookupRetriesThenFails", testForeignLookupRetriesThenFails},
 		{"ConcurrentWorkersClaimEachEventOnce", testConcurrentWorkersClaimEachEventOnce},
+		{"ClaimOfADeadWorkerRunsOut", testClaimOfADeadWorkerRunsOut},
 		{"CheckoutWithoutStripeKeyIsUnavailable", testCheckoutWithoutStripeKeyIsUnavailable},
 		{"Catalog", testCatalog},
 		{"AccountsAndPagination", testAccountsAndPagination},
@@ -102,6 +103,37 @@ func testConcurrentWorkersClaimEachEventOnce(t *testing.T, open Opener) {
 	pending, err := f.svc.ListEvents(context.Background(), credits.EventPending, 100)
 	if err != nil || len(pending) != events {
 		t.Errorf("pending after one failed try each: %d (%v), want %d waiting for their retry", len(pending), err, events)
+	}
+}
+
+// testClaimOfADeadWorkerRunsOut claims an event as a replica would and never
+// finishes it, as if the replica died: nobody else takes it while the claim
+// lasts, and another worker does once it runs out.
+func testClaimOfADeadWorkerRunsOut(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.deliver("evt_1", credits.EventCheckoutCompleted, testkit.Session{ID: "cs_1", PaymentStatus: "paid", CustomerEmail: "u1@example.com"})
+	err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+		claimed, err := tx.ClaimEvents(f.now, 2*time.Minute, 10)
+		if len(claimed) != 1 {
+			t.Errorf("claimed %d events, want 1", len(claimed))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingPayments{}
+	f.svc.Payments = counting
+	f.now = f.now.Add(time.Minute)
+	f.drain()
+	if counting.calls() != 0 {
+		t.Fatal("an event was taken while another worker's claim lasted")
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.drain()
+	if counting.calls() != 1 {
+		t.Errorf("%d lookups after the claim ran out, want 1", counting.calls())
 	}
 }
 
