@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -368,7 +369,7 @@ func matchAccount(tx Tx, session StripeSession) (account Account, reason string,
 	}
 	if session.Email == "" {
 		tried = append(tried, "no customer email")
-		return account, "account not found: " + joinReasons(tried), nil
+		return account, "account not found: " + strings.Join(tried, "; "), nil
 	}
 	accounts, err := tx.AccountsByEmail(session.Email)
 	if err != nil {
@@ -382,16 +383,5 @@ func matchAccount(tx Tx, session StripeSession) (account Account, reason string,
 	default:
 		tried = append(tried, fmt.Sprintf("email %s is shared by %d accounts", session.Email, len(accounts)))
 	}
-	return account, "account not found: " + joinReasons(tried), nil
-}
-
-func joinReasons(reasons []string) string {
-	out := ""
-	for i, r := range reasons {
-		if i > 0 {
-			out += "; "
-		}
-		out += r
-	}
-	return out
+	return account, "account not found: " + strings.Join(tried, "; "), nil
 }

@@ -239,10 +239,9 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 }
 
 func (c *CLI) events(ctx context.Context, args []string) error {
-	if _, args2, err := subcommand(args, "events", "list"); err != nil {
+	_, args, err := subcommand(args, "events", "list")
+	if err != nil {
 		return err
-	} else {
-		args = args2
 	}
 	cmd := c.newCommand("events list", true)
 	status := cmd.fs.String("status", "", "only events with this status: pending, processed, ignored, unmatched, failed")
