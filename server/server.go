@@ -42,6 +42,8 @@ type Server struct {
 	SigningKey []byte
 	// Extra handles more routes (the offline demo's checkout pages).
 	Extra map[string]http.Handler
+	// Metrics, when set, are kept and served at GET /metrics (with the API key).
+	Metrics *Metrics
 }
 
 // Handler returns the routes.
@@ -90,7 +92,10 @@ func (s *Server) Handler() http.Handler {
 		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	})
 	mux.Handle("/v1/", s.requireAPIKey(api))
-	return s.withRequestID(mux)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.requireAPIKey(s.Metrics.Handler()))
+	}
+	return s.withRequestID(s.Metrics.instrument(mux))
 }
 
 // HTTPServer returns an http.Server with all four timeouts set.

@@ -55,7 +55,15 @@ func (s *Server) decodeIdempotent(w http.ResponseWriter, r *http.Request, accoun
 }
 
 // writeIdempotent answers an idempotent operation; a replayed answer says so.
-func (s *Server) writeIdempotent(w http.ResponseWriter, r *http.Request, result any, replayed bool, err error) {
+func (s *Server) writeIdempotent(w http.ResponseWriter, r *http.Request, operation string, result any, replayed bool, err error) {
+	switch {
+	case replayed:
+		s.Metrics.spend(operation, "replayed")
+	case err != nil:
+		s.Metrics.spend(operation, credits.ErrorCode(err))
+	default:
+		s.Metrics.spend(operation, "ok")
+	}
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -80,7 +88,7 @@ func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result, replayed, err := s.Service.Debit(r.Context(), accountID, credits.DebitRequest(req), idem)
-	s.writeIdempotent(w, r, result, replayed, err)
+	s.writeIdempotent(w, r, "debit", result, replayed, err)
 }
 
 type grantRequest struct {
@@ -102,7 +110,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		req.ExpiresAt = &utc
 	}
 	result, replayed, err := s.Service.Grant(r.Context(), accountID, credits.GrantRequest(req), idem)
-	s.writeIdempotent(w, r, result, replayed, err)
+	s.writeIdempotent(w, r, "grant", result, replayed, err)
 }
 
 type adjustmentRequest struct {
@@ -118,7 +126,7 @@ func (s *Server) handleAdjustment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result, replayed, err := s.Service.Adjust(r.Context(), accountID, credits.AdjustmentRequest(req), idem)
-	s.writeIdempotent(w, r, result, replayed, err)
+	s.writeIdempotent(w, r, "adjustment", result, replayed, err)
 }
 
 type holdRequest struct {
@@ -135,7 +143,7 @@ func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hold, replayed, err := s.Service.CreateHold(r.Context(), accountID, credits.HoldRequest(req), idem)
-	s.writeIdempotent(w, r, hold, replayed, err)
+	s.writeIdempotent(w, r, "hold", hold, replayed, err)
 }
 
 func (s *Server) handleListHolds(w http.ResponseWriter, r *http.Request) {

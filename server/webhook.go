@@ -16,6 +16,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	payload, err := io.ReadAll(r.Body)
 	if err != nil {
 		var maxErr *http.MaxBytesError
+		s.Metrics.webhook("refused")
 		if errors.As(err, &maxErr) {
 			s.writeError(w, r, credits.Errorf(credits.ETOOLARGE, "webhook body is larger than %d bytes", MaxWebhookBodyBytes))
 			return
@@ -25,15 +26,18 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	event, err := s.Webhook.ParseWebhook(payload, r.Header.Get("Stripe-Signature"))
 	if err != nil {
+		s.Metrics.webhook("refused")
 		s.Logger.Warn("webhook refused", "error", err, "request_id", requestID(r))
 		s.writeError(w, r, credits.Errorf(credits.EINVALID, "%s", err.Error()))
 		return
 	}
 	recorded, err := s.Service.HandleEvent(r.Context(), event)
 	if err != nil {
+		s.Metrics.webhook("failed")
 		s.writeError(w, r, err)
 		return
 	}
+	s.Metrics.webhook(recorded.Status)
 	switch recorded.Status {
 	case credits.EventUnmatched, credits.EventFailed:
 		s.Logger.Error("stripe event not applied", "event", recorded.ID, "type", recorded.Type,

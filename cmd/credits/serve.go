@@ -92,7 +92,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Service = m.newService(store)
 	webhook := m.newWebhook()
-	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger, SigningKey: signingKey(cfg.APIKey)}
+	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
+		SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics()}
 	if m.Simulator != nil {
 		m.Server.Extra = m.Simulator.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.Simulator.WebhookSecret)
