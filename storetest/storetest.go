@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForeignLookupRetriesThenFails", testForeignLookupRetriesThenFails},
 		{"ConcurrentWorkersClaimEachEventOnce", testConcurrentWorkersClaimEachEventOnce},
 		{"ClaimOfADeadWorkerRunsOut", testClaimOfADeadWorkerRunsOut},
+		{"ReplayAppliesMissedEventsOnce", testReplayAppliesMissedEventsOnce},
 		{"CheckoutWithoutStripeKeyIsUnavailable", testCheckoutWithoutStripeKeyIsUnavailable},
 		{"Catalog", testCatalog},
 		{"AccountsAndPagination", testAccountsAndPagination},

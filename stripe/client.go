@@ -2,8 +2,11 @@ package stripe
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"iter"
 	"strings"
+	"time"
 
 	stripego "github.com/stripe/stripe-go/v85"
 
@@ -92,4 +95,49 @@ func (c *Client) RetrieveSession(ctx context.Context, id string) (credits.Stripe
 		out.LineItems = append(out.LineItems, mapLineItem(item))
 	}
 	return out, nil
+}
+
+// MaxReplayWindow is how far back Stripe's Events API keeps events.
+const MaxReplayWindow = 30 * 24 * time.Hour
+
+// ReplayedTypes are the event types that replay asks Stripe for.
+var ReplayedTypes = []string{
+	credits.EventCheckoutCompleted, credits.EventCheckoutAsyncSucceeded,
+	credits.EventCheckoutAsyncFailed, credits.EventCheckoutExpired,
+}
+
+// Events lists, from Stripe's Events API, the checkout events created at or
+// after since, oldest first. They come from Stripe over its API with our key,
+// so they need no signature.
+func (c *Client) Events(ctx context.Context, since time.Time) iter.Seq2[credits.StripeEvent, error] {
+	return func(yield func(credits.StripeEvent, error) bool) {
+		params := &stripego.EventListParams{CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
+		for _, t := range ReplayedTypes {
+			params.Types = append(params.Types, stripego.String(t))
+		}
+		var events []credits.StripeEvent
+		for ev, err := range c.api.V1Events.List(ctx, params).All(ctx) {
+			if err != nil {
+				yield(credits.StripeEvent{}, fmt.Errorf("stripe: list events: %w", err))
+				return
+			}
+			payload, err := json.Marshal(ev)
+			if err == nil {
+				var mapped credits.StripeEvent
+				if mapped, err = mapEvent(ev, payload); err == nil {
+					events = append(events, mapped)
+					continue
+				}
+			}
+			if !yield(credits.StripeEvent{}, fmt.Errorf("stripe: event %s: %w", ev.ID, err)) {
+				return
+			}
+		}
+		// Stripe lists newest first; apply them in the order they happened.
+		for i := len(events) - 1; i >= 0; i-- {
+			if !yield(events[i], nil) {
+				return
+			}
+		}
+	}
 }

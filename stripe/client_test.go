@@ -3,6 +3,7 @@ package stripe_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/stripemock"
@@ -19,9 +21,10 @@ import (
 // recorder stands between the client and stripe-mock and keeps each request's
 // form, so that the test sees exactly what was sent to Stripe.
 type recorder struct {
-	mu    sync.Mutex
-	forms []url.Values
-	paths []string
+	mu      sync.Mutex
+	forms   []url.Values
+	queries []url.Values
+	paths   []string
 }
 
 func startRecorder(t *testing.T) (*recorder, string) {
@@ -36,6 +39,7 @@ func startRecorder(t *testing.T) (*recorder, string) {
 		form, _ := url.ParseQuery(string(body))
 		rec.mu.Lock()
 		rec.forms, rec.paths = append(rec.forms, form), append(rec.paths, r.Method+" "+r.URL.Path)
+		rec.queries = append(rec.queries, r.URL.Query())
 		rec.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		proxy.ServeHTTP(w, r)
@@ -109,6 +113,35 @@ func TestLivemode(t *testing.T) {
 	for key, want := range map[string]bool{"sk_live_x": true, "rk_live_x": true, "sk_test_x": false, "": false} {
 		if got := stripe.Livemode(key); got != want {
 			t.Errorf("Livemode(%q) = %t, want %t", key, got, want)
+		}
+	}
+}
+
+func TestEventsListsCheckoutEventsSince(t *testing.T) {
+	rec, base := startRecorder(t)
+	client := stripe.NewClient("sk_test_123", base)
+	since := time.Unix(1_700_000_000, 0)
+	var events []credits.StripeEvent
+	for ev, err := range client.Events(context.Background(), since) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	// stripe-mock answers one fixture event whatever is asked.
+	if len(events) != 1 || events[0].ID == "" || events[0].Type == "" || len(events[0].Payload) == 0 {
+		t.Fatalf("events = %+v", events)
+	}
+	if len(rec.paths) == 0 || rec.paths[0] != "GET /v1/events" {
+		t.Fatalf("requests = %v", rec.paths)
+	}
+	query := rec.queries[0]
+	if got := query.Get("created[gte]"); got != "1700000000" {
+		t.Errorf("created[gte] = %q", got)
+	}
+	for i, want := range stripe.ReplayedTypes {
+		if got := query.Get(fmt.Sprintf("types[%d]", i)); got != want {
+			t.Errorf("types[%d] = %q, want %q", i, got, want)
 		}
 	}
 }

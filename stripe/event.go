@@ -23,6 +23,11 @@ func ParseEvent(payload []byte) (credits.StripeEvent, error) {
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return credits.StripeEvent{}, fmt.Errorf("event is not valid JSON: %w", err)
 	}
+	return mapEvent(&ev, payload)
+}
+
+// mapEvent maps a Stripe event, received or listed, to a domain event.
+func mapEvent(ev *stripego.Event, payload []byte) (credits.StripeEvent, error) {
 	if ev.Object != "event" {
 		return credits.StripeEvent{}, errors.New(`payload is not an event (object must be "event")`)
 	}

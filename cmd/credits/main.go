@@ -37,6 +37,7 @@ Usage:
   credits holds list|capture|release
   credits events list [--status unmatched]
   credits verify                check the ledger's invariants (exit 1 on any violation)
+  credits stripe replay         apply the Stripe events of a recent period that were missed
   credits bench                 measure the webhook and debit paths on a fresh database
 
 Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db);
@@ -87,6 +88,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.events(ctx, args[1:])
 	case "verify":
 		return cli.verify(ctx, args[1:])
+	case "stripe":
+		return cli.stripeCommands(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/stripe"
+)
+
+// stripeCommands runs `credits stripe replay`: the Stripe events of a recent
+// period, read from Stripe's Events API and applied like webhook deliveries.
+// What was already received changes nothing; what was missed is applied now.
+func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
+	_, args, err := subcommand(args, "stripe", "replay")
+	if err != nil {
+		return err
+	}
+	cmd := c.newCommand("stripe replay", true)
+	since := cmd.fs.Duration("since", 72*time.Hour, "replay the events of this last period (Stripe keeps 30 days)")
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	if *since <= 0 || *since > stripe.MaxReplayWindow {
+		return usageError{fmt.Sprintf("--since must be between 1s and %s", stripe.MaxReplayWindow)}
+	}
+	key := c.getenv("STRIPE_SECRET_KEY")
+	if key == "" {
+		return credits.Errorf(credits.EUNAVAILABLE, "set STRIPE_SECRET_KEY to read events from Stripe")
+	}
+	client := stripe.NewClient(key, c.getenv("STRIPE_API_BASE"))
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
+		from := time.Now().Add(-*since)
+		result, err := svc.ReplayEvents(ctx, client, from)
+		if err != nil {
+			return err
+		}
+		// Sessions that need their line items are matched now rather than by a server's worker.
+		for {
+			n, err := svc.ProcessPending(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+		return c.print(cmd, result, "", func(w io.Writer) {
+			fmt.Fprintf(w, "%d events from Stripe since %s: %d already received, %d new\n",
+				result.Listed, from.UTC().Format(time.RFC3339), result.Listed-result.New, result.New)
+			statuses := make([]string, 0, len(result.ByStatus))
+			for status := range result.ByStatus {
+				statuses = append(statuses, status)
+			}
+			sort.Strings(statuses)
+			for _, status := range statuses {
+				fmt.Fprintf(w, "  %s\t%d\n", status, result.ByStatus[status])
+			}
+		})
+	})
+}
