@@ -26,7 +26,7 @@ var migrations embed.FS
 //
 // SQLite allows one writer at a time. Rather than let writers fight over the
 // lock (and fail with SQLITE_BUSY), all writes go through one connection, in
-// BEGIN IMMEDIATE transactions; reads use a separate pool and, thanks to WAL,
+// BEGIN IMMEDIATE transactions that group concurrent writes (groupcommit.go); reads use a separate pool and, thanks to WAL,
 // never wait for the writer. synchronous=FULL makes every commit durable: the
 // WAL is synced before COMMIT returns, so an acknowledged event survives a
 // crash or power loss.
@@ -34,6 +34,10 @@ type DB struct {
 	path  string
 	write *sql.DB
 	read  *sql.DB
+
+	writes  chan *writeRequest
+	closing chan struct{}
+	stopped chan struct{}
 }
 
 var _ credits.Store = (*DB)(nil)
@@ -67,6 +71,7 @@ func Open(path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	db := &DB{path: path, write: write, read: read}
+	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
 		db.Close()
@@ -93,8 +98,9 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return len(results), nil
 }
 
-// Close closes both pools.
+// Close stops the writer and closes both pools.
 func (db *DB) Close() error {
+	db.stopCommitter()
 	return errors.Join(db.write.Close(), db.read.Close())
 }
 
@@ -111,18 +117,9 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-// Update runs fn in one write transaction and commits it.
-func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, db.write, fn)
-}
-
 // View runs fn in one read transaction, on a consistent snapshot.
 func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, db.read, fn)
-}
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(credits.Tx) error) error {
-	sqlTx, err := pool.BeginTx(ctx, nil)
+	sqlTx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
