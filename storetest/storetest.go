@@ -24,6 +24,8 @@ func Run(t *testing.T, open Opener) {
 		name string
 		fn   func(*testing.T, Opener)
 	}{
+		{"FailedUpdatesLeaveNothing", testFailedUpdatesLeaveNothing},
+		{"PanicInUpdate", testPanicInUpdate},
 		{"FulfilPaidSession", testFulfilPaidSession},
 		{"FulfilDuplicatesSequential", testFulfilDuplicatesSequential},
 		{"FulfilDuplicatesConcurrent", testFulfilDuplicatesConcurrent},
