@@ -37,6 +37,7 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 		ev := Event{
 			ID: in.ID, Type: in.Type, Livemode: in.Livemode, Session: in.Session,
 			Status: EventPending, ReceivedAt: now, NextAttempt: now, Payload: in.Payload,
+			charge: in.Charge, dispute: in.Dispute,
 		}
 		if in.Session != nil {
 			ev.SessionID = in.Session.ID
@@ -73,15 +74,30 @@ func (s *Service) applyEvent(tx Tx, ev Event, now time.Time) (Event, error) {
 		return ev, nil
 	}
 	switch ev.Type {
-	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired:
+	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
+		EventChargeRefunded, EventDisputeCreated, EventDisputeClosed:
 	default:
 		return finish(EventIgnored, "event type not handled")
 	}
-	if ev.Session == nil || ev.Session.ID == "" {
-		return finish(EventUnmatched, "event carries no checkout session")
-	}
 	if ev.Livemode != s.Livemode {
 		return finish(EventIgnored, livemodeMismatch(ev.Livemode))
+	}
+	switch {
+	case ev.Type == EventChargeRefunded && ev.charge != nil:
+		status, reason, err := s.applyRefund(tx, ev, ev.charge, now)
+		if err != nil {
+			return ev, err
+		}
+		return finish(status, reason)
+	case (ev.Type == EventDisputeCreated || ev.Type == EventDisputeClosed) && ev.dispute != nil:
+		status, reason, err := s.applyDispute(tx, ev, ev.dispute, now)
+		if err != nil {
+			return ev, err
+		}
+		return finish(status, reason)
+	}
+	if ev.Session == nil || ev.Session.ID == "" {
+		return finish(EventUnmatched, "event carries no checkout session, charge or dispute")
 	}
 	cs, err := tx.CheckoutSession(ev.Session.ID)
 	if errors.Is(err, ErrNotFound) {

@@ -186,8 +186,12 @@ func (s *Service) closeHold(tx Tx, hold Hold, captured int64, status string, now
 	if err := tx.UpdateHold(hold); err != nil {
 		return hold, err
 	}
-	// Credits freed on a lot that expired meanwhile expire now.
-	_, err = s.expireLots(tx, account, now)
+	// Credits freed on a lot that expired meanwhile expire now; the rest pay
+	// back any debt.
+	if account, err = s.expireLots(tx, account, now); err != nil {
+		return hold, err
+	}
+	_, err = payDebt(tx, account, now)
 	return hold, err
 }
 

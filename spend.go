@@ -347,15 +347,23 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 }
 
 // addLot credits a new lot with its ledger entry; the entry's reference is
-// the lot's id unless the caller set one.
+// the lot's id unless the caller set one. The new credits pay back any debt
+// first.
 func addLot(tx Tx, account Account, entry Entry, lot Lot) (Account, Entry, Lot, error) {
 	balance, err := AddCredits(account.Balance, lot.Amount)
 	if err != nil {
 		return account, entry, lot, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
 	}
-	lot.Remaining = lot.Amount
+	repaid := min(account.Debt, lot.Amount)
+	lot.Remaining = lot.Amount - repaid
 	if lot.ID, err = tx.AddLot(lot); err != nil {
 		return account, entry, lot, err
+	}
+	if repaid > 0 {
+		account.Debt -= repaid
+		if err := tx.SetAccountDebt(account.ID, account.Debt); err != nil {
+			return account, entry, lot, err
+		}
 	}
 	if entry.Reference == "" {
 		entry.Reference = fmt.Sprintf("lot_%d", lot.ID)

@@ -41,6 +41,13 @@ type Tx interface {
 
 	CreatePurchase(p Purchase) (int64, error)
 	PurchaseBySession(sessionID string) (Purchase, error)
+	PurchaseByPaymentIntent(paymentIntent string) (Purchase, error)
+	SetPurchaseRefunded(id, refundedCredits int64) error
+	SetAccountDebt(id string, debt int64) error
+
+	Dispute(id string) (Dispute, error)
+	CreateDispute(d Dispute) error
+	UpdateDispute(d Dispute) error
 	// Purchases lists an account's purchases, newest first.
 	Purchases(accountID string, limit int) ([]Purchase, error)
 
@@ -57,6 +64,9 @@ type Tx interface {
 	// credits expire at or before until, earliest first (expired ones too).
 	ExpiringLots(accountID string, until time.Time, limit int) ([]Lot, error)
 	Lot(id int64) (Lot, error)
+	// LotByReference returns an account's lot from a source and reference
+	// (a purchase's lot: source purchase, reference its session id).
+	LotByReference(accountID, source, reference string) (Lot, error)
 	SetLot(id, remaining, reserved int64) error
 	// AddLotDraws records which lots an entry drew from.
 	AddLotDraws(entryID int64, draws []LotAmount) error
@@ -120,6 +130,8 @@ type HeldTotals struct {
 type AccountTotals struct {
 	AccountID string
 	Balance   int64
+	Held      int64
+	Debt      int64
 	EntrySum  int64
 	LotSum    int64
 }

@@ -8,6 +8,9 @@ const (
 	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
 	EventCheckoutAsyncFailed    = "checkout.session.async_payment_failed"
 	EventCheckoutExpired        = "checkout.session.expired"
+	EventChargeRefunded         = "charge.refunded"
+	EventDisputeCreated         = "charge.dispute.created"
+	EventDisputeClosed          = "charge.dispute.closed"
 )
 
 // StripeEvent is a verified Stripe event, mapped to what the service needs.
@@ -17,7 +20,27 @@ type StripeEvent struct {
 	Type     string
 	Livemode bool
 	Session  *StripeSession
+	Charge   *StripeCharge  // charge.refunded
+	Dispute  *StripeDispute // charge.dispute.*
 	Payload  []byte
+}
+
+// StripeCharge is what the service reads of a refunded charge.
+type StripeCharge struct {
+	ID             string
+	PaymentIntent  string
+	Amount         int64
+	AmountRefunded int64 // in total so far, over every refund of the charge
+	Currency       string
+}
+
+// StripeDispute is what the service reads of a dispute.
+type StripeDispute struct {
+	ID            string
+	PaymentIntent string
+	Amount        int64
+	Currency      string
+	Status        string // won, lost, needs_response, …
 }
 
 // StripeSession is what the service reads of a Stripe Checkout Session.

@@ -13,11 +13,12 @@ type Violation struct {
 }
 
 // Verify checks the invariants of the ledger over the whole store:
-// 1. balance = sum of entries = sum of lots' remaining amounts;
+// 1. balance = sum of entries = sum of lots' remaining amounts − debt;
 // 2. every entry's balance_after is the running sum (no entry was changed);
 // 3. no checkout session was credited twice;
-// 4. no balance, and no available amount, is below zero; the held amount
-// is the sum of active holds and of the lots' reservations.
+// 4. no balance or available amount is below zero, except by a debt (left by
+// a refund or a dispute), and then no unreserved credits are left; the held
+// amount is the sum of active holds and of the lots' reservations.
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
@@ -29,11 +30,16 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 			if t.Balance != t.EntrySum {
 				out = append(out, Violation{1, t.AccountID, fmt.Sprintf("balance %d but entries sum to %d", t.Balance, t.EntrySum)})
 			}
-			if t.LotSum != t.EntrySum {
-				out = append(out, Violation{1, t.AccountID, fmt.Sprintf("lots hold %d but entries sum to %d", t.LotSum, t.EntrySum)})
+			if t.LotSum-t.Debt != t.EntrySum {
+				out = append(out, Violation{1, t.AccountID, fmt.Sprintf("lots hold %d and debt is %d, but entries sum to %d", t.LotSum, t.Debt, t.EntrySum)})
 			}
-			if t.Balance < 0 {
-				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d is below zero", t.Balance)})
+			switch available := t.Balance - t.Held; {
+			case t.Debt < 0:
+				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d is below zero", t.Debt)})
+			case t.Debt == 0 && (t.Balance < 0 || available < 0):
+				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d, available %d: below zero without a debt", t.Balance, available)})
+			case t.Debt > 0 && available != -t.Debt:
+				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d, but available is %d: unreserved credits must pay a debt", t.Debt, available)})
 			}
 		}
 		broken, err := tx.BrokenEntryChains()
@@ -50,15 +56,6 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		for _, h := range held {
 			if h.Held != h.HoldSum || h.Held != h.Reserved {
 				out = append(out, Violation{1, h.AccountID, fmt.Sprintf("held %d, but active holds sum to %d and lots reserve %d", h.Held, h.HoldSum, h.Reserved)})
-			}
-		}
-		heldBy := make(map[string]int64, len(held))
-		for _, h := range held {
-			heldBy[h.AccountID] = h.Held
-		}
-		for _, t := range totals {
-			if available := t.Balance - heldBy[t.AccountID]; t.Balance >= 0 && available < 0 {
-				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("available %d is below zero", available)})
 			}
 		}
 		dups, err := tx.DuplicatePurchaseReferences()

@@ -107,11 +107,11 @@ func (t *tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, trial, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Trial, &a.CreatedAt)
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.CreatedAt)
 	a.CreatedAt = utc(a.CreatedAt)
 	return a, err
 }
@@ -187,12 +187,12 @@ func (t *tx) SetCheckoutSessionStatus(id, status string, now time.Time) error {
 
 // Purchases.
 
-const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at`
+const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at`
 
 func scanPurchase(s scanner) (credits.Purchase, error) {
 	var p credits.Purchase
 	err := s.Scan(&p.ID, &p.AccountID, &p.PackID, &p.Quantity, &p.Credits, &p.AmountPaid, &p.Currency,
-		&p.SessionID, &p.PaymentIntent, &p.EventID, &p.CreatedAt)
+		&p.SessionID, &p.PaymentIntent, &p.EventID, &p.RefundedCredits, &p.CreatedAt)
 	p.CreatedAt = utc(p.CreatedAt)
 	return p, err
 }
@@ -209,6 +209,48 @@ func (t *tx) PurchaseBySession(sessionID string) (credits.Purchase, error) {
 
 func (t *tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) {
 	return queryAll(t, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, accountID, limit)
+}
+
+func (t *tx) PurchaseByPaymentIntent(paymentIntent string) (credits.Purchase, error) {
+	return queryOne(t, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE payment_intent = $1 AND payment_intent != '' ORDER BY id LIMIT 1`, paymentIntent)
+}
+
+func (t *tx) SetPurchaseRefunded(id, refundedCredits int64) error {
+	return t.execOne(`UPDATE purchases SET refunded_credits = $1 WHERE id = $2`, refundedCredits, id)
+}
+
+func (t *tx) SetAccountDebt(id string, debt int64) error {
+	return t.execOne(`UPDATE accounts SET debt = $1 WHERE id = $2`, debt, id)
+}
+
+func (t *tx) LotByReference(accountID, source, reference string) (credits.Lot, error) {
+	return queryOne(t, scanLot, `SELECT `+lotColumns+` FROM lots WHERE account_id = $1 AND source = $2 AND reference = $3 ORDER BY id LIMIT 1`,
+		accountID, source, reference)
+}
+
+// Disputes.
+
+const disputeColumns = `id, account_id, session_id, credits, status, created_at, updated_at`
+
+func scanDispute(s scanner) (credits.Dispute, error) {
+	var d credits.Dispute
+	err := s.Scan(&d.ID, &d.AccountID, &d.SessionID, &d.Credits, &d.Status, &d.CreatedAt, &d.UpdatedAt)
+	d.CreatedAt, d.UpdatedAt = utc(d.CreatedAt), utc(d.UpdatedAt)
+	return d, err
+}
+
+func (t *tx) Dispute(id string) (credits.Dispute, error) {
+	return queryOne(t, scanDispute, `SELECT `+disputeColumns+` FROM disputes WHERE id = $1`, id)
+}
+
+func (t *tx) CreateDispute(d credits.Dispute) error {
+	_, err := t.exec(`INSERT INTO disputes (`+disputeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		d.ID, d.AccountID, d.SessionID, d.Credits, d.Status, d.CreatedAt, d.UpdatedAt)
+	return err
+}
+
+func (t *tx) UpdateDispute(d credits.Dispute) error {
+	return t.execOne(`UPDATE disputes SET credits = $1, status = $2, updated_at = $3 WHERE id = $4`, d.Credits, d.Status, d.UpdatedAt, d.ID)
 }
 
 // Entries and lots.
@@ -445,8 +487,8 @@ func (t *tx) ClaimEvents(now time.Time, lease time.Duration, limit int) ([]credi
 func (t *tx) AccountTotals() ([]credits.AccountTotals, error) {
 	return queryAll(t, func(s scanner) (credits.AccountTotals, error) {
 		var a credits.AccountTotals
-		return a, s.Scan(&a.AccountID, &a.Balance, &a.EntrySum, &a.LotSum)
-	}, `SELECT a.id, a.balance,
+		return a, s.Scan(&a.AccountID, &a.Balance, &a.Held, &a.Debt, &a.EntrySum, &a.LotSum)
+	}, `SELECT a.id, a.balance, a.held, a.debt,
 		COALESCE((SELECT SUM(amount) FROM entries e WHERE e.account_id = a.id), 0)::BIGINT,
 		COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.account_id = a.id), 0)::BIGINT
 		FROM accounts a ORDER BY a.id`)

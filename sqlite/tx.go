@@ -108,12 +108,12 @@ func (t *tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, trial, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
 	var created int64
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Trial, &created)
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &created)
 	a.CreatedAt = fromMicros(created)
 	return a, err
 }
@@ -183,13 +183,13 @@ func (t *tx) SetCheckoutSessionStatus(id, status string, now time.Time) error {
 
 // Purchases.
 
-const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at`
+const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at`
 
 func scanPurchase(s scanner) (credits.Purchase, error) {
 	var p credits.Purchase
 	var created int64
 	err := s.Scan(&p.ID, &p.AccountID, &p.PackID, &p.Quantity, &p.Credits, &p.AmountPaid, &p.Currency,
-		&p.SessionID, &p.PaymentIntent, &p.EventID, &created)
+		&p.SessionID, &p.PaymentIntent, &p.EventID, &p.RefundedCredits, &created)
 	p.CreatedAt = fromMicros(created)
 	return p, err
 }
@@ -206,6 +206,49 @@ func (t *tx) PurchaseBySession(sessionID string) (credits.Purchase, error) {
 
 func (t *tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) {
 	return queryAll(t, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE account_id = ? ORDER BY id DESC LIMIT ?`, accountID, limit)
+}
+
+func (t *tx) PurchaseByPaymentIntent(paymentIntent string) (credits.Purchase, error) {
+	return queryOne(t, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE payment_intent = ? AND payment_intent != '' ORDER BY id LIMIT 1`, paymentIntent)
+}
+
+func (t *tx) SetPurchaseRefunded(id, refundedCredits int64) error {
+	return t.execOne(`UPDATE purchases SET refunded_credits = ? WHERE id = ?`, refundedCredits, id)
+}
+
+func (t *tx) SetAccountDebt(id string, debt int64) error {
+	return t.execOne(`UPDATE accounts SET debt = ? WHERE id = ?`, debt, id)
+}
+
+func (t *tx) LotByReference(accountID, source, reference string) (credits.Lot, error) {
+	return queryOne(t, scanLot, `SELECT `+lotColumns+` FROM lots WHERE account_id = ? AND source = ? AND reference = ? ORDER BY id LIMIT 1`,
+		accountID, source, reference)
+}
+
+// Disputes.
+
+const disputeColumns = `id, account_id, session_id, credits, status, created_at, updated_at`
+
+func scanDispute(s scanner) (credits.Dispute, error) {
+	var d credits.Dispute
+	var created, updated int64
+	err := s.Scan(&d.ID, &d.AccountID, &d.SessionID, &d.Credits, &d.Status, &created, &updated)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return d, err
+}
+
+func (t *tx) Dispute(id string) (credits.Dispute, error) {
+	return queryOne(t, scanDispute, `SELECT `+disputeColumns+` FROM disputes WHERE id = ?`, id)
+}
+
+func (t *tx) CreateDispute(d credits.Dispute) error {
+	_, err := t.exec(`INSERT INTO disputes (`+disputeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.AccountID, d.SessionID, d.Credits, d.Status, toMicros(d.CreatedAt), toMicros(d.UpdatedAt))
+	return err
+}
+
+func (t *tx) UpdateDispute(d credits.Dispute) error {
+	return t.execOne(`UPDATE disputes SET credits = ?, status = ?, updated_at = ? WHERE id = ?`, d.Credits, d.Status, toMicros(d.UpdatedAt), d.ID)
 }
 
 // Entries and lots.
@@ -456,9 +499,9 @@ func (t *tx) ClaimEvents(now time.Time, lease time.Duration, limit int) ([]credi
 func (t *tx) AccountTotals() ([]credits.AccountTotals, error) {
 	return queryAll(t, func(s scanner) (credits.AccountTotals, error) {
 		var a credits.AccountTotals
-		err := s.Scan(&a.AccountID, &a.Balance, &a.EntrySum, &a.LotSum)
+		err := s.Scan(&a.AccountID, &a.Balance, &a.Held, &a.Debt, &a.EntrySum, &a.LotSum)
 		return a, err
-	}, `SELECT a.id, a.balance,
+	}, `SELECT a.id, a.balance, a.held, a.debt,
 		COALESCE((SELECT SUM(amount) FROM entries e WHERE e.account_id = a.id), 0),
 		COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.account_id = a.id), 0)
 		FROM accounts a ORDER BY a.id`)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
 )
 
 func (f *fixture) grant(accountID string, amount int64, expiresIn time.Duration, priority int64) credits.GrantResult {
@@ -403,9 +404,10 @@ func testConcurrentSameIdempotencyKey(t *testing.T, open Opener) {
 	f.wantAccount("u1", 93, 93)
 }
 
-// TestRandomOperations runs random sequences of grants, debits, holds,
-// captures, releases and clock moves (some concurrent), and checks after each
-// step that the invariants hold and that available never went below zero.
+// testRandomOperations runs random sequences of grants, purchases, refunds,
+// debits, holds, captures, releases and clock moves (some concurrent), and
+// checks after each step that the invariants hold and that available never
+// went below zero but by a refund's debt.
 func testRandomOperations(t *testing.T, open Opener) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -415,11 +417,31 @@ func testRandomOperations(t *testing.T, open Opener) {
 			for _, id := range accounts {
 				f.account(id, id+"@example.com")
 			}
+			f.pack("starter", 100, "")
+			type payment struct {
+				pi             string
+				paid, refunded int64
+			}
+			var payments []*payment
 			var holds []string
+			stepsInDebt := 0
+			defer func() { t.Logf("%d of 300 account checks found a debt", stepsInDebt) }()
 			for step := range 150 {
 				id := accounts[rng.IntN(len(accounts))]
 				before := f.accountNow(id)
-				switch op := rng.IntN(7); op {
+				switch op := rng.IntN(9); op {
+				case 7:
+					n := 1 + rng.Int64N(2)
+					p := &payment{pi: fmt.Sprintf("pi_%d", step), paid: 500 * n}
+					f.buy(fmt.Sprintf("cs_%d", step), id, p.pi, n)
+					payments = append(payments, p)
+				case 8:
+					if len(payments) == 0 {
+						continue
+					}
+					p := payments[rng.IntN(len(payments))]
+					p.refunded = min(p.paid, p.refunded+1+rng.Int64N(p.paid))
+					f.receive(testkit.ChargeRefunded(fmt.Sprintf("evt_refund_%d", step), "ch_"+p.pi, p.pi, p.paid, p.refunded))
 				case 0:
 					f.grant(id, 1+rng.Int64N(50), time.Duration(rng.IntN(3))*time.Hour, rng.Int64N(3))
 				case 1:
@@ -453,8 +475,12 @@ func testRandomOperations(t *testing.T, open Opener) {
 					concurrentDebits(t, f, id, 1+rng.IntN(10), 1+rng.Int64N(10))
 				}
 				for _, id := range accounts {
-					if a := f.accountNow(id); a.Available < 0 || a.Balance < 0 {
-						t.Fatalf("step %d: account %s went below zero: %+v", step, id, a)
+					a := f.accountNow(id)
+					if a.Debt == 0 && (a.Available < 0 || a.Balance < 0) {
+						t.Fatalf("step %d: account %s went below zero without a refund's debt: %+v", step, id, a)
+					}
+					if a.Debt > 0 {
+						stepsInDebt++
 					}
 				}
 				f.verify()

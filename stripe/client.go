@@ -104,9 +104,10 @@ const MaxReplayWindow = 30 * 24 * time.Hour
 var ReplayedTypes = []string{
 	credits.EventCheckoutCompleted, credits.EventCheckoutAsyncSucceeded,
 	credits.EventCheckoutAsyncFailed, credits.EventCheckoutExpired,
+	credits.EventChargeRefunded, credits.EventDisputeCreated, credits.EventDisputeClosed,
 }
 
-// Events lists, from Stripe's Events API, the checkout events created at or
+// Events lists, from Stripe's Events API, the events that we act on, created at or
 // after since, oldest first. They come from Stripe over its API with our key,
 // so they need no signature.
 func (c *Client) Events(ctx context.Context, since time.Time) iter.Seq2[credits.StripeEvent, error] {

@@ -38,7 +38,12 @@ func mapEvent(ev *stripego.Event, payload []byte) (credits.StripeEvent, error) {
 		return credits.StripeEvent{}, errors.New("event type is missing")
 	}
 	out := credits.StripeEvent{ID: ev.ID, Type: string(ev.Type), Livemode: ev.Livemode, Payload: payload}
-	if !strings.HasPrefix(out.Type, "checkout.session.") {
+	switch {
+	case out.Type == credits.EventChargeRefunded:
+		return withCharge(out, ev)
+	case out.Type == credits.EventDisputeCreated || out.Type == credits.EventDisputeClosed:
+		return withDispute(out, ev)
+	case !strings.HasPrefix(out.Type, "checkout.session."):
 		return out, nil
 	}
 	if ev.Data == nil || len(ev.Data.Raw) == 0 {
@@ -89,4 +94,47 @@ func mapLineItem(item *stripego.LineItem) credits.LineItem {
 		out.PriceID = item.Price.ID
 	}
 	return out
+}
+
+func eventObject(ev *stripego.Event, into any, what string) error {
+	if ev.Data == nil || len(ev.Data.Raw) == 0 {
+		return fmt.Errorf("%s event has no data.object", what)
+	}
+	if err := json.Unmarshal(ev.Data.Raw, into); err != nil {
+		return fmt.Errorf("%s event's data.object is not a %s: %w", what, what, err)
+	}
+	return nil
+}
+
+func withCharge(out credits.StripeEvent, ev *stripego.Event) (credits.StripeEvent, error) {
+	var charge stripego.Charge
+	if err := eventObject(ev, &charge, "charge"); err != nil {
+		return credits.StripeEvent{}, err
+	}
+	if charge.ID == "" || len(charge.ID) > MaxEventIDLength {
+		return credits.StripeEvent{}, errors.New("charge event's charge id is missing or too long")
+	}
+	out.Charge = &credits.StripeCharge{ID: charge.ID, Amount: charge.Amount, AmountRefunded: charge.AmountRefunded, Currency: string(charge.Currency)}
+	if charge.PaymentIntent != nil {
+		out.Charge.PaymentIntent = charge.PaymentIntent.ID
+	}
+	return out, nil
+}
+
+func withDispute(out credits.StripeEvent, ev *stripego.Event) (credits.StripeEvent, error) {
+	var dispute stripego.Dispute
+	if err := eventObject(ev, &dispute, "dispute"); err != nil {
+		return credits.StripeEvent{}, err
+	}
+	if dispute.ID == "" || len(dispute.ID) > MaxEventIDLength {
+		return credits.StripeEvent{}, errors.New("dispute event's dispute id is missing or too long")
+	}
+	out.Dispute = &credits.StripeDispute{ID: dispute.ID, Amount: dispute.Amount, Currency: string(dispute.Currency), Status: string(dispute.Status)}
+	switch {
+	case dispute.PaymentIntent != nil:
+		out.Dispute.PaymentIntent = dispute.PaymentIntent.ID
+	case dispute.Charge != nil && dispute.Charge.PaymentIntent != nil:
+		out.Dispute.PaymentIntent = dispute.Charge.PaymentIntent.ID
+	}
+	return out, nil
 }

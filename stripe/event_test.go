@@ -46,3 +46,23 @@ func TestParseEventRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRefundAndDisputeEvents(t *testing.T) {
+	refund, err := stripe.ParseEvent(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 1000, 400))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := refund.Charge; c == nil || c.ID != "ch_1" || c.PaymentIntent != "pi_1" || c.Amount != 1000 || c.AmountRefunded != 400 || c.Currency != "usd" {
+		t.Errorf("charge = %+v", refund.Charge)
+	}
+	dispute, err := stripe.ParseEvent(testkit.Dispute("evt_d", "charge.dispute.closed", "dp_1", "pi_1", 700, "won"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dispute.Dispute; d == nil || d.ID != "dp_1" || d.PaymentIntent != "pi_1" || d.Amount != 700 || d.Status != "won" {
+		t.Errorf("dispute = %+v", dispute.Dispute)
+	}
+	if _, err := stripe.ParseEvent([]byte(`{"id":"evt_x","object":"event","type":"charge.refunded","data":{"object":{"object":"charge"}}}`)); err == nil {
+		t.Error("a refund without a charge id was accepted")
+	}
+}

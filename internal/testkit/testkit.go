@@ -65,15 +65,7 @@ func Event(id, eventType string, livemode bool, s Session) []byte {
 	if s.Metadata == nil {
 		object["metadata"] = map[string]string{}
 	}
-	body, err := json.Marshal(map[string]any{
-		"id": id, "object": "event", "api_version": "2020-08-27", "created": time.Now().Unix(),
-		"livemode": livemode, "type": eventType, "pending_webhooks": 1,
-		"data": map[string]any{"object": object},
-	})
-	if err != nil {
-		panic(err)
-	}
-	return body
+	return event(id, eventType, livemode, object)
 }
 
 // Sign returns a Stripe-Signature header for payload, made now.
@@ -89,4 +81,34 @@ func MustEvent(t testing.TB, payload []byte) credits.StripeEvent {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// ChargeRefunded returns a charge.refunded event: amountRefunded is the
+// charge's refunded total so far.
+func ChargeRefunded(id, chargeID, paymentIntent string, amount, amountRefunded int64) []byte {
+	return event(id, "charge.refunded", false, map[string]any{
+		"id": chargeID, "object": "charge", "amount": amount, "amount_refunded": amountRefunded, "currency": "usd",
+		"payment_intent": paymentIntent, "refunded": amountRefunded >= amount,
+	})
+}
+
+// Dispute returns a charge.dispute.* event.
+func Dispute(id, eventType, disputeID, paymentIntent string, amount int64, status string) []byte {
+	return event(id, eventType, false, map[string]any{
+		"id": disputeID, "object": "dispute", "amount": amount, "currency": "usd", "payment_intent": paymentIntent,
+		"charge": "ch_" + disputeID, "status": status,
+	})
+}
+
+func event(id, eventType string, livemode bool, object map[string]any) []byte {
+	body, err := json.Marshal(map[string]any{
+		// An old API version on purpose: events of any version must be accepted.
+		"id": id, "object": "event", "api_version": "2020-08-27", "created": time.Now().Unix(),
+		"livemode": livemode, "type": eventType, "pending_webhooks": 1,
+		"data": map[string]any{"object": object},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return body
 }
