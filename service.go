@@ -217,6 +217,19 @@ func (s *Service) ListPurchases(ctx context.Context, accountID string, limit int
 	return purchases, err
 }
 
+// GetEvent returns one recorded Stripe event.
+func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
+	var ev Event
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		ev, err = tx.Event(id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "event %s not found", id)
+		}
+		return err
+	})
+	return ev, err
+}
+
 // ListEvents lists Stripe events, newest first, optionally of one status.
 func (s *Service) ListEvents(ctx context.Context, status string, limit int) ([]Event, error) {
 	switch status {

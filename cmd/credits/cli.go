@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/stripe"
 )
 
 // CLI runs the operator commands directly on the database that the server
@@ -225,8 +226,8 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 		Entries   []credits.Entry    `json:"entries"`
 	}{account, purchases, entries.Data}
 	return c.print(cmd, view, "", func(w io.Writer) {
-		fmt.Fprintf(w, "account\t%s\nemail\t%s\nbalance\t%d\navailable\t%d\ntrial\t%t\ncreated\t%s\n\n",
-			account.ID, account.Email, account.Balance, account.Available, account.Trial, account.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "account\t%s\nemail\t%s\nbalance\t%d\navailable\t%d\nheld\t%d\ndebt\t%d\ntrial\t%t\ncreated\t%s\n\n",
+			account.ID, account.Email, account.Balance, account.Available, account.Held, account.Debt, account.Trial, account.CreatedAt.Format(time.RFC3339))
 		fmt.Fprintf(w, "PURCHASE\tPACK\tQTY\tCREDITS\tPAID\tSESSION\tAT\n")
 		for _, p := range purchases {
 			fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, p.PackID, p.Quantity, p.Credits, money(p.AmountPaid, p.Currency), p.SessionID, p.CreatedAt.Format(time.RFC3339))
@@ -239,9 +240,12 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 }
 
 func (c *CLI) events(ctx context.Context, args []string) error {
-	_, args, err := subcommand(args, "events", "list")
+	name, args, err := subcommand(args, "events", "list", "retry")
 	if err != nil {
 		return err
+	}
+	if name == "retry" {
+		return c.retryEvent(ctx, args)
 	}
 	cmd := c.newCommand("events list", true)
 	status := cmd.fs.String("status", "", "only events with this status: pending, processed, ignored, unmatched, failed")
@@ -258,6 +262,38 @@ func (c *CLI) events(ctx context.Context, args []string) error {
 			for _, e := range events {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Type, e.Status, dash(e.SessionID), e.ReceivedAt.Format(time.RFC3339), dash(e.Error))
 			}
+		})
+	})
+}
+
+// retryEvent puts an unmatched or failed event back in the queue and, as a
+// server's worker would, processes it at once.
+func (c *CLI) retryEvent(ctx context.Context, args []string) error {
+	cmd := c.newCommand("events retry", true)
+	rest, err := cmd.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		if key := c.getenv("STRIPE_SECRET_KEY"); key != "" {
+			svc.Payments, svc.Livemode = stripe.NewClient(key, c.getenv("STRIPE_API_BASE")), stripe.Livemode(key)
+		}
+		if _, err := svc.RetryEvent(ctx, rest[0]); err != nil {
+			return err
+		}
+		if _, err := svc.ProcessPending(ctx); err != nil {
+			return err
+		}
+		ev, err := svc.GetEvent(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, ev, "", func(w io.Writer) {
+			fmt.Fprintf(w, "event %s is now %s", ev.ID, ev.Status)
+			if ev.Error != "" {
+				fmt.Fprintf(w, ": %s", ev.Error)
+			}
+			fmt.Fprintln(w)
 		})
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/sqlite"
+	"github.com/credits/credits/stripe"
 )
 
 type cliRun struct {
@@ -261,5 +262,43 @@ func TestStripeReplay(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"stripe", "replay", "--since", "800h"}, env(vars), &bytes.Buffer{}, &stderr); code != 2 {
 		t.Errorf("replay beyond 30 days: exit %d, want 2", code)
+	}
+}
+
+// TestEventsRetry: an event unmatched for want of an account is matched once
+// the operator creates the account and retries it.
+func TestEventsRetry(t *testing.T) {
+	store, path := testkit.OpenSQLite(t)
+	svc := credits.NewService(store)
+	mock := stripemock.Start(t)
+	svc.Payments = stripe.NewClient("sk_test_123", mock)
+	ctx := context.Background()
+	// stripe-mock's session has one line item of this price.
+	if _, err := svc.CreatePack(ctx, credits.Pack{ID: "p", Name: "P", Credits: 40, UnitAmount: 100, Currency: "usd", StripePriceID: "price_1PgafmB7WZ01zgkW02Hf9z6c", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	payload := testkit.Event("evt_late", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_late", PaymentStatus: "paid", CustomerEmail: "late@example.com"})
+	if _, err := svc.HandleEvent(ctx, testkit.MustEvent(t, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ProcessPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := svc.GetEvent(ctx, "evt_late"); ev.Status != credits.EventUnmatched {
+		t.Fatalf("event = %+v, want unmatched", ev)
+	}
+	if _, err := svc.CreateAccount(ctx, "late", "late@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"CREDITS_DATABASE_URL": path, "STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": mock}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"events", "retry", "evt_late"}, env(vars), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "is now processed") {
+		t.Fatalf("retry: exit %d %q %q", code, stdout.String(), stderr.String())
+	}
+	if a, err := svc.GetAccount(ctx, "late"); err != nil || a.Balance != 40 {
+		t.Errorf("account after the retry = %+v (%v), want 40 credits", a, err)
+	}
+	if code := run(ctx, []string{"events", "retry", "evt_late"}, env(vars), &stdout, &stderr); code != 1 {
+		t.Errorf("retrying a processed event: exit %d, want 1", code)
 	}
 }

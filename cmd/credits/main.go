@@ -35,7 +35,7 @@ Usage:
   credits accounts create|show|list|history
   credits accounts debit|grant|adjust ID --amount N
   credits holds list|capture|release
-  credits events list [--status unmatched]
+  credits events list [--status unmatched] | retry EVENT
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
   credits bench                 measure the webhook and debit paths on a fresh database
