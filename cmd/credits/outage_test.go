@@ -17,12 +17,21 @@ import (
 	"github.com/credits/credits/internal/testkit"
 )
 
-const pgBin = "/usr/lib/postgresql/15/bin"
+// pgBin finds the directory of Debian's PostgreSQL server binaries, of
+// whatever version the machine has.
+func pgBin() string {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		return ""
+	}
+	return filepath.Dir(matches[len(matches)-1])
+}
 
 // privatePostgres is a PostgreSQL server of the test's own, so that the test
 // can stop it without disturbing the tests that share the machine's server.
 type privatePostgres struct {
 	t       *testing.T
+	bin     string
 	dataDir string
 	port    int
 }
@@ -30,11 +39,12 @@ type privatePostgres struct {
 func startPrivatePostgres(t *testing.T) *privatePostgres {
 	t.Helper()
 	pgUser, err := user.Lookup("postgres")
-	if _, statErr := os.Stat(filepath.Join(pgBin, "initdb")); err != nil || statErr != nil || os.Geteuid() != 0 {
+	bin := pgBin()
+	if err != nil || bin == "" || os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs PostgreSQL's binaries in %s, a postgres user and root to run this test", pgBin)
+			t.Fatal("CI needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin), a postgres user and root to run this test")
 		}
-		t.Skip("needs root, a postgres user and PostgreSQL's binaries in " + pgBin)
+		t.Skip("needs root, a postgres user and PostgreSQL's server binaries in /usr/lib/postgresql/*/bin")
 	}
 	dir, err := os.MkdirTemp("", "credits-pg-")
 	if err != nil {
@@ -48,12 +58,12 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	p := &privatePostgres{t: t, dataDir: filepath.Join(dir, "data"), port: freePort(t)}
+	p := &privatePostgres{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), port: freePort(t)}
 	t.Cleanup(func() {
 		_ = p.pgctl("stop", "-m", "immediate")
 		os.RemoveAll(dir)
 	})
-	if out, err := asPostgres(filepath.Join(pgBin, "initdb"), "-D", p.dataDir, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
+	if out, err := asPostgres(filepath.Join(bin, "initdb"), "-D", p.dataDir, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	p.start()
@@ -65,7 +75,7 @@ func asPostgres(name string, args ...string) *exec.Cmd {
 }
 
 func (p *privatePostgres) pgctl(args ...string) error {
-	out, err := asPostgres(filepath.Join(pgBin, "pg_ctl"), append([]string{"-D", p.dataDir, "-w"}, args...)...).CombinedOutput()
+	out, err := asPostgres(filepath.Join(p.bin, "pg_ctl"), append([]string{"-D", p.dataDir, "-w"}, args...)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pg_ctl %v: %v\n%s", args, err, out)
 	}
