@@ -22,13 +22,18 @@ const (
 // A redelivered event changes nothing. A paid session we did not create is
 // left pending for the worker, which reads its line items from Stripe.
 func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error) {
+	ev, _, err := s.handleEvent(ctx, in)
+	return ev, err
+}
+
+// handleEvent is HandleEvent that also reports whether the event was new.
+func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, isNew bool, err error) {
 	now := s.now()
-	var out Event
 	var queued bool
-	err := s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		existing, err := tx.Event(in.ID)
 		if err == nil {
-			out = existing
+			out, isNew = existing, false
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -46,7 +51,7 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 			return err
 		}
 		queued = ev.Status == EventPending
-		out = ev
+		out, isNew = ev, true
 		if err := tx.CreateEvent(ev); errors.Is(err, ErrConflict) {
 			return errRetry // another replica recorded it first: answer as a redelivery
 		} else if err != nil {
@@ -55,12 +60,12 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 		return nil
 	})
 	if err != nil {
-		return out, fmt.Errorf("handle event %s: %w", in.ID, err)
+		return out, false, fmt.Errorf("handle event %s: %w", in.ID, err)
 	}
 	if queued {
 		s.Wake()
 	}
-	return out, nil
+	return out, isNew, nil
 }
 
 // applyEvent decides what an event does and does it; it returns the event with

@@ -143,6 +143,7 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 		draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
 		left -= take
 	}
+	// The own lot is emptied before the others are read, so no lot is drawn twice.
 	unreserved := account.Balance - account.Held + account.Debt - (amount - left)
 	if take := min(left, max(unreserved, 0)); take > 0 {
 		err := eachSpendableLot(tx, account.ID, entry.CreatedAt, take, func(lot Lot, n int64) error {
@@ -160,7 +161,7 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 	if err != nil {
 		return account, err
 	}
-	if err := tx.AddLotDraws(entry.ID, mergeDraws(draws)); err != nil {
+	if err := tx.AddLotDraws(entry.ID, draws); err != nil {
 		return account, err
 	}
 	if left > 0 {
@@ -168,21 +169,6 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 		return account, tx.SetAccountDebt(account.ID, account.Debt)
 	}
 	return account, nil
-}
-
-// mergeDraws adds up draws on the same lot.
-func mergeDraws(draws []LotAmount) []LotAmount {
-	var out []LotAmount
-	index := map[int64]int{}
-	for _, d := range draws {
-		if i, ok := index[d.LotID]; ok {
-			out[i].Amount += d.Amount
-			continue
-		}
-		index[d.LotID] = len(out)
-		out = append(out, d)
-	}
-	return out
 }
 
 // payDebt pays an account's debt from credits that became unreserved (a hold

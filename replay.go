@@ -2,7 +2,6 @@ package credits
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -29,23 +28,11 @@ func (s *Service) ReplayEvents(ctx context.Context, source EventSource, since ti
 			return result, err
 		}
 		result.Listed++
-		var known bool
-		err := s.Store.View(ctx, func(tx Tx) error {
-			_, err := tx.Event(ev.ID)
-			known = err == nil
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			return err
-		})
+		recorded, isNew, err := s.handleEvent(ctx, ev)
 		if err != nil {
-			return result, fmt.Errorf("replay event %s: %w", ev.ID, err)
+			return result, fmt.Errorf("replay: %w", err)
 		}
-		recorded, err := s.HandleEvent(ctx, ev)
-		if err != nil {
-			return result, err
-		}
-		if !known {
+		if isNew {
 			result.New++
 			result.ByStatus[recorded.Status]++
 		}

@@ -31,7 +31,6 @@ var migrations embed.FS
 // WAL is synced before COMMIT returns, so an acknowledged event survives a
 // crash or power loss.
 type DB struct {
-	path  string
 	write *sql.DB
 	read  *sql.DB
 
@@ -70,7 +69,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(8)
-	db := &DB{path: path, write: write, read: read}
+	db := &DB{write: write, read: read}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
