@@ -167,7 +167,7 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
 	// The account is locked first, so that a concurrent event for the same
 	// session waits here and then sees the purchase.
-	account, err := s.settle(tx, cs.AccountID, now)
+	locked, account, err := s.settle(tx, cs.AccountID, now)
 	if ErrorCode(err) == ENOTFOUND {
 		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
 	} else if err != nil {
@@ -200,7 +200,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
 	}
 	p.PaymentIntent = ev.Session.PaymentIntent
-	if err := s.writePurchase(tx, p, account, pack); err != nil {
+	if err := s.writePurchase(locked, p, account, pack); err != nil {
 		return "", "", err
 	}
 	if err := tx.SetCheckoutSessionStatus(cs.ID, SessionFulfilled, now); err != nil {
@@ -210,9 +210,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	return EventProcessed, "", nil
 }
 
-func (s *Service) writePurchase(tx Tx, p Purchase, account Account, pack Pack) error {
-	if _, err := tx.CreatePurchase(p); err != nil {
-		return fmt.Errorf("create purchase for session %s: %w", p.SessionID, err)
+func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Account, pack Pack) error {
+	if _, err := locked.CreatePurchase(p); err != nil {
+		return err
 	}
 	lot := Lot{AccountID: account.ID, Amount: p.Credits, Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt}
 	if pack.ExpiresAfterDays != nil {
@@ -224,7 +224,7 @@ func (s *Service) writePurchase(tx Tx, p Purchase, account Account, pack Pack) e
 		Description: fmt.Sprintf("%d × %s", p.Quantity, pack.Name), CreatedAt: p.CreatedAt,
 	}
 	account.Trial = false
-	_, _, _, err := addLot(tx, account, entry, lot)
+	_, _, _, err := addLot(locked, account, entry, lot)
 	return err
 }
 

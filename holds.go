@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 )
 
@@ -33,7 +32,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		return Hold{}, false, err
 	}
 	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (Hold, error) {
-		account, err := s.settle(tx, accountID, now)
+		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return Hold{}, err
 		}
@@ -44,22 +43,22 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 			ID: NewID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
 			ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
 		}
-		reserved, err := reserveLots(tx, accountID, req.Amount, now)
+		reserved, err := reserveLots(locked, req.Amount, now)
 		if err != nil {
 			return Hold{}, err
 		}
-		if err := tx.CreateHold(hold, reserved); err != nil {
+		if err := locked.CreateHold(hold, reserved); err != nil {
 			return Hold{}, err
 		}
-		return hold, tx.SetAccountHeld(accountID, account.Held+req.Amount)
+		return hold, locked.SetHeld(account.Held + req.Amount)
 	})
 }
 
-func reserveLots(tx Tx, accountID string, amount int64, now time.Time) ([]LotAmount, error) {
+func reserveLots(locked LockedAccount, amount int64, now time.Time) ([]LotAmount, error) {
 	var reserved []LotAmount
-	err := eachSpendableLot(tx, accountID, now, amount, func(lot Lot, take int64) error {
+	err := eachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
 		reserved = append(reserved, LotAmount{LotID: lot.ID, Amount: take})
-		return tx.SetLot(lot.ID, lot.Remaining, lot.Reserved+take)
+		return locked.SetLot(lot.ID, lot.Remaining, lot.Reserved+take)
 	})
 	return reserved, err
 }
@@ -74,8 +73,8 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount int64) 
 	var hold Hold
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.now()
-		var err error
-		if hold, err = s.openHold(tx, holdID, now); err != nil {
+		locked, account, h, err := s.openHold(tx, holdID, now)
+		if hold = h; err != nil {
 			return err
 		}
 		switch {
@@ -86,10 +85,11 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount int64) 
 		case amount > hold.Amount:
 			return Errorf(EINVALID, "amount %d is more than the %d credits held", amount, hold.Amount)
 		}
-		if amount == 0 {
-			amount = hold.Amount
+		captured := amount
+		if captured == 0 {
+			captured = hold.Amount
 		}
-		hold, err = s.closeHold(tx, hold, amount, HoldCaptured, now)
+		_, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now)
 		return err
 	})
 	return hold, err
@@ -101,15 +101,15 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 	var hold Hold
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.now()
-		var err error
-		if hold, err = s.openHold(tx, holdID, now); err != nil {
+		locked, account, h, err := s.openHold(tx, holdID, now)
+		if hold = h; err != nil {
 			return err
 		}
 		switch hold.Status {
 		case HoldReleased:
 			return nil
 		case HoldHeld:
-			hold, err = s.closeHold(tx, hold, 0, HoldReleased, now)
+			_, hold, err = s.closeHold(locked, account, hold, 0, HoldReleased, now)
 			return err
 		default:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be released", holdID, hold.Status)
@@ -118,126 +118,96 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 	return hold, err
 }
 
-// openHold reads a hold after settling its account, so that a hold past its
-// expiry reads as expired.
-func (s *Service) openHold(tx Tx, holdID string, now time.Time) (Hold, error) {
+// openHold locks and settles a hold's account, then reads the hold, so that a
+// hold past its expiry reads as expired.
+func (s *Service) openHold(tx Tx, holdID string, now time.Time) (LockedAccount, Account, Hold, error) {
 	hold, err := tx.Hold(holdID)
 	if errors.Is(err, ErrNotFound) {
-		return hold, Errorf(ENOTFOUND, "hold %s not found", holdID)
+		return nil, Account{}, hold, Errorf(ENOTFOUND, "hold %s not found", holdID)
 	} else if err != nil {
-		return hold, err
+		return nil, Account{}, hold, err
 	}
-	if _, err := s.settle(tx, hold.AccountID, now); err != nil {
-		return hold, err
+	locked, account, err := s.settle(tx, hold.AccountID, now)
+	if err != nil {
+		return nil, account, hold, err
 	}
-	return tx.Hold(holdID)
+	hold, err = tx.Hold(holdID)
+	return locked, account, hold, err
 }
 
 // closeHold captures captured credits of a held hold (none for a release or an
-// expiry) and frees the rest of its reservations.
-func (s *Service) closeHold(tx Tx, hold Hold, captured int64, status string, now time.Time) (Hold, error) {
-	account, err := tx.Account(hold.AccountID)
+// expiry), from its lots in burn-down order, and frees the rest of its
+// reservations. It returns the account and the hold as they are now.
+func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, captured int64, status string, now time.Time) (Account, Hold, error) {
+	lots, err := locked.HeldLots(hold.ID)
 	if err != nil {
-		return hold, err
+		return account, hold, err
 	}
-	reserved, err := tx.HoldLots(hold.ID)
-	if err != nil {
-		return hold, err
-	}
-	lots := make([]Lot, 0, len(reserved))
-	heldOn := map[int64]int64{} // what this hold reserved on each lot
-	for _, r := range reserved {
-		lot, err := tx.Lot(r.LotID)
-		if err != nil {
-			return hold, err
-		}
-		lot.Reserved -= r.Amount
-		heldOn[lot.ID] = r.Amount
-		lots = append(lots, lot)
-	}
-	sortBurnDown(lots)
 	var draws []LotAmount
 	left := captured
 	for _, lot := range lots {
-		take := min(left, heldOn[lot.ID])
+		take := min(left, lot.Held)
 		left -= take
 		if take > 0 {
 			draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
 		}
-		if err := tx.SetLot(lot.ID, lot.Remaining-take, lot.Reserved); err != nil {
-			return hold, err
+		if err := locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved-lot.Held); err != nil {
+			return account, hold, err
 		}
 	}
 	account.Held -= hold.Amount
-	if err := tx.SetAccountHeld(account.ID, account.Held); err != nil {
-		return hold, err
+	if err := locked.SetHeld(account.Held); err != nil {
+		return account, hold, err
 	}
 	if captured > 0 {
 		account.Balance -= captured
 		entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
-		if entry, err = addEntry(tx, account, entry); err != nil {
-			return hold, err
+		if entry, err = addEntry(locked, account, entry); err != nil {
+			return account, hold, err
 		}
-		if err := tx.AddLotDraws(entry.ID, draws); err != nil {
-			return hold, err
+		if err := locked.AddLotDraws(entry.ID, draws); err != nil {
+			return account, hold, err
 		}
 	}
 	hold.Status, hold.Captured, hold.UpdatedAt = status, captured, now
-	if err := tx.UpdateHold(hold); err != nil {
-		return hold, err
+	if err := locked.UpdateHold(hold); err != nil {
+		return account, hold, err
 	}
 	// Credits freed on a lot that expired meanwhile expire now; the rest pay
 	// back any debt.
-	if account, err = s.expireLots(tx, account, now); err != nil {
-		return hold, err
+	if account, err = expireLots(locked, account, now); err != nil {
+		return account, hold, err
 	}
-	_, err = payDebt(tx, account, now)
-	return hold, err
+	account, err = payDebt(locked, account, now)
+	return account, hold, err
 }
 
-func sortBurnDown(lots []Lot) {
-	sort.SliceStable(lots, func(i, j int) bool {
-		a, b := lots[i], lots[j]
-		switch {
-		case (a.ExpiresAt == nil) != (b.ExpiresAt == nil):
-			return a.ExpiresAt != nil
-		case a.ExpiresAt != nil && !a.ExpiresAt.Equal(*b.ExpiresAt):
-			return a.ExpiresAt.Before(*b.ExpiresAt)
-		case a.Priority != b.Priority:
-			return a.Priority < b.Priority
-		default:
-			return a.ID < b.ID
-		}
-	})
-}
-
-// settle applies what came due for an account at now: holds past their
-// expiry are released, and what is left of expired lots (but for credits an
-// active hold reserves) leaves the balance through expiry entries. It returns
-// the account as settled.
-func (s *Service) settle(tx Tx, accountID string, now time.Time) (Account, error) {
-	account, err := tx.Account(accountID)
+// settle locks an account and applies what came due for it at now: holds
+// past their expiry are released, and what is left of expired lots (but for
+// credits an active hold reserves) leaves the balance through expiry entries.
+// It returns the lock and the account as settled.
+func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount, Account, error) {
+	locked, err := tx.LockAccount(accountID)
 	if errors.Is(err, ErrNotFound) {
-		return account, Errorf(ENOTFOUND, "account %s not found", accountID)
+		return nil, Account{}, Errorf(ENOTFOUND, "account %s not found", accountID)
 	} else if err != nil {
-		return account, err
+		return nil, Account{}, err
 	}
+	account := locked.Account()
 	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
 	if err != nil {
-		return account, err
+		return nil, account, err
 	}
 	for _, hold := range holds {
 		if hold.ExpiresAt.After(now) {
 			continue
 		}
-		if _, err := s.closeHold(tx, hold, 0, HoldExpired, now); err != nil {
-			return account, err
+		if account, _, err = s.closeHold(locked, account, hold, 0, HoldExpired, now); err != nil {
+			return nil, account, err
 		}
 	}
-	if account, err = tx.Account(accountID); err != nil {
-		return account, err
-	}
-	return s.expireLots(tx, account, now)
+	account, err = expireLots(locked, account, now)
+	return locked, account, err
 }
 
 // Bounds of one settlement; what is left is settled by the next one.
@@ -246,23 +216,23 @@ const (
 	MaxLotsExpiredAtOnce = 10_000
 )
 
-func (s *Service) expireLots(tx Tx, account Account, now time.Time) (Account, error) {
-	lots, err := tx.ExpiringLots(account.ID, now, MaxLotsExpiredAtOnce)
+func expireLots(locked LockedAccount, account Account, now time.Time) (Account, error) {
+	lots, err := locked.ExpiringLots(now, MaxLotsExpiredAtOnce)
 	if err != nil {
 		return account, err
 	}
 	for _, lot := range lots {
 		expired := lot.Spendable()
-		if err := tx.SetLot(lot.ID, lot.Reserved, lot.Reserved); err != nil {
+		if err := locked.SetLot(lot.ID, lot.Reserved, lot.Reserved); err != nil {
 			return account, err
 		}
 		account.Balance -= expired
 		entry := Entry{AccountID: account.ID, Amount: -expired, Kind: EntryExpiry, Reference: fmt.Sprintf("lot_%d", lot.ID),
 			Description: "credits expired", CreatedAt: now}
-		if entry, err = addEntry(tx, account, entry); err != nil {
+		if entry, err = addEntry(locked, account, entry); err != nil {
 			return account, err
 		}
-		if err := tx.AddLotDraws(entry.ID, []LotAmount{{LotID: lot.ID, Amount: expired}}); err != nil {
+		if err := locked.AddLotDraws(entry.ID, []LotAmount{{LotID: lot.ID, Amount: expired}}); err != nil {
 			return account, err
 		}
 	}
@@ -284,7 +254,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 	}
 	for _, id := range due {
 		err := s.update(ctx, func(tx Tx) error {
-			_, err := s.settle(tx, id, now)
+			_, _, err := s.settle(tx, id, now)
 			return err
 		})
 		if err != nil {
@@ -314,14 +284,27 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// GetHold returns one hold, settled.
+// GetHold returns one hold, its account settled first (in a write
+// transaction only when something is due).
 func (s *Service) GetHold(ctx context.Context, holdID string) (Hold, error) {
-	var hold Hold
-	err := s.update(ctx, func(tx Tx) (err error) {
-		hold, err = s.openHold(tx, holdID, s.now())
-		return err
-	})
-	return hold, err
+	read := func() (hold Hold, err error) {
+		err = s.Store.View(ctx, func(tx Tx) error {
+			hold, err = tx.Hold(holdID)
+			if errors.Is(err, ErrNotFound) {
+				return Errorf(ENOTFOUND, "hold %s not found", holdID)
+			}
+			return err
+		})
+		return hold, err
+	}
+	hold, err := read()
+	if err != nil || hold.Status != HoldHeld {
+		return hold, err
+	}
+	if err := s.settleIfDue(ctx, hold.AccountID); err != nil {
+		return hold, err
+	}
+	return read()
 }
 
 // ListHolds lists an account's holds, newest first.
@@ -363,7 +346,7 @@ func (s *Service) settleIfDue(ctx context.Context, accountID string) error {
 		return err
 	}
 	return s.update(ctx, func(tx Tx) error {
-		_, err := s.settle(tx, accountID, now)
+		_, _, err := s.settle(tx, accountID, now)
 		return err
 	})
 }

@@ -23,30 +23,30 @@ func creditsFor(p Purchase, amount int64) int64 {
 
 // purchaseOf finds the purchase that a payment intent paid for, and locks its
 // account (settled). reason is set when there is none.
-func (s *Service) purchaseOf(tx Tx, paymentIntent string, now time.Time) (Purchase, Account, string, error) {
+func (s *Service) purchaseOf(tx Tx, paymentIntent string, now time.Time) (Purchase, LockedAccount, Account, string, error) {
 	if paymentIntent == "" {
-		return Purchase{}, Account{}, "no payment intent: not a credits purchase", nil
+		return Purchase{}, nil, Account{}, "no payment intent: not a credits purchase", nil
 	}
 	purchase, err := tx.PurchaseByPaymentIntent(paymentIntent)
 	if errors.Is(err, ErrNotFound) {
-		return purchase, Account{}, "no purchase was paid with payment intent " + paymentIntent, nil
+		return purchase, nil, Account{}, "no purchase was paid with payment intent " + paymentIntent, nil
 	} else if err != nil {
-		return purchase, Account{}, "", err
+		return purchase, nil, Account{}, "", err
 	}
-	account, err := s.settle(tx, purchase.AccountID, now)
+	locked, account, err := s.settle(tx, purchase.AccountID, now)
 	if err != nil {
-		return purchase, account, "", err
+		return purchase, nil, account, "", err
 	}
 	// Read again under the account's lock: a concurrent refund may have counted.
 	purchase, err = tx.PurchaseByPaymentIntent(paymentIntent)
-	return purchase, account, "", err
+	return purchase, locked, account, "", err
 }
 
 // applyRefund takes back the credits that a charge's refunds paid for. Stripe
 // sends the charge's refunded total, so later and repeated events only take
 // the difference.
 func (s *Service) applyRefund(tx Tx, ev Event, charge *StripeCharge, now time.Time) (status, reason string, err error) {
-	purchase, account, reason, err := s.purchaseOf(tx, charge.PaymentIntent, now)
+	purchase, locked, account, reason, err := s.purchaseOf(tx, charge.PaymentIntent, now)
 	if err != nil || reason != "" {
 		return EventIgnored, reason, err
 	}
@@ -56,10 +56,10 @@ func (s *Service) applyRefund(tx Tx, ev Event, charge *StripeCharge, now time.Ti
 		return EventProcessed, "refund already applied: nothing taken", nil
 	}
 	description := fmt.Sprintf("refund of %d credits of session %s", take, purchase.SessionID)
-	if _, err := s.takeBack(tx, account, purchase.SessionID, Entry{Kind: EntryRefund, Reference: charge.ID, Description: description, CreatedAt: now}, take); err != nil {
+	if _, err := takeBack(locked, account, purchase.SessionID, Entry{Kind: EntryRefund, Reference: charge.ID, Description: description, CreatedAt: now}, take); err != nil {
 		return "", "", err
 	}
-	return EventProcessed, "", tx.SetPurchaseRefunded(purchase.ID, target)
+	return EventProcessed, "", locked.SetPurchaseRefunded(purchase.ID, target)
 }
 
 // applyDispute takes a purchase's disputed credits back when the dispute
@@ -67,7 +67,7 @@ func (s *Service) applyRefund(tx Tx, ev Event, charge *StripeCharge, now time.Ti
 // may come in any order: a dispute closed before it was seen to open is
 // settled then.
 func (s *Service) applyDispute(tx Tx, ev Event, d *StripeDispute, now time.Time) (status, reason string, err error) {
-	purchase, account, reason, err := s.purchaseOf(tx, d.PaymentIntent, now)
+	purchase, locked, account, reason, err := s.purchaseOf(tx, d.PaymentIntent, now)
 	if err != nil || reason != "" {
 		return EventIgnored, reason, err
 	}
@@ -87,19 +87,19 @@ func (s *Service) applyDispute(tx Tx, ev Event, d *StripeDispute, now time.Time)
 		if closed && d.Status != "lost" {
 			existing.Status = disputeOutcome(d.Status) // won or closed before we saw it open: nothing to take or give back
 			existing.UpdatedAt = now
-			return EventProcessed, "dispute closed before it was seen to open: nothing taken", tx.CreateDispute(existing)
+			return EventProcessed, "dispute closed before it was seen to open: nothing taken", locked.CreateDispute(existing)
 		}
 		existing.Credits = creditsFor(purchase, d.Amount)
 		entry := Entry{Kind: EntryDispute, Reference: d.ID, Description: "disputed payment of session " + purchase.SessionID, CreatedAt: now}
-		if account, err = s.takeBack(tx, account, purchase.SessionID, entry, existing.Credits); err != nil {
+		if account, err = takeBack(locked, account, purchase.SessionID, entry, existing.Credits); err != nil {
 			return "", "", err
 		}
 		if !closed {
 			existing.UpdatedAt = now
-			return EventProcessed, "", tx.CreateDispute(existing)
+			return EventProcessed, "", locked.CreateDispute(existing)
 		}
 		existing.Status, existing.UpdatedAt = DisputeLost, now
-		return EventProcessed, "", tx.CreateDispute(existing)
+		return EventProcessed, "", locked.CreateDispute(existing)
 	}
 	// An open dispute closes.
 	existing.Status, existing.UpdatedAt = disputeOutcome(d.Status), now
@@ -107,11 +107,11 @@ func (s *Service) applyDispute(tx Tx, ev Event, d *StripeDispute, now time.Time)
 		lot := Lot{AccountID: account.ID, Amount: existing.Credits, Source: EntryDispute, Reference: d.ID, CreatedAt: now}
 		entry := Entry{AccountID: account.ID, Amount: existing.Credits, Kind: EntryDispute, Reference: d.ID,
 			Description: "dispute " + existing.Status + ": credits given back", CreatedAt: now}
-		if _, _, _, err := addLot(tx, account, entry, lot); err != nil {
+		if _, _, _, err := addLot(locked, account, entry, lot); err != nil {
 			return "", "", err
 		}
 	}
-	return EventProcessed, "", tx.UpdateDispute(existing)
+	return EventProcessed, "", locked.UpdateDispute(existing)
 }
 
 func disputeOutcome(stripeStatus string) string {
@@ -129,15 +129,15 @@ func disputeOutcome(stripeStatus string) string {
 // purchase's own lot, then its other unreserved credits in burn-down order;
 // what they cannot cover becomes debt. It writes entry (its amount, account
 // and balance are set here) with the lots it drew from.
-func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry, amount int64) (Account, error) {
+func takeBack(locked LockedAccount, account Account, sessionID string, entry Entry, amount int64) (Account, error) {
 	var draws []LotAmount
 	left := amount
-	own, err := tx.LotByReference(account.ID, EntryPurchase, sessionID)
+	own, err := locked.LotByReference(EntryPurchase, sessionID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return account, err
 	}
 	if take := min(left, own.Spendable()); err == nil && take > 0 && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
-		if err := tx.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
+		if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
 			return account, err
 		}
 		draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
@@ -146,9 +146,9 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 	// The own lot is emptied before the others are read, so no lot is drawn twice.
 	unreserved := account.Balance - account.Held + account.Debt - (amount - left)
 	if take := min(left, max(unreserved, 0)); take > 0 {
-		err := eachSpendableLot(tx, account.ID, entry.CreatedAt, take, func(lot Lot, n int64) error {
+		err := eachSpendableLot(locked, entry.CreatedAt, take, func(lot Lot, n int64) error {
 			draws = append(draws, LotAmount{LotID: lot.ID, Amount: n})
-			return tx.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
+			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 		})
 		if err != nil {
 			return account, err
@@ -157,16 +157,16 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 	}
 	account.Balance -= amount
 	entry.AccountID, entry.Amount = account.ID, -amount
-	entry, err = addEntry(tx, account, entry)
+	entry, err = addEntry(locked, account, entry)
 	if err != nil {
 		return account, err
 	}
-	if err := tx.AddLotDraws(entry.ID, draws); err != nil {
+	if err := locked.AddLotDraws(entry.ID, draws); err != nil {
 		return account, err
 	}
 	if left > 0 {
 		account.Debt += left
-		return account, tx.SetAccountDebt(account.ID, account.Debt)
+		return account, locked.SetDebt(account.Debt)
 	}
 	return account, nil
 }
@@ -174,18 +174,18 @@ func (s *Service) takeBack(tx Tx, account Account, sessionID string, entry Entry
 // payDebt pays an account's debt from credits that became unreserved (a hold
 // closed while the account was in debt). The balance does not change: the
 // debt was already counted in it.
-func payDebt(tx Tx, account Account, now time.Time) (Account, error) {
+func payDebt(locked LockedAccount, account Account, now time.Time) (Account, error) {
 	free := account.Balance - account.Held + account.Debt
 	pay := min(account.Debt, free)
 	if pay <= 0 {
 		return account, nil
 	}
-	err := eachSpendableLot(tx, account.ID, now, pay, func(lot Lot, n int64) error {
-		return tx.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
+	err := eachSpendableLot(locked, now, pay, func(lot Lot, n int64) error {
+		return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 	})
 	if err != nil {
 		return account, err
 	}
 	account.Debt -= pay
-	return account, tx.SetAccountDebt(account.ID, account.Debt)
+	return account, locked.SetDebt(account.Debt)
 }

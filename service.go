@@ -119,7 +119,11 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 			lot.ExpiresAt = &expires
 		}
 		entry := Entry{AccountID: id, Amount: s.TrialCredits, Kind: EntryGrant, Description: "trial credits", CreatedAt: now}
-		a, _, _, err = addLot(tx, a, entry, lot)
+		locked, err := tx.LockAccount(id)
+		if err != nil {
+			return err
+		}
+		a, _, _, err = addLot(locked, a, entry, lot)
 		return err
 	})
 	a.Available = a.Balance

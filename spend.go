@@ -204,7 +204,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		return DebitResult{}, false, err
 	}
 	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
-		account, err := s.settle(tx, accountID, now)
+		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return DebitResult{}, err
 		}
@@ -213,7 +213,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		}
 		entry := Entry{AccountID: accountID, Amount: -req.Amount, Kind: EntryDebit, Description: description, CreatedAt: now}
 		entry.Reference = metadataReference(req.Metadata)
-		account, entry, draws, err := takeFromLots(tx, account, entry)
+		account, entry, draws, err := takeFromLots(locked, account, entry)
 		if err != nil {
 			return DebitResult{}, err
 		}
@@ -235,20 +235,20 @@ func metadataReference(m Metadata) string {
 // takeFromLots writes entry (a negative amount) and takes it from the
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
-func takeFromLots(tx Tx, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
+func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
 	var draws []LotAmount
-	err := eachSpendableLot(tx, account.ID, entry.CreatedAt, -entry.Amount, func(lot Lot, take int64) error {
+	err := eachSpendableLot(locked, entry.CreatedAt, -entry.Amount, func(lot Lot, take int64) error {
 		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-		return tx.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
+		return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
 	})
 	if err != nil {
 		return account, entry, nil, err
 	}
 	account.Balance += entry.Amount
-	if entry, err = addEntry(tx, account, entry); err != nil {
+	if entry, err = addEntry(locked, account, entry); err != nil {
 		return account, entry, nil, err
 	}
-	return account, entry, draws, tx.AddLotDraws(entry.ID, draws)
+	return account, entry, draws, locked.AddLotDraws(entry.ID, draws)
 }
 
 // lotBatch is how many lots a draw reads at a time: most draws need one.
@@ -257,14 +257,14 @@ const lotBatch = 32
 // eachSpendableLot calls use with the lots to take amount from, in burn-down
 // order, and how much to take of each; use must take it (so that the next
 // batch starts after it). The caller has checked that the credits are there.
-func eachSpendableLot(tx Tx, accountID string, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
+func eachSpendableLot(locked LockedAccount, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
 	for amount > 0 {
-		lots, err := tx.SpendableLots(accountID, now, lotBatch)
+		lots, err := locked.SpendableLots(now, lotBatch)
 		if err != nil {
 			return err
 		}
 		if len(lots) == 0 {
-			panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", accountID, amount))
+			panic(fmt.Sprintf("account %s: lots hold %d fewer credits than available says", locked.Account().ID, amount))
 		}
 		for _, lot := range lots {
 			take := min(amount, lot.Spendable())
@@ -281,14 +281,14 @@ func eachSpendableLot(tx Tx, accountID string, now time.Time, amount int64, use 
 
 // addEntry appends entry to the ledger with the account's new balance, and
 // stores that balance.
-func addEntry(tx Tx, account Account, entry Entry) (Entry, error) {
+func addEntry(locked LockedAccount, account Account, entry Entry) (Entry, error) {
 	entry.BalanceAfter = account.Balance
-	id, err := tx.AddEntry(entry)
+	id, err := locked.AddEntry(entry)
 	if err != nil {
 		return entry, err
 	}
 	entry.ID = id
-	return entry, tx.SetAccountBalance(account.ID, account.Balance, account.Trial)
+	return entry, locked.SetBalance(account.Balance, account.Trial)
 }
 
 // GrantRequest adds promotional or goodwill credits.
@@ -329,13 +329,13 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 		if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 			return GrantResult{}, Errorf(EINVALID, "expires_at must be in the future")
 		}
-		account, err := s.settle(tx, accountID, now)
+		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return GrantResult{}, err
 		}
 		lot := Lot{AccountID: accountID, Amount: req.Amount, Priority: req.Priority, ExpiresAt: req.ExpiresAt, Source: EntryGrant, Reference: reason, CreatedAt: now}
 		entry := Entry{AccountID: accountID, Amount: req.Amount, Kind: EntryGrant, Reference: "", Description: reason, CreatedAt: now}
-		account, entry, lot, err = addLot(tx, account, entry, lot)
+		account, entry, lot, err = addLot(locked, account, entry, lot)
 		if err != nil {
 			return GrantResult{}, err
 		}
@@ -349,19 +349,19 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 // addLot credits a new lot with its ledger entry; the entry's reference is
 // the lot's id unless the caller set one. The new credits pay back any debt
 // first.
-func addLot(tx Tx, account Account, entry Entry, lot Lot) (Account, Entry, Lot, error) {
+func addLot(locked LockedAccount, account Account, entry Entry, lot Lot) (Account, Entry, Lot, error) {
 	balance, err := AddCredits(account.Balance, lot.Amount)
 	if err != nil {
 		return account, entry, lot, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
 	}
 	repaid := min(account.Debt, lot.Amount)
 	lot.Remaining = lot.Amount - repaid
-	if lot.ID, err = tx.AddLot(lot); err != nil {
+	if lot.ID, err = locked.AddLot(lot); err != nil {
 		return account, entry, lot, err
 	}
 	if repaid > 0 {
 		account.Debt -= repaid
-		if err := tx.SetAccountDebt(account.ID, account.Debt); err != nil {
+		if err := locked.SetDebt(account.Debt); err != nil {
 			return account, entry, lot, err
 		}
 	}
@@ -369,7 +369,7 @@ func addLot(tx Tx, account Account, entry Entry, lot Lot) (Account, Entry, Lot, 
 		entry.Reference = fmt.Sprintf("lot_%d", lot.ID)
 	}
 	account.Balance = balance
-	entry, err = addEntry(tx, account, entry)
+	entry, err = addEntry(locked, account, entry)
 	return account, entry, lot, err
 }
 
@@ -391,7 +391,7 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		return DebitResult{}, false, err
 	}
 	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
-		account, err := s.settle(tx, accountID, now)
+		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return DebitResult{}, err
 		}
@@ -399,7 +399,7 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		var draws []LotAmount
 		if req.Amount > 0 {
 			lot := Lot{AccountID: accountID, Amount: req.Amount, Source: EntryAdjustment, Reference: reason, CreatedAt: now}
-			if account, entry, lot, err = addLot(tx, account, entry, lot); err != nil {
+			if account, entry, lot, err = addLot(locked, account, entry, lot); err != nil {
 				return DebitResult{}, err
 			}
 			draws = []LotAmount{{LotID: lot.ID, Amount: req.Amount}}
@@ -407,7 +407,7 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 			if available := account.Balance - account.Held; -req.Amount > available {
 				return DebitResult{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; the adjustment takes %d", accountID, available, -req.Amount)
 			}
-			if account, entry, draws, err = takeFromLots(tx, account, entry); err != nil {
+			if account, entry, draws, err = takeFromLots(locked, account, entry); err != nil {
 				return DebitResult{}, err
 			}
 		}

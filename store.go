@@ -16,9 +16,14 @@ type Store interface {
 	Close() error
 }
 
-// Tx is one transaction. Lookups return ErrNotFound (wrapped) when nothing
-// matches; inserts return ErrConflict (wrapped) on a unique key. In an Update
-// transaction, Account locks the row until the end of the transaction.
+// Tx is one transaction: reads, and the writes that move no credits.
+// Lookups return ErrNotFound (wrapped) when nothing matches; inserts return
+// ErrConflict (wrapped) on a unique key. Every error names the operation
+// that failed.
+//
+// Credits move only through LockedAccount, which LockAccount alone returns:
+// code that changes a balance, a lot, a hold or the ledger without holding the
+// account's lock does not compile.
 type Tx interface {
 	CreatePack(p Pack) error
 	Pack(id string) (Pack, error)
@@ -26,12 +31,16 @@ type Tx interface {
 	Packs(activeOnly bool) ([]Pack, error)
 
 	CreateAccount(a Account) error
+	// Account reads an account without locking it.
 	Account(id string) (Account, error)
+	// LockAccount locks an account until the transaction ends (writers of one
+	// account queue here) and returns it as read under the lock. It is an
+	// error in a View transaction.
+	LockAccount(id string) (LockedAccount, error)
 	AccountsByEmail(email string) ([]Account, error)
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)
-	SetAccountBalance(id string, balance int64, trial bool) error
-	// SearchAccounts lists accounts whose id or (lower-case) email starts
+	// SearchAccounts lists accounts whose (lower-case) id or email starts
 	// with prefix, by id, at most limit.
 	SearchAccounts(prefix string, limit int) ([]Account, error)
 
@@ -39,45 +48,20 @@ type Tx interface {
 	CheckoutSession(id string) (CheckoutSession, error)
 	SetCheckoutSessionStatus(id, status string, now time.Time) error
 
-	CreatePurchase(p Purchase) (int64, error)
 	PurchaseBySession(sessionID string) (Purchase, error)
 	PurchaseByPaymentIntent(paymentIntent string) (Purchase, error)
-	SetPurchaseRefunded(id, refundedCredits int64) error
-	SetAccountDebt(id string, debt int64) error
-
-	Dispute(id string) (Dispute, error)
-	CreateDispute(d Dispute) error
-	UpdateDispute(d Dispute) error
 	// Purchases lists an account's purchases, newest first.
 	Purchases(accountID string, limit int) ([]Purchase, error)
+	Dispute(id string) (Dispute, error)
 
-	AddEntry(e Entry) (int64, error)
 	// Entries lists an account's entries, newest first, with ids below
 	// before (0: from the newest), at most limit.
 	Entries(accountID string, before int64, limit int) ([]Entry, error)
-	AddLot(l Lot) (int64, error)
-	// SpendableLots lists up to limit of an account's lots that have
-	// unreserved credits and have not expired at now, in burn-down order:
-	// earliest expiry first (none last), then lower priority, then oldest.
-	SpendableLots(accountID string, now time.Time, limit int) ([]Lot, error)
 	// ExpiringLots lists up to limit of an account's lots whose unreserved
 	// credits expire at or before until, earliest first (expired ones too).
 	ExpiringLots(accountID string, until time.Time, limit int) ([]Lot, error)
-	Lot(id int64) (Lot, error)
-	// LotByReference returns an account's lot from a source and reference
-	// (a purchase's lot: source purchase, reference its session id).
-	LotByReference(accountID, source, reference string) (Lot, error)
-	SetLot(id, remaining, reserved int64) error
-	// AddLotDraws records which lots an entry drew from.
-	AddLotDraws(entryID int64, draws []LotAmount) error
-	LotDraws(entryID int64) ([]LotAmount, error)
-	SetAccountHeld(id string, held int64) error
 
-	CreateHold(h Hold, lots []LotAmount) error
 	Hold(id string) (Hold, error)
-	// HoldLots lists what a hold reserved on each lot.
-	HoldLots(holdID string) ([]LotAmount, error)
-	UpdateHold(h Hold) error
 	// Holds lists an account's holds, newest first, with the given status ("" for any).
 	Holds(accountID, status string, limit int) ([]Hold, error)
 
@@ -116,6 +100,51 @@ type Tx interface {
 	// HeldTotals returns, for every account, its held amount, the sum of its
 	// active holds and the sum of its lots' reserved amounts.
 	HeldTotals() ([]HeldTotals, error)
+}
+
+// LockedAccount is one account locked by its transaction: the only way to
+// change its balance, debt, held amount, lots, holds, purchases, disputes and
+// ledger entries. Every call acts on this account alone; a lot, hold or
+// purchase of another account is not found.
+type LockedAccount interface {
+	// Account is the account as read when it was locked.
+	Account() Account
+	SetBalance(balance int64, trial bool) error
+	SetHeld(held int64) error
+	SetDebt(debt int64) error
+
+	// AddEntry appends to the ledger and returns the entry's id.
+	AddEntry(e Entry) (int64, error)
+	AddLot(l Lot) (int64, error)
+	// SpendableLots lists up to limit lots that have unreserved credits and
+	// have not expired at now, in burn-down order.
+	SpendableLots(now time.Time, limit int) ([]Lot, error)
+	// ExpiringLots lists up to limit lots whose unreserved credits expire at
+	// or before until, earliest first.
+	ExpiringLots(until time.Time, limit int) ([]Lot, error)
+	// LotByReference returns a lot from its source and reference (a
+	// purchase's lot: source purchase, reference its session id).
+	LotByReference(source, reference string) (Lot, error)
+	SetLot(id, remaining, reserved int64) error
+	// AddLotDraws records which lots an entry drew from.
+	AddLotDraws(entryID int64, draws []LotAmount) error
+
+	CreateHold(h Hold, lots []LotAmount) error
+	// HeldLots lists the lots a hold reserved credits on, with how many, in
+	// burn-down order.
+	HeldLots(holdID string) ([]HeldLot, error)
+	UpdateHold(h Hold) error
+
+	CreatePurchase(p Purchase) (int64, error)
+	SetPurchaseRefunded(id, refundedCredits int64) error
+	CreateDispute(d Dispute) error
+	UpdateDispute(d Dispute) error
+}
+
+// HeldLot is a lot and what one hold reserves on it.
+type HeldLot struct {
+	Lot
+	Held int64
 }
 
 // HeldTotals is what verify compares of an account's holds.

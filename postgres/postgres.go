@@ -139,7 +139,7 @@ func (db *DB) runOnce(ctx context.Context, options pgx.TxOptions, write bool, fn
 		return mapError(err)
 	}
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(&tx{ctx: ctx, tx: pgTx, write: write}); err != nil {
+	if err := fn(newTx(ctx, pgTx, write)); err != nil {
 		return err
 	}
 	return mapError(pgTx.Commit(ctx))

@@ -148,6 +148,6 @@ func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal er
 			fatal = fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}()
-	res.err = req.fn(&tx{ctx: ctx, tx: sqlTx})
+	res.err = req.fn(newTx(ctx, sqlTx, true))
 	return res, nil
 }

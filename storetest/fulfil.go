@@ -18,6 +18,9 @@ import (
 // for every session.
 const mockPriceID = "price_1PgafmB7WZ01zgkW02Hf9z6c"
 
+// fixtureNow is the time that fixtures start at.
+var fixtureNow = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
 type fixture struct {
 	t   *testing.T
 	svc *credits.Service
@@ -28,7 +31,7 @@ type fixture struct {
 func newFixture(t *testing.T, open Opener) *fixture {
 	t.Helper()
 	db := open(t)
-	f := &fixture{t: t, db: db, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, db: db, now: fixtureNow}
 	f.svc = credits.NewService(db)
 	f.svc.Now = func() time.Time { return f.now }
 	t.Cleanup(func() { f.verify() })

@@ -1,0 +1,475 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// Packs.
+
+const packColumns = `id, name, credits, unit_amount, currency, COALESCE(stripe_price_id, ''), expires_after_days, active, created_at`
+
+func scanPack(s scanner) (credits.Pack, error) {
+	var p credits.Pack
+	var expiresAfter sql.NullInt64
+	err := s.Scan(&p.ID, &p.Name, &p.Credits, &p.UnitAmount, &p.Currency, &p.StripePriceID, &expiresAfter, &p.Active, timeValue{&p.CreatedAt})
+	p.ExpiresAfterDays = nullInt64(expiresAfter)
+	return p, err
+}
+
+func (t *Tx) CreatePack(p credits.Pack) error {
+	_, err := t.exec("create pack "+p.ID, `INSERT INTO packs (id, name, credits, unit_amount, currency, stripe_price_id, expires_after_days, active, created_at)
+		VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?)`,
+		p.ID, p.Name, p.Credits, p.UnitAmount, p.Currency, p.StripePriceID, p.ExpiresAfterDays, p.Active, t.d.Time(p.CreatedAt))
+	return err
+}
+
+func (t *Tx) Pack(id string) (credits.Pack, error) {
+	return queryOne(t, "read pack "+id, scanPack, `SELECT `+packColumns+` FROM packs WHERE id = ?`, id)
+}
+
+func (t *Tx) PackByPriceID(priceID string) (credits.Pack, error) {
+	return queryOne(t, "read pack of price "+priceID, scanPack, `SELECT `+packColumns+` FROM packs WHERE stripe_price_id = ?`, priceID)
+}
+
+func (t *Tx) Packs(activeOnly bool) ([]credits.Pack, error) {
+	return queryAll(t, "list packs", scanPack, `SELECT `+packColumns+` FROM packs WHERE active OR NOT ? ORDER BY credits, id`, activeOnly)
+}
+
+// Accounts.
+
+const accountColumns = `id, email, balance, held, debt, trial, created_at`
+
+func scanAccount(s scanner) (credits.Account, error) {
+	var a credits.Account
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, timeValue{&a.CreatedAt})
+	return a, err
+}
+
+func (t *Tx) CreateAccount(a credits.Account) error {
+	_, err := t.exec("create account "+a.ID, `INSERT INTO accounts (id, email, balance, trial, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Email, a.Balance, a.Trial, t.d.Time(a.CreatedAt))
+	return err
+}
+
+func (t *Tx) Account(id string) (credits.Account, error) {
+	return queryOne(t, "read account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
+}
+
+// LockAccount reads the account with a row lock on PostgreSQL, so that
+// writers of one account queue and each reads what the previous committed.
+// SQLite needs none: its write transaction holds the database's one write
+// lock from BEGIN IMMEDIATE to COMMIT.
+func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
+	if !t.write {
+		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
+	}
+	a, err := queryOne(t, "lock account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?{for_update}`, id)
+	if err != nil {
+		return nil, err
+	}
+	return &lockedAccount{t: t, account: a}, nil
+}
+
+func (t *Tx) AccountsByEmail(email string) ([]credits.Account, error) {
+	return queryAll(t, "find accounts by email", scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE email = lower(?) ORDER BY id`, email)
+}
+
+func (t *Tx) Accounts(after string, limit int) ([]credits.Account, error) {
+	return queryAll(t, "list accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+func (t *Tx) SearchAccounts(prefix string, limit int) ([]credits.Account, error) {
+	pattern := likePrefix(prefix)
+	return queryAll(t, "search accounts", scanAccount, `SELECT `+accountColumns+` FROM accounts
+		WHERE lower(id) LIKE ? ESCAPE '\' OR email LIKE ? ESCAPE '\' ORDER BY id LIMIT ?`, pattern, pattern, limit)
+}
+
+// likePrefix makes a LIKE pattern that matches values starting with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+}
+
+// Checkout sessions.
+
+const sessionColumns = `id, account_id, pack_id, quantity, expected_amount, currency, status, url, created_at, updated_at`
+
+func scanSession(s scanner) (credits.CheckoutSession, error) {
+	var cs credits.CheckoutSession
+	err := s.Scan(&cs.ID, &cs.AccountID, &cs.PackID, &cs.Quantity, &cs.ExpectedAmount, &cs.Currency,
+		&cs.Status, &cs.URL, timeValue{&cs.CreatedAt}, timeValue{&cs.UpdatedAt})
+	return cs, err
+}
+
+func (t *Tx) CreateCheckoutSession(cs credits.CheckoutSession) error {
+	_, err := t.exec("record checkout session "+cs.ID, `INSERT INTO checkout_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		cs.ID, cs.AccountID, cs.PackID, cs.Quantity, cs.ExpectedAmount, cs.Currency, cs.Status, cs.URL,
+		t.d.Time(cs.CreatedAt), t.d.Time(cs.UpdatedAt))
+	return err
+}
+
+func (t *Tx) CheckoutSession(id string) (credits.CheckoutSession, error) {
+	return queryOne(t, "read checkout session "+id, scanSession, `SELECT `+sessionColumns+` FROM checkout_sessions WHERE id = ?`, id)
+}
+
+func (t *Tx) SetCheckoutSessionStatus(id, status string, now time.Time) error {
+	return t.execOne("set status of checkout session "+id, `UPDATE checkout_sessions SET status = ?, updated_at = ? WHERE id = ?`, status, t.d.Time(now), id)
+}
+
+// Purchases and disputes.
+
+const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at`
+
+func scanPurchase(s scanner) (credits.Purchase, error) {
+	var p credits.Purchase
+	err := s.Scan(&p.ID, &p.AccountID, &p.PackID, &p.Quantity, &p.Credits, &p.AmountPaid, &p.Currency,
+		&p.SessionID, &p.PaymentIntent, &p.EventID, &p.RefundedCredits, timeValue{&p.CreatedAt})
+	return p, err
+}
+
+func (t *Tx) PurchaseBySession(sessionID string) (credits.Purchase, error) {
+	return queryOne(t, "read purchase of session "+sessionID, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE session_id = ?`, sessionID)
+}
+
+func (t *Tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) {
+	return queryAll(t, "list purchases of account "+accountID, scanPurchase,
+		`SELECT `+purchaseColumns+` FROM purchases WHERE account_id = ? ORDER BY id DESC LIMIT ?`, accountID, limit)
+}
+
+func (t *Tx) PurchaseByPaymentIntent(paymentIntent string) (credits.Purchase, error) {
+	return queryOne(t, "read purchase of payment intent "+paymentIntent, scanPurchase,
+		`SELECT `+purchaseColumns+` FROM purchases WHERE payment_intent = ? AND payment_intent != '' ORDER BY id LIMIT 1`, paymentIntent)
+}
+
+const disputeColumns = `id, account_id, session_id, credits, status, created_at, updated_at`
+
+func scanDispute(s scanner) (credits.Dispute, error) {
+	var d credits.Dispute
+	err := s.Scan(&d.ID, &d.AccountID, &d.SessionID, &d.Credits, &d.Status, timeValue{&d.CreatedAt}, timeValue{&d.UpdatedAt})
+	return d, err
+}
+
+func (t *Tx) Dispute(id string) (credits.Dispute, error) {
+	return queryOne(t, "read dispute "+id, scanDispute, `SELECT `+disputeColumns+` FROM disputes WHERE id = ?`, id)
+}
+
+// Entries and lots.
+
+const entryColumns = `id, account_id, amount, kind, reference, description, balance_after, created_at`
+
+func scanEntry(s scanner) (credits.Entry, error) {
+	var e credits.Entry
+	err := s.Scan(&e.ID, &e.AccountID, &e.Amount, &e.Kind, &e.Reference, &e.Description, &e.BalanceAfter, timeValue{&e.CreatedAt})
+	return e, err
+}
+
+func (t *Tx) Entries(accountID string, before int64, limit int) ([]credits.Entry, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	return queryAll(t, "list entries of account "+accountID, scanEntry,
+		`SELECT `+entryColumns+` FROM entries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, accountID, before, limit)
+}
+
+const lotColumns = `lots.id, lots.account_id, lots.amount, lots.remaining, lots.reserved, lots.priority, lots.expires_at, lots.source, lots.reference, lots.created_at`
+
+// burnDownOrder is the order in which credits are spent: earliest expiry
+// first (lots that never expire last), then lower priority, then oldest. It
+// is written here only; every draw and every capture follows it.
+const burnDownOrder = `lots.expires_at IS NULL, lots.expires_at, lots.priority, lots.id`
+
+func scanLot(s scanner) (credits.Lot, error) {
+	var l credits.Lot
+	err := s.Scan(&l.ID, &l.AccountID, &l.Amount, &l.Remaining, &l.Reserved, &l.Priority, nullTimeValue{&l.ExpiresAt},
+		&l.Source, &l.Reference, timeValue{&l.CreatedAt})
+	return l, err
+}
+
+func (t *Tx) ExpiringLots(accountID string, until time.Time, limit int) ([]credits.Lot, error) {
+	return queryAll(t, "list expiring lots of account "+accountID, scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND expires_at IS NOT NULL AND remaining > reserved AND expires_at <= ?
+		ORDER BY account_id, expires_at, id LIMIT ?`, accountID, t.d.Time(until), limit)
+}
+
+// Holds.
+
+const holdColumns = `id, account_id, amount, captured, status, description, expires_at, created_at, updated_at`
+
+func scanHold(s scanner) (credits.Hold, error) {
+	var h credits.Hold
+	err := s.Scan(&h.ID, &h.AccountID, &h.Amount, &h.Captured, &h.Status, &h.Description,
+		timeValue{&h.ExpiresAt}, timeValue{&h.CreatedAt}, timeValue{&h.UpdatedAt})
+	return h, err
+}
+
+func (t *Tx) Hold(id string) (credits.Hold, error) {
+	return queryOne(t, "read hold "+id, scanHold, `SELECT `+holdColumns+` FROM holds WHERE id = ?`, id)
+}
+
+func (t *Tx) Holds(accountID, status string, limit int) ([]credits.Hold, error) {
+	return queryAll(t, "list holds of account "+accountID, scanHold, `SELECT `+holdColumns+` FROM holds
+		WHERE account_id = ? AND (status = ? OR CAST(? AS TEXT) = '')
+		ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, status, status, limit)
+}
+
+// Expiry.
+
+func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
+	return queryAll(t, "find accounts due for settling", scanString, `SELECT account_id FROM holds WHERE status = 'held' AND expires_at <= ?
+		UNION SELECT account_id FROM lots WHERE expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved
+		LIMIT ?`, t.d.Time(now), t.d.Time(now), limit)
+}
+
+func (t *Tx) AccountDue(accountID string, now time.Time) (bool, error) {
+	return queryOne(t, "check whether account "+accountID+" is due", scanBool, `SELECT
+		EXISTS (SELECT 1 FROM holds WHERE account_id = ? AND status = 'held' AND expires_at <= ?)
+		OR EXISTS (SELECT 1 FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved)`,
+		accountID, t.d.Time(now), accountID, t.d.Time(now))
+}
+
+// Idempotency keys.
+
+func (t *Tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, error) {
+	return queryOne(t, "read idempotency key", func(s scanner) (credits.IdempotencyRecord, error) {
+		var r credits.IdempotencyRecord
+		err := s.Scan(&r.Scope, &r.Key, &r.RequestHash, &r.ErrorCode, &r.ErrorMessage, &r.Result, timeValue{&r.CreatedAt})
+		return r, err
+	}, `SELECT scope, key, request_hash, error_code, error_message, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
+}
+
+func (t *Tx) CreateIdempotencyRecord(r credits.IdempotencyRecord) error {
+	_, err := t.exec("record idempotency key", `INSERT INTO idempotency_keys (scope, key, request_hash, error_code, error_message, result, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Scope, r.Key, r.RequestHash, r.ErrorCode, r.ErrorMessage, r.Result, t.d.Time(r.CreatedAt))
+	return err
+}
+
+func (t *Tx) DeleteIdempotencyRecord(scope, key string) error {
+	_, err := t.exec("forget idempotency key", `DELETE FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
+	return err
+}
+
+func (t *Tx) DeleteIdempotencyRecordsBefore(before time.Time) (int64, error) {
+	return t.exec("forget old idempotency keys", `DELETE FROM idempotency_keys WHERE created_at < ?`, t.d.Time(before))
+}
+
+// Events.
+
+const eventColumns = `id, type, livemode, session_id, status, error, attempts, received_at, processed_at, next_attempt_at, session, payload`
+
+func scanEvent(s scanner) (credits.Event, error) {
+	var e credits.Event
+	var session []byte
+	err := s.Scan(&e.ID, &e.Type, &e.Livemode, &e.SessionID, &e.Status, &e.Error, &e.Attempts,
+		timeValue{&e.ReceivedAt}, nullTimeValue{&e.ProcessedAt}, timeValue{&e.NextAttempt}, &session, &e.Payload)
+	if err != nil {
+		return e, err
+	}
+	// Older rows hold no session as '' (SQLite) or NULL (PostgreSQL); newer ones as JSON null.
+	if len(session) > 0 && string(session) != "null" {
+		e.Session = new(credits.StripeSession)
+		if err := json.Unmarshal(session, e.Session); err != nil {
+			return e, fmt.Errorf("event %s: decode session: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
+
+func (t *Tx) CreateEvent(e credits.Event) error {
+	session, err := json.Marshal(e.Session)
+	if err != nil {
+		return fmt.Errorf("record event %s: encode session: %w", e.ID, err)
+	}
+	if e.Payload == nil {
+		e.Payload = []byte{}
+	}
+	_, err = t.exec("record event "+e.ID, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Type, e.Livemode, e.SessionID, e.Status, e.Error, e.Attempts, t.d.Time(e.ReceivedAt),
+		t.d.nullTime(e.ProcessedAt), t.d.Time(e.NextAttempt), string(session), e.Payload)
+	return err
+}
+
+func (t *Tx) Event(id string) (credits.Event, error) {
+	return queryOne(t, "read event "+id, scanEvent, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id)
+}
+
+func (t *Tx) UpdateEvent(e credits.Event) error {
+	return t.execOne("update event "+e.ID, `UPDATE events SET status = ?, error = ?, attempts = ?, processed_at = ?, next_attempt_at = ?,
+		locked_until = {never} WHERE id = ?`, e.Status, e.Error, e.Attempts, t.d.nullTime(e.ProcessedAt), t.d.Time(e.NextAttempt), e.ID)
+}
+
+func (t *Tx) Events(status string, limit int) ([]credits.Event, error) {
+	return queryAll(t, "list events", scanEvent, `SELECT `+eventColumns+` FROM events WHERE status = ? OR CAST(? AS TEXT) = ''
+		ORDER BY received_at DESC, id DESC LIMIT ?`, status, status, limit)
+}
+
+// ClaimEvents skips events that another replica is claiming right now, and
+// takes those whose earlier claim ran out (a replica died mid-job).
+func (t *Tx) ClaimEvents(now time.Time, lease time.Duration, limit int) ([]credits.Event, error) {
+	return queryAll(t, "claim pending events", scanEvent, `UPDATE events SET locked_until = ?
+		WHERE id IN (SELECT id FROM events WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ?
+			ORDER BY next_attempt_at LIMIT ?{skip_locked})
+		RETURNING `+eventColumns, t.d.Time(now.Add(lease)), t.d.Time(now), t.d.Time(now), limit)
+}
+
+// Verification.
+
+func (t *Tx) AccountTotals() ([]credits.AccountTotals, error) {
+	return queryAll(t, "sum entries and lots", func(s scanner) (credits.AccountTotals, error) {
+		var a credits.AccountTotals
+		return a, s.Scan(&a.AccountID, &a.Balance, &a.Held, &a.Debt, &a.EntrySum, &a.LotSum)
+	}, `SELECT a.id, a.balance, a.held, a.debt,
+		CAST(COALESCE((SELECT SUM(amount) FROM entries e WHERE e.account_id = a.id), 0) AS BIGINT),
+		CAST(COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.account_id = a.id), 0) AS BIGINT)
+		FROM accounts a ORDER BY a.id`)
+}
+
+func (t *Tx) BrokenEntryChains() ([]credits.Entry, error) {
+	return queryAll(t, "check entry chains", scanEntry, `SELECT `+entryColumns+` FROM (
+		SELECT *, SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running FROM entries
+	) AS chained WHERE running != balance_after ORDER BY id`)
+}
+
+func (t *Tx) HeldTotals() ([]credits.HeldTotals, error) {
+	return queryAll(t, "sum holds and reservations", func(s scanner) (credits.HeldTotals, error) {
+		var h credits.HeldTotals
+		return h, s.Scan(&h.AccountID, &h.Held, &h.HoldSum, &h.Reserved)
+	}, `SELECT a.id, a.held,
+		CAST(COALESCE((SELECT SUM(amount) FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0) AS BIGINT),
+		CAST(COALESCE((SELECT SUM(reserved) FROM lots l WHERE l.account_id = a.id), 0) AS BIGINT)
+		FROM accounts a ORDER BY a.id`)
+}
+
+func (t *Tx) DuplicatePurchaseReferences() ([]string, error) {
+	return queryAll(t, "find sessions credited twice", scanString,
+		`SELECT reference FROM entries WHERE kind = 'purchase' GROUP BY reference HAVING COUNT(*) > 1 ORDER BY reference`)
+}
+
+// lockedAccount is an account locked by its transaction; every statement
+// names the account, so that it cannot touch another's rows.
+type lockedAccount struct {
+	t       *Tx
+	account credits.Account
+}
+
+var _ credits.LockedAccount = (*lockedAccount)(nil)
+
+func (l *lockedAccount) Account() credits.Account { return l.account }
+
+func (l *lockedAccount) id() string { return l.account.ID }
+
+func (l *lockedAccount) SetBalance(balance int64, trial bool) error {
+	return l.t.execOne("set balance of account "+l.id(), `UPDATE accounts SET balance = ?, trial = ? WHERE id = ?`, balance, trial, l.id())
+}
+
+func (l *lockedAccount) SetHeld(held int64) error {
+	return l.t.execOne("set held credits of account "+l.id(), `UPDATE accounts SET held = ? WHERE id = ?`, held, l.id())
+}
+
+func (l *lockedAccount) SetDebt(debt int64) error {
+	return l.t.execOne("set debt of account "+l.id(), `UPDATE accounts SET debt = ? WHERE id = ?`, debt, l.id())
+}
+
+func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
+	return l.t.insert("add "+e.Kind+" entry to account "+l.id(), `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt))
+}
+
+func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
+	return l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, priority, expires_at, source, reference, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), lot.Amount, lot.Remaining, lot.Priority, l.t.d.nullTime(lot.ExpiresAt), lot.Source, lot.Reference, l.t.d.Time(lot.CreatedAt))
+}
+
+func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, error) {
+	return queryAll(l.t, "list spendable lots of account "+l.id(), scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+		ORDER BY account_id, `+burnDownOrder+` LIMIT ?`, l.id(), l.t.d.Time(now), limit)
+}
+
+func (l *lockedAccount) ExpiringLots(until time.Time, limit int) ([]credits.Lot, error) {
+	return l.t.ExpiringLots(l.id(), until, limit)
+}
+
+func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, error) {
+	return queryOne(l.t, "read "+source+" lot of account "+l.id(), scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND source = ? AND reference = ? ORDER BY id LIMIT 1`, l.id(), source, reference)
+}
+
+func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
+	return l.t.execOne(fmt.Sprintf("set lot %d of account %s", id, l.id()),
+		`UPDATE lots SET remaining = ?, reserved = ? WHERE id = ? AND account_id = ?`, remaining, reserved, id, l.id())
+}
+
+func (l *lockedAccount) AddLotDraws(entryID int64, draws []credits.LotAmount) error {
+	for _, d := range draws {
+		_, err := l.t.exec(fmt.Sprintf("record draw of entry %d on lot %d", entryID, d.LotID),
+			`INSERT INTO lot_draws (entry_id, lot_id, amount) VALUES (?, ?, ?)`, entryID, d.LotID, d.Amount)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *lockedAccount) CreateHold(h credits.Hold, lots []credits.LotAmount) error {
+	if h.AccountID != l.id() {
+		return fmt.Errorf("create hold %s: it belongs to account %s, not the locked %s", h.ID, h.AccountID, l.id())
+	}
+	_, err := l.t.exec("create hold "+h.ID, `INSERT INTO holds (`+holdColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, l.id(), h.Amount, h.Captured, h.Status, h.Description, l.t.d.Time(h.ExpiresAt), l.t.d.Time(h.CreatedAt), l.t.d.Time(h.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	for _, lot := range lots {
+		_, err := l.t.exec(fmt.Sprintf("reserve credits of hold %s on lot %d", h.ID, lot.LotID),
+			`INSERT INTO hold_lots (hold_id, lot_id, amount) VALUES (?, ?, ?)`, h.ID, lot.LotID, lot.Amount)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *lockedAccount) HeldLots(holdID string) ([]credits.HeldLot, error) {
+	return queryAll(l.t, "list lots of hold "+holdID, func(s scanner) (credits.HeldLot, error) {
+		var h credits.HeldLot
+		err := s.Scan(&h.ID, &h.AccountID, &h.Amount, &h.Remaining, &h.Reserved, &h.Priority, nullTimeValue{&h.ExpiresAt},
+			&h.Source, &h.Reference, timeValue{&h.CreatedAt}, &h.Held)
+		return h, err
+	}, `SELECT `+lotColumns+`, hold_lots.amount FROM hold_lots JOIN lots ON lots.id = hold_lots.lot_id
+		WHERE hold_lots.hold_id = ? AND lots.account_id = ? ORDER BY `+burnDownOrder, holdID, l.id())
+}
+
+func (l *lockedAccount) UpdateHold(h credits.Hold) error {
+	return l.t.execOne("update hold "+h.ID, `UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		h.Captured, h.Status, l.t.d.Time(h.UpdatedAt), h.ID, l.id())
+}
+
+func (l *lockedAccount) CreatePurchase(p credits.Purchase) (int64, error) {
+	return l.t.insert("create purchase of session "+p.SessionID, `INSERT INTO purchases
+		(account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), p.PackID, p.Quantity, p.Credits, p.AmountPaid, p.Currency, p.SessionID, p.PaymentIntent, p.EventID, l.t.d.Time(p.CreatedAt))
+}
+
+func (l *lockedAccount) SetPurchaseRefunded(id, refundedCredits int64) error {
+	return l.t.execOne(fmt.Sprintf("set refunded credits of purchase %d", id),
+		`UPDATE purchases SET refunded_credits = ? WHERE id = ? AND account_id = ?`, refundedCredits, id, l.id())
+}
+
+func (l *lockedAccount) CreateDispute(d credits.Dispute) error {
+	_, err := l.t.exec("record dispute "+d.ID, `INSERT INTO disputes (`+disputeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, l.id(), d.SessionID, d.Credits, d.Status, l.t.d.Time(d.CreatedAt), l.t.d.Time(d.UpdatedAt))
+	return err
+}
+
+func (l *lockedAccount) UpdateDispute(d credits.Dispute) error {
+	return l.t.execOne("update dispute "+d.ID, `UPDATE disputes SET credits = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		d.Credits, d.Status, l.t.d.Time(d.UpdatedAt), d.ID, l.id())
+}

@@ -1,0 +1,253 @@
+// Package sqlstore is the SQL that the SQLite and the PostgreSQL stores share:
+// every statement is written here once, in one text for both databases, and a
+// small Dialect says what differs between them (placeholders, row locks, the
+// encoding of times, the "never" time). The stores keep only what is theirs:
+// opening the database, transactions, migrations and their drivers' errors.
+//
+// Statements are written with ? placeholders and a few tokens:
+//
+//	{for_update}   a row lock: FOR UPDATE on PostgreSQL; nothing on SQLite,
+//	               where the one writer already holds the database's lock
+//	{skip_locked}  FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite
+//	{never}        a time before every other: '-infinity' or 0
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// Conn is one transaction of a database driver. Implementations map their
+// driver's errors to the domain's (credits.ErrConflict, credits.Unavailable)
+// in every method, and in the Rows they return.
+type Conn interface {
+	Exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// Rows is a driver's result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// Numbered placeholders ($1, $2, …) instead of ?.
+	Numbered   bool
+	ForUpdate  string
+	SkipLocked string
+	Never      string
+	// Time encodes a time as the database stores it.
+	Time func(time.Time) any
+
+	cache sync.Map // statement template → statement in this dialect
+}
+
+// SQLite stores times as microseconds since the epoch (INTEGER), so that they
+// compare and sort as numbers; its one writer makes row locks needless.
+var SQLite = &Dialect{
+	Never: "0",
+	Time:  func(t time.Time) any { return t.UnixMicro() },
+}
+
+// Postgres stores times as TIMESTAMPTZ and locks rows.
+var Postgres = &Dialect{
+	Numbered:   true,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	Never:      "'-infinity'",
+	Time:       func(t time.Time) any { return t.UTC() },
+}
+
+// statement turns a template into this dialect's SQL, once per template.
+func (d *Dialect) statement(template string) string {
+	if s, ok := d.cache.Load(template); ok {
+		return s.(string)
+	}
+	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never).Replace(template)
+	if d.Numbered {
+		s = numberPlaceholders(s)
+	}
+	d.cache.Store(template, s)
+	return s
+}
+
+// numberPlaceholders replaces each ? outside a string literal with $1, $2, ….
+func numberPlaceholders(s string) string {
+	var b strings.Builder
+	n, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'':
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '?' && !quoted:
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func (d *Dialect) nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.Time(*t)
+}
+
+// timeValue scans a time as either database stores it.
+type timeValue struct{ t *time.Time }
+
+func (v timeValue) Scan(src any) error {
+	switch src := src.(type) {
+	case int64:
+		*v.t = time.UnixMicro(src).UTC()
+	case time.Time:
+		*v.t = src.UTC()
+	default:
+		return fmt.Errorf("cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+// nullTimeValue scans a time that may be NULL.
+type nullTimeValue struct{ t **time.Time }
+
+func (v nullTimeValue) Scan(src any) error {
+	if src == nil {
+		*v.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeValue{&t}).Scan(src); err != nil {
+		return err
+	}
+	*v.t = &t
+	return nil
+}
+
+// Tx implements credits.Tx on one transaction of either database.
+type Tx struct {
+	ctx   context.Context
+	conn  Conn
+	d     *Dialect
+	write bool
+}
+
+var _ credits.Tx = (*Tx)(nil)
+
+// NewTx returns the store's transaction on conn; write says whether it may
+// write (and lock accounts).
+func NewTx(ctx context.Context, conn Conn, d *Dialect, write bool) *Tx {
+	return &Tx{ctx: ctx, conn: conn, d: d, write: write}
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// exec runs a statement; op names it in errors.
+func (t *Tx) exec(op, template string, args ...any) (int64, error) {
+	n, err := t.conn.Exec(t.ctx, t.d.statement(template), args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return n, nil
+}
+
+// execOne runs an update that must touch exactly one row.
+func (t *Tx) execOne(op, template string, args ...any) error {
+	n, err := t.exec(op, template, args...)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	return nil
+}
+
+// insert runs an INSERT … RETURNING id and returns the id.
+func (t *Tx) insert(op, template string, args ...any) (int64, error) {
+	return queryOne(t, op, scanInt64, template+" RETURNING id", args...)
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](t *Tx, op string, scan func(scanner) (T, error), template string, args ...any) ([]T, error) {
+	rows, err := t.conn.Query(t.ctx, t.d.statement(template), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+// queryOne runs a query and scans its first row; credits.ErrNotFound when
+// there is none.
+func queryOne[T any](t *Tx, op string, scan func(scanner) (T, error), template string, args ...any) (T, error) {
+	var zero T
+	rows, err := t.conn.Query(t.ctx, t.d.statement(template), args...)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return zero, fmt.Errorf("%s: %w", op, err)
+		}
+		return zero, fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	item, err := scan(rows)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	rows.Close() // a statement's own error (a constraint of INSERT … RETURNING) may come with its end
+	if err := rows.Err(); err != nil {
+		return zero, fmt.Errorf("%s: %w", op, err)
+	}
+	return item, nil
+}
+
+func scanInt64(s scanner) (int64, error) {
+	var v int64
+	return v, s.Scan(&v)
+}
+
+func scanString(s scanner) (string, error) {
+	var v string
+	return v, s.Scan(&v)
+}
+
+func scanBool(s scanner) (bool, error) {
+	var v bool
+	return v, s.Scan(&v)
+}
+
+func nullInt64(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}

@@ -1,0 +1,172 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/credits/credits"
+)
+
+// execer runs raw SQL on a store; both stores have it, so that tests can
+// corrupt a database on purpose.
+type execer interface {
+	Exec(ctx context.Context, query string, args ...any) error
+}
+
+// testVerifyFindsCorruption breaks each invariant that verify checks, one
+// store at a time, and wants exactly the violation that names it.
+func testVerifyFindsCorruption(t *testing.T, open Opener) {
+	tests := []struct {
+		name    string
+		corrupt func(credits.LockedAccount) error
+		want    []credits.Violation
+	}{
+		{
+			name:    "balance differs from its entries",
+			corrupt: func(l credits.LockedAccount) error { return l.SetBalance(105, false) },
+			want:    []credits.Violation{{Invariant: 1, AccountID: "u1", Message: "balance 105 but entries sum to 100"}},
+		},
+		{
+			name: "entries differ from the lots",
+			corrupt: func(l credits.LockedAccount) error {
+				lots, err := l.SpendableLots(fixtureNow, 10)
+				if err != nil {
+					return err
+				}
+				return l.SetLot(lots[0].ID, 90, 0)
+			},
+			want: []credits.Violation{{Invariant: 1, AccountID: "u1", Message: "lots hold 90 and debt is 0, but entries sum to 100"}},
+		},
+		{
+			name:    "held total differs from the holds",
+			corrupt: func(l credits.LockedAccount) error { return l.SetHeld(7) },
+			want: []credits.Violation{
+				{Invariant: 1, AccountID: "u1", Message: "held 7, but active holds sum to 0 and lots reserve 0"},
+			},
+		},
+		{
+			name: "an entry's running balance is wrong",
+			corrupt: func(l credits.LockedAccount) error {
+				_, err := l.AddEntry(credits.Entry{Amount: 0, Kind: credits.EntryAdjustment, Reference: "bad", BalanceAfter: 42, CreatedAt: fixtureNow})
+				return err
+			},
+			want: []credits.Violation{{Invariant: 2, AccountID: "u1", Message: "entry {bad} says balance_after 42, which is not the running sum"}},
+		},
+		{
+			name: "a session credited twice",
+			corrupt: func(l credits.LockedAccount) error {
+				for range 2 {
+					if _, err := l.AddEntry(credits.Entry{Amount: 0, Kind: credits.EntryPurchase, Reference: "cs_twice", BalanceAfter: 100, CreatedAt: fixtureNow}); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			want: []credits.Violation{{Invariant: 3, Message: "checkout session cs_twice was credited more than once"}},
+		},
+		{
+			name: "a debt with unreserved credits left",
+			corrupt: func(l credits.LockedAccount) error {
+				if err := l.SetDebt(5); err != nil {
+					return err
+				}
+				return nil
+			},
+			want: []credits.Violation{
+				{Invariant: 1, AccountID: "u1", Message: "lots hold 100 and debt is 5, but entries sum to 100"},
+				{Invariant: 4, AccountID: "u1", Message: "debt 5, but available is 100: unreserved credits must pay a debt"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := open(t)
+			svc := credits.NewService(db)
+			ctx := context.Background()
+			if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			// Entry 1 is a grant to another account, so that entry ids and
+			// account ids do not coincide.
+			if _, err := svc.CreateAccount(ctx, "u0", "u0@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"u0", "u1"} {
+				if _, _, err := svc.Grant(ctx, id, credits.GrantRequest{Amount: 100}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := svc.Verify(ctx); err != nil || len(got) != 0 {
+				t.Fatalf("before the corruption: %+v (%v)", got, err)
+			}
+			err := db.Update(ctx, func(tx credits.Tx) error {
+				locked, err := tx.LockAccount("u1")
+				if err != nil {
+					return err
+				}
+				return tt.corrupt(locked)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := svc.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(tt.want)
+			for i := range want {
+				want[i].Message = strings.ReplaceAll(want[i].Message, "{bad}", fmt.Sprint(entryID(t, db, "bad")))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("violations:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// testLedgerIsAppendOnly: the database itself refuses to change or remove a
+// ledger entry, whoever asks.
+func testLedgerIsAppendOnly(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec: the suite needs raw SQL to test the append-only rule", f.db)
+	}
+	for _, stmt := range []string{
+		`UPDATE entries SET amount = amount + 1`,
+		`UPDATE entries SET balance_after = 0`,
+		`DELETE FROM entries`,
+	} {
+		if err := raw.Exec(context.Background(), stmt); err == nil {
+			t.Errorf("%s: the database allowed it", stmt)
+		}
+	}
+	if a := f.accountNow("u1"); a.Balance != 100 {
+		t.Errorf("balance %d after refused changes, want 100", a.Balance)
+	}
+}
+
+
+// entryID finds u1's entry with the given reference (0 when there is none).
+func entryID(t *testing.T, db credits.Store, reference string) int64 {
+	t.Helper()
+	var id int64
+	err := db.View(context.Background(), func(tx credits.Tx) error {
+		entries, err := tx.Entries("u1", 0, 100)
+		for _, e := range entries {
+			if e.Reference == reference {
+				id = e.ID
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
