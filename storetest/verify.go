@@ -151,7 +151,6 @@ func testLedgerIsAppendOnly(t *testing.T, open Opener) {
 	}
 }
 
-
 // entryID finds u1's entry with the given reference (0 when there is none).
 func entryID(t *testing.T, db credits.Store, reference string) int64 {
 	t.Helper()
