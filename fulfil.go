@@ -42,12 +42,11 @@ func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, i
 		ev := Event{
 			ID: in.ID, Type: in.Type, Livemode: in.Livemode, Session: in.Session,
 			Status: EventPending, ReceivedAt: now, NextAttempt: now, Payload: in.Payload,
-			charge: in.Charge, dispute: in.Dispute,
 		}
 		if in.Session != nil {
 			ev.SessionID = in.Session.ID
 		}
-		if ev, err = s.applyEvent(tx, ev, now); err != nil {
+		if ev, err = s.applyEvent(tx, ev, in, now); err != nil {
 			return err
 		}
 		queued = ev.Status == EventPending
@@ -68,9 +67,11 @@ func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, i
 	return out, isNew, nil
 }
 
-// applyEvent decides what an event does and does it; it returns the event with
-// its new status. It returns an error only for a store failure.
-func (s *Service) applyEvent(tx Tx, ev Event, now time.Time) (Event, error) {
+// applyEvent decides what an event does and does it; it returns the event
+// (as it will be stored) with its new status. in is the event as received,
+// with the charge or dispute that a refund or dispute event carried (applied
+// now, so not stored). It returns an error only for a store failure.
+func (s *Service) applyEvent(tx Tx, ev Event, in StripeEvent, now time.Time) (Event, error) {
 	finish := func(status, reason string) (Event, error) {
 		ev.Status, ev.Error = status, reason
 		if status != EventPending {
@@ -88,14 +89,14 @@ func (s *Service) applyEvent(tx Tx, ev Event, now time.Time) (Event, error) {
 		return finish(EventIgnored, livemodeMismatch(ev.Livemode))
 	}
 	switch {
-	case ev.Type == EventChargeRefunded && ev.charge != nil:
-		status, reason, err := s.applyRefund(tx, ev, ev.charge, now)
+	case ev.Type == EventChargeRefunded && in.Charge != nil:
+		status, reason, err := s.applyRefund(tx, in.Charge, now)
 		if err != nil {
 			return ev, err
 		}
 		return finish(status, reason)
-	case (ev.Type == EventDisputeCreated || ev.Type == EventDisputeClosed) && ev.dispute != nil:
-		status, reason, err := s.applyDispute(tx, ev, ev.dispute, now)
+	case (ev.Type == EventDisputeCreated || ev.Type == EventDisputeClosed) && in.Dispute != nil:
+		status, reason, err := s.applyDispute(tx, ev, in.Dispute, now)
 		if err != nil {
 			return ev, err
 		}

@@ -154,11 +154,6 @@ type Event struct {
 	// worker can match a foreign session without parsing Stripe's JSON again.
 	Session *StripeSession `json:"-"`
 	Payload []byte         `json:"-"`
-
-	// charge and dispute are what a refund or dispute event carried; they
-	// are applied when the event is received, so they are not stored.
-	charge  *StripeCharge
-	dispute *StripeDispute
 }
 
 // Page is one page of a list, newest first.

@@ -3,19 +3,14 @@ package credits
 import (
 	"context"
 	"errors"
-	"fmt"
+
 	"slices"
 	"strings"
 	"time"
 )
 
-// Limits of what the pages show.
-const (
-	ExpiringSoonWindow  = 30 * 24 * time.Hour
-	BalanceHistoryLimit = 200
-	DashboardPageSize   = 20
-	MaxSearchLength     = 100
-)
+// MaxBalanceHistory bounds the entries a dashboard reads for its chart.
+const MaxBalanceHistory = 1_000
 
 // Dashboard is everything the customer page shows of one account.
 type Dashboard struct {
@@ -31,14 +26,31 @@ type Dashboard struct {
 	History []Entry
 }
 
-// Dashboard reads an account's page in one snapshot; before pages the ledger.
-func (s *Service) Dashboard(ctx context.Context, accountID string, before int64) (Dashboard, error) {
+// DashboardQuery says what a dashboard shows: one page of PageSize entries
+// with ids below Before (0: the newest), the lots expiring within
+// ExpiringWithin, and the last HistoryLength entries for the chart.
+type DashboardQuery struct {
+	Before         int64
+	PageSize       int
+	ExpiringWithin time.Duration
+	HistoryLength  int
+}
+
+// Dashboard reads an account's page in one snapshot.
+func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQuery) (Dashboard, error) {
+	pageSize, err := PageSize(q.PageSize)
+	if err != nil {
+		return Dashboard{}, err
+	}
+	if q.Before < 0 || q.ExpiringWithin < 0 || q.HistoryLength < 0 || q.HistoryLength > MaxBalanceHistory {
+		return Dashboard{}, Errorf(EINVALID, "dashboard query out of range")
+	}
 	if err := s.settleIfDue(ctx, accountID); err != nil {
 		return Dashboard{}, err
 	}
 	now := s.now()
 	var d Dashboard
-	err := s.Store.View(ctx, func(tx Tx) error {
+	err = s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		if d.Account, err = getAccount(tx, accountID); err != nil {
 			return err
@@ -54,21 +66,21 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, before int64)
 				d.Packs = append(d.Packs, p)
 			}
 		}
-		if d.Purchases, err = tx.Purchases(accountID, DashboardPageSize); err != nil {
+		if d.Purchases, err = tx.Purchases(accountID, pageSize); err != nil {
 			return err
 		}
-		entries, err := tx.Entries(accountID, before, DashboardPageSize+1)
+		entries, err := tx.Entries(accountID, q.Before, pageSize+1)
 		if err != nil {
 			return err
 		}
-		d.Entries = page(entries, DashboardPageSize)
-		if d.Holds, err = tx.Holds(accountID, HoldHeld, DashboardPageSize); err != nil {
+		d.Entries = page(entries, pageSize)
+		if d.Holds, err = tx.Holds(accountID, HoldHeld, pageSize); err != nil {
 			return err
 		}
-		if d.ExpiringSoon, err = tx.ExpiringLots(accountID, now.Add(ExpiringSoonWindow), DashboardPageSize); err != nil {
+		if d.ExpiringSoon, err = tx.ExpiringLots(accountID, now.Add(q.ExpiringWithin), pageSize); err != nil {
 			return err
 		}
-		if d.History, err = tx.Entries(accountID, 0, BalanceHistoryLimit); err != nil {
+		if d.History, err = tx.Entries(accountID, 0, q.HistoryLength); err != nil {
 			return err
 		}
 		slices.Reverse(d.History)
@@ -189,38 +201,4 @@ func (s *Service) SearchAccounts(ctx context.Context, query string, limit int) (
 		accounts[i].Available = accounts[i].Balance - accounts[i].Held
 	}
 	return accounts, err
-}
-
-// DemoAccountID is the account that the offline demo creates.
-const DemoAccountID = "demo"
-
-// SeedDemo creates a demo account and a few packs when the store has neither
-// accounts nor packs. It reports whether it created them.
-func (s *Service) SeedDemo(ctx context.Context) (bool, error) {
-	var empty bool
-	err := s.Store.View(ctx, func(tx Tx) error {
-		accounts, err := tx.Accounts("", 1)
-		if err != nil {
-			return err
-		}
-		packs, err := tx.Packs(false)
-		empty = len(accounts) == 0 && len(packs) == 0
-		return err
-	})
-	if err != nil || !empty {
-		return false, err
-	}
-	for _, p := range []Pack{
-		{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 500, Currency: "usd", Active: true},
-		{ID: "pro", Name: "Pro", Credits: 1_000, UnitAmount: 4_000, Currency: "usd", Active: true},
-		{ID: "team", Name: "Team", Credits: 5_000, UnitAmount: 15_000, Currency: "usd", Active: true},
-	} {
-		if _, err := s.CreatePack(ctx, p); err != nil {
-			return false, fmt.Errorf("demo pack %s: %w", p.ID, err)
-		}
-	}
-	if _, err := s.CreateAccount(ctx, DemoAccountID, "demo@example.com"); err != nil {
-		return false, fmt.Errorf("demo account: %w", err)
-	}
-	return true, nil
 }

@@ -45,7 +45,7 @@ func (s *Service) purchaseOf(tx Tx, paymentIntent string, now time.Time) (Purcha
 // applyRefund takes back the credits that a charge's refunds paid for. Stripe
 // sends the charge's refunded total, so later and repeated events only take
 // the difference.
-func (s *Service) applyRefund(tx Tx, ev Event, charge *StripeCharge, now time.Time) (status, reason string, err error) {
+func (s *Service) applyRefund(tx Tx, charge *StripeCharge, now time.Time) (status, reason string, err error) {
 	purchase, locked, account, reason, err := s.purchaseOf(tx, charge.PaymentIntent, now)
 	if err != nil || reason != "" {
 		return EventIgnored, reason, err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -22,10 +21,9 @@ type Service struct {
 	PaymentsMissing string
 	// Livemode is the mode of the configured Stripe key: events of the other
 	// mode are recorded and add nothing.
-	Livemode  bool
-	PublicURL string
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Livemode bool
+	Now      func() time.Time
+	Logger   *slog.Logger
 	// TrialCredits are granted to each new account, expiring after TrialDays
 	// (never when 0).
 	TrialCredits int64
@@ -38,8 +36,7 @@ type Service struct {
 func NewService(store Store) *Service {
 	return &Service{
 		Store:           store,
-		PublicURL:       "http://localhost:8080",
-		PaymentsMissing: "set STRIPE_SECRET_KEY to sell packs through Stripe Checkout",
+		PaymentsMissing: "no payment provider is configured",
 		Now:             func() time.Time { return time.Now().UTC() },
 		Logger:          slog.New(slog.DiscardHandler),
 		wake:            make(chan struct{}, 1),
@@ -47,6 +44,22 @@ func NewService(store Store) *Service {
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// errRetry asks update to run a transaction again.
+var errRetry = errors.New("retry transaction")
+
+const maxTransactionRetries = 5
+
+// update runs fn in a write transaction, again when fn asks for a retry.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	var err error
+	for range maxTransactionRetries {
+		if err = s.Store.Update(ctx, fn); !errors.Is(err, errRetry) {
+			return err
+		}
+	}
+	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
+}
 
 // NewID returns a random id with the given prefix.
 func NewID(prefix string) string {
@@ -252,9 +265,13 @@ func (s *Service) ListEvents(ctx context.Context, status string, limit int) ([]E
 	return events, err
 }
 
+// ReturnURLs are where the payment page sends the customer afterwards; the
+// success URL may hold {CHECKOUT_SESSION_ID}, which Stripe fills in.
+type ReturnURLs struct{ Success, Cancel string }
+
 // CreateCheckout creates a Stripe Checkout Session for quantity packs and
 // records it before returning its URL, so that the webhook finds it.
-func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64) (CheckoutSession, error) {
+func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64, back ReturnURLs) (CheckoutSession, error) {
 	if err := ValidateQuantity(quantity); err != nil {
 		return CheckoutSession{}, err
 	}
@@ -284,11 +301,8 @@ func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, 
 	if err != nil {
 		return CheckoutSession{}, err
 	}
-	base := strings.TrimRight(s.PublicURL, "/")
 	id, url, err := s.Payments.CreateCheckoutSession(ctx, CheckoutRequest{
-		Account: account, Pack: pack, Quantity: quantity,
-		SuccessURL: base + "/checkout/success?session_id={CHECKOUT_SESSION_ID}",
-		CancelURL:  base + "/checkout/cancel",
+		Account: account, Pack: pack, Quantity: quantity, SuccessURL: back.Success, CancelURL: back.Cancel,
 	})
 	if err != nil {
 		return CheckoutSession{}, fmt.Errorf("create checkout session: %w", err)

@@ -117,22 +117,6 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, op fu
 	return result, replayed, opErr
 }
 
-// errRetry asks update to run a transaction again.
-var errRetry = errors.New("retry transaction")
-
-const maxTransactionRetries = 5
-
-// update runs fn in a write transaction, again when fn asks for a retry.
-func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	var err error
-	for range maxTransactionRetries {
-		if err = s.Store.Update(ctx, fn); !errors.Is(err, errRetry) {
-			return err
-		}
-	}
-	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
-}
-
 // Metadata is a client's small key-value annotations.
 type Metadata map[string]string
 

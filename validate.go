@@ -19,6 +19,7 @@ const (
 	MaxPriceIDLength  = 255
 	MaxStripeIDLength = 255
 	MaxExpiryDays     = 3650
+	MaxSearchLength   = 100
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$`)

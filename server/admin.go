@@ -74,7 +74,7 @@ func (s *Server) handleAdminAccount(w http.ResponseWriter, r *http.Request, v vi
 		s.renderError(w, r, err, "/admin/accounts", "Accounts")
 		return
 	}
-	d, err := s.Service.Dashboard(r.Context(), r.PathValue("id"), before)
+	d, err := s.Service.Dashboard(r.Context(), r.PathValue("id"), dashboardQuery(before))
 	if err != nil {
 		s.renderError(w, r, err, "/admin/accounts", "Accounts")
 		return

@@ -107,7 +107,7 @@ func (s *Server) handleCreateCheckout(w http.ResponseWriter, r *http.Request) {
 	if req.Quantity != nil {
 		quantity = *req.Quantity
 	}
-	session, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity)
+	session, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity, s.returnURLs())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

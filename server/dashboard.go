@@ -9,6 +9,17 @@ import (
 	"github.com/credits/credits"
 )
 
+// What the dashboard pages show.
+const (
+	DashboardPageSize    = 20                  // ledger rows, purchases, holds and expiring lots
+	expiringSoonWindow   = 30 * 24 * time.Hour // lots expiring within it are listed
+	balanceHistoryLength = 200                 // entries drawn in the balance chart
+)
+
+func dashboardQuery(before int64) credits.DashboardQuery {
+	return credits.DashboardQuery{Before: before, PageSize: DashboardPageSize, ExpiringWithin: expiringSoonWindow, HistoryLength: balanceHistoryLength}
+}
+
 type dashboardSessionRequest struct {
 	ExpiresInSeconds int64 `json:"expires_in_seconds"`
 }
@@ -93,7 +104,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
 		return
 	}
-	d, err := s.Service.Dashboard(r.Context(), accountID, before)
+	d, err := s.Service.Dashboard(r.Context(), accountID, dashboardQuery(before))
 	if err != nil {
 		s.renderError(w, r, err, "", "")
 		return
@@ -124,7 +135,7 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
-	cs, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity)
+	cs, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, s.returnURLs())
 	if err != nil {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
 		return

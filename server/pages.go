@@ -25,7 +25,7 @@ var templateFuncs = template.FuncMap{
 		}
 		return s
 	},
-	"money":    formatMoney,
+	"money":    credits.FormatMoney,
 	"date":     formatDate,
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"kind":     describeKind,
@@ -98,45 +98,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error, 
 	s.renderMessage(w, r, StatusOf(code), "Something went wrong", m)
 }
 
-func formatNumber(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return sign + string(out)
-}
-
-// zeroDecimal are the currencies without minor units, as Stripe lists them.
-var zeroDecimal = map[string]bool{"bif": true, "clp": true, "djf": true, "gnf": true, "jpy": true, "kmf": true, "krw": true,
-	"mga": true, "pyg": true, "rwf": true, "ugx": true, "vnd": true, "vuv": true, "xaf": true, "xof": true, "xpf": true}
-
-func formatMoney(minor int64, currency string) string {
-	code := strings.ToUpper(currency)
-	if zeroDecimal[strings.ToLower(currency)] {
-		return formatNumber(minor) + " " + code
-	}
-	symbol := map[string]string{"USD": "$", "EUR": "€", "GBP": "£"}[code]
-	amount := fmt.Sprintf("%s.%02d", formatNumber(minor/100), abs(minor%100))
-	if symbol != "" {
-		return symbol + amount
-	}
-	return amount + " " + code
-}
-
-func abs(n int64) int64 {
-	if n < 0 {
-		return -n
-	}
-	return n
-}
+func formatNumber(n int64) string { return credits.GroupThousands(strconv.FormatInt(n, 10)) }
 
 func formatDate(t any) string {
 	switch v := t.(type) {

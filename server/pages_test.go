@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/demo"
 	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/server"
@@ -37,13 +38,14 @@ func newSite(t *testing.T) *site {
 	s := &site{t: t, svc: svc, now: time.Now().UTC()}
 	svc.Now = func() time.Time { return s.now }
 	logger := slog.New(slog.DiscardHandler)
-	sim := stripe.NewSimulator("", "whsec_demo_test", logger)
+	const secret = "whsec_demo_test"
+	sim := demo.NewCheckout("", func(p []byte, at time.Time) string { return stripe.SignatureHeader(p, secret, at) }, logger)
 	svc.Payments = sim
 	s.srv = &server.Server{Service: svc, APIKey: apiKey, Logger: logger, SigningKey: []byte("test signing key"), Extra: sim.Routes(),
-		Webhook: &stripe.Webhook{Verifier: stripe.Verifier{Secrets: []string{sim.WebhookSecret}}, Logger: logger}}
+		Webhook: &stripe.Webhook{Verifier: stripe.Verifier{Secrets: []string{secret}}, Logger: logger}}
 	ts := httptest.NewServer(s.srv.Handler())
 	t.Cleanup(ts.Close)
-	s.url, svc.PublicURL, sim.PublicURL, sim.WebhookURL = ts.URL, ts.URL, ts.URL, ts.URL+"/stripe/webhook"
+	s.url, s.srv.PublicURL, sim.PublicURL, sim.WebhookURL = ts.URL, ts.URL, ts.URL, ts.URL+"/stripe/webhook"
 	for _, p := range []credits.Pack{
 		{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 500, Currency: "usd", Active: true},
 		{ID: "pro", Name: "Pro", Credits: 1000, UnitAmount: 4000, Currency: "usd", Active: true},
@@ -228,8 +230,8 @@ func TestDashboardLedgerPages(t *testing.T) {
 		}
 	}
 	v, p := s.signIn("alice")
-	if got := p.count("#ledger tr.entry"); got != credits.DashboardPageSize {
-		t.Fatalf("%d rows on the first page, want %d", got, credits.DashboardPageSize)
+	if got := p.count("#ledger tr.entry"); got != server.DashboardPageSize {
+		t.Fatalf("%d rows on the first page, want %d", got, server.DashboardPageSize)
 	}
 	older := v.get(p.doc.Find("#older").AttrOr("href", ""))
 	if got := older.count("#ledger tr.entry"); got != 5 || older.count("#older") != 0 {
@@ -332,7 +334,7 @@ func TestPurchaseAndSuccessPages(t *testing.T) {
 	s := newSite(t)
 	v, p := s.signIn("alice")
 	checkout := v.submit(p, `#packs form.pack[data-pack="starter"]`, nil)
-	if !strings.Contains(checkout.url, "/demo/checkout/") || checkout.text("#total") != "5.00 USD" {
+	if !strings.Contains(checkout.url, "/demo/checkout/") || checkout.text("#total") != "$5.00" {
 		t.Fatalf("Purchase led to %s, total %q", checkout.url, checkout.text("#total"))
 	}
 	sessionID := checkout.url[strings.LastIndex(checkout.url, "/")+1:]

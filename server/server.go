@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -26,6 +28,20 @@ const (
 	IdleTimeout         = 120 * time.Second
 )
 
+// Where Stripe Checkout sends the customer back.
+const (
+	checkoutSuccessPath = "/checkout/success"
+	checkoutCancelPath  = "/checkout/cancel"
+)
+
+// returnURLs are the pages that Stripe Checkout sends the customer back to.
+func (s *Server) returnURLs() credits.ReturnURLs {
+	return credits.ReturnURLs{
+		Success: s.publicURL() + checkoutSuccessPath + "?session_id={CHECKOUT_SESSION_ID}",
+		Cancel:  s.publicURL() + checkoutCancelPath,
+	}
+}
+
 // WebhookParser verifies a webhook request's signature and parses its event.
 type WebhookParser interface {
 	ParseWebhook(payload []byte, signature string) (credits.StripeEvent, error)
@@ -37,6 +53,8 @@ type Server struct {
 	Webhook WebhookParser
 	APIKey  string
 	Logger  *slog.Logger
+	// PublicURL is the base of links and redirects (http://localhost:8080).
+	PublicURL string
 	// SigningKey signs dashboard links, session cookies and form tokens; every
 	// replica must have the same one.
 	SigningKey []byte
@@ -52,8 +70,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /stripe/webhook", s.handleWebhook)
 	mux.HandleFunc("POST /account/stripe-webhook/", s.handleWebhook)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /checkout/success", s.handleCheckoutSuccess)
-	mux.HandleFunc("GET /checkout/cancel", s.handleCheckoutCancel)
+	mux.HandleFunc("GET "+checkoutSuccessPath, s.handleCheckoutSuccess)
+	mux.HandleFunc("GET "+checkoutCancelPath, s.handleCheckoutCancel)
 	mux.HandleFunc("GET /dashboard/login", s.handleDashboardLogin)
 	mux.HandleFunc("GET /dashboard/credits", s.handleDashboard)
 	mux.HandleFunc("POST /dashboard/credits/purchase", s.handleDashboardPurchase)
@@ -187,12 +205,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decode reads a JSON body into v, strictly: one object, known fields, the
-// right types, within the size limit.
+// decode reads a JSON body into v (a pointer to a struct), strictly: one
+// object, each of its fields at most once and spelled exactly as v names it,
+// the right types, within the size limit.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkFields(body, jsonFields(reflect.TypeOf(v).Elem())); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
@@ -200,6 +225,55 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return credits.Errorf(credits.EINVALID, "body must hold one JSON object")
 	}
 	return nil
+}
+
+// checkFields refuses what encoding/json lets through: a field twice (the last
+// would win) and a field in another case (it matches case-insensitively).
+func checkFields(body []byte, known map[string]bool) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	start, err := dec.Token()
+	if err != nil {
+		return decodeError(err)
+	}
+	if delim, ok := start.(json.Delim); !ok || delim != '{' {
+		return credits.Errorf(credits.EINVALID, "body must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		token, err := dec.Token()
+		if err != nil {
+			return decodeError(err)
+		}
+		name, _ := token.(string) // object keys are strings
+		switch {
+		case !known[name]:
+			return credits.Errorf(credits.EINVALID, "unknown field %q", name)
+		case seen[name]:
+			return credits.Errorf(credits.EINVALID, "field %q appears more than once", name)
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return decodeError(err)
+		}
+	}
+	return nil
+}
+
+// jsonFields names the JSON fields of a struct type, as its tags spell them.
+func jsonFields(t reflect.Type) map[string]bool {
+	fields := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "-" || !t.Field(i).IsExported() {
+			continue
+		}
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		fields[name] = true
+	}
+	return fields
 }
 
 func decodeError(err error) error {
@@ -216,8 +290,6 @@ func decodeError(err error) error {
 		return credits.Errorf(credits.EINVALID, "%s must be of type %s", typeErr.Field, jsonType(typeErr.Type.Kind().String()))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return credits.Errorf(credits.EINVALID, "body is not valid JSON")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return credits.Errorf(credits.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
 		return credits.Errorf(credits.EINVALID, "body is not valid JSON")
 	}
@@ -234,4 +306,4 @@ func jsonType(kind string) string {
 	}
 }
 
-func (s *Server) publicURL() string { return strings.TrimRight(s.Service.PublicURL, "/") }
+func (s *Server) publicURL() string { return strings.TrimRight(s.PublicURL, "/") }

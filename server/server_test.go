@@ -31,6 +31,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	db, _ := testkit.OpenSQLite(t)
 	svc := credits.NewService(db)
+	svc.PaymentsMissing = "set STRIPE_SECRET_KEY to sell packs" // as cmd/credits says it
 	logger := slog.New(slog.DiscardHandler)
 	srv := &server.Server{
 		Service: svc,

@@ -129,7 +129,7 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 			}
 			return c.print(cmd, packs, "ID\tNAME\tCREDITS\tPRICE\tSTRIPE PRICE\tACTIVE", func(w io.Writer) {
 				for _, p := range packs {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%t\n", p.ID, p.Name, p.Credits, money(p.UnitAmount, p.Currency), dash(p.StripePriceID), p.Active)
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%t\n", p.ID, p.Name, p.Credits, credits.FormatMoney(p.UnitAmount, p.Currency), dash(p.StripePriceID), p.Active)
 				}
 			})
 		})
@@ -152,7 +152,7 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 			return err
 		}
 		return c.print(cmd, created, "", func(w io.Writer) {
-			fmt.Fprintf(w, "created pack %s: %d credits for %s\n", created.ID, created.Credits, money(created.UnitAmount, created.Currency))
+			fmt.Fprintf(w, "created pack %s: %d credits for %s\n", created.ID, created.Credits, credits.FormatMoney(created.UnitAmount, created.Currency))
 		})
 	})
 }
@@ -230,7 +230,7 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 			account.ID, account.Email, account.Balance, account.Available, account.Held, account.Debt, account.Trial, account.CreatedAt.Format(time.RFC3339))
 		fmt.Fprintf(w, "PURCHASE\tPACK\tQTY\tCREDITS\tPAID\tSESSION\tAT\n")
 		for _, p := range purchases {
-			fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, p.PackID, p.Quantity, p.Credits, money(p.AmountPaid, p.Currency), p.SessionID, p.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", p.ID, p.PackID, p.Quantity, p.Credits, credits.FormatMoney(p.AmountPaid, p.Currency), p.SessionID, p.CreatedAt.Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "\nENTRY\tKIND\tAMOUNT\tBALANCE\tREFERENCE\tAT\n")
 		for _, e := range entries.Data {
@@ -356,10 +356,6 @@ func (c *CLI) print(cmd *command, v any, header string, table func(io.Writer)) e
 	}
 	table(w)
 	return w.Flush()
-}
-
-func money(minor int64, currency string) string {
-	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, strings.ToUpper(currency))
 }
 
 func dash(s string) string {

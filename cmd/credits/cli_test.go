@@ -44,7 +44,7 @@ func TestCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(runCLI(t, db, "packs", "list", "--json")).stdout), &packs); err != nil || len(packs) != 1 || packs[0].StripePriceID != "price_1" {
 		t.Errorf("packs list --json = %+v (%v)", packs, err)
 	}
-	if out := ok(runCLI(t, db, "packs", "list")).stdout; !strings.Contains(out, "starter") || !strings.Contains(out, "9.99 USD") {
+	if out := ok(runCLI(t, db, "packs", "list")).stdout; !strings.Contains(out, "starter") || !strings.Contains(out, "$9.99") {
 		t.Errorf("packs list = %q", out)
 	}
 	var account credits.Account

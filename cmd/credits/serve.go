@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/demo"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
@@ -48,9 +49,11 @@ type Main struct {
 	Store   credits.Store
 	Service *credits.Service
 	Server  *server.Server
-	// Simulator is the offline demo's checkout, in development without a
-	// Stripe key; nil otherwise.
-	Simulator *stripe.Simulator
+	// Demo is the offline demo's checkout, in development without a Stripe
+	// key; nil otherwise.
+	Demo *demo.Checkout
+	// demoSecret signs the demo checkout's events.
+	demoSecret string
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -93,10 +96,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service = m.newService(store)
 	webhook := m.newWebhook()
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
-		SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics()}
-	if m.Simulator != nil {
-		m.Server.Extra = m.Simulator.Routes()
-		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.Simulator.WebhookSecret)
+		PublicURL: cfg.PublicURL, SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics()}
+	if m.Demo != nil {
+		m.Server.Extra = m.Demo.Routes()
+		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
 	}
 	srv := m.Server
 	m.listener, err = net.Listen("tcp", cfg.Addr)
@@ -121,7 +124,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.Logger.Info("credits listening", "url", "http://"+m.Addr(), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
 		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
-	if m.Simulator != nil {
+	if m.Demo != nil {
 		return m.startDemo(ctx)
 	}
 	return nil
@@ -130,9 +133,9 @@ func (m *Main) Run(ctx context.Context) error {
 // setPublicURL sets the base URL of links once the port is known.
 func (m *Main) setPublicURL(url string) {
 	m.Config.PublicURL = url
-	m.Service.PublicURL = url
-	if m.Simulator != nil {
-		m.Simulator.PublicURL = url
+	m.Server.PublicURL = url
+	if m.Demo != nil {
+		m.Demo.PublicURL = url
 	}
 }
 
@@ -142,14 +145,14 @@ const demoLinkTTL = 7 * 24 * time.Hour
 // startDemo points the simulated checkout at this server's webhook, seeds an
 // empty database, and prints the dashboard link.
 func (m *Main) startDemo(ctx context.Context) error {
-	m.Simulator.WebhookURL = "http://" + loopback(m.listener.Addr()) + "/stripe/webhook"
-	if _, err := m.Service.SeedDemo(ctx); err != nil {
-		return fmt.Errorf("seed the demo: %w", err)
+	m.Demo.WebhookURL = "http://" + loopback(m.listener.Addr()) + "/stripe/webhook"
+	if _, err := demo.Seed(ctx, m.Service); err != nil {
+		return err
 	}
-	if _, err := m.Service.GetAccount(ctx, credits.DemoAccountID); err != nil {
+	if _, err := m.Service.GetAccount(ctx, demo.AccountID); err != nil {
 		return nil // the database has accounts of its own: no demo account to link to
 	}
-	link, _ := m.Server.DashboardLink(credits.DemoAccountID, demoLinkTTL)
+	link, _ := m.Server.DashboardLink(demo.AccountID, demoLinkTTL)
 	fmt.Fprintf(m.Stdout, "Demo (no Stripe account needed): open %s and buy credits with the test card 4242 4242 4242 4242\n", link)
 	return nil
 }
@@ -176,7 +179,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	cfg := m.Config
 	svc := credits.NewService(store)
 	svc.Logger = m.Logger
-	svc.PublicURL = cfg.PublicURL
+	svc.PaymentsMissing = "set STRIPE_SECRET_KEY to sell packs through Stripe Checkout"
 	if m.Now != nil {
 		svc.Now = m.Now
 	}
@@ -187,8 +190,10 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)
 		svc.Livemode = stripe.Livemode(cfg.StripeSecretKey)
 	case cfg.Env == envDevelopment:
-		m.Simulator = stripe.NewSimulator(cfg.PublicURL, "whsec_demo_"+randomHex(24), m.Logger)
-		svc.Payments = m.Simulator
+		secret := "whsec_demo_" + randomHex(24)
+		sign := func(payload []byte, at time.Time) string { return stripe.SignatureHeader(payload, secret, at) }
+		m.Demo, m.demoSecret = demo.NewCheckout(cfg.PublicURL, sign, m.Logger), secret
+		svc.Payments = m.Demo
 	}
 	return svc
 }
@@ -208,7 +213,7 @@ func (m *Main) newWebhook() *stripe.Webhook {
 
 func (m *Main) stripeMode() string {
 	switch {
-	case m.Simulator != nil:
+	case m.Demo != nil:
 		return "simulated (offline demo: no Stripe account needed)"
 	case m.Config.StripeSecretKey == "":
 		return "not configured (checkout answers 503)"

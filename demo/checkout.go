@@ -1,4 +1,7 @@
-package stripe
+// Package demo is the offline demo: a stand-in for Stripe Checkout, for
+// development without a Stripe account, and the packs and account it starts
+// with. It serves its own checkout page; the server mounts its routes.
+package demo
 
 import (
 	"bytes"
@@ -20,9 +23,9 @@ import (
 )
 
 //go:embed templates/checkout.html
-var simulatorTemplates embed.FS
+var templates embed.FS
 
-var checkoutPage = template.Must(template.ParseFS(simulatorTemplates, "templates/checkout.html"))
+var checkoutPage = template.Must(template.ParseFS(templates, "templates/checkout.html"))
 
 // Test cards, as Stripe's test mode knows them.
 const (
@@ -31,25 +34,27 @@ const (
 	CardInsufficientFunds = "4000000000009995"
 )
 
-// Limits of the simulator's webhook delivery.
+// Limits of the demo checkout's webhook delivery.
 const (
-	simulatorDeliveryAttempts = 8
-	simulatorRetryBase        = 250 * time.Millisecond
-	simulatorSessionLimit     = 10_000
+	deliveryAttempts = 8
+	retryBase        = 250 * time.Millisecond
+	sessionLimit     = 10_000
+	payFormMaxBytes  = 4096
 )
 
-// Simulator is the offline demo's stand-in for Stripe Checkout, for
-// development without a Stripe account. Its checkout page is clearly marked
-// as a simulation; paying with a test card sends a real signed
-// checkout.session.completed event to the service's own webhook over HTTP, so
-// that the demo runs the same verification and fulfilment path as Stripe's
-// events. It keeps its sessions in memory. It is never used in production.
-type Simulator struct {
-	PublicURL     string
-	WebhookURL    string // set once the server listens
-	WebhookSecret string
-	Logger        *slog.Logger
-	Client        *http.Client
+// Checkout is the offline demo's stand-in for Stripe Checkout. Its checkout
+// page is clearly marked as a simulation; paying with a test card sends a
+// real signed checkout.session.completed event to the service's own webhook
+// over HTTP, so that the demo runs the same verification and fulfilment path
+// as Stripe's events. It keeps its sessions in memory. It is never used in
+// production.
+type Checkout struct {
+	PublicURL  string
+	WebhookURL string // set once the server listens
+	// Sign returns the Stripe-Signature header of an event sent at a time.
+	Sign   func(payload []byte, at time.Time) string
+	Logger *slog.Logger
+	Client *http.Client
 
 	mu       sync.Mutex
 	sessions map[string]*simulatedSession
@@ -61,12 +66,12 @@ type simulatedSession struct {
 	paymentIntent string
 }
 
-var _ credits.Payments = (*Simulator)(nil)
+var _ credits.Payments = (*Checkout)(nil)
 
-// NewSimulator returns a simulator whose events are signed with secret.
-func NewSimulator(publicURL, secret string, logger *slog.Logger) *Simulator {
-	return &Simulator{
-		PublicURL: strings.TrimRight(publicURL, "/"), WebhookSecret: secret, Logger: logger,
+// NewCheckout returns a demo checkout whose events sign signs.
+func NewCheckout(publicURL string, sign func(payload []byte, at time.Time) string, logger *slog.Logger) *Checkout {
+	return &Checkout{
+		PublicURL: strings.TrimRight(publicURL, "/"), Sign: sign, Logger: logger,
 		Client:   &http.Client{Timeout: 10 * time.Second},
 		sessions: map[string]*simulatedSession{},
 	}
@@ -80,10 +85,10 @@ func randomID(prefix string) string {
 
 // CreateCheckoutSession records a simulated session and returns the URL of
 // its checkout page.
-func (s *Simulator) CreateCheckoutSession(_ context.Context, req credits.CheckoutRequest) (string, string, error) {
+func (s *Checkout) CreateCheckoutSession(_ context.Context, req credits.CheckoutRequest) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.sessions) >= simulatorSessionLimit {
+	if len(s.sessions) >= sessionLimit {
 		return "", "", errors.New("the demo checkout holds too many sessions; restart the demo")
 	}
 	id := randomID("cs_test_demo_")
@@ -92,7 +97,7 @@ func (s *Simulator) CreateCheckoutSession(_ context.Context, req credits.Checkou
 }
 
 // RetrieveSession answers as Stripe would for a simulated session.
-func (s *Simulator) RetrieveSession(_ context.Context, id string) (credits.StripeSession, error) {
+func (s *Checkout) RetrieveSession(_ context.Context, id string) (credits.StripeSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	session, ok := s.sessions[id]
@@ -116,7 +121,7 @@ func (ss *simulatedSession) stripeSession(id string) credits.StripeSession {
 }
 
 // Routes are the checkout page's routes, for the server to mount.
-func (s *Simulator) Routes() map[string]http.Handler {
+func (s *Checkout) Routes() map[string]http.Handler {
 	return map[string]http.Handler{
 		"GET /demo/checkout/{id}":  http.HandlerFunc(s.handlePage),
 		"POST /demo/checkout/{id}": http.HandlerFunc(s.handlePay),
@@ -129,7 +134,7 @@ type checkoutView struct {
 	Paid                                               bool
 }
 
-func (s *Simulator) view(id string) (checkoutView, bool) {
+func (s *Checkout) view(id string) (checkoutView, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.sessions[id]
@@ -139,12 +144,12 @@ func (s *Simulator) view(id string) (checkoutView, bool) {
 	p := ss.req.Pack
 	return checkoutView{
 		ID: id, PackName: p.Name, Email: ss.req.Account.Email, Quantity: ss.req.Quantity, Credits: p.Credits * ss.req.Quantity,
-		Total:     fmt.Sprintf("%d.%02d %s", p.UnitAmount*ss.req.Quantity/100, p.UnitAmount*ss.req.Quantity%100, strings.ToUpper(p.Currency)),
+		Total:     credits.FormatMoney(p.UnitAmount*ss.req.Quantity, p.Currency),
 		CancelURL: ss.req.CancelURL, Paid: ss.paid,
 	}, true
 }
 
-func (s *Simulator) render(w http.ResponseWriter, status int, v checkoutView) {
+func (s *Checkout) render(w http.ResponseWriter, status int, v checkoutView) {
 	var buf bytes.Buffer
 	if err := checkoutPage.Execute(&buf, v); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -156,7 +161,7 @@ func (s *Simulator) render(w http.ResponseWriter, status int, v checkoutView) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Simulator) handlePage(w http.ResponseWriter, r *http.Request) {
+func (s *Checkout) handlePage(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.view(r.PathValue("id"))
 	if !ok {
 		http.Error(w, "No such demo checkout session (they live in memory until a restart).", http.StatusNotFound)
@@ -167,14 +172,14 @@ func (s *Simulator) handlePage(w http.ResponseWriter, r *http.Request) {
 
 // handlePay charges a test card: 4242… pays and sends the event; the other
 // test cards are declined and nothing happens.
-func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
+func (s *Checkout) handlePay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v, ok := s.view(id)
 	if !ok {
 		http.Error(w, "No such demo checkout session.", http.StatusNotFound)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	r.Body = http.MaxBytesReader(w, r.Body, payFormMaxBytes)
 	card := strings.NewReplacer(" ", "", "-", "").Replace(r.PostFormValue("card"))
 	v.Card = r.PostFormValue("card")
 	switch card {
@@ -206,7 +211,7 @@ func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
 }
 
 // pay marks a session paid and returns its event and success URL.
-func (s *Simulator) pay(id string) ([]byte, string, error) {
+func (s *Checkout) pay(id string) ([]byte, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[id]
@@ -231,7 +236,7 @@ func (s *Simulator) pay(id string) ([]byte, string, error) {
 }
 
 // deliver sends a signed event to the webhook once.
-func (s *Simulator) deliver(ctx context.Context, event []byte) error {
+func (s *Checkout) deliver(ctx context.Context, event []byte) error {
 	if s.WebhookURL == "" {
 		return errors.New("no webhook URL yet")
 	}
@@ -240,7 +245,7 @@ func (s *Simulator) deliver(ctx context.Context, event []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", SignatureHeader(event, s.WebhookSecret, time.Now()))
+	req.Header.Set("Stripe-Signature", s.Sign(event, time.Now()))
 	resp, err := s.Client.Do(req)
 	if err != nil {
 		return err
@@ -254,9 +259,9 @@ func (s *Simulator) deliver(ctx context.Context, event []byte) error {
 
 // deliverWithRetries retries with exponential back-off, as Stripe does (on
 // a much shorter scale).
-func (s *Simulator) deliverWithRetries(event []byte) {
-	delay := simulatorRetryBase
-	for attempt := 1; attempt <= simulatorDeliveryAttempts; attempt++ {
+func (s *Checkout) deliverWithRetries(event []byte) {
+	delay := retryBase
+	for attempt := 1; attempt <= deliveryAttempts; attempt++ {
 		time.Sleep(delay)
 		err := s.deliver(context.Background(), event)
 		if err == nil {
