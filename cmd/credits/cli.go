@@ -22,22 +22,18 @@ type CLI struct {
 	stderr io.Writer
 }
 
-// command is one CLI command's flags, with the settings every command shares.
+// command is one CLI command's flags, with the configuration that every
+// command shares (the same settings, defaults and checks as serve's).
 type command struct {
-	getenv      func(string) string
-	fs          *flag.FlagSet
-	databaseURL string
-	json        bool
+	fs   *flag.FlagSet
+	cfg  Config
+	json bool
 }
 
 func (c *CLI) newCommand(name string, withJSON bool) *command {
-	cmd := &command{getenv: c.getenv, fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
+	cmd := &command{fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
 	cmd.fs.SetOutput(c.stderr)
-	fallback := c.getenv("CREDITS_DATABASE_URL")
-	if fallback == "" {
-		fallback = "./credits.db"
-	}
-	cmd.fs.StringVar(&cmd.databaseURL, "database-url", fallback, "a SQLite file path or a postgres:// URL ($CREDITS_DATABASE_URL)")
+	cmd.cfg.register(cmd.fs, c.getenv, forCommands)
 	if withJSON {
 		cmd.fs.BoolVar(&cmd.json, "json", false, "print JSON")
 	}
@@ -60,27 +56,20 @@ func (cmd *command) parse(args []string, positional int) ([]string, error) {
 	if len(rest) != positional {
 		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d", strings.TrimPrefix(cmd.fs.Name(), "credits "), positional, len(rest))}
 	}
+	if err := cmd.cfg.Validate(); err != nil {
+		return nil, usageError{err.Error()}
+	}
 	return rest, nil
 }
 
 // service opens the store and returns a service on it, and a closer.
 func (cmd *command) service(ctx context.Context) (*credits.Service, func(), error) {
-	cfg := Config{TrialCredits: cmd.getenv("CREDITS_TRIAL_CREDITS"), TrialDays: cmd.getenv("CREDITS_TRIAL_DAYS")}
-	if cfg.TrialCredits == "" {
-		cfg.TrialCredits = "0"
-	}
-	if cfg.TrialDays == "" {
-		cfg.TrialDays = "0"
-	}
-	trial, err := cfg.Trial()
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := openStore(ctx, cmd.databaseURL)
+	db, err := openStore(ctx, cmd.cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
 	svc := credits.NewService(db)
+	trial := cmd.cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	return svc, func() { db.Close() }, nil
 }
@@ -90,12 +79,12 @@ func (c *CLI) migrate(ctx context.Context, args []string) error {
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cmd.databaseURL)
+	db, err := openStore(ctx, cmd.cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(c.stdout, "database (%s) is at the latest schema\n", describeDatabase(cmd.databaseURL))
+	fmt.Fprintf(c.stdout, "database (%s) is at the latest schema\n", describeDatabase(cmd.cfg.DatabaseURL))
 	return nil
 }
 
@@ -275,8 +264,8 @@ func (c *CLI) retryEvent(ctx context.Context, args []string) error {
 		return err
 	}
 	return withService(ctx, cmd, func(svc *credits.Service) error {
-		if key := c.getenv("STRIPE_SECRET_KEY"); key != "" {
-			svc.Payments, svc.Livemode = stripe.NewClient(key, c.getenv("STRIPE_API_BASE")), stripe.Livemode(key)
+		if key := cmd.cfg.StripeSecretKey; key != "" {
+			svc.Payments, svc.Livemode = stripe.NewClient(key, cmd.cfg.StripeAPIBase), stripe.Livemode(key)
 		}
 		if _, err := svc.RetryEvent(ctx, rest[0]); err != nil {
 			return err

@@ -27,11 +27,11 @@ func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
 	if *since <= 0 || *since > stripe.MaxReplayWindow {
 		return usageError{fmt.Sprintf("--since must be between 1s and %s", stripe.MaxReplayWindow)}
 	}
-	key := c.getenv("STRIPE_SECRET_KEY")
+	key := cmd.cfg.StripeSecretKey
 	if key == "" {
 		return credits.Errorf(credits.EUNAVAILABLE, "set STRIPE_SECRET_KEY to read events from Stripe")
 	}
-	client := stripe.NewClient(key, c.getenv("STRIPE_API_BASE"))
+	client := stripe.NewClient(key, cmd.cfg.StripeAPIBase)
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
 		from := time.Now().Add(-*since)

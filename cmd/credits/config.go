@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/credits/credits"
 )
 
 // Config is the service's configuration: environment variables, each with a
@@ -23,6 +25,9 @@ type Config struct {
 	StripeAPIBase        string
 	TrialCredits         string
 	TrialDays            string
+
+	// trial is TrialCredits and TrialDays, parsed by Validate.
+	trial TrialSettings
 }
 
 const (
@@ -30,29 +35,52 @@ const (
 	envProduction  = "production"
 )
 
-// configVars names each setting's variable, flag, default and help.
+// Defaults and limits of the settings.
+const (
+	defaultDatabaseURL = "./credits.db"
+	defaultAddr        = ":8080"
+	maxTrialCredits    = credits.MaxPackCredits
+	maxTrialDays       = credits.MaxExpiryDays
+	minAPIKeyLength    = 24 // in production
+)
+
+// Which commands read a setting.
+const (
+	forServe    = 1 << iota // serve
+	forCommands             // every other command that opens the database
+	forAll      = forServe | forCommands
+)
+
+// configVars names each setting's variable, flag, default, help, and the
+// commands that read it.
 var configVars = []struct {
 	env, flag, fallback, help string
 	field                     func(*Config) *string
 	secret                    bool
+	scope                     int
 }{
-	{"CREDITS_DATABASE_URL", "database-url", "./credits.db", "a SQLite file path, or a postgres:// URL", func(c *Config) *string { return &c.DatabaseURL }, false},
-	{"CREDITS_ADDR", "addr", ":8080", "listen address", func(c *Config) *string { return &c.Addr }, false},
-	{"CREDITS_ENV", "env", envDevelopment, "development or production", func(c *Config) *string { return &c.Env }, false},
-	{"CREDITS_API_KEY", "api-key", "", "bearer key for /v1 (development: generated when empty)", func(c *Config) *string { return &c.APIKey }, true},
-	{"CREDITS_PUBLIC_URL", "public-url", "", "base URL for redirects and links (default: http://localhost:<port>; production: required)", func(c *Config) *string { return &c.PublicURL }, false},
-	{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe API key (sk_test_… or sk_live_…)", func(c *Config) *string { return &c.StripeSecretKey }, true},
-	{"STRIPE_PUBLISHABLE_KEY", "stripe-publishable-key", "", "Stripe publishable key", func(c *Config) *string { return &c.StripePublishableKey }, false},
-	{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "whsec_… signing secret; several, comma-separated, during rotation", func(c *Config) *string { return &c.StripeWebhookSecret }, true},
-	{"STRIPE_API_BASE", "stripe-api-base", "", "Stripe API base URL (stripe-mock in tests)", func(c *Config) *string { return &c.StripeAPIBase }, false},
-	{"CREDITS_TRIAL_CREDITS", "trial-credits", "0", "credits granted to each new account", func(c *Config) *string { return &c.TrialCredits }, false},
-	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false},
+	{"CREDITS_DATABASE_URL", "database-url", defaultDatabaseURL, "a SQLite file path, or a postgres:// URL", func(c *Config) *string { return &c.DatabaseURL }, false, forAll},
+	{"CREDITS_ADDR", "addr", defaultAddr, "listen address", func(c *Config) *string { return &c.Addr }, false, forServe},
+	{"CREDITS_ENV", "env", envDevelopment, "development or production", func(c *Config) *string { return &c.Env }, false, forServe},
+	{"CREDITS_API_KEY", "api-key", "", "bearer key for /v1 (development: generated when empty)", func(c *Config) *string { return &c.APIKey }, true, forServe},
+	{"CREDITS_PUBLIC_URL", "public-url", "", "base URL for redirects and links (default: http://localhost:<port>; production: required)", func(c *Config) *string { return &c.PublicURL }, false, forServe},
+	{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe API key (sk_test_… or sk_live_…)", func(c *Config) *string { return &c.StripeSecretKey }, true, forAll},
+	{"STRIPE_PUBLISHABLE_KEY", "stripe-publishable-key", "", "Stripe publishable key", func(c *Config) *string { return &c.StripePublishableKey }, false, forServe},
+	{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "whsec_… signing secret; several, comma-separated, during rotation", func(c *Config) *string { return &c.StripeWebhookSecret }, true, forServe},
+	{"STRIPE_API_BASE", "stripe-api-base", "", "Stripe API base URL (stripe-mock in tests)", func(c *Config) *string { return &c.StripeAPIBase }, false, forAll},
+	{"CREDITS_TRIAL_CREDITS", "trial-credits", "0", "credits granted to each new account", func(c *Config) *string { return &c.TrialCredits }, false, forAll},
+	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false, forAll},
 }
 
-// register adds every setting's flag to fs, with the environment's value (or
-// the default) as the flag's default. Secrets' values are never shown in help.
-func (c *Config) register(fs *flag.FlagSet, getenv func(string) string) {
+// register adds the flags of the settings in scope to fs, with the
+// environment's value (or the default) as the flag's default; settings out of
+// scope take their defaults. Secrets' values are never shown in help.
+func (c *Config) register(fs *flag.FlagSet, getenv func(string) string, scope int) {
 	for _, v := range configVars {
+		if v.scope&scope == 0 {
+			*v.field(c) = v.fallback
+			continue
+		}
 		value := getenv(v.env)
 		if value == "" {
 			value = v.fallback
@@ -79,9 +107,12 @@ func (c *Config) WebhookSecrets() []string {
 	return out
 }
 
-// Validate checks the configuration for serving. Errors name the setting,
-// never its value.
+// Validate checks the configuration and parses its numbers, once, for every
+// command. Errors name the setting, never its value.
 func (c *Config) Validate() error {
+	if c.DatabaseURL == "" {
+		return errors.New("CREDITS_DATABASE_URL must not be empty")
+	}
 	switch c.Env {
 	case envDevelopment, envProduction:
 	default:
@@ -103,9 +134,11 @@ func (c *Config) Validate() error {
 			return errors.New("STRIPE_API_BASE must be an http:// or https:// URL")
 		}
 	}
-	if _, err := c.Trial(); err != nil {
+	trial, err := parseTrial(c.TrialCredits, c.TrialDays)
+	if err != nil {
 		return err
 	}
+	c.trial = trial
 	if c.Env != envProduction {
 		return nil
 	}
@@ -119,8 +152,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("production needs %s: set it in the environment", required.name)
 		}
 	}
-	if len(c.APIKey) < 24 {
-		return errors.New("CREDITS_API_KEY must be at least 24 characters in production")
+	if len(c.APIKey) < minAPIKeyLength {
+		return fmt.Errorf("CREDITS_API_KEY must be at least %d characters in production", minAPIKeyLength)
 	}
 	return nil
 }
@@ -137,15 +170,17 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 // TrialSettings are the trial credits of new accounts.
 type TrialSettings struct{ Credits, Days int64 }
 
-// Trial parses the trial settings.
-func (c *Config) Trial() (TrialSettings, error) {
-	credits, err := strconv.ParseInt(c.TrialCredits, 10, 64)
-	if err != nil || credits < 0 || credits > 1_000_000_000_000 {
-		return TrialSettings{}, errors.New("CREDITS_TRIAL_CREDITS must be a whole number from 0 to 10^12")
+// Trial is the trial settings, as Validate parsed them.
+func (c *Config) Trial() TrialSettings { return c.trial }
+
+func parseTrial(creditsSetting, daysSetting string) (TrialSettings, error) {
+	amount, err := strconv.ParseInt(creditsSetting, 10, 64)
+	if err != nil || amount < 0 || amount > maxTrialCredits {
+		return TrialSettings{}, fmt.Errorf("CREDITS_TRIAL_CREDITS must be a whole number from 0 to %d", int64(maxTrialCredits))
 	}
-	days, err := strconv.ParseInt(c.TrialDays, 10, 64)
-	if err != nil || days < 0 || days > 3650 {
-		return TrialSettings{}, errors.New("CREDITS_TRIAL_DAYS must be a whole number from 0 (never expire) to 3650")
+	days, err := strconv.ParseInt(daysSetting, 10, 64)
+	if err != nil || days < 0 || days > maxTrialDays {
+		return TrialSettings{}, fmt.Errorf("CREDITS_TRIAL_DAYS must be a whole number from 0 (never expire) to %d", maxTrialDays)
 	}
-	return TrialSettings{Credits: credits, Days: days}, nil
+	return TrialSettings{Credits: amount, Days: days}, nil
 }

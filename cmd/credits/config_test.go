@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,42 @@ func TestHelpHidesSecretValues(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "STRIPE_SECRET_KEY") {
 		t.Errorf("help does not name the variables: %s", stderr.String())
+	}
+}
+
+// TestCommandsShareServesConfiguration: every command reads and checks the
+// same settings as serve, with the same defaults, before it opens anything.
+func TestCommandsShareServesConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		args    []string
+		wantErr string
+	}{
+		{"trial days not a number", map[string]string{"CREDITS_TRIAL_DAYS": "ten"}, []string{"accounts", "list"}, "CREDITS_TRIAL_DAYS must be a whole number"},
+		{"trial credits too many", map[string]string{"CREDITS_TRIAL_CREDITS": "1000000000001"}, []string{"packs", "list"}, "CREDITS_TRIAL_CREDITS must be a whole number from 0 to 1000000000000"},
+		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, []string{"events", "list"}, "STRIPE_SECRET_KEY must start with"},
+		{"bad Stripe base", map[string]string{"STRIPE_API_BASE": "localhost:12111"}, []string{"stripe", "replay"}, "STRIPE_API_BASE must be"},
+		{"empty database flag", nil, []string{"verify", "--database-url", ""}, "CREDITS_DATABASE_URL must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"CREDITS_DATABASE_URL": dir + "/never.db"}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, env(vars), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr.String(), tt.wantErr)
+			}
+			if strings.Contains(stderr.String(), "SECRETVALUE") {
+				t.Errorf("a secret value leaked: %s", stderr.String())
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused command created %d files", len(entries))
 	}
 }

@@ -70,7 +70,7 @@ func NewMain(stdout, stderr io.Writer) *Main {
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("credits serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
-	m.Config.register(fs, getenv)
+	m.Config.register(fs, getenv, forServe)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -183,7 +183,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	if m.Now != nil {
 		svc.Now = m.Now
 	}
-	trial, _ := cfg.Trial() // validated by ParseFlags
+	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	switch {
 	case cfg.StripeSecretKey != "":
