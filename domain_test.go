@@ -1,0 +1,215 @@
+package credits
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCreditsForAShareOfAPurchase(t *testing.T) {
+	tests := []struct {
+		name                  string
+		purchaseCredits, paid int64
+		amount, want          int64
+	}{
+		{"nothing refunded", 200, 1000, 0, 0},
+		{"negative amount", 200, 1000, -5, 0},
+		{"half", 200, 1000, 500, 100},
+		{"rounded down", 100, 300, 100, 33},
+		{"all", 200, 1000, 1000, 200},
+		{"more than paid", 200, 1000, 5000, 200},
+		{"free purchase", 200, 0, 1, 200},
+		{"one minor unit", 1_000_000, 999, 1, 1001},
+		{"no overflow in the product", math.MaxInt64 / 2, math.MaxInt64 - 1, math.MaxInt64 / 2, math.MaxInt64 / 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Purchase{Credits: tt.purchaseCredits, AmountPaid: tt.paid}
+			if got := creditsFor(p, tt.amount); got != tt.want {
+				t.Errorf("creditsFor(%d credits for %d, %d) = %d, want %d", tt.purchaseCredits, tt.paid, tt.amount, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOverflowSafeArithmetic(t *testing.T) {
+	mul := []struct {
+		a, b, want int64
+		overflows  bool
+	}{
+		{0, math.MaxInt64, 0, false},
+		{3, 7, 21, false},
+		{math.MaxInt64, 1, math.MaxInt64, false},
+		{math.MaxInt64/2 + 1, 2, 0, true},
+		{1 << 32, 1 << 31, 0, true},
+		{3_037_000_499, 3_037_000_499, 9_223_372_030_926_249_001, false},
+		{3_037_000_500, 3_037_000_500, 0, true},
+	}
+	for _, tt := range mul {
+		got, err := MulCredits(tt.a, tt.b)
+		if (err != nil) != tt.overflows || (!tt.overflows && got != tt.want) {
+			t.Errorf("MulCredits(%d, %d) = %d, %v; want %d (overflow %t)", tt.a, tt.b, got, err, tt.want, tt.overflows)
+		}
+		if err != nil && ErrorCode(err) != EINVALID {
+			t.Errorf("MulCredits(%d, %d): error code %s, want invalid", tt.a, tt.b, ErrorCode(err))
+		}
+	}
+	add := []struct {
+		a, b, want int64
+		overflows  bool
+	}{
+		{1, 2, 3, false},
+		{math.MaxInt64, 0, math.MaxInt64, false},
+		{math.MaxInt64, 1, 0, true},
+		{math.MinInt64, -1, 0, true},
+		{-5, 3, -2, false},
+		{math.MaxInt64, math.MinInt64, -1, false},
+	}
+	for _, tt := range add {
+		got, err := AddCredits(tt.a, tt.b)
+		if (err != nil) != tt.overflows || (!tt.overflows && got != tt.want) {
+			t.Errorf("AddCredits(%d, %d) = %d, %v; want %d (overflow %t)", tt.a, tt.b, got, err, tt.want, tt.overflows)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MulCredits with a negative operand did not panic")
+		}
+	}()
+	_, _ = MulCredits(-1, 2)
+}
+
+func TestRetryBackOff(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	cause := errors.New("stripe is down")
+	tests := []struct {
+		attempts   int64
+		wantDelay  time.Duration
+		wantFailed bool
+	}{
+		{1, 10 * time.Second, false},
+		{2, 20 * time.Second, false},
+		{3, 40 * time.Second, false},
+		{8, 1280 * time.Second, false},
+		{9, 2560 * time.Second, false},
+		{10, time.Hour, false}, // 5120 s, capped
+		{11, time.Hour, false},
+		{MaxEventAttempts, 0, true},
+		{MaxEventAttempts + 5, 0, true},
+	}
+	for _, tt := range tests {
+		ev := retryLater(Event{ID: "evt_1", Status: EventPending, Attempts: tt.attempts, NextAttempt: now}, cause, now)
+		if ev.Error != cause.Error() {
+			t.Errorf("attempt %d: error %q, want the cause", tt.attempts, ev.Error)
+		}
+		if tt.wantFailed {
+			if ev.Status != EventFailed || ev.ProcessedAt == nil || !ev.ProcessedAt.Equal(now) {
+				t.Errorf("attempt %d: status %s, processed %v; want failed now", tt.attempts, ev.Status, ev.ProcessedAt)
+			}
+			continue
+		}
+		if got := ev.NextAttempt.Sub(now); ev.Status != EventPending || got != tt.wantDelay {
+			t.Errorf("attempt %d: %s, next in %s; want pending, next in %s", tt.attempts, ev.Status, got, tt.wantDelay)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	days := func(n int64) *int64 { return &n }
+	goodPack := Pack{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 500, Currency: "USD"}
+	tests := []struct {
+		name    string
+		err     error
+		wantErr string // "" for valid
+	}{
+		{"id", ValidateID("id", "user-1@example.com"), ""},
+		{"id empty", ValidateID("id", ""), "id is required"},
+		{"id too long", ValidateID("id", strings.Repeat("a", MaxIDLength+1)), "at most 128"},
+		{"id with a space", ValidateID("id", "a b"), "may hold only"},
+		{"id starting with a dot", ValidateID("id", ".a"), "may hold only"},
+		{"id with NUL", ValidateID("id", "a\x00"), "may hold only"},
+		{"email", second(ValidateEmail("email", "Ann@Example.com")), ""},
+		{"email with a name", second(ValidateEmail("email", "Ann <ann@example.com>")), "not a valid email"},
+		{"email empty", second(ValidateEmail("email", "")), "email is required"},
+		{"currency", second(ValidateCurrency("currency", "JPY")), ""},
+		{"currency unknown", second(ValidateCurrency("currency", "xyz")), "not a known ISO 4217"},
+		{"pack", second(ValidatePack(goodPack)), ""},
+		{"pack without name", second(ValidatePack(Pack{Credits: 1, UnitAmount: 1, Currency: "usd", Name: "  "})), "name is required"},
+		{"pack without credits", second(ValidatePack(Pack{Name: "x", UnitAmount: 1, Currency: "usd"})), "credits must be between"},
+		{"pack too dear", second(ValidatePack(Pack{Name: "x", Credits: 1, UnitAmount: MaxUnitAmount + 1, Currency: "usd"})), "unit_amount must be"},
+		{"pack expiry 0 days", second(ValidatePack(Pack{Name: "x", Credits: 1, UnitAmount: 1, Currency: "usd", ExpiresAfterDays: days(0)})), "expires_after_days"},
+		{"pack price id", second(ValidatePack(Pack{Name: "x", Credits: 1, UnitAmount: 1, Currency: "usd", StripePriceID: "prod_1"})), "must start with price_"},
+		{"quantity", ValidateQuantity(MaxQuantity), ""},
+		{"quantity 0", ValidateQuantity(0), "quantity must be"},
+		{"quantity too many", ValidateQuantity(MaxQuantity + 1), "quantity must be"},
+		{"page size", second(PageSize(MaxPageSize)), ""},
+		{"page size too big", second(PageSize(MaxPageSize + 1)), "limit must be"},
+		{"page size negative", second(PageSize(-1)), "limit must be"},
+		{"idempotency key", ValidateIdempotencyKey("job-4711"), ""},
+		{"idempotency key empty", ValidateIdempotencyKey(""), "must be 1 to 255"},
+		{"idempotency key too long", ValidateIdempotencyKey(strings.Repeat("k", 256)), "must be 1 to 255"},
+		{"idempotency key with a newline", ValidateIdempotencyKey("a\nb"), "printable ASCII"},
+		{"metadata", ValidateMetadata(Metadata{"job": "1"}), ""},
+		{"metadata empty key", ValidateMetadata(Metadata{"": "1"}), "metadata keys"},
+		{"metadata long value", ValidateMetadata(Metadata{"k": strings.Repeat("v", MaxMetadataValueLength+1)}), "metadata value"},
+		{"amount", validateAmount("amount", MaxAmount), ""},
+		{"amount 0", validateAmount("amount", 0), "between 1 and"},
+		{"amount too large", validateAmount("amount", MaxAmount+1), "between 1 and"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			switch {
+			case tt.wantErr == "" && tt.err != nil:
+				t.Errorf("unexpected error: %v", tt.err)
+			case tt.wantErr != "" && (tt.err == nil || !strings.Contains(ErrorMessage(tt.err), tt.wantErr)):
+				t.Errorf("error %v, want one saying %q", tt.err, tt.wantErr)
+			case tt.err != nil && ErrorCode(tt.err) != EINVALID:
+				t.Errorf("error code %s, want invalid", ErrorCode(tt.err))
+			}
+		})
+	}
+	pack, _ := ValidatePack(goodPack)
+	if pack.Currency != "usd" {
+		t.Errorf("currency %q, want it in lower case", pack.Currency)
+	}
+	if email, _ := ValidateEmail("email", "Ann@Example.com"); email != "ann@example.com" {
+		t.Errorf("email %q, want it in lower case", email)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestFormatMoney(t *testing.T) {
+	tests := []struct {
+		minor    int64
+		currency string
+		want     string
+	}{
+		{999, "usd", "$9.99"},
+		{5, "USD", "$0.05"},
+		{123456789, "eur", "€1,234,567.89"},
+		{-250, "gbp", "-£2.50"},
+		{500, "jpy", "500 JPY"},
+		{1234567, "krw", "1,234,567 KRW"},
+		{5000, "kwd", "5.000 KWD"},
+		{1, "bhd", "0.001 BHD"},
+		{100, "chf", "1.00 CHF"},
+		{math.MinInt64, "jpy", "-9,223,372,036,854,775,808 JPY"},
+	}
+	for _, tt := range tests {
+		if got := FormatMoney(tt.minor, tt.currency); got != tt.want {
+			t.Errorf("FormatMoney(%d, %s) = %q, want %q", tt.minor, tt.currency, got, tt.want)
+		}
+	}
+}
+
+func TestHashRequestKeepsPartsApart(t *testing.T) {
+	if HashRequest("ab", "c") == HashRequest("a", "bc") {
+		t.Error("moving a character between parts gives the same hash")
+	}
+	if HashRequest("POST", "/v1/a", `{"amount":1}`) != HashRequest("POST", "/v1/a", `{"amount":1}`) {
+		t.Error("the same request hashes differently")
+	}
+}
