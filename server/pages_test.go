@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -301,18 +302,23 @@ func forgeSubject(token, account string) string {
 
 func TestOneAccountNeverSeesAnother(t *testing.T) {
 	s := newSite(t)
-	if _, _, err := s.svc.Grant(context.Background(), "bob", credits.GrantRequest{Amount: 999}, nil); err != nil {
+	grant, _, err := s.svc.Grant(context.Background(), "bob", credits.GrantRequest{Amount: 999, Reason: "bob's bonus"}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	v, p := s.signIn("alice")
 	if p.text("#account-email") != "alice@example.com" || p.text("#balance") != "0" {
 		t.Fatalf("alice's page shows %q %q", p.text("#account-email"), p.text("#balance"))
 	}
-	// No URL names an account: the page is the cookie's account's, whatever is asked.
-	for _, path := range []string{"/dashboard/credits?account=bob", "/dashboard/credits?id=bob", "/dashboard/credits/../credits?account_id=bob"} {
-		if got := v.get(path); got.text("#account-email") != "alice@example.com" || got.text("#balance") != "0" {
-			t.Errorf("%s showed %q", path, got.text("#account-email"))
-		}
+	// The ledger's page parameter reads the cookie's account's entries only,
+	// even when it points just past another account's entry.
+	paged := v.get(fmt.Sprintf("/dashboard/credits?before=%d", grant.ID+1))
+	if paged.status != 200 || paged.text("#account-email") != "alice@example.com" || strings.Contains(paged.text("#ledger"), "bob's bonus") {
+		t.Errorf("paging past bob's entry: %d, %q, ledger %q", paged.status, paged.text("#account-email"), paged.text("#ledger"))
+	}
+	// A customer's cookie does not open the operator's pages for any account.
+	if got := v.get("/admin/accounts/bob"); got.status == 200 && strings.Contains(got.url, "/admin/accounts/bob") {
+		t.Errorf("alice's dashboard cookie opened bob's operator page")
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -301,8 +300,8 @@ func TestWebhookRefusesAndWritesNothing(t *testing.T) {
 			}
 		})
 	}
-	if events, _ := h.svc.ListEvents(context.Background(), "", 10); len(events) != 0 {
-		t.Errorf("refused webhooks recorded %d events", len(events))
+	if events, err := h.svc.ListEvents(context.Background(), "", 10); err != nil || len(events) != 0 {
+		t.Errorf("refused webhooks recorded %d events (%v)", len(events), err)
 	}
 }
 
@@ -313,7 +312,7 @@ func TestWebhookStoreFailureAnswers5xx(t *testing.T) {
 	if r.status < 500 {
 		t.Errorf("status %d, want 5xx so that Stripe retries", r.status)
 	}
-	if r.errorMessage() != "internal error" || r.body["error"].(map[string]any)["request_id"] == "" {
+	if requestID, _ := r.body["error"].(map[string]any)["request_id"].(string); r.errorMessage() != "internal error" || requestID == "" {
 		t.Errorf("body %s: want internal error with a request id", r.raw)
 	}
 	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusServiceUnavailable {
@@ -329,22 +328,48 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {
-	db, _ := testkit.OpenSQLite(t)
-	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	srv := &server.Server{Service: credits.NewService(db), APIKey: apiKey, Logger: logger,
-		Webhook: &stripe.Webhook{AllowUnsigned: true, Logger: logger}}
-	req := httptest.NewRequest("POST", "/stripe/webhook", bytes.NewReader(testkit.Event("evt_1", "customer.created", false, testkit.Session{})))
-	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Errorf("unsigned in development: %d, want 200", rec.Code)
+	event := testkit.Event("evt_1", "customer.created", false, testkit.Session{})
+	tests := []struct {
+		name          string
+		allowUnsigned bool
+		secrets       []string
+		signature     string
+		wantStatus    int
+		wantWarning   bool
+	}{
+		{"unsigned, allowed (development without a secret)", true, nil, "", http.StatusOK, true},
+		{"unsigned, not allowed", false, nil, "", http.StatusBadRequest, false},
+		{"unsigned, not allowed, a secret configured", false, []string{testkit.WebhookSecret}, "", http.StatusBadRequest, false},
+		{"badly signed while unsigned is allowed: still verified", true, nil, "t=1,v1=00", http.StatusBadRequest, false},
+		{"signed with another secret while unsigned is allowed", true, []string{"whsec_other"}, testkit.Sign(event), http.StatusBadRequest, false},
 	}
-	if !strings.Contains(logs.String(), "UNVERIFIED") {
-		t.Errorf("no loud warning in the log: %q", logs.String())
-	}
-	body, _ := io.ReadAll(rec.Body)
-	if !strings.Contains(string(body), "evt_1") {
-		t.Errorf("body %s", body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := testkit.OpenSQLite(t)
+			logs := &bytes.Buffer{}
+			logger := slog.New(slog.NewTextHandler(logs, nil))
+			svc := credits.NewService(db)
+			srv := &server.Server{Service: svc, APIKey: apiKey, Logger: logger,
+				Webhook: &stripe.Webhook{AllowUnsigned: tt.allowUnsigned, Verifier: stripe.Verifier{Secrets: tt.secrets}, Logger: logger}}
+			req := httptest.NewRequest("POST", "/stripe/webhook", bytes.NewReader(event))
+			if tt.signature != "" {
+				req.Header.Set("Stripe-Signature", tt.signature)
+			}
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if warned := strings.Contains(logs.String(), "UNVERIFIED"); warned != tt.wantWarning {
+				t.Errorf("warning logged: %t, want %t: %q", warned, tt.wantWarning, logs.String())
+			}
+			events, err := svc.ListEvents(context.Background(), "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recorded := len(events) == 1; recorded != (tt.wantStatus == http.StatusOK) {
+				t.Errorf("%d events recorded after status %d", len(events), rec.Code)
+			}
+		})
 	}
 }

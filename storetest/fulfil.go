@@ -168,18 +168,24 @@ func testFulfilDuplicatesConcurrent(t *testing.T, open Opener) {
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 1)
 	const deliveries = 20
+	// Half the deliveries repeat one event, half are distinct events for the
+	// same session. They are parsed here: a spawned goroutine must not call
+	// t.Fatal.
+	events := make([]credits.StripeEvent, deliveries)
+	for i := range events {
+		id := "evt_same"
+		if i%2 == 1 {
+			id = fmt.Sprintf("evt_%d", i)
+		}
+		events[i] = testkit.MustEvent(t, testkit.Event(id, credits.EventCheckoutCompleted, false, paid("cs_1")))
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, deliveries)
-	for i := 0; i < deliveries; i++ {
+	for _, ev := range events {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Half the deliveries repeat one event, half are distinct events for the same session.
-			id := "evt_same"
-			if i%2 == 1 {
-				id = fmt.Sprintf("evt_%d", i)
-			}
-			_, err := f.svc.HandleEvent(context.Background(), testkit.MustEvent(t, testkit.Event(id, credits.EventCheckoutCompleted, false, paid("cs_1"))))
+			_, err := f.svc.HandleEvent(context.Background(), ev)
 			errs <- err
 		}()
 	}

@@ -146,8 +146,10 @@ func testSweepSettlesUntouchedAccounts(t *testing.T, open Opener) {
 		t.Fatalf("sweep settled %d accounts (%v), want 1", n, err)
 	}
 	var a credits.Account
-	_ = f.db.View(context.Background(), func(tx credits.Tx) (err error) { a, err = tx.Account("u1"); return err })
-	if a.Balance != 0 || a.Held != 0 {
+	if err := f.db.View(context.Background(), func(tx credits.Tx) (err error) { a, err = tx.Account("u1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != "u1" || a.Balance != 0 || a.Held != 0 {
 		t.Errorf("stored account after the sweep: %+v", a)
 	}
 }

@@ -61,6 +61,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "credits bench: %s, %d requests per phase, %d in flight, GOMAXPROCS %d\n",
 		describeDatabase(url), *requests, *concurrency, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "%-10s %10s %10s %10s %10s %10s %8s\n", "phase", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
+	failed := 0
 	for _, phase := range []struct {
 		name string
 		do   func(i int) (int, error)
@@ -72,6 +73,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	} {
 		r := b.measure(*requests, *concurrency, phase.do, phase.want)
 		fmt.Fprintf(stdout, "%-10s %10.0f %10.2f %10.2f %10.2f %10.2f %8d\n", phase.name, r.perSecond, r.p(50), r.p(90), r.p(99), r.p(100), r.errors)
+		failed += r.errors
 	}
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
@@ -81,6 +83,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
+	// Figures of a run whose requests failed measure nothing.
+	if failed > 0 || len(violations) > 0 {
+		return fmt.Errorf("bench: %d request(s) failed and %d invariant(s) broken: the figures are not valid", failed, len(violations))
+	}
 	return nil
 }
 

@@ -104,7 +104,7 @@ func TestServeEndToEnd(t *testing.T) {
 	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "user-1", "email": "user1@example.com"})
 	session := c.must(201, "POST", "/v1/accounts/user-1/checkout_sessions", map[string]any{"pack_id": "starter", "quantity": 3})
 	sessionID, _ := session["id"].(string)
-	if sessionID == "" || session["url"] == "" {
+	if url, _ := session["url"].(string); sessionID == "" || !strings.HasPrefix(url, "https://") {
 		t.Fatalf("checkout session = %v", session)
 	}
 

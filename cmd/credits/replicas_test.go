@@ -193,14 +193,15 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	c.must(201, "POST", "/v1/accounts/u/grants", map[string]any{"amount": 100000})
 
 	type ack struct{ id float64 }
+	const debits = 900
 	var mu sync.Mutex
 	var acked []ack
-	var lost atomic.Int64
+	var lost [3]atomic.Int64 // debits without a 201, by replica
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 48)
 	killed := make(chan struct{})
 	var once sync.Once
-	for i := range 900 {
+	for i := range debits {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -208,7 +209,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 			defer func() { <-sem }()
 			status, body := post(httpClient, replicas[i%3].base+"/v1/accounts/u/debits", fmt.Sprintf("k-%d", i), []byte(`{"amount":1}`), nil)
 			if status != 201 {
-				lost.Add(1)
+				lost[i%3].Add(1)
 				return
 			}
 			var r credits.DebitResult
@@ -224,11 +225,25 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	<-killed
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	select {
+	case <-killed:
+	case <-allDone:
+		t.Fatalf("every debit finished before 300 were acknowledged: %d acknowledged", len(acked))
+	case <-time.After(2 * time.Minute):
+		t.Fatal("300 debits were not acknowledged within 2 minutes")
+	}
 	if err := replicas[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	<-allDone
+	if n := lost[0].Load() + lost[1].Load(); n != 0 {
+		t.Errorf("%d debits sent to the surviving replicas got no 201", n)
+	}
+	if got := int64(len(acked)) + lost[2].Load(); got != debits {
+		t.Errorf("%d acknowledged + %d lost on the killed replica = %d, want %d", len(acked), lost[2].Load(), got, debits)
+	}
 
 	// The survivors keep answering.
 	for i := range 20 {
@@ -243,6 +258,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	}
 	defer store.Close()
 	ids := map[int64]bool{}
+	inLedger := 0
 	err = store.View(context.Background(), func(tx credits.Tx) error {
 		before := int64(0)
 		for {
@@ -252,6 +268,9 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 			}
 			for _, e := range entries {
 				ids[e.ID] = true
+				if e.Kind == credits.EntryDebit {
+					inLedger++
+				}
 			}
 			before = entries[len(entries)-1].ID
 		}
@@ -264,7 +283,13 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 			t.Errorf("debit %v was acknowledged but is not in the ledger", a.id)
 		}
 	}
-	t.Logf("SIGKILL of one of 3 replicas mid-load: %d debits acknowledged (all in the ledger), %d without an answer or refused", len(acked), lost.Load())
+	// A debit the killed replica committed but could not answer is in the
+	// ledger too; nothing else is.
+	if minimum, maximum := len(acked)+20, debits+20; inLedger < minimum || inLedger > maximum {
+		t.Errorf("%d debits in the ledger, want between %d (acknowledged) and %d (sent)", inLedger, minimum, maximum)
+	}
+	t.Logf("SIGKILL of one of 3 replicas mid-load: %d debits acknowledged (all in the ledger), %d without an answer, %d in the ledger",
+		len(acked), lost[2].Load(), inLedger)
 	violations, err := credits.NewService(store).Verify(context.Background())
 	if err != nil || len(violations) != 0 {
 		t.Errorf("verify: %v %v", violations, err)
