@@ -83,7 +83,8 @@ func spendOrder(t *testing.T, grants []grant, viaHold bool) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CaptureHold(ctx, hold.ID, total-5); err != nil { // the last lot keeps 5
+		capture := total - 5 // the last lot keeps 5
+		if _, err := svc.CaptureHold(ctx, hold.ID, &capture); err != nil {
 			t.Fatal(err)
 		}
 		entries, err := svc.ListEntries(ctx, "u1", 0, 1)

@@ -14,6 +14,7 @@ const (
 	EINVALID      = "invalid"                // bad input: 400
 	EUNAUTHORIZED = "unauthorized"           // no or wrong key: 401
 	EINSUFFICIENT = "insufficient_credits"   // not enough credits: 402
+	EINDEBT       = "account_in_debt"        // a refund or dispute left a debt that new credits must pay first: 402
 	ENOTFOUND     = "not_found"              // unknown: 404
 	ECONFLICT     = "conflict"               // already exists or wrong state: 409
 	ETOOLARGE     = "too_large"              // body too large: 413

@@ -36,8 +36,8 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err != nil {
 			return Hold{}, err
 		}
-		if available := account.Balance - account.Held; req.Amount > available {
-			return Hold{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; %d requested", accountID, available, req.Amount)
+		if err := checkAvailable(account, req.Amount, "requested"); err != nil {
+			return Hold{}, err
 		}
 		hold := Hold{
 			ID: NewID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
@@ -63,13 +63,11 @@ func reserveLots(locked LockedAccount, amount int64, now time.Time) ([]LotAmount
 	return reserved, err
 }
 
-// CaptureHold takes amount (all of the hold when 0) of a hold's credits out
-// of the balance and frees the rest. Capturing a captured hold again with the
-// same amount answers the same; anything else on a closed hold is a conflict.
-func (s *Service) CaptureHold(ctx context.Context, holdID string, amount int64) (Hold, error) {
-	if amount < 0 || amount > MaxAmount {
-		return Hold{}, Errorf(EINVALID, "amount must be a whole number between 1 and %d", int64(MaxAmount))
-	}
+// CaptureHold takes amount (all of the hold when nil) of a hold's credits
+// out of the balance and frees the rest. Capturing a captured hold again with
+// the same amount (or none) answers the same; anything else on a closed hold
+// is a conflict, whatever the amount: the hold's state is checked first.
+func (s *Service) CaptureHold(ctx context.Context, holdID string, amount *int64) (Hold, error) {
 	var hold Hold
 	err := s.update(ctx, func(tx Tx) error {
 		now := s.now()
@@ -78,16 +76,17 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount int64) 
 			return err
 		}
 		switch {
-		case hold.Status == HoldCaptured && (amount == 0 || amount == hold.Captured):
+		case hold.Status == HoldCaptured && (amount == nil || *amount == hold.Captured):
 			return nil
 		case hold.Status != HoldHeld:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be captured", holdID, hold.Status)
-		case amount > hold.Amount:
-			return Errorf(EINVALID, "amount %d is more than the %d credits held", amount, hold.Amount)
+		case amount == nil:
+		case *amount < 1 || *amount > hold.Amount:
+			return Errorf(EINVALID, "amount must be a whole number from 1 to the %d credits held (omit it to capture all)", hold.Amount)
 		}
-		captured := amount
-		if captured == 0 {
-			captured = hold.Amount
+		captured := hold.Amount
+		if amount != nil {
+			captured = *amount
 		}
 		_, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now)
 		return err

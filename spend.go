@@ -192,8 +192,8 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		if err != nil {
 			return DebitResult{}, err
 		}
-		if available := account.Balance - account.Held; req.Amount > available {
-			return DebitResult{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; %d requested", accountID, available, req.Amount)
+		if err := checkAvailable(account, req.Amount, "requested"); err != nil {
+			return DebitResult{}, err
 		}
 		entry := Entry{AccountID: accountID, Amount: -req.Amount, Kind: EntryDebit, Description: description, CreatedAt: now}
 		entry.Reference = metadataReference(req.Metadata)
@@ -206,6 +206,18 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now,
 		}, nil
 	})
+}
+
+// checkAvailable refuses to take amount credits from an account that has
+// fewer available, or that is in debt (which new credits must pay first).
+func checkAvailable(account Account, amount int64, what string) error {
+	if account.Debt > 0 {
+		return Errorf(EINDEBT, "account %s owes %d credits that a refund or dispute took back after they were spent; new credits pay the debt first", account.ID, account.Debt)
+	}
+	if available := account.Balance - account.Held; amount > available {
+		return Errorf(EINSUFFICIENT, "account %s has %d credits available; %s %d", account.ID, available, what, amount)
+	}
+	return nil
 }
 
 func metadataReference(m Metadata) string {
@@ -388,8 +400,8 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 			}
 			draws = []LotAmount{{LotID: lot.ID, Amount: req.Amount}}
 		} else {
-			if available := account.Balance - account.Held; -req.Amount > available {
-				return DebitResult{}, Errorf(EINSUFFICIENT, "account %s has %d credits available; the adjustment takes %d", accountID, available, -req.Amount)
+			if err := checkAvailable(account, -req.Amount, "the adjustment takes"); err != nil {
+				return DebitResult{}, err
 			}
 			if account, entry, draws, err = takeFromLots(locked, account, entry); err != nil {
 				return DebitResult{}, err

@@ -160,6 +160,7 @@ var statusByCode = map[string]int{
 	credits.EINVALID:      http.StatusBadRequest,
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,
+	credits.EINDEBT:       http.StatusPaymentRequired,
 	credits.ENOTFOUND:     http.StatusNotFound,
 	credits.ECONFLICT:     http.StatusConflict,
 	credits.ETOOLARGE:     http.StatusRequestEntityTooLarge,

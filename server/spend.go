@@ -173,7 +173,7 @@ func (s *Server) handleGetHold(w http.ResponseWriter, r *http.Request) {
 }
 
 type captureRequest struct {
-	Amount int64 `json:"amount"`
+	Amount *int64 `json:"amount"` // nil: all
 }
 
 func (s *Server) handleCaptureHold(w http.ResponseWriter, r *http.Request) {
@@ -188,10 +188,6 @@ func (s *Server) handleCaptureHold(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err := decode(w, r, &req); err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		if req.Amount == 0 {
-			s.writeError(w, r, credits.Errorf(credits.EINVALID, "amount must be a whole number of at least 1 (omit it to capture all)"))
 			return
 		}
 	}

@@ -160,6 +160,40 @@ func TestHoldLifecycleOverHTTP(t *testing.T) {
 	}
 }
 
+// TestHoldStateBeforeAmount: a closed hold answers 409 naming its state,
+// whatever the capture body; {} captures all of an open hold.
+func TestHoldStateBeforeAmount(t *testing.T) {
+	h := newHarness(t)
+	h.fund("u1", 100)
+	hold := func(key string) string {
+		r := h.keyed("POST", "/v1/accounts/u1/holds", `{"amount":10}`, key)
+		if r.status != 201 {
+			t.Fatalf("hold: %d %s", r.status, r.raw)
+		}
+		return r.body["id"].(string)
+	}
+	released := hold("h-released")
+	if r := h.api("POST", "/v1/holds/"+released+"/release", ``); r.status != 200 {
+		t.Fatalf("release: %d %s", r.status, r.raw)
+	}
+	for _, body := range []string{``, `{}`, `{"amount":0}`, `{"amount":5}`, `{"amount":500}`} {
+		r := h.api("POST", "/v1/holds/"+released+"/capture", body)
+		if r.status != 409 || r.errorCode() != "conflict" || !strings.Contains(r.errorMessage(), "released") {
+			t.Errorf("capture %q of a released hold: %d %s, want 409 naming its state", body, r.status, r.raw)
+		}
+	}
+	open := hold("h-open")
+	if r := h.api("POST", "/v1/holds/"+open+"/capture", `{"amount":0}`); r.status != 400 {
+		t.Errorf("capture of 0: %d %s, want 400", r.status, r.raw)
+	}
+	if r := h.api("POST", "/v1/holds/"+open+"/capture", `{}`); r.status != 200 || r.body["captured"] != 10.0 {
+		t.Errorf("capture {}: %d %s, want all 10 captured", r.status, r.raw)
+	}
+	if r := h.api("POST", "/v1/holds/"+open+"/capture", `{}`); r.status != 200 || r.body["captured"] != 10.0 {
+		t.Errorf("capture {} again: %d %s, want the same answer", r.status, r.raw)
+	}
+}
+
 // TestConcurrentDebitsOverHTTP sends 1,000 concurrent debits of 1 credit
 // against 100 available through a real HTTP server.
 func TestConcurrentDebitsOverHTTP(t *testing.T) {

@@ -77,8 +77,11 @@ func testRefundAfterSpendingLeavesDebt(t *testing.T, open Opener) {
 	}
 	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
 	f.wantDebt("u1", -80, -80, 80)
-	if _, err := f.debit("u1", 1); credits.ErrorCode(err) != credits.EINSUFFICIENT {
-		t.Errorf("a debit while in debt: %v, want insufficient_credits", err)
+	if _, err := f.debit("u1", 1); credits.ErrorCode(err) != credits.EINDEBT {
+		t.Errorf("a debit while in debt: %v, want account_in_debt", err)
+	}
+	if _, _, err := f.svc.CreateHold(context.Background(), "u1", credits.HoldRequest{Amount: 1}, nil); credits.ErrorCode(err) != credits.EINDEBT {
+		t.Errorf("a hold while in debt: %v, want account_in_debt", err)
 	}
 	// New credits pay the debt back first.
 	f.buy("cs_2", "u1", "pi_2", 1)

@@ -161,7 +161,7 @@ func testExpiryDuringHold(t *testing.T, open Opener) {
 	h := f.hold("u1", 80, 2*time.Hour)
 	f.now = f.now.Add(90 * time.Minute) // the lot expired; the hold has not
 	f.wantAccount("u1", 80, 0)          // the unreserved 20 expired; the held 80 did not
-	captured, err := f.svc.CaptureHold(context.Background(), h.ID, 0)
+	captured, err := f.svc.CaptureHold(context.Background(), h.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func testPartialCapture(t *testing.T, open Opener) {
 	f.grant("u1", 100, 0, 0)
 	h := f.hold("u1", 60, time.Hour)
 	f.wantAccount("u1", 100, 40)
-	captured, err := f.svc.CaptureHold(context.Background(), h.ID, 25)
+	captured, err := f.svc.CaptureHold(context.Background(), h.ID, captureAmount(25))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func testPartialCapture(t *testing.T, open Opener) {
 		t.Errorf("hold = %+v", captured)
 	}
 	f.wantAccount("u1", 75, 75)
-	again, err := f.svc.CaptureHold(context.Background(), h.ID, 25)
+	again, err := f.svc.CaptureHold(context.Background(), h.ID, captureAmount(25))
 	if err != nil || again.Captured != 25 {
 		t.Errorf("capture repeated with the same amount: %+v %v, want the same answer", again, err)
 	}
@@ -239,7 +239,7 @@ func testHoldStateConflicts(t *testing.T, open Opener) {
 
 func capture(amount int64) func(f *fixture, id string) error {
 	return func(f *fixture, id string) error {
-		_, err := f.svc.CaptureHold(context.Background(), id, amount)
+		_, err := f.svc.CaptureHold(context.Background(), id, captureAmount(amount))
 		return err
 	}
 }
@@ -464,7 +464,7 @@ func testRandomOperations(t *testing.T, open Opener) {
 					h := holds[rng.IntN(len(holds))]
 					var err error
 					if op == 3 {
-						_, err = f.svc.CaptureHold(context.Background(), h, rng.Int64N(5))
+						_, err = f.svc.CaptureHold(context.Background(), h, captureAmount(rng.Int64N(5)))
 					} else {
 						_, err = f.svc.ReleaseHold(context.Background(), h)
 					}
@@ -498,7 +498,11 @@ func testRandomOperations(t *testing.T, open Opener) {
 // the credits were available.
 func checkDebit(t *testing.T, step int, before credits.Account, amount int64, err error) {
 	t.Helper()
-	if err != nil && credits.ErrorCode(err) != credits.EINSUFFICIENT {
+	switch code := credits.ErrorCode(err); {
+	case err == nil:
+	case before.Debt > 0 && code != credits.EINDEBT:
+		t.Fatalf("step %d: in debt %d: %v, want account_in_debt", step, before.Debt, err)
+	case before.Debt == 0 && code != credits.EINSUFFICIENT:
 		t.Fatalf("step %d: %v", step, err)
 	}
 	if (err == nil) != (amount <= before.Available) {
@@ -513,10 +517,18 @@ func concurrentDebits(t *testing.T, f *fixture, id string, n int, amount int64) 
 		go func() {
 			defer wg.Done()
 			_, _, err := f.svc.Debit(context.Background(), id, credits.DebitRequest{Amount: amount}, nil)
-			if err != nil && credits.ErrorCode(err) != credits.EINSUFFICIENT {
+			if code := credits.ErrorCode(err); err != nil && code != credits.EINSUFFICIENT && code != credits.EINDEBT {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// captureAmount is what CaptureHold takes: nil (all) for 0.
+func captureAmount(n int64) *int64 {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }

@@ -326,7 +326,7 @@ func testConcurrentCaptureAndRelease(t *testing.T, open Opener) {
 		go func() {
 			defer wg.Done()
 			if i%2 == 0 {
-				_, results[i] = f.svc.CaptureHold(context.Background(), h.ID, 0)
+				_, results[i] = f.svc.CaptureHold(context.Background(), h.ID, nil)
 			} else {
 				_, results[i] = f.svc.ReleaseHold(context.Background(), h.ID)
 			}

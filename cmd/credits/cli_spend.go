@@ -126,7 +126,7 @@ func (c *CLI) holds(ctx context.Context, args []string) error {
 		var hold credits.Hold
 		var err error
 		if name == "capture" {
-			hold, err = svc.CaptureHold(ctx, rest[0], amount)
+			hold, err = svc.CaptureHold(ctx, rest[0], captureAmount(amount))
 		} else {
 			hold, err = svc.ReleaseHold(ctx, rest[0])
 		}
@@ -137,4 +137,12 @@ func (c *CLI) holds(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "hold %s is %s (captured %d of %d)\n", hold.ID, hold.Status, hold.Captured, hold.Amount)
 		})
 	})
+}
+
+// captureAmount is the amount to capture: all of the hold when the flag is 0.
+func captureAmount(flag int64) *int64 {
+	if flag == 0 {
+		return nil
+	}
+	return &flag
 }
