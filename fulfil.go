@@ -79,6 +79,12 @@ func (s *Service) applyEvent(tx Tx, ev Event, in StripeEvent, now time.Time) (Ev
 		}
 		return ev, nil
 	}
+	switch {
+	case in.Ignore != "":
+		return finish(EventIgnored, in.Ignore)
+	case in.Unusable != "":
+		return finish(EventFailed, "the event cannot be used: "+in.Unusable)
+	}
 	switch ev.Type {
 	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
 		EventChargeRefunded, EventDisputeCreated, EventDisputeClosed:
@@ -288,7 +294,7 @@ func (s *Service) processPending(ctx context.Context, ev Event) error {
 	if s.Payments == nil {
 		lookupErr = errors.New("cannot read the session's line items: " + s.PaymentsMissing)
 	} else {
-		remote, lookupErr = s.Payments.RetrieveSession(ctx, ev.SessionID)
+		remote, lookupErr = s.Payments.RetrieveSession(ctx, ev.SessionID, true)
 	}
 	now := s.now()
 	return s.update(ctx, func(tx Tx) error {

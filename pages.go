@@ -130,7 +130,7 @@ func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome)
 	if s.Payments == nil {
 		return nil // the webhook will credit it
 	}
-	remote, err := s.Payments.RetrieveSession(ctx, out.Session.ID)
+	remote, err := s.Payments.RetrieveSession(ctx, out.Session.ID, false)
 	if err != nil {
 		s.Logger.Warn("success page: could not read the checkout session", "session", out.Session.ID, "error", err)
 		return nil // the webhook will credit it

@@ -1,31 +1,57 @@
 package credits
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// Checkout event types that the service acts on.
+// Stripe event types that the service acts on.
 const (
 	EventCheckoutCompleted      = "checkout.session.completed"
 	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
 	EventCheckoutAsyncFailed    = "checkout.session.async_payment_failed"
 	EventCheckoutExpired        = "checkout.session.expired"
 	EventChargeRefunded         = "charge.refunded"
+	EventChargeRefundUpdated    = "charge.refund.updated"
+	EventRefundCreated          = "refund.created"
+	EventRefundUpdated          = "refund.updated"
+	EventRefundFailed           = "refund.failed"
 	EventDisputeCreated         = "charge.dispute.created"
+	EventDisputeUpdated         = "charge.dispute.updated"
+	EventDisputeFundsWithdrawn  = "charge.dispute.funds_withdrawn"
+	EventDisputeFundsReinstated = "charge.dispute.funds_reinstated"
 	EventDisputeClosed          = "charge.dispute.closed"
 )
 
-// StripeEvent is a verified Stripe event, mapped to what the service needs.
-// Session is set for checkout.session.* events.
+// HandledEventTypes are the event types the service acts on: the ones to
+// select for the webhook endpoint in Stripe's Dashboard, and to replay.
+var HandledEventTypes = []string{
+	EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
+	EventChargeRefunded, EventChargeRefundUpdated, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
+	EventDisputeCreated, EventDisputeUpdated, EventDisputeFundsWithdrawn, EventDisputeFundsReinstated, EventDisputeClosed,
+}
+
+// StripeEvent is a verified Stripe event, mapped to what the service needs:
+// the one object it carries, of the kind its type names.
 type StripeEvent struct {
 	ID       string
 	Type     string
 	Livemode bool
-	Session  *StripeSession
+	Created  time.Time
+	Session  *StripeSession // checkout.session.*
 	Charge   *StripeCharge  // charge.refunded
+	Refund   *StripeRefund  // refund.*, charge.refund.updated
 	Dispute  *StripeDispute // charge.dispute.*
 	Payload  []byte
+	// Unusable says why a signed event cannot be used (a field we read has
+	// another shape, the object is missing): it is recorded as failed.
+	Unusable string
+	// Ignore says why an event is recorded and not acted on (an event of a
+	// connected account, a thin event).
+	Ignore string
 }
 
-// StripeCharge is what the service reads of a refunded charge.
+// StripeCharge is what the service reads of a charge.
 type StripeCharge struct {
 	ID             string
 	PaymentIntent  string
@@ -34,13 +60,24 @@ type StripeCharge struct {
 	Currency       string
 }
 
-// StripeDispute is what the service reads of a dispute.
-type StripeDispute struct {
+// StripeRefund is what the service reads of a refund.
+type StripeRefund struct {
 	ID            string
+	Charge        string
 	PaymentIntent string
 	Amount        int64
 	Currency      string
-	Status        string // won, lost, needs_response, …
+	Status        string // pending, requires_action, succeeded, failed, canceled
+}
+
+// StripeDispute is what the service reads of a dispute.
+type StripeDispute struct {
+	ID            string
+	Charge        string
+	PaymentIntent string
+	Amount        int64
+	Currency      string
+	Status        string // warning_needs_response, needs_response, under_review, won, lost, …
 }
 
 // StripeSession is what the service reads of a Stripe Checkout Session.
@@ -51,7 +88,10 @@ type StripeSession struct {
 	ClientReferenceID string            `json:"client_reference_id,omitempty"`
 	Email             string            `json:"email,omitempty"`
 	Metadata          map[string]string `json:"metadata,omitempty"`
+	Mode              string            `json:"mode,omitempty"`
 	AmountTotal       int64             `json:"amount_total,omitempty"`
+	AmountSubtotal    int64             `json:"amount_subtotal,omitempty"`
+	AmountDiscount    int64             `json:"amount_discount,omitempty"`
 	Currency          string            `json:"currency,omitempty"`
 	PaymentIntent     string            `json:"payment_intent,omitempty"`
 	Livemode          bool              `json:"livemode,omitempty"`
@@ -77,8 +117,9 @@ type CheckoutRequest struct {
 type Payments interface {
 	// CreateCheckoutSession creates a session and returns its id and URL.
 	CreateCheckoutSession(ctx context.Context, req CheckoutRequest) (id, url string, err error)
-	// RetrieveSession reads a session with its line items.
-	RetrieveSession(ctx context.Context, id string) (StripeSession, error)
+	// RetrieveSession reads a session, with its line items when asked (an
+	// extra call to Stripe).
+	RetrieveSession(ctx context.Context, id string, withLineItems bool) (StripeSession, error)
 }
 
 // IsPaid reports whether a session's payment status lets us credit it.

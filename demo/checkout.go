@@ -97,7 +97,7 @@ func (s *Checkout) CreateCheckoutSession(_ context.Context, req credits.Checkout
 }
 
 // RetrieveSession answers as Stripe would for a simulated session.
-func (s *Checkout) RetrieveSession(_ context.Context, id string) (credits.StripeSession, error) {
+func (s *Checkout) RetrieveSession(_ context.Context, id string, _ bool) (credits.StripeSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	session, ok := s.sessions[id]

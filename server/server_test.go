@@ -373,3 +373,31 @@ func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedEventsThatCannotBeUsedAreKept: Stripe drops an event it cannot
+// deliver for three days, so a signed event that the service cannot use is
+// recorded (failed or ignored, with the reason) and answered 2xx.
+func TestSignedEventsThatCannotBeUsedAreKept(t *testing.T) {
+	tests := []struct{ name, payload, wantStatus, wantReason string }{
+		{"undecodable", `{"id":"evt_bad","object":"event","type":"checkout.session.completed","data":{"object":{"id":["cs_1"]}}}`, credits.EventFailed, "not a checkout session"},
+		{"no object", `{"id":"evt_empty","object":"event","type":"charge.refunded","data":{}}`, credits.EventFailed, "no data.object"},
+		{"connect", `{"id":"evt_connect","object":"event","type":"checkout.session.completed","account":"acct_9","data":{"object":{"id":"cs_1"}}}`, credits.EventIgnored, "acct_9"},
+		{"thin", `{"id":"evt_thin","object":"v2.core.event","type":"v1.checkout.session.completed","related_object":{"id":"cs_1"}}`, credits.EventIgnored, "thin event"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			r := h.webhook("/stripe/webhook", []byte(tt.payload))
+			if r.status != http.StatusOK || r.body["status"] != tt.wantStatus {
+				t.Fatalf("%d %s, want 200 and %s", r.status, r.raw, tt.wantStatus)
+			}
+			ev, err := h.svc.GetEvent(context.Background(), r.body["event"].(string))
+			if err != nil || ev.Status != tt.wantStatus || !strings.Contains(ev.Error, tt.wantReason) {
+				t.Errorf("recorded %+v (%v), want %s saying %q", ev, err, tt.wantStatus, tt.wantReason)
+			}
+			if again := h.webhook("/stripe/webhook", []byte(tt.payload)); again.status != http.StatusOK {
+				t.Errorf("redelivery: %d %s", again.status, again.raw)
+			}
+		})
+	}
+}

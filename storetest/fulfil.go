@@ -448,7 +448,7 @@ func (unreachable) CreateCheckoutSession(context.Context, credits.CheckoutReques
 	return "", "", errors.New("connection refused")
 }
 
-func (unreachable) RetrieveSession(context.Context, string) (credits.StripeSession, error) {
+func (unreachable) RetrieveSession(context.Context, string, bool) (credits.StripeSession, error) {
 	return credits.StripeSession{}, errors.New("connection refused")
 }
 

@@ -155,7 +155,7 @@ func (c *countingPayments) CreateCheckoutSession(context.Context, credits.Checko
 	return "", "", fmt.Errorf("not used")
 }
 
-func (c *countingPayments) RetrieveSession(context.Context, string) (credits.StripeSession, error) {
+func (c *countingPayments) RetrieveSession(context.Context, string, bool) (credits.StripeSession, error) {
 	c.mu.Lock()
 	c.n++
 	c.mu.Unlock()

@@ -77,13 +77,23 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.Checkout
 }
 
 // RetrieveSession reads a session and its line items.
-func (c *Client) RetrieveSession(ctx context.Context, id string) (credits.StripeSession, error) {
+func (c *Client) RetrieveSession(ctx context.Context, id string, withLineItems bool) (credits.StripeSession, error) {
 	session, err := c.api.V1CheckoutSessions.Retrieve(ctx, id, nil)
 	if err != nil {
 		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: %w", id, err)
 	}
-	out := mapSession(session)
+	if session.LastResponse == nil {
+		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: no response body", id)
+	}
+	decoded, err := decodeSession(session.LastResponse.RawJSON)
+	if err != nil {
+		return credits.StripeSession{}, fmt.Errorf("stripe: checkout session %s: %w", id, err)
+	}
+	out := *decoded
 	out.LineItems = nil
+	if !withLineItems {
+		return out, nil
+	}
 	params := &stripego.CheckoutSessionListLineItemsParams{Session: stripego.String(id)}
 	for item, err := range c.api.V1CheckoutSessions.ListLineItems(ctx, params).All(ctx) {
 		if err != nil {
@@ -92,7 +102,11 @@ func (c *Client) RetrieveSession(ctx context.Context, id string) (credits.Stripe
 		if len(out.LineItems) == maxLineItems {
 			return credits.StripeSession{}, fmt.Errorf("stripe: session %s has more than %d line items", id, maxLineItems)
 		}
-		out.LineItems = append(out.LineItems, mapLineItem(item))
+		line := credits.LineItem{Quantity: item.Quantity}
+		if item.Price != nil {
+			line.PriceID = item.Price.ID
+		}
+		out.LineItems = append(out.LineItems, line)
 	}
 	return out, nil
 }
@@ -100,12 +114,6 @@ func (c *Client) RetrieveSession(ctx context.Context, id string) (credits.Stripe
 // MaxReplayWindow is how far back Stripe's Events API keeps events.
 const MaxReplayWindow = 30 * 24 * time.Hour
 
-// ReplayedTypes are the event types that replay asks Stripe for.
-var ReplayedTypes = []string{
-	credits.EventCheckoutCompleted, credits.EventCheckoutAsyncSucceeded,
-	credits.EventCheckoutAsyncFailed, credits.EventCheckoutExpired,
-	credits.EventChargeRefunded, credits.EventDisputeCreated, credits.EventDisputeClosed,
-}
 
 // Events lists, from Stripe's Events API, the events that we act on, created at or
 // after since, oldest first. They come from Stripe over its API with our key,
@@ -113,7 +121,7 @@ var ReplayedTypes = []string{
 func (c *Client) Events(ctx context.Context, since time.Time) iter.Seq2[credits.StripeEvent, error] {
 	return func(yield func(credits.StripeEvent, error) bool) {
 		params := &stripego.EventListParams{CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
-		for _, t := range ReplayedTypes {
+		for _, t := range credits.HandledEventTypes {
 			params.Types = append(params.Types, stripego.String(t))
 		}
 		var events []credits.StripeEvent
@@ -122,17 +130,20 @@ func (c *Client) Events(ctx context.Context, since time.Time) iter.Seq2[credits.
 				yield(credits.StripeEvent{}, fmt.Errorf("stripe: list events: %w", err))
 				return
 			}
-			payload, err := json.Marshal(ev)
-			if err == nil {
-				var mapped credits.StripeEvent
-				if mapped, err = mapEvent(ev, payload); err == nil {
-					events = append(events, mapped)
-					continue
+			env := envelope{ID: ev.ID, Object: "event", Type: string(ev.Type), Livemode: ev.Livemode, Created: ev.Created, Account: ev.Account}
+			var object json.RawMessage
+			if ev.Data != nil {
+				object = ev.Data.Raw
+			}
+			payload, err := json.Marshal(map[string]any{"id": env.ID, "object": env.Object, "type": env.Type,
+				"livemode": env.Livemode, "created": env.Created, "account": env.Account, "data": map[string]any{"object": object}})
+			if err != nil {
+				if !yield(credits.StripeEvent{}, fmt.Errorf("stripe: event %s: %w", ev.ID, err)) {
+					return
 				}
+				continue
 			}
-			if !yield(credits.StripeEvent{}, fmt.Errorf("stripe: event %s: %w", ev.ID, err)) {
-				return
-			}
+			events = append(events, mapEvent(env, object, payload))
 		}
 		// Stripe lists newest first; apply them in the order they happened.
 		for i := len(events) - 1; i >= 0; i-- {

@@ -27,6 +27,12 @@ type recorder struct {
 	paths   []string
 }
 
+func (r *recorder) calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.paths...)
+}
+
 func startRecorder(t *testing.T) (*recorder, string) {
 	target, err := url.Parse(stripemock.Start(t))
 	if err != nil {
@@ -99,13 +105,23 @@ func TestCreateCheckoutSession(t *testing.T) {
 }
 
 func TestRetrieveSessionReadsLineItems(t *testing.T) {
-	client := stripe.NewClient("sk_test_123", stripemock.Start(t))
-	s, err := client.RetrieveSession(context.Background(), "cs_test_abc")
+	rec, base := startRecorder(t)
+	client := stripe.NewClient("sk_test_123", base)
+	s, err := client.RetrieveSession(context.Background(), "cs_test_abc", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.ID != "cs_test_abc" || len(s.LineItems) != 1 || s.LineItems[0].PriceID == "" || s.LineItems[0].Quantity < 1 {
 		t.Errorf("session = %+v", s)
+	}
+	if got := len(rec.calls()); got != 2 {
+		t.Errorf("%d calls to Stripe with line items, want 2 (the session and its line items)", got)
+	}
+	if _, err := client.RetrieveSession(context.Background(), "cs_test_abc", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(rec.calls()); got != 3 {
+		t.Errorf("%d calls to Stripe after a read without line items, want 3 (one more)", got)
 	}
 }
 
@@ -139,7 +155,7 @@ func TestEventsListsCheckoutEventsSince(t *testing.T) {
 	if got := query.Get("created[gte]"); got != "1700000000" {
 		t.Errorf("created[gte] = %q", got)
 	}
-	for i, want := range stripe.ReplayedTypes {
+	for i, want := range credits.HandledEventTypes {
 		if got := query.Get(fmt.Sprintf("types[%d]", i)); got != want {
 			t.Errorf("types[%d] = %q, want %q", i, got, want)
 		}

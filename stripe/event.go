@@ -1,140 +1,276 @@
 package stripe
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-
-	stripego "github.com/stripe/stripe-go/v85"
+	"time"
 
 	"github.com/credits/credits"
 )
 
-// MaxEventIDLength bounds the event id we store.
+// MaxEventIDLength bounds the ids we store.
 const MaxEventIDLength = 255
 
-// ParseEvent maps a verified event payload to a domain event. Events of any
-// API version are accepted: only the fields we read matter, and those are
-// stable across versions (stripe-go's version check would reject a Dashboard
-// endpoint pinned to another version).
-func ParseEvent(payload []byte) (credits.StripeEvent, error) {
-	var ev stripego.Event
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return credits.StripeEvent{}, fmt.Errorf("event is not valid JSON: %w", err)
-	}
-	return mapEvent(&ev, payload)
+// The service decodes only the fields it reads, into small types of its own:
+// a field it does not read can never fail an event, whatever the API version
+// (stripe-go's types follow one version, and its version check would refuse
+// a Dashboard endpoint pinned to another).
+
+// envelope is what the service reads of an event.
+type envelope struct {
+	ID       string `json:"id"`
+	Object   string `json:"object"`
+	Type     string `json:"type"`
+	Livemode bool   `json:"livemode"`
+	Created  int64  `json:"created"`
+	Account  string `json:"account"` // set for events of a connected account (Connect)
+	Data     *struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
 }
 
-// mapEvent maps a Stripe event, received or listed, to a domain event.
-func mapEvent(ev *stripego.Event, payload []byte) (credits.StripeEvent, error) {
-	if ev.Object != "event" {
+// expandable is an id that Stripe sends as a string, or as the object when
+// it is expanded, or as null.
+type expandable string
+
+func (e *expandable) UnmarshalJSON(b []byte) error {
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*e = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		*e = expandable(s)
+		return err
+	}
+	var object struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &object); err != nil {
+		return errors.New("expected an id or an object with an id")
+	}
+	*e = expandable(object.ID)
+	return nil
+}
+
+type sessionObject struct {
+	ID                string            `json:"id"`
+	Mode              string            `json:"mode"`
+	Status            string            `json:"status"`
+	PaymentStatus     string            `json:"payment_status"`
+	ClientReferenceID string            `json:"client_reference_id"`
+	CustomerEmail     string            `json:"customer_email"`
+	Metadata          map[string]string `json:"metadata"`
+	AmountTotal       int64             `json:"amount_total"`
+	AmountSubtotal    int64             `json:"amount_subtotal"`
+	Currency          string            `json:"currency"`
+	PaymentIntent     expandable        `json:"payment_intent"`
+	Livemode          bool              `json:"livemode"`
+	CustomerDetails   *struct {
+		Email string `json:"email"`
+	} `json:"customer_details"`
+	TotalDetails *struct {
+		AmountDiscount int64 `json:"amount_discount"`
+	} `json:"total_details"`
+	LineItems *struct {
+		Data []lineItemObject `json:"data"`
+	} `json:"line_items"`
+}
+
+type lineItemObject struct {
+	Quantity int64      `json:"quantity"`
+	Price    expandable `json:"price"`
+}
+
+type chargeObject struct {
+	ID             string     `json:"id"`
+	Amount         int64      `json:"amount"`
+	AmountRefunded int64      `json:"amount_refunded"`
+	Currency       string     `json:"currency"`
+	PaymentIntent  expandable `json:"payment_intent"`
+}
+
+type refundObject struct {
+	ID            string     `json:"id"`
+	Amount        int64      `json:"amount"`
+	Currency      string     `json:"currency"`
+	Status        string     `json:"status"`
+	Charge        expandable `json:"charge"`
+	PaymentIntent expandable `json:"payment_intent"`
+}
+
+type disputeObject struct {
+	ID            string     `json:"id"`
+	Amount        int64      `json:"amount"`
+	Currency      string     `json:"currency"`
+	Status        string     `json:"status"`
+	Charge        expandable `json:"charge"`
+	PaymentIntent expandable `json:"payment_intent"`
+}
+
+// ParseEvent maps a verified event payload to a domain event. A payload that
+// is not an event at all is an error (nothing is recorded); an event that the
+// service cannot use comes back with Unusable set, so that it is recorded as
+// failed and answered 2xx: Stripe would otherwise retry it for three days,
+// then drop it.
+func ParseEvent(payload []byte) (credits.StripeEvent, error) {
+	var env envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) || !json.Valid(payload) {
+			return credits.StripeEvent{}, fmt.Errorf("event is not valid JSON: %w", err)
+		}
+		return unusable(payload, "the event's envelope has fields of another shape: "+err.Error()), nil
+	}
+	if env.Object != "event" && env.Object != "v2.core.event" {
 		return credits.StripeEvent{}, errors.New(`payload is not an event (object must be "event")`)
 	}
-	if ev.ID == "" || len(ev.ID) > MaxEventIDLength {
-		return credits.StripeEvent{}, errors.New("event id is missing or too long")
+	if env.ID == "" {
+		return credits.StripeEvent{}, errors.New("event id is missing")
 	}
-	if ev.Type == "" {
+	if len(env.ID) > MaxEventIDLength {
+		return credits.StripeEvent{}, errors.New("event id is too long")
+	}
+	if env.Type == "" {
 		return credits.StripeEvent{}, errors.New("event type is missing")
 	}
-	out := credits.StripeEvent{ID: ev.ID, Type: string(ev.Type), Livemode: ev.Livemode, Payload: payload}
-	switch {
-	case out.Type == credits.EventChargeRefunded:
-		return withCharge(out, ev)
-	case out.Type == credits.EventDisputeCreated || out.Type == credits.EventDisputeClosed:
-		return withDispute(out, ev)
-	case !strings.HasPrefix(out.Type, "checkout.session."):
-		return out, nil
+	var raw json.RawMessage
+	if env.Data != nil {
+		raw = env.Data.Object
 	}
-	if ev.Data == nil || len(ev.Data.Raw) == 0 {
-		return credits.StripeEvent{}, errors.New("checkout event has no data.object")
-	}
-	var session stripego.CheckoutSession
-	if err := json.Unmarshal(ev.Data.Raw, &session); err != nil {
-		return credits.StripeEvent{}, fmt.Errorf("checkout event's data.object is not a session: %w", err)
-	}
-	if session.ID == "" || len(session.ID) > MaxEventIDLength {
-		return credits.StripeEvent{}, errors.New("checkout event's session id is missing or too long")
-	}
-	mapped := mapSession(&session)
-	out.Session = &mapped
-	return out, nil
+	return mapEvent(env, raw, payload), nil
 }
 
-func mapSession(s *stripego.CheckoutSession) credits.StripeSession {
+// unusable records a payload that has no usable id under an id of its own,
+// so that a redelivery is recognised.
+func unusable(payload []byte, reason string) credits.StripeEvent {
+	sum := sha256.Sum256(payload)
+	return credits.StripeEvent{ID: "unreadable_" + hex.EncodeToString(sum[:12]), Type: "unknown", Payload: payload, Unusable: reason}
+}
+
+// mapEvent maps an event, received or listed, to a domain event.
+func mapEvent(env envelope, object json.RawMessage, payload []byte) credits.StripeEvent {
+	out := credits.StripeEvent{ID: env.ID, Type: env.Type, Livemode: env.Livemode, Payload: payload}
+	if env.Created > 0 {
+		out.Created = time.Unix(env.Created, 0).UTC()
+	}
+	switch {
+	case env.Object == "v2.core.event":
+		out.Ignore = "a thin event carries no snapshot of its object: configure the endpoint for snapshot events"
+		return out
+	case env.Account != "":
+		out.Ignore = "an event of connected account " + env.Account + ": Connect accounts are not handled"
+		return out
+	case !handled(env.Type):
+		return out
+	case len(object) == 0 || bytes.Equal(object, []byte("null")):
+		out.Unusable = "the event carries no data.object"
+		return out
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(env.Type, "checkout.session."):
+		out.Session, err = decodeSession(object)
+	case env.Type == credits.EventChargeRefunded:
+		out.Charge, err = decodeCharge(object)
+	case strings.HasPrefix(env.Type, "charge.dispute."):
+		out.Dispute, err = decodeDispute(object)
+	default: // refund.*, charge.refund.updated
+		out.Refund, err = decodeRefund(object)
+	}
+	if err != nil {
+		out.Unusable = err.Error()
+	}
+	return out
+}
+
+func handled(eventType string) bool {
+	for _, t := range credits.HandledEventTypes {
+		if t == eventType {
+			return true
+		}
+	}
+	return false
+}
+
+func checkID(what, id string) error {
+	if id == "" || len(id) > MaxEventIDLength {
+		return fmt.Errorf("the %s's id is missing or too long", what)
+	}
+	return nil
+}
+
+func decodeSession(raw json.RawMessage) (*credits.StripeSession, error) {
+	var s sessionObject
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("data.object is not a checkout session as we read it: %w", err)
+	}
+	if err := checkID("checkout session", s.ID); err != nil {
+		return nil, err
+	}
+	out := mapSession(s)
+	return &out, nil
+}
+
+func mapSession(s sessionObject) credits.StripeSession {
 	out := credits.StripeSession{
-		ID:                s.ID,
-		Status:            string(s.Status),
-		PaymentStatus:     string(s.PaymentStatus),
-		ClientReferenceID: s.ClientReferenceID,
-		Email:             s.CustomerEmail,
-		Metadata:          s.Metadata,
-		AmountTotal:       s.AmountTotal,
-		Currency:          string(s.Currency),
-		Livemode:          s.Livemode,
+		ID: s.ID, Mode: s.Mode, Status: s.Status, PaymentStatus: s.PaymentStatus, ClientReferenceID: s.ClientReferenceID,
+		Email: s.CustomerEmail, Metadata: s.Metadata, AmountTotal: s.AmountTotal, AmountSubtotal: s.AmountSubtotal,
+		Currency: strings.ToLower(s.Currency), PaymentIntent: string(s.PaymentIntent), Livemode: s.Livemode,
 	}
 	if s.CustomerDetails != nil && s.CustomerDetails.Email != "" {
 		out.Email = s.CustomerDetails.Email
 	}
 	out.Email = strings.ToLower(out.Email)
-	if s.PaymentIntent != nil {
-		out.PaymentIntent = s.PaymentIntent.ID
+	if s.TotalDetails != nil {
+		out.AmountDiscount = s.TotalDetails.AmountDiscount
 	}
 	if s.LineItems != nil {
 		for _, item := range s.LineItems.Data {
-			out.LineItems = append(out.LineItems, mapLineItem(item))
+			out.LineItems = append(out.LineItems, credits.LineItem{PriceID: string(item.Price), Quantity: item.Quantity})
 		}
 	}
 	return out
 }
 
-func mapLineItem(item *stripego.LineItem) credits.LineItem {
-	out := credits.LineItem{Quantity: item.Quantity}
-	if item.Price != nil {
-		out.PriceID = item.Price.ID
+func decodeCharge(raw json.RawMessage) (*credits.StripeCharge, error) {
+	var c chargeObject
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("data.object is not a charge as we read it: %w", err)
 	}
-	return out
+	if err := checkID("charge", c.ID); err != nil {
+		return nil, err
+	}
+	return &credits.StripeCharge{ID: c.ID, PaymentIntent: string(c.PaymentIntent), Amount: c.Amount,
+		AmountRefunded: c.AmountRefunded, Currency: strings.ToLower(c.Currency)}, nil
 }
 
-func eventObject(ev *stripego.Event, into any, what string) error {
-	if ev.Data == nil || len(ev.Data.Raw) == 0 {
-		return fmt.Errorf("%s event has no data.object", what)
+func decodeRefund(raw json.RawMessage) (*credits.StripeRefund, error) {
+	var r refundObject
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("data.object is not a refund as we read it: %w", err)
 	}
-	if err := json.Unmarshal(ev.Data.Raw, into); err != nil {
-		return fmt.Errorf("%s event's data.object is not a %s: %w", what, what, err)
+	if err := checkID("refund", r.ID); err != nil {
+		return nil, err
 	}
-	return nil
+	return &credits.StripeRefund{ID: r.ID, Charge: string(r.Charge), PaymentIntent: string(r.PaymentIntent),
+		Amount: r.Amount, Currency: strings.ToLower(r.Currency), Status: r.Status}, nil
 }
 
-func withCharge(out credits.StripeEvent, ev *stripego.Event) (credits.StripeEvent, error) {
-	var charge stripego.Charge
-	if err := eventObject(ev, &charge, "charge"); err != nil {
-		return credits.StripeEvent{}, err
+func decodeDispute(raw json.RawMessage) (*credits.StripeDispute, error) {
+	var d disputeObject
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("data.object is not a dispute as we read it: %w", err)
 	}
-	if charge.ID == "" || len(charge.ID) > MaxEventIDLength {
-		return credits.StripeEvent{}, errors.New("charge event's charge id is missing or too long")
+	if err := checkID("dispute", d.ID); err != nil {
+		return nil, err
 	}
-	out.Charge = &credits.StripeCharge{ID: charge.ID, Amount: charge.Amount, AmountRefunded: charge.AmountRefunded, Currency: string(charge.Currency)}
-	if charge.PaymentIntent != nil {
-		out.Charge.PaymentIntent = charge.PaymentIntent.ID
-	}
-	return out, nil
-}
-
-func withDispute(out credits.StripeEvent, ev *stripego.Event) (credits.StripeEvent, error) {
-	var dispute stripego.Dispute
-	if err := eventObject(ev, &dispute, "dispute"); err != nil {
-		return credits.StripeEvent{}, err
-	}
-	if dispute.ID == "" || len(dispute.ID) > MaxEventIDLength {
-		return credits.StripeEvent{}, errors.New("dispute event's dispute id is missing or too long")
-	}
-	out.Dispute = &credits.StripeDispute{ID: dispute.ID, Amount: dispute.Amount, Currency: string(dispute.Currency), Status: string(dispute.Status)}
-	switch {
-	case dispute.PaymentIntent != nil:
-		out.Dispute.PaymentIntent = dispute.PaymentIntent.ID
-	case dispute.Charge != nil && dispute.Charge.PaymentIntent != nil:
-		out.Dispute.PaymentIntent = dispute.Charge.PaymentIntent.ID
-	}
-	return out, nil
+	return &credits.StripeDispute{ID: d.ID, Charge: string(d.Charge), PaymentIntent: string(d.PaymentIntent),
+		Amount: d.Amount, Currency: strings.ToLower(d.Currency), Status: d.Status}, nil
 }
