@@ -114,7 +114,6 @@ func (c *Client) RetrieveSession(ctx context.Context, id string, withLineItems b
 // MaxReplayWindow is how far back Stripe's Events API keeps events.
 const MaxReplayWindow = 30 * 24 * time.Hour
 
-
 // Events lists, from Stripe's Events API, the events that we act on, created at or
 // after since, oldest first. They come from Stripe over its API with our key,
 // so they need no signature.
