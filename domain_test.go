@@ -8,29 +8,74 @@ import (
 	"time"
 )
 
-func TestCreditsForAShareOfAPurchase(t *testing.T) {
+func TestOwed(t *testing.T) {
+	bought := Payment{Credits: 200, PaidAmount: 1000, Currency: "usd", ChargeAmount: 1000, ChargeCurrency: "usd"}
+	refund := func(id string, amount int64, status string) PaymentRefund {
+		return PaymentRefund{ID: id, Amount: amount, Currency: "usd", Status: status}
+	}
+	dispute := func(amount int64, status string) PaymentDispute {
+		return PaymentDispute{ID: "dp", Amount: amount, Currency: "usd", Status: status}
+	}
+	with := func(p Payment, change func(*Payment)) Payment { change(&p); return p }
 	tests := []struct {
-		name                  string
-		purchaseCredits, paid int64
-		amount, want          int64
+		name     string
+		payment  Payment
+		refunds  []PaymentRefund
+		disputes []PaymentDispute
+		want     int64
 	}{
-		{"nothing refunded", 200, 1000, 0, 0},
-		{"negative amount", 200, 1000, -5, 0},
-		{"half", 200, 1000, 500, 100},
-		{"rounded down", 100, 300, 100, 33},
-		{"all", 200, 1000, 1000, 200},
-		{"more than paid", 200, 1000, 5000, 200},
-		{"free purchase", 200, 0, 1, 200},
-		{"one minor unit", 1_000_000, 999, 1, 1001},
-		{"no overflow in the product", math.MaxInt64 / 2, math.MaxInt64 - 1, math.MaxInt64 / 2, math.MaxInt64 / 4},
+		{"nothing happened", bought, nil, nil, 200},
+		{"no purchase yet", Payment{ChargeAmount: 1000, ChargeCurrency: "usd"}, []PaymentRefund{refund("re_1", 1000, "succeeded")}, nil, 0},
+		{"half refunded", bought, []PaymentRefund{refund("re_1", 500, "succeeded")}, nil, 100},
+		{"a pending refund counts", bought, []PaymentRefund{refund("re_1", 500, "pending")}, nil, 100},
+		{"failed and canceled refunds do not", bought, []PaymentRefund{refund("re_1", 500, "failed"), refund("re_2", 300, "canceled")}, nil, 200},
+		{"rounded in the account's favour", Payment{Credits: 100, ChargeAmount: 300, ChargeCurrency: "usd"}, []PaymentRefund{{Amount: 100, Currency: "usd", Status: "succeeded"}}, nil, 67},
+		{"the charge snapshot counts refunds not seen one by one", with(bought, func(p *Payment) { p.ChargeRefunded = 700 }), []PaymentRefund{refund("re_1", 200, "succeeded")}, nil, 60},
+		{"a snapshot below the refunds seen adds nothing", with(bought, func(p *Payment) { p.ChargeRefunded = 100 }), []PaymentRefund{refund("re_1", 200, "failed")}, nil, 200},
+		{"an open dispute holds the money", bought, nil, []PaymentDispute{dispute(1000, "needs_response")}, 0},
+		{"an inquiry holds nothing", bought, nil, []PaymentDispute{dispute(1000, "warning_needs_response")}, 200},
+		{"a won dispute gives it back", bought, nil, []PaymentDispute{dispute(1000, "won")}, 200},
+		{"a lost dispute keeps it", bought, nil, []PaymentDispute{dispute(400, "lost")}, 120},
+		{"refund and lost dispute capped at the charge", bought, []PaymentRefund{refund("re_1", 500, "succeeded")}, []PaymentDispute{dispute(1000, "lost")}, 0},
+		{"charge in another currency than the purchase", Payment{Credits: 200, PaidAmount: 500, Currency: "usd", ChargeAmount: 75000, ChargeCurrency: "jpy"},
+			[]PaymentRefund{{Amount: 37500, Currency: "jpy", Status: "succeeded"}}, nil, 100},
+		{"a refund in another currency waits for the charge", Payment{Credits: 200, PaidAmount: 500, Currency: "usd"},
+			[]PaymentRefund{{Amount: 46000, Currency: "jpy", Status: "succeeded"}}, nil, 200},
+		{"the session's total stands in for an unknown charge", Payment{Credits: 200, PaidAmount: 500, Currency: "usd"},
+			[]PaymentRefund{refund("re_1", 250, "succeeded")}, nil, 100},
+		{"free", Payment{Credits: 50}, []PaymentRefund{refund("re_1", 1, "succeeded")}, nil, 50},
+		{"no overflow", Payment{Credits: math.MaxInt64 / 2, ChargeAmount: math.MaxInt64 - 1, ChargeCurrency: "usd"},
+			[]PaymentRefund{{Amount: math.MaxInt64 / 2, Currency: "usd", Status: "succeeded"}, {Amount: math.MaxInt64 / 2, Currency: "usd", Status: "pending"}}, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Purchase{Credits: tt.purchaseCredits, AmountPaid: tt.paid}
-			if got := creditsFor(p, tt.amount); got != tt.want {
-				t.Errorf("creditsFor(%d credits for %d, %d) = %d, want %d", tt.purchaseCredits, tt.paid, tt.amount, got, tt.want)
+			if got := Owed(tt.payment, tt.refunds, tt.disputes); got != tt.want {
+				t.Errorf("Owed = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFactsOnlyMoveForward(t *testing.T) {
+	var known PaymentRefund
+	exists := false
+	for _, status := range []string{"succeeded", "pending", "failed", "succeeded", "pending"} {
+		var changed bool
+		known, changed = mergeRefund(known, exists, PaymentRefund{ID: "re_1", Amount: 5, Currency: "usd", Status: status})
+		exists = exists || changed
+	}
+	if known.Status != "failed" {
+		t.Errorf("refund ended %s, want failed (the furthest status seen)", known.Status)
+	}
+	var d PaymentDispute
+	exists = false
+	for _, seen := range []PaymentDispute{{Status: "lost"}, {Status: "needs_response", Withdrawn: true}, {Status: "under_review"}} {
+		var changed bool
+		d, changed = mergeDispute(d, exists, seen)
+		exists = exists || changed
+	}
+	if d.Status != "lost" || !d.Withdrawn {
+		t.Errorf("dispute %+v, want lost and withdrawn", d)
 	}
 }
 

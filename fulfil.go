@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -85,24 +86,23 @@ func (s *Service) applyEvent(tx Tx, ev Event, in StripeEvent, now time.Time) (Ev
 	case in.Unusable != "":
 		return finish(EventFailed, "the event cannot be used: "+in.Unusable)
 	}
-	switch ev.Type {
-	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
-		EventChargeRefunded, EventDisputeCreated, EventDisputeClosed:
-	default:
+	if !slices.Contains(HandledEventTypes, ev.Type) {
 		return finish(EventIgnored, "event type not handled")
 	}
 	if ev.Livemode != s.Livemode {
 		return finish(EventIgnored, livemodeMismatch(ev.Livemode))
 	}
+	var apply func(Tx, StripeEvent, time.Time) (string, string, error)
 	switch {
-	case ev.Type == EventChargeRefunded && in.Charge != nil:
-		status, reason, err := s.applyRefund(tx, in.Charge, now)
-		if err != nil {
-			return ev, err
-		}
-		return finish(status, reason)
-	case (ev.Type == EventDisputeCreated || ev.Type == EventDisputeClosed) && in.Dispute != nil:
-		status, reason, err := s.applyDispute(tx, ev, in.Dispute, now)
+	case in.Charge != nil:
+		apply = s.applyCharge
+	case in.Refund != nil:
+		apply = s.applyRefund
+	case in.Dispute != nil:
+		apply = s.applyDispute
+	}
+	if apply != nil {
+		status, reason, err := apply(tx, in, now)
 		if err != nil {
 			return ev, err
 		}
@@ -172,8 +172,17 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 // fulfil credits a paid session once: the purchase, its lot, its ledger entry
 // and the account's balance and trial flag change together.
 func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
-	// The account is locked first, so that a concurrent event for the same
-	// session waits here and then sees the purchase.
+	// The payment is locked first, then the account (the order of every
+	// payment path), so that a concurrent event for the same session waits
+	// here and then sees the purchase.
+	paymentID := ev.Session.PaymentIntent
+	if paymentID == "" {
+		paymentID = cs.ID // nothing to pay (a 100 % discount): the session stands for the payment
+	}
+	payment, err := tx.LockPayment(paymentID, now)
+	if err != nil {
+		return "", "", err
+	}
 	locked, account, err := s.settle(tx, cs.AccountID, now)
 	if ErrorCode(err) == ENOTFOUND {
 		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
@@ -207,19 +216,36 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
 	}
 	p.PaymentIntent = ev.Session.PaymentIntent
-	if err := s.writePurchase(locked, p, account, pack); err != nil {
+	entry, err := s.writePurchase(locked, p, account, pack)
+	if err != nil {
 		return "", "", err
 	}
 	if err := tx.SetCheckoutSessionStatus(cs.ID, SessionFulfilled, now); err != nil {
 		return "", "", err
 	}
+	payment.AccountID, payment.SessionID, payment.PackID, payment.Quantity, payment.Credits = account.ID, cs.ID, pack.ID, cs.Quantity, credits
+	payment.SoldAmount, payment.PaidAmount, payment.Currency = cs.ExpectedAmount, p.AmountPaid, p.Currency
+	payment.Discount, payment.UpdatedAt = ev.Session.AmountDiscount, now
+	if err := tx.SavePayment(payment); err != nil {
+		return "", "", err
+	}
+	if err := locked.LinkPaymentEntry(entry.ID, payment.ID); err != nil {
+		return "", "", err
+	}
+	if err := locked.SetPaymentPosted(payment.ID, credits); err != nil {
+		return "", "", err
+	}
+	payment.Posted = credits
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
-	return EventProcessed, "", nil
+	// Refunds and disputes that arrived before the purchase count now.
+	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
 }
 
-func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Account, pack Pack) error {
+// writePurchase records a purchase and credits its lot; it returns the
+// purchase's ledger entry.
+func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Account, pack Pack) (Entry, error) {
 	if _, err := locked.CreatePurchase(p); err != nil {
-		return err
+		return Entry{}, err
 	}
 	lot := Lot{AccountID: account.ID, Amount: p.Credits, Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt}
 	if pack.ExpiresAfterDays != nil {
@@ -231,8 +257,8 @@ func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Accoun
 		Description: fmt.Sprintf("%d × %s", p.Quantity, pack.Name), CreatedAt: p.CreatedAt,
 	}
 	account.Trial = false
-	_, _, _, err := addLot(locked, account, entry, lot)
-	return err
+	_, entry, _, err := addLot(locked, account, entry, lot)
+	return entry, err
 }
 
 // Wake tells the worker that an event is waiting.

@@ -57,38 +57,17 @@ type CheckoutSession struct {
 
 // Purchase is the audit record of one paid Checkout Session.
 type Purchase struct {
-	ID            int64  `json:"id"`
-	AccountID     string `json:"account_id"`
-	PackID        string `json:"pack_id"`
-	Quantity      int64  `json:"quantity"`
-	Credits       int64  `json:"credits"`
-	AmountPaid    int64  `json:"amount_paid"`
-	Currency      string `json:"currency"`
-	SessionID     string `json:"session_id"`
-	PaymentIntent string `json:"payment_intent,omitempty"`
-	EventID       string `json:"event_id"`
-	// RefundedCredits are the credits taken back by refunds so far.
-	RefundedCredits int64     `json:"refunded_credits"`
-	CreatedAt       time.Time `json:"created_at"`
-}
-
-// Dispute statuses as we track them.
-const (
-	DisputeOpen   = "open"   // credits taken back while the bank decides
-	DisputeWon    = "won"    // credits given back
-	DisputeLost   = "lost"   // credits stay taken
-	DisputeClosed = "closed" // closed otherwise (e.g. a warning): credits given back
-)
-
-// Dispute is a customer's dispute of a purchase's payment.
-type Dispute struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	SessionID string    `json:"session_id"`
-	Credits   int64     `json:"credits"` // taken back while open or lost
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID            int64     `json:"id"`
+	AccountID     string    `json:"account_id"`
+	PackID        string    `json:"pack_id"`
+	Quantity      int64     `json:"quantity"`
+	Credits       int64     `json:"credits"`
+	AmountPaid    int64     `json:"amount_paid"`
+	Currency      string    `json:"currency"`
+	SessionID     string    `json:"session_id"`
+	PaymentIntent string    `json:"payment_intent,omitempty"`
+	EventID       string    `json:"event_id"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Entry kinds.

@@ -3,142 +3,168 @@ package credits
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"time"
 )
 
-// creditsFor returns the credits of a purchase that amount (minor units) of
-// its payment bought, rounded down; all of them for the whole payment.
-func creditsFor(p Purchase, amount int64) int64 {
-	if amount <= 0 {
-		return 0
+// paymentOf names the payment that a charge, refund or dispute belongs to:
+// its payment intent, or its charge where there is none.
+func paymentOf(paymentIntent, charge string) string {
+	if paymentIntent != "" {
+		return paymentIntent
 	}
-	if p.AmountPaid <= 0 || amount >= p.AmountPaid {
-		return p.Credits
-	}
-	hi, lo := bits.Mul64(uint64(p.Credits), uint64(amount))
-	q, _ := bits.Div64(hi, lo, uint64(p.AmountPaid)) // hi < AmountPaid because amount < AmountPaid
-	return int64(q)
+	return charge
 }
 
-// purchaseOf finds the purchase that a payment intent paid for, and locks its
-// account (settled). reason is set when there is none.
-func (s *Service) purchaseOf(tx Tx, paymentIntent string, now time.Time) (Purchase, LockedAccount, Account, string, error) {
-	if paymentIntent == "" {
-		return Purchase{}, nil, Account{}, "no payment intent: not a credits purchase", nil
-	}
-	purchase, err := tx.PurchaseByPaymentIntent(paymentIntent)
-	if errors.Is(err, ErrNotFound) {
-		return purchase, nil, Account{}, "no purchase was paid with payment intent " + paymentIntent, nil
-	} else if err != nil {
-		return purchase, nil, Account{}, "", err
-	}
-	locked, account, err := s.settle(tx, purchase.AccountID, now)
+// applyCharge records what a charge snapshot says (charge.refunded): its
+// amount and currency, and its cumulative amount_refunded when the snapshot
+// is the newest (by event time, then by amount).
+func (s *Service) applyCharge(tx Tx, in StripeEvent, now time.Time) (status, reason string, err error) {
+	c := in.Charge
+	id := paymentOf(c.PaymentIntent, c.ID)
+	p, err := tx.LockPayment(id, now)
 	if err != nil {
-		return purchase, nil, account, "", err
-	}
-	// Read again under the account's lock: a concurrent refund may have counted.
-	purchase, err = tx.PurchaseByPaymentIntent(paymentIntent)
-	return purchase, locked, account, "", err
-}
-
-// applyRefund takes back the credits that a charge's refunds paid for. Stripe
-// sends the charge's refunded total, so later and repeated events only take
-// the difference.
-func (s *Service) applyRefund(tx Tx, charge *StripeCharge, now time.Time) (status, reason string, err error) {
-	purchase, locked, account, reason, err := s.purchaseOf(tx, charge.PaymentIntent, now)
-	if err != nil || reason != "" {
-		return EventIgnored, reason, err
-	}
-	target := creditsFor(purchase, charge.AmountRefunded)
-	take := target - purchase.RefundedCredits
-	if take <= 0 {
-		return EventProcessed, "refund already applied: nothing taken", nil
-	}
-	description := fmt.Sprintf("refund of %d credits of session %s", take, purchase.SessionID)
-	if _, err := takeBack(locked, account, purchase.SessionID, Entry{Kind: EntryRefund, Reference: charge.ID, Description: description, CreatedAt: now}, take); err != nil {
 		return "", "", err
 	}
-	return EventProcessed, "", locked.SetPurchaseRefunded(purchase.ID, target)
+	before := p
+	p.ChargeID, p.ChargeAmount, p.ChargeCurrency = c.ID, c.Amount, c.Currency
+	if in.Created.After(p.ChargeSeenAt) || (in.Created.Equal(p.ChargeSeenAt) && c.AmountRefunded > p.ChargeRefunded) {
+		p.ChargeRefunded, p.ChargeSeenAt = c.AmountRefunded, in.Created
+	}
+	if p == before {
+		return EventProcessed, "nothing new about charge " + c.ID, nil
+	}
+	p.UpdatedAt = now
+	if err := tx.SavePayment(p); err != nil {
+		return "", "", err
+	}
+	return s.reconcile(tx, p, EntryRefund, c.ID, now)
 }
 
-// applyDispute takes a purchase's disputed credits back when the dispute
-// opens, gives them back if it is won, and keeps them if it is lost. Events
-// may come in any order: a dispute closed before it was seen to open is
-// settled then.
-func (s *Service) applyDispute(tx Tx, ev Event, d *StripeDispute, now time.Time) (status, reason string, err error) {
-	purchase, locked, account, reason, err := s.purchaseOf(tx, d.PaymentIntent, now)
-	if err != nil || reason != "" {
-		return EventIgnored, reason, err
+// applyRefund records a refund's newest status.
+func (s *Service) applyRefund(tx Tx, in StripeEvent, now time.Time) (status, reason string, err error) {
+	r := in.Refund
+	id := paymentOf(r.PaymentIntent, r.Charge)
+	if id == "" {
+		return EventIgnored, "refund " + r.ID + " names no payment intent or charge", nil
 	}
-	existing, err := tx.Dispute(d.ID)
-	known := err == nil
+	p, err := tx.LockPayment(id, now)
+	if err != nil {
+		return "", "", err
+	}
+	known, err := tx.PaymentRefund(r.ID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", "", err
 	}
-	closed := ev.Type == EventDisputeClosed
-	switch {
-	case known && existing.Status != DisputeOpen:
-		return EventProcessed, "dispute already closed: nothing changed", nil
-	case known && !closed:
-		return EventProcessed, "dispute already recorded: nothing changed", nil
-	case !known:
-		existing = Dispute{ID: d.ID, AccountID: account.ID, SessionID: purchase.SessionID, Status: DisputeOpen, CreatedAt: now}
-		if closed && d.Status != "lost" {
-			existing.Status = disputeOutcome(d.Status) // won or closed before we saw it open: nothing to take or give back
-			existing.UpdatedAt = now
-			return EventProcessed, "dispute closed before it was seen to open: nothing taken", locked.CreateDispute(existing)
-		}
-		existing.Credits = creditsFor(purchase, d.Amount)
-		entry := Entry{Kind: EntryDispute, Reference: d.ID, Description: "disputed payment of session " + purchase.SessionID, CreatedAt: now}
-		if account, err = takeBack(locked, account, purchase.SessionID, entry, existing.Credits); err != nil {
-			return "", "", err
-		}
-		if !closed {
-			existing.UpdatedAt = now
-			return EventProcessed, "", locked.CreateDispute(existing)
-		}
-		existing.Status, existing.UpdatedAt = DisputeLost, now
-		return EventProcessed, "", locked.CreateDispute(existing)
+	seen := PaymentRefund{ID: r.ID, PaymentID: id, Amount: r.Amount, Currency: r.Currency, Status: r.Status, UpdatedAt: now}
+	merged, changed := mergeRefund(known, err == nil, seen)
+	if !changed {
+		return EventProcessed, fmt.Sprintf("refund %s is already %s: nothing changed", r.ID, known.Status), nil
 	}
-	// An open dispute closes.
-	existing.Status, existing.UpdatedAt = disputeOutcome(d.Status), now
-	if existing.Status != DisputeLost && existing.Credits > 0 {
-		lot := Lot{AccountID: account.ID, Amount: existing.Credits, Source: EntryDispute, Reference: d.ID, CreatedAt: now}
-		entry := Entry{AccountID: account.ID, Amount: existing.Credits, Kind: EntryDispute, Reference: d.ID,
-			Description: "dispute " + existing.Status + ": credits given back", CreatedAt: now}
-		if _, _, _, err := addLot(locked, account, entry, lot); err != nil {
+	if err := tx.SavePaymentRefund(merged); err != nil {
+		return "", "", err
+	}
+	if p.ChargeID == "" && r.Charge != "" {
+		p.ChargeID, p.UpdatedAt = r.Charge, now
+		if err := tx.SavePayment(p); err != nil {
 			return "", "", err
 		}
 	}
-	return EventProcessed, "", locked.UpdateDispute(existing)
+	return s.reconcile(tx, p, EntryRefund, r.ID, now)
 }
 
-func disputeOutcome(stripeStatus string) string {
-	switch stripeStatus {
-	case "won":
-		return DisputeWon
-	case "lost":
-		return DisputeLost
-	default:
-		return DisputeClosed
+// applyDispute records a dispute's newest status, and whether Stripe said
+// its funds were withdrawn or reinstated.
+func (s *Service) applyDispute(tx Tx, in StripeEvent, now time.Time) (status, reason string, err error) {
+	d := in.Dispute
+	id := paymentOf(d.PaymentIntent, d.Charge)
+	if id == "" {
+		return EventIgnored, "dispute " + d.ID + " names no payment intent or charge", nil
 	}
+	p, err := tx.LockPayment(id, now)
+	if err != nil {
+		return "", "", err
+	}
+	known, err := tx.PaymentDispute(d.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", "", err
+	}
+	seen := PaymentDispute{ID: d.ID, PaymentID: id, Amount: d.Amount, Currency: d.Currency, Status: d.Status, UpdatedAt: now,
+		Withdrawn: in.Type == EventDisputeFundsWithdrawn, Reinstated: in.Type == EventDisputeFundsReinstated}
+	merged, changed := mergeDispute(known, err == nil, seen)
+	if !changed {
+		return EventProcessed, fmt.Sprintf("dispute %s is already %s: nothing changed", d.ID, known.Status), nil
+	}
+	if err := tx.SavePaymentDispute(merged); err != nil {
+		return "", "", err
+	}
+	if p.ChargeID == "" && d.Charge != "" {
+		p.ChargeID, p.UpdatedAt = d.Charge, now
+		if err := tx.SavePayment(p); err != nil {
+			return "", "", err
+		}
+	}
+	return s.reconcile(tx, p, EntryDispute, d.ID, now)
+}
+
+// reconcile posts to the ledger the difference between what a payment owes
+// its account and what the ledger holds for it: a take-back (credits already
+// spent become debt) or a give-back. A payment whose purchase is not known
+// yet keeps its facts until it is. The payment must be locked.
+func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.Time) (status, reason string, err error) {
+	if p.AccountID == "" || p.Credits == 0 {
+		return EventProcessed, "recorded; the payment's purchase is not known yet", nil
+	}
+	refunds, err := tx.PaymentRefunds(p.ID)
+	if err != nil {
+		return "", "", err
+	}
+	disputes, err := tx.PaymentDisputes(p.ID)
+	if err != nil {
+		return "", "", err
+	}
+	owed := Owed(p, refunds, disputes)
+	if owed == p.Posted {
+		return EventProcessed, "", nil
+	}
+	locked, account, err := s.settle(tx, p.AccountID, now)
+	if err != nil {
+		return "", "", err
+	}
+	var entry Entry
+	if diff := owed - p.Posted; diff < 0 {
+		entry = Entry{Kind: kind, Reference: reference, CreatedAt: now,
+			Description: fmt.Sprintf("%d credits of session %s taken back (%s %s)", -diff, p.SessionID, kind, reference)}
+		if _, entry, err = takeBack(locked, account, p.SessionID, entry, -diff); err != nil {
+			return "", "", err
+		}
+	} else {
+		lot := Lot{AccountID: account.ID, Amount: diff, Source: kind, Reference: reference, CreatedAt: now}
+		entry = Entry{AccountID: account.ID, Amount: diff, Kind: kind, Reference: reference, CreatedAt: now,
+			Description: fmt.Sprintf("%d credits of session %s given back (%s %s)", diff, p.SessionID, kind, reference)}
+		if _, entry, _, err = addLot(locked, account, entry, lot); err != nil {
+			return "", "", err
+		}
+	}
+	if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
+		return "", "", err
+	}
+	return EventProcessed, "", locked.SetPaymentPosted(p.ID, owed)
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
 // purchase's own lot, then its other unreserved credits in burn-down order;
 // what they cannot cover becomes debt. It writes entry (its amount, account
 // and balance are set here) with the lots it drew from.
-func takeBack(locked LockedAccount, account Account, sessionID string, entry Entry, amount int64) (Account, error) {
+func takeBack(locked LockedAccount, account Account, sessionID string, entry Entry, amount int64) (Account, Entry, error) {
 	var draws []LotAmount
 	left := amount
 	own, err := locked.LotByReference(EntryPurchase, sessionID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return account, err
+		return account, entry, err
 	}
 	if take := min(left, own.Spendable()); err == nil && take > 0 && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
 		if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
-			return account, err
+			return account, entry, err
 		}
 		draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
 		left -= take
@@ -151,7 +177,7 @@ func takeBack(locked LockedAccount, account Account, sessionID string, entry Ent
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 		})
 		if err != nil {
-			return account, err
+			return account, entry, err
 		}
 		left -= take
 	}
@@ -159,16 +185,16 @@ func takeBack(locked LockedAccount, account Account, sessionID string, entry Ent
 	entry.AccountID, entry.Amount = account.ID, -amount
 	entry, err = addEntry(locked, account, entry)
 	if err != nil {
-		return account, err
+		return account, entry, err
 	}
 	if err := locked.AddLotDraws(entry.ID, draws); err != nil {
-		return account, err
+		return account, entry, err
 	}
 	if left > 0 {
 		account.Debt += left
-		return account, locked.SetDebt(account.Debt)
+		return account, entry, locked.SetDebt(account.Debt)
 	}
-	return account, nil
+	return account, entry, nil
 }
 
 // payDebt pays an account's debt from credits that became unreserved (a hold

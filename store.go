@@ -49,10 +49,32 @@ type Tx interface {
 	SetCheckoutSessionStatus(id, status string, now time.Time) error
 
 	PurchaseBySession(sessionID string) (Purchase, error)
-	PurchaseByPaymentIntent(paymentIntent string) (Purchase, error)
 	// Purchases lists an account's purchases, newest first.
 	Purchases(accountID string, limit int) ([]Purchase, error)
-	Dispute(id string) (Dispute, error)
+
+	// LockPayment returns a payment, created empty when it is new, locked
+	// until the transaction ends: the facts of one payment change one event
+	// at a time. Lock the payment before its account.
+	LockPayment(id string, now time.Time) (Payment, error)
+	Payment(id string) (Payment, error)
+	PaymentBySession(sessionID string) (Payment, error)
+	// Payments lists an account's payments, newest first.
+	Payments(accountID string, limit int) ([]Payment, error)
+	// AllPayments lists every payment by id, after the given one, at most limit.
+	AllPayments(after string, limit int) ([]Payment, error)
+	// SavePayment writes a payment's facts (not what it posted).
+	SavePayment(p Payment) error
+	PaymentRefund(id string) (PaymentRefund, error)
+	PaymentRefunds(paymentID string) ([]PaymentRefund, error)
+	SavePaymentRefund(r PaymentRefund) error
+	PaymentDispute(id string) (PaymentDispute, error)
+	PaymentDisputes(paymentID string) ([]PaymentDispute, error)
+	SavePaymentDispute(d PaymentDispute) error
+	// PaymentEntries lists the ledger entries a payment posted, oldest first.
+	PaymentEntries(paymentID string) ([]Entry, error)
+	// PaymentEntrySums returns, for every payment, what it says it posted
+	// and what its entries sum to.
+	PaymentEntrySums() ([]PaymentEntrySum, error)
 
 	// Entries lists an account's entries, newest first, with ids below
 	// before (0: from the newest), at most limit.
@@ -103,8 +125,8 @@ type Tx interface {
 }
 
 // LockedAccount is one account locked by its transaction: the only way to
-// change its balance, debt, held amount, lots, holds, purchases, disputes and
-// ledger entries. Every call acts on this account alone; a lot, hold or
+// change its balance, debt, held amount, lots, holds, purchases, what its
+// payments posted and its ledger entries. Every call acts on this account alone; a lot, hold or
 // purchase of another account is not found.
 type LockedAccount interface {
 	// Account is the account as read when it was locked.
@@ -136,9 +158,17 @@ type LockedAccount interface {
 	UpdateHold(h Hold) error
 
 	CreatePurchase(p Purchase) (int64, error)
-	SetPurchaseRefunded(id, refundedCredits int64) error
-	CreateDispute(d Dispute) error
-	UpdateDispute(d Dispute) error
+	// SetPaymentPosted records what the ledger holds for one of the
+	// account's payments; LinkPaymentEntry names an entry it posted.
+	SetPaymentPosted(paymentID string, posted int64) error
+	LinkPaymentEntry(entryID int64, paymentID string) error
+}
+
+// PaymentEntrySum is what verify compares of a payment's entries.
+type PaymentEntrySum struct {
+	PaymentID string
+	Posted    int64
+	EntrySum  int64
 }
 
 // HeldLot is a lot and what one hold reserves on it.

@@ -121,14 +121,14 @@ func (t *Tx) SetCheckoutSessionStatus(id, status string, now time.Time) error {
 	return t.execOne("set status of checkout session "+id, `UPDATE checkout_sessions SET status = ?, updated_at = ? WHERE id = ?`, status, t.d.Time(now), id)
 }
 
-// Purchases and disputes.
+// Purchases.
 
-const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at`
+const purchaseColumns = `id, account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at`
 
 func scanPurchase(s scanner) (credits.Purchase, error) {
 	var p credits.Purchase
 	err := s.Scan(&p.ID, &p.AccountID, &p.PackID, &p.Quantity, &p.Credits, &p.AmountPaid, &p.Currency,
-		&p.SessionID, &p.PaymentIntent, &p.EventID, &p.RefundedCredits, timeValue{&p.CreatedAt})
+		&p.SessionID, &p.PaymentIntent, &p.EventID, timeValue{&p.CreatedAt})
 	return p, err
 }
 
@@ -139,23 +139,6 @@ func (t *Tx) PurchaseBySession(sessionID string) (credits.Purchase, error) {
 func (t *Tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) {
 	return queryAll(t, "list purchases of account "+accountID, scanPurchase,
 		`SELECT `+purchaseColumns+` FROM purchases WHERE account_id = ? ORDER BY id DESC LIMIT ?`, accountID, limit)
-}
-
-func (t *Tx) PurchaseByPaymentIntent(paymentIntent string) (credits.Purchase, error) {
-	return queryOne(t, "read purchase of payment intent "+paymentIntent, scanPurchase,
-		`SELECT `+purchaseColumns+` FROM purchases WHERE payment_intent = ? AND payment_intent != '' ORDER BY id LIMIT 1`, paymentIntent)
-}
-
-const disputeColumns = `id, account_id, session_id, credits, status, created_at, updated_at`
-
-func scanDispute(s scanner) (credits.Dispute, error) {
-	var d credits.Dispute
-	err := s.Scan(&d.ID, &d.AccountID, &d.SessionID, &d.Credits, &d.Status, timeValue{&d.CreatedAt}, timeValue{&d.UpdatedAt})
-	return d, err
-}
-
-func (t *Tx) Dispute(id string) (credits.Dispute, error) {
-	return queryOne(t, "read dispute "+id, scanDispute, `SELECT `+disputeColumns+` FROM disputes WHERE id = ?`, id)
 }
 
 // Entries and lots.
@@ -456,20 +439,4 @@ func (l *lockedAccount) CreatePurchase(p credits.Purchase) (int64, error) {
 		(account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.id(), p.PackID, p.Quantity, p.Credits, p.AmountPaid, p.Currency, p.SessionID, p.PaymentIntent, p.EventID, l.t.d.Time(p.CreatedAt))
-}
-
-func (l *lockedAccount) SetPurchaseRefunded(id, refundedCredits int64) error {
-	return l.t.execOne(fmt.Sprintf("set refunded credits of purchase %d", id),
-		`UPDATE purchases SET refunded_credits = ? WHERE id = ? AND account_id = ?`, refundedCredits, id, l.id())
-}
-
-func (l *lockedAccount) CreateDispute(d credits.Dispute) error {
-	_, err := l.t.exec("record dispute "+d.ID, `INSERT INTO disputes (`+disputeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, l.id(), d.SessionID, d.Credits, d.Status, l.t.d.Time(d.CreatedAt), l.t.d.Time(d.UpdatedAt))
-	return err
-}
-
-func (l *lockedAccount) UpdateDispute(d credits.Dispute) error {
-	return l.t.execOne("update dispute "+d.ID, `UPDATE disputes SET credits = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
-		d.Credits, d.Status, l.t.d.Time(d.UpdatedAt), d.ID, l.id())
 }

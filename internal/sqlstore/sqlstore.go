@@ -117,6 +117,15 @@ func (v timeValue) Scan(src any) error {
 		*v.t = time.UnixMicro(src).UTC()
 	case time.Time:
 		*v.t = src.UTC()
+	case string: // PostgreSQL's -infinity and infinity, as pgx hands them to a Scanner
+		switch src {
+		case "-infinity":
+			*v.t = time.Time{}
+		case "infinity":
+			*v.t = time.Unix(1<<62, 0).UTC()
+		default:
+			return fmt.Errorf("cannot scan %q into a time", src)
+		}
 	default:
 		return fmt.Errorf("cannot scan %T into a time", src)
 	}
@@ -250,4 +259,14 @@ func nullInt64(v sql.NullInt64) *int64 {
 		return nil
 	}
 	return &v.Int64
+}
+
+// prefixed qualifies each of a comma-separated list of columns with a table
+// alias, for joins.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

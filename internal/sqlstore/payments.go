@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"time"
+
+	"github.com/credits/credits"
+)
+
+const paymentColumns = `id, account_id, session_id, pack_id, quantity, credits, sold_amount, paid_amount, discount, currency,
+	charge_id, charge_amount, charge_currency, charge_refunded, charge_seen_at, posted, created_at, updated_at`
+
+func scanPayment(s scanner) (credits.Payment, error) {
+	var p credits.Payment
+	err := s.Scan(&p.ID, &p.AccountID, &p.SessionID, &p.PackID, &p.Quantity, &p.Credits, &p.SoldAmount, &p.PaidAmount,
+		&p.Discount, &p.Currency, &p.ChargeID, &p.ChargeAmount, &p.ChargeCurrency, &p.ChargeRefunded,
+		timeValue{&p.ChargeSeenAt}, &p.Posted, timeValue{&p.CreatedAt}, timeValue{&p.UpdatedAt})
+	return p, err
+}
+
+// LockPayment creates the payment when it is new, then locks its row (on
+// PostgreSQL; SQLite's one writer already serialises).
+func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, error) {
+	_, err := t.exec("create payment "+id, `INSERT INTO payments (id, charge_seen_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, id, t.d.Time(time.Unix(0, 0)), t.d.Time(now), t.d.Time(now))
+	if err != nil {
+		return credits.Payment{}, err
+	}
+	return queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
+}
+
+func (t *Tx) Payment(id string) (credits.Payment, error) {
+	return queryOne(t, "read payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id)
+}
+
+func (t *Tx) PaymentBySession(sessionID string) (credits.Payment, error) {
+	return queryOne(t, "read payment of session "+sessionID, scanPayment,
+		`SELECT `+paymentColumns+` FROM payments WHERE session_id = ? AND session_id != ''`, sessionID)
+}
+
+func (t *Tx) Payments(accountID string, limit int) ([]credits.Payment, error) {
+	return queryAll(t, "list payments of account "+accountID, scanPayment,
+		`SELECT `+paymentColumns+` FROM payments WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, limit)
+}
+
+func (t *Tx) AllPayments(after string, limit int) ([]credits.Payment, error) {
+	return queryAll(t, "list payments", scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+func (t *Tx) SavePayment(p credits.Payment) error {
+	return t.execOne("save payment "+p.ID, `UPDATE payments SET account_id = ?, session_id = ?, pack_id = ?, quantity = ?, credits = ?,
+		sold_amount = ?, paid_amount = ?, discount = ?, currency = ?, charge_id = ?, charge_amount = ?, charge_currency = ?,
+		charge_refunded = ?, charge_seen_at = ?, updated_at = ? WHERE id = ?`,
+		p.AccountID, p.SessionID, p.PackID, p.Quantity, p.Credits, p.SoldAmount, p.PaidAmount, p.Discount, p.Currency,
+		p.ChargeID, p.ChargeAmount, p.ChargeCurrency, p.ChargeRefunded, t.d.Time(p.ChargeSeenAt), t.d.Time(p.UpdatedAt), p.ID)
+}
+
+const refundColumns = `id, payment_id, amount, currency, status, updated_at`
+
+func scanRefund(s scanner) (credits.PaymentRefund, error) {
+	var r credits.PaymentRefund
+	return r, s.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Status, timeValue{&r.UpdatedAt})
+}
+
+func (t *Tx) PaymentRefund(id string) (credits.PaymentRefund, error) {
+	return queryOne(t, "read refund "+id, scanRefund, `SELECT `+refundColumns+` FROM payment_refunds WHERE id = ?`, id)
+}
+
+func (t *Tx) PaymentRefunds(paymentID string) ([]credits.PaymentRefund, error) {
+	return queryAll(t, "list refunds of payment "+paymentID, scanRefund,
+		`SELECT `+refundColumns+` FROM payment_refunds WHERE payment_id = ? ORDER BY id`, paymentID)
+}
+
+func (t *Tx) SavePaymentRefund(r credits.PaymentRefund) error {
+	_, err := t.exec("save refund "+r.ID, `INSERT INTO payment_refunds (`+refundColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+		updated_at = excluded.updated_at`, r.ID, r.PaymentID, r.Amount, r.Currency, r.Status, t.d.Time(r.UpdatedAt))
+	return err
+}
+
+const disputeColumns = `id, payment_id, amount, currency, status, withdrawn, reinstated, updated_at`
+
+func scanDispute(s scanner) (credits.PaymentDispute, error) {
+	var d credits.PaymentDispute
+	return d, s.Scan(&d.ID, &d.PaymentID, &d.Amount, &d.Currency, &d.Status, &d.Withdrawn, &d.Reinstated, timeValue{&d.UpdatedAt})
+}
+
+func (t *Tx) PaymentDispute(id string) (credits.PaymentDispute, error) {
+	return queryOne(t, "read dispute "+id, scanDispute, `SELECT `+disputeColumns+` FROM payment_disputes WHERE id = ?`, id)
+}
+
+func (t *Tx) PaymentDisputes(paymentID string) ([]credits.PaymentDispute, error) {
+	return queryAll(t, "list disputes of payment "+paymentID, scanDispute,
+		`SELECT `+disputeColumns+` FROM payment_disputes WHERE payment_id = ? ORDER BY id`, paymentID)
+}
+
+func (t *Tx) SavePaymentDispute(d credits.PaymentDispute) error {
+	_, err := t.exec("save dispute "+d.ID, `INSERT INTO payment_disputes (`+disputeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+		withdrawn = excluded.withdrawn, reinstated = excluded.reinstated, updated_at = excluded.updated_at`,
+		d.ID, d.PaymentID, d.Amount, d.Currency, d.Status, d.Withdrawn, d.Reinstated, t.d.Time(d.UpdatedAt))
+	return err
+}
+
+func (t *Tx) PaymentEntries(paymentID string) ([]credits.Entry, error) {
+	return queryAll(t, "list entries of payment "+paymentID, scanEntry, `SELECT `+prefixed("e", entryColumns)+`
+		FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id WHERE pe.payment_id = ? ORDER BY e.id`, paymentID)
+}
+
+func (t *Tx) PaymentEntrySums() ([]credits.PaymentEntrySum, error) {
+	return queryAll(t, "sum entries of payments", func(s scanner) (credits.PaymentEntrySum, error) {
+		var p credits.PaymentEntrySum
+		return p, s.Scan(&p.PaymentID, &p.Posted, &p.EntrySum)
+	}, `SELECT p.id, p.posted, CAST(COALESCE((SELECT SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
+		WHERE pe.payment_id = p.id), 0) AS BIGINT) FROM payments p ORDER BY p.id`)
+}
+
+func (l *lockedAccount) SetPaymentPosted(paymentID string, posted int64) error {
+	return l.t.execOne("set what payment "+paymentID+" posted", `UPDATE payments SET posted = ? WHERE id = ? AND account_id = ?`,
+		posted, paymentID, l.id())
+}
+
+func (l *lockedAccount) LinkPaymentEntry(entryID int64, paymentID string) error {
+	_, err := l.t.exec("link an entry to payment "+paymentID, `INSERT INTO payment_entries (entry_id, payment_id)
+		SELECT e.id, p.id FROM entries e, payments p WHERE e.id = ? AND e.account_id = ? AND p.id = ? AND p.account_id = ?`,
+		entryID, l.id(), paymentID, l.id())
+	return err
+}

@@ -1,0 +1,189 @@
+package credits
+
+import (
+	"math/bits"
+	"time"
+)
+
+// Payment is one Stripe payment intent (a charge where there is none) and
+// the facts Stripe told us about it, each keyed by its Stripe id: what it
+// bought, its charge, and (apart) each refund and each dispute. Facts only
+// move forward, whatever order the events come in; the credits the payment
+// owes its account are a pure function of them (Owed), and the ledger posts
+// the difference whenever they change.
+type Payment struct {
+	ID string `json:"id"`
+	// What it bought: set when the purchase is known (its account is "" until then).
+	AccountID  string `json:"account_id"`
+	SessionID  string `json:"session_id"`
+	PackID     string `json:"pack_id"`
+	Quantity   int64  `json:"quantity"`
+	Credits    int64  `json:"credits"`
+	SoldAmount int64  `json:"sold_amount"` // the packs' price × quantity
+	PaidAmount int64  `json:"paid_amount"` // the session's total
+	Discount   int64  `json:"discount"`
+	Currency   string `json:"currency"`
+	// The charge, as its newest snapshot says.
+	ChargeID       string    `json:"charge_id,omitempty"`
+	ChargeAmount   int64     `json:"charge_amount"`
+	ChargeCurrency string    `json:"charge_currency,omitempty"`
+	ChargeRefunded int64     `json:"charge_refunded"` // the charge's amount_refunded
+	ChargeSeenAt   time.Time `json:"-"`               // the time of the event that said so
+	// Posted is what the ledger holds for this payment.
+	Posted    int64     `json:"posted"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PaymentRefund is one refund of a payment, as its newest status says.
+type PaymentRefund struct {
+	ID        string    `json:"id"`
+	PaymentID string    `json:"payment_id"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	Status    string    `json:"status"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PaymentDispute is one dispute of a payment, as its newest status says.
+type PaymentDispute struct {
+	ID         string    `json:"id"`
+	PaymentID  string    `json:"payment_id"`
+	Amount     int64     `json:"amount"`
+	Currency   string    `json:"currency"`
+	Status     string    `json:"status"`
+	Withdrawn  bool      `json:"withdrawn"`  // Stripe said the funds were withdrawn
+	Reinstated bool      `json:"reinstated"` // Stripe said they were given back
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// refundRank orders a refund's statuses: a refund moves pending → succeeded
+// → failed or canceled, never back.
+func refundRank(status string) int {
+	switch status {
+	case "pending", "requires_action":
+		return 1
+	case "succeeded":
+		return 2
+	case "failed", "canceled":
+		return 3
+	}
+	return 0
+}
+
+// refundCounts reports whether a refund takes money back: pending (money is
+// leaving) or succeeded.
+func refundCounts(status string) bool { return status == "pending" || status == "requires_action" || status == "succeeded" }
+
+// disputeRank orders a dispute's statuses: open (an inquiry or a dispute
+// that needs a response), under review, then closed.
+func disputeRank(status string) int {
+	switch status {
+	case "warning_needs_response", "needs_response":
+		return 1
+	case "warning_under_review", "under_review":
+		return 2
+	case "warning_closed", "won", "lost", "charge_refunded", "prevented":
+		return 3
+	}
+	return 0
+}
+
+// disputeWithdraws reports whether a dispute holds the payment's money: a
+// lost one keeps it, an open one holds it (unless Stripe gave it back), an
+// inquiry (warning_*) and a won one do not.
+func disputeWithdraws(d PaymentDispute) bool {
+	switch d.Status {
+	case "lost":
+		return true
+	case "needs_response", "under_review":
+		return !d.Reinstated
+	case "won", "warning_needs_response", "warning_under_review", "warning_closed", "charge_refunded", "prevented":
+		return false
+	}
+	return d.Withdrawn && !d.Reinstated
+}
+
+// Owed is the credits a payment owes its account, from its facts alone:
+//
+//	owed = bought − floor(bought × min(refunded + withdrawn, charge) / charge)
+//
+// refunded counts the refunds that are pending or succeeded, and what the
+// newest charge snapshot says was refunded beyond the refunds seen one by
+// one; withdrawn counts the disputes that hold the money. Both are in the
+// charge's own currency (the session's total stands in for the charge until
+// the charge is known); a fact in another currency waits for the charge.
+func Owed(p Payment, refunds []PaymentRefund, disputes []PaymentDispute) int64 {
+	if p.Credits <= 0 {
+		return 0
+	}
+	base, currency := p.ChargeAmount, p.ChargeCurrency
+	if base <= 0 {
+		base, currency = p.PaidAmount, p.Currency
+	}
+	if base <= 0 {
+		return p.Credits // nothing was paid, so nothing can be refunded
+	}
+	var refunded, seen, withdrawn int64
+	for _, r := range refunds {
+		if r.Currency != currency {
+			continue
+		}
+		seen = satAdd(seen, r.Amount)
+		if refundCounts(r.Status) {
+			refunded = satAdd(refunded, r.Amount)
+		}
+	}
+	if p.ChargeCurrency == currency {
+		refunded = satAdd(refunded, max(0, p.ChargeRefunded-seen))
+	}
+	for _, d := range disputes {
+		if d.Currency == currency && disputeWithdraws(d) {
+			withdrawn = satAdd(withdrawn, d.Amount)
+		}
+	}
+	taken := min(satAdd(refunded, withdrawn), base)
+	hi, lo := bits.Mul64(uint64(p.Credits), uint64(taken))
+	q, _ := bits.Div64(hi, lo, uint64(base)) // hi < base because taken ≤ base
+	return p.Credits - int64(q)
+}
+
+// satAdd adds two non-negative amounts, saturating instead of overflowing.
+func satAdd(a, b int64) int64 {
+	if b > 0 && a > (1<<63-1)-b {
+		return 1<<63 - 1
+	}
+	return a + max(b, 0)
+}
+
+// mergeRefund applies what an event says of a refund to what is known:
+// the status only moves forward.
+func mergeRefund(known PaymentRefund, exists bool, seen PaymentRefund) (PaymentRefund, bool) {
+	if !exists {
+		return seen, true
+	}
+	if refundRank(seen.Status) <= refundRank(known.Status) {
+		return known, false
+	}
+	known.Status, known.UpdatedAt = seen.Status, seen.UpdatedAt
+	return known, true
+}
+
+// mergeDispute applies what an event says of a dispute to what is known.
+func mergeDispute(known PaymentDispute, exists bool, seen PaymentDispute) (PaymentDispute, bool) {
+	if !exists {
+		return seen, true
+	}
+	merged := known
+	if disputeRank(seen.Status) > disputeRank(known.Status) {
+		merged.Status = seen.Status
+	}
+	merged.Withdrawn = known.Withdrawn || seen.Withdrawn
+	merged.Reinstated = known.Reinstated || seen.Reinstated
+	merged.Amount = max(known.Amount, seen.Amount)
+	if merged == known {
+		return known, false
+	}
+	merged.UpdatedAt = seen.UpdatedAt
+	return merged, true
+}
