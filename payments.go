@@ -73,7 +73,9 @@ func refundRank(status string) int {
 
 // refundCounts reports whether a refund takes money back: pending (money is
 // leaving) or succeeded.
-func refundCounts(status string) bool { return status == "pending" || status == "requires_action" || status == "succeeded" }
+func refundCounts(status string) bool {
+	return status == "pending" || status == "requires_action" || status == "succeeded"
+}
 
 // disputeRank orders a dispute's statuses: open (an inquiry or a dispute
 // that needs a response), under review, then closed.
