@@ -183,6 +183,13 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (st
 	if err != nil {
 		return "", "", err
 	}
+	if payment.SessionID != "" && payment.SessionID != cs.ID {
+		// Another session already paid with this payment intent (Stripe does
+		// not do that): keep the two apart rather than merge their facts.
+		if payment, err = tx.LockPayment(cs.ID, now); err != nil {
+			return "", "", err
+		}
+	}
 	locked, account, err := s.settle(tx, cs.AccountID, now)
 	if ErrorCode(err) == ENOTFOUND {
 		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil

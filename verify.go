@@ -18,7 +18,8 @@ type Violation struct {
 // 3. no checkout session was credited twice;
 // 4. no balance or available amount is below zero, except by a debt (left by
 // a refund or a dispute), and then no unreserved credits are left; the held
-// amount is the sum of active holds and of the lots' reservations.
+// amount is the sum of active holds and of the lots' reservations;
+// 6. every payment's entries sum to what its facts owe.
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
@@ -65,7 +66,48 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		for _, id := range dups {
 			out = append(out, Violation{3, "", fmt.Sprintf("checkout session %s was credited more than once", id)})
 		}
-		return nil
+		payments, err := verifyPayments(tx)
+		out = append(out, payments...)
+		return err
 	})
 	return out, err
 }
+
+// verifyPayments checks invariant 6: every payment's entries sum to what it
+// posted, and that is what its facts owe.
+func verifyPayments(tx Tx) ([]Violation, error) {
+	var out []Violation
+	sums, err := tx.PaymentEntrySums()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sums {
+		if s.Posted != s.EntrySum {
+			out = append(out, Violation{6, "", fmt.Sprintf("payment %s says it posted %d, but its entries sum to %d", s.PaymentID, s.Posted, s.EntrySum)})
+		}
+	}
+	after := ""
+	for {
+		payments, err := tx.AllPayments(after, verifyPageSize)
+		if err != nil || len(payments) == 0 {
+			return out, err
+		}
+		for _, p := range payments {
+			refunds, err := tx.PaymentRefunds(p.ID)
+			if err != nil {
+				return nil, err
+			}
+			disputes, err := tx.PaymentDisputes(p.ID)
+			if err != nil {
+				return nil, err
+			}
+			if owed := Owed(p, refunds, disputes); p.AccountID != "" && owed != p.Posted {
+				out = append(out, Violation{6, p.AccountID, fmt.Sprintf("payment %s posted %d, but its facts owe %d", p.ID, p.Posted, owed)})
+			}
+		}
+		after = payments[len(payments)-1].ID
+	}
+}
+
+// verifyPageSize is how many payments verify reads at a time.
+const verifyPageSize = 500

@@ -111,7 +111,7 @@ func (f *fixture) purchases(accountID string) []credits.Purchase {
 }
 
 func paid(id string) testkit.Session {
-	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd", PaymentIntent: "pi_123"}
+	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd", PaymentIntent: "pi_" + id}
 }
 
 func testFulfilPaidSession(t *testing.T, open Opener) {
@@ -137,7 +137,7 @@ func testFulfilPaidSession(t *testing.T, open Opener) {
 		t.Fatalf("purchases = %d, want 1", len(purchases))
 	}
 	p := purchases[0]
-	if p.SessionID != "cs_1" || p.Quantity != 2 || p.Credits != 200 || p.AmountPaid != 1000 || p.Currency != "usd" || p.PaymentIntent != "pi_123" || p.EventID != "evt_1" {
+	if p.SessionID != "cs_1" || p.Quantity != 2 || p.Credits != 200 || p.AmountPaid != 1000 || p.Currency != "usd" || p.PaymentIntent != "pi_cs_1" || p.EventID != "evt_1" {
 		t.Errorf("purchase = %+v", p)
 	}
 	entries, err := f.svc.ListEntries(context.Background(), "u1", 0, 10)

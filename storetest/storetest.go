@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 		{"RefundAfterSpendingLeavesDebt", testRefundAfterSpendingLeavesDebt},
 		{"RefundWithAHoldOpen", testRefundWithAHoldOpen},
 		{"Disputes", testDisputes},
+		{"PaymentsInAnyOrder", testPaymentsInAnyOrder},
+		{"NamedPaymentCases", testNamedPaymentCases},
 		{"CheckoutWithoutStripeKeyIsUnavailable", testCheckoutWithoutStripeKeyIsUnavailable},
 		{"Catalog", testCatalog},
 		{"AccountsAndPagination", testAccountsAndPagination},
