@@ -149,7 +149,7 @@ func creditable(ev Event) bool {
 // applyToSession applies a checkout event to a session we know.
 func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
 	if creditable(ev) {
-		return s.fulfil(tx, ev, cs, now)
+		return s.fulfil(tx, ev, cs, now, false)
 	}
 	var next string
 	switch ev.Type {
@@ -169,9 +169,41 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 	return EventProcessed, "session " + next + ": nothing added", nil
 }
 
+// MismatchPrefix starts the reason of an event whose session was paid with
+// another amount than it was sold for; an operator may accept it.
+const MismatchPrefix = "amount mismatch: "
+
+// soldAsPaid compares what a session was paid with what it was sold for:
+// the subtotal (before discounts, which are allowed and recorded) in the
+// currency the session was created in, and the mode. It says what differs.
+func soldAsPaid(session *StripeSession, cs CheckoutSession) string {
+	if session.Mode != "" && session.Mode != "payment" {
+		return fmt.Sprintf("a %s session, not a payment", session.Mode)
+	}
+	if session.Currency == "" {
+		return "" // the event states no amounts (the success page's own read)
+	}
+	subtotal, currency := session.AmountSubtotal, session.Currency
+	if session.SourceCurrency != "" {
+		subtotal, currency = session.SourceAmountSubtotal, session.SourceCurrency
+	}
+	if subtotal == 0 {
+		subtotal = session.AmountTotal + session.AmountDiscount
+	}
+	if subtotal != cs.ExpectedAmount || currency != cs.Currency {
+		return fmt.Sprintf("paid %s, sold %s", FormatMoney(subtotal, currency), FormatMoney(cs.ExpectedAmount, cs.Currency))
+	}
+	return ""
+}
+
 // fulfil credits a paid session once: the purchase, its lot, its ledger entry
-// and the account's balance and trial flag change together.
-func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time) (status, reason string, err error) {
+// and the account's balance and trial flag change together. A session paid
+// with another amount than it was sold for adds nothing and waits for an
+// operator, unless accept says one accepted it.
+func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, accept bool) (status, reason string, err error) {
+	if mismatch := soldAsPaid(ev.Session, cs); mismatch != "" && !accept {
+		return EventUnmatched, MismatchPrefix + mismatch, nil
+	}
 	// The payment is locked first, then the account (the order of every
 	// payment path), so that a concurrent event for the same session waits
 	// here and then sees the purchase.

@@ -146,7 +146,7 @@ func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome)
 			return err
 		}
 		if cs.Status != SessionFulfilled {
-			if _, _, err := s.fulfil(tx, ev, cs, now); err != nil {
+			if _, _, err := s.fulfil(tx, ev, cs, now, false); err != nil {
 				return err
 			}
 		}
@@ -179,6 +179,39 @@ func (s *Service) RetryEvent(ctx context.Context, eventID string) (Event, error)
 	if err == nil {
 		s.Wake()
 	}
+	return ev, err
+}
+
+// AcceptEvent credits, as sold, a session that was paid with another amount
+// than it was sold for: an operator's decision, kept in the event's reason.
+func (s *Service) AcceptEvent(ctx context.Context, eventID string) (Event, error) {
+	var ev Event
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		ev, err = tx.Event(eventID)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "event %s not found", eventID)
+		} else if err != nil {
+			return err
+		}
+		if ev.Status != EventUnmatched || !strings.HasPrefix(ev.Error, MismatchPrefix) || ev.Session == nil {
+			return Errorf(ECONFLICT, "event %s is %s; only an event unmatched for an amount mismatch can be accepted", eventID, ev.Status)
+		}
+		cs, err := tx.CheckoutSession(ev.SessionID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		status, reason, err := s.fulfil(tx, ev, cs, now, true)
+		if err != nil {
+			return err
+		}
+		if reason == "" {
+			reason = "accepted by an operator: credited as sold (" + strings.TrimPrefix(ev.Error, MismatchPrefix) + ")"
+		}
+		ev.Status, ev.Error, ev.ProcessedAt = status, reason, &now
+		return tx.UpdateEvent(ev)
+	})
 	return ev, err
 }
 

@@ -93,9 +93,13 @@ type StripeSession struct {
 	AmountSubtotal    int64             `json:"amount_subtotal,omitempty"`
 	AmountDiscount    int64             `json:"amount_discount,omitempty"`
 	Currency          string            `json:"currency,omitempty"`
-	PaymentIntent     string            `json:"payment_intent,omitempty"`
-	Livemode          bool              `json:"livemode,omitempty"`
-	LineItems         []LineItem        `json:"line_items,omitempty"`
+	// Under Adaptive Pricing the customer pays in another currency; these
+	// are the session's amounts in the currency it was created in.
+	SourceAmountSubtotal int64      `json:"source_amount_subtotal,omitempty"`
+	SourceCurrency       string     `json:"source_currency,omitempty"`
+	PaymentIntent        string     `json:"payment_intent,omitempty"`
+	Livemode             bool       `json:"livemode,omitempty"`
+	LineItems            []LineItem `json:"line_items,omitempty"`
 }
 
 // LineItem is one line of a Checkout Session.

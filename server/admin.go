@@ -95,8 +95,20 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, v vie
 	if retried := r.URL.Query().Get("retried"); retried != "" {
 		notice = "Event " + retried + " is queued again."
 	}
+	if accepted := r.URL.Query().Get("accepted"); accepted != "" {
+		notice = "Event " + accepted + " was accepted: its session is credited as sold."
+	}
 	v.Title, v.Data = "Stripe events", map[string]any{"Events": events, "Statuses": eventStatuses, "Notice": notice}
 	s.render(w, r, http.StatusOK, "admin_events", v)
+}
+
+func (s *Server) handleAdminAcceptEvent(w http.ResponseWriter, r *http.Request, _ view) {
+	ev, err := s.Service.AcceptEvent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err, "/admin/events", "Events")
+		return
+	}
+	http.Redirect(w, r, "/admin/events?accepted="+ev.ID, http.StatusSeeOther)
 }
 
 func (s *Server) handleAdminRetryEvent(w http.ResponseWriter, r *http.Request, _ view) {

@@ -25,11 +25,12 @@ var templateFuncs = template.FuncMap{
 		}
 		return s
 	},
-	"money":    credits.FormatMoney,
-	"date":     formatDate,
-	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-	"kind":     describeKind,
-	"last":     func(entries []credits.Entry) int { return len(entries) - 1 },
+	"money":     credits.FormatMoney,
+	"hasPrefix": strings.HasPrefix,
+	"date":      formatDate,
+	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"kind":      describeKind,
+	"last":      func(entries []credits.Entry) int { return len(entries) - 1 },
 }
 
 // pages holds one template per page, each with the shared layout.

@@ -218,7 +218,7 @@ func TestEntriesPagination(t *testing.T) {
 	for i := range 5 {
 		id := "cs_" + string(rune('a'+i))
 		err := h.db.Update(context.Background(), func(tx credits.Tx) error {
-			return tx.CreateCheckoutSession(credits.CheckoutSession{ID: id, AccountID: "u1", PackID: "p", Quantity: 1, Currency: "usd", Status: "open"})
+			return tx.CreateCheckoutSession(credits.CheckoutSession{ID: id, AccountID: "u1", PackID: "p", Quantity: 1, ExpectedAmount: 100, Currency: "usd", Status: "open"})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -110,8 +110,11 @@ func (f *fixture) purchases(accountID string) []credits.Purchase {
 	return p
 }
 
-func paid(id string) testkit.Session {
-	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 1000, Currency: "usd", PaymentIntent: "pi_" + id}
+// paid is a paid session of one pack ($5.00); paidFor of quantity packs.
+func paid(id string) testkit.Session { return paidFor(id, 1) }
+
+func paidFor(id string, quantity int64) testkit.Session {
+	return testkit.Session{ID: id, PaymentStatus: "paid", AmountTotal: 500 * quantity, Currency: "usd", PaymentIntent: "pi_" + id}
 }
 
 func testFulfilPaidSession(t *testing.T, open Opener) {
@@ -120,7 +123,7 @@ func testFulfilPaidSession(t *testing.T, open Opener) {
 	f.account("u1", "u1@example.com")
 	f.session("cs_1", "u1", "starter", 2)
 
-	ev := f.deliver("evt_1", credits.EventCheckoutCompleted, paid("cs_1"))
+	ev := f.deliver("evt_1", credits.EventCheckoutCompleted, paidFor("cs_1", 2))
 
 	if got, want := ev.Status, credits.EventProcessed; got != want {
 		t.Fatalf("status = %q, want %q (%s)", got, want, ev.Error)
@@ -394,7 +397,7 @@ func testForeignSessionMatching(t *testing.T, open Opener) {
 			f.account("s1", "shared@example.com")
 			f.account("s2", "shared@example.com")
 			s := tt.session
-			s.ID, s.PaymentStatus, s.AmountTotal, s.Currency = "cs_foreign", "paid", 1000, "usd"
+			s.ID, s.PaymentStatus, s.AmountTotal, s.Currency = "cs_foreign", "paid", 500, "usd"
 
 			ev := f.deliver("evt_f", credits.EventCheckoutCompleted, s)
 			if ev.Status != credits.EventPending {

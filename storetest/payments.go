@@ -1,11 +1,13 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,5 +267,82 @@ func testNamedPaymentCases(t *testing.T, open Opener) {
 				t.Errorf("balance %d, want %d", balance, tt.want)
 			}
 		})
+	}
+}
+
+// testSoldVersusPaid: what was paid is compared with what was sold before
+// anything is credited; a mismatch waits, unmatched, for an operator to
+// accept it; a discount is allowed and recorded.
+func testSoldVersusPaid(t *testing.T, open Opener) {
+	session := func(id string, subtotal, total, discount int64, currency string) []byte {
+		object := map[string]any{"id": id, "object": "checkout.session", "mode": "payment", "status": "complete",
+			"payment_status": "paid", "amount_subtotal": subtotal, "amount_total": total, "currency": currency,
+			"payment_intent": "pi_" + id, "total_details": map[string]any{"amount_discount": discount}}
+		return stripeEvent("evt_"+id, credits.EventCheckoutCompleted, 1_800_000_000, object)
+	}
+	f := newFixture(t, open)
+	f.pack("starter", 100, "") // $5.00 each
+	f.account("u1", "u1@example.com")
+
+	f.session("cs_jpy", "u1", "starter", 2)
+	ev := f.receive(session("cs_jpy", 1, 1, 0, "jpy"))
+	if ev.Status != credits.EventUnmatched || ev.Error != "amount mismatch: paid 1 JPY, sold $10.00" {
+		t.Fatalf("1 JPY for $10.00: %s %q, want unmatched with the amounts", ev.Status, ev.Error)
+	}
+	if balance, _ := f.balance("u1"); balance != 0 {
+		t.Fatalf("balance %d after a mismatch, want 0", balance)
+	}
+	accepted, err := f.svc.AcceptEvent(context.Background(), "evt_cs_jpy")
+	if err != nil || accepted.Status != credits.EventProcessed || !strings.Contains(accepted.Error, "accepted by an operator") {
+		t.Fatalf("accept: %+v (%v)", accepted, err)
+	}
+	if balance, _ := f.balance("u1"); balance != 200 {
+		t.Errorf("balance %d after the operator accepted, want 200 (credited as sold)", balance)
+	}
+	if _, err := f.svc.AcceptEvent(context.Background(), "evt_cs_jpy"); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("accepting twice: %v, want a conflict", err)
+	}
+	if redelivered := f.receive(session("cs_jpy", 1, 1, 0, "jpy")); redelivered.Status != credits.EventProcessed {
+		t.Errorf("redelivery after the acceptance: %+v", redelivered)
+	}
+
+	f.session("cs_short", "u1", "starter", 2)
+	if ev := f.receive(session("cs_short", 500, 500, 0, "usd")); ev.Status != credits.EventUnmatched ||
+		ev.Error != "amount mismatch: paid $5.00, sold $10.00" {
+		t.Errorf("$5.00 for $10.00: %s %q", ev.Status, ev.Error)
+	}
+
+	f.session("cs_discount", "u1", "starter", 2)
+	if ev := f.receive(session("cs_discount", 1000, 700, 300, "usd")); ev.Status != credits.EventProcessed || ev.Error != "" {
+		t.Fatalf("a discounted session: %s %q, want it credited", ev.Status, ev.Error)
+	}
+	if balance, _ := f.balance("u1"); balance != 400 {
+		t.Errorf("balance %d after a discounted purchase, want 400", balance)
+	}
+	var p credits.Payment
+	if err := f.db.View(context.Background(), func(tx credits.Tx) (err error) { p, err = tx.PaymentBySession("cs_discount"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if p.Discount != 300 || p.PaidAmount != 700 || p.SoldAmount != 1000 || p.Credits != 200 {
+		t.Errorf("payment %+v, want the discount of 300 recorded", p)
+	}
+	// Under Adaptive Pricing the customer pays in yen; the session's amounts
+	// in the currency it was sold in are what is compared.
+	f.session("cs_adaptive", "u1", "starter", 1)
+	adaptive := stripeEvent("evt_adaptive", credits.EventCheckoutCompleted, 1_800_000_000, map[string]any{"id": "cs_adaptive",
+		"object": "checkout.session", "mode": "payment", "status": "complete", "payment_status": "paid",
+		"amount_subtotal": 780, "amount_total": 780, "currency": "jpy", "payment_intent": "pi_cs_adaptive",
+		"currency_conversion": map[string]any{"amount_subtotal": 500, "amount_total": 500, "source_currency": "usd", "fx_rate": "1.56"}})
+	if ev := f.receive(adaptive); ev.Status != credits.EventProcessed || ev.Error != "" {
+		t.Fatalf("a session paid in yen for $5.00: %s %q, want it credited", ev.Status, ev.Error)
+	}
+	if balance, _ := f.balance("u1"); balance != 500 {
+		t.Fatalf("balance %d after the yen purchase, want 500", balance)
+	}
+	// A later full refund of the $7.00 paid takes all 200 credits back.
+	f.receive(stripeEvent("evt_refund", credits.EventRefundCreated, 1_800_000_001, map[string]any{"id": "re_1", "object": "refund",
+		"amount": 700, "currency": "usd", "status": "succeeded", "payment_intent": "pi_cs_discount"}))
+	if balance, _ := f.balance("u1"); balance != 300 {
+		t.Errorf("balance %d after refunding the discounted purchase, want 300", balance)
 	}
 }

@@ -31,7 +31,7 @@ func testReplayAppliesMissedEventsOnce(t *testing.T, open Opener) {
 	f.session("cs_received", "u1", "starter", 1)
 	f.session("cs_missed", "u1", "starter", 2)
 	received := testkit.Event("evt_received", credits.EventCheckoutCompleted, false, paid("cs_received"))
-	missed := testkit.Event("evt_missed", credits.EventCheckoutCompleted, false, paid("cs_missed"))
+	missed := testkit.Event("evt_missed", credits.EventCheckoutCompleted, false, paidFor("cs_missed", 2))
 	f.deliver("evt_received", credits.EventCheckoutCompleted, paid("cs_received"))
 	source := listedEvents{testkit.MustEvent(t, received), testkit.MustEvent(t, missed)}
 

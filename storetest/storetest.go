@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"Disputes", testDisputes},
 		{"PaymentsInAnyOrder", testPaymentsInAnyOrder},
 		{"NamedPaymentCases", testNamedPaymentCases},
+		{"SoldVersusPaid", testSoldVersusPaid},
 		{"CheckoutWithoutStripeKeyIsUnavailable", testCheckoutWithoutStripeKeyIsUnavailable},
 		{"Catalog", testCatalog},
 		{"AccountsAndPagination", testAccountsAndPagination},

@@ -78,6 +78,10 @@ type sessionObject struct {
 	TotalDetails *struct {
 		AmountDiscount int64 `json:"amount_discount"`
 	} `json:"total_details"`
+	CurrencyConversion *struct {
+		AmountSubtotal int64  `json:"amount_subtotal"`
+		SourceCurrency string `json:"source_currency"`
+	} `json:"currency_conversion"`
 	LineItems *struct {
 		Data []lineItemObject `json:"data"`
 	} `json:"line_items"`
@@ -230,6 +234,9 @@ func mapSession(s sessionObject) credits.StripeSession {
 	out.Email = strings.ToLower(out.Email)
 	if s.TotalDetails != nil {
 		out.AmountDiscount = s.TotalDetails.AmountDiscount
+	}
+	if c := s.CurrencyConversion; c != nil && c.SourceCurrency != "" {
+		out.SourceAmountSubtotal, out.SourceCurrency = c.AmountSubtotal, strings.ToLower(c.SourceCurrency)
 	}
 	if s.LineItems != nil {
 		for _, item := range s.LineItems.Data {

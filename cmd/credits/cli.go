@@ -229,12 +229,15 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 }
 
 func (c *CLI) events(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "events", "list", "retry")
+	name, args, err := subcommand(args, "events", "list", "retry", "accept")
 	if err != nil {
 		return err
 	}
-	if name == "retry" {
+	switch name {
+	case "retry":
 		return c.retryEvent(ctx, args)
+	case "accept":
+		return c.acceptEvent(ctx, args)
 	}
 	cmd := c.newCommand("events list", true)
 	status := cmd.fs.String("status", "", "only events with this status: pending, processed, ignored, unmatched, failed")
@@ -284,6 +287,23 @@ func (c *CLI) retryEvent(ctx context.Context, args []string) error {
 			}
 			fmt.Fprintln(w)
 		})
+	})
+}
+
+// acceptEvent credits, as sold, a session kept unmatched because it was paid
+// with another amount than it was sold for.
+func (c *CLI) acceptEvent(ctx context.Context, args []string) error {
+	cmd := c.newCommand("events accept", true)
+	rest, err := cmd.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		ev, err := svc.AcceptEvent(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, ev, "", func(w io.Writer) { fmt.Fprintf(w, "event %s is now %s: %s\n", ev.ID, ev.Status, ev.Error) })
 	})
 }
 
