@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ type Service struct {
 	Livemode bool
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// CheckoutExpiresIn, when set, is how long a Checkout Session stays
+	// open (Stripe allows 30 minutes to 24 hours, its default).
+	CheckoutExpiresIn time.Duration
 	// TrialCredits are granted to each new account, expiring after TrialDays
 	// (never when 0).
 	TrialCredits int64
@@ -270,13 +274,18 @@ func (s *Service) ListEvents(ctx context.Context, status string, limit int) ([]E
 type ReturnURLs struct{ Success, Cancel string }
 
 // CreateCheckout creates a Stripe Checkout Session for quantity packs and
-// records it before returning its URL, so that the webhook finds it.
-func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64, back ReturnURLs) (CheckoutSession, error) {
+// records it before returning its URL, so that the webhook finds it. With an
+// idempotency key, a repeated request (a double click) answers the session
+// the first one created (replayed = true).
+func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64, back ReturnURLs, idem *Idempotency) (CheckoutSession, bool, error) {
 	if err := ValidateQuantity(quantity); err != nil {
-		return CheckoutSession{}, err
+		return CheckoutSession{}, false, err
 	}
 	if packID == "" {
-		return CheckoutSession{}, Errorf(EINVALID, "pack_id is required")
+		return CheckoutSession{}, false, Errorf(EINVALID, "pack_id is required")
+	}
+	if cs, replayed, err := s.checkoutReplay(ctx, idem); replayed || err != nil {
+		return cs, replayed, err
 	}
 	var account Account
 	var pack Pack
@@ -292,30 +301,92 @@ func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, 
 		return err
 	})
 	if err != nil {
-		return CheckoutSession{}, err
+		return CheckoutSession{}, false, err
 	}
 	if s.Payments == nil {
-		return CheckoutSession{}, Errorf(EUNAVAILABLE, "checkout is not configured: %s", s.PaymentsMissing)
+		return CheckoutSession{}, false, Errorf(EUNAVAILABLE, "checkout is not configured: %s", s.PaymentsMissing)
 	}
 	amount, err := MulCredits(pack.UnitAmount, quantity)
 	if err != nil {
-		return CheckoutSession{}, err
-	}
-	id, url, err := s.Payments.CreateCheckoutSession(ctx, CheckoutRequest{
-		Account: account, Pack: pack, Quantity: quantity, SuccessURL: back.Success, CancelURL: back.Cancel,
-	})
-	if err != nil {
-		return CheckoutSession{}, fmt.Errorf("create checkout session: %w", err)
+		return CheckoutSession{}, false, err
 	}
 	now := s.now()
+	req := CheckoutRequest{Account: account, Pack: pack, Quantity: quantity, SuccessURL: back.Success, CancelURL: back.Cancel,
+		Reference: NewID("chk_")}
+	if idem != nil {
+		// Stripe answers a repeated key with the first session only if the
+		// request is the same: derive what would differ from the key.
+		digest := HashRequest(idem.Scope, idem.Key)
+		req.Reference, req.IdempotencyKey = "chk_"+digest[:24], "credits-checkout-"+digest[:48]
+		now = now.Truncate(time.Minute)
+	}
+	if s.CheckoutExpiresIn > 0 {
+		req.ExpiresAt = now.Add(s.CheckoutExpiresIn)
+	}
+	id, url, err := s.Payments.CreateCheckoutSession(ctx, req)
+	if err != nil {
+		return CheckoutSession{}, false, fmt.Errorf("create checkout session: %w", err)
+	}
 	cs := CheckoutSession{
 		ID: id, AccountID: account.ID, PackID: pack.ID, Quantity: quantity,
 		ExpectedAmount: amount, Currency: pack.Currency, Status: SessionOpen,
-		URL: url, CreatedAt: now, UpdatedAt: now,
+		URL: url, CreatedAt: s.now(), UpdatedAt: s.now(),
 	}
-	err = s.Store.Update(ctx, func(tx Tx) error { return tx.CreateCheckoutSession(cs) })
+	return s.recordCheckout(ctx, cs, idem)
+}
+
+// checkoutReplay answers a checkout request whose idempotency key was used.
+func (s *Service) checkoutReplay(ctx context.Context, idem *Idempotency) (CheckoutSession, bool, error) {
+	if idem == nil {
+		return CheckoutSession{}, false, nil
+	}
+	var cs CheckoutSession
+	var replayed bool
+	err := s.Store.View(ctx, func(tx Tx) error {
+		rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		case rec.CreatedAt.Before(s.now().Add(-IdempotencyKeyRetention)):
+			return nil
+		case rec.RequestHash != idem.RequestHash:
+			return Errorf(EIDEMPOTENCY, "Idempotency-Key %q was already used with another request", idem.Key)
+		}
+		replayed = true
+		return json.Unmarshal(rec.Result, &cs)
+	})
+	return cs, replayed, err
+}
+
+// recordCheckout records a created session, with its idempotency key. A
+// concurrent request with the same key got the same session from Stripe and
+// may have recorded it first: its answer is the answer.
+func (s *Service) recordCheckout(ctx context.Context, cs CheckoutSession, idem *Idempotency) (CheckoutSession, bool, error) {
+	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.CreateCheckoutSession(cs); err != nil && (idem == nil || !errors.Is(err, ErrConflict)) {
+			return err
+		}
+		if idem == nil {
+			return nil
+		}
+		result, err := json.Marshal(cs)
+		if err != nil {
+			return err
+		}
+		rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, Result: result, CreatedAt: s.now()}
+		return tx.CreateIdempotencyRecord(rec)
+	})
+	if errors.Is(err, ErrConflict) {
+		cs, replayed, err := s.checkoutReplay(ctx, idem)
+		if err == nil && !replayed { // a record past its retention, not yet swept
+			err = Errorf(ECONFLICT, "Idempotency-Key %q is still held by an expired request; try again in a minute", idem.Key)
+		}
+		return cs, replayed, err
+	}
 	if err != nil {
-		return CheckoutSession{}, fmt.Errorf("record checkout session %s: %w", id, err)
+		return CheckoutSession{}, false, fmt.Errorf("record checkout session %s: %w", cs.ID, err)
 	}
-	return cs, nil
+	return cs, false, nil
 }

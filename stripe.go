@@ -115,6 +115,16 @@ type CheckoutRequest struct {
 	Quantity   int64
 	SuccessURL string
 	CancelURL  string
+	// Reference is our own id of the request, kept in the session's and the
+	// payment intent's metadata, so that a charge, refund or dispute can be
+	// traced to its account even when the session's event is missing.
+	Reference string
+	// ExpiresAt, when set, is when the session expires (Stripe: 30 minutes
+	// to 24 hours; its default is 24 hours).
+	ExpiresAt time.Time
+	// IdempotencyKey, when set, makes Stripe answer a repeated request with
+	// the session it created the first time.
+	IdempotencyKey string
 }
 
 // Payments is the payment provider (Stripe, through the stripe package).

@@ -97,17 +97,22 @@ type createCheckoutRequest struct {
 	Quantity *int64 `json:"quantity"`
 }
 
+// handleCreateCheckout creates a Checkout Session; an optional
+// Idempotency-Key turns a double click into one session.
 func (s *Server) handleCreateCheckout(w http.ResponseWriter, r *http.Request) {
 	var req createCheckoutRequest
-	if err := decode(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	idem, ok := s.decodeIdempotent(w, r, r.PathValue("id"), false, &req)
+	if !ok {
 		return
 	}
 	quantity := int64(1)
 	if req.Quantity != nil {
 		quantity = *req.Quantity
 	}
-	session, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity, s.returnURLs())
+	session, replayed, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity, s.returnURLs(), idem)
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -135,7 +135,7 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
-	cs, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, s.returnURLs())
+	cs, _, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, s.returnURLs(), nil)
 	if err != nil {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
 		return

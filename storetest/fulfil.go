@@ -483,7 +483,7 @@ func testCheckoutWithoutStripeKeyIsUnavailable(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
-	_, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1, credits.ReturnURLs{})
+	_, _, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1, credits.ReturnURLs{}, nil)
 	if got := credits.ErrorCode(err); got != credits.EUNAVAILABLE {
 		t.Fatalf("code = %q, want %q (%v)", got, credits.EUNAVAILABLE, err)
 	}

@@ -63,17 +63,30 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.Checkout
 		CustomerEmail:     stripego.String(req.Account.Email),
 		SuccessURL:        stripego.String(req.SuccessURL),
 		CancelURL:         stripego.String(req.CancelURL),
-		Metadata: map[string]string{
-			"account_id": req.Account.ID,
-			"pack_id":    req.Pack.ID,
-			"quantity":   fmt.Sprint(req.Quantity),
-		},
+		Metadata:          checkoutMetadata(req),
+		PaymentIntentData: &stripego.CheckoutSessionCreatePaymentIntentDataParams{Metadata: checkoutMetadata(req)},
+	}
+	if !req.ExpiresAt.IsZero() {
+		params.ExpiresAt = stripego.Int64(req.ExpiresAt.Unix())
+	}
+	if req.IdempotencyKey != "" {
+		params.SetIdempotencyKey(req.IdempotencyKey)
 	}
 	session, err := c.api.V1CheckoutSessions.Create(ctx, params)
 	if err != nil {
 		return "", "", fmt.Errorf("stripe: create checkout session: %w", err)
 	}
 	return session.ID, session.URL, nil
+}
+
+// checkoutMetadata names the account, the pack, the quantity and our
+// reference, on the session and on its payment intent (and so on its charge).
+func checkoutMetadata(req credits.CheckoutRequest) map[string]string {
+	m := map[string]string{"account_id": req.Account.ID, "pack_id": req.Pack.ID, "quantity": fmt.Sprint(req.Quantity)}
+	if req.Reference != "" {
+		m["credits_checkout"] = req.Reference
+	}
+	return m
 }
 
 // RetrieveSession reads a session and its line items.

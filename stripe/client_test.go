@@ -25,6 +25,8 @@ type recorder struct {
 	forms   []url.Values
 	queries []url.Values
 	paths   []string
+	// idempotencyKeys are the Idempotency-Key headers sent, one per request.
+	idempotencyKeys []string
 }
 
 func (r *recorder) calls() []string {
@@ -45,6 +47,7 @@ func startRecorder(t *testing.T) (*recorder, string) {
 		form, _ := url.ParseQuery(string(body))
 		rec.mu.Lock()
 		rec.forms, rec.paths = append(rec.forms, form), append(rec.paths, r.Method+" "+r.URL.Path)
+		rec.idempotencyKeys = append(rec.idempotencyKeys, r.Header.Get("Idempotency-Key"))
 		rec.queries = append(rec.queries, r.URL.Query())
 		rec.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -76,6 +79,7 @@ func TestCreateCheckoutSession(t *testing.T) {
 				Quantity:   3,
 				SuccessURL: "http://localhost:8080/checkout/success?session_id={CHECKOUT_SESSION_ID}",
 				CancelURL:  "http://localhost:8080/checkout/cancel",
+				Reference:  "chk_1", ExpiresAt: time.Unix(1_800_000_000, 0), IdempotencyKey: "credits-checkout-abc",
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -86,9 +90,15 @@ func TestCreateCheckoutSession(t *testing.T) {
 			if len(rec.forms) != 1 || rec.paths[0] != "POST /v1/checkout/sessions" {
 				t.Fatalf("requests = %v", rec.paths)
 			}
+			if rec.idempotencyKeys[0] != "credits-checkout-abc" {
+				t.Errorf("Idempotency-Key = %q, want the request's", rec.idempotencyKeys[0])
+			}
 			want := map[string]string{
 				"mode": "payment", "client_reference_id": "u1", "customer_email": "u1@example.com",
 				"metadata[account_id]": "u1", "metadata[pack_id]": tt.pack.ID, "metadata[quantity]": "3",
+				"metadata[credits_checkout]": "chk_1", "payment_intent_data[metadata][credits_checkout]": "chk_1",
+				"payment_intent_data[metadata][account_id]": "u1", "payment_intent_data[metadata][pack_id]": tt.pack.ID,
+				"payment_intent_data[metadata][quantity]": "3", "expires_at": "1800000000",
 				"success_url": "http://localhost:8080/checkout/success?session_id={CHECKOUT_SESSION_ID}",
 				"cancel_url":  "http://localhost:8080/checkout/cancel",
 			}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/credits/credits"
 )
@@ -25,9 +26,12 @@ type Config struct {
 	StripeAPIBase        string
 	TrialCredits         string
 	TrialDays            string
+	CheckoutExpiresIn    string
 
-	// trial is TrialCredits and TrialDays, parsed by Validate.
-	trial TrialSettings
+	// trial is TrialCredits and TrialDays, and checkoutExpiresIn is
+	// CheckoutExpiresIn, parsed by Validate.
+	trial             TrialSettings
+	checkoutExpiresIn time.Duration
 }
 
 const (
@@ -42,6 +46,9 @@ const (
 	maxTrialCredits    = credits.MaxPackCredits
 	maxTrialDays       = credits.MaxExpiryDays
 	minAPIKeyLength    = 24 // in production
+	// Stripe keeps a Checkout Session open for 30 minutes to 24 hours.
+	minCheckoutExpiry = 30 * time.Minute
+	maxCheckoutExpiry = 24 * time.Hour
 )
 
 // Which commands read a setting.
@@ -70,6 +77,7 @@ var configVars = []struct {
 	{"STRIPE_API_BASE", "stripe-api-base", "", "Stripe API base URL (stripe-mock in tests)", func(c *Config) *string { return &c.StripeAPIBase }, false, forAll},
 	{"CREDITS_TRIAL_CREDITS", "trial-credits", "0", "credits granted to each new account", func(c *Config) *string { return &c.TrialCredits }, false, forAll},
 	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false, forAll},
+	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
 
 // register adds the flags of the settings in scope to fs, with the
@@ -139,6 +147,13 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.trial = trial
+	if c.CheckoutExpiresIn != "" {
+		d, err := time.ParseDuration(c.CheckoutExpiresIn)
+		if err != nil || d < minCheckoutExpiry || d > maxCheckoutExpiry {
+			return errors.New("CREDITS_CHECKOUT_EXPIRES_IN must be a duration from 30m to 24h")
+		}
+		c.checkoutExpiresIn = d
+	}
 	if c.Env != envProduction {
 		return nil
 	}

@@ -13,6 +13,10 @@ import (
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
 )
 
 const testAPIKey = "e2e_api_key_0123456789abcdef"
@@ -155,3 +159,43 @@ func TestServeEndToEnd(t *testing.T) {
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestCheckoutIdempotencyKey: a double click with the same Idempotency-Key
+// creates one Stripe session and answers it twice; the key with another
+// request answers 422. A proxy in front of stripe-mock counts the calls.
+func TestCheckoutIdempotencyKey(t *testing.T) {
+	target, err := url.Parse(stripemock.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creates atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/checkout/sessions" {
+			creates.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(counting.Close)
+	vars := map[string]string{
+		"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "credits.db"), "CREDITS_API_KEY": testAPIKey,
+		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": testkit.WebhookSecret, "STRIPE_API_BASE": counting.URL,
+		"CREDITS_CHECKOUT_EXPIRES_IN": "2h",
+	}
+	_, base := startMain(t, vars)
+	c := client{t, base}
+	c.must(201, "POST", "/v1/packs", map[string]any{"id": "starter", "name": "Starter", "credits": 100, "unit_amount": 999, "currency": "usd"})
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u1", "email": "u1@example.com"})
+	key := map[string]string{"Idempotency-Key": "click-1"}
+	status1, first := c.call("POST", "/v1/accounts/u1/checkout_sessions", map[string]any{"pack_id": "starter"}, key)
+	status2, second := c.call("POST", "/v1/accounts/u1/checkout_sessions", map[string]any{"pack_id": "starter"}, key)
+	if status1 != 201 || status2 != 201 || first["id"] == nil || first["id"] != second["id"] || first["url"] != second["url"] {
+		t.Fatalf("double click: %d %v and %d %v, want the same session twice", status1, first, status2, second)
+	}
+	if n := creates.Load(); n != 1 {
+		t.Errorf("%d sessions created at Stripe for one key, want 1", n)
+	}
+	if status, out := c.call("POST", "/v1/accounts/u1/checkout_sessions", map[string]any{"pack_id": "starter", "quantity": 2}, key); status != 422 {
+		t.Errorf("the key with another request: %d %v, want 422", status, out)
+	}
+}

@@ -185,6 +185,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	}
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
+	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
 	switch {
 	case cfg.StripeSecretKey != "":
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)
