@@ -3,6 +3,7 @@ package credits
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"slices"
 	"strings"
@@ -95,6 +96,47 @@ type CheckoutOutcome struct {
 	Account Account
 	// Paid is false while a delayed payment is processing.
 	Paid bool
+	// Closed is set when the session will never be paid: "expired" or
+	// "payment_failed".
+	Closed string
+}
+
+// ConfirmInterval is how often the success page may ask Stripe about one
+// session: the page is not authenticated, and refreshes itself.
+const ConfirmInterval = 10 * time.Second
+
+// maxConfirmsTracked bounds the sessions remembered for ConfirmInterval.
+const maxConfirmsTracked = 10_000
+
+// confirmLimiter remembers when Stripe was last asked about each session.
+type confirmLimiter struct {
+	mu    sync.Mutex
+	asked map[string]time.Time
+}
+
+// allow reports whether Stripe may be asked about a session at now, and if
+// so records that it is.
+func (l *confirmLimiter) allow(sessionID string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last, ok := l.asked[sessionID]; ok && now.Sub(last) < ConfirmInterval {
+		return false
+	}
+	if l.asked == nil || len(l.asked) >= maxConfirmsTracked {
+		for id, last := range l.asked {
+			if now.Sub(last) >= ConfirmInterval {
+				delete(l.asked, id)
+			}
+		}
+		if l.asked == nil {
+			l.asked = map[string]time.Time{}
+		}
+		if len(l.asked) >= maxConfirmsTracked {
+			return false // a flood of distinct sessions: the webhook will credit them
+		}
+	}
+	l.asked[sessionID] = now
+	return true
 }
 
 // ConfirmCheckout reads a session we created from the payment provider and,
@@ -116,9 +158,15 @@ func (s *Service) ConfirmCheckout(ctx context.Context, sessionID string) (Checko
 	if err != nil {
 		return out, err
 	}
-	if out.Session.Status != SessionFulfilled {
-		if err := s.confirmWithProvider(ctx, &out); err != nil {
-			return out, err
+	switch out.Session.Status {
+	case SessionExpired, SessionPaymentFailed:
+		out.Closed = out.Session.Status // nothing more will happen: Stripe need not be asked
+	case SessionFulfilled:
+	default:
+		if s.confirms.allow(out.Session.ID, s.now()) {
+			if err := s.confirmWithProvider(ctx, &out); err != nil {
+				return out, err
+			}
 		}
 	}
 	out.Paid = out.Session.Status == SessionFulfilled
@@ -134,6 +182,10 @@ func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome)
 	if err != nil {
 		s.Logger.Warn("success page: could not read the checkout session", "session", out.Session.ID, "error", err)
 		return nil // the webhook will credit it
+	}
+	if remote.Status == "expired" {
+		out.Closed = SessionExpired
+		return nil
 	}
 	if !remote.IsPaid() {
 		return nil

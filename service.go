@@ -33,7 +33,8 @@ type Service struct {
 	TrialCredits int64
 	TrialDays    int64
 
-	wake chan struct{}
+	wake     chan struct{}
+	confirms confirmLimiter
 }
 
 // NewService returns a service with a real clock and a discarding logger.

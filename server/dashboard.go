@@ -156,12 +156,19 @@ func (s *Server) handleCheckoutSuccess(w http.ResponseWriter, r *http.Request) {
 	own := s.ownsSession(r, outcome.Session.AccountID)
 	m := message{Link: "/dashboard/credits", LinkText: "Go to your credits"}
 	v := view{Title: "Payment received"}
-	if outcome.Paid {
+	switch {
+	case outcome.Paid:
 		m.Kind, m.Message = "ok", "Thank you! Your payment was received and your credits were added."
 		if own {
 			m.Balance = formatNumber(outcome.Account.Balance) + " credits"
 		}
-	} else {
+	case outcome.Closed == credits.SessionExpired:
+		v.Title = "Checkout expired"
+		m.Kind, m.Message = "warn", "This checkout expired before it was paid: nothing was charged. You can start a new purchase from your credits page."
+	case outcome.Closed == credits.SessionPaymentFailed:
+		v.Title = "Payment failed"
+		m.Kind, m.Message = "warn", "The payment did not go through: nothing was added. You can try again from your credits page."
+	default:
 		m.Kind, m.Message = "warn", "Your payment is processing. Your credits are added as soon as it is confirmed; this page updates by itself."
 		v.Title, v.Refresh = "Payment processing", 3
 	}

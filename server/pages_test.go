@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -429,5 +430,66 @@ func TestOperatorPages(t *testing.T) {
 	}
 	if got := s.visitor().post("/admin/events/evt_lost/retry", nil); got.status != http.StatusForbidden {
 		t.Errorf("retry without signing in: %d, want 403", got.status)
+	}
+}
+
+// countingPayments counts the success page's reads of sessions.
+type countingPayments struct {
+	credits.Payments
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingPayments) RetrieveSession(ctx context.Context, id string, withLineItems bool) (credits.StripeSession, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	if withLineItems {
+		return credits.StripeSession{}, fmt.Errorf("the success page asked for line items")
+	}
+	return c.Payments.RetrieveSession(ctx, id, withLineItems)
+}
+
+func (c *countingPayments) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
+}
+
+// TestSuccessPageAsksStripeSparingly: the success page of an unpaid session
+// asks Stripe at most once per session every 10 s, without line items; the
+// page of an expired session says so, does not refresh, and asks nothing.
+func TestSuccessPageAsksStripeSparingly(t *testing.T) {
+	s := newSite(t)
+	counting := &countingPayments{Payments: s.svc.Payments}
+	s.svc.Payments = counting
+	v, p := s.signIn("alice")
+	checkout := v.submit(p, `#packs form.pack[data-pack="starter"]`, nil)
+	sessionID := checkout.url[strings.LastIndex(checkout.url, "/")+1:]
+	for range 3 {
+		if got := v.get("/checkout/success?session_id=" + sessionID); !strings.Contains(got.text("#message"), "processing") {
+			t.Fatalf("unpaid success page: %q", got.text("#message"))
+		}
+	}
+	if n := counting.count(); n != 1 {
+		t.Errorf("%d reads of the session for 3 visits within 10 s, want 1", n)
+	}
+	s.now = s.now.Add(credits.ConfirmInterval)
+	v.get("/checkout/success?session_id=" + sessionID)
+	if n := counting.count(); n != 2 {
+		t.Errorf("%d reads after 10 s, want 2", n)
+	}
+
+	expired := testkit.Event("evt_expired", credits.EventCheckoutExpired, false, testkit.Session{ID: sessionID, PaymentStatus: "unpaid"})
+	if ev, err := s.svc.HandleEvent(context.Background(), testkit.MustEvent(t, expired)); err != nil || ev.Status != credits.EventProcessed {
+		t.Fatalf("expired event: %+v (%v)", ev, err)
+	}
+	s.now = s.now.Add(time.Minute)
+	page := v.get("/checkout/success?session_id=" + sessionID)
+	if !strings.Contains(page.text("#message"), "expired") || page.doc.Find(`meta[http-equiv="refresh"]`).Length() != 0 {
+		t.Errorf("expired session's page: %q, refresh tags %d; want it said, and no refresh", page.text("#message"), page.doc.Find(`meta[http-equiv="refresh"]`).Length())
+	}
+	if n := counting.count(); n != 2 {
+		t.Errorf("%d reads, want none for an expired session", n)
 	}
 }
