@@ -1,6 +1,8 @@
 package credits
 
 import (
+	"context"
+	"errors"
 	"math/bits"
 	"time"
 )
@@ -188,4 +190,42 @@ func mergeDispute(known PaymentDispute, exists bool, seen PaymentDispute) (Payme
 	}
 	merged.UpdatedAt = seen.UpdatedAt
 	return merged, true
+}
+
+// PaymentView is a payment with its facts, what they owe, and the ledger
+// entries it posted: what an operator reads.
+type PaymentView struct {
+	Payment  Payment          `json:"payment"`
+	Refunds  []PaymentRefund  `json:"refunds"`
+	Disputes []PaymentDispute `json:"disputes"`
+	Owed     int64            `json:"owed"`
+	Entries  []Entry          `json:"entries"`
+}
+
+// GetPayment returns a payment, found by its id (pi_…, ch_…) or by the id of
+// the Checkout Session it paid.
+func (s *Service) GetPayment(ctx context.Context, id string) (PaymentView, error) {
+	var v PaymentView
+	err := s.Store.View(ctx, func(tx Tx) error {
+		var err error
+		v.Payment, err = tx.Payment(id)
+		if errors.Is(err, ErrNotFound) {
+			v.Payment, err = tx.PaymentBySession(id)
+		}
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "payment %s not found", id)
+		} else if err != nil {
+			return err
+		}
+		if v.Refunds, err = tx.PaymentRefunds(v.Payment.ID); err != nil {
+			return err
+		}
+		if v.Disputes, err = tx.PaymentDisputes(v.Payment.ID); err != nil {
+			return err
+		}
+		v.Entries, err = tx.PaymentEntries(v.Payment.ID)
+		return err
+	})
+	v.Owed = Owed(v.Payment, v.Refunds, v.Disputes)
+	return v, err
 }

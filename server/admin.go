@@ -83,6 +83,16 @@ func (s *Server) handleAdminAccount(w http.ResponseWriter, r *http.Request, v vi
 	s.render(w, r, http.StatusOK, "admin_account", v)
 }
 
+func (s *Server) handleAdminPayment(w http.ResponseWriter, r *http.Request, v view) {
+	p, err := s.Service.GetPayment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err, "/admin/accounts", "Accounts")
+		return
+	}
+	v.Title, v.Data = "Payment "+p.Payment.ID, p
+	s.render(w, r, http.StatusOK, "admin_payment", v)
+}
+
 var eventStatuses = []string{"", credits.EventUnmatched, credits.EventFailed, credits.EventPending, credits.EventProcessed, credits.EventIgnored}
 
 func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, v view) {

@@ -372,6 +372,16 @@ func TestPurchaseAndSuccessPages(t *testing.T) {
 	if a.Balance != 100 || a.Trial {
 		t.Errorf("alice = %+v, want 100 credits and trial cleared", a)
 	}
+	// The operator's page of the payment shows its facts and its entry.
+	operator := s.visitor()
+	operator.post("/admin/login", url.Values{"api_key": {apiKey}})
+	account := operator.get("/admin/accounts/alice")
+	payment := operator.get(account.doc.Find(`#purchases a[href^="/admin/payments/"]`).AttrOr("href", "/admin/payments/none"))
+	if payment.status != 200 || payment.text("#bought") != "100" || payment.text("#owed") != "100" || payment.text("#posted") != "100" ||
+		payment.count("#entries tr.entry") != 1 || payment.text("#paid") != "$5.00" {
+		t.Errorf("payment page: %d bought %q owed %q posted %q, %d entries, paid %q", payment.status, payment.text("#bought"),
+			payment.text("#owed"), payment.text("#posted"), payment.count("#entries tr.entry"), payment.text("#paid"))
+	}
 }
 
 func TestOperatorPages(t *testing.T) {

@@ -82,6 +82,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/accounts", s.requireOperator(s.handleAdminAccounts))
 	mux.HandleFunc("GET /admin/accounts/{id}", s.requireOperator(s.handleAdminAccount))
 	mux.HandleFunc("GET /admin/events", s.requireOperator(s.handleAdminEvents))
+	mux.HandleFunc("GET /admin/payments/{id}", s.requireOperator(s.handleAdminPayment))
 	mux.HandleFunc("POST /admin/events/{id}/retry", s.requireOperator(s.handleAdminRetryEvent))
 	mux.HandleFunc("POST /admin/events/{id}/accept", s.requireOperator(s.handleAdminAcceptEvent))
 	for pattern, h := range s.Extra {

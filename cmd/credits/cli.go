@@ -373,3 +373,49 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// payments shows a payment: its facts, what they owe, and its entries.
+func (c *CLI) payments(ctx context.Context, args []string) error {
+	_, args, err := subcommand(args, "payments", "show")
+	if err != nil {
+		return err
+	}
+	cmd := c.newCommand("payments show", true)
+	rest, err := cmd.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		v, err := svc.GetPayment(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, v, "", func(w io.Writer) { printPayment(w, v) })
+	})
+}
+
+func printPayment(w io.Writer, v credits.PaymentView) {
+	p := v.Payment
+	fmt.Fprintf(w, "payment\t%s\naccount\t%s\nsession\t%s\nbought\t%d credits (%d × %s)\n", p.ID, dash(p.AccountID), dash(p.SessionID), p.Credits, p.Quantity, dash(p.PackID))
+	if p.Currency != "" {
+		fmt.Fprintf(w, "sold\t%s\npaid\t%s (discount %s)\n", credits.FormatMoney(p.SoldAmount, p.Currency),
+			credits.FormatMoney(p.PaidAmount, p.Currency), credits.FormatMoney(p.Discount, p.Currency))
+	}
+	if p.ChargeCurrency != "" {
+		fmt.Fprintf(w, "charge\t%s %s, refunded %s\n", dash(p.ChargeID), credits.FormatMoney(p.ChargeAmount, p.ChargeCurrency),
+			credits.FormatMoney(p.ChargeRefunded, p.ChargeCurrency))
+	}
+	fmt.Fprintf(w, "owed\t%d\nposted\t%d\n", v.Owed, p.Posted)
+	fmt.Fprintf(w, "\nREFUND\tAMOUNT\tSTATUS\n")
+	for _, r := range v.Refunds {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.ID, credits.FormatMoney(r.Amount, r.Currency), r.Status)
+	}
+	fmt.Fprintf(w, "\nDISPUTE\tAMOUNT\tSTATUS\tWITHDRAWN\tREINSTATED\n")
+	for _, d := range v.Disputes {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\n", d.ID, credits.FormatMoney(d.Amount, d.Currency), d.Status, d.Withdrawn, d.Reinstated)
+	}
+	fmt.Fprintf(w, "\nENTRY\tKIND\tAMOUNT\tREFERENCE\tAT\n")
+	for _, e := range v.Entries {
+		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", e.ID, e.Kind, e.Amount, e.Reference, e.CreatedAt.Format(time.RFC3339))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,10 +289,25 @@ func TestStripeReplay(t *testing.T) {
 	if r := replay(); r.Listed != 1 || r.New != 0 {
 		t.Errorf("second replay = %+v, want nothing new", r)
 	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"payments", "show", "cs_missed", "--json"}, env(vars), &stdout, &stderr); code != 0 {
+		t.Fatalf("payments show: exit %d: %s", code, stderr.String())
+	}
+	var shown credits.PaymentView
+	if err := json.Unmarshal(stdout.Bytes(), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if p := shown.Payment; p.AccountID != "u1" || p.Credits != 40 || p.Posted != 40 || shown.Owed != 40 || len(shown.Entries) != 1 || shown.Entries[0].Amount != 40 {
+		t.Errorf("payments show = %+v", shown)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"payments", "show", "cs_missed"}, env(vars), &stdout, &stderr); code != 0 || !regexp.MustCompile(`(?m)^owed\s+40$`).MatchString(stdout.String()) {
+		t.Errorf("payments show as text: exit %d: %s", code, stdout.String())
+	}
 	if got := balance(); got != 40 {
 		t.Errorf("balance after a second replay = %d, want 40", got)
 	}
-	var stderr bytes.Buffer
+	stderr.Reset()
 	if code := run(context.Background(), []string{"stripe", "replay"}, env(map[string]string{"CREDITS_DATABASE_URL": db}), &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), "STRIPE_SECRET_KEY") {
 		t.Errorf("replay without a key: exit %d %q", code, stderr.String())
 	}

@@ -35,7 +35,8 @@ Usage:
   credits accounts create|show|list|history
   credits accounts debit|grant|adjust ID --amount N
   credits holds list|capture|release
-  credits events list [--status unmatched] | retry EVENT
+  credits events list [--status unmatched] | retry EVENT | accept EVENT
+  credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
   credits bench                 measure the webhook and debit paths on a fresh database
@@ -88,6 +89,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.events(ctx, args[1:])
 	case "verify":
 		return cli.verify(ctx, args[1:])
+	case "payments":
+		return cli.payments(ctx, args[1:])
 	case "stripe":
 		return cli.stripeCommands(ctx, args[1:])
 	case "bench":
