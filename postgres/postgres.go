@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -74,6 +75,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // Migrate applies the embedded migrations that are not yet applied. An
 // advisory lock lets several replicas start at once.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
+	return db.MigrateTo(ctx, math.MaxInt64)
+}
+
+// MigrateTo applies the migrations up to a version (tests build a database
+// of an older schema with it).
+func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return 0, err
@@ -88,7 +95,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	results, err := provider.Up(ctx)
+	results, err := provider.UpTo(ctx, version)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrate: %w", mapError(err))
 	}

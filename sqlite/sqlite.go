@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 
 	"github.com/pressly/goose/v3"
@@ -81,6 +82,12 @@ func Open(path string) (*DB, error) {
 // Migrate applies the embedded migrations that are not yet applied and
 // returns how many it applied.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
+	return db.MigrateTo(ctx, math.MaxInt64)
+}
+
+// MigrateTo applies the migrations up to a version (tests build a database
+// of an older schema with it).
+func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return 0, err
@@ -89,7 +96,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	results, err := provider.Up(ctx)
+	results, err := provider.UpTo(ctx, version)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrate: %w", err)
 	}

@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/testkit"
+	"github.com/credits/credits/sqlite"
 	"github.com/credits/credits/storetest"
 )
 
@@ -13,4 +15,13 @@ func TestConformance(t *testing.T) {
 		db, _ := testkit.OpenSQLite(t)
 		return db
 	})
+}
+
+func TestPaymentsMigration(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestPaymentsMigration(t, db, 4, "1790000000000000")
 }

@@ -1,0 +1,87 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
+)
+
+// Migrator is a store whose migrations can be applied up to a version, and
+// that runs raw SQL: what a test of a data migration needs.
+type Migrator interface {
+	credits.Store
+	Exec(ctx context.Context, query string, args ...any) error
+	MigrateTo(ctx context.Context, version int64) (int, error)
+	Migrate(ctx context.Context) (int, error)
+}
+
+// TestPaymentsMigration builds a database of the schema before payments
+// (version before) as the service then wrote it — a purchase of 200 credits
+// for $10.00, a refund that took 50 of them, an open dispute that took 100 —
+// migrates it, and wants every balance kept, verify clean, the facts that
+// owe what was posted, and new events applied on top. now is the store's
+// literal for a time.
+func TestPaymentsMigration(t *testing.T, db Migrator, before int64, now string) {
+	ctx := context.Background()
+	if _, err := db.MigrateTo(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO packs (id, name, credits, unit_amount, currency, active, created_at) VALUES ('starter', 'Starter', 100, 500, 'usd', TRUE, NOW)`,
+		`INSERT INTO accounts (id, email, balance, held, debt, trial, created_at) VALUES ('u1', 'u1@example.com', 50, 0, 0, FALSE, NOW)`,
+		`INSERT INTO accounts (id, email, balance, held, debt, trial, created_at) VALUES ('u2', 'u2@example.com', 100, 0, 0, FALSE, NOW)`,
+		`INSERT INTO purchases (account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at)
+			VALUES ('u1', 'starter', 2, 200, 1000, 'usd', 'cs_1', 'pi_1', 'evt_1', 50, NOW)`,
+		`INSERT INTO purchases (account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, refunded_credits, created_at)
+			VALUES ('u2', 'starter', 1, 100, 500, 'usd', 'cs_2', '', 'evt_2', 0, NOW)`,
+		`INSERT INTO lots (account_id, amount, remaining, reserved, priority, source, reference, created_at) VALUES ('u1', 200, 50, 0, 0, 'purchase', 'cs_1', NOW)`,
+		`INSERT INTO lots (account_id, amount, remaining, reserved, priority, source, reference, created_at) VALUES ('u2', 100, 100, 0, 0, 'purchase', 'cs_2', NOW)`,
+		`INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at) VALUES ('u1', 200, 'purchase', 'cs_1', '2 × Starter', 200, NOW)`,
+		`INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at) VALUES ('u2', 100, 'purchase', 'cs_2', '1 × Starter', 100, NOW)`,
+		`INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at) VALUES ('u1', -50, 'refund', 'ch_1', 'refund of 50 credits of session cs_1', 150, NOW)`,
+		`INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at) VALUES ('u1', -100, 'dispute', 'dp_1', 'disputed payment of session cs_1', 50, NOW)`,
+		`INSERT INTO disputes (id, account_id, session_id, credits, status, created_at, updated_at) VALUES ('dp_1', 'u1', 'cs_1', 100, 'open', NOW, NOW)`,
+	} {
+		if err := db.Exec(ctx, strings.ReplaceAll(stmt, "NOW", now)); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := credits.NewService(db)
+	for id, want := range map[string]int64{"u1": 50, "u2": 100} {
+		if a, err := svc.GetAccount(ctx, id); err != nil || a.Balance != want {
+			t.Errorf("account %s after the migration: %+v (%v), want balance %d", id, a, err, want)
+		}
+	}
+	if violations, err := svc.Verify(ctx); err != nil || len(violations) > 0 {
+		t.Errorf("verify after the migration: %+v (%v)", violations, err)
+	}
+	p, err := svc.GetPayment(ctx, "pi_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Payment.Posted != 50 || p.Owed != 50 || len(p.Entries) != 3 || len(p.Disputes) != 1 || p.Disputes[0].Status != "needs_response" {
+		t.Errorf("payment pi_1 = %+v", p)
+	}
+	if free, err := svc.GetPayment(ctx, "cs_2"); err != nil || free.Payment.Posted != 100 || free.Owed != 100 {
+		t.Errorf("payment of cs_2 = %+v (%v)", free, err)
+	}
+	// The dispute is won: the 100 credits it took come back, the refund's stay taken.
+	won := stripeEvent("evt_won", credits.EventDisputeClosed, 1_800_000_000, map[string]any{"id": "dp_1", "object": "dispute",
+		"amount": 500, "currency": "usd", "status": "won", "payment_intent": "pi_1"})
+	ev, err := svc.HandleEvent(ctx, testkit.MustEvent(t, won))
+	if err != nil || ev.Status != credits.EventProcessed {
+		t.Fatalf("dispute won after the migration: %+v (%v)", ev, err)
+	}
+	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 150 {
+		t.Errorf("u1 after the dispute was won: %+v (%v), want 150", a, err)
+	}
+	if violations, err := svc.Verify(ctx); err != nil || len(violations) > 0 {
+		t.Errorf("verify at the end: %+v (%v)", violations, err)
+	}
+}
