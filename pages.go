@@ -207,16 +207,22 @@ func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome)
 	})
 }
 
+// eventByID reads an event that an operator names.
+func eventByID(tx Tx, id string) (Event, error) {
+	ev, err := tx.Event(id)
+	if errors.Is(err, ErrNotFound) {
+		return ev, Errorf(ENOTFOUND, "event %s not found", id)
+	}
+	return ev, err
+}
+
 // RetryEvent puts an unmatched or failed event back in the queue, for when an
 // operator has fixed what was missing (an account, a pack).
 func (s *Service) RetryEvent(ctx context.Context, eventID string) (Event, error) {
 	var ev Event
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		ev, err = tx.Event(eventID)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "event %s not found", eventID)
-		} else if err != nil {
+		if ev, err = eventByID(tx, eventID); err != nil {
 			return err
 		}
 		if ev.Status != EventUnmatched && ev.Status != EventFailed {
@@ -240,10 +246,7 @@ func (s *Service) AcceptEvent(ctx context.Context, eventID string) (Event, error
 	var ev Event
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
-		ev, err = tx.Event(eventID)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "event %s not found", eventID)
-		} else if err != nil {
+		if ev, err = eventByID(tx, eventID); err != nil {
 			return err
 		}
 		if ev.Status != EventUnmatched || !strings.HasPrefix(ev.Error, MismatchPrefix) || ev.Session == nil {

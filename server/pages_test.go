@@ -441,6 +441,32 @@ func TestOperatorPages(t *testing.T) {
 	if got := s.visitor().post("/admin/events/evt_lost/retry", nil); got.status != http.StatusForbidden {
 		t.Errorf("retry without signing in: %d, want 403", got.status)
 	}
+
+	// A session paid with another amount than it was sold for gets an accept
+	// button; accepting credits it as sold.
+	err = s.srv.Service.Store.Update(context.Background(), func(tx credits.Tx) error {
+		return tx.CreateCheckoutSession(credits.CheckoutSession{ID: "cs_odd", AccountID: "bob", PackID: "starter", Quantity: 1,
+			ExpectedAmount: 500, Currency: "usd", Status: credits.SessionOpen, CreatedAt: s.now, UpdatedAt: s.now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := testkit.Event("evt_odd", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_odd", PaymentStatus: "paid", AmountTotal: 1, Currency: "jpy", PaymentIntent: "pi_odd"})
+	if ev, err := s.svc.HandleEvent(context.Background(), testkit.MustEvent(t, odd)); err != nil || ev.Status != credits.EventUnmatched {
+		t.Fatalf("mismatched event: %+v (%v)", ev, err)
+	}
+	events = v.get("/admin/events?status=unmatched")
+	oddRow := `#events tr.event[data-event="evt_odd"]`
+	if events.count(oddRow+" form.accept") != 1 || events.count(row+" form.accept") != 0 {
+		t.Fatalf("accept buttons: %d on the mismatch, %d on another event", events.count(oddRow+" form.accept"), events.count(row+" form.accept"))
+	}
+	accepted := v.submit(events, oddRow+" form.accept", nil)
+	if !strings.Contains(accepted.text("#notice"), "evt_odd") {
+		t.Errorf("after accept: %q", accepted.text("#notice"))
+	}
+	if a, _ := s.svc.GetAccount(context.Background(), "bob"); a.Balance != 112 {
+		t.Errorf("bob after the accept: %d, want 112", a.Balance)
+	}
 }
 
 // countingPayments counts the success page's reads of sessions.

@@ -203,22 +203,25 @@ func handled(eventType string) bool {
 	return false
 }
 
-func checkID(what, id string) error {
-	if id == "" || len(id) > MaxEventIDLength {
-		return fmt.Errorf("the %s's id is missing or too long", what)
+// decodeObject reads an event's object as what (for errors), and checks
+// that it has an id.
+func decodeObject[T any](raw json.RawMessage, what string, id func(*T) string) (*T, error) {
+	object := new(T)
+	if err := json.Unmarshal(raw, object); err != nil {
+		return nil, fmt.Errorf("data.object is not a %s as we read it: %w", what, err)
 	}
-	return nil
+	if v := id(object); v == "" || len(v) > MaxEventIDLength {
+		return nil, fmt.Errorf("the %s's id is missing or too long", what)
+	}
+	return object, nil
 }
 
 func decodeSession(raw json.RawMessage) (*credits.StripeSession, error) {
-	var s sessionObject
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("data.object is not a checkout session as we read it: %w", err)
-	}
-	if err := checkID("checkout session", s.ID); err != nil {
+	s, err := decodeObject(raw, "checkout session", func(s *sessionObject) string { return s.ID })
+	if err != nil {
 		return nil, err
 	}
-	out := mapSession(s)
+	out := mapSession(*s)
 	return &out, nil
 }
 
@@ -247,11 +250,8 @@ func mapSession(s sessionObject) credits.StripeSession {
 }
 
 func decodeCharge(raw json.RawMessage) (*credits.StripeCharge, error) {
-	var c chargeObject
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("data.object is not a charge as we read it: %w", err)
-	}
-	if err := checkID("charge", c.ID); err != nil {
+	c, err := decodeObject(raw, "charge", func(c *chargeObject) string { return c.ID })
+	if err != nil {
 		return nil, err
 	}
 	return &credits.StripeCharge{ID: c.ID, PaymentIntent: string(c.PaymentIntent), Amount: c.Amount,
@@ -259,11 +259,8 @@ func decodeCharge(raw json.RawMessage) (*credits.StripeCharge, error) {
 }
 
 func decodeRefund(raw json.RawMessage) (*credits.StripeRefund, error) {
-	var r refundObject
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("data.object is not a refund as we read it: %w", err)
-	}
-	if err := checkID("refund", r.ID); err != nil {
+	r, err := decodeObject(raw, "refund", func(r *refundObject) string { return r.ID })
+	if err != nil {
 		return nil, err
 	}
 	return &credits.StripeRefund{ID: r.ID, Charge: string(r.Charge), PaymentIntent: string(r.PaymentIntent),
@@ -271,11 +268,8 @@ func decodeRefund(raw json.RawMessage) (*credits.StripeRefund, error) {
 }
 
 func decodeDispute(raw json.RawMessage) (*credits.StripeDispute, error) {
-	var d disputeObject
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return nil, fmt.Errorf("data.object is not a dispute as we read it: %w", err)
-	}
-	if err := checkID("dispute", d.ID); err != nil {
+	d, err := decodeObject(raw, "dispute", func(d *disputeObject) string { return d.ID })
+	if err != nil {
 		return nil, err
 	}
 	return &credits.StripeDispute{ID: d.ID, Charge: string(d.Charge), PaymentIntent: string(d.PaymentIntent),
