@@ -97,6 +97,6 @@ func (s signer) checkCSRF(r *http.Request, sessionToken string) bool {
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: int(ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://"),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(strings.ToLower(s.PublicURL), "https://"),
 	})
 }

@@ -28,6 +28,8 @@ type Config struct {
 	TrialDays            string
 	CheckoutExpiresIn    string
 
+	// scope is which commands' settings were registered.
+	scope int
 	// trial is TrialCredits and TrialDays, and checkoutExpiresIn is
 	// CheckoutExpiresIn, parsed by Validate.
 	trial             TrialSettings
@@ -42,10 +44,13 @@ const (
 // Defaults and limits of the settings.
 const (
 	defaultDatabaseURL = "./credits.db"
-	defaultAddr        = ":8080"
+	developmentAddr    = "127.0.0.1:8080" // reachable from this machine only
+	productionAddr     = ":8080"
 	maxTrialCredits    = credits.MaxPackCredits
 	maxTrialDays       = credits.MaxExpiryDays
 	minAPIKeyLength    = 24 // in production
+	// minWebhookSecretLength is what Stripe's secrets have at least after whsec_.
+	minWebhookSecretLength = 16
 	// Stripe keeps a Checkout Session open for 30 minutes to 24 hours.
 	minCheckoutExpiry = 30 * time.Minute
 	maxCheckoutExpiry = 24 * time.Hour
@@ -67,8 +72,8 @@ var configVars = []struct {
 	scope                     int
 }{
 	{"CREDITS_DATABASE_URL", "database-url", defaultDatabaseURL, "a SQLite file path, or a postgres:// URL", func(c *Config) *string { return &c.DatabaseURL }, false, forAll},
-	{"CREDITS_ADDR", "addr", defaultAddr, "listen address", func(c *Config) *string { return &c.Addr }, false, forServe},
-	{"CREDITS_ENV", "env", envDevelopment, "development or production", func(c *Config) *string { return &c.Env }, false, forServe},
+	{"CREDITS_ADDR", "addr", "", "listen address (default: 127.0.0.1:8080 in development, :8080 in production)", func(c *Config) *string { return &c.Addr }, false, forServe},
+	{"CREDITS_ENV", "env", envDevelopment, "development or production", func(c *Config) *string { return &c.Env }, false, forAll},
 	{"CREDITS_API_KEY", "api-key", "", "bearer key for /v1 (development: generated when empty)", func(c *Config) *string { return &c.APIKey }, true, forServe},
 	{"CREDITS_PUBLIC_URL", "public-url", "", "base URL for redirects and links (default: http://localhost:<port>; production: required)", func(c *Config) *string { return &c.PublicURL }, false, forServe},
 	{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe API key (sk_test_… or sk_live_…)", func(c *Config) *string { return &c.StripeSecretKey }, true, forAll},
@@ -84,6 +89,7 @@ var configVars = []struct {
 // environment's value (or the default) as the flag's default; settings out of
 // scope take their defaults. Secrets' values are never shown in help.
 func (c *Config) register(fs *flag.FlagSet, getenv func(string) string, scope int) {
+	c.scope = scope
 	for _, v := range configVars {
 		if v.scope&scope == 0 {
 			*v.field(c) = v.fallback
@@ -126,21 +132,11 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("CREDITS_ENV must be development or production, not %q", c.Env)
 	}
-	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Host == "") {
 		return errors.New("CREDITS_PUBLIC_URL must be an http:// or https:// URL")
 	}
-	if c.StripeSecretKey != "" && !hasAnyPrefix(c.StripeSecretKey, "sk_test_", "sk_live_", "rk_test_", "rk_live_") {
-		return errors.New("STRIPE_SECRET_KEY must start with sk_test_, sk_live_, rk_test_ or rk_live_")
-	}
-	for _, s := range c.WebhookSecrets() {
-		if !strings.HasPrefix(s, "whsec_") {
-			return errors.New("STRIPE_WEBHOOK_SECRET must hold whsec_… secrets, comma-separated")
-		}
-	}
-	if c.StripeAPIBase != "" {
-		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("STRIPE_API_BASE must be an http:// or https:// URL")
-		}
+	if err := c.validateStripe(); err != nil {
+		return err
 	}
 	trial, err := parseTrial(c.TrialCredits, c.TrialDays)
 	if err != nil {
@@ -154,9 +150,40 @@ func (c *Config) Validate() error {
 		}
 		c.checkoutExpiresIn = d
 	}
-	if c.Env != envProduction {
+	if c.Addr == "" {
+		c.Addr = developmentAddr // development stays on this machine unless told otherwise
+		if c.Env == envProduction {
+			c.Addr = productionAddr
+		}
+	}
+	if c.Env != envProduction || c.scope&forServe == 0 {
 		return nil
 	}
+	return c.validateProduction()
+}
+
+func (c *Config) validateStripe() error {
+	if c.StripeSecretKey != "" && !hasAnyPrefix(c.StripeSecretKey, "sk_test_", "sk_live_", "rk_test_", "rk_live_") {
+		return errors.New("STRIPE_SECRET_KEY must start with sk_test_, sk_live_, rk_test_ or rk_live_")
+	}
+	if hasAnyPrefix(c.StripeSecretKey, "sk_live_", "rk_live_") && c.Env != envProduction {
+		return errors.New("STRIPE_SECRET_KEY is a live key: live keys need CREDITS_ENV=production")
+	}
+	for _, s := range c.WebhookSecrets() {
+		if !strings.HasPrefix(s, "whsec_") {
+			return errors.New("STRIPE_WEBHOOK_SECRET must hold whsec_… secrets, comma-separated")
+		}
+	}
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("STRIPE_API_BASE must be an http:// or https:// URL")
+		}
+	}
+	return nil
+}
+
+// validateProduction checks what serving in production needs.
+func (c *Config) validateProduction() error {
 	for _, required := range []struct{ name, value string }{
 		{"CREDITS_API_KEY", c.APIKey},
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey},
@@ -169,6 +196,14 @@ func (c *Config) Validate() error {
 	}
 	if len(c.APIKey) < minAPIKeyLength {
 		return fmt.Errorf("CREDITS_API_KEY must be at least %d characters in production", minAPIKeyLength)
+	}
+	for _, s := range c.WebhookSecrets() {
+		if len(s)-len("whsec_") < minWebhookSecretLength {
+			return fmt.Errorf("STRIPE_WEBHOOK_SECRET must hold secrets of at least %d characters after whsec_ in production", minWebhookSecretLength)
+		}
+	}
+	if u, _ := url.Parse(c.PublicURL); !strings.EqualFold(u.Scheme, "https") {
+		return errors.New("CREDITS_PUBLIC_URL must be an https:// URL in production")
 	}
 	return nil
 }

@@ -9,23 +9,28 @@ import (
 )
 
 func TestConfigValidation(t *testing.T) {
-	secretValues := []string{"sk_live_SECRETVALUE", "whsec_SECRETVALUE", "apikey_SECRETVALUE_0123456789"}
+	secretValues := []string{"sk_live_SECRETVALUE", "whsec_SECRETVALUE0123456789", "apikey_SECRETVALUE_0123456789", "SECRETVALUE"}
 	tests := []struct {
 		name    string
 		vars    map[string]string
 		wantErr string
 	}{
 		{"development needs nothing", map[string]string{}, ""},
-		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
+		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
 		{"production needs a webhook secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "production needs STRIPE_WEBHOOK_SECRET"},
-		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs STRIPE_SECRET_KEY"},
-		{"production needs a public URL", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE"}, "production needs CREDITS_PUBLIC_URL"},
-		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, ""},
-		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 24"},
+		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789"}, "production needs STRIPE_SECRET_KEY"},
+		{"production needs a public URL", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789"}, "production needs CREDITS_PUBLIC_URL"},
+		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, ""},
+		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 24"},
 		{"bad env", map[string]string{"CREDITS_ENV": "staging"}, "CREDITS_ENV must be"},
 		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, "STRIPE_SECRET_KEY must start with"},
 		{"bad webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE,SECRETVALUE"}, "STRIPE_WEBHOOK_SECRET must hold"},
 		{"bad public URL", map[string]string{"CREDITS_PUBLIC_URL": "localhost"}, "CREDITS_PUBLIC_URL"},
+		{"a live key in development", map[string]string{"STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
+		{"a restricted live key in development", map[string]string{"STRIPE_SECRET_KEY": "rk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
+		{"a short webhook secret in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 16 characters after whsec_"},
+		{"an http public URL in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "http://credits.example.com"}, "CREDITS_PUBLIC_URL must be an https:// URL in production"},
+		{"an HTTPS public URL in production, in capitals", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "HTTPS://credits.example.com"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,5 +108,22 @@ func TestCommandsShareServesConfiguration(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a refused command created %d files", len(entries))
+	}
+}
+
+func TestDefaultAddress(t *testing.T) {
+	for mode, want := range map[string]string{"development": "127.0.0.1:8080", "production": ":8080"} {
+		m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+		vars := map[string]string{"CREDITS_ENV": mode, "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE",
+			"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}
+		if mode == "development" {
+			vars = nil
+		}
+		if err := m.ParseFlags(nil, env(vars)); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Addr != want {
+			t.Errorf("%s listens on %q by default, want %q", mode, m.Config.Addr, want)
+		}
 	}
 }

@@ -199,3 +199,28 @@ func TestCheckoutIdempotencyKey(t *testing.T) {
 		t.Errorf("the key with another request: %d %v, want 422", status, out)
 	}
 }
+
+// TestUnsignedEventsOnlyInTheOfflineDemo: with a Stripe key and no webhook
+// secret, an unsigned event is refused (it could credit a real session);
+// with no key at all (the offline demo) it is accepted.
+func TestUnsignedEventsOnlyInTheOfflineDemo(t *testing.T) {
+	payload := testkit.Event("evt_unsigned", "customer.created", false, testkit.Session{})
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		want int
+	}{
+		{"a Stripe key without a webhook secret", map[string]string{"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": "http://127.0.0.1:1"}, http.StatusBadRequest},
+		{"the offline demo", map[string]string{}, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.vars["CREDITS_DATABASE_URL"] = filepath.Join(t.TempDir(), "credits.db")
+			tt.vars["CREDITS_API_KEY"] = testAPIKey
+			_, base := startMain(t, tt.vars)
+			status, out := client{t, base}.call("POST", "/stripe/webhook", payload, nil)
+			if status != tt.want {
+				t.Errorf("unsigned event: %d %v, want %d", status, out, tt.want)
+			}
+		})
+	}
+}

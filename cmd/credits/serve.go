@@ -201,9 +201,14 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 
 func (m *Main) newWebhook() *stripe.Webhook {
 	secrets := m.Config.WebhookSecrets()
-	allowUnsigned := m.Config.Env == envDevelopment && len(secrets) == 0
-	if allowUnsigned {
-		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: webhook events WITHOUT a signature are accepted (development only); set it to verify Stripe's events")
+	// Unsigned events are accepted only by the offline demo: with no Stripe
+	// key at all, nothing real can be credited.
+	allowUnsigned := m.Config.Env == envDevelopment && len(secrets) == 0 && m.Config.StripeSecretKey == ""
+	switch {
+	case allowUnsigned:
+		m.Logger.Warn("offline demo: webhook events WITHOUT a signature are accepted; set STRIPE_WEBHOOK_SECRET to verify events")
+	case len(secrets) == 0:
+		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: every webhook event is refused; set it to the whsec_… secret that `stripe listen` prints or the Dashboard shows")
 	}
 	return &stripe.Webhook{
 		Verifier:      stripe.Verifier{Secrets: secrets, Now: m.Now},
