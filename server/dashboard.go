@@ -36,11 +36,12 @@ func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Req
 	}
 	ttl := DashboardLinkTTL
 	if req.ExpiresInSeconds != 0 {
-		ttl = time.Duration(req.ExpiresInSeconds) * time.Second
-		if ttl < time.Minute || ttl > MaxDashboardLinkTTL {
+		// The range is checked on the seconds, before they are multiplied.
+		if req.ExpiresInSeconds < 60 || req.ExpiresInSeconds > int64(MaxDashboardLinkTTL/time.Second) {
 			s.writeError(w, r, credits.Errorf(credits.EINVALID, "expires_in_seconds must be between 60 and %d", int(MaxDashboardLinkTTL/time.Second)))
 			return
 		}
+		ttl = time.Duration(req.ExpiresInSeconds) * time.Second
 	}
 	account, err := s.Service.GetAccount(r.Context(), r.PathValue("id"))
 	if err != nil {

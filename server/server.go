@@ -108,9 +108,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("POST /v1/holds/{id}/release", s.handleReleaseHold)
 	api.HandleFunc("POST /v1/accounts/{id}/dashboard_sessions", s.handleCreateDashboardSession)
 	api.HandleFunc("GET /v1/events", s.handleListEvents)
-	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
-	})
+	api.HandleFunc("/v1/", s.notFoundOrNotAllowed(api, "/v1/"))
 	mux.Handle("/v1/", s.requireAPIKey(api))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.requireAPIKey(s.Metrics.Handler()))
@@ -148,7 +146,7 @@ func requestID(r *http.Request) string {
 
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearerToken(r)
 		if !ok || s.APIKey == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.APIKey)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="credits"`)
 			s.writeError(w, r, credits.Errorf(credits.EUNAUTHORIZED, "missing or wrong API key: send Authorization: Bearer <CREDITS_API_KEY>"))
@@ -158,7 +156,45 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	})
 }
 
+// bearerToken reads an Authorization header of the Bearer scheme, whose name
+// is case-insensitive (RFC 9110).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// methodsTried are the methods a route may have.
+var methodsTried = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// notFoundOrNotAllowed answers a request that no /v1 route took: 405 with
+// Allow when the path has routes for other methods, 404 otherwise.
+func (s *Server) notFoundOrNotAllowed(api *http.ServeMux, catchAll string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, method := range methodsTried {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, pattern := api.Handler(probe); pattern != catchAll && pattern != "" {
+				allowed = append(allowed, method)
+			}
+		}
+		if len(allowed) == 0 {
+			s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, credits.Errorf(EMETHOD, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+	}
+}
+
+// EMETHOD is the code of a known path asked with a method it does not take.
+const EMETHOD = "method_not_allowed"
+
 var statusByCode = map[string]int{
+	EMETHOD:               http.StatusMethodNotAllowed,
 	credits.EINVALID:      http.StatusBadRequest,
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,

@@ -401,3 +401,40 @@ func TestSignedEventsThatCannotBeUsedAreKept(t *testing.T) {
 		})
 	}
 }
+
+// TestStrictRequests: duplicate and case-mismatched fields are refused, a
+// known path with a wrong method answers 405 with Allow, the Bearer scheme
+// is case-insensitive, and seconds are range-checked before arithmetic.
+func TestStrictRequests(t *testing.T) {
+	h := newHarness(t)
+	h.fund("u1", 100)
+	for _, tt := range []struct{ name, body, want string }{
+		{"duplicate key", `{"amount":1,"amount":100000}`, `field "amount" appears more than once`},
+		{"another case", `{"AMOUNT":1}`, `unknown field "AMOUNT"`},
+	} {
+		r := h.keyed("POST", "/v1/accounts/u1/debits", tt.body, "strict-"+tt.name)
+		if r.status != 400 || !strings.Contains(r.errorMessage(), tt.want) {
+			t.Errorf("%s: %d %s, want 400 saying %q", tt.name, r.status, r.raw, tt.want)
+		}
+	}
+	if a := h.api("GET", "/v1/accounts/u1", ""); a.body["balance"] != 100.0 {
+		t.Errorf("refused debits took credits: %s", a.raw)
+	}
+	r := h.do("DELETE", "/v1/packs", "", map[string]string{"Authorization": "Bearer " + apiKey})
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, POST" || r.errorCode() != "method_not_allowed" {
+		t.Errorf("DELETE /v1/packs: %d Allow %q %s, want 405 with Allow: GET, POST", r.status, r.header.Get("Allow"), r.raw)
+	}
+	if r := h.do("GET", "/v1/nothing", "", map[string]string{"Authorization": "Bearer " + apiKey}); r.status != 404 {
+		t.Errorf("unknown path: %d, want 404", r.status)
+	}
+	for _, scheme := range []string{"bearer", "BEARER", "Bearer"} {
+		if r := h.do("GET", "/v1/packs", "", map[string]string{"Authorization": scheme + " " + apiKey}); r.status != 200 {
+			t.Errorf("scheme %q: %d, want 200", scheme, r.status)
+		}
+	}
+	for _, seconds := range []string{"7205759403792797200", "-9223372036854775808", "59", "604801"} {
+		if r := h.api("POST", "/v1/accounts/u1/dashboard_sessions", `{"expires_in_seconds":`+seconds+`}`); r.status != 400 {
+			t.Errorf("dashboard link of %s seconds: %d %s, want 400", seconds, r.status, r.raw)
+		}
+	}
+}
