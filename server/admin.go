@@ -29,7 +29,7 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 // sign-in; a POST must carry the cookie's CSRF token.
 func (s *Server) requireOperator(next func(http.ResponseWriter, *http.Request, view)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cookie, err := r.Cookie(adminCookie)
+		cookie, err := r.Cookie(s.cookieName(adminCookie))
 		if err == nil {
 			_, err = s.signer().verify(cookie.Value, tokenPurposeAdmin, s.Service.Now())
 		}
@@ -53,7 +53,7 @@ func (s *Server) requireOperator(next func(http.ResponseWriter, *http.Request, v
 }
 
 func (s *Server) handleAdminLogout(w http.ResponseWriter, r *http.Request, _ view) {
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(adminCookie), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure()})
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
 

@@ -92,11 +92,24 @@ func (s signer) checkCSRF(r *http.Request, sessionToken string) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(s.csrf(sessionToken)))
 }
 
+// secure reports whether the service is reached over https.
+func (s *Server) secure() bool { return strings.HasPrefix(strings.ToLower(s.PublicURL), "https://") }
+
+// cookieName is a cookie's name: with the __Host- prefix over https, so that
+// a browser keeps it only when it is Secure, for the whole host, with no
+// Domain (no sibling subdomain can set or read it).
+func (s *Server) cookieName(base string) string {
+	if s.secure() {
+		return "__Host-" + base
+	}
+	return base
+}
+
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure when the public
 // URL is https.
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: int(ttl / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(strings.ToLower(s.PublicURL), "https://"),
+		Name: s.cookieName(name), Value: value, Path: "/", MaxAge: int(ttl / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(),
 	})
 }

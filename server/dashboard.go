@@ -77,7 +77,7 @@ func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
 // dashboardAccount returns the account of the request's session cookie, or
 // answers 403 and returns "".
 func (s *Server) dashboardAccount(w http.ResponseWriter, r *http.Request) (accountID, session string) {
-	cookie, err := r.Cookie(dashboardCookie)
+	cookie, err := r.Cookie(s.cookieName(dashboardCookie))
 	if err != nil {
 		s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error",
 			Message: "Open your credits page from the link in the application: this page needs it to know who you are."})
@@ -178,7 +178,7 @@ func (s *Server) handleCheckoutSuccess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ownsSession(r *http.Request, accountID string) bool {
-	cookie, err := r.Cookie(dashboardCookie)
+	cookie, err := r.Cookie(s.cookieName(dashboardCookie))
 	if err != nil {
 		return false
 	}

@@ -529,3 +529,50 @@ func TestSuccessPageAsksStripeSparingly(t *testing.T) {
 		t.Errorf("%d reads, want none for an expired session", n)
 	}
 }
+
+// TestSecurityHeaders: nosniff on every answer, Referrer-Policy on pages,
+// no-store on authenticated JSON, and __Host- cookies over https.
+func TestSecurityHeaders(t *testing.T) {
+	s := newSite(t)
+	for _, tt := range []struct {
+		path, auth string
+		want       map[string]string
+	}{
+		{"/healthz", "", map[string]string{"X-Content-Type-Options": "nosniff"}},
+		{"/v1/packs", "Bearer " + apiKey, map[string]string{"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}},
+		{"/v1/packs", "", map[string]string{"X-Content-Type-Options": "nosniff"}},
+		{"/checkout/cancel", "", map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}},
+	} {
+		req := httptest.NewRequest("GET", tt.path, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		rec := httptest.NewRecorder()
+		s.srv.Handler().ServeHTTP(rec, req)
+		for k, v := range tt.want {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", tt.path, k, got, v)
+			}
+		}
+	}
+
+	s.srv.PublicURL = "HTTPS://credits.example.com"
+	link, _ := s.srv.DashboardLink("alice", time.Hour)
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", u.RequestURI(), nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "__Host-credits_dashboard" || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
+		t.Fatalf("cookies over https: %+v, want one __Host-credits_dashboard, Secure, Path=/", cookies)
+	}
+	page := httptest.NewRequest("GET", "/dashboard/credits", nil)
+	page.AddCookie(cookies[0])
+	rec = httptest.NewRecorder()
+	s.srv.Handler().ServeHTTP(rec, page)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "alice@example.com") {
+		t.Errorf("the page with the __Host- cookie: %d", rec.Code)
+	}
+}

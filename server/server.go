@@ -113,7 +113,15 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.requireAPIKey(s.Metrics.Handler()))
 	}
-	return s.withRequestID(s.Metrics.instrument(mux))
+	return s.withRequestID(s.Metrics.instrument(noSniff(mux)))
+}
+
+// noSniff tells browsers to trust every answer's Content-Type.
+func noSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // HTTPServer returns an http.Server with all four timeouts set.
@@ -152,6 +160,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			s.writeError(w, r, credits.Errorf(credits.EUNAUTHORIZED, "missing or wrong API key: send Authorization: Bearer <CREDITS_API_KEY>"))
 			return
 		}
+		w.Header().Set("Cache-Control", "no-store") // authenticated answers are nobody's to keep
 		next.ServeHTTP(w, r)
 	})
 }
