@@ -102,6 +102,25 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	return len(results), nil
 }
 
+// Pending reports whether the database's schema is behind the binary's.
+func (db *DB) Pending(ctx context.Context) (bool, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return false, err
+	}
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub)
+	if err != nil {
+		return false, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: read the schema version: %w", mapError(err))
+	}
+	return pending, nil
+}
+
 // Close closes the pool.
 func (db *DB) Close() error {
 	db.pool.Close()

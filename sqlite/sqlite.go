@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"math"
 	"net/url"
+	"os"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -77,6 +78,60 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// OpenExisting opens a database that must exist already (a missing file is
+// an error naming the path, and no file is made). readOnly opens it for
+// reading only, as a read-only file allows: its writes fail.
+func OpenExisting(path string, readOnly bool) (*DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no database at %s: run `credits migrate` to create one there, or set --database-url", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if !readOnly {
+		return Open(path)
+	}
+	query := url.Values{}
+	query.Set("mode", "ro")
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
+		query.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + query.Encode()
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{write: write, read: read}
+	db.startCommitter()
+	if err := read.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Pending reports whether the database's schema is behind the binary's.
+func (db *DB) Pending(ctx context.Context) (bool, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return false, err
+	}
+	provider, err := goose.NewProvider(goose.DialectSQLite3, db.read, sub)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: read the schema version: %w", err)
+	}
+	return pending, nil
 }
 
 // Migrate applies the embedded migrations that are not yet applied and

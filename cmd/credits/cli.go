@@ -28,6 +28,8 @@ type command struct {
 	fs   *flag.FlagSet
 	cfg  Config
 	json bool
+	// readOnly opens a SQLite database for reading only (verify).
+	readOnly bool
 }
 
 func (c *CLI) newCommand(name string, withJSON bool) *command {
@@ -64,7 +66,7 @@ func (cmd *command) parse(args []string, positional int) ([]string, error) {
 
 // service opens the store and returns a service on it, and a closer.
 func (cmd *command) service(ctx context.Context) (*credits.Service, func(), error) {
-	db, err := openStore(ctx, cmd.cfg.DatabaseURL)
+	db, err := openExisting(ctx, cmd.cfg.DatabaseURL, cmd.readOnly)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -314,6 +316,7 @@ func (e violationsError) Error() string { return fmt.Sprintf("%d violation(s)", 
 
 func (c *CLI) verify(ctx context.Context, args []string) error {
 	cmd := c.newCommand("verify", true)
+	cmd.readOnly = true
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -159,6 +160,7 @@ func TestCLISpending(t *testing.T) {
 		}
 		return r.stdout
 	}
+	ok("migrate")
 	ok("accounts", "create", "--id", "u1", "--email", "u1@example.com")
 	ok("accounts", "grant", "u1", "--amount", "100", "--reason", "welcome", "--expires-at", "2999-01-01T00:00:00Z", "--priority", "2")
 	if out := ok("accounts", "debit", "u1", "--amount", "30", "--reason", "job", "--idempotency-key", "job-1"); !strings.Contains(out, "balance 70") {
@@ -254,6 +256,7 @@ func TestStripeReplay(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
 		}
 	}
+	ok("migrate")
 	ok("packs", "create", "--id", "p", "--name", "P", "--credits", "40", "--unit-amount", "100", "--currency", "usd", "--stripe-price-id", mockPriceID)
 	ok("accounts", "create", "--id", "u1", "--email", "u1@example.com")
 	balance := func() int64 {
@@ -398,4 +401,51 @@ func missedEventProxy(t *testing.T, stripeMockURL string) string {
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestCommandsOpenAnExistingDatabase: commands other than serve and migrate
+// create nothing and migrate nothing; verify opens the file for reading only.
+func TestCommandsOpenAnExistingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo.db")
+	for _, args := range [][]string{{"verify"}, {"accounts", "list"}, {"packs", "list"}} {
+		r := runCLI(t, missing, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "no database at "+missing) {
+			t.Errorf("%v on a missing file: exit %d %q, want an error naming the path", args, r.code, r.stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("commands on a missing file created %d files", len(entries))
+	}
+
+	behind := filepath.Join(dir, "old.db")
+	old, err := sqlite.Open(behind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.MigrateTo(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	if r := runCLI(t, behind, "accounts", "list"); r.code == 0 || !strings.Contains(r.stderr, "run `credits migrate` first") {
+		t.Errorf("a database behind the binary: exit %d %q, want to be told to migrate", r.code, r.stderr)
+	}
+	if r := runCLI(t, behind, "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, behind, "verify"); r.code != 0 || !strings.Contains(r.stdout, "every invariant holds") {
+		t.Errorf("verify after migrate: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// verify reads only: the store it opens refuses writes.
+	ro, err := sqlite.OpenExisting(behind, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	err = ro.Update(context.Background(), func(tx credits.Tx) error {
+		return tx.CreateAccount(credits.Account{ID: "x", Email: "x@example.com"})
+	})
+	if err == nil {
+		t.Error("a read-only store took a write")
+	}
 }

@@ -284,7 +284,7 @@ func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
 		}
 		store = db
 	} else {
-		db, err := sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:"))
+		db, err := sqlite.Open(sqlitePath(databaseURL))
 		if err != nil {
 			return nil, err
 		}
@@ -295,6 +295,42 @@ func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
 		return nil, err
 	}
 	return store, nil
+}
+
+// openExisting opens, for a command other than serve and migrate, a database
+// that exists and whose schema is the binary's: it creates nothing and
+// migrates nothing. readOnly opens a SQLite file for reading only.
+func openExisting(ctx context.Context, databaseURL string, readOnly bool) (credits.Store, error) {
+	var store interface {
+		credits.Store
+		Pending(context.Context) (bool, error)
+	}
+	if postgres.IsURL(databaseURL) {
+		db, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		store = db
+	} else {
+		db, err := sqlite.OpenExisting(sqlitePath(databaseURL), readOnly)
+		if err != nil {
+			return nil, err
+		}
+		store = db
+	}
+	pending, err := store.Pending(ctx)
+	if err == nil && pending {
+		err = fmt.Errorf("the database (%s) is behind this binary's schema: run `credits migrate` first", describeDatabase(databaseURL))
+	}
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+func sqlitePath(databaseURL string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
 }
 
 // describeDatabase names the database without any password in it.
