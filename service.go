@@ -66,6 +66,17 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
 }
 
+// Health reports whether the store answers reads and takes writes, each on
+// its own: a full disk or a read-only file fails only writes.
+func (s *Service) Health(ctx context.Context) (reads, writes error) {
+	reads = s.Store.View(ctx, func(tx Tx) error {
+		_, err := tx.Accounts("", 1)
+		return err
+	})
+	writes = s.Store.Update(ctx, func(tx Tx) error { return tx.RecordHealthCheck(s.now()) })
+	return reads, writes
+}
+
 // NewID returns a random id with the given prefix.
 func NewID(prefix string) string {
 	var b [12]byte

@@ -99,6 +99,10 @@ type Tx interface {
 	// DeleteIdempotencyRecordsBefore removes records created before t.
 	DeleteIdempotencyRecordsBefore(t time.Time) (int64, error)
 
+	// RecordHealthCheck writes the time of a health check: a write that
+	// touches the disk, so that a failing disk shows.
+	RecordHealthCheck(now time.Time) error
+
 	CreateEvent(e Event) error
 	Event(id string) (Event, error)
 	// UpdateEvent writes the status, error, attempts, processed and next

@@ -193,6 +193,12 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: %v", credits.ErrConflict, err)
 		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
 			return credits.Unavailable("the database", err) // connection lost, or the server shutting down or starting
+		case pgErr.Code == "53100":
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: err}
+		case pgErr.Code == "25006":
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: it is read-only (a standby?)", Cause: err}
+		case strings.HasPrefix(pgErr.Code, "53"), strings.HasPrefix(pgErr.Code, "58"):
+			return credits.Unavailable("the database", err) // out of memory or connections, or an I/O error
 		}
 		return err
 	}

@@ -177,13 +177,25 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": events})
 }
 
+// handleHealth reports reads and writes separately: 200 when both work,
+// 503 when either fails (a full disk fails only writes).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if err := s.Service.Store.Ping(r.Context()); err != nil {
+	reads, writes := s.Service.Health(r.Context())
+	report := func(err error) string {
+		if err == nil {
+			return "ok"
+		}
 		s.Logger.Error("health check failed", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
+		if credits.ErrorCode(err) == credits.EUNAVAILABLE {
+			return "failing: " + credits.ErrorMessage(err)
+		}
+		return "failing"
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	status, body := http.StatusOK, map[string]string{"status": "ok", "reads": report(reads), "writes": report(writes)}
+	if reads != nil || writes != nil {
+		status, body["status"] = http.StatusServiceUnavailable, "unavailable"
+	}
+	writeJSON(w, status, body)
 }
 
 // intParam reads an optional non-negative integer query parameter.

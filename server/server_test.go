@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -322,9 +323,50 @@ func TestWebhookStoreFailureAnswers5xx(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	h := newHarness(t)
-	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusOK {
-		t.Errorf("healthz: %d", r.status)
+	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusOK || r.body["reads"] != "ok" || r.body["writes"] != "ok" {
+		t.Errorf("healthz: %d %s", r.status, r.raw)
 	}
+}
+
+// TestStorageFailuresAnswer503: a full disk and a read-only file are the
+// storage failing, not our bug: 503 (retryable), and /healthz says which
+// side fails.
+func TestStorageFailuresAnswer503(t *testing.T) {
+	t.Run("disk full", func(t *testing.T) {
+		h := newHarness(t)
+		h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
+		// The database may not grow: the next pages it needs are refused as on a full disk.
+		if err := h.db.Exec(context.Background(), "PRAGMA max_page_count = 1"); err != nil {
+			t.Fatal(err)
+		}
+		var r response
+		for i := range 200 {
+			r = h.api("POST", "/v1/accounts/u1/grants", fmt.Sprintf(`{"amount":1,"reason":"%s"}`, strings.Repeat("x", 400)+fmt.Sprint(i)))
+			if r.status != 201 {
+				break
+			}
+		}
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.errorMessage(), "disk is full") {
+			t.Errorf("a write on a full disk: %d %s, want 503 saying the disk is full", r.status, r.raw)
+		}
+	})
+	t.Run("read-only", func(t *testing.T) {
+		h := newHarness(t)
+		h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
+		if err := h.db.Exec(context.Background(), "PRAGMA query_only = 1"); err != nil { // as a read-only file answers
+			t.Fatal(err)
+		}
+		if r := h.api("POST", "/v1/accounts/u1/grants", `{"amount":1}`); r.status != http.StatusServiceUnavailable || !strings.Contains(r.errorMessage(), "read-only") {
+			t.Errorf("a write to a read-only database: %d %s, want 503", r.status, r.raw)
+		}
+		r := h.do("GET", "/healthz", "", nil)
+		if r.status != http.StatusServiceUnavailable || r.body["reads"] != "ok" || !strings.HasPrefix(r.body["writes"].(string), "failing: the database cannot write") {
+			t.Errorf("healthz of a read-only database: %d %s, want 503 with reads ok and writes failing", r.status, r.raw)
+		}
+		if a := h.api("GET", "/v1/accounts/u1", ""); a.status != 200 {
+			t.Errorf("a read of a read-only database: %d", a.status)
+		}
+	})
 }
 
 func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {

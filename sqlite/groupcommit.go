@@ -105,7 +105,7 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 	}
 	sqlTx, err := db.write.BeginTx(context.Background(), nil)
 	if err != nil {
-		return failAll(fmt.Errorf("sqlite: begin: %w", err))
+		return failAll(fmt.Errorf("sqlite: begin: %w", mapError(err)))
 	}
 	defer sqlTx.Rollback()
 	for i, req := range batch {
@@ -120,7 +120,7 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return failAll(fmt.Errorf("sqlite: commit: %w", err))
+		return failAll(fmt.Errorf("sqlite: commit: %w", mapError(err)))
 	}
 	return results
 }
@@ -132,7 +132,7 @@ func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal er
 	// statement would roll back the whole shared transaction.
 	ctx := context.WithoutCancel(req.ctx)
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
-		return res, fmt.Errorf("sqlite: savepoint: %w", err)
+		return res, fmt.Errorf("sqlite: savepoint: %w", mapError(err))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -140,12 +140,12 @@ func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal er
 		}
 		if res.err != nil || res.panicked != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
-				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", mapError(err))
 				return
 			}
 		}
 		if _, err := sqlTx.ExecContext(ctx, "RELEASE write"); err != nil {
-			fatal = fmt.Errorf("sqlite: release savepoint: %w", err)
+			fatal = fmt.Errorf("sqlite: release savepoint: %w", mapError(err))
 		}
 	}()
 	res.err = req.fn(newTx(ctx, sqlTx, true))

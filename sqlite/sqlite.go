@@ -207,6 +207,16 @@ func mapError(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", credits.ErrConflict, err)
 		}
+		// The storage failing is not our bug: answer 503, so that clients and
+		// Stripe retry once it is fixed.
+		switch e.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: err}
+		case sqlite3.SQLITE_READONLY:
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its file is read-only", Cause: err}
+		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return credits.Unavailable("the database", err)
+		}
 	}
 	return err
 }

@@ -240,6 +240,14 @@ func (t *Tx) DeleteIdempotencyRecordsBefore(before time.Time) (int64, error) {
 	return t.exec("forget old idempotency keys", `DELETE FROM idempotency_keys WHERE created_at < ?`, t.d.Time(before))
 }
 
+// Health.
+
+func (t *Tx) RecordHealthCheck(now time.Time) error {
+	_, err := t.exec("record a health check", `INSERT INTO health (id, checked_at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, t.d.Time(now))
+	return err
+}
+
 // Events.
 
 const eventColumns = `id, type, livemode, session_id, status, error, attempts, received_at, processed_at, next_attempt_at, session, payload`
