@@ -15,6 +15,9 @@ func (s *Server) handleAdminLoginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
+	if s.limited(w, r, s.rateLimiters().signIns, clientAddress(r)) {
+		return // every try counts, right or wrong: guessing is slow
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
 	key := r.PostFormValue("api_key")
 	if s.APIKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.APIKey)) != 1 {

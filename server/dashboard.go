@@ -128,6 +128,9 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 			Message: "This form is not valid any more. Go back to your credits page and try again.", Link: "/dashboard/credits", LinkText: "Back to your credits"})
 		return
 	}
+	if s.limited(w, r, s.rateLimiters().checkouts, accountID) {
+		return // each checkout is a session at Stripe
+	}
 	quantity := int64(1)
 	if q := r.PostFormValue("quantity"); q != "" {
 		var err error

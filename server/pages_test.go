@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -575,4 +576,67 @@ func TestSecurityHeaders(t *testing.T) {
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "alice@example.com") {
 		t.Errorf("the page with the __Host- cookie: %d", rec.Code)
 	}
+}
+
+// countingCheckouts counts the sessions created at the payment provider.
+type countingCheckouts struct {
+	credits.Payments
+	mu      sync.Mutex
+	created int
+}
+
+func (c *countingCheckouts) CreateCheckoutSession(ctx context.Context, req credits.CheckoutRequest) (string, string, error) {
+	c.mu.Lock()
+	c.created++
+	c.mu.Unlock()
+	return c.Payments.CreateCheckoutSession(ctx, req)
+}
+
+// TestRateLimits: past its limit an edge answers 429 with Retry-After and
+// creates nothing.
+func TestRateLimits(t *testing.T) {
+	t.Run("dashboard checkouts per account", func(t *testing.T) {
+		s := newSite(t)
+		counting := &countingCheckouts{Payments: s.svc.Payments}
+		s.svc.Payments = counting
+		v, p := s.signIn("alice")
+		var last page
+		for range 11 {
+			last = v.submit(p, `#packs form.pack[data-pack="starter"]`, nil)
+		}
+		if last.status != http.StatusTooManyRequests || counting.created != 10 {
+			t.Errorf("11th purchase: %d, %d sessions created; want 429 and 10", last.status, counting.created)
+		}
+	})
+	t.Run("operator sign-in per address", func(t *testing.T) {
+		s := newSite(t)
+		v := s.visitor()
+		statuses := make([]int, 0, 6)
+		for range 6 {
+			statuses = append(statuses, v.post("/admin/login", url.Values{"api_key": {"guess"}}).status)
+		}
+		if !slices.Equal(statuses, []int{401, 401, 401, 401, 401, 429}) {
+			t.Errorf("sign-in statuses %v, want five 401s then 429", statuses)
+		}
+		req := httptest.NewRequest("POST", "/admin/login", strings.NewReader("api_key="+apiKey))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "127.0.0.1:40000" // the visitor's address, another port
+		rec := httptest.NewRecorder()
+		s.srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || len(rec.Result().Cookies()) != 0 {
+			t.Errorf("the right key past the limit: %d, Retry-After %q, %d cookies; want 429, no session", rec.Code, rec.Header().Get("Retry-After"), len(rec.Result().Cookies()))
+		}
+	})
+	t.Run("pages per address", func(t *testing.T) {
+		s := newSite(t)
+		s.srv.RateLimits = server.RateLimits{PagesPerMinute: 3, CheckoutsPerMinute: 10, SignInsPerMinute: 5}
+		v := s.visitor()
+		statuses := make([]int, 0, 4)
+		for range 4 {
+			statuses = append(statuses, v.get("/checkout/cancel").status)
+		}
+		if !slices.Equal(statuses, []int{200, 200, 200, 429}) {
+			t.Errorf("page statuses %v, want three 200s then 429", statuses)
+		}
+	})
 }

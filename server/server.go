@@ -62,6 +62,10 @@ type Server struct {
 	Extra map[string]http.Handler
 	// Metrics, when set, are kept and served at GET /metrics (with the API key).
 	Metrics *Metrics
+	// RateLimits of the public edges; zero means DefaultRateLimits.
+	RateLimits RateLimits
+
+	limits limiters
 }
 
 // Handler returns the routes.
@@ -70,12 +74,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /stripe/webhook", s.handleWebhook)
 	mux.HandleFunc("POST /account/stripe-webhook/", s.handleWebhook)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET "+checkoutSuccessPath, s.handleCheckoutSuccess)
-	mux.HandleFunc("GET "+checkoutCancelPath, s.handleCheckoutCancel)
-	mux.HandleFunc("GET /dashboard/login", s.handleDashboardLogin)
-	mux.HandleFunc("GET /dashboard/credits", s.handleDashboard)
-	mux.HandleFunc("POST /dashboard/credits/purchase", s.handleDashboardPurchase)
-	mux.HandleFunc("GET /admin/login", s.handleAdminLoginForm)
+	mux.HandleFunc("GET "+checkoutSuccessPath, s.limitPages(s.handleCheckoutSuccess))
+	mux.HandleFunc("GET "+checkoutCancelPath, s.limitPages(s.handleCheckoutCancel))
+	mux.HandleFunc("GET /dashboard/login", s.limitPages(s.handleDashboardLogin))
+	mux.HandleFunc("GET /dashboard/credits", s.limitPages(s.handleDashboard))
+	mux.HandleFunc("POST /dashboard/credits/purchase", s.limitPages(s.handleDashboardPurchase))
+	mux.HandleFunc("GET /admin/login", s.limitPages(s.handleAdminLoginForm))
 	mux.HandleFunc("POST /admin/login", s.handleAdminLogin)
 	mux.HandleFunc("POST /admin/logout", s.requireOperator(s.handleAdminLogout))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/accounts", http.StatusSeeOther))

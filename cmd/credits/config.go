@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/server"
 )
 
 // Config is the service's configuration: environment variables, each with a
@@ -27,6 +28,9 @@ type Config struct {
 	TrialCredits         string
 	TrialDays            string
 	CheckoutExpiresIn    string
+	RatePages            string
+	RateCheckouts        string
+	RateSignIns          string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -34,6 +38,7 @@ type Config struct {
 	// CheckoutExpiresIn, parsed by Validate.
 	trial             TrialSettings
 	checkoutExpiresIn time.Duration
+	rateLimits        server.RateLimits
 }
 
 const (
@@ -82,6 +87,9 @@ var configVars = []struct {
 	{"STRIPE_API_BASE", "stripe-api-base", "", "Stripe API base URL (stripe-mock in tests)", func(c *Config) *string { return &c.StripeAPIBase }, false, forAll},
 	{"CREDITS_TRIAL_CREDITS", "trial-credits", "0", "credits granted to each new account", func(c *Config) *string { return &c.TrialCredits }, false, forAll},
 	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false, forAll},
+	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
+	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
+	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
 
@@ -150,6 +158,9 @@ func (c *Config) Validate() error {
 		}
 		c.checkoutExpiresIn = d
 	}
+	if err := c.parseRateLimits(); err != nil {
+		return err
+	}
 	if c.Addr == "" {
 		c.Addr = developmentAddr // development stays on this machine unless told otherwise
 		if c.Env == envProduction {
@@ -160,6 +171,33 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return c.validateProduction()
+}
+
+// maxRatePerMinute bounds a configured rate limit.
+const maxRatePerMinute = 1_000_000
+
+func (c *Config) parseRateLimits() error {
+	for _, setting := range []struct {
+		name, value string
+		into        *int
+	}{
+		{"CREDITS_RATE_PAGES", c.RatePages, &c.rateLimits.PagesPerMinute},
+		{"CREDITS_RATE_CHECKOUTS", c.RateCheckouts, &c.rateLimits.CheckoutsPerMinute},
+		{"CREDITS_RATE_SIGNINS", c.RateSignIns, &c.rateLimits.SignInsPerMinute},
+	} {
+		if setting.value == "" {
+			continue // a command that does not serve
+		}
+		n, err := strconv.Atoi(setting.value)
+		if err != nil || n < 0 || n > maxRatePerMinute {
+			return fmt.Errorf("%s must be a whole number of requests a minute from 0 (no limit) to %d", setting.name, maxRatePerMinute)
+		}
+		*setting.into = n
+		if n == 0 {
+			*setting.into = -1 // off
+		}
+	}
+	return nil
 }
 
 func (c *Config) validateStripe() error {

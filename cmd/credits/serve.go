@@ -96,7 +96,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Service = m.newService(store)
 	webhook := m.newWebhook()
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
-		PublicURL: cfg.PublicURL, SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics()}
+		PublicURL: cfg.PublicURL, SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
 	if m.Demo != nil {
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
