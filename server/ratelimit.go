@@ -75,7 +75,7 @@ func (l *keyedLimiter) forgetFull(now time.Time) {
 
 // limiters are a server's limiters, made once from its RateLimits.
 type limiters struct {
-	once                        sync.Once
+	once                      sync.Once
 	pages, checkouts, signIns *keyedLimiter
 }
 
