@@ -120,6 +120,9 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 // openHold locks and settles a hold's account, then reads the hold, so that a
 // hold past its expiry reads as expired.
 func (s *Service) openHold(tx Tx, holdID string, now time.Time) (LockedAccount, Account, Hold, error) {
+	if err := lookupID("hold", holdID); err != nil {
+		return nil, Account{}, Hold{}, err
+	}
 	hold, err := tx.Hold(holdID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Account{}, hold, Errorf(ENOTFOUND, "hold %s not found", holdID)
@@ -186,6 +189,9 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 // credits an active hold reserves) leaves the balance through expiry entries.
 // It returns the lock and the account as settled.
 func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount, Account, error) {
+	if err := lookupID("account", accountID); err != nil {
+		return nil, Account{}, err
+	}
 	locked, err := tx.LockAccount(accountID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Account{}, Errorf(ENOTFOUND, "account %s not found", accountID)
@@ -286,6 +292,9 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 // GetHold returns one hold, its account settled first (in a write
 // transaction only when something is due).
 func (s *Service) GetHold(ctx context.Context, holdID string) (Hold, error) {
+	if err := lookupID("hold", holdID); err != nil {
+		return Hold{}, err
+	}
 	read := func() (hold Hold, err error) {
 		err = s.Store.View(ctx, func(tx Tx) error {
 			hold, err = tx.Hold(holdID)
@@ -335,6 +344,9 @@ func (s *Service) ListHolds(ctx context.Context, accountID, status string, limit
 // settleIfDue settles an account before a read, in a write transaction only
 // when something is due.
 func (s *Service) settleIfDue(ctx context.Context, accountID string) error {
+	if err := lookupID("account", accountID); err != nil {
+		return err
+	}
 	now := s.now()
 	var due bool
 	err := s.Store.View(ctx, func(tx Tx) (err error) {

@@ -147,6 +147,9 @@ func (s *Service) ConfirmCheckout(ctx context.Context, sessionID string) (Checko
 	if sessionID == "" || len(sessionID) > MaxStripeIDLength {
 		return CheckoutOutcome{}, Errorf(EINVALID, "session_id is missing or too long")
 	}
+	if err := lookupID("checkout session", sessionID); err != nil {
+		return CheckoutOutcome{}, err
+	}
 	var out CheckoutOutcome
 	err := s.Store.View(ctx, func(tx Tx) (err error) {
 		out.Session, err = tx.CheckoutSession(sessionID)
@@ -209,6 +212,9 @@ func (s *Service) confirmWithProvider(ctx context.Context, out *CheckoutOutcome)
 
 // eventByID reads an event that an operator names.
 func eventByID(tx Tx, id string) (Event, error) {
+	if err := lookupID("event", id); err != nil {
+		return Event{}, err
+	}
 	ev, err := tx.Event(id)
 	if errors.Is(err, ErrNotFound) {
 		return ev, Errorf(ENOTFOUND, "event %s not found", id)
@@ -273,6 +279,9 @@ func (s *Service) AcceptEvent(ctx context.Context, eventID string) (Event, error
 // SearchAccounts finds accounts whose id or email starts with query.
 func (s *Service) SearchAccounts(ctx context.Context, query string, limit int) ([]Account, error) {
 	query = strings.ToLower(strings.TrimSpace(query))
+	if err := checkText("search", query); err != nil {
+		return nil, err
+	}
 	if len(query) > MaxSearchLength {
 		return nil, Errorf(EINVALID, "search must be at most %d characters", MaxSearchLength)
 	}

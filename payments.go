@@ -206,6 +206,9 @@ type PaymentView struct {
 // the Checkout Session it paid.
 func (s *Service) GetPayment(ctx context.Context, id string) (PaymentView, error) {
 	var v PaymentView
+	if err := lookupID("payment", id); err != nil {
+		return v, err
+	}
 	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		v.Payment, err = tx.Payment(id)

@@ -173,6 +173,9 @@ func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
 }
 
 func getAccount(tx Tx, id string) (Account, error) {
+	if err := lookupID("account", id); err != nil {
+		return Account{}, err
+	}
 	a, err := tx.Account(id)
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(ENOTFOUND, "account %s not found", id)
@@ -185,6 +188,9 @@ func getAccount(tx Tx, id string) (Account, error) {
 func (s *Service) ListAccounts(ctx context.Context, after string, limit int) (Page[Account], error) {
 	limit, err := PageSize(limit)
 	if err != nil {
+		return Page[Account]{}, err
+	}
+	if err := checkText("starting_after", after); err != nil {
 		return Page[Account]{}, err
 	}
 	var accounts []Account
@@ -252,6 +258,9 @@ func (s *Service) ListPurchases(ctx context.Context, accountID string, limit int
 
 // GetEvent returns one recorded Stripe event.
 func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
+	if err := lookupID("event", id); err != nil {
+		return Event{}, err
+	}
 	var ev Event
 	err := s.Store.View(ctx, func(tx Tx) (err error) {
 		ev, err = tx.Event(id)
@@ -295,6 +304,9 @@ func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, 
 	}
 	if packID == "" {
 		return CheckoutSession{}, false, Errorf(EINVALID, "pack_id is required")
+	}
+	if err := lookupID("pack", packID); err != nil {
+		return CheckoutSession{}, false, err
 	}
 	if cs, replayed, err := s.checkoutReplay(ctx, idem); replayed || err != nil {
 		return cs, replayed, err

@@ -129,6 +129,9 @@ func ValidateMetadata(m Metadata) error {
 		if k == "" || len(k) > MaxMetadataKeyLength {
 			return Errorf(EINVALID, "metadata keys must be 1 to %d characters", MaxMetadataKeyLength)
 		}
+		if !PlainText(k) || !PlainText(v) {
+			return Errorf(EINVALID, "metadata keys and values must be valid UTF-8 without control characters")
+		}
 		if len(v) > MaxMetadataValueLength {
 			return Errorf(EINVALID, "metadata value of %q must be at most %d characters", k, MaxMetadataValueLength)
 		}
@@ -144,6 +147,9 @@ func validateAmount(field string, amount int64) error {
 }
 
 func validateText(field, text string, required bool) (string, error) {
+	if err := checkText(field, text); err != nil {
+		return text, err
+	}
 	text = strings.TrimSpace(text)
 	if required && text == "" {
 		return text, Errorf(EINVALID, "%s is required", field)

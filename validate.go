@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits on what comes from outside.
@@ -46,6 +48,9 @@ func ValidateEmail(field, email string) (string, error) {
 	if len(email) > MaxEmailLength {
 		return "", Errorf(EINVALID, "%s must be at most %d characters", field, MaxEmailLength)
 	}
+	if err := checkText(field, email); err != nil {
+		return "", err
+	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return "", Errorf(EINVALID, "%s is not a valid email address", field)
@@ -71,6 +76,9 @@ func ValidatePack(p Pack) (Pack, error) {
 		}
 	}
 	p.Name = strings.TrimSpace(p.Name)
+	if err := checkText("name", p.Name); err != nil {
+		return p, err
+	}
 	if p.Name == "" {
 		return p, Errorf(EINVALID, "name is required")
 	}
@@ -153,3 +161,35 @@ xaf xcd xof xpf yer zar zmw`
 	}
 	return set
 }()
+
+// PlainText reports whether s is text both stores keep as it is: valid
+// UTF-8, without NUL or any other control character (which PostgreSQL
+// refuses, or which would reach a terminal as escape sequences).
+func PlainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkText refuses text that is not PlainText, naming the field.
+func checkText(field, s string) error {
+	if !PlainText(s) {
+		return Errorf(EINVALID, "%s must be valid UTF-8 without control characters", field)
+	}
+	return nil
+}
+
+// lookupID refuses, as not found, an id that no record can have (invalid
+// UTF-8, a control character, too long): it is never sent to the store.
+func lookupID(kind, id string) error {
+	if id == "" || len(id) > MaxStripeIDLength || !PlainText(id) {
+		return Errorf(ENOTFOUND, "%s %q not found", kind, id)
+	}
+	return nil
+}

@@ -480,3 +480,41 @@ func TestStrictRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestOneInputRule: ids, text and metadata must be plain text; a path id
+// that no record can have is not found; a signed event with a NUL in its
+// metadata is kept and answered 200.
+func TestOneInputRule(t *testing.T) {
+	h := newHarness(t)
+	h.fund("u1", 100)
+	for _, tt := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/v1/accounts/%00", "", 404},
+		{"GET", "/v1/accounts/%FF", "", 404},
+		{"GET", "/v1/holds/hold%1B", "", 404},
+		{"POST", "/v1/accounts/u1/grants", `{"amount":1,"reason":"\u001b[2J"}`, 400},
+		{"POST", "/v1/accounts/u1/grants", `{"amount":1,"reason":"a\u0000b"}`, 400},
+		{"POST", "/v1/packs", `{"id":"p","name":"P\u0007","credits":1,"unit_amount":1,"currency":"usd"}`, 400},
+		{"GET", "/v1/accounts?starting_after=%00", "", 400},
+	} {
+		if r := h.api(tt.method, tt.path, tt.body); r.status != tt.want {
+			t.Errorf("%s %s %s: %d %s, want %d", tt.method, tt.path, tt.body, r.status, r.raw, tt.want)
+		}
+	}
+	if r := h.keyed("POST", "/v1/accounts/u1/debits", `{"amount":1,"metadata":{"k":"\u0000"}}`, "nul-1"); r.status != 400 {
+		t.Errorf("metadata with a NUL: %d %s, want 400", r.status, r.raw)
+	}
+	if r := h.do("GET", "/checkout/success?session_id=%FF", "", nil); r.status != 404 {
+		t.Errorf("success page of an impossible session id: %d, want 404", r.status)
+	}
+	payload := testkit.Event("evt_nul", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_nul", PaymentStatus: "paid",
+		ClientReferenceID: "u\x001", Metadata: map[string]string{"account_id": "\x00"}})
+	if r := h.webhook("/stripe/webhook", payload); r.status != 200 {
+		t.Errorf("a signed event with NULs: %d %s, want 200", r.status, r.raw)
+	}
+	if a := h.api("GET", "/v1/accounts/u1", ""); a.body["balance"] != 100.0 {
+		t.Errorf("refused requests changed the balance: %s", a.raw)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/credits/credits"
 )
@@ -138,8 +140,8 @@ func ParseEvent(payload []byte) (credits.StripeEvent, error) {
 	if env.ID == "" {
 		return credits.StripeEvent{}, errors.New("event id is missing")
 	}
-	if len(env.ID) > MaxEventIDLength {
-		return credits.StripeEvent{}, errors.New("event id is too long")
+	if len(env.ID) > MaxEventIDLength || !credits.PlainText(env.ID) {
+		return credits.StripeEvent{}, errors.New("event id is too long or not plain text")
 	}
 	if env.Type == "" {
 		return credits.StripeEvent{}, errors.New("event type is missing")
@@ -160,7 +162,7 @@ func unusable(payload []byte, reason string) credits.StripeEvent {
 
 // mapEvent maps an event, received or listed, to a domain event.
 func mapEvent(env envelope, object json.RawMessage, payload []byte) credits.StripeEvent {
-	out := credits.StripeEvent{ID: env.ID, Type: env.Type, Livemode: env.Livemode, Payload: payload}
+	out := credits.StripeEvent{ID: env.ID, Type: plain(env.Type), Livemode: env.Livemode, Payload: payload}
 	if env.Created > 0 {
 		out.Created = time.Unix(env.Created, 0).UTC()
 	}
@@ -210,8 +212,8 @@ func decodeObject[T any](raw json.RawMessage, what string, id func(*T) string) (
 	if err := json.Unmarshal(raw, object); err != nil {
 		return nil, fmt.Errorf("data.object is not a %s as we read it: %w", what, err)
 	}
-	if v := id(object); v == "" || len(v) > MaxEventIDLength {
-		return nil, fmt.Errorf("the %s's id is missing or too long", what)
+	if v := id(object); v == "" || len(v) > MaxEventIDLength || !credits.PlainText(v) {
+		return nil, fmt.Errorf("the %s's id is missing, too long, or not plain text", what)
 	}
 	return object, nil
 }
@@ -225,14 +227,36 @@ func decodeSession(raw json.RawMessage) (*credits.StripeSession, error) {
 	return &out, nil
 }
 
+// plain makes a string from outside safe to keep: invalid UTF-8 and control
+// characters (a NUL, which PostgreSQL refuses) become U+FFFD. The strings it
+// cleans serve matching only, where such a character can never match.
+func plain(s string) string {
+	if credits.PlainText(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+}
+
 func mapSession(s sessionObject) credits.StripeSession {
 	out := credits.StripeSession{
-		ID: s.ID, Mode: s.Mode, Status: s.Status, PaymentStatus: s.PaymentStatus, ClientReferenceID: s.ClientReferenceID,
-		Email: s.CustomerEmail, Metadata: s.Metadata, AmountTotal: s.AmountTotal, AmountSubtotal: s.AmountSubtotal,
-		Currency: strings.ToLower(s.Currency), PaymentIntent: string(s.PaymentIntent), Livemode: s.Livemode,
+		ID: s.ID, Mode: plain(s.Mode), Status: plain(s.Status), PaymentStatus: plain(s.PaymentStatus),
+		ClientReferenceID: plain(s.ClientReferenceID), Email: plain(s.CustomerEmail), AmountTotal: s.AmountTotal,
+		AmountSubtotal: s.AmountSubtotal, Currency: plain(strings.ToLower(s.Currency)), PaymentIntent: plain(string(s.PaymentIntent)),
+		Livemode: s.Livemode,
+	}
+	if len(s.Metadata) > 0 {
+		out.Metadata = make(map[string]string, len(s.Metadata))
+		for k, v := range s.Metadata {
+			out.Metadata[plain(k)] = plain(v)
+		}
 	}
 	if s.CustomerDetails != nil && s.CustomerDetails.Email != "" {
-		out.Email = s.CustomerDetails.Email
+		out.Email = plain(s.CustomerDetails.Email)
 	}
 	out.Email = strings.ToLower(out.Email)
 	if s.TotalDetails != nil {
@@ -243,7 +267,7 @@ func mapSession(s sessionObject) credits.StripeSession {
 	}
 	if s.LineItems != nil {
 		for _, item := range s.LineItems.Data {
-			out.LineItems = append(out.LineItems, credits.LineItem{PriceID: string(item.Price), Quantity: item.Quantity})
+			out.LineItems = append(out.LineItems, credits.LineItem{PriceID: plain(string(item.Price)), Quantity: item.Quantity})
 		}
 	}
 	return out
@@ -254,8 +278,8 @@ func decodeCharge(raw json.RawMessage) (*credits.StripeCharge, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &credits.StripeCharge{ID: c.ID, PaymentIntent: string(c.PaymentIntent), Amount: c.Amount,
-		AmountRefunded: c.AmountRefunded, Currency: strings.ToLower(c.Currency)}, nil
+	return &credits.StripeCharge{ID: c.ID, PaymentIntent: plain(string(c.PaymentIntent)), Amount: c.Amount,
+		AmountRefunded: c.AmountRefunded, Currency: plain(strings.ToLower(c.Currency))}, nil
 }
 
 func decodeRefund(raw json.RawMessage) (*credits.StripeRefund, error) {
@@ -263,8 +287,8 @@ func decodeRefund(raw json.RawMessage) (*credits.StripeRefund, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &credits.StripeRefund{ID: r.ID, Charge: string(r.Charge), PaymentIntent: string(r.PaymentIntent),
-		Amount: r.Amount, Currency: strings.ToLower(r.Currency), Status: r.Status}, nil
+	return &credits.StripeRefund{ID: r.ID, Charge: plain(string(r.Charge)), PaymentIntent: plain(string(r.PaymentIntent)),
+		Amount: r.Amount, Currency: plain(strings.ToLower(r.Currency)), Status: plain(r.Status)}, nil
 }
 
 func decodeDispute(raw json.RawMessage) (*credits.StripeDispute, error) {
@@ -272,6 +296,6 @@ func decodeDispute(raw json.RawMessage) (*credits.StripeDispute, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &credits.StripeDispute{ID: d.ID, Charge: string(d.Charge), PaymentIntent: string(d.PaymentIntent),
-		Amount: d.Amount, Currency: strings.ToLower(d.Currency), Status: d.Status}, nil
+	return &credits.StripeDispute{ID: d.ID, Charge: plain(string(d.Charge)), PaymentIntent: plain(string(d.PaymentIntent)),
+		Amount: d.Amount, Currency: plain(strings.ToLower(d.Currency)), Status: plain(d.Status)}, nil
 }

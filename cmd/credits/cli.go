@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/stripe"
@@ -366,8 +369,35 @@ func (c *CLI) print(cmd *command, v any, header string, table func(io.Writer)) e
 	if header != "" {
 		fmt.Fprintln(w, header)
 	}
-	table(w)
+	table(escaping{w})
 	return w.Flush()
+}
+
+// escaping writes text with its control characters escaped (\x1b, \u0085),
+// but for the tabs and newlines that lay out a table, so that a stored
+// string cannot drive the terminal; invalid UTF-8 is escaped byte by byte.
+type escaping struct{ w io.Writer }
+
+func (e escaping) Write(p []byte) (int, error) {
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02x", p[i])
+		case r == '\t' || r == '\n':
+			b.WriteRune(r)
+		case unicode.IsControl(r):
+			b.WriteString(strconv.QuoteRuneToASCII(r)[1 : len(strconv.QuoteRuneToASCII(r))-1])
+		default:
+			b.Write(p[i : i+size])
+		}
+		i += max(size, 1)
+	}
+	if _, err := io.WriteString(e.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func dash(s string) string {

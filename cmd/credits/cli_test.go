@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -447,5 +448,28 @@ func TestCommandsOpenAnExistingDatabase(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("a read-only store took a write")
+	}
+}
+
+// TestCLIEscapesControlCharacters: a string stored before control characters
+// were refused cannot drive the terminal when the CLI prints it.
+func TestCLIEscapesControlCharacters(t *testing.T) {
+	var out bytes.Buffer
+	fmt.Fprint(escaping{&out}, "red \x1b[31mtext\x1b[0m\tcolumn\nline \x00 \u0085 \xff é")
+	if want := "red \\x1b[31mtext\\x1b[0m\tcolumn\nline \\x00 \\u0085 \\xff é"; out.String() != want {
+		t.Errorf("escaped %q, want %q", out.String(), want)
+	}
+	store, path := testkit.OpenSQLite(t)
+	svc := credits.NewService(store)
+	if _, err := svc.CreateAccount(context.Background(), "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Exec(context.Background(), "INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at) VALUES ('u1', 0, 'adjustment', '', ?, 0, 0)",
+		"\x1b]0;owned\x07 \x1b[2J"); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, path, "accounts", "history", "u1")
+	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(r.stdout, `\x1b]0;owned\a`) {
+		t.Errorf("history printed %q (exit %d %s), want the escapes escaped", r.stdout, r.code, r.stderr)
 	}
 }
