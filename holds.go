@@ -267,7 +267,13 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		}
 	}
 	err = s.update(ctx, func(tx Tx) error {
-		_, err := tx.DeleteIdempotencyRecordsBefore(now.Add(-IdempotencyKeyRetention))
+		if _, err := tx.DeleteIdempotencyRecordsBefore(now.Add(-IdempotencyKeyRetention)); err != nil {
+			return err
+		}
+		if s.IgnoredPayloadRetention <= 0 {
+			return nil
+		}
+		_, err := tx.DropIgnoredPayloads(now.Add(-s.IgnoredPayloadRetention))
 		return err
 	})
 	return len(due), err

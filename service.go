@@ -25,6 +25,9 @@ type Service struct {
 	Livemode bool
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// IgnoredPayloadRetention is how long the payload of an ignored event is
+	// kept (0: forever); events that credited anything keep theirs.
+	IgnoredPayloadRetention time.Duration
 	// CheckoutExpiresIn, when set, is how long a Checkout Session stays
 	// open (Stripe allows 30 minutes to 24 hours, its default).
 	CheckoutExpiresIn time.Duration
@@ -37,14 +40,18 @@ type Service struct {
 	confirms confirmLimiter
 }
 
+// DefaultIgnoredPayloadRetention keeps ignored events' payloads 30 days.
+const DefaultIgnoredPayloadRetention = 30 * 24 * time.Hour
+
 // NewService returns a service with a real clock and a discarding logger.
 func NewService(store Store) *Service {
 	return &Service{
-		Store:           store,
-		PaymentsMissing: "no payment provider is configured",
-		Now:             func() time.Time { return time.Now().UTC() },
-		Logger:          slog.New(slog.DiscardHandler),
-		wake:            make(chan struct{}, 1),
+		Store:                   store,
+		PaymentsMissing:         "no payment provider is configured",
+		IgnoredPayloadRetention: DefaultIgnoredPayloadRetention,
+		Now:                     func() time.Time { return time.Now().UTC() },
+		Logger:                  slog.New(slog.DiscardHandler),
+		wake:                    make(chan struct{}, 1),
 	}
 }
 
@@ -274,20 +281,47 @@ func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
 
 // ListEvents lists Stripe events, newest first, optionally of one status.
 func (s *Service) ListEvents(ctx context.Context, status string, limit int) ([]Event, error) {
-	switch status {
-	case "", EventPending, EventProcessed, EventIgnored, EventUnmatched, EventFailed:
-	default:
-		return nil, Errorf(EINVALID, "status must be one of pending, processed, ignored, unmatched, failed")
-	}
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
+	page, err := s.PageEvents(ctx, EventFilter{Status: status, Limit: limit})
+	return page.Data, err
+}
+
+// EventFilter selects events: of a status and a type ("" for any), older
+// than the event StartingAfter (a cursor: the last id of the page before),
+// at most Limit.
+type EventFilter struct {
+	Status, Type, StartingAfter string
+	Limit                       int
+}
+
+// PageEvents lists Stripe events, newest first, one page at a time.
+func (s *Service) PageEvents(ctx context.Context, f EventFilter) (Page[Event], error) {
+	switch f.Status {
+	case "", EventPending, EventProcessed, EventIgnored, EventUnmatched, EventFailed:
+	default:
+		return Page[Event]{}, Errorf(EINVALID, "status must be one of pending, processed, ignored, unmatched, failed")
+	}
+	if err := checkText("type", f.Type); err != nil {
+		return Page[Event]{}, err
+	}
+	if f.StartingAfter != "" {
+		if err := lookupID("event", f.StartingAfter); err != nil {
+			return Page[Event]{}, Errorf(EINVALID, "starting_after must be the id of an event")
+		}
+	}
+	limit, err := PageSize(f.Limit)
+	if err != nil {
+		return Page[Event]{}, err
+	}
+	f.Limit = limit + 1
 	var events []Event
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		events, err = tx.Events(status, limit)
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		events, err = tx.Events(f)
 		return err
 	})
-	return events, err
+	return page(events, limit), err
 }
 
 // ReturnURLs are where the payment page sends the customer afterwards; the

@@ -108,8 +108,11 @@ type Tx interface {
 	// UpdateEvent writes the status, error, attempts, processed and next
 	// attempt times of an event, and releases its claim.
 	UpdateEvent(e Event) error
-	// Events lists events, newest first, with the given status ("" for any).
-	Events(status string, limit int) ([]Event, error)
+	// Events lists events, newest first, as the filter says.
+	Events(f EventFilter) ([]Event, error)
+	// DropIgnoredPayloads empties the payloads of events ignored before t
+	// (they credited nothing) and returns how many it emptied.
+	DropIgnoredPayloads(before time.Time) (int64, error)
 	// ClaimEvents takes up to limit pending events due at now and not claimed
 	// by anyone else, and claims them until now+lease.
 	ClaimEvents(now time.Time, lease time.Duration, limit int) ([]Event, error)

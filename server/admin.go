@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 
 	"github.com/credits/credits"
 )
@@ -99,7 +100,9 @@ func (s *Server) handleAdminPayment(w http.ResponseWriter, r *http.Request, v vi
 var eventStatuses = []string{"", credits.EventUnmatched, credits.EventFailed, credits.EventPending, credits.EventProcessed, credits.EventIgnored}
 
 func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, v view) {
-	events, err := s.Service.ListEvents(r.Context(), r.URL.Query().Get("status"), credits.MaxPageSize)
+	q := r.URL.Query()
+	events, err := s.Service.PageEvents(r.Context(), credits.EventFilter{Status: q.Get("status"), Type: q.Get("type"),
+		StartingAfter: q.Get("starting_after"), Limit: credits.MaxPageSize})
 	if err != nil {
 		s.renderError(w, r, err, "/admin/events", "Events")
 		return
@@ -111,7 +114,13 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, v vie
 	if accepted := r.URL.Query().Get("accepted"); accepted != "" {
 		notice = "Event " + accepted + " was accepted: its session is credited as sold."
 	}
-	v.Title, v.Data = "Stripe events", map[string]any{"Events": events, "Statuses": eventStatuses, "Notice": notice}
+	older := ""
+	if events.HasMore {
+		older = "/admin/events?" + url.Values{"status": {q.Get("status")}, "type": {q.Get("type")},
+			"starting_after": {events.Data[len(events.Data)-1].ID}}.Encode()
+	}
+	v.Title, v.Data = "Stripe events", map[string]any{"Events": events.Data, "Statuses": eventStatuses, "Notice": notice,
+		"Older": older, "Type": q.Get("type")}
 	s.render(w, r, http.StatusOK, "admin_events", v)
 }
 

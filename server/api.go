@@ -162,19 +162,14 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := credits.PageSize(int(limit)); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	events, err := s.Service.ListEvents(r.Context(), r.URL.Query().Get("status"), int(limit))
+	q := r.URL.Query()
+	events, err := s.Service.PageEvents(r.Context(), credits.EventFilter{
+		Status: q.Get("status"), Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: int(limit)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if events == nil {
-		events = []credits.Event{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": events})
+	writeJSON(w, http.StatusOK, events)
 }
 
 // handleHealth reports reads and writes separately: 200 when both work,

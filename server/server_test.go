@@ -202,7 +202,7 @@ func (h *harness) snapshot() string {
 		if accounts, err = tx.Accounts("", 1000); err != nil {
 			return err
 		}
-		events, err = tx.Events("", 1000)
+		events, err = tx.Events(credits.EventFilter{Limit: 1000})
 		return err
 	})
 	if err != nil {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountsAndPagination", testAccountsAndPagination},
 		{"EntriesPagination", testEntriesPagination},
 		{"EventsByStatus", testEventsByStatus},
+		{"EventsPagesAndRetention", testEventsPagesAndRetention},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
@@ -350,5 +351,51 @@ func testConcurrentCaptureAndRelease(t *testing.T, open Opener) {
 		f.wantAccount("u1", 60, 60)
 	} else {
 		f.wantAccount("u1", 100, 100)
+	}
+}
+
+// testEventsPagesAndRetention: events page with a cursor and filter by
+// status and type; the payloads of old ignored events are dropped, and no
+// other event's.
+func testEventsPagesAndRetention(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	for i := range 5 {
+		f.deliver(fmt.Sprintf("evt_ignored_%d", i), "customer.created", testkit.Session{})
+		f.now = f.now.Add(time.Second)
+	}
+	f.buy("cs_1", "u1", "pi_1", 1)
+	var seen []string
+	after := ""
+	for pages := 0; pages < 10; pages++ {
+		page, err := f.svc.PageEvents(context.Background(), credits.EventFilter{Status: credits.EventIgnored, StartingAfter: after, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Data {
+			seen = append(seen, ev.ID)
+		}
+		if !page.HasMore {
+			break
+		}
+		after = page.Data[len(page.Data)-1].ID
+	}
+	if want := []string{"evt_ignored_4", "evt_ignored_3", "evt_ignored_2", "evt_ignored_1", "evt_ignored_0"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("pages of ignored events: %v, want %v", seen, want)
+	}
+	byType, err := f.svc.PageEvents(context.Background(), credits.EventFilter{Type: credits.EventCheckoutCompleted})
+	if err != nil || len(byType.Data) != 1 || byType.Data[0].ID != "evt_buy_cs_1" {
+		t.Errorf("events of one type: %+v (%v)", byType.Data, err)
+	}
+	f.now = f.now.Add(credits.DefaultIgnoredPayloadRetention + time.Hour)
+	if _, err := f.svc.SweepExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ev := f.event("evt_ignored_0"); len(ev.Payload) != 0 {
+		t.Errorf("an old ignored event kept its payload (%d bytes)", len(ev.Payload))
+	}
+	if ev := f.event("evt_buy_cs_1"); len(ev.Payload) == 0 {
+		t.Error("a purchase's event lost its payload")
 	}
 }

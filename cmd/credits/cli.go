@@ -246,15 +246,18 @@ func (c *CLI) events(ctx context.Context, args []string) error {
 	}
 	cmd := c.newCommand("events list", true)
 	status := cmd.fs.String("status", "", "only events with this status: pending, processed, ignored, unmatched, failed")
-	limit := cmd.fs.Int("limit", 50, "at most this many events")
+	eventType := cmd.fs.String("type", "", "only events of this type, e.g. charge.refunded")
+	after := cmd.fs.String("starting-after", "", "the events older than this one (the last id of the page before)")
+	limit := cmd.fs.Int("limit", 50, "at most this many events (up to 100)")
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
 	}
 	return withService(ctx, cmd, func(svc *credits.Service) error {
-		events, err := svc.ListEvents(ctx, *status, *limit)
+		page, err := svc.PageEvents(ctx, credits.EventFilter{Status: *status, Type: *eventType, StartingAfter: *after, Limit: *limit})
 		if err != nil {
 			return err
 		}
+		events := page.Data
 		return c.print(cmd, events, "EVENT\tTYPE\tSTATUS\tSESSION\tRECEIVED\tREASON", func(w io.Writer) {
 			for _, e := range events {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Type, e.Status, dash(e.SessionID), e.ReceivedAt.Format(time.RFC3339), dash(e.Error))

@@ -31,6 +31,7 @@ type Config struct {
 	RatePages            string
 	RateCheckouts        string
 	RateSignIns          string
+	IgnoredRetentionDays string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -39,6 +40,7 @@ type Config struct {
 	trial             TrialSettings
 	checkoutExpiresIn time.Duration
 	rateLimits        server.RateLimits
+	ignoredRetention  time.Duration
 }
 
 const (
@@ -90,6 +92,7 @@ var configVars = []struct {
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
 
@@ -160,6 +163,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
+	}
+	if days, err := strconv.Atoi(c.IgnoredRetentionDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
+		return fmt.Errorf("CREDITS_IGNORED_EVENT_RETENTION_DAYS must be a whole number of days from 0 (forever) to %d", credits.MaxExpiryDays)
+	} else {
+		c.ignoredRetention = time.Duration(days) * 24 * time.Hour
 	}
 	if c.Addr == "" {
 		c.Addr = developmentAddr // development stays on this machine unless told otherwise

@@ -186,6 +186,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
+	svc.IgnoredPayloadRetention = cfg.ignoredRetention
 	switch {
 	case cfg.StripeSecretKey != "":
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)

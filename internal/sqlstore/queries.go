@@ -293,9 +293,16 @@ func (t *Tx) UpdateEvent(e credits.Event) error {
 		locked_until = {never} WHERE id = ?`, e.Status, e.Error, e.Attempts, t.d.nullTime(e.ProcessedAt), t.d.Time(e.NextAttempt), e.ID)
 }
 
-func (t *Tx) Events(status string, limit int) ([]credits.Event, error) {
-	return queryAll(t, "list events", scanEvent, `SELECT `+eventColumns+` FROM events WHERE status = ? OR CAST(? AS TEXT) = ''
-		ORDER BY received_at DESC, id DESC LIMIT ?`, status, status, limit)
+func (t *Tx) Events(f credits.EventFilter) ([]credits.Event, error) {
+	return queryAll(t, "list events", scanEvent, `SELECT `+eventColumns+` FROM events
+		WHERE (status = ? OR CAST(? AS TEXT) = '') AND (type = ? OR CAST(? AS TEXT) = '')
+		AND (CAST(? AS TEXT) = '' OR (received_at, id) < (SELECT received_at, id FROM events WHERE id = ?))
+		ORDER BY received_at DESC, id DESC LIMIT ?`, f.Status, f.Status, f.Type, f.Type, f.StartingAfter, f.StartingAfter, f.Limit)
+}
+
+func (t *Tx) DropIgnoredPayloads(before time.Time) (int64, error) {
+	return t.exec("drop payloads of old ignored events", `UPDATE events SET payload = ?
+		WHERE status = 'ignored' AND received_at < ? AND length(payload) > 0`, []byte{}, t.d.Time(before))
 }
 
 // ClaimEvents skips events that another replica is claiming right now, and
