@@ -270,6 +270,9 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		if _, err := tx.DeleteIdempotencyRecordsBefore(now.Add(-IdempotencyKeyRetention)); err != nil {
 			return err
 		}
+		if _, err := tx.DeleteWebSessionsBefore(now); err != nil {
+			return err
+		}
 		if s.IgnoredPayloadRetention <= 0 {
 			return nil
 		}

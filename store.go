@@ -99,6 +99,18 @@ type Tx interface {
 	// DeleteIdempotencyRecordsBefore removes records created before t.
 	DeleteIdempotencyRecordsBefore(t time.Time) (int64, error)
 
+	// Setting reads a setting the service made for itself; CreateSetting
+	// makes one unless it exists (the first writer's value stays).
+	Setting(key string) (string, error)
+	CreateSetting(key, value string) error
+	CreateWebSession(ws WebSession) error
+	WebSession(id string) (WebSession, error)
+	RevokeWebSession(id string) error
+	// RevokeAccountWebSessions revokes every link and session of an account.
+	RevokeAccountWebSessions(accountID string) (int64, error)
+	// DeleteWebSessionsBefore forgets links and sessions that expired before t.
+	DeleteWebSessionsBefore(t time.Time) (int64, error)
+
 	// RecordHealthCheck writes the time of a health check: a write that
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error

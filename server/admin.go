@@ -25,7 +25,12 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "admin_login", view{Title: "Operator sign-in", Data: map[string]string{"Error": "That is not the API key."}})
 		return
 	}
-	s.setCookie(w, adminCookie, s.signer().sign(tokenPurposeAdmin, "operator", s.Service.Now().Add(AdminSessionTTL)), AdminSessionTTL)
+	session, err := s.Service.CreateWebSession(r.Context(), credits.SessionOperator, "", AdminSessionTTL)
+	if err != nil {
+		s.renderError(w, r, err, "/admin/login", "Sign in")
+		return
+	}
+	s.setCookie(w, adminCookie, s.signer().sign(tokenPurposeAdmin, session.ID, session.ExpiresAt), AdminSessionTTL)
 	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 }
 
@@ -35,7 +40,7 @@ func (s *Server) requireOperator(next func(http.ResponseWriter, *http.Request, v
 	return func(w http.ResponseWriter, r *http.Request) {
 		cookie, err := r.Cookie(s.cookieName(adminCookie))
 		if err == nil {
-			_, err = s.signer().verify(cookie.Value, tokenPurposeAdmin, s.Service.Now())
+			_, err = s.webSession(r, cookie.Value, tokenPurposeAdmin, credits.SessionOperator)
 		}
 		if err != nil {
 			if r.Method == http.MethodGet {
@@ -57,6 +62,14 @@ func (s *Server) requireOperator(next func(http.ResponseWriter, *http.Request, v
 }
 
 func (s *Server) handleAdminLogout(w http.ResponseWriter, r *http.Request, _ view) {
+	if cookie, err := r.Cookie(s.cookieName(adminCookie)); err == nil {
+		if id, err := s.signer().verify(cookie.Value, tokenPurposeAdmin, s.Service.Now()); err == nil {
+			if err := s.Service.RevokeWebSession(r.Context(), id); err != nil {
+				s.renderError(w, r, err, "/admin/accounts", "Accounts")
+				return
+			}
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(adminCookie), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure()})
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -48,15 +49,34 @@ func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Req
 		s.writeError(w, r, err)
 		return
 	}
-	url, expires := s.DashboardLink(account.ID, ttl)
+	url, expires, err := s.DashboardLink(r.Context(), account.ID, ttl)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{"url": url, "expires_at": expires})
 }
 
-// DashboardLink returns a signed link that opens one account's credits page.
-func (s *Server) DashboardLink(accountID string, ttl time.Duration) (string, time.Time) {
-	expires := s.Service.Now().UTC().Add(ttl).Truncate(time.Second)
-	token := s.signer().sign(tokenPurposeLink, accountID, expires)
-	return s.publicURL() + "/dashboard/login?token=" + token, expires
+// DashboardLink returns a signed link that opens one account's credits
+// page; the link is recorded, so that logging the account out revokes it.
+func (s *Server) DashboardLink(ctx context.Context, accountID string, ttl time.Duration) (string, time.Time, error) {
+	link, err := s.Service.CreateWebSession(ctx, credits.SessionLink, accountID, ttl)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	expires := link.ExpiresAt.UTC().Truncate(time.Second)
+	token := s.signer().sign(tokenPurposeLink, link.ID, expires)
+	return s.publicURL() + "/dashboard/login?token=" + token, expires, nil
+}
+
+// webSession checks a signed token of purpose and the live session of kind
+// it names.
+func (s *Server) webSession(r *http.Request, token, purpose, kind string) (credits.WebSession, error) {
+	id, err := s.signer().verify(token, purpose, s.Service.Now())
+	if err != nil {
+		return credits.WebSession{}, err
+	}
+	return s.Service.CheckWebSession(r.Context(), id, kind)
 }
 
 func (s *Server) signer() signer { return signer{key: s.SigningKey} }
@@ -64,13 +84,21 @@ func (s *Server) signer() signer { return signer{key: s.SigningKey} }
 // handleDashboardLogin exchanges a link for a session cookie scoped to the
 // link's account.
 func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
-	accountID, err := s.signer().verify(r.URL.Query().Get("token"), tokenPurposeLink, s.Service.Now())
+	link, err := s.webSession(r, r.URL.Query().Get("token"), tokenPurposeLink, credits.SessionLink)
 	if err != nil {
-		s.renderMessage(w, r, http.StatusForbidden, "Link not valid", message{Kind: "error", Message: err.Error()})
+		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
+			s.renderError(w, r, err, "", "")
+			return
+		}
+		s.renderMessage(w, r, http.StatusForbidden, "Link not valid", message{Kind: "error", Message: linkProblem(err)})
 		return
 	}
-	session := s.signer().sign(tokenPurposeSession, accountID, s.Service.Now().Add(DashboardSessionTTL))
-	s.setCookie(w, dashboardCookie, session, DashboardSessionTTL)
+	session, err := s.Service.CreateWebSession(r.Context(), credits.SessionDashboard, link.AccountID, DashboardSessionTTL)
+	if err != nil {
+		s.renderError(w, r, err, "", "")
+		return
+	}
+	s.setCookie(w, dashboardCookie, s.signer().sign(tokenPurposeSession, session.ID, session.ExpiresAt), DashboardSessionTTL)
 	http.Redirect(w, r, "/dashboard/credits", http.StatusSeeOther)
 }
 
@@ -83,8 +111,12 @@ func (s *Server) dashboardAccount(w http.ResponseWriter, r *http.Request) (accou
 			Message: "Open your credits page from the link in the application: this page needs it to know who you are."})
 		return "", ""
 	}
-	accountID, err = s.signer().verify(cookie.Value, tokenPurposeSession, s.Service.Now())
+	ws, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
 	if err != nil {
+		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
+			s.renderError(w, r, err, "", "")
+			return "", ""
+		}
 		msg := "Your session is not valid. Open your credits page again from the application."
 		if errors.Is(err, errTokenExpired) {
 			msg = "Your session has expired. Open your credits page again from the application."
@@ -92,7 +124,7 @@ func (s *Server) dashboardAccount(w http.ResponseWriter, r *http.Request) (accou
 		s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error", Message: msg})
 		return "", ""
 	}
-	return accountID, cookie.Value
+	return ws.AccountID, cookie.Value
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
@@ -185,11 +217,19 @@ func (s *Server) ownsSession(r *http.Request, accountID string) bool {
 	if err != nil {
 		return false
 	}
-	owner, err := s.signer().verify(cookie.Value, tokenPurposeSession, s.Service.Now())
-	return err == nil && owner == accountID
+	session, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
+	return err == nil && session.AccountID == accountID
 }
 
 func (s *Server) handleCheckoutCancel(w http.ResponseWriter, r *http.Request) {
 	s.renderMessage(w, r, http.StatusOK, "Payment cancelled", message{Kind: "warn",
 		Message: "The payment was cancelled. Nothing was charged.", Link: "/dashboard/credits", LinkText: "Back to your credits"})
+}
+
+// linkProblem says why a link does not open the page.
+func linkProblem(err error) string {
+	if errors.Is(err, credits.ErrSessionInvalid) {
+		return "This link is not valid any more: it was revoked. Ask the application for a new one."
+	}
+	return err.Error()
 }

@@ -558,7 +558,10 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 
 	s.srv.PublicURL = "HTTPS://credits.example.com"
-	link, _ := s.srv.DashboardLink("alice", time.Hour)
+	link, _, err := s.srv.DashboardLink(context.Background(), "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)
@@ -639,4 +642,45 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("page statuses %v, want three 200s then 429", statuses)
 		}
 	})
+}
+
+// TestSessionsAreRevocable: logging an account out ends its sessions and its
+// links at once; an operator's sign-out ends that session; rotating the API
+// key signs nobody out (links and cookies have their own secret).
+func TestSessionsAreRevocable(t *testing.T) {
+	s := newSite(t)
+	v, _ := s.signIn("alice")
+	unused := s.link("alice")
+	s.srv.APIKey = "rotated_api_key_0123456789abcdef"
+	if p := v.get("/dashboard/credits"); p.status != 200 {
+		t.Fatalf("after an API key rotation: %d, want the session kept", p.status)
+	}
+	s.srv.APIKey = apiKey
+	if n, err := s.svc.LogoutAccount(context.Background(), "alice"); err != nil || n < 2 {
+		t.Fatalf("logout: %d revoked (%v), want the session and the links", n, err)
+	}
+	if p := v.get("/dashboard/credits"); p.status != http.StatusForbidden {
+		t.Errorf("a logged-out session: %d, want 403", p.status)
+	}
+	if p := s.visitor().get(unused); p.status != http.StatusForbidden || !strings.Contains(p.text("#message"), "revoked") {
+		t.Errorf("a link made before the logout: %d %q, want 403 saying it was revoked", p.status, p.text("#message"))
+	}
+	if _, p := s.signIn("alice"); p.status != 200 {
+		t.Errorf("a new link after the logout: %d", p.status)
+	}
+
+	operator := s.visitor()
+	operator.post("/admin/login", url.Values{"api_key": {apiKey}})
+	accounts := operator.get("/admin/accounts")
+	base, _ := url.Parse(s.url)
+	cookies := operator.client.Jar.Cookies(base)
+	if len(cookies) != 1 {
+		t.Fatalf("operator cookies: %d, want 1", len(cookies))
+	}
+	operator.submit(accounts, `form[action="/admin/logout"]`, nil)
+	replay := s.visitor()
+	replay.client.Jar.SetCookies(base, cookies)
+	if p := replay.get("/admin/accounts"); !strings.HasSuffix(p.url, "/admin/login") {
+		t.Errorf("the cookie of a signed-out operator opened %s", p.url)
+	}
 }

@@ -152,7 +152,7 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 }
 
 func (c *CLI) accounts(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history")
+	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history", "logout")
 	if err != nil {
 		return err
 	}
@@ -162,6 +162,8 @@ func (c *CLI) accounts(ctx context.Context, args []string) error {
 		return c.spend(ctx, cmd, name, args)
 	case "history":
 		return c.history(ctx, cmd, args)
+	case "logout":
+		return c.logout(ctx, cmd, args)
 	case "create":
 		id := cmd.fs.String("id", "", "the application's id for the account (required)")
 		email := cmd.fs.String("email", "", "the account's email (required)")
@@ -454,4 +456,22 @@ func printPayment(w io.Writer, v credits.PaymentView) {
 	for _, e := range v.Entries {
 		fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", e.ID, e.Kind, e.Amount, e.Reference, e.CreatedAt.Format(time.RFC3339))
 	}
+}
+
+// logout revokes every dashboard link and session of an account, at once on
+// every replica.
+func (c *CLI) logout(ctx context.Context, cmd *command, args []string) error {
+	rest, err := cmd.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		n, err := svc.LogoutAccount(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, map[string]int64{"revoked": n}, "", func(w io.Writer) {
+			fmt.Fprintf(w, "account %s: %d link(s) and session(s) revoked\n", rest[0], n)
+		})
+	})
 }

@@ -32,6 +32,7 @@ type Config struct {
 	RateCheckouts        string
 	RateSignIns          string
 	IgnoredRetentionDays string
+	SigningSecret        string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -56,6 +57,7 @@ const (
 	maxTrialCredits    = credits.MaxPackCredits
 	maxTrialDays       = credits.MaxExpiryDays
 	minAPIKeyLength    = 24 // in production
+	minSigningSecretLength = 32
 	// minWebhookSecretLength is what Stripe's secrets have at least after whsec_.
 	minWebhookSecretLength = 16
 	// Stripe keeps a Checkout Session open for 30 minutes to 24 hours.
@@ -92,6 +94,7 @@ var configVars = []struct {
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
@@ -163,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
+	}
+	if c.SigningSecret != "" && len(c.SigningSecret) < minSigningSecretLength {
+		return fmt.Errorf("CREDITS_SIGNING_SECRET must be at least %d characters", minSigningSecretLength)
 	}
 	if days, err := strconv.Atoi(c.IgnoredRetentionDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
 		return fmt.Errorf("CREDITS_IGNORED_EVENT_RETENTION_DAYS must be a whole number of days from 0 (forever) to %d", credits.MaxExpiryDays)

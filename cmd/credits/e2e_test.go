@@ -224,3 +224,31 @@ func TestUnsignedEventsOnlyInTheOfflineDemo(t *testing.T) {
 		})
 	}
 }
+
+// TestSigningSecretOutlivesAPIKeys: with no CREDITS_SIGNING_SECRET the
+// secret is made once and kept in the database, so a link made before a
+// restart with another API key still opens the page.
+func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "credits.db")
+	first, base := startMain(t, map[string]string{"CREDITS_DATABASE_URL": dbPath, "CREDITS_API_KEY": testAPIKey})
+	c := client{t, base}
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u1", "email": "u1@example.com"})
+	link := c.must(201, "POST", "/v1/accounts/u1/dashboard_sessions", nil)["url"].(string)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, base2 := startMain(t, map[string]string{"CREDITS_DATABASE_URL": dbPath, "CREDITS_API_KEY": "another_api_key_0123456789abcdef"})
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(base2 + u.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/dashboard/credits" {
+		t.Errorf("a link from before the restart: %d to %q, want 303 to the page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -34,6 +34,7 @@ Usage:
   credits packs create|list     manage the catalog
   credits accounts create|show|list|history
   credits accounts debit|grant|adjust ID --amount N
+  credits accounts logout ID    revoke the account's dashboard links and sessions
   credits holds list|capture|release
   credits events list [--status unmatched] | retry EVENT | accept EVENT
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -94,9 +92,16 @@ func (m *Main) Run(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
 	}
 	m.Service = m.newService(store)
+	signing := []byte(cfg.SigningSecret)
+	if len(signing) == 0 {
+		if signing, err = m.Service.SigningSecret(ctx); err != nil {
+			store.Close()
+			return fmt.Errorf("signing secret: %w", err)
+		}
+	}
 	webhook := m.newWebhook()
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
-		PublicURL: cfg.PublicURL, SigningKey: signingKey(cfg.APIKey), Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
+		PublicURL: cfg.PublicURL, SigningKey: signing, Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
 	if m.Demo != nil {
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
@@ -152,7 +157,10 @@ func (m *Main) startDemo(ctx context.Context) error {
 	if _, err := m.Service.GetAccount(ctx, demo.AccountID); err != nil {
 		return nil // the database has accounts of its own: no demo account to link to
 	}
-	link, _ := m.Server.DashboardLink(demo.AccountID, demoLinkTTL)
+	link, _, err := m.Server.DashboardLink(ctx, demo.AccountID, demoLinkTTL)
+	if err != nil {
+		return fmt.Errorf("demo link: %w", err)
+	}
 	fmt.Fprintf(m.Stdout, "Demo (no Stripe account needed): open %s and buy credits with the test card 4242 4242 4242 4242\n", link)
 	return nil
 }
@@ -167,13 +175,6 @@ func loopback(addr net.Addr) string {
 	return tcp.String()
 }
 
-// signingKey derives the key that signs dashboard links and cookies from the
-// API key, so that every replica with the same configuration agrees on it.
-func signingKey(apiKey string) []byte {
-	mac := hmac.New(sha256.New, []byte(apiKey))
-	mac.Write([]byte("credits dashboard signing key v1"))
-	return mac.Sum(nil)
-}
 
 func (m *Main) newService(store credits.Store) *credits.Service {
 	cfg := m.Config

@@ -455,3 +455,44 @@ func (l *lockedAccount) CreatePurchase(p credits.Purchase) (int64, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.id(), p.PackID, p.Quantity, p.Credits, p.AmountPaid, p.Currency, p.SessionID, p.PaymentIntent, p.EventID, l.t.d.Time(p.CreatedAt))
 }
+
+// Settings and web sessions.
+
+func (t *Tx) Setting(key string) (string, error) {
+	return queryOne(t, "read setting "+key, scanString, `SELECT value FROM settings WHERE key = ?`, key)
+}
+
+func (t *Tx) CreateSetting(key, value string) error {
+	_, err := t.exec("create setting "+key, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, value)
+	return err
+}
+
+const webSessionColumns = `id, kind, account_id, expires_at, revoked, created_at`
+
+func (t *Tx) CreateWebSession(ws credits.WebSession) error {
+	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		ws.ID, ws.Kind, ws.AccountID, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt))
+	return err
+}
+
+func (t *Tx) WebSession(id string) (credits.WebSession, error) {
+	return queryOne(t, "read session", func(s scanner) (credits.WebSession, error) {
+		var ws credits.WebSession
+		err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt})
+		return ws, err
+	}, `SELECT `+webSessionColumns+` FROM web_sessions WHERE id = ?`, id)
+}
+
+func (t *Tx) RevokeWebSession(id string) error {
+	_, err := t.exec("revoke a session", `UPDATE web_sessions SET revoked = ? WHERE id = ?`, true, id)
+	return err
+}
+
+func (t *Tx) RevokeAccountWebSessions(accountID string) (int64, error) {
+	return t.exec("revoke the sessions of account "+accountID, `UPDATE web_sessions SET revoked = ?
+		WHERE account_id = ? AND NOT revoked`, true, accountID)
+}
+
+func (t *Tx) DeleteWebSessionsBefore(before time.Time) (int64, error) {
+	return t.exec("forget expired sessions", `DELETE FROM web_sessions WHERE expires_at < ?`, t.d.Time(before))
+}
