@@ -51,12 +51,12 @@ const (
 
 // Defaults and limits of the settings.
 const (
-	defaultDatabaseURL = "./credits.db"
-	developmentAddr    = "127.0.0.1:8080" // reachable from this machine only
-	productionAddr     = ":8080"
-	maxTrialCredits    = credits.MaxPackCredits
-	maxTrialDays       = credits.MaxExpiryDays
-	minAPIKeyLength    = 24 // in production
+	defaultDatabaseURL     = "./credits.db"
+	developmentAddr        = "127.0.0.1:8080" // reachable from this machine only
+	productionAddr         = ":8080"
+	maxTrialCredits        = credits.MaxPackCredits
+	maxTrialDays           = credits.MaxExpiryDays
+	minAPIKeyLength        = 24 // in production
 	minSigningSecretLength = 32
 	// minWebhookSecretLength is what Stripe's secrets have at least after whsec_.
 	minWebhookSecretLength = 16

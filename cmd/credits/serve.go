@@ -175,7 +175,6 @@ func loopback(addr net.Addr) string {
 	return tcp.String()
 }
 
-
 func (m *Main) newService(store credits.Store) *credits.Service {
 	cfg := m.Config
 	svc := credits.NewService(store)
