@@ -111,6 +111,14 @@ type Tx interface {
 	// DeleteWebSessionsBefore forgets links and sessions that expired before t.
 	DeleteWebSessionsBefore(t time.Time) (int64, error)
 
+	CreateAPIKey(k APIKey) error
+	APIKey(id string) (APIKey, error)
+	APIKeyByHash(secretHash string) (APIKey, error)
+	// APIKeys lists every key, newest first.
+	APIKeys() ([]APIKey, error)
+	RevokeAPIKey(id string, now time.Time) error
+	TouchAPIKey(id string, now time.Time) error
+
 	// RecordHealthCheck writes the time of a health check: a write that
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"net/url"
 
@@ -20,8 +19,15 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 		return // every try counts, right or wrong: guessing is slow
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
-	key := r.PostFormValue("api_key")
-	if s.APIKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.APIKey)) != 1 {
+	key, err := s.keyOf(r.Context(), r.PostFormValue("api_key"))
+	if err == nil && key.Scope != credits.ScopeAdmin {
+		err = credits.Errorf(EFORBIDDEN, "not an admin key")
+	}
+	if code := credits.ErrorCode(err); err != nil && (code == credits.EINTERNAL || code == credits.EUNAVAILABLE) {
+		s.renderError(w, r, err, "/admin/login", "Sign in")
+		return
+	}
+	if err != nil {
 		s.render(w, r, http.StatusUnauthorized, "admin_login", view{Title: "Operator sign-in", Data: map[string]string{"Error": "That is not the API key."}})
 		return
 	}

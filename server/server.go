@@ -94,28 +94,32 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	api := http.NewServeMux()
-	api.HandleFunc("POST /v1/packs", s.handleCreatePack)
-	api.HandleFunc("GET /v1/packs", s.handleListPacks)
-	api.HandleFunc("POST /v1/accounts", s.handleCreateAccount)
-	api.HandleFunc("GET /v1/accounts", s.handleListAccounts)
-	api.HandleFunc("GET /v1/accounts/{id}", s.handleGetAccount)
-	api.HandleFunc("POST /v1/accounts/{id}/checkout_sessions", s.handleCreateCheckout)
-	api.HandleFunc("GET /v1/accounts/{id}/entries", s.handleListEntries)
-	api.HandleFunc("GET /v1/accounts/{id}/purchases", s.handleListPurchases)
-	api.HandleFunc("POST /v1/accounts/{id}/debits", s.handleDebit)
-	api.HandleFunc("POST /v1/accounts/{id}/grants", s.handleGrant)
-	api.HandleFunc("POST /v1/accounts/{id}/adjustments", s.handleAdjustment)
-	api.HandleFunc("POST /v1/accounts/{id}/holds", s.handleCreateHold)
-	api.HandleFunc("GET /v1/accounts/{id}/holds", s.handleListHolds)
-	api.HandleFunc("GET /v1/holds/{id}", s.handleGetHold)
-	api.HandleFunc("POST /v1/holds/{id}/capture", s.handleCaptureHold)
-	api.HandleFunc("POST /v1/holds/{id}/release", s.handleReleaseHold)
-	api.HandleFunc("POST /v1/accounts/{id}/dashboard_sessions", s.handleCreateDashboardSession)
-	api.HandleFunc("GET /v1/events", s.handleListEvents)
+	read, spend, admin := credits.ScopeRead, credits.ScopeSpend, credits.ScopeAdmin
+	api.Handle("POST /v1/packs", s.need(admin, anyAccount, s.handleCreatePack))
+	api.Handle("GET /v1/packs", s.need(read, catalog, s.handleListPacks))
+	api.Handle("POST /v1/accounts", s.need(admin, anyAccount, s.handleCreateAccount))
+	api.Handle("GET /v1/accounts", s.need(read, anyAccount, s.handleListAccounts))
+	api.Handle("GET /v1/accounts/{id}", s.need(read, pathAccount, s.handleGetAccount))
+	api.Handle("POST /v1/accounts/{id}/checkout_sessions", s.need(spend, pathAccount, s.handleCreateCheckout))
+	api.Handle("GET /v1/accounts/{id}/entries", s.need(read, pathAccount, s.handleListEntries))
+	api.Handle("GET /v1/accounts/{id}/purchases", s.need(read, pathAccount, s.handleListPurchases))
+	api.Handle("POST /v1/accounts/{id}/debits", s.need(spend, pathAccount, s.handleDebit))
+	api.Handle("POST /v1/accounts/{id}/grants", s.need(admin, pathAccount, s.handleGrant))
+	api.Handle("POST /v1/accounts/{id}/adjustments", s.need(admin, pathAccount, s.handleAdjustment))
+	api.Handle("POST /v1/accounts/{id}/holds", s.need(spend, pathAccount, s.handleCreateHold))
+	api.Handle("GET /v1/accounts/{id}/holds", s.need(read, pathAccount, s.handleListHolds))
+	api.Handle("GET /v1/holds/{id}", s.need(read, pathHold, s.handleGetHold))
+	api.Handle("POST /v1/holds/{id}/capture", s.need(spend, pathHold, s.handleCaptureHold))
+	api.Handle("POST /v1/holds/{id}/release", s.need(spend, pathHold, s.handleReleaseHold))
+	api.Handle("POST /v1/accounts/{id}/dashboard_sessions", s.need(spend, pathAccount, s.handleCreateDashboardSession))
+	api.Handle("GET /v1/events", s.need(admin, anyAccount, s.handleListEvents))
+	api.Handle("POST /v1/api_keys", s.need(admin, anyAccount, s.handleCreateAPIKey))
+	api.Handle("GET /v1/api_keys", s.need(admin, anyAccount, s.handleListAPIKeys))
+	api.Handle("DELETE /v1/api_keys/{id}", s.need(admin, anyAccount, s.handleRevokeAPIKey))
 	api.HandleFunc("/v1/", s.notFoundOrNotAllowed(api, "/v1/"))
 	mux.Handle("/v1/", s.requireAPIKey(api))
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.requireAPIKey(s.Metrics.Handler()))
+		mux.Handle("GET /metrics", s.requireAPIKey(s.need(credits.ScopeAdmin, anyAccount, s.Metrics.Handler().ServeHTTP)))
 	}
 	return s.withRequestID(s.Metrics.instrument(noSniff(mux)))
 }
@@ -158,16 +162,87 @@ func requestID(r *http.Request) string {
 
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
-		if !ok || s.APIKey == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.APIKey)) != 1 {
+		key, err := s.authenticate(r)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="credits"`)
-			s.writeError(w, r, credits.Errorf(credits.EUNAUTHORIZED, "missing or wrong API key: send Authorization: Bearer <CREDITS_API_KEY>"))
+			s.writeError(w, r, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store") // authenticated answers are nobody's to keep
-		next.ServeHTTP(w, r)
+		withKey := r.WithContext(context.WithValue(r.Context(), apiKeyContext{}, key))
+		next.ServeHTTP(w, withKey)
+		r.Pattern = withKey.Pattern // the inner mux named the route on the copy: metrics read it here
 	})
 }
+
+// apiKeyContext keys the request's API key in its context.
+type apiKeyContext struct{}
+
+// requestKey is the API key a request was authenticated with.
+func requestKey(r *http.Request) credits.APIKey {
+	key, _ := r.Context().Value(apiKeyContext{}).(credits.APIKey)
+	return key
+}
+
+// authenticate finds the key of a request's bearer token: CREDITS_API_KEY
+// (the bootstrap admin key) or a scoped key.
+func (s *Server) authenticate(r *http.Request) (credits.APIKey, error) {
+	token, ok := bearerToken(r)
+	if !ok || token == "" {
+		return credits.APIKey{}, credits.Errorf(credits.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>")
+	}
+	return s.keyOf(r.Context(), token)
+}
+
+// keyOf finds the key of a secret.
+func (s *Server) keyOf(ctx context.Context, secret string) (credits.APIKey, error) {
+	if s.APIKey != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.APIKey)) == 1 {
+		return credits.APIKey{ID: credits.BootstrapKeyID, Name: "CREDITS_API_KEY", Scope: credits.ScopeAdmin}, nil
+	}
+	return s.Service.Authenticate(ctx, secret)
+}
+
+// What a route's {id} names, for keys bound to one account.
+const (
+	anyAccount  = iota // the route reaches many accounts: not for a bound key
+	catalog            // the route reaches no account (the packs)
+	pathAccount        // {id} is an account
+	pathHold           // {id} is a hold, of some account
+)
+
+// need lets a request through when its key has the scope, and, for a key
+// bound to one account, when the route reaches that account alone.
+func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := requestKey(r)
+		if credits.ScopeRank(key.Scope) < credits.ScopeRank(scope) {
+			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key's scope is %s; %s %s needs %s", key.Scope, r.Method, r.URL.Path, scope))
+			return
+		}
+		if key.AccountID != "" && !s.reaches(r, key.AccountID, reach) {
+			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches account %s only", key.AccountID))
+			return
+		}
+		next(w, r)
+	})
+}
+
+// reaches reports whether a request reaches only the given account.
+func (s *Server) reaches(r *http.Request, accountID string, reach int) bool {
+	switch reach {
+	case catalog:
+		return true
+	case pathAccount:
+		return r.PathValue("id") == accountID
+	case pathHold:
+		hold, err := s.Service.GetHold(r.Context(), r.PathValue("id"))
+		return err == nil && hold.AccountID == accountID
+	}
+	return false
+}
+
+// EFORBIDDEN is the code of a key without the scope or the reach a request needs.
+const EFORBIDDEN = "forbidden"
 
 // bearerToken reads an Authorization header of the Bearer scheme, whose name
 // is case-insensitive (RFC 9110).
@@ -208,6 +283,7 @@ const EMETHOD = "method_not_allowed"
 
 var statusByCode = map[string]int{
 	EMETHOD:               http.StatusMethodNotAllowed,
+	EFORBIDDEN:            http.StatusForbidden,
 	credits.EINVALID:      http.StatusBadRequest,
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,

@@ -518,3 +518,123 @@ func TestOneInputRule(t *testing.T) {
 		t.Errorf("refused requests changed the balance: %s", a.raw)
 	}
 }
+
+// TestScopedAPIKeys: read keys read, spend keys spend, admin keys do all; a
+// key bound to an account reaches it alone; a revoked key stops at once;
+// idempotency keys follow the key's id, not its secret.
+func TestScopedAPIKeys(t *testing.T) {
+	h := newHarness(t)
+	h.fund("u1", 100)
+	h.fund("u2", 100)
+	key := func(scope, account string) (string, string) {
+		k, secret, err := h.svc.CreateAPIKey(context.Background(), scope+" key", scope, account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.ID, secret
+	}
+	_, reader := key(credits.ScopeRead, "")
+	_, spender := key(credits.ScopeSpend, "")
+	_, admin := key(credits.ScopeAdmin, "")
+	_, bound := key(credits.ScopeSpend, "u1")
+	call := func(secret, method, path, body, idem string) response {
+		header := map[string]string{"Authorization": "Bearer " + secret}
+		if idem != "" {
+			header["Idempotency-Key"] = idem
+		}
+		return h.do(method, path, body, header)
+	}
+	hold := call(admin, "POST", "/v1/accounts/u2/holds", `{"amount":1}`, "h-1").body["id"]
+	for _, tt := range []struct {
+		name, secret, method, path, body string
+		want                             int
+	}{
+		{"read reads", reader, "GET", "/v1/accounts/u1", "", 200},
+		{"read cannot debit", reader, "POST", "/v1/accounts/u1/debits", `{"amount":1}`, 403},
+		{"spend debits", spender, "POST", "/v1/accounts/u1/debits", `{"amount":1}`, 201},
+		{"spend cannot grant", spender, "POST", "/v1/accounts/u1/grants", `{"amount":1}`, 403},
+		{"spend cannot create packs", spender, "POST", "/v1/packs", `{"name":"P","credits":1,"unit_amount":1,"currency":"usd"}`, 403},
+		{"spend cannot read events", spender, "GET", "/v1/events", "", 403},
+		{"admin grants", admin, "POST", "/v1/accounts/u1/grants", `{"amount":1}`, 201},
+		{"admin lists keys", admin, "GET", "/v1/api_keys", "", 200},
+		{"bound reaches its account", bound, "POST", "/v1/accounts/u1/debits", `{"amount":1}`, 201},
+		{"bound does not reach another", bound, "POST", "/v1/accounts/u2/debits", `{"amount":1}`, 403},
+		{"bound does not read another", bound, "GET", "/v1/accounts/u2", "", 403},
+		{"bound does not list accounts", bound, "GET", "/v1/accounts", "", 403},
+		{"bound reads the catalog", bound, "GET", "/v1/packs", "", 200},
+		{"bound does not reach another's hold", bound, "POST", "/v1/holds/" + fmt.Sprint(hold) + "/release", "", 403},
+		{"a wrong key", "ck_nothing", "GET", "/v1/packs", "", 401},
+	} {
+		idem := ""
+		if strings.HasSuffix(tt.path, "debits") {
+			idem = "k-" + tt.name
+		}
+		if r := call(tt.secret, tt.method, tt.path, tt.body, idem); r.status != tt.want {
+			t.Errorf("%s: %d %s, want %d", tt.name, r.status, r.raw, tt.want)
+		}
+	}
+	withMetrics := (&server.Server{Service: h.svc, APIKey: apiKey, Logger: slog.New(slog.DiscardHandler), Metrics: server.NewMetrics()}).Handler()
+	for secret, want := range map[string]int{spender: 403, admin: 200} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		rec := httptest.NewRecorder()
+		withMetrics.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("/metrics: %d, want %d", rec.Code, want)
+		}
+	}
+
+	// Revocation takes effect at once.
+	id, secret := key(credits.ScopeSpend, "")
+	if r := call(secret, "GET", "/v1/packs", "", ""); r.status != 200 {
+		t.Fatalf("new key: %d", r.status)
+	}
+	if r := call(admin, "DELETE", "/v1/api_keys/"+id, "", ""); r.status != 200 || r.body["revoked_at"] == nil {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	if r := call(secret, "GET", "/v1/packs", "", ""); r.status != 401 {
+		t.Errorf("a revoked key: %d, want 401", r.status)
+	}
+	keys, err := h.svc.ListAPIKeys(context.Background())
+	if err != nil || len(keys) != 5 {
+		t.Fatalf("keys: %d (%v)", len(keys), err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k.SecretHash, "ck_") || k.SecretHash == "" {
+			t.Errorf("key %s keeps %q, want a hash", k.ID, k.SecretHash)
+		}
+	}
+}
+
+// TestIdempotencyOutlivesARotation: the bootstrap key's secret changes, its
+// id does not: a retry with the new secret answers the first debit.
+func TestIdempotencyOutlivesARotation(t *testing.T) {
+	db, _ := testkit.OpenSQLite(t)
+	svc := credits.NewService(db)
+	logger := slog.New(slog.DiscardHandler)
+	srv := &server.Server{Service: svc, APIKey: "old_key_0123456789abcdef", Logger: logger}
+	if _, err := svc.CreateAccount(context.Background(), "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Grant(context.Background(), "u1", credits.GrantRequest{Amount: 10}, nil); err != nil {
+		t.Fatal(err)
+	}
+	debit := func(secret string) int {
+		req := httptest.NewRequest("POST", "/v1/accounts/u1/debits", strings.NewReader(`{"amount":3}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Idempotency-Key", "job-1")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := debit("old_key_0123456789abcdef"); got != 201 {
+		t.Fatalf("first debit: %d", got)
+	}
+	srv.APIKey = "new_key_0123456789abcdef"
+	if got := debit("new_key_0123456789abcdef"); got != 201 {
+		t.Fatalf("retry after the rotation: %d", got)
+	}
+	if a, _ := svc.GetAccount(context.Background(), "u1"); a.Balance != 7 {
+		t.Errorf("balance %d after a debit and its retry across a rotation, want 7", a.Balance)
+	}
+}

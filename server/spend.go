@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -32,9 +30,10 @@ func (s *Server) idempotency(r *http.Request, accountID string, required bool, r
 	if err != nil {
 		return nil, err
 	}
-	apiKey := sha256.Sum256([]byte(s.APIKey))
+	// Scoped to the key's id, not its secret: a rotated secret keeps its
+	// keys' answers.
 	return &credits.Idempotency{
-		Scope:       hex.EncodeToString(apiKey[:8]) + "/" + accountID,
+		Scope:       requestKey(r).ID + "/" + accountID,
 		Key:         key,
 		RequestHash: credits.HashRequest(r.Method, r.URL.Path, string(canonical)),
 	}, nil

@@ -473,3 +473,40 @@ func TestCLIEscapesControlCharacters(t *testing.T) {
 		t.Errorf("history printed %q (exit %d %s), want the escapes escaped", r.stdout, r.code, r.stderr)
 	}
 }
+
+// TestCLIKeys: keys create prints the secret once, keys list shows the key
+// without it, keys revoke stops it.
+func TestCLIKeys(t *testing.T) {
+	store, path := testkit.OpenSQLite(t)
+	if _, err := credits.NewService(store).CreateAccount(context.Background(), "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"keys", "create", "--scope", "spend", "--account", "u1", "--name", "worker", "--json"},
+		env(map[string]string{"CREDITS_DATABASE_URL": path}), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("keys create: %d %s", code, stderr.String())
+	}
+	var created struct {
+		Key    credits.APIKey
+		Secret string
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &created); err != nil || !strings.HasPrefix(created.Secret, "ck_") || created.Key.Scope != "spend" {
+		t.Fatalf("created %+v (%v)", created, err)
+	}
+	if r := runCLI(t, path, "keys", "list"); r.code != 0 || !strings.Contains(r.stdout, created.Key.ID) || strings.Contains(r.stdout, created.Secret) {
+		t.Errorf("keys list: %d %q", r.code, r.stdout)
+	}
+	if _, err := credits.NewService(store).Authenticate(context.Background(), created.Secret); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if r := runCLI(t, path, "keys", "revoke", created.Key.ID); r.code != 0 {
+		t.Fatalf("keys revoke: %d %s", r.code, r.stderr)
+	}
+	if _, err := credits.NewService(store).Authenticate(context.Background(), created.Secret); credits.ErrorCode(err) != credits.EUNAUTHORIZED {
+		t.Errorf("a revoked key authenticated: %v", err)
+	}
+	if r := runCLI(t, path, "keys", "create", "--scope", "owner"); r.code != 1 || !strings.Contains(r.stderr, "scope must be") {
+		t.Errorf("a bad scope: %d %q", r.code, r.stderr)
+	}
+}

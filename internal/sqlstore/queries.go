@@ -496,3 +496,41 @@ func (t *Tx) RevokeAccountWebSessions(accountID string) (int64, error) {
 func (t *Tx) DeleteWebSessionsBefore(before time.Time) (int64, error) {
 	return t.exec("forget expired sessions", `DELETE FROM web_sessions WHERE expires_at < ?`, t.d.Time(before))
 }
+
+// API keys.
+
+const apiKeyColumns = `id, name, scope, account_id, secret_hash, created_at, last_used_at, revoked_at`
+
+func scanAPIKey(s scanner) (credits.APIKey, error) {
+	var k credits.APIKey
+	err := s.Scan(&k.ID, &k.Name, &k.Scope, &k.AccountID, &k.SecretHash, timeValue{&k.CreatedAt},
+		nullTimeValue{&k.LastUsedAt}, nullTimeValue{&k.RevokedAt})
+	return k, err
+}
+
+func (t *Tx) CreateAPIKey(k credits.APIKey) error {
+	_, err := t.exec("create API key "+k.ID, `INSERT INTO api_keys (id, name, scope, account_id, secret_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.Name, k.Scope, k.AccountID, k.SecretHash, t.d.Time(k.CreatedAt))
+	return err
+}
+
+func (t *Tx) APIKey(id string) (credits.APIKey, error) {
+	return queryOne(t, "read API key "+id, scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
+}
+
+func (t *Tx) APIKeyByHash(secretHash string) (credits.APIKey, error) {
+	return queryOne(t, "find an API key", scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys WHERE secret_hash = ?`, secretHash)
+}
+
+func (t *Tx) APIKeys() ([]credits.APIKey, error) {
+	return queryAll(t, "list API keys", scanAPIKey, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at DESC, id DESC`)
+}
+
+func (t *Tx) RevokeAPIKey(id string, now time.Time) error {
+	return t.execOne("revoke API key "+id, `UPDATE api_keys SET revoked_at = ? WHERE id = ?`, t.d.Time(now), id)
+}
+
+func (t *Tx) TouchAPIKey(id string, now time.Time) error {
+	_, err := t.exec("note the use of API key "+id, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, t.d.Time(now), id)
+	return err
+}
