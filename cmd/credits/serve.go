@@ -271,63 +271,52 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return m.Close()
 }
 
-// openStore opens and migrates the store that the database URL names: a
-// postgres:// URL is PostgreSQL, anything else a SQLite file path.
-func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
-	var store interface {
-		credits.Store
-		Migrate(context.Context) (int, error)
-	}
+// store is what a command needs of either store.
+type store interface {
+	credits.Store
+	Migrate(context.Context) (int, error)
+	Pending(context.Context) (bool, error)
+}
+
+// openDatabase opens the store that the database URL names: a postgres://
+// URL is PostgreSQL, anything else a SQLite file path, opened by openSQLite.
+func openDatabase(ctx context.Context, databaseURL string, openSQLite func(path string) (*sqlite.DB, error)) (store, error) {
 	if postgres.IsURL(databaseURL) {
-		db, err := postgres.Open(ctx, databaseURL)
-		if err != nil {
-			return nil, err
-		}
-		store = db
-	} else {
-		db, err := sqlite.Open(sqlitePath(databaseURL))
-		if err != nil {
-			return nil, err
-		}
-		store = db
+		return postgres.Open(ctx, databaseURL)
 	}
-	if _, err := store.Migrate(ctx); err != nil {
-		store.Close()
+	return openSQLite(sqlitePath(databaseURL))
+}
+
+// openStore opens and migrates the store (serve and migrate).
+func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
+	db, err := openDatabase(ctx, databaseURL, sqlite.Open)
+	if err != nil {
 		return nil, err
 	}
-	return store, nil
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // openExisting opens, for a command other than serve and migrate, a database
 // that exists and whose schema is the binary's: it creates nothing and
 // migrates nothing. readOnly opens a SQLite file for reading only.
 func openExisting(ctx context.Context, databaseURL string, readOnly bool) (credits.Store, error) {
-	var store interface {
-		credits.Store
-		Pending(context.Context) (bool, error)
+	db, err := openDatabase(ctx, databaseURL, func(path string) (*sqlite.DB, error) { return sqlite.OpenExisting(path, readOnly) })
+	if err != nil {
+		return nil, err
 	}
-	if postgres.IsURL(databaseURL) {
-		db, err := postgres.Open(ctx, databaseURL)
-		if err != nil {
-			return nil, err
-		}
-		store = db
-	} else {
-		db, err := sqlite.OpenExisting(sqlitePath(databaseURL), readOnly)
-		if err != nil {
-			return nil, err
-		}
-		store = db
-	}
-	pending, err := store.Pending(ctx)
+	pending, err := db.Pending(ctx)
 	if err == nil && pending {
 		err = fmt.Errorf("the database (%s) is behind this binary's schema: run `credits migrate` first", describeDatabase(databaseURL))
 	}
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, err
 	}
-	return store, nil
+	return db, nil
 }
 
 func sqlitePath(databaseURL string) string {
