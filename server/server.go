@@ -4,6 +4,7 @@ package server
 
 import (
 	"bytes"
+	_ "embed"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -74,6 +75,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /stripe/webhook", s.handleWebhook)
 	mux.HandleFunc("POST /account/stripe-webhook/", s.handleWebhook)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /v1/openapi.json", s.handleOpenAPI)
 	mux.HandleFunc("GET "+checkoutSuccessPath, s.limitPages(s.handleCheckoutSuccess))
 	mux.HandleFunc("GET "+checkoutCancelPath, s.limitPages(s.handleCheckoutCancel))
 	mux.HandleFunc("GET /dashboard/login", s.limitPages(s.handleDashboardLogin))
@@ -94,28 +96,9 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	api := http.NewServeMux()
-	read, spend, admin := credits.ScopeRead, credits.ScopeSpend, credits.ScopeAdmin
-	api.Handle("POST /v1/packs", s.need(admin, anyAccount, s.handleCreatePack))
-	api.Handle("GET /v1/packs", s.need(read, catalog, s.handleListPacks))
-	api.Handle("POST /v1/accounts", s.need(admin, anyAccount, s.handleCreateAccount))
-	api.Handle("GET /v1/accounts", s.need(read, anyAccount, s.handleListAccounts))
-	api.Handle("GET /v1/accounts/{id}", s.need(read, pathAccount, s.handleGetAccount))
-	api.Handle("POST /v1/accounts/{id}/checkout_sessions", s.need(spend, pathAccount, s.handleCreateCheckout))
-	api.Handle("GET /v1/accounts/{id}/entries", s.need(read, pathAccount, s.handleListEntries))
-	api.Handle("GET /v1/accounts/{id}/purchases", s.need(read, pathAccount, s.handleListPurchases))
-	api.Handle("POST /v1/accounts/{id}/debits", s.need(spend, pathAccount, s.handleDebit))
-	api.Handle("POST /v1/accounts/{id}/grants", s.need(admin, pathAccount, s.handleGrant))
-	api.Handle("POST /v1/accounts/{id}/adjustments", s.need(admin, pathAccount, s.handleAdjustment))
-	api.Handle("POST /v1/accounts/{id}/holds", s.need(spend, pathAccount, s.handleCreateHold))
-	api.Handle("GET /v1/accounts/{id}/holds", s.need(read, pathAccount, s.handleListHolds))
-	api.Handle("GET /v1/holds/{id}", s.need(read, pathHold, s.handleGetHold))
-	api.Handle("POST /v1/holds/{id}/capture", s.need(spend, pathHold, s.handleCaptureHold))
-	api.Handle("POST /v1/holds/{id}/release", s.need(spend, pathHold, s.handleReleaseHold))
-	api.Handle("POST /v1/accounts/{id}/dashboard_sessions", s.need(spend, pathAccount, s.handleCreateDashboardSession))
-	api.Handle("GET /v1/events", s.need(admin, anyAccount, s.handleListEvents))
-	api.Handle("POST /v1/api_keys", s.need(admin, anyAccount, s.handleCreateAPIKey))
-	api.Handle("GET /v1/api_keys", s.need(admin, anyAccount, s.handleListAPIKeys))
-	api.Handle("DELETE /v1/api_keys/{id}", s.need(admin, anyAccount, s.handleRevokeAPIKey))
+	for _, rt := range s.apiRoutes() {
+		api.Handle(rt.pattern, s.need(rt.scope, rt.reach, rt.handler))
+	}
 	api.HandleFunc("/v1/", s.notFoundOrNotAllowed(api, "/v1/"))
 	mux.Handle("/v1/", s.requireAPIKey(api))
 	if s.Metrics != nil {
@@ -200,6 +183,60 @@ func (s *Server) keyOf(ctx context.Context, secret string) (credits.APIKey, erro
 		return credits.APIKey{ID: credits.BootstrapKeyID, Name: "CREDITS_API_KEY", Scope: credits.ScopeAdmin}, nil
 	}
 	return s.Service.Authenticate(ctx, secret)
+}
+
+// apiRoute is one /v1 route: its pattern, the scope it needs, what its {id}
+// reaches, and its handler.
+type apiRoute struct {
+	pattern string
+	scope   string
+	reach   int
+	handler http.HandlerFunc
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	read, spend, admin := credits.ScopeRead, credits.ScopeSpend, credits.ScopeAdmin
+	return []apiRoute{
+		{"POST /v1/packs", admin, anyAccount, s.handleCreatePack},
+		{"GET /v1/packs", read, catalog, s.handleListPacks},
+		{"POST /v1/accounts", admin, anyAccount, s.handleCreateAccount},
+		{"GET /v1/accounts", read, anyAccount, s.handleListAccounts},
+		{"GET /v1/accounts/{id}", read, pathAccount, s.handleGetAccount},
+		{"POST /v1/accounts/{id}/checkout_sessions", spend, pathAccount, s.handleCreateCheckout},
+		{"GET /v1/accounts/{id}/entries", read, pathAccount, s.handleListEntries},
+		{"GET /v1/accounts/{id}/purchases", read, pathAccount, s.handleListPurchases},
+		{"POST /v1/accounts/{id}/debits", spend, pathAccount, s.handleDebit},
+		{"POST /v1/accounts/{id}/grants", admin, pathAccount, s.handleGrant},
+		{"POST /v1/accounts/{id}/adjustments", admin, pathAccount, s.handleAdjustment},
+		{"POST /v1/accounts/{id}/holds", spend, pathAccount, s.handleCreateHold},
+		{"GET /v1/accounts/{id}/holds", read, pathAccount, s.handleListHolds},
+		{"GET /v1/holds/{id}", read, pathHold, s.handleGetHold},
+		{"POST /v1/holds/{id}/capture", spend, pathHold, s.handleCaptureHold},
+		{"POST /v1/holds/{id}/release", spend, pathHold, s.handleReleaseHold},
+		{"POST /v1/accounts/{id}/dashboard_sessions", spend, pathAccount, s.handleCreateDashboardSession},
+		{"GET /v1/events", admin, anyAccount, s.handleListEvents},
+		{"POST /v1/api_keys", admin, anyAccount, s.handleCreateAPIKey},
+		{"GET /v1/api_keys", admin, anyAccount, s.handleListAPIKeys},
+		{"DELETE /v1/api_keys/{id}", admin, anyAccount, s.handleRevokeAPIKey},
+	}
+}
+
+// APIPatterns lists the patterns of the /v1 routes ("GET /v1/packs", …).
+func APIPatterns() []string {
+	var out []string
+	for _, rt := range (&Server{}).apiRoutes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// handleOpenAPI serves the OpenAPI 3.1 description of /v1 (docs/openapi.json).
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
 }
 
 // What a route's {id} names, for keys bound to one account.

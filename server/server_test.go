@@ -59,6 +59,7 @@ func (h *harness) do(method, path, body string, header map[string]string) respon
 	h.handler.ServeHTTP(rec, req)
 	out := response{status: rec.Code, header: rec.Header(), raw: rec.Body.Bytes()}
 	_ = json.Unmarshal(out.raw, &out.body)
+	checkAgainstSpec(h.t, req, out.status, out.header, out.raw)
 	return out
 }
 

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Writes docs/openapi.json and server/openapi.json (the same bytes): the
+OpenAPI 3.1 description of /v1. Run it after changing a route or a shape;
+server tests check that every route is described and that every response
+they receive matches."""
+import json, pathlib
+
+def ref(name): return {"$ref": "#/components/schemas/" + name}
+def obj(props, required=None):
+    s = {"type": "object", "properties": props}
+    if required: s["required"] = required
+    return s
+I = {"type": "integer", "format": "int64"}
+S = {"type": "string"}
+B = {"type": "boolean"}
+T = {"type": "string", "format": "date-time"}
+NT = {"type": ["string", "null"], "format": "date-time"}
+def arr(x): return {"type": "array", "items": x}
+def page(x): return obj({"data": arr(x), "has_more": B}, ["data", "has_more"])
+
+schemas = {
+    "Error": obj({"error": obj({"code": S, "message": S, "request_id": S}, ["code", "message"])}, ["error"]),
+    "Pack": obj({"id": S, "name": S, "credits": I, "unit_amount": I, "currency": S, "stripe_price_id": S,
+                 "expires_after_days": I, "active": B, "created_at": T}, ["id", "name", "credits", "unit_amount", "currency", "active"]),
+    "Account": obj({"id": S, "email": S, "balance": I, "available": I, "held": I, "debt": I, "trial": B, "created_at": T},
+                   ["id", "email", "balance", "available", "held", "debt", "trial"]),
+    "Entry": obj({"id": I, "account_id": S, "amount": I, "kind": S, "reference": S, "description": S, "balance_after": I, "created_at": T},
+                 ["id", "account_id", "amount", "kind", "balance_after"]),
+    "Purchase": obj({"id": I, "account_id": S, "pack_id": S, "quantity": I, "credits": I, "amount_paid": I, "currency": S,
+                     "session_id": S, "payment_intent": S, "event_id": S, "created_at": T}, ["id", "account_id", "credits", "session_id"]),
+    "CheckoutSession": obj({"id": S, "account_id": S, "pack_id": S, "quantity": I, "expected_amount": I, "currency": S, "status": S,
+                            "url": S, "created_at": T, "updated_at": T}, ["id", "account_id", "pack_id", "quantity", "status"]),
+    "LotAmount": obj({"lot_id": I, "amount": I}, ["lot_id", "amount"]),
+    "DebitResult": obj({"id": I, "account_id": S, "amount": I, "description": S, "metadata": {"type": ["object", "null"], "additionalProperties": S},
+                        "balance": I, "available": I, "lots": {"type": ["array", "null"], "items": ref("LotAmount")}, "created_at": T},
+                       ["id", "account_id", "amount", "balance", "available"]),
+    "GrantResult": obj({"id": I, "account_id": S, "lot_id": I, "amount": I, "expires_at": NT, "priority": I, "reason": S,
+                        "balance": I, "available": I, "created_at": T}, ["id", "account_id", "lot_id", "amount", "balance"]),
+    "Hold": obj({"id": S, "account_id": S, "amount": I, "captured": I, "status": {"type": "string", "enum": ["held", "captured", "released", "expired"]},
+                 "description": S, "expires_at": T, "created_at": T, "updated_at": T}, ["id", "account_id", "amount", "captured", "status", "expires_at"]),
+    "Event": obj({"id": S, "type": S, "livemode": B, "session_id": S,
+                  "status": {"type": "string", "enum": ["pending", "processed", "ignored", "unmatched", "failed"]},
+                  "error": S, "attempts": I, "received_at": T, "processed_at": NT}, ["id", "type", "status", "received_at"]),
+    "APIKey": obj({"id": S, "name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S,
+                   "created_at": T, "last_used_at": NT, "revoked_at": NT}, ["id", "scope", "created_at"]),
+    "DashboardSession": obj({"url": S, "expires_at": T}, ["url", "expires_at"]),
+}
+
+def err(desc): return {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
+def ok(code, schema, desc="OK"):
+    return {str(code): {"description": desc, "content": {"application/json": {"schema": schema}}}}
+def errors(*codes):
+    names = {"400": "invalid input", "401": "no, wrong or revoked API key", "402": "not enough credits, or in debt",
+             "403": "the key's scope or account does not allow it", "404": "not found", "405": "wrong method",
+             "409": "conflict", "413": "body too large", "422": "idempotency key reused with another request",
+             "429": "too many requests", "503": "a dependency is unavailable: retry"}
+    return {c: err(names[c]) for c in codes}
+def body(props, required=None):
+    return {"required": False, "content": {"application/json": {"schema": {**obj(props, required), "additionalProperties": False}}}}
+idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+idem_req = {**idem, "required": True}
+acct = {"name": "id", "in": "path", "required": True, "schema": S}
+def q(name, schema=S): return {"name": name, "in": "query", "required": False, "schema": schema}
+common = ("400", "401", "403", "404", "503")
+
+def op(summary, responses, params=None, request=None, *more):
+    o = {"summary": summary, "responses": {**responses, **errors(*common), **errors(*more)}}
+    if params: o["parameters"] = params
+    if request: o["requestBody"] = request
+    return o
+
+paths = {
+    "/v1/packs": {
+        "get": op("List the packs", ok(200, {"type": "object", "properties": {"data": arr(ref("Pack"))}, "required": ["data"]}), [q("all")]),
+        "post": op("Create a pack", ok(201, ref("Pack")), None, body({"id": S, "name": S, "credits": I, "unit_amount": I, "currency": S,
+                   "stripe_price_id": S, "expires_after_days": I, "active": B}), "409", "413"),
+    },
+    "/v1/accounts": {
+        "get": op("List accounts", ok(200, page(ref("Account"))), [q("limit", I), q("starting_after")]),
+        "post": op("Create an account", ok(201, ref("Account")), None, body({"id": S, "email": S}), "409", "413"),
+    },
+    "/v1/accounts/{id}": {"get": op("Read an account", ok(200, ref("Account")), [acct])},
+    "/v1/accounts/{id}/checkout_sessions": {"post": op("Create a Checkout Session", ok(201, ref("CheckoutSession")), [acct, idem],
+        body({"pack_id": S, "quantity": I}), "413", "422")},
+    "/v1/accounts/{id}/entries": {"get": op("The ledger, newest first", ok(200, page(ref("Entry"))), [acct, q("limit", I), q("starting_after", I)])},
+    "/v1/accounts/{id}/purchases": {"get": op("The purchases, newest first", ok(200, {"type": "object", "properties": {"data": arr(ref("Purchase"))}, "required": ["data"]}), [acct, q("limit", I)])},
+    "/v1/accounts/{id}/debits": {"post": op("Spend credits", ok(201, ref("DebitResult")), [acct, idem_req],
+        body({"amount": I, "description": S, "metadata": {"type": "object", "additionalProperties": S}}), "402", "413", "422")},
+    "/v1/accounts/{id}/grants": {"post": op("Grant credits", ok(201, ref("GrantResult")), [acct, idem],
+        body({"amount": I, "expires_at": T, "priority": I, "reason": S}), "413", "422")},
+    "/v1/accounts/{id}/adjustments": {"post": op("Correct a balance", ok(201, ref("DebitResult")), [acct, idem],
+        body({"amount": I, "reason": S}), "402", "413", "422")},
+    "/v1/accounts/{id}/holds": {
+        "post": op("Reserve credits", ok(201, ref("Hold")), [acct, idem_req], body({"amount": I, "expires_in_seconds": I, "description": S}), "402", "413", "422"),
+        "get": op("An account's holds", ok(200, {"type": "object", "properties": {"data": arr(ref("Hold"))}, "required": ["data"]}), [acct, q("status"), q("limit", I)]),
+    },
+    "/v1/holds/{id}": {"get": op("Read a hold", ok(200, ref("Hold")), [acct])},
+    "/v1/holds/{id}/capture": {"post": op("Capture a hold (all when amount is omitted)", ok(200, ref("Hold")), [acct], body({"amount": I}), "409", "413")},
+    "/v1/holds/{id}/release": {"post": op("Release a hold", ok(200, ref("Hold")), [acct], None, "409")},
+    "/v1/accounts/{id}/dashboard_sessions": {"post": op("A link to the account's credits page", ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I}), "413")},
+    "/v1/events": {"get": op("Stripe events, newest first", ok(200, page(ref("Event"))), [q("status"), q("type"), q("limit", I), q("starting_after")])},
+    "/v1/api_keys": {
+        "get": op("List API keys", ok(200, {"type": "object", "properties": {"data": arr(ref("APIKey"))}, "required": ["data"]})),
+        "post": op("Create an API key (the secret is shown once)", ok(201, obj({"key": ref("APIKey"), "secret": S}, ["key", "secret"])), None,
+                   body({"name": S, "scope": S, "account_id": S}), "413"),
+    },
+    "/v1/api_keys/{id}": {"delete": op("Revoke an API key", ok(200, ref("APIKey")), [acct])},
+}
+for item in paths.values():
+    for o in item.values():
+        o["responses"].update(errors("405"))
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {"title": "credits", "version": "1", "description": "Sell and spend prepaid credits. Every call takes Authorization: Bearer <key>."},
+    "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": paths,
+}
+text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+root = pathlib.Path(__file__).resolve().parent.parent
+for path in (root / "docs" / "openapi.json", root / "server" / "openapi.json"):
+    path.write_text(text)
