@@ -4,9 +4,9 @@ package server
 
 import (
 	"bytes"
-	_ "embed"
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"io"
