@@ -211,14 +211,14 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if paymentID == "" {
 		paymentID = cs.ID // nothing to pay (a 100 % discount): the session stands for the payment
 	}
-	payment, err := tx.LockPayment(paymentID, now)
+	payment, fresh, err := tx.LockPayment(paymentID, now)
 	if err != nil {
 		return "", "", err
 	}
 	if payment.SessionID != "" && payment.SessionID != cs.ID {
 		// Another session already paid with this payment intent (Stripe does
 		// not do that): keep the two apart rather than merge their facts.
-		if payment, err = tx.LockPayment(cs.ID, now); err != nil {
+		if payment, fresh, err = tx.LockPayment(cs.ID, now); err != nil {
 			return "", "", err
 		}
 	}
@@ -264,18 +264,17 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	}
 	payment.AccountID, payment.SessionID, payment.PackID, payment.Quantity, payment.Credits = account.ID, cs.ID, pack.ID, cs.Quantity, credits
 	payment.SoldAmount, payment.PaidAmount, payment.Currency = cs.ExpectedAmount, p.AmountPaid, p.Currency
-	payment.Discount, payment.UpdatedAt = ev.Session.AmountDiscount, now
-	if err := tx.SavePayment(payment); err != nil {
+	payment.Discount, payment.UpdatedAt, payment.Posted = ev.Session.AmountDiscount, now, credits
+	if err := locked.RecordPurchase(payment); err != nil {
 		return "", "", err
 	}
 	if err := locked.LinkPaymentEntry(entry.ID, payment.ID); err != nil {
 		return "", "", err
 	}
-	if err := locked.SetPaymentPosted(payment.ID, credits); err != nil {
-		return "", "", err
-	}
-	payment.Posted = credits
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
+	if fresh {
+		return EventProcessed, "", nil // a payment made just now has no refund or dispute to count
+	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
 }

@@ -21,7 +21,7 @@ func paymentOf(paymentIntent, charge string) string {
 func (s *Service) applyCharge(tx Tx, in StripeEvent, now time.Time) (status, reason string, err error) {
 	c := in.Charge
 	id := paymentOf(c.PaymentIntent, c.ID)
-	p, err := tx.LockPayment(id, now)
+	p, _, err := tx.LockPayment(id, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -47,7 +47,7 @@ func (s *Service) applyRefund(tx Tx, in StripeEvent, now time.Time) (status, rea
 	if id == "" {
 		return EventIgnored, "refund " + r.ID + " names no payment intent or charge", nil
 	}
-	p, err := tx.LockPayment(id, now)
+	p, _, err := tx.LockPayment(id, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -80,7 +80,7 @@ func (s *Service) applyDispute(tx Tx, in StripeEvent, now time.Time) (status, re
 	if id == "" {
 		return EventIgnored, "dispute " + d.ID + " names no payment intent or charge", nil
 	}
-	p, err := tx.LockPayment(id, now)
+	p, _, err := tx.LockPayment(id, now)
 	if err != nil {
 		return "", "", err
 	}

@@ -52,10 +52,11 @@ type Tx interface {
 	// Purchases lists an account's purchases, newest first.
 	Purchases(accountID string, limit int) ([]Purchase, error)
 
-	// LockPayment returns a payment, created empty when it is new, locked
-	// until the transaction ends: the facts of one payment change one event
-	// at a time. Lock the payment before its account.
-	LockPayment(id string, now time.Time) (Payment, error)
+	// LockPayment returns a payment, created empty when it is new (created
+	// says so: it has no facts yet), locked until the transaction ends: the
+	// facts of one payment change one event at a time. Lock the payment
+	// before its account.
+	LockPayment(id string, now time.Time) (p Payment, created bool, err error)
 	Payment(id string) (Payment, error)
 	PaymentBySession(sessionID string) (Payment, error)
 	// Payments lists an account's payments, newest first.
@@ -188,6 +189,9 @@ type LockedAccount interface {
 	// SetPaymentPosted records what the ledger holds for one of the
 	// account's payments; LinkPaymentEntry names an entry it posted.
 	SetPaymentPosted(paymentID string, posted int64) error
+	// RecordPurchase writes what a payment bought, for this account, and what
+	// it posted, in one statement.
+	RecordPurchase(p Payment) error
 	LinkPaymentEntry(entryID int64, paymentID string) error
 }
 

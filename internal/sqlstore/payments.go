@@ -19,13 +19,18 @@ func scanPayment(s scanner) (credits.Payment, error) {
 
 // LockPayment creates the payment when it is new, then locks its row (on
 // PostgreSQL; SQLite's one writer already serialises).
-func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, error) {
-	_, err := t.exec("create payment "+id, `INSERT INTO payments (id, charge_seen_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, id, t.d.Time(time.Unix(0, 0)), t.d.Time(now), t.d.Time(now))
+func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, bool, error) {
+	// A new row is locked by its insert, and returned by it: one statement.
+	created, err := queryAll(t, "create payment "+id, scanPayment, `INSERT INTO payments (id, charge_seen_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING `+paymentColumns, id, t.d.Time(time.Unix(0, 0)), t.d.Time(now), t.d.Time(now))
 	if err != nil {
-		return credits.Payment{}, err
+		return credits.Payment{}, false, err
 	}
-	return queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
+	if len(created) == 1 {
+		return created[0], true, nil
+	}
+	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
+	return p, false, err
 }
 
 func (t *Tx) Payment(id string) (credits.Payment, error) {
@@ -119,9 +124,17 @@ func (l *lockedAccount) SetPaymentPosted(paymentID string, posted int64) error {
 		posted, paymentID, l.id())
 }
 
+func (l *lockedAccount) RecordPurchase(p credits.Payment) error {
+	return l.t.execOne("record the purchase of payment "+p.ID, `UPDATE payments SET account_id = ?, session_id = ?, pack_id = ?,
+		quantity = ?, credits = ?, sold_amount = ?, paid_amount = ?, discount = ?, currency = ?, posted = ?, updated_at = ?
+		WHERE id = ? AND (account_id = '' OR account_id = ?)`, l.id(), p.SessionID, p.PackID, p.Quantity, p.Credits,
+		p.SoldAmount, p.PaidAmount, p.Discount, p.Currency, p.Posted, l.t.d.Time(p.UpdatedAt), p.ID, l.id())
+}
+
+// LinkPaymentEntry names an entry a payment posted; the caller wrote both
+// under this account's lock.
 func (l *lockedAccount) LinkPaymentEntry(entryID int64, paymentID string) error {
-	_, err := l.t.exec("link an entry to payment "+paymentID, `INSERT INTO payment_entries (entry_id, payment_id)
-		SELECT e.id, p.id FROM entries e, payments p WHERE e.id = ? AND e.account_id = ? AND p.id = ? AND p.account_id = ?`,
-		entryID, l.id(), paymentID, l.id())
+	_, err := l.t.exec("link an entry to payment "+paymentID, `INSERT INTO payment_entries (entry_id, payment_id) VALUES (?, ?)`,
+		entryID, paymentID)
 	return err
 }
