@@ -59,8 +59,6 @@ type Tx interface {
 	LockPayment(id string, now time.Time) (p Payment, created bool, err error)
 	Payment(id string) (Payment, error)
 	PaymentBySession(sessionID string) (Payment, error)
-	// Payments lists an account's payments, newest first.
-	Payments(accountID string, limit int) ([]Payment, error)
 	// AllPayments lists every payment by id, after the given one, at most limit.
 	AllPayments(after string, limit int) ([]Payment, error)
 	// SavePayment writes a payment's facts (not what it posted).

@@ -42,11 +42,6 @@ func (t *Tx) PaymentBySession(sessionID string) (credits.Payment, error) {
 		`SELECT `+paymentColumns+` FROM payments WHERE session_id = ? AND session_id != ''`, sessionID)
 }
 
-func (t *Tx) Payments(accountID string, limit int) ([]credits.Payment, error) {
-	return queryAll(t, "list payments of account "+accountID, scanPayment,
-		`SELECT `+paymentColumns+` FROM payments WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, limit)
-}
-
 func (t *Tx) AllPayments(after string, limit int) ([]credits.Payment, error) {
 	return queryAll(t, "list payments", scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
