@@ -90,8 +90,8 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, op fu
 			}
 		}
 		result, opErr = op(tx, now)
-		if opErr != nil && ErrorCode(opErr) == EINTERNAL {
-			return opErr
+		if code := ErrorCode(opErr); opErr != nil && (code == EINTERNAL || code == EUNAVAILABLE) {
+			return opErr // not an answer to keep: the request is retried
 		}
 		if idem == nil {
 			return nil
@@ -341,10 +341,11 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 		if err != nil {
 			return GrantResult{}, err
 		}
-		return GrantResult{
+		result := GrantResult{
 			ID: entry.ID, AccountID: accountID, LotID: lot.ID, Amount: req.Amount, ExpiresAt: req.ExpiresAt,
 			Priority: req.Priority, Reason: reason, Balance: account.Balance, Available: account.Balance - account.Held, CreatedAt: now,
-		}, nil
+		}
+		return result, emit(locked, OutCreditsGranted, result, now)
 	})
 }
 

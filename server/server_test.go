@@ -350,6 +350,24 @@ func TestStorageFailuresAnswer503(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.errorMessage(), "disk is full") {
 			t.Errorf("a write on a full disk: %d %s, want 503 saying the disk is full", r.status, r.raw)
 		}
+		// A 503 is not an answer to keep: the same key succeeds once the disk has room.
+		var keyed response
+		var body, key string
+		for i := range 200 {
+			body, key = fmt.Sprintf(`{"amount":1,"reason":"%s"}`, strings.Repeat("y", 400)+fmt.Sprint(i)), fmt.Sprint("full-", i)
+			if keyed = h.keyed("POST", "/v1/accounts/u1/grants", body, key); keyed.status != 201 {
+				break
+			}
+		}
+		if keyed.status != http.StatusServiceUnavailable {
+			t.Fatalf("a keyed write on a full disk: %d", keyed.status)
+		}
+		if err := h.db.Exec(context.Background(), "PRAGMA max_page_count = 1000000"); err != nil {
+			t.Fatal(err)
+		}
+		if retry := h.keyed("POST", "/v1/accounts/u1/grants", body, key); retry.status != 201 || retry.header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("the retry once the disk has room: %d %s, want a fresh 201", retry.status, retry.raw)
+		}
 	})
 	t.Run("read-only", func(t *testing.T) {
 		h := newHarness(t)

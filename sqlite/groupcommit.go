@@ -141,6 +141,12 @@ func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal er
 		if res.err != nil || res.panicked != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
 				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", mapError(err))
+				if credits.ErrorCode(res.err) == credits.EUNAVAILABLE {
+					// A full disk or an I/O error rolls the whole transaction
+					// back, savepoints and all: every write of the batch fails
+					// with that error, which clients retry.
+					fatal = res.err
+				}
 				return
 			}
 		}
