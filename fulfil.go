@@ -255,7 +255,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
 	}
 	p.PaymentIntent = ev.Session.PaymentIntent
-	entry, err := s.writePurchase(locked, p, account, pack)
+	entry, err := s.writePurchase(locked, &p, account, pack)
 	if err != nil {
 		return "", "", err
 	}
@@ -271,6 +271,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if err := locked.LinkPaymentEntry(entry.ID, payment.ID); err != nil {
 		return "", "", err
 	}
+	if err := emit(locked, OutPurchaseCompleted, p, now); err != nil {
+		return "", "", err
+	}
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		return EventProcessed, "", nil // a payment made just now has no refund or dispute to count
@@ -281,8 +284,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 
 // writePurchase records a purchase and credits its lot; it returns the
 // purchase's ledger entry.
-func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Account, pack Pack) (Entry, error) {
-	if _, err := locked.CreatePurchase(p); err != nil {
+func (s *Service) writePurchase(locked LockedAccount, p *Purchase, account Account, pack Pack) (Entry, error) {
+	var err error
+	if p.ID, err = locked.CreatePurchase(*p); err != nil {
 		return Entry{}, err
 	}
 	lot := Lot{AccountID: account.ID, Amount: p.Credits, Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt}
@@ -295,7 +299,7 @@ func (s *Service) writePurchase(locked LockedAccount, p Purchase, account Accoun
 		Description: fmt.Sprintf("%d × %s", p.Quantity, pack.Name), CreatedAt: p.CreatedAt,
 	}
 	account.Trial = false
-	_, entry, _, err := addLot(locked, account, entry, lot)
+	_, entry, _, err = addLot(locked, account, entry, lot)
 	return entry, err
 }
 

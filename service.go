@@ -18,6 +18,8 @@ type Service struct {
 	// Payments is nil when no Stripe key is configured: checkout then answers
 	// unavailable, and foreign sessions wait in the queue.
 	Payments Payments
+	// Webhooks delivers events to the application's endpoints; nil sends none.
+	Webhooks WebhookSender
 	// PaymentsMissing says what to configure when Payments is nil.
 	PaymentsMissing string
 	// Livemode is the mode of the configured Stripe key: events of the other

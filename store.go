@@ -118,6 +118,22 @@ type Tx interface {
 	RevokeAPIKey(id string, now time.Time) error
 	TouchAPIKey(id string, now time.Time) error
 
+	LastOutboxSeq() (int64, error)
+	// OutboxEventsAfter lists up to limit events after seq, in order.
+	OutboxEventsAfter(seq int64, limit int) ([]OutboxEvent, error)
+	CreateWebhookEndpoint(e WebhookEndpoint) error
+	WebhookEndpoint(id string) (WebhookEndpoint, error)
+	WebhookEndpoints() ([]WebhookEndpoint, error)
+	DeleteWebhookEndpoint(id string) error
+	// UpdateWebhookEndpoint writes an endpoint's delivery state and releases its claim.
+	UpdateWebhookEndpoint(e WebhookEndpoint) error
+	// ClaimWebhookEndpoints takes up to limit enabled endpoints due at now
+	// and claimed by nobody else, until now+lease.
+	ClaimWebhookEndpoints(now time.Time, lease time.Duration, limit int) ([]WebhookEndpoint, error)
+	AddWebhookAttempt(a WebhookAttempt) error
+	// WebhookAttempts lists an endpoint's latest attempts, newest first.
+	WebhookAttempts(endpointID string, limit int) ([]WebhookAttempt, error)
+
 	// RecordHealthCheck writes the time of a health check: a write that
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error
@@ -191,6 +207,11 @@ type LockedAccount interface {
 	// it posted, in one statement.
 	RecordPurchase(p Payment) error
 	LinkPaymentEntry(entryID int64, paymentID string) error
+
+	// NextEventSequence counts one more event of the account and returns
+	// its number; AddOutboxEvent writes the event.
+	NextEventSequence() (int64, error)
+	AddOutboxEvent(e OutboxEvent) error
 }
 
 // PaymentEntrySum is what verify compares of a payment's entries.

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"EntriesPagination", testEntriesPagination},
 		{"EventsByStatus", testEventsByStatus},
 		{"EventsPagesAndRetention", testEventsPagesAndRetention},
+		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},

@@ -1,0 +1,312 @@
+package credits
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Events for the application, written in the transaction of their cause.
+const (
+	OutPurchaseCompleted = "purchase.completed"
+	OutCreditsGranted    = "credits.granted"
+	OutPing              = "ping"
+)
+
+// OutboxEventTypes are the types an endpoint may subscribe to (or "*").
+var OutboxEventTypes = []string{OutPurchaseCompleted, OutCreditsGranted}
+
+// Limits of the webhooks sent to the application.
+const (
+	MaxWebhookEndpoints    = 100
+	MaxWebhookURLLength    = 2048
+	webhookBatch           = 50              // events one delivery run reads at a time
+	webhookClaimLease      = 2 * time.Minute // an endpoint claimed by a replica
+	webhookRetryBase       = 10 * time.Second
+	webhookRetryMax        = time.Hour
+	webhookDisableAfter    = 72 * time.Hour // failing this long disables an endpoint
+	webhookEndpointsAtOnce = 10
+)
+
+// OutboxEvent is an event for the application, as it is sent.
+type OutboxEvent struct {
+	Seq       int64     `json:"-"`
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	AccountID string    `json:"account_id"`
+	Sequence  int64     `json:"sequence"`
+	Payload   []byte    `json:"-"`
+	CreatedAt time.Time `json:"created"`
+}
+
+// WebhookEndpoint is where the application receives its events.
+type WebhookEndpoint struct {
+	ID             string     `json:"id"`
+	URL            string     `json:"url"`
+	Events         []string   `json:"events"`
+	Description    string     `json:"description"`
+	Secret         string     `json:"-"`
+	Status         string     `json:"status"` // enabled, disabled
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	Cursor         int64      `json:"-"`
+	Attempts       int64      `json:"attempts"` // failed attempts at the next event
+	NextAttemptAt  time.Time  `json:"next_attempt_at"`
+	FailingSince   *time.Time `json:"failing_since,omitempty"`
+	LockedUntil    time.Time  `json:"-"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// Webhook endpoint statuses.
+const (
+	EndpointEnabled  = "enabled"
+	EndpointDisabled = "disabled"
+)
+
+// WebhookAttempt is one try at delivering an event to an endpoint.
+type WebhookAttempt struct {
+	EndpointID string    `json:"endpoint_id"`
+	EventID    string    `json:"event_id"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"`
+	LatencyMS  int64     `json:"latency_ms"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// WebhookSender delivers a signed event to an endpoint (the outbound
+// package): it answers the status code, or an error when none came.
+type WebhookSender interface {
+	Send(ctx context.Context, url string, payload []byte, secrets []string) (status int, err error)
+}
+
+func (e WebhookEndpoint) subscribes(eventType string) bool {
+	return slices.Contains(e.Events, "*") || slices.Contains(e.Events, eventType)
+}
+
+// emit writes an event for the application in the transaction of its
+// cause; object is what it carries.
+func emit(locked LockedAccount, eventType string, object any, now time.Time) error {
+	sequence, err := locked.NextEventSequence()
+	if err != nil {
+		return err
+	}
+	ev := OutboxEvent{ID: NewID("evt_"), Type: eventType, AccountID: locked.Account().ID, Sequence: sequence, CreatedAt: now}
+	if ev.Payload, err = json.Marshal(map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": now.Unix(),
+		"account_id": ev.AccountID, "sequence": ev.Sequence, "data": map[string]any{"object": object}}); err != nil {
+		return fmt.Errorf("encode %s event: %w", eventType, err)
+	}
+	return locked.AddOutboxEvent(ev)
+}
+
+// CreateWebhookEndpoint adds an endpoint; it receives the events written
+// from now on. The secret is in this answer only.
+func (s *Service) CreateWebhookEndpoint(ctx context.Context, rawURL string, events []string, description string) (WebhookEndpoint, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > MaxWebhookURLLength || !PlainText(rawURL) {
+		return WebhookEndpoint{}, Errorf(EINVALID, "url must be an http:// or https:// URL of at most %d characters", MaxWebhookURLLength)
+	}
+	if len(events) == 0 {
+		return WebhookEndpoint{}, Errorf(EINVALID, "events must list event types, or [\"*\"] for all")
+	}
+	for _, t := range events {
+		if t != "*" && !slices.Contains(OutboxEventTypes, t) {
+			return WebhookEndpoint{}, Errorf(EINVALID, "unknown event type %q (known: %s, or *)", t, strings.Join(OutboxEventTypes, ", "))
+		}
+	}
+	description, err = validateText("description", description, false)
+	if err != nil {
+		return WebhookEndpoint{}, err
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return WebhookEndpoint{}, err
+	}
+	now := s.now()
+	ep := WebhookEndpoint{ID: NewID("we_"), URL: rawURL, Events: events, Description: description, Secret: "whsec_" + hex.EncodeToString(b[:]),
+		Status: EndpointEnabled, NextAttemptAt: now, LockedUntil: time.Unix(0, 0).UTC(), CreatedAt: now, UpdatedAt: now}
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		endpoints, err := tx.WebhookEndpoints()
+		if err != nil {
+			return err
+		}
+		if len(endpoints) >= MaxWebhookEndpoints {
+			return Errorf(ECONFLICT, "at most %d webhook endpoints", MaxWebhookEndpoints)
+		}
+		if ep.Cursor, err = tx.LastOutboxSeq(); err != nil {
+			return err
+		}
+		return tx.CreateWebhookEndpoint(ep)
+	})
+	return ep, err
+}
+
+// WebhookEndpoints lists the endpoints.
+func (s *Service) WebhookEndpoints(ctx context.Context) ([]WebhookEndpoint, error) {
+	var out []WebhookEndpoint
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		out, err = tx.WebhookEndpoints()
+		return err
+	})
+	return out, err
+}
+
+// RemoveWebhookEndpoint deletes an endpoint and its attempts.
+func (s *Service) RemoveWebhookEndpoint(ctx context.Context, id string) error {
+	if err := lookupID("webhook endpoint", id); err != nil {
+		return err
+	}
+	return s.Store.Update(ctx, func(tx Tx) error {
+		err := tx.DeleteWebhookEndpoint(id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
+		}
+		return err
+	})
+}
+
+// WebhookAttempts lists the latest attempts at an endpoint, newest first.
+func (s *Service) WebhookAttempts(ctx context.Context, endpointID string, limit int) ([]WebhookAttempt, error) {
+	limit, err := PageSize(limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := lookupID("webhook endpoint", endpointID); err != nil {
+		return nil, err
+	}
+	var out []WebhookAttempt
+	err = s.Store.View(ctx, func(tx Tx) error {
+		if _, err := tx.WebhookEndpoint(endpointID); errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "webhook endpoint %s not found", endpointID)
+		} else if err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.WebhookAttempts(endpointID, limit)
+		return err
+	})
+	return out, err
+}
+
+// DeliverWebhooks claims the endpoints that have something due and delivers
+// their events in order, each at least once; it returns how many attempts
+// it made. A failure is retried with back-off; an endpoint failing for 3
+// days is disabled with the reason.
+func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
+	if s.Webhooks == nil {
+		return 0, nil
+	}
+	now := s.now()
+	var claimed []WebhookEndpoint
+	err := s.Store.Update(ctx, func(tx Tx) (err error) {
+		claimed, err = tx.ClaimWebhookEndpoints(now, webhookClaimLease, webhookEndpointsAtOnce)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim webhook endpoints: %w", err)
+	}
+	attempts := 0
+	for _, ep := range claimed {
+		n, err := s.deliverTo(ctx, ep)
+		attempts += n
+		if err != nil {
+			return attempts, err
+		}
+	}
+	return attempts, nil
+}
+
+// deliverTo sends an endpoint's next events until one fails or none is left.
+func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error) {
+	attempts := 0
+	for {
+		var events []OutboxEvent
+		err := s.Store.View(ctx, func(tx Tx) (err error) {
+			events, err = tx.OutboxEventsAfter(ep.Cursor, webhookBatch)
+			return err
+		})
+		if err != nil {
+			return attempts, err
+		}
+		next := -1
+		for i, ev := range events {
+			if ep.subscribes(ev.Type) {
+				next = i
+				break
+			}
+			ep.Cursor = ev.Seq // not subscribed: passed over
+		}
+		if next < 0 {
+			ep.NextAttemptAt = s.now()
+			return attempts, s.saveEndpoint(ctx, ep)
+		}
+		ev := events[next]
+		ok, err := s.attempt(ctx, &ep, ev)
+		attempts++
+		if err != nil || !ok {
+			return attempts, err
+		}
+	}
+}
+
+// attempt sends one event and records the attempt and the endpoint's state.
+func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEvent) (bool, error) {
+	start := time.Now()
+	status, sendErr := s.Webhooks.Send(ctx, ep.URL, ev.Payload, []string{ep.Secret})
+	now := s.now()
+	a := WebhookAttempt{EndpointID: ep.ID, EventID: ev.ID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
+	ok := sendErr == nil && status >= 200 && status < 300
+	switch {
+	case ok:
+		ep.Cursor, ep.Attempts, ep.FailingSince, ep.NextAttemptAt = ev.Seq, 0, nil, now
+	default:
+		a.Error = fmt.Sprintf("answered %d", status)
+		if sendErr != nil {
+			a.Error = sendErr.Error()
+		}
+		ep.Attempts++
+		if ep.FailingSince == nil {
+			ep.FailingSince = &now
+		}
+		ep.NextAttemptAt = now.Add(min(webhookRetryBase<<min(ep.Attempts-1, 12), webhookRetryMax))
+		if now.Sub(*ep.FailingSince) >= webhookDisableAfter {
+			ep.Status = EndpointDisabled
+			ep.DisabledReason = fmt.Sprintf("failing since %s: %s", ep.FailingSince.Format(time.RFC3339), a.Error)
+		}
+	}
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		if err := tx.AddWebhookAttempt(a); err != nil {
+			return err
+		}
+		ep.UpdatedAt = now
+		return tx.UpdateWebhookEndpoint(*ep)
+	})
+	return ok, err
+}
+
+func (s *Service) saveEndpoint(ctx context.Context, ep WebhookEndpoint) error {
+	ep.UpdatedAt = s.now()
+	return s.Store.Update(ctx, func(tx Tx) error { return tx.UpdateWebhookEndpoint(ep) })
+}
+
+// RunWebhookDispatcher delivers due webhooks every interval until ctx ends.
+func (s *Service) RunWebhookDispatcher(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error("deliver webhooks", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}

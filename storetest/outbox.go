@@ -1,0 +1,136 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/creditswebhook"
+	"github.com/credits/credits/outbound"
+)
+
+// receiver is an application's endpoint: it verifies every signature and
+// keeps the events, failing the first requests when told to.
+type receiver struct {
+	t      *testing.T
+	secret string
+	mu     sync.Mutex
+	fail   int // requests still to fail
+	ids    []string
+	types  []string
+	seqs   []int64
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := creditswebhook.VerifyRequest(r, rc.secret)
+	if err != nil {
+		rc.t.Errorf("a delivery that does not verify: %v", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.fail > 0 {
+		rc.fail--
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	var ev struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Sequence int64  `json:"sequence"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		rc.t.Errorf("a delivery that is not an event: %s", body)
+	}
+	rc.ids, rc.types, rc.seqs = append(rc.ids, ev.ID), append(rc.types, ev.Type), append(rc.seqs, ev.Sequence)
+	w.WriteHeader(http.StatusOK)
+}
+
+// testWebhooksReachTheApplication: events written with their causes reach
+// a real endpoint, signed, each once and in order, also when the endpoint
+// was down for a while; an endpoint failing for 3 days is disabled.
+func testWebhooksReachTheApplication(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.svc.Webhooks = outbound.New()
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	add := func(events ...string) (*receiver, credits.WebhookEndpoint) {
+		rc := &receiver{t: t}
+		srv := httptest.NewServer(rc)
+		t.Cleanup(srv.Close)
+		ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL+"/hooks", events, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.secret = ep.Secret
+		return rc, ep
+	}
+	all, allEndpoint := add("*")
+	purchases, _ := add(credits.OutPurchaseCompleted)
+	all.fail = 3 // down for the first three tries
+
+	for range 3 {
+		f.grant("u1", 10, 0, 0)
+	}
+	f.buy("cs_1", "u1", "pi_1", 1)
+	for round := 0; round < 20; round++ {
+		if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Minute) // past every back-off of a few tries
+	}
+	want := []string{credits.OutCreditsGranted, credits.OutCreditsGranted, credits.OutCreditsGranted, credits.OutPurchaseCompleted}
+	if len(all.types) != len(want) {
+		t.Fatalf("the endpoint for everything got %v, want %v", all.types, want)
+	}
+	seen := map[string]bool{}
+	for i, id := range all.ids {
+		if seen[id] || all.types[i] != want[i] || all.seqs[i] != int64(i+1) {
+			t.Errorf("delivery %d: %s %s sequence %d, want %s, sequence %d, once", i, id, all.types[i], all.seqs[i], want[i], i+1)
+		}
+		seen[id] = true
+	}
+	if len(purchases.types) != 1 || purchases.types[0] != credits.OutPurchaseCompleted {
+		t.Errorf("the endpoint for purchases got %v", purchases.types)
+	}
+	attempts, err := f.svc.WebhookAttempts(ctx, allEndpoint.ID, 100)
+	if err != nil || len(attempts) != 7 {
+		t.Fatalf("%d attempts recorded (%v), want 3 failed and 4 delivered", len(attempts), err)
+	}
+	failed := 0
+	for _, a := range attempts {
+		if a.StatusCode == http.StatusServiceUnavailable && a.Error != "" {
+			failed++
+		}
+	}
+	if failed != 3 {
+		t.Errorf("%d failed attempts recorded, want 3", failed)
+	}
+
+	// An endpoint failing for 3 days is disabled, with the reason.
+	down, downEndpoint := add("*")
+	down.fail = 1 << 30
+	f.grant("u1", 1, 0, 0)
+	for round := 0; round < 200; round++ {
+		if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.now = f.now.Add(time.Hour)
+	}
+	endpoints, err := f.svc.WebhookEndpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range endpoints {
+		if ep.ID == downEndpoint.ID && (ep.Status != credits.EndpointDisabled || ep.DisabledReason == "") {
+			t.Errorf("an endpoint down for 200 hours: %s %q, want disabled with a reason", ep.Status, ep.DisabledReason)
+		}
+	}
+}
