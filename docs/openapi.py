@@ -44,6 +44,11 @@ schemas = {
     "APIKey": obj({"id": S, "name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S,
                    "created_at": T, "last_used_at": NT, "revoked_at": NT}, ["id", "scope", "created_at"]),
     "DashboardSession": obj({"url": S, "expires_at": T}, ["url", "expires_at"]),
+    "WebhookEndpoint": obj({"id": S, "url": S, "events": arr(S), "description": S, "status": {"type": "string", "enum": ["enabled", "disabled"]},
+                            "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T},
+                           ["id", "url", "events", "status"]),
+    "WebhookAttempt": obj({"endpoint_id": S, "event_id": S, "at": T, "status_code": I, "latency_ms": I, "error": S},
+                          ["endpoint_id", "event_id", "at", "status_code"]),
 }
 
 def err(desc): return {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
@@ -105,6 +110,13 @@ paths = {
                    body({"name": S, "scope": S, "account_id": S}), "413"),
     },
     "/v1/api_keys/{id}": {"delete": op("Revoke an API key", ok(200, ref("APIKey")), [acct])},
+    "/v1/webhook_endpoints": {
+        "get": op("List the application's webhook endpoints", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookEndpoint"))}, "required": ["data"]})),
+        "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), None,
+                   body({"url": S, "events": arr(S), "description": S}), "409", "413"),
+    },
+    "/v1/webhook_endpoints/{id}": {"delete": op("Remove a webhook endpoint", ok(200, obj({"id": S, "deleted": B}, ["id", "deleted"])), [acct])},
+    "/v1/webhook_endpoints/{id}/deliveries": {"get": op("The latest delivery attempts", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookAttempt"))}, "required": ["data"]}), [acct, q("limit", I)])},
 }
 for item in paths.values():
     for o in item.values():

@@ -47,3 +47,62 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, key)
 }
+
+type createWebhookEndpointRequest struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Description string   `json:"description"`
+}
+
+// handleCreateWebhookEndpoint adds an endpoint; its signing secret is in
+// this answer only.
+func (s *Server) handleCreateWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req createWebhookEndpointRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ep, err := s.Service.CreateWebhookEndpoint(r.Context(), req.URL, req.Events, req.Description)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"endpoint": ep, "secret": ep.Secret})
+}
+
+func (s *Server) handleListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
+	endpoints, err := s.Service.WebhookEndpoints(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if endpoints == nil {
+		endpoints = []credits.WebhookEndpoint{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": endpoints})
+}
+
+func (s *Server) handleRemoveWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	if err := s.Service.RemoveWebhookEndpoint(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "deleted": true})
+}
+
+func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	attempts, err := s.Service.WebhookAttempts(r.Context(), r.PathValue("id"), int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if attempts == nil {
+		attempts = []credits.WebhookAttempt{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": attempts})
+}

@@ -218,6 +218,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /v1/api_keys", admin, anyAccount, s.handleCreateAPIKey},
 		{"GET /v1/api_keys", admin, anyAccount, s.handleListAPIKeys},
 		{"DELETE /v1/api_keys/{id}", admin, anyAccount, s.handleRevokeAPIKey},
+		{"POST /v1/webhook_endpoints", admin, anyAccount, s.handleCreateWebhookEndpoint},
+		{"GET /v1/webhook_endpoints", admin, anyAccount, s.handleListWebhookEndpoints},
+		{"DELETE /v1/webhook_endpoints/{id}", admin, anyAccount, s.handleRemoveWebhookEndpoint},
+		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 	}
 }
 

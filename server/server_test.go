@@ -657,3 +657,31 @@ func TestIdempotencyOutlivesARotation(t *testing.T) {
 		t.Errorf("balance %d after a debit and its retry across a rotation, want 7", a.Balance)
 	}
 }
+
+// TestWebhookEndpointsAPI: an admin adds, lists, reads the deliveries of
+// and removes an endpoint; bad input is refused.
+func TestWebhookEndpointsAPI(t *testing.T) {
+	h := newHarness(t)
+	r := h.api("POST", "/v1/webhook_endpoints", `{"url":"https://app.example.com/credits","events":["purchase.completed"],"description":"billing"}`)
+	if r.status != 201 || !strings.HasPrefix(fmt.Sprint(r.body["secret"]), "whsec_") {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	id := r.body["endpoint"].(map[string]any)["id"].(string)
+	if strings.Contains(string(h.api("GET", "/v1/webhook_endpoints", "").raw), "whsec_") {
+		t.Error("the list shows a signing secret")
+	}
+	if r := h.api("GET", "/v1/webhook_endpoints/"+id+"/deliveries", ""); r.status != 200 {
+		t.Errorf("deliveries: %d %s", r.status, r.raw)
+	}
+	for _, body := range []string{`{"url":"ftp://x","events":["*"]}`, `{"url":"https://x.example","events":["nope"]}`, `{"url":"https://x.example","events":[]}`} {
+		if r := h.api("POST", "/v1/webhook_endpoints", body); r.status != 400 {
+			t.Errorf("create %s: %d, want 400", body, r.status)
+		}
+	}
+	if r := h.api("DELETE", "/v1/webhook_endpoints/"+id, ""); r.status != 200 {
+		t.Errorf("remove: %d %s", r.status, r.raw)
+	}
+	if r := h.api("DELETE", "/v1/webhook_endpoints/"+id, ""); r.status != 404 {
+		t.Errorf("remove again: %d, want 404", r.status)
+	}
+}

@@ -6,17 +6,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
-	"strings"
-	"testing"
-
-	"github.com/credits/credits"
-	"github.com/credits/credits/internal/stripemock"
-	"github.com/credits/credits/internal/testkit"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/creditswebhook"
+	"github.com/credits/credits/internal/stripemock"
+	"github.com/credits/credits/internal/testkit"
 )
 
 const testAPIKey = "e2e_api_key_0123456789abcdef"
@@ -250,5 +252,37 @@ func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/dashboard/credits" {
 		t.Errorf("a link from before the restart: %d to %q, want 303 to the page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestWebhooksFromTheServer: through the real serve wiring, a grant reaches
+// the application's endpoint, signed with the secret its creation answered.
+func TestWebhooksFromTheServer(t *testing.T) {
+	got := make(chan string, 4)
+	var secret atomic.Value
+	secret.Store("")
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := creditswebhook.VerifyRequest(r, secret.Load().(string))
+		if err != nil {
+			t.Errorf("a delivery that does not verify: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		got <- string(body)
+	}))
+	t.Cleanup(receiver.Close)
+	_, base := startMain(t, map[string]string{"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "credits.db"), "CREDITS_API_KEY": testAPIKey})
+	c := client{t, base}
+	created := c.must(201, "POST", "/v1/webhook_endpoints", map[string]any{"url": receiver.URL + "/credits", "events": []string{"credits.granted"}})
+	secret.Store(created["secret"].(string))
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u1", "email": "u1@example.com"})
+	c.must(201, "POST", "/v1/accounts/u1/grants", map[string]any{"amount": 7, "reason": "welcome"})
+	select {
+	case body := <-got:
+		if !strings.Contains(body, `"type":"credits.granted"`) || !strings.Contains(body, `"account_id":"u1"`) {
+			t.Errorf("delivered %s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event reached the endpoint within 10 s")
 	}
 }

@@ -37,6 +37,7 @@ Usage:
   credits accounts logout ID    revoke the account's dashboard links and sessions
   credits holds list|capture|release
   credits events list [--status unmatched] | retry EVENT | accept EVENT
+  credits webhooks add --url URL [--events a,b] | list | remove ID | deliveries ID
   credits keys create --scope read|spend|admin [--account ID] [--name N] | list | revoke ID
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
@@ -95,6 +96,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.payments(ctx, args[1:])
 	case "keys":
 		return cli.keys(ctx, args[1:])
+	case "webhooks":
+		return cli.webhooks(ctx, args[1:])
 	case "stripe":
 		return cli.stripeCommands(ctx, args[1:])
 	case "bench":

@@ -17,6 +17,7 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/demo"
+	"github.com/credits/credits/outbound"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
@@ -118,8 +119,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.httpServer = srv.HTTPServer(cfg.Addr)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopWorker = stopWorker
-	m.done.Add(3)
+	m.done.Add(4)
 	go func() { defer m.done.Done(); m.Service.RunWorker(workerCtx, workerInterval) }()
+	go func() { defer m.done.Done(); m.Service.RunWebhookDispatcher(workerCtx, workerInterval) }()
 	go func() { defer m.done.Done(); m.Service.RunSweeper(workerCtx, sweepInterval) }()
 	go func() {
 		defer m.done.Done()
@@ -186,6 +188,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
+	svc.Webhooks = outbound.New()
 	svc.IgnoredPayloadRetention = cfg.ignoredRetention
 	switch {
 	case cfg.StripeSecretKey != "":
