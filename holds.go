@@ -175,6 +175,9 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 	if err := locked.UpdateHold(hold); err != nil {
 		return account, hold, err
 	}
+	if err := emit(locked, "hold."+status, hold, now); err != nil {
+		return account, hold, err
+	}
 	// Credits freed on a lot that expired meanwhile expire now; the rest pay
 	// back any debt.
 	if account, err = expireLots(locked, account, now); err != nil {
@@ -238,6 +241,9 @@ func expireLots(locked LockedAccount, account Account, now time.Time) (Account, 
 			return account, err
 		}
 		if err := locked.AddLotDraws(entry.ID, []LotAmount{{LotID: lot.ID, Amount: expired}}); err != nil {
+			return account, err
+		}
+		if err := emit(locked, OutCreditsExpired, map[string]any{"lot_id": lot.ID, "amount": expired, "entry": entry}, now); err != nil {
 			return account, err
 		}
 	}

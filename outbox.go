@@ -15,13 +15,24 @@ import (
 
 // Events for the application, written in the transaction of their cause.
 const (
-	OutPurchaseCompleted = "purchase.completed"
-	OutCreditsGranted    = "credits.granted"
-	OutPing              = "ping"
+	OutPurchaseCompleted    = "purchase.completed"
+	OutPaymentRefunded      = "payment.refunded"
+	OutPaymentDisputed      = "payment.disputed"
+	OutPaymentDisputeClosed = "payment.dispute_closed"
+	OutCreditsGranted       = "credits.granted"
+	OutCreditsAdjusted      = "credits.adjusted"
+	OutCreditsExpired       = "credits.expired"
+	OutHoldCaptured         = "hold.captured"
+	OutHoldReleased         = "hold.released"
+	OutHoldExpired          = "hold.expired"
+	OutAccountInDebt        = "account.in_debt"
+	OutAccountDebtSettled   = "account.debt_settled"
 )
 
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
-var OutboxEventTypes = []string{OutPurchaseCompleted, OutCreditsGranted}
+var OutboxEventTypes = []string{OutPurchaseCompleted, OutPaymentRefunded, OutPaymentDisputed, OutPaymentDisputeClosed,
+	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
+	OutAccountInDebt, OutAccountDebtSettled}
 
 // Limits of the webhooks sent to the application.
 const (

@@ -148,7 +148,18 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
 		return "", "", err
 	}
-	return EventProcessed, "", locked.SetPaymentPosted(p.ID, owed)
+	if err := locked.SetPaymentPosted(p.ID, owed); err != nil {
+		return "", "", err
+	}
+	eventType := OutPaymentRefunded
+	if kind == EntryDispute {
+		eventType = OutPaymentDisputed
+		if owed > p.Posted {
+			eventType = OutPaymentDisputeClosed // credits given back: the dispute closed in the account's favour
+		}
+	}
+	object := map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "reference": reference, "credits": owed - p.Posted, "owed": owed, "entry": entry}
+	return EventProcessed, "", emit(locked, eventType, object, now)
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
@@ -191,8 +202,14 @@ func takeBack(locked LockedAccount, account Account, sessionID string, entry Ent
 		return account, entry, err
 	}
 	if left > 0 {
+		inDebt := account.Debt == 0
 		account.Debt += left
-		return account, entry, locked.SetDebt(account.Debt)
+		if err := locked.SetDebt(account.Debt); err != nil {
+			return account, entry, err
+		}
+		if inDebt {
+			return account, entry, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, entry.CreatedAt)
+		}
 	}
 	return account, entry, nil
 }
@@ -213,5 +230,11 @@ func payDebt(locked LockedAccount, account Account, now time.Time) (Account, err
 		return account, err
 	}
 	account.Debt -= pay
-	return account, locked.SetDebt(account.Debt)
+	if err := locked.SetDebt(account.Debt); err != nil {
+		return account, err
+	}
+	if account.Debt == 0 {
+		return account, emit(locked, OutAccountDebtSettled, map[string]any{"repaid": pay}, now)
+	}
+	return account, nil
 }

@@ -367,6 +367,11 @@ func addLot(locked LockedAccount, account Account, entry Entry, lot Lot) (Accoun
 		if err := locked.SetDebt(account.Debt); err != nil {
 			return account, entry, lot, err
 		}
+		if account.Debt == 0 {
+			if err := emit(locked, OutAccountDebtSettled, map[string]any{"repaid": repaid}, lot.CreatedAt); err != nil {
+				return account, entry, lot, err
+			}
+		}
 	}
 	if entry.Reference == "" {
 		entry.Reference = fmt.Sprintf("lot_%d", lot.ID)
@@ -414,7 +419,8 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 				return DebitResult{}, err
 			}
 		}
-		return DebitResult{ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: reason,
-			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now}, nil
+		result := DebitResult{ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: reason,
+			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now}
+		return result, emit(locked, OutCreditsAdjusted, result, now)
 	})
 }

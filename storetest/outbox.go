@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,5 +133,55 @@ func testWebhooksReachTheApplication(t *testing.T, open Opener) {
 		if ep.ID == downEndpoint.ID && (ep.Status != credits.EndpointDisabled || ep.DisabledReason == "") {
 			t.Errorf("an endpoint down for 200 hours: %s %q, want disabled with a reason", ep.Status, ep.DisabledReason)
 		}
+	}
+}
+
+// testEventsWithTheirCauses: each kind of change writes its event, in the
+// same transaction, in order, with the account's sequence.
+func testEventsWithTheirCauses(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	f.buy("cs_1", "u1", "pi_1", 1) // purchase.completed
+	if _, err := f.debit("u1", 100); err != nil {
+		t.Fatal(err)
+	}
+	f.receive(stripeEvent("evt_r", credits.EventRefundCreated, 1_800_000_000, map[string]any{"id": "re_1", "object": "refund",
+		"amount": 500, "currency": "usd", "status": "succeeded", "payment_intent": "pi_1"})) // payment.refunded, account.in_debt
+	f.grant("u1", 150, 0, 0) // account.debt_settled, credits.granted
+	if _, _, err := f.svc.Adjust(ctx, "u1", credits.AdjustmentRequest{Amount: 5, Reason: "goodwill"}, nil); err != nil { // credits.adjusted
+		t.Fatal(err)
+	}
+	captured := f.hold("u1", 10, time.Hour)
+	if _, err := f.svc.CaptureHold(ctx, captured.ID, nil); err != nil { // hold.captured
+		t.Fatal(err)
+	}
+	released := f.hold("u1", 10, time.Hour)
+	if _, err := f.svc.ReleaseHold(ctx, released.ID); err != nil { // hold.released
+		t.Fatal(err)
+	}
+	f.hold("u1", 10, time.Minute)
+	f.grant("u1", 5, 30*time.Minute, 0) // credits.granted
+	f.now = f.now.Add(time.Hour)
+	if _, err := f.svc.SweepExpired(ctx); err != nil { // hold.expired, credits.expired
+		t.Fatal(err)
+	}
+	var events []credits.OutboxEvent
+	if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 100); return err }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{credits.OutPurchaseCompleted, credits.OutAccountInDebt, credits.OutPaymentRefunded, credits.OutAccountDebtSettled,
+		credits.OutCreditsGranted, credits.OutCreditsAdjusted, credits.OutHoldCaptured, credits.OutHoldReleased, credits.OutCreditsGranted,
+		credits.OutHoldExpired, credits.OutCreditsExpired}
+	var got []string
+	for i, ev := range events {
+		got = append(got, ev.Type)
+		if ev.AccountID != "u1" || ev.Sequence != int64(i+1) {
+			t.Errorf("event %d: account %s sequence %d, want u1 and %d", i, ev.AccountID, ev.Sequence, i+1)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events:\n got %v\nwant %v", got, want)
 	}
 }

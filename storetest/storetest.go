@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsByStatus", testEventsByStatus},
 		{"EventsPagesAndRetention", testEventsPagesAndRetention},
 		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
+		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
