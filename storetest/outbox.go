@@ -149,7 +149,7 @@ func testEventsWithTheirCauses(t *testing.T, open Opener) {
 	}
 	f.receive(stripeEvent("evt_r", credits.EventRefundCreated, 1_800_000_000, map[string]any{"id": "re_1", "object": "refund",
 		"amount": 500, "currency": "usd", "status": "succeeded", "payment_intent": "pi_1"})) // payment.refunded, account.in_debt
-	f.grant("u1", 150, 0, 0) // account.debt_settled, credits.granted
+	f.grant("u1", 150, 0, 0)                                                                                             // account.debt_settled, credits.granted
 	if _, _, err := f.svc.Adjust(ctx, "u1", credits.AdjustmentRequest{Amount: 5, Reason: "goodwill"}, nil); err != nil { // credits.adjusted
 		t.Fatal(err)
 	}
