@@ -276,7 +276,8 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	}
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
-		return EventProcessed, "", nil // a payment made just now has no refund or dispute to count
+		// A payment made just now has no refund or dispute to count.
+		return EventProcessed, "", s.watchAgain(tx, account.ID, now)
 	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)

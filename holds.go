@@ -50,7 +50,11 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err := locked.CreateHold(hold, reserved); err != nil {
 			return Hold{}, err
 		}
-		return hold, locked.SetHeld(account.Held + req.Amount)
+		account.Held += req.Amount
+		if err := locked.SetHeld(account.Held); err != nil {
+			return Hold{}, err
+		}
+		return hold, s.watch(locked, account, now)
 	})
 }
 
@@ -88,8 +92,10 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount *int64)
 		if amount != nil {
 			captured = *amount
 		}
-		_, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now)
-		return err
+		if account, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now); err != nil {
+			return err
+		}
+		return s.watch(locked, account, now)
 	})
 	return hold, err
 }
@@ -108,8 +114,10 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 		case HoldReleased:
 			return nil
 		case HoldHeld:
-			_, hold, err = s.closeHold(locked, account, hold, 0, HoldReleased, now)
-			return err
+			if account, hold, err = s.closeHold(locked, account, hold, 0, HoldReleased, now); err != nil {
+				return err
+			}
+			return s.watch(locked, account, now)
 		default:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be released", holdID, hold.Status)
 		}
@@ -214,8 +222,10 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 			return nil, account, err
 		}
 	}
-	account, err = expireLots(locked, account, now)
-	return locked, account, err
+	if account, err = expireLots(locked, account, now); err != nil {
+		return locked, account, err
+	}
+	return locked, account, s.watch(locked, account, now)
 }
 
 // Bounds of one settlement; what is left is settled by the next one.

@@ -32,7 +32,7 @@ const (
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
 var OutboxEventTypes = []string{OutPurchaseCompleted, OutPaymentRefunded, OutPaymentDisputed, OutPaymentDisputeClosed,
 	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
-	OutAccountInDebt, OutAccountDebtSettled}
+	OutAccountInDebt, OutAccountDebtSettled, OutBalanceLow, OutBalanceDepleted, OutBalanceRecovered}
 
 // Limits of the webhooks sent to the application.
 const (

@@ -159,7 +159,10 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 		}
 	}
 	object := map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "reference": reference, "credits": owed - p.Posted, "owed": owed, "entry": entry}
-	return EventProcessed, "", emit(locked, eventType, object, now)
+	if err := emit(locked, eventType, object, now); err != nil {
+		return "", "", err
+	}
+	return EventProcessed, "", s.watchAgain(tx, p.AccountID, now)
 }
 
 // takeBack takes amount credits out of an account: first what is left of the

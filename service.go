@@ -18,6 +18,8 @@ type Service struct {
 	// Payments is nil when no Stripe key is configured: checkout then answers
 	// unavailable, and foreign sessions wait in the queue.
 	Payments Payments
+	// LowBalanceThreshold is the default threshold of balance.low (0: off).
+	LowBalanceThreshold int64
 	// Webhooks delivers events to the application's endpoints; nil sends none.
 	Webhooks WebhookSender
 	// PaymentsMissing says what to configure when Payments is nil.

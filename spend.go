@@ -207,6 +207,9 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		if err != nil {
 			return DebitResult{}, err
 		}
+		if err := s.watch(locked, account, now); err != nil {
+			return DebitResult{}, err
+		}
 		return DebitResult{
 			ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: description, Metadata: req.Metadata,
 			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now,
@@ -345,7 +348,10 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 			ID: entry.ID, AccountID: accountID, LotID: lot.ID, Amount: req.Amount, ExpiresAt: req.ExpiresAt,
 			Priority: req.Priority, Reason: reason, Balance: account.Balance, Available: account.Balance - account.Held, CreatedAt: now,
 		}
-		return result, emit(locked, OutCreditsGranted, result, now)
+		if err := emit(locked, OutCreditsGranted, result, now); err != nil {
+			return result, err
+		}
+		return result, s.watch(locked, account, now)
 	})
 }
 
@@ -421,6 +427,9 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		}
 		result := DebitResult{ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: reason,
 			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now}
-		return result, emit(locked, OutCreditsAdjusted, result, now)
+		if err := emit(locked, OutCreditsAdjusted, result, now); err != nil {
+			return result, err
+		}
+		return result, s.watch(locked, account, now)
 	})
 }

@@ -212,6 +212,10 @@ type LockedAccount interface {
 	// its number; AddOutboxEvent writes the event.
 	NextEventSequence() (int64, error)
 	AddOutboxEvent(e OutboxEvent) error
+	// SetBalanceState records where available credits stand (ok, low,
+	// depleted); Account() answers it from then on.
+	SetBalanceState(state string) error
+	SetLowBalanceThreshold(threshold int64) error
 }
 
 // PaymentEntrySum is what verify compares of a payment's entries.

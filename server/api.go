@@ -205,3 +205,27 @@ func intParam(r *http.Request, name string) (int64, error) {
 	}
 	return n, nil
 }
+
+type updateAccountRequest struct {
+	LowBalanceThreshold *int64 `json:"low_balance_threshold"`
+}
+
+// handleUpdateAccount sets what an account's settings may change: its
+// low-balance threshold (-1: the default, 0: off).
+func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
+	var req updateAccountRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.LowBalanceThreshold == nil {
+		s.writeError(w, r, credits.Errorf(credits.EINVALID, "low_balance_threshold is required"))
+		return
+	}
+	account, err := s.Service.SetLowBalanceThreshold(r.Context(), r.PathValue("id"), *req.LowBalanceThreshold)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, account)
+}

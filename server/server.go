@@ -202,6 +202,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /v1/accounts", admin, anyAccount, s.handleCreateAccount},
 		{"GET /v1/accounts", read, anyAccount, s.handleListAccounts},
 		{"GET /v1/accounts/{id}", read, pathAccount, s.handleGetAccount},
+		{"PATCH /v1/accounts/{id}", admin, pathAccount, s.handleUpdateAccount},
 		{"POST /v1/accounts/{id}/checkout_sessions", spend, pathAccount, s.handleCreateCheckout},
 		{"GET /v1/accounts/{id}/entries", read, pathAccount, s.handleListEntries},
 		{"GET /v1/accounts/{id}/purchases", read, pathAccount, s.handleListPurchases},

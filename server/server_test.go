@@ -685,3 +685,20 @@ func TestWebhookEndpointsAPI(t *testing.T) {
 		t.Errorf("remove again: %d, want 404", r.status)
 	}
 }
+
+// TestUpdateAccountThreshold: PATCH sets the threshold; the account shows it.
+func TestUpdateAccountThreshold(t *testing.T) {
+	h := newHarness(t)
+	h.fund("u1", 100)
+	if r := h.api("PATCH", "/v1/accounts/u1", `{"low_balance_threshold":150}`); r.status != 200 || r.body["low_balance_threshold"] != 150.0 || r.body["balance_state"] != "low" {
+		t.Errorf("patch: %d %s, want the threshold and the state low", r.status, r.raw)
+	}
+	for _, body := range []string{`{}`, `{"low_balance_threshold":-2}`, `{"low_balance_threshold":"x"}`} {
+		if r := h.api("PATCH", "/v1/accounts/u1", body); r.status != 400 {
+			t.Errorf("patch %s: %d, want 400", body, r.status)
+		}
+	}
+	if r := h.api("PATCH", "/v1/accounts/nobody", `{"low_balance_threshold":1}`); r.status != 404 {
+		t.Errorf("patch of an unknown account: %d, want 404", r.status)
+	}
+}

@@ -171,8 +171,8 @@ func testEventsWithTheirCauses(t *testing.T, open Opener) {
 	if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 100); return err }); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{credits.OutPurchaseCompleted, credits.OutAccountInDebt, credits.OutPaymentRefunded, credits.OutAccountDebtSettled,
-		credits.OutCreditsGranted, credits.OutCreditsAdjusted, credits.OutHoldCaptured, credits.OutHoldReleased, credits.OutCreditsGranted,
+	want := []string{credits.OutPurchaseCompleted, credits.OutBalanceDepleted, credits.OutAccountInDebt, credits.OutPaymentRefunded,
+		credits.OutAccountDebtSettled, credits.OutCreditsGranted, credits.OutBalanceRecovered, credits.OutCreditsAdjusted, credits.OutHoldCaptured, credits.OutHoldReleased, credits.OutCreditsGranted,
 		credits.OutHoldExpired, credits.OutCreditsExpired}
 	var got []string
 	for i, ev := range events {
@@ -183,5 +183,67 @@ func testEventsWithTheirCauses(t *testing.T, open Opener) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
+	}
+}
+
+// testBalanceThresholds: balance.low fires once when available credits drop
+// below the threshold, again only after balance.recovered; balance.depleted
+// when they reach zero; 100 concurrent debits crossing together tell each
+// crossing once.
+func testBalanceThresholds(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.account("u1", "u1@example.com")
+	if _, err := f.svc.SetLowBalanceThreshold(ctx, "u1", 50); err != nil {
+		t.Fatal(err)
+	}
+	balanceEvents := func() []string {
+		var events []credits.OutboxEvent
+		if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 1000); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ev := range events {
+			if strings.HasPrefix(ev.Type, "balance.") {
+				out = append(out, ev.Type)
+			}
+		}
+		return out
+	}
+	f.grant("u1", 100, 0, 0)
+	for _, amount := range []int64{30, 30, 10} { // 70 ok, 40 low, 30 still low
+		if _, err := f.debit("u1", amount); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.grant("u1", 100, 0, 0)                      // 130: recovered
+	if _, err := f.debit("u1", 130); err != nil { // 0: depleted
+		t.Fatal(err)
+	}
+	f.grant("u1", 10, 0, 0)  // 10: low again, but only after recovered: nothing
+	f.grant("u1", 100, 0, 0) // 110: recovered
+	want := []string{credits.OutBalanceLow, credits.OutBalanceRecovered, credits.OutBalanceDepleted, credits.OutBalanceRecovered}
+	if got := balanceEvents(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("balance events %v, want %v", got, want)
+	}
+
+	f.account("u2", "u2@example.com")
+	if _, err := f.svc.SetLowBalanceThreshold(ctx, "u2", 50); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("u2", 100, 0, 0)
+	concurrentDebits(t, f, "u2", 100, 1)
+	counts := map[string]int{}
+	var events []credits.OutboxEvent
+	if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 1000); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if ev.AccountID == "u2" {
+			counts[ev.Type]++
+		}
+	}
+	if counts[credits.OutBalanceLow] != 1 || counts[credits.OutBalanceDepleted] != 1 || counts[credits.OutBalanceRecovered] != 0 {
+		t.Errorf("100 concurrent debits of 100 credits told %v, want one low and one depleted", counts)
 	}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsPagesAndRetention", testEventsPagesAndRetention},
 		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
+		{"BalanceThresholds", testBalanceThresholds},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},

@@ -74,6 +74,7 @@ func (cmd *command) service(ctx context.Context) (*credits.Service, func(), erro
 		return nil, nil, err
 	}
 	svc := credits.NewService(db)
+	svc.LowBalanceThreshold = cmd.cfg.lowBalance
 	trial := cmd.cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	return svc, func() { db.Close() }, nil

@@ -33,6 +33,7 @@ type Config struct {
 	RateSignIns          string
 	IgnoredRetentionDays string
 	SigningSecret        string
+	LowBalanceThreshold  string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -42,6 +43,7 @@ type Config struct {
 	checkoutExpiresIn time.Duration
 	rateLimits        server.RateLimits
 	ignoredRetention  time.Duration
+	lowBalance        int64
 }
 
 const (
@@ -94,6 +96,7 @@ var configVars = []struct {
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
@@ -166,6 +169,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
+	}
+	if n, err := strconv.ParseInt(c.LowBalanceThreshold, 10, 64); err != nil || n < 0 || n > credits.MaxLowBalanceThreshold {
+		return fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold))
+	} else {
+		c.lowBalance = n
 	}
 	if c.SigningSecret != "" && len(c.SigningSecret) < minSigningSecretLength {
 		return fmt.Errorf("CREDITS_SIGNING_SECRET must be at least %d characters", minSigningSecretLength)

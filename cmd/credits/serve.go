@@ -189,6 +189,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
 	svc.Webhooks = outbound.New()
+	svc.LowBalanceThreshold = cfg.lowBalance
 	svc.IgnoredPayloadRetention = cfg.ignoredRetention
 	switch {
 	case cfg.StripeSecretKey != "":

@@ -43,17 +43,17 @@ func (t *Tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, debt, trial, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, timeValue{&a.CreatedAt})
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, timeValue{&a.CreatedAt})
 	return a, err
 }
 
 func (t *Tx) CreateAccount(a credits.Account) error {
-	_, err := t.exec("create account "+a.ID, `INSERT INTO accounts (id, email, balance, trial, created_at) VALUES (?, ?, ?, ?, ?)`,
-		a.ID, a.Email, a.Balance, a.Trial, t.d.Time(a.CreatedAt))
+	_, err := t.exec("create account "+a.ID, `INSERT INTO accounts (id, email, balance, trial, balance_state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Email, a.Balance, a.Trial, a.BalanceState, t.d.Time(a.CreatedAt))
 	return err
 }
 
@@ -533,4 +533,16 @@ func (t *Tx) RevokeAPIKey(id string, now time.Time) error {
 func (t *Tx) TouchAPIKey(id string, now time.Time) error {
 	_, err := t.exec("note the use of API key "+id, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, t.d.Time(now), id)
 	return err
+}
+
+func (l *lockedAccount) SetBalanceState(state string) error {
+	if err := l.t.execOne("set the balance state of account "+l.id(), `UPDATE accounts SET balance_state = ? WHERE id = ?`, state, l.id()); err != nil {
+		return err
+	}
+	l.account.BalanceState = state
+	return nil
+}
+
+func (l *lockedAccount) SetLowBalanceThreshold(threshold int64) error {
+	return l.t.execOne("set the low-balance threshold of account "+l.id(), `UPDATE accounts SET low_balance_threshold = ? WHERE id = ?`, threshold, l.id())
 }
