@@ -11,14 +11,14 @@ type Account struct {
 	Held      int64  `json:"held"`
 	// Debt is what refunds and disputes took back beyond the credits left: it
 	// blocks spending, and new credits pay it back first.
-	Debt      int64     `json:"debt"`
-	Trial     bool      `json:"trial"`
+	Debt  int64 `json:"debt"`
+	Trial bool  `json:"trial"`
 	// LowBalanceThreshold is the account's own threshold for balance.low;
 	// -1 uses the service's default, 0 turns it off.
 	LowBalanceThreshold int64 `json:"low_balance_threshold"`
 	// BalanceState is where available credits stand: ok, low or depleted.
-	BalanceState string `json:"balance_state"`
-	CreatedAt time.Time `json:"created_at"`
+	BalanceState string    `json:"balance_state"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.
