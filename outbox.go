@@ -27,6 +27,7 @@ const (
 	OutHoldExpired          = "hold.expired"
 	OutAccountInDebt        = "account.in_debt"
 	OutAccountDebtSettled   = "account.debt_settled"
+	OutPing                 = "ping" // sent by a test of an endpoint, to it alone
 )
 
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
@@ -44,6 +45,8 @@ const (
 	webhookRetryMax        = time.Hour
 	webhookDisableAfter    = 72 * time.Hour // failing this long disables an endpoint
 	webhookEndpointsAtOnce = 10
+	// WebhookRotationOverlap is how long a rotated secret keeps signing.
+	WebhookRotationOverlap = 24 * time.Hour
 )
 
 // OutboxEvent is an event for the application, as it is sent.
@@ -64,6 +67,8 @@ type WebhookEndpoint struct {
 	Events         []string   `json:"events"`
 	Description    string     `json:"description"`
 	Secret         string     `json:"-"`
+	PreviousSecret string     `json:"-"`
+	PreviousUntil  *time.Time `json:"previous_secret_until,omitempty"`
 	Status         string     `json:"status"` // enabled, disabled
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	Cursor         int64      `json:"-"`
@@ -95,6 +100,85 @@ type WebhookAttempt struct {
 // package): it answers the status code, or an error when none came.
 type WebhookSender interface {
 	Send(ctx context.Context, url string, payload []byte, secrets []string) (status int, err error)
+}
+
+// secrets are the secrets that sign a delivery at now: during a rotation,
+// the new one and the previous one.
+func (e WebhookEndpoint) secrets(now time.Time) []string {
+	if e.PreviousSecret != "" && e.PreviousUntil != nil && now.Before(*e.PreviousUntil) {
+		return []string{e.Secret, e.PreviousSecret}
+	}
+	return []string{e.Secret}
+}
+
+func newWebhookSecret() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "whsec_" + hex.EncodeToString(b[:]), nil
+}
+
+// WebhookEndpoint returns one endpoint.
+func (s *Service) WebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
+	if err := lookupID("webhook endpoint", id); err != nil {
+		return WebhookEndpoint{}, err
+	}
+	var ep WebhookEndpoint
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		ep, err = tx.WebhookEndpoint(id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
+		}
+		return err
+	})
+	return ep, err
+}
+
+// RotateWebhookSecret gives an endpoint a new secret, shown once; the old one
+// keeps signing deliveries, as a second v1, for WebhookRotationOverlap.
+func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (WebhookEndpoint, error) {
+	ep, err := s.WebhookEndpoint(ctx, id)
+	if err != nil {
+		return ep, err
+	}
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return ep, err
+	}
+	now := s.now()
+	until := now.Add(WebhookRotationOverlap)
+	ep.PreviousSecret, ep.PreviousUntil, ep.Secret = ep.Secret, &until, secret
+	err = s.Store.Update(ctx, func(tx Tx) error { return tx.RotateWebhookSecret(id, secret, ep.PreviousSecret, until, now) })
+	return ep, err
+}
+
+// TestWebhookEndpoint sends a ping to an endpoint now, signed as events are,
+// and answers the attempt (it is recorded too).
+func (s *Service) TestWebhookEndpoint(ctx context.Context, id string) (WebhookAttempt, error) {
+	ep, err := s.WebhookEndpoint(ctx, id)
+	if err != nil {
+		return WebhookAttempt{}, err
+	}
+	if s.Webhooks == nil {
+		return WebhookAttempt{}, Errorf(EUNAVAILABLE, "webhooks are not sent by this process")
+	}
+	now := s.now()
+	eventID := NewID("evt_")
+	payload, err := json.Marshal(map[string]any{"id": eventID, "object": "event", "type": OutPing, "created": now.Unix(),
+		"data": map[string]any{"object": map[string]any{"endpoint_id": ep.ID}}})
+	if err != nil {
+		return WebhookAttempt{}, err
+	}
+	start := time.Now()
+	status, sendErr := s.Webhooks.Send(ctx, ep.URL, payload, ep.secrets(now))
+	a := WebhookAttempt{EndpointID: ep.ID, EventID: eventID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
+	if sendErr != nil {
+		a.Error = sendErr.Error()
+	} else if status < 200 || status > 299 {
+		a.Error = fmt.Sprintf("answered %d", status)
+	}
+	return a, s.Store.Update(ctx, func(tx Tx) error { return tx.AddWebhookAttempt(a) })
 }
 
 func (e WebhookEndpoint) subscribes(eventType string) bool {
@@ -135,12 +219,12 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, rawURL string, even
 	if err != nil {
 		return WebhookEndpoint{}, err
 	}
-	var b [24]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	secret, err := newWebhookSecret()
+	if err != nil {
 		return WebhookEndpoint{}, err
 	}
 	now := s.now()
-	ep := WebhookEndpoint{ID: NewID("we_"), URL: rawURL, Events: events, Description: description, Secret: "whsec_" + hex.EncodeToString(b[:]),
+	ep := WebhookEndpoint{ID: NewID("we_"), URL: rawURL, Events: events, Description: description, Secret: secret,
 		Status: EndpointEnabled, NextAttemptAt: now, LockedUntil: time.Unix(0, 0).UTC(), CreatedAt: now, UpdatedAt: now}
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		endpoints, err := tx.WebhookEndpoints()
@@ -269,7 +353,7 @@ func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error
 // attempt sends one event and records the attempt and the endpoint's state.
 func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEvent) (bool, error) {
 	start := time.Now()
-	status, sendErr := s.Webhooks.Send(ctx, ep.URL, ev.Payload, []string{ep.Secret})
+	status, sendErr := s.Webhooks.Send(ctx, ep.URL, ev.Payload, ep.secrets(s.now()))
 	now := s.now()
 	a := WebhookAttempt{EndpointID: ep.ID, EventID: ev.ID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
 	ok := sendErr == nil && status >= 200 && status < 300

@@ -125,6 +125,8 @@ type Tx interface {
 	WebhookEndpoint(id string) (WebhookEndpoint, error)
 	WebhookEndpoints() ([]WebhookEndpoint, error)
 	DeleteWebhookEndpoint(id string) error
+	// RotateWebhookSecret sets a new secret; the previous one signs too until previousUntil.
+	RotateWebhookSecret(id, secret, previous string, previousUntil, now time.Time) error
 	// UpdateWebhookEndpoint writes an endpoint's delivery state and releases its claim.
 	UpdateWebhookEndpoint(e WebhookEndpoint) error
 	// ClaimWebhookEndpoints takes up to limit enabled endpoints due at now

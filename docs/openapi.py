@@ -46,7 +46,8 @@ schemas = {
                    "created_at": T, "last_used_at": NT, "revoked_at": NT}, ["id", "scope", "created_at"]),
     "DashboardSession": obj({"url": S, "expires_at": T}, ["url", "expires_at"]),
     "WebhookEndpoint": obj({"id": S, "url": S, "events": arr(S), "description": S, "status": {"type": "string", "enum": ["enabled", "disabled"]},
-                            "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T},
+                            "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T,
+                            "previous_secret_until": NT},
                            ["id", "url", "events", "status"]),
     "WebhookAttempt": obj({"endpoint_id": S, "event_id": S, "at": T, "status_code": I, "latency_ms": I, "error": S},
                           ["endpoint_id", "event_id", "at", "status_code"]),
@@ -119,7 +120,13 @@ paths = {
         "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), None,
                    body({"url": S, "events": arr(S), "description": S}), "409", "413"),
     },
-    "/v1/webhook_endpoints/{id}": {"delete": op("Remove a webhook endpoint", ok(200, obj({"id": S, "deleted": B}, ["id", "deleted"])), [acct])},
+    "/v1/webhook_endpoints/{id}": {
+        "get": op("Read a webhook endpoint", ok(200, ref("WebhookEndpoint")), [acct]),
+        "delete": op("Remove a webhook endpoint", ok(200, obj({"id": S, "deleted": B}, ["id", "deleted"])), [acct]),
+    },
+    "/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("A new signing secret (shown once); the old one signs too for 24 hours",
+        ok(200, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), [acct])},
+    "/v1/webhook_endpoints/{id}/test": {"post": op("Send a ping to the endpoint now", ok(200, ref("WebhookAttempt")), [acct])},
     "/v1/webhook_endpoints/{id}/deliveries": {"get": op("The latest delivery attempts", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookAttempt"))}, "required": ["data"]}), [acct, q("limit", I)])},
 }
 for item in paths.values():

@@ -106,3 +106,32 @@ func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": attempts})
 }
+
+func (s *Server) handleGetWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.Service.WebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ep)
+}
+
+// handleRotateWebhookSecret answers the new secret, once; the old one signs
+// too for 24 hours.
+func (s *Server) handleRotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.Service.RotateWebhookSecret(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"endpoint": ep, "secret": ep.Secret})
+}
+
+func (s *Server) handleTestWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	attempt, err := s.Service.TestWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, attempt)
+}

@@ -221,7 +221,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"DELETE /v1/api_keys/{id}", admin, anyAccount, s.handleRevokeAPIKey},
 		{"POST /v1/webhook_endpoints", admin, anyAccount, s.handleCreateWebhookEndpoint},
 		{"GET /v1/webhook_endpoints", admin, anyAccount, s.handleListWebhookEndpoints},
+		{"GET /v1/webhook_endpoints/{id}", admin, anyAccount, s.handleGetWebhookEndpoint},
 		{"DELETE /v1/webhook_endpoints/{id}", admin, anyAccount, s.handleRemoveWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/rotate_secret", admin, anyAccount, s.handleRotateWebhookSecret},
+		{"POST /v1/webhook_endpoints/{id}/test", admin, anyAccount, s.handleTestWebhookEndpoint},
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 	}
 }

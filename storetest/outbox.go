@@ -247,3 +247,45 @@ func testBalanceThresholds(t *testing.T, open Opener) {
 		t.Errorf("100 concurrent debits of 100 credits told %v, want one low and one depleted", counts)
 	}
 }
+
+// testWebhookSecretRotation: for 24 hours after a rotation deliveries carry
+// both signatures, so a receiver still on the old secret verifies them; a
+// ping reaches the endpoint at once and is recorded.
+func testWebhookSecretRotation(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.svc.Webhooks = outbound.New()
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = ep.Secret // the receiver has not learned the new secret yet
+	rotated, err := f.svc.RotateWebhookSecret(ctx, ep.ID)
+	if err != nil || rotated.Secret == ep.Secret || rotated.PreviousUntil == nil {
+		t.Fatalf("rotate: %+v (%v)", rotated, err)
+	}
+	f.grant("u1", 5, 0, 0)
+	if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.ids) != 1 {
+		t.Fatalf("a receiver on the old secret during the overlap got %d events, want 1", len(rc.ids))
+	}
+	f.now = f.now.Add(credits.WebhookRotationOverlap + time.Minute)
+	rc.secret = rotated.Secret
+	f.grant("u1", 5, 0, 0)
+	if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.ids) != 2 {
+		t.Fatalf("a receiver on the new secret got %d events, want 2", len(rc.ids))
+	}
+	ping, err := f.svc.TestWebhookEndpoint(ctx, ep.ID)
+	if err != nil || ping.StatusCode != http.StatusOK || len(rc.types) != 3 || rc.types[2] != "ping" {
+		t.Errorf("ping: %+v (%v), receiver got %v", ping, err, rc.types)
+	}
+}

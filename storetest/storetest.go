@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"BalanceThresholds", testBalanceThresholds},
+		{"WebhookSecretRotation", testWebhookSecretRotation},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},

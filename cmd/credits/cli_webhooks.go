@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/outbound"
 )
 
 // webhooks manages the application's webhook endpoints.
 func (c *CLI) webhooks(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries")
+	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test")
 	if err != nil {
 		return err
 	}
@@ -32,6 +33,30 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 			}
 			return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
 				fmt.Fprintf(w, "added endpoint %s for %s\nsigning secret (shown once): %s\n", ep.ID, strings.Join(ep.Events, ", "), ep.Secret)
+			})
+		})
+	case "rotate", "test":
+		rest, err := cmd.parse(args, 1)
+		if err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error {
+			if name == "rotate" {
+				ep, err := svc.RotateWebhookSecret(ctx, rest[0])
+				if err != nil {
+					return err
+				}
+				return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
+					fmt.Fprintf(w, "new signing secret of %s (shown once): %s\nthe old one signs too until %s\n", ep.ID, ep.Secret, ep.PreviousUntil.Format(time.RFC3339))
+				})
+			}
+			svc.Webhooks = outbound.New()
+			a, err := svc.TestWebhookEndpoint(ctx, rest[0])
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, a, "", func(w io.Writer) {
+				fmt.Fprintf(w, "ping %s: status %d in %d ms %s\n", a.EventID, a.StatusCode, a.LatencyMS, a.Error)
 			})
 		})
 	case "remove", "deliveries":

@@ -32,13 +32,14 @@ func (t *Tx) OutboxEventsAfter(seq int64, limit int) ([]credits.OutboxEvent, err
 	}, `SELECT seq, id, type, account_id, sequence, payload, created_at FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
 }
 
-const endpointColumns = `id, url, events, description, secret, status, disabled_reason, cursor, attempts, next_attempt_at,
-	failing_since, locked_until, created_at, updated_at`
+const endpointColumns = `id, url, events, description, secret, previous_secret, previous_until, status, disabled_reason, cursor,
+	attempts, next_attempt_at, failing_since, locked_until, created_at, updated_at`
 
 func scanEndpoint(s scanner) (credits.WebhookEndpoint, error) {
 	var e credits.WebhookEndpoint
 	var events string
-	err := s.Scan(&e.ID, &e.URL, &events, &e.Description, &e.Secret, &e.Status, &e.DisabledReason, &e.Cursor, &e.Attempts,
+	err := s.Scan(&e.ID, &e.URL, &events, &e.Description, &e.Secret, &e.PreviousSecret, nullTimeValue{&e.PreviousUntil}, &e.Status,
+		&e.DisabledReason, &e.Cursor, &e.Attempts,
 		timeValue{&e.NextAttemptAt}, nullTimeValue{&e.FailingSince}, timeValue{&e.LockedUntil}, timeValue{&e.CreatedAt}, timeValue{&e.UpdatedAt})
 	e.Events = strings.Fields(events)
 	return e, err
@@ -46,8 +47,8 @@ func scanEndpoint(s scanner) (credits.WebhookEndpoint, error) {
 
 func (t *Tx) CreateWebhookEndpoint(e credits.WebhookEndpoint) error {
 	_, err := t.exec("create webhook endpoint "+e.ID, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, strings.Join(e.Events, " "), e.Description, e.Secret,
-		e.Status, e.DisabledReason, e.Cursor, e.Attempts, t.d.Time(e.NextAttemptAt), t.d.nullTime(e.FailingSince),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, strings.Join(e.Events, " "), e.Description, e.Secret,
+		e.PreviousSecret, t.d.nullTime(e.PreviousUntil), e.Status, e.DisabledReason, e.Cursor, e.Attempts, t.d.Time(e.NextAttemptAt), t.d.nullTime(e.FailingSince),
 		t.d.Time(e.LockedUntil), t.d.Time(e.CreatedAt), t.d.Time(e.UpdatedAt))
 	return err
 }
@@ -96,4 +97,9 @@ func (t *Tx) WebhookAttempts(endpointID string, limit int) ([]credits.WebhookAtt
 		return a, s.Scan(&a.EndpointID, &a.EventID, timeValue{&a.At}, &a.StatusCode, &a.LatencyMS, &a.Error)
 	}, `SELECT endpoint_id, event_id, at, status_code, latency_ms, error FROM webhook_attempts WHERE endpoint_id = ?
 		ORDER BY at DESC LIMIT ?`, endpointID, limit)
+}
+
+func (t *Tx) RotateWebhookSecret(id, secret, previous string, previousUntil, now time.Time) error {
+	return t.execOne("rotate the secret of webhook endpoint "+id, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ?,
+		previous_until = ?, updated_at = ? WHERE id = ?`, secret, previous, t.d.Time(previousUntil), t.d.Time(now), id)
 }
