@@ -207,6 +207,11 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, rawURL string, even
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(rawURL) > MaxWebhookURLLength || !PlainText(rawURL) {
 		return WebhookEndpoint{}, Errorf(EINVALID, "url must be an http:// or https:// URL of at most %d characters", MaxWebhookURLLength)
 	}
+	if s.CheckWebhookURL != nil {
+		if err := s.CheckWebhookURL(ctx, rawURL); err != nil {
+			return WebhookEndpoint{}, Errorf(EINVALID, "url refused: %v", err)
+		}
+	}
 	if len(events) == 0 {
 		return WebhookEndpoint{}, Errorf(EINVALID, "events must list event types, or [\"*\"] for all")
 	}

@@ -22,6 +22,9 @@ type Service struct {
 	LowBalanceThreshold int64
 	// Webhooks delivers events to the application's endpoints; nil sends none.
 	Webhooks WebhookSender
+	// CheckWebhookURL, when set, may refuse an endpoint's URL at creation
+	// (in production: hosts on private networks); nil accepts any.
+	CheckWebhookURL func(ctx context.Context, url string) error
 	// PaymentsMissing says what to configure when Payments is nil.
 	PaymentsMissing string
 	// Livemode is the mode of the configured Stripe key: events of the other

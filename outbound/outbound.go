@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,9 +32,19 @@ type Sender struct {
 
 var _ credits.WebhookSender = (*Sender)(nil)
 
-// New returns a sender that follows no redirect.
-func New() *Sender {
+// New returns a sender that follows no redirect. With publicOnly it refuses
+// to connect to any address Refused names, checked on the address DNS gave
+// at the moment of connecting; it then uses no proxy, so the check is made
+// on the endpoint itself.
+func New(publicOnly bool) *Sender {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if publicOnly {
+		dialer := &net.Dialer{Timeout: Timeout, KeepAlive: 30 * time.Second, Control: refuseDial}
+		transport.DialContext = dialer.DialContext
+		transport.Proxy = nil
+	}
 	return &Sender{Client: &http.Client{
+		Transport:     transport,
 		Timeout:       Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, Now: time.Now}

@@ -58,7 +58,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // was down for a while; an endpoint failing for 3 days is disabled.
 func testWebhooksReachTheApplication(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New()
+	f.svc.Webhooks = outbound.New(false)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	ctx := context.Background()
@@ -253,7 +253,7 @@ func testBalanceThresholds(t *testing.T, open Opener) {
 // ping reaches the endpoint at once and is recorded.
 func testWebhookSecretRotation(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New()
+	f.svc.Webhooks = outbound.New(false)
 	f.account("u1", "u1@example.com")
 	ctx := context.Background()
 	rc := &receiver{t: t}

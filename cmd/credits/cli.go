@@ -75,6 +75,7 @@ func (cmd *command) service(ctx context.Context) (*credits.Service, func(), erro
 	}
 	svc := credits.NewService(db)
 	svc.LowBalanceThreshold = cmd.cfg.lowBalance
+	cmd.cfg.webhooks(svc)
 	trial := cmd.cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	return svc, func() { db.Close() }, nil

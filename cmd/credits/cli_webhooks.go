@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/credits/credits"
-	"github.com/credits/credits/outbound"
 )
 
 // webhooks manages the application's webhook endpoints.
@@ -50,7 +49,6 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 					fmt.Fprintf(w, "new signing secret of %s (shown once): %s\nthe old one signs too until %s\n", ep.ID, ep.Secret, ep.PreviousUntil.Format(time.RFC3339))
 				})
 			}
-			svc.Webhooks = outbound.New()
 			a, err := svc.TestWebhookEndpoint(ctx, rest[0])
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/outbound"
 	"github.com/credits/credits/server"
 )
 
@@ -34,6 +35,7 @@ type Config struct {
 	IgnoredRetentionDays string
 	SigningSecret        string
 	LowBalanceThreshold  string
+	WebhookAllowPrivate  string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -44,6 +46,7 @@ type Config struct {
 	rateLimits        server.RateLimits
 	ignoredRetention  time.Duration
 	lowBalance        int64
+	allowPrivate      bool
 }
 
 const (
@@ -99,6 +102,7 @@ var configVars = []struct {
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
+	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
 
@@ -175,6 +179,11 @@ func (c *Config) Validate() error {
 	} else {
 		c.lowBalance = n
 	}
+	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
+		return errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false")
+	} else {
+		c.allowPrivate = b
+	}
 	if c.SigningSecret != "" && len(c.SigningSecret) < minSigningSecretLength {
 		return fmt.Errorf("CREDITS_SIGNING_SECRET must be at least %d characters", minSigningSecretLength)
 	}
@@ -193,6 +202,22 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return c.validateProduction()
+}
+
+// webhooksPublicOnly reports whether webhook endpoints must be on the public
+// internet: in production, unless CREDITS_WEBHOOK_ALLOW_PRIVATE is true.
+func (c *Config) webhooksPublicOnly() bool {
+	return c.Env == envProduction && !c.allowPrivate
+}
+
+// webhooks sets how svc delivers to the application's endpoints.
+func (c *Config) webhooks(svc *credits.Service) {
+	publicOnly := c.webhooksPublicOnly()
+	svc.Webhooks = outbound.New(publicOnly)
+	svc.CheckWebhookURL = nil
+	if publicOnly {
+		svc.CheckWebhookURL = outbound.CheckURL
+	}
 }
 
 // maxRatePerMinute bounds a configured rate limit.

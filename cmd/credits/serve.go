@@ -17,7 +17,6 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/demo"
-	"github.com/credits/credits/outbound"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
@@ -188,7 +187,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
-	svc.Webhooks = outbound.New()
+	cfg.webhooks(svc)
 	svc.LowBalanceThreshold = cfg.lowBalance
 	svc.IgnoredPayloadRetention = cfg.ignoredRetention
 	switch {
