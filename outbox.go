@@ -170,6 +170,13 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, id string) (WebhookAt
 	if err != nil {
 		return WebhookAttempt{}, err
 	}
+	return s.sendOnce(ctx, ep, eventID, payload)
+}
+
+// sendOnce sends a payload to an endpoint now, outside its stream, and
+// records the attempt.
+func (s *Service) sendOnce(ctx context.Context, ep WebhookEndpoint, eventID string, payload []byte) (WebhookAttempt, error) {
+	now := s.now()
 	start := time.Now()
 	status, sendErr := s.Webhooks.Send(ctx, ep.URL, payload, ep.secrets(now))
 	a := WebhookAttempt{EndpointID: ep.ID, EventID: eventID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
@@ -179,6 +186,38 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, id string) (WebhookAt
 		a.Error = fmt.Sprintf("answered %d", status)
 	}
 	return a, s.Store.Update(ctx, func(tx Tx) error { return tx.AddWebhookAttempt(a) })
+}
+
+// ResendWebhookEvent sends one event to an endpoint again now, signed with
+// the endpoint's current secrets, and answers the attempt (recorded too).
+// The endpoint's place in the stream does not move: receivers tell a resent
+// event by its id, which is the same.
+func (s *Service) ResendWebhookEvent(ctx context.Context, endpointID, eventID string) (WebhookAttempt, error) {
+	ep, err := s.WebhookEndpoint(ctx, endpointID)
+	if err != nil {
+		return WebhookAttempt{}, err
+	}
+	if err := lookupID("event", eventID); err != nil {
+		return WebhookAttempt{}, err
+	}
+	var ev OutboxEvent
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		ev, err = tx.OutboxEvent(eventID)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "event %s not found", eventID)
+		}
+		return err
+	})
+	if err != nil {
+		return WebhookAttempt{}, err
+	}
+	if !ep.subscribes(ev.Type) {
+		return WebhookAttempt{}, Errorf(EINVALID, "endpoint %s does not subscribe to %s events", ep.ID, ev.Type)
+	}
+	if s.Webhooks == nil {
+		return WebhookAttempt{}, Errorf(EUNAVAILABLE, "webhooks are not sent by this process")
+	}
+	return s.sendOnce(ctx, ep, ev.ID, ev.Payload)
 }
 
 func (e WebhookEndpoint) subscribes(eventType string) bool {

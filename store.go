@@ -121,6 +121,8 @@ type Tx interface {
 	LastOutboxSeq() (int64, error)
 	// OutboxEventsAfter lists up to limit events after seq, in order.
 	OutboxEventsAfter(seq int64, limit int) ([]OutboxEvent, error)
+	// OutboxEvent reads one event for the application by its id.
+	OutboxEvent(id string) (OutboxEvent, error)
 	CreateWebhookEndpoint(e WebhookEndpoint) error
 	WebhookEndpoint(id string) (WebhookEndpoint, error)
 	WebhookEndpoints() ([]WebhookEndpoint, error)

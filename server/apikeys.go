@@ -107,6 +107,15 @@ func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, map[string]any{"data": attempts})
 }
 
+func (s *Server) handleResendWebhookEvent(w http.ResponseWriter, r *http.Request) {
+	attempt, err := s.Service.ResendWebhookEvent(r.Context(), r.PathValue("id"), r.PathValue("event_id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, attempt)
+}
+
 func (s *Server) handleGetWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	ep, err := s.Service.WebhookEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {

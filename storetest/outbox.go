@@ -289,3 +289,58 @@ func testWebhookSecretRotation(t *testing.T, open Opener) {
 		t.Errorf("ping: %+v (%v), receiver got %v", ping, err, rc.types)
 	}
 }
+
+// testWebhookResend: an event is sent again on request, with the same id,
+// recorded as an attempt, and the endpoint's place in the stream stays.
+func testWebhookResend(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.svc.Webhooks = outbound.New(false)
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{credits.OutCreditsGranted}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{credits.OutPurchaseCompleted}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = ep.Secret
+	f.grant("u1", 5, 0, 0)
+	if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.ids) != 1 {
+		t.Fatalf("delivered %d events, want 1", len(rc.ids))
+	}
+	id := rc.ids[0]
+	a, err := f.svc.ResendWebhookEvent(ctx, ep.ID, id)
+	if err != nil || a.StatusCode != http.StatusOK || a.EventID != id || len(rc.ids) != 2 || rc.ids[1] != id {
+		t.Fatalf("resend: %+v (%v), receiver got %v", a, err, rc.ids)
+	}
+	attempts, err := f.svc.WebhookAttempts(ctx, ep.ID, 10)
+	if err != nil || len(attempts) != 2 || attempts[0].EventID != id || attempts[1].EventID != id {
+		t.Fatalf("attempts after a resend: %+v (%v)", attempts, err)
+	}
+	if n, err := f.svc.DeliverWebhooks(ctx); err != nil || n != 0 || len(rc.ids) != 2 {
+		t.Fatalf("a resend moved the stream: %d more attempts (%v), receiver got %v", n, err, rc.ids)
+	}
+	for _, tt := range []struct {
+		endpoint, event string
+		want            string
+	}{
+		{ep.ID, "evt_missing", credits.ENOTFOUND},
+		{"we_missing", id, credits.ENOTFOUND},
+		{other.ID, id, credits.EINVALID}, // not subscribed to credits.granted
+	} {
+		if _, err := f.svc.ResendWebhookEvent(ctx, tt.endpoint, tt.event); credits.ErrorCode(err) != tt.want {
+			t.Errorf("resend %s to %s: %v, want %s", tt.event, tt.endpoint, err, tt.want)
+		}
+	}
+	if len(rc.ids) != 2 {
+		t.Errorf("refused resends reached the receiver: %v", rc.ids)
+	}
+}

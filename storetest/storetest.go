@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
+		{"WebhookResend", testWebhookResend},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},

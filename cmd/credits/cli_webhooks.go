@@ -12,7 +12,7 @@ import (
 
 // webhooks manages the application's webhook endpoints.
 func (c *CLI) webhooks(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test")
+	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend")
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,20 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 			}
 			return c.print(cmd, a, "", func(w io.Writer) {
 				fmt.Fprintf(w, "ping %s: status %d in %d ms %s\n", a.EventID, a.StatusCode, a.LatencyMS, a.Error)
+			})
+		})
+	case "resend":
+		rest, err := cmd.parse(args, 2)
+		if err != nil {
+			return err
+		}
+		return withService(ctx, cmd, func(svc *credits.Service) error {
+			a, err := svc.ResendWebhookEvent(ctx, rest[0], rest[1])
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, a, "", func(w io.Writer) {
+				fmt.Fprintf(w, "resent %s to %s: status %d in %d ms %s\n", a.EventID, a.EndpointID, a.StatusCode, a.LatencyMS, a.Error)
 			})
 		})
 	case "remove", "deliveries":

@@ -282,6 +282,19 @@ func TestWebhooksFromTheServer(t *testing.T) {
 		if !strings.Contains(body, `"type":"credits.granted"`) || !strings.Contains(body, `"account_id":"u1"`) {
 			t.Errorf("delivered %s", body)
 		}
+		var ev struct{ ID string }
+		if err := json.Unmarshal([]byte(body), &ev); err != nil {
+			t.Fatal(err)
+		}
+		endpoint := created["endpoint"].(map[string]any)["id"].(string)
+		attempt := c.must(200, "POST", "/v1/webhook_endpoints/"+endpoint+"/events/"+ev.ID+"/resend", nil)
+		if attempt["status_code"] != float64(200) || attempt["event_id"] != ev.ID {
+			t.Errorf("resend answered %v", attempt)
+		}
+		if again := <-got; !strings.Contains(again, ev.ID) {
+			t.Errorf("resent %s, want the same event", again)
+		}
+		c.must(404, "POST", "/v1/webhook_endpoints/"+endpoint+"/events/evt_missing/resend", nil)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event reached the endpoint within 10 s")
 	}

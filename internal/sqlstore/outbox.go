@@ -22,14 +22,23 @@ func (t *Tx) LastOutboxSeq() (int64, error) {
 	return queryOne(t, "read the last event", scanInt64, `SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM outbox_events`)
 }
 
+func scanOutboxEvent(s scanner) (credits.OutboxEvent, error) {
+	var e credits.OutboxEvent
+	var payload string
+	err := s.Scan(&e.Seq, &e.ID, &e.Type, &e.AccountID, &e.Sequence, &payload, timeValue{&e.CreatedAt})
+	e.Payload = []byte(payload)
+	return e, err
+}
+
+const outboxColumns = `seq, id, type, account_id, sequence, payload, created_at`
+
 func (t *Tx) OutboxEventsAfter(seq int64, limit int) ([]credits.OutboxEvent, error) {
-	return queryAll(t, "list events to send", func(s scanner) (credits.OutboxEvent, error) {
-		var e credits.OutboxEvent
-		var payload string
-		err := s.Scan(&e.Seq, &e.ID, &e.Type, &e.AccountID, &e.Sequence, &payload, timeValue{&e.CreatedAt})
-		e.Payload = []byte(payload)
-		return e, err
-	}, `SELECT seq, id, type, account_id, sequence, payload, created_at FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	return queryAll(t, "list events to send", scanOutboxEvent,
+		`SELECT `+outboxColumns+` FROM outbox_events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+}
+
+func (t *Tx) OutboxEvent(id string) (credits.OutboxEvent, error) {
+	return queryOne(t, "read event "+id, scanOutboxEvent, `SELECT `+outboxColumns+` FROM outbox_events WHERE id = ?`, id)
 }
 
 const endpointColumns = `id, url, events, description, secret, previous_secret, previous_until, status, disabled_reason, cursor,
