@@ -252,13 +252,8 @@ func testBalanceThresholds(t *testing.T, open Opener) {
 // both signatures, so a receiver still on the old secret verifies them; a
 // ping reaches the endpoint at once and is recorded.
 func testWebhookSecretRotation(t *testing.T, open Opener) {
-	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New(false)
-	f.account("u1", "u1@example.com")
+	f, rc, srv := webhookFixture(t, open)
 	ctx := context.Background()
-	rc := &receiver{t: t}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
 	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{"*"}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -293,13 +288,8 @@ func testWebhookSecretRotation(t *testing.T, open Opener) {
 // testWebhookResend: an event is sent again on request, with the same id,
 // recorded as an attempt, and the endpoint's place in the stream stays.
 func testWebhookResend(t *testing.T, open Opener) {
-	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New(false)
-	f.account("u1", "u1@example.com")
+	f, rc, srv := webhookFixture(t, open)
 	ctx := context.Background()
-	rc := &receiver{t: t}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
 	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{credits.OutCreditsGranted}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -343,4 +333,16 @@ func testWebhookResend(t *testing.T, open Opener) {
 	if len(rc.ids) != 2 {
 		t.Errorf("refused resends reached the receiver: %v", rc.ids)
 	}
+}
+
+// webhookFixture is a fixture that sends webhooks, with account u1 and a
+// receiver to send them to.
+func webhookFixture(t *testing.T, open Opener) (*fixture, *receiver, *httptest.Server) {
+	f := newFixture(t, open)
+	f.svc.Webhooks = outbound.New(false)
+	f.account("u1", "u1@example.com")
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return f, rc, srv
 }
