@@ -282,6 +282,9 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("settle account %s: %w", id, err)
 		}
 	}
+	if err := s.noticeExpiring(ctx, now); err != nil {
+		return len(due), err
+	}
 	err = s.update(ctx, func(tx Tx) error {
 		if _, err := tx.DeleteIdempotencyRecordsBefore(now.Add(-IdempotencyKeyRetention)); err != nil {
 			return err
@@ -296,6 +299,49 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		return err
 	})
 	return len(due), err
+}
+
+// noticeExpiring writes credits.expiring, once per lot, for lots whose
+// credits expire within ExpiringNotice.
+func (s *Service) noticeExpiring(ctx context.Context, now time.Time) error {
+	if s.ExpiringNotice <= 0 {
+		return nil
+	}
+	until := now.Add(s.ExpiringNotice)
+	var due []string
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		due, err = tx.NoticeDueAccounts(now, until, 100)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("find accounts with credits expiring soon: %w", err)
+	}
+	for _, id := range due {
+		err := s.update(ctx, func(tx Tx) error {
+			locked, err := tx.LockAccount(id)
+			if err != nil {
+				return err
+			}
+			lots, err := locked.LotsToNotice(now, until, MaxLotsExpiredAtOnce)
+			if err != nil {
+				return err
+			}
+			for _, lot := range lots {
+				if err := emit(locked, OutCreditsExpiring, map[string]any{"lot_id": lot.ID, "amount": lot.Spendable(),
+					"expires_at": lot.ExpiresAt.UTC().Format(time.RFC3339), "source": lot.Source}, now); err != nil {
+					return err
+				}
+				if err := locked.MarkLotNoticed(lot.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("tell account %s of credits expiring: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // RunSweeper settles due accounts every interval until ctx ends.

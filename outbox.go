@@ -22,6 +22,7 @@ const (
 	OutCreditsGranted       = "credits.granted"
 	OutCreditsAdjusted      = "credits.adjusted"
 	OutCreditsExpired       = "credits.expired"
+	OutCreditsExpiring      = "credits.expiring"
 	OutHoldCaptured         = "hold.captured"
 	OutHoldReleased         = "hold.released"
 	OutHoldExpired          = "hold.expired"
@@ -32,7 +33,7 @@ const (
 
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
 var OutboxEventTypes = []string{OutPurchaseCompleted, OutPaymentRefunded, OutPaymentDisputed, OutPaymentDisputeClosed,
-	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
+	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutCreditsExpiring, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
 	OutAccountInDebt, OutAccountDebtSettled, OutBalanceLow, OutBalanceDepleted, OutBalanceRecovered}
 
 // Limits of the webhooks sent to the application.

@@ -18,6 +18,9 @@ type Service struct {
 	// Payments is nil when no Stripe key is configured: checkout then answers
 	// unavailable, and foreign sessions wait in the queue.
 	Payments Payments
+	// ExpiringNotice is how long before a lot expires credits.expiring is
+	// written for it (0: never).
+	ExpiringNotice time.Duration
 	// LowBalanceThreshold is the default threshold of balance.low (0: off).
 	LowBalanceThreshold int64
 	// Webhooks delivers events to the application's endpoints; nil sends none.

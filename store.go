@@ -89,6 +89,10 @@ type Tx interface {
 	// DueAccounts lists up to limit accounts that have a hold or a lot that
 	// expired at or before now and is not yet settled.
 	DueAccounts(now time.Time, limit int) ([]string, error)
+	// NoticeDueAccounts lists up to limit accounts with a lot whose
+	// unreserved credits expire after now and at or before until, and whose
+	// credits.expiring was not written yet.
+	NoticeDueAccounts(now, until time.Time, limit int) ([]string, error)
 	// AccountDue reports whether one account has something to settle.
 	AccountDue(accountID string, now time.Time) (bool, error)
 
@@ -194,6 +198,11 @@ type LockedAccount interface {
 	// purchase's lot: source purchase, reference its session id).
 	LotByReference(source, reference string) (Lot, error)
 	SetLot(id, remaining, reserved int64) error
+	// LotsToNotice lists up to limit lots whose unreserved credits expire
+	// after now and at or before until, not yet told (credits.expiring).
+	LotsToNotice(now, until time.Time, limit int) ([]Lot, error)
+	// MarkLotNoticed records that credits.expiring was written for a lot.
+	MarkLotNoticed(id int64) error
 	// AddLotDraws records which lots an entry drew from.
 	AddLotDraws(entryID int64, draws []LotAmount) error
 

@@ -346,3 +346,64 @@ func webhookFixture(t *testing.T, open Opener) (*fixture, *receiver, *httptest.S
 	t.Cleanup(srv.Close)
 	return f, rc, srv
 }
+
+// testCreditsExpiring: credits.expiring is written once per lot whose
+// unreserved credits expire within the notice, and not for lots spent, not
+// expiring, or expiring later; none when the notice is off.
+func testCreditsExpiring(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	later := f.grant("u1", 10, 30*24*time.Hour, 0)
+	soon := f.grant("u1", 5, 3*24*time.Hour, 0)
+	f.grant("u1", 7, 0, 0)                      // never expires
+	f.grant("u1", 4, 2*24*time.Hour, 0)         // spent below, before it expires
+	if _, err := f.debit("u1", 4); err != nil { // burn-down: the earliest expiry first
+		t.Fatal(err)
+	}
+	expiring := func() []map[string]any {
+		t.Helper()
+		var events []credits.OutboxEvent
+		if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 1000); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for _, ev := range events {
+			if ev.Type != credits.OutCreditsExpiring {
+				continue
+			}
+			var body struct {
+				Data struct{ Object map[string]any } `json:"data"`
+			}
+			if err := json.Unmarshal(ev.Payload, &body); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, body.Data.Object)
+		}
+		return out
+	}
+	sweep := func() {
+		t.Helper()
+		if _, err := f.svc.SweepExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep()
+	if got := expiring(); len(got) != 0 {
+		t.Fatalf("with the notice off: %v", got)
+	}
+	f.svc.ExpiringNotice = 7 * 24 * time.Hour
+	sweep()
+	sweep()
+	got := expiring()
+	if len(got) != 1 || got[0]["lot_id"] != float64(soon.LotID) || got[0]["amount"] != float64(5) {
+		t.Fatalf("after two sweeps: %v, want one for lot %d of 5 credits", got, soon.LotID)
+	}
+	f.now = f.now.Add(24 * 24 * time.Hour) // the 30-day lot is 6 days from expiring; the 3-day lot has expired
+	sweep()
+	sweep()
+	got = expiring()
+	if len(got) != 2 || got[1]["lot_id"] != float64(later.LotID) || got[1]["amount"] != float64(10) {
+		t.Fatalf("24 days later: %v, want a second one for lot %d of 10 credits", got, later.LotID)
+	}
+}

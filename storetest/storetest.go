@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
 		{"WebhookResend", testWebhookResend},
+		{"CreditsExpiring", testCreditsExpiring},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},

@@ -36,6 +36,7 @@ type Config struct {
 	SigningSecret        string
 	LowBalanceThreshold  string
 	WebhookAllowPrivate  string
+	ExpiringNoticeDays   string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -47,6 +48,7 @@ type Config struct {
 	ignoredRetention  time.Duration
 	lowBalance        int64
 	allowPrivate      bool
+	expiringNotice    time.Duration
 }
 
 const (
@@ -102,6 +104,7 @@ var configVars = []struct {
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
+	{"CREDITS_EXPIRING_NOTICE_DAYS", "expiring-notice-days", "7", "days before a lot expires that credits.expiring is sent for it (0: never)", func(c *Config) *string { return &c.ExpiringNoticeDays }, false, forServe},
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 }
@@ -178,6 +181,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold))
 	} else {
 		c.lowBalance = n
+	}
+	if days, err := strconv.Atoi(c.ExpiringNoticeDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
+		return fmt.Errorf("CREDITS_EXPIRING_NOTICE_DAYS must be a whole number of days from 0 (never) to %d", credits.MaxExpiryDays)
+	} else {
+		c.expiringNotice = time.Duration(days) * 24 * time.Hour
 	}
 	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
 		return errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false")

@@ -26,6 +26,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, "STRIPE_SECRET_KEY must start with"},
 		{"bad webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE,SECRETVALUE"}, "STRIPE_WEBHOOK_SECRET must hold"},
 		{"bad public URL", map[string]string{"CREDITS_PUBLIC_URL": "localhost"}, "CREDITS_PUBLIC_URL"},
+		{"a negative expiring notice", map[string]string{"CREDITS_EXPIRING_NOTICE_DAYS": "-1"}, "CREDITS_EXPIRING_NOTICE_DAYS must be a whole number"},
 		{"a negative rate limit", map[string]string{"CREDITS_RATE_SIGNINS": "-1"}, "CREDITS_RATE_SIGNINS must be a whole number"},
 		{"a live key in development", map[string]string{"STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
 		{"a restricted live key in development", map[string]string{"STRIPE_SECRET_KEY": "rk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},

@@ -190,6 +190,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	cfg.webhooks(svc)
 	svc.LowBalanceThreshold = cfg.lowBalance
 	svc.IgnoredPayloadRetention = cfg.ignoredRetention
+	svc.ExpiringNotice = cfg.expiringNotice
 	switch {
 	case cfg.StripeSecretKey != "":
 		svc.Payments = stripe.NewClient(cfg.StripeSecretKey, cfg.StripeAPIBase)

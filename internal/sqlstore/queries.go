@@ -208,6 +208,15 @@ func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
 		LIMIT ?`, t.d.Time(now), t.d.Time(now), limit)
 }
 
+// expiringNotice selects the lots to tell of: unreserved credits that
+// expire after now and at or before until, not told yet.
+const expiringNotice = `expires_at IS NOT NULL AND expires_at > ? AND expires_at <= ? AND remaining > reserved AND NOT expiring_notified`
+
+func (t *Tx) NoticeDueAccounts(now, until time.Time, limit int) ([]string, error) {
+	return queryAll(t, "find accounts with credits expiring soon", scanString, `SELECT DISTINCT account_id FROM lots
+		WHERE `+expiringNotice+` LIMIT ?`, t.d.Time(now), t.d.Time(until), limit)
+}
+
 func (t *Tx) AccountDue(accountID string, now time.Time) (bool, error) {
 	return queryOne(t, "check whether account "+accountID+" is due", scanBool, `SELECT
 		EXISTS (SELECT 1 FROM holds WHERE account_id = ? AND status = 'held' AND expires_at <= ?)
@@ -392,6 +401,15 @@ func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, 
 
 func (l *lockedAccount) ExpiringLots(until time.Time, limit int) ([]credits.Lot, error) {
 	return l.t.ExpiringLots(l.id(), until, limit)
+}
+
+func (l *lockedAccount) LotsToNotice(now, until time.Time, limit int) ([]credits.Lot, error) {
+	return queryAll(l.t, "list lots of account "+l.id()+" expiring soon", scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE account_id = ? AND `+expiringNotice+` ORDER BY expires_at, id LIMIT ?`, l.id(), l.t.d.Time(now), l.t.d.Time(until), limit)
+}
+
+func (l *lockedAccount) MarkLotNoticed(id int64) error {
+	return l.t.execOne(fmt.Sprintf("mark lot %d as told", id), `UPDATE lots SET expiring_notified = TRUE WHERE id = ? AND account_id = ?`, id, l.id())
 }
 
 func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, error) {
