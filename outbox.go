@@ -31,6 +31,10 @@ const (
 	OutPing                 = "ping" // sent by a test of an endpoint, to it alone
 )
 
+// PingEventPrefix begins the id of a ping: pings are not stored, so they
+// cannot be resent.
+const PingEventPrefix = "evt_ping_"
+
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
 var OutboxEventTypes = []string{OutPurchaseCompleted, OutPaymentRefunded, OutPaymentDisputed, OutPaymentDisputeClosed,
 	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutCreditsExpiring, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
@@ -165,7 +169,7 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, id string) (WebhookAt
 		return WebhookAttempt{}, Errorf(EUNAVAILABLE, "webhooks are not sent by this process")
 	}
 	now := s.now()
-	eventID := NewID("evt_")
+	eventID := NewID(PingEventPrefix)
 	payload, err := json.Marshal(map[string]any{"id": eventID, "object": "event", "type": OutPing, "created": now.Unix(),
 		"data": map[string]any{"object": map[string]any{"endpoint_id": ep.ID}}})
 	if err != nil {
@@ -238,6 +242,28 @@ func emit(locked LockedAccount, eventType string, object any, now time.Time) err
 		return fmt.Errorf("encode %s event: %w", eventType, err)
 	}
 	return locked.AddOutboxEvent(ev)
+}
+
+// EnableWebhookEndpoint turns a disabled endpoint back on: deliveries resume
+// at the event where they stopped, now. Enabling an enabled endpoint changes
+// nothing.
+func (s *Service) EnableWebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
+	if err := lookupID("webhook endpoint", id); err != nil {
+		return WebhookEndpoint{}, err
+	}
+	var ep WebhookEndpoint
+	err := s.update(ctx, func(tx Tx) (err error) {
+		ep, err = tx.WebhookEndpoint(id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
+		} else if err != nil || ep.Status == EndpointEnabled {
+			return err
+		}
+		now := s.now()
+		ep.Status, ep.DisabledReason, ep.Attempts, ep.FailingSince, ep.NextAttemptAt, ep.UpdatedAt = EndpointEnabled, "", 0, nil, now, now
+		return tx.UpdateWebhookEndpoint(ep)
+	})
+	return ep, err
 }
 
 // CreateWebhookEndpoint adds an endpoint; it receives the events written

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -159,4 +160,59 @@ func (s *Server) handleAdminRetryEvent(w http.ResponseWriter, r *http.Request, _
 		return
 	}
 	http.Redirect(w, r, "/admin/events?retried="+ev.ID, http.StatusSeeOther)
+}
+
+// adminWebhookAttempts is how many attempts the webhooks page shows per
+// endpoint.
+const adminWebhookAttempts = 20
+
+func (s *Server) handleAdminWebhooks(w http.ResponseWriter, r *http.Request, v view) {
+	endpoints, err := s.Service.WebhookEndpoints(r.Context())
+	if err != nil {
+		s.renderError(w, r, err, "/admin/accounts", "Accounts")
+		return
+	}
+	type endpointView struct {
+		credits.WebhookEndpoint
+		Attempts []credits.WebhookAttempt
+	}
+	var out []endpointView
+	for _, ep := range endpoints {
+		attempts, err := s.Service.WebhookAttempts(r.Context(), ep.ID, adminWebhookAttempts)
+		if err != nil {
+			s.renderError(w, r, err, "/admin/accounts", "Accounts")
+			return
+		}
+		out = append(out, endpointView{ep, attempts})
+	}
+	notice := ""
+	if q := r.URL.Query(); q.Get("resent") != "" {
+		notice = "Event " + q.Get("resent") + " was sent again: " + q.Get("result") + "."
+	} else if q.Get("enabled") != "" {
+		notice = "Endpoint " + q.Get("enabled") + " is enabled: deliveries resume where they stopped."
+	}
+	v.Title, v.Data = "Webhooks", map[string]any{"Endpoints": out, "Notice": notice, "PingPrefix": credits.PingEventPrefix}
+	s.render(w, r, http.StatusOK, "admin_webhooks", v)
+}
+
+func (s *Server) handleAdminResendWebhookEvent(w http.ResponseWriter, r *http.Request, _ view) {
+	a, err := s.Service.ResendWebhookEvent(r.Context(), r.PathValue("id"), r.PathValue("event_id"))
+	if err != nil {
+		s.renderError(w, r, err, "/admin/webhooks", "Webhooks")
+		return
+	}
+	result := fmt.Sprintf("answered %d", a.StatusCode)
+	if a.Error != "" {
+		result = a.Error
+	}
+	http.Redirect(w, r, "/admin/webhooks?"+url.Values{"resent": {a.EventID}, "result": {result}}.Encode(), http.StatusSeeOther)
+}
+
+func (s *Server) handleAdminEnableWebhookEndpoint(w http.ResponseWriter, r *http.Request, _ view) {
+	ep, err := s.Service.EnableWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err, "/admin/webhooks", "Webhooks")
+		return
+	}
+	http.Redirect(w, r, "/admin/webhooks?enabled="+url.QueryEscape(ep.ID), http.StatusSeeOther)
 }

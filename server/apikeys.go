@@ -107,6 +107,15 @@ func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, map[string]any{"data": attempts})
 }
 
+func (s *Server) handleEnableWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.Service.EnableWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ep)
+}
+
 func (s *Server) handleResendWebhookEvent(w http.ResponseWriter, r *http.Request) {
 	attempt, err := s.Service.ResendWebhookEvent(r.Context(), r.PathValue("id"), r.PathValue("event_id"))
 	if err != nil {

@@ -91,6 +91,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/payments/{id}", s.requireOperator(s.handleAdminPayment))
 	mux.HandleFunc("POST /admin/events/{id}/retry", s.requireOperator(s.handleAdminRetryEvent))
 	mux.HandleFunc("POST /admin/events/{id}/accept", s.requireOperator(s.handleAdminAcceptEvent))
+	mux.HandleFunc("GET /admin/webhooks", s.requireOperator(s.handleAdminWebhooks))
+	mux.HandleFunc("POST /admin/webhooks/{id}/events/{event_id}/resend", s.requireOperator(s.handleAdminResendWebhookEvent))
+	mux.HandleFunc("POST /admin/webhooks/{id}/enable", s.requireOperator(s.handleAdminEnableWebhookEndpoint))
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}
@@ -225,6 +228,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"DELETE /v1/webhook_endpoints/{id}", admin, anyAccount, s.handleRemoveWebhookEndpoint},
 		{"POST /v1/webhook_endpoints/{id}/rotate_secret", admin, anyAccount, s.handleRotateWebhookSecret},
 		{"POST /v1/webhook_endpoints/{id}/test", admin, anyAccount, s.handleTestWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/enable", admin, anyAccount, s.handleEnableWebhookEndpoint},
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
 	}

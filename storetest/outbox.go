@@ -134,6 +134,29 @@ func testWebhooksReachTheApplication(t *testing.T, open Opener) {
 			t.Errorf("an endpoint down for 200 hours: %s %q, want disabled with a reason", ep.Status, ep.DisabledReason)
 		}
 	}
+
+	// Enabled again, it resumes where it stopped: the event it never got
+	// first, then what was written while it was off.
+	f.grant("u1", 2, 0, 0)
+	if n, err := f.svc.DeliverWebhooks(ctx); err != nil || len(down.ids) != 0 {
+		t.Fatalf("a disabled endpoint was sent to: %d attempts (%v), got %v", n, err, down.ids)
+	}
+	down.mu.Lock()
+	down.fail = 0
+	down.mu.Unlock()
+	enabled, err := f.svc.EnableWebhookEndpoint(ctx, downEndpoint.ID)
+	if err != nil || enabled.Status != credits.EndpointEnabled || enabled.DisabledReason != "" || enabled.FailingSince != nil {
+		t.Fatalf("enable: %+v (%v)", enabled, err)
+	}
+	if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(down.types) != 2 || down.types[0] != credits.OutCreditsGranted || down.types[1] != credits.OutCreditsGranted {
+		t.Errorf("after enabling: %v, want the two grants it missed", down.types)
+	}
+	if _, err := f.svc.EnableWebhookEndpoint(ctx, "we_missing"); credits.ErrorCode(err) != credits.ENOTFOUND {
+		t.Errorf("enable a missing endpoint: %v", err)
+	}
 }
 
 // testEventsWithTheirCauses: each kind of change writes its event, in the

@@ -12,7 +12,7 @@ import (
 
 // webhooks manages the application's webhook endpoints.
 func (c *CLI) webhooks(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend")
+	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend", "enable")
 	if err != nil {
 		return err
 	}
@@ -34,12 +34,21 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 				fmt.Fprintf(w, "added endpoint %s for %s\nsigning secret (shown once): %s\n", ep.ID, strings.Join(ep.Events, ", "), ep.Secret)
 			})
 		})
-	case "rotate", "test":
+	case "rotate", "test", "enable":
 		rest, err := cmd.parse(args, 1)
 		if err != nil {
 			return err
 		}
 		return withService(ctx, cmd, func(svc *credits.Service) error {
+			if name == "enable" {
+				ep, err := svc.EnableWebhookEndpoint(ctx, rest[0])
+				if err != nil {
+					return err
+				}
+				return c.print(cmd, ep, "", func(w io.Writer) {
+					fmt.Fprintf(w, "endpoint %s is %s; deliveries resume where they stopped\n", ep.ID, ep.Status)
+				})
+			}
 			if name == "rotate" {
 				ep, err := svc.RotateWebhookSecret(ctx, rest[0])
 				if err != nil {

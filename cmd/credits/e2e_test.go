@@ -295,6 +295,10 @@ func TestWebhooksFromTheServer(t *testing.T) {
 			t.Errorf("resent %s, want the same event", again)
 		}
 		c.must(404, "POST", "/v1/webhook_endpoints/"+endpoint+"/events/evt_missing/resend", nil)
+		if ep := c.must(200, "POST", "/v1/webhook_endpoints/"+endpoint+"/enable", nil); ep["status"] != "enabled" {
+			t.Errorf("enable answered %v", ep)
+		}
+		c.must(404, "POST", "/v1/webhook_endpoints/we_missing/enable", nil)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event reached the endpoint within 10 s")
 	}

@@ -38,7 +38,7 @@ Usage:
   credits holds list|capture|release
   credits events list [--status unmatched] | retry EVENT | accept EVENT
   credits webhooks add --url URL [--events a,b] | list | remove ID | deliveries ID | rotate ID | test ID
-                                | resend ID EVENT_ID
+                                | resend ID EVENT_ID | enable ID
   credits keys create --scope read|spend|admin [--account ID] [--name N] | list | revoke ID
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
