@@ -3,18 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/creditswebhook"
 	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/sqlite"
@@ -134,5 +138,85 @@ func waitForListening(t *testing.T, scanner *bufio.Scanner) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("credits serve did not start within 30s")
 		return ""
+	}
+}
+
+// TestWebhookEventsSurviveKill9: an event for the application committed
+// with its cause, not yet delivered (the receiver was answering 503), is
+// delivered by the next process after SIGKILL, with its id unchanged.
+func TestWebhookEventsSurviveKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	bin := buildBinary(t)
+	dbPath := filepath.Join(t.TempDir(), "credits.db")
+	var mu sync.Mutex
+	up, refused := false, 0
+	var delivered []string
+	secret := ""
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, err := creditswebhook.VerifyRequest(r, secret)
+		if err != nil || !up {
+			refused++
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var ev struct{ ID, Type string }
+		_ = json.Unmarshal(body, &ev)
+		delivered = append(delivered, ev.Type+" "+ev.ID)
+	}))
+	t.Cleanup(receiver.Close)
+	start := func() (*exec.Cmd, client) {
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "CREDITS_DATABASE_URL="+dbPath, "CREDITS_API_KEY="+testAPIKey)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd, client{t, waitForListening(t, bufio.NewScanner(stderr))}
+	}
+	first, c := start()
+	created := c.must(201, "POST", "/v1/webhook_endpoints", map[string]any{"url": receiver.URL, "events": []string{"credits.granted"}})
+	mu.Lock()
+	secret = created["secret"].(string)
+	mu.Unlock()
+	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u1", "email": "u1@example.com"})
+	c.must(201, "POST", "/v1/accounts/u1/grants", map[string]any{"amount": 7, "reason": "committed before the kill"})
+	waitFor(t, 15*time.Second, "a first, refused, attempt", func() bool { mu.Lock(); defer mu.Unlock(); return refused > 0 })
+	// Once the failed attempt is recorded the endpoint is released and the
+	// next attempt is 10 s away: the kill lands between commit and delivery.
+	deliveries := "/v1/webhook_endpoints/" + created["endpoint"].(map[string]any)["id"].(string) + "/deliveries"
+	waitFor(t, 15*time.Second, "recorded attempt", func() bool { return len(c.must(200, "GET", deliveries, nil)["data"].([]any)) > 0 })
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	mu.Lock()
+	up = true
+	mu.Unlock()
+
+	start()
+	waitFor(t, 30*time.Second, "the event after the restart", func() bool { mu.Lock(); defer mu.Unlock(); return len(delivered) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 1 || !strings.HasPrefix(delivered[0], "credits.granted evt_") {
+		t.Errorf("delivered after SIGKILL and restart: %v, want the one credits.granted", delivered)
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
