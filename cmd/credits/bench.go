@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/credits/credits"
@@ -70,13 +72,28 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		{"webhook", b.webhook, http.StatusOK},
 		{"debit", b.debit, http.StatusCreated},
 		{"replay", b.debit, http.StatusCreated}, // the same keys again: answers replayed
+		{"debit+hook", b.debitWithEndpoint, http.StatusCreated},
 	} {
+		if phase.name == "debit+hook" {
+			// One endpoint subscribed to the balance events, on a receiver
+			// here; the account's threshold is crossed during the phase.
+			if err := b.addEndpoint(ctx, m.Service, *requests); err != nil {
+				return err
+			}
+		}
 		r := b.measure(*requests, *concurrency, phase.do, phase.want)
 		fmt.Fprintf(stdout, "%-10s %10.0f %10.2f %10.2f %10.2f %10.2f %8d\n", phase.name, r.perSecond, r.p(50), r.p(90), r.p(99), r.p(100), r.errors)
 		failed += r.errors
 	}
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
+	if b.receiver != nil {
+		for deadline := time.Now().Add(5 * time.Second); b.received.Load() == 0 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond) // the dispatcher runs every second
+		}
+		b.receiver.Close()
+		fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", b.received.Load())
+	}
 	fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, total from the OS %.1f MiB\n", float64(mem.HeapInuse)/(1<<20), float64(mem.Sys)/(1<<20))
 	violations, err := m.Service.Verify(ctx)
 	if err != nil {
@@ -94,6 +111,31 @@ type bench struct {
 	base, apiKey, secret, run string
 	client                    *http.Client
 	sessions                  []string
+	receiver                  *httptest.Server
+	received                  atomic.Int64
+}
+
+// addEndpoint starts a receiver and subscribes it to the balance events,
+// and gives the account a threshold that the debits of the phase cross.
+func (b *bench) addEndpoint(ctx context.Context, svc *credits.Service, requests int) error {
+	b.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		b.received.Add(1)
+	}))
+	if _, err := svc.CreateWebhookEndpoint(ctx, b.receiver.URL, []string{credits.OutBalanceLow, credits.OutBalanceDepleted, credits.OutBalanceRecovered}, "bench"); err != nil {
+		return err
+	}
+	account, err := svc.GetAccount(ctx, "bench-"+b.run)
+	if err != nil {
+		return err
+	}
+	_, err = svc.SetLowBalanceThreshold(ctx, account.ID, max(1, account.Available-int64(requests/2)))
+	return err
+}
+
+func (b *bench) debitWithEndpoint(i int) (int, error) {
+	return b.post("/v1/accounts/bench-"+b.run+"/debits", []byte(`{"amount":1}`), map[string]string{
+		"Authorization": "Bearer " + b.apiKey, "Idempotency-Key": fmt.Sprintf("bench-hook-%d", i)})
 }
 
 // setup makes a pack, an account with credits for every debit, and one
@@ -107,7 +149,7 @@ func (b *bench) setup(ctx context.Context, svc *credits.Service, requests int) e
 	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
 		return err
 	}
-	if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: int64(requests)}, nil); err != nil {
+	if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: int64(2 * requests)}, nil); err != nil { // debit and debit+hook
 		return err
 	}
 	b.sessions = make([]string, requests)

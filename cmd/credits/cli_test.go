@@ -234,7 +234,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatalf("bench: exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"\nwebhook ", "\ndebit ", "\nreplay ", "verify: 0 violation(s)"} {
+	for _, want := range []string{"\nwebhook ", "\ndebit ", "\nreplay ", "\ndebit+hook ", "; 1 event(s) delivered", "verify: 0 violation(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
