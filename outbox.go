@@ -296,7 +296,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, rawURL string, even
 	}
 	now := s.now()
 	ep := WebhookEndpoint{ID: NewID("we_"), URL: rawURL, Events: events, Description: description, Secret: secret,
-		Status: EndpointEnabled, NextAttemptAt: now, LockedUntil: time.Unix(0, 0).UTC(), CreatedAt: now, UpdatedAt: now}
+		Status: EndpointEnabled, NextAttemptAt: now, LockedUntil: unclaimed, CreatedAt: now, UpdatedAt: now}
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		endpoints, err := tx.WebhookEndpoints()
 		if err != nil {
@@ -388,10 +388,21 @@ func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	return attempts, nil
 }
 
-// deliverTo sends an endpoint's next events until one fails or none is left.
+// unclaimed is the locked_until of an endpoint no replica holds.
+var unclaimed = time.Unix(0, 0).UTC()
+
+// deliverTo sends an endpoint's next events until one fails or none is left,
+// holding the claim from ClaimWebhookEndpoints throughout so that no other
+// replica sends to the endpoint meanwhile; it releases the claim when it
+// stops, and stops while at most half the lease has passed.
 func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error) {
 	attempts := 0
+	claimed := time.Now()
 	for {
+		if time.Since(claimed) > webhookClaimLease/2 {
+			ep.LockedUntil = unclaimed // the next round claims it again
+			return attempts, s.saveEndpoint(ctx, ep)
+		}
 		var events []OutboxEvent
 		err := s.Store.View(ctx, func(tx Tx) (err error) {
 			events, err = tx.OutboxEventsAfter(ep.Cursor, webhookBatch)
@@ -409,7 +420,7 @@ func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error
 			ep.Cursor = ev.Seq // not subscribed: passed over
 		}
 		if next < 0 {
-			ep.NextAttemptAt = s.now()
+			ep.NextAttemptAt, ep.LockedUntil = s.now(), unclaimed
 			return attempts, s.saveEndpoint(ctx, ep)
 		}
 		ev := events[next]
@@ -437,6 +448,7 @@ func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEve
 			a.Error = sendErr.Error()
 		}
 		ep.Attempts++
+		ep.LockedUntil = unclaimed // deliverTo stops here
 		if ep.FailingSince == nil {
 			ep.FailingSince = &now
 		}

@@ -133,7 +133,8 @@ type Tx interface {
 	DeleteWebhookEndpoint(id string) error
 	// RotateWebhookSecret sets a new secret; the previous one signs too until previousUntil.
 	RotateWebhookSecret(id, secret, previous string, previousUntil, now time.Time) error
-	// UpdateWebhookEndpoint writes an endpoint's delivery state and releases its claim.
+	// UpdateWebhookEndpoint writes an endpoint's delivery state, its claim
+	// (locked_until) included: the epoch releases it.
 	UpdateWebhookEndpoint(e WebhookEndpoint) error
 	// ClaimWebhookEndpoints takes up to limit enabled endpoints due at now
 	// and claimed by nobody else, until now+lease.

@@ -81,7 +81,7 @@ func (t *Tx) UpdateWebhookEndpoint(e credits.WebhookEndpoint) error {
 	return t.execOne("update webhook endpoint "+e.ID, `UPDATE webhook_endpoints SET status = ?, disabled_reason = ?, cursor = ?,
 		attempts = ?, next_attempt_at = ?, failing_since = ?, locked_until = ?, updated_at = ? WHERE id = ?`,
 		e.Status, e.DisabledReason, e.Cursor, e.Attempts, t.d.Time(e.NextAttemptAt), t.d.nullTime(e.FailingSince),
-		t.d.Time(time.Unix(0, 0)), t.d.Time(e.UpdatedAt), e.ID)
+		t.d.Time(e.LockedUntil), t.d.Time(e.UpdatedAt), e.ID)
 }
 
 // ClaimWebhookEndpoints skips endpoints another replica is delivering to,
