@@ -126,18 +126,7 @@ func newWebhookSecret() (string, error) {
 
 // WebhookEndpoint returns one endpoint.
 func (s *Service) WebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
-	if err := lookupID("webhook endpoint", id); err != nil {
-		return WebhookEndpoint{}, err
-	}
-	var ep WebhookEndpoint
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		ep, err = tx.WebhookEndpoint(id)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
-		}
-		return err
-	})
-	return ep, err
+	return viewOne(ctx, s, "webhook endpoint", id, Tx.WebhookEndpoint)
 }
 
 // RotateWebhookSecret gives an endpoint a new secret, shown once; the old one
@@ -202,17 +191,7 @@ func (s *Service) ResendWebhookEvent(ctx context.Context, endpointID, eventID st
 	if err != nil {
 		return WebhookAttempt{}, err
 	}
-	if err := lookupID("event", eventID); err != nil {
-		return WebhookAttempt{}, err
-	}
-	var ev OutboxEvent
-	err = s.Store.View(ctx, func(tx Tx) (err error) {
-		ev, err = tx.OutboxEvent(eventID)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "event %s not found", eventID)
-		}
-		return err
-	})
+	ev, err := viewOne(ctx, s, "event", eventID, Tx.OutboxEvent)
 	if err != nil {
 		return WebhookAttempt{}, err
 	}

@@ -275,18 +275,7 @@ func (s *Service) ListPurchases(ctx context.Context, accountID string, limit int
 
 // GetEvent returns one recorded Stripe event.
 func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
-	if err := lookupID("event", id); err != nil {
-		return Event{}, err
-	}
-	var ev Event
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		ev, err = tx.Event(id)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "event %s not found", id)
-		}
-		return err
-	})
-	return ev, err
+	return viewOne(ctx, s, "event", id, Tx.Event)
 }
 
 // ListEvents lists Stripe events, newest first, optionally of one status.
@@ -457,4 +446,21 @@ func (s *Service) recordCheckout(ctx context.Context, cs CheckoutSession, idem *
 		return CheckoutSession{}, false, fmt.Errorf("record checkout session %s: %w", cs.ID, err)
 	}
 	return cs, false, nil
+}
+
+// viewOne reads one thing by its id in a read transaction: an impossible
+// id or a missing row answers ENOTFOUND naming kind.
+func viewOne[T any](ctx context.Context, s *Service, kind, id string, read func(tx Tx, id string) (T, error)) (T, error) {
+	var v T
+	if err := lookupID(kind, id); err != nil {
+		return v, err
+	}
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		v, err = read(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "%s %s not found", kind, id)
+		}
+		return err
+	})
+	return v, err
 }
