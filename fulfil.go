@@ -100,6 +100,10 @@ func (s *Service) applyEvent(tx Tx, ev Event, in StripeEvent, now time.Time) (Ev
 		apply = s.applyRefund
 	case in.Dispute != nil:
 		apply = s.applyDispute
+	case in.PaymentIntent != nil:
+		apply = s.applyPaymentIntent
+	case in.PaymentMethodID != "" || in.CustomerID != "":
+		apply = s.applyCardGone
 	}
 	if apply != nil {
 		status, reason, err := apply(tx, in, now)
@@ -110,6 +114,13 @@ func (s *Service) applyEvent(tx Tx, ev Event, in StripeEvent, now time.Time) (Ev
 	}
 	if ev.Session == nil || ev.Session.ID == "" {
 		return finish(EventUnmatched, "event carries no checkout session, charge or dispute")
+	}
+	if ev.Session.Mode == "setup" {
+		status, reason, err := s.applySetupSession(tx, ev, now)
+		if err != nil {
+			return ev, err
+		}
+		return finish(status, reason)
 	}
 	cs, err := tx.CheckoutSession(ev.Session.ID)
 	if errors.Is(err, ErrNotFound) {
@@ -165,6 +176,15 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 	}
 	if err := tx.SetCheckoutSessionStatus(cs.ID, next, now); err != nil {
 		return "", "", err
+	}
+	if next == SessionExpired && isRechargeReference(ev.Session.Metadata["credits_checkout"]) {
+		locked, err := tx.LockAccount(cs.AccountID)
+		if err != nil {
+			return "", "", err
+		}
+		if err := settleRechargeSession(tx, locked, *ev.Session, RechargeCanceled, now); err != nil {
+			return "", "", err
+		}
 	}
 	return EventProcessed, "session " + next + ": nothing added", nil
 }
@@ -274,6 +294,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if err := emit(locked, OutPurchaseCompleted, p, now); err != nil {
 		return "", "", err
 	}
+	if err := afterPurchase(tx, locked, *ev.Session, now); err != nil {
+		return "", "", err
+	}
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		// A payment made just now has no refund or dispute to count.
@@ -327,6 +350,7 @@ func (s *Service) RunWorker(ctx context.Context, interval time.Duration) {
 				break
 			}
 		}
+		s.workRecharges(ctx)
 		select {
 		case <-ctx.Done():
 			return

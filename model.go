@@ -17,8 +17,11 @@ type Account struct {
 	// -1 uses the service's default, 0 turns it off.
 	LowBalanceThreshold int64 `json:"low_balance_threshold"`
 	// BalanceState is where available credits stand: ok, low or depleted.
-	BalanceState string    `json:"balance_state"`
-	CreatedAt    time.Time `json:"created_at"`
+	BalanceState string `json:"balance_state"`
+	// RechargeThreshold mirrors an enabled auto-recharge's threshold (0:
+	// off), so that a debit needs no other read to know whether to look.
+	RechargeThreshold int64     `json:"-"`
+	CreatedAt         time.Time `json:"created_at"`
 }
 
 // Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.

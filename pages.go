@@ -25,6 +25,10 @@ type Dashboard struct {
 	ExpiringSoon []Lot
 	// History is the balance over time, oldest first.
 	History []Entry
+	// AutoRecharge is the saved card, the settings and the latest attempts.
+	AutoRecharge AutoRechargeView
+	// RechargePack is the pack auto-recharge buys (nil when none is set).
+	RechargePack *Pack
 }
 
 // DashboardQuery says what a dashboard shows: one page of PageSize entries
@@ -87,7 +91,18 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQu
 		slices.Reverse(d.History)
 		return nil
 	})
-	return d, err
+	if err != nil {
+		return d, err
+	}
+	if d.AutoRecharge, err = s.GetAutoRecharge(ctx, accountID); err != nil {
+		return d, err
+	}
+	for _, p := range d.Packs {
+		if p.ID == d.AutoRecharge.PackID {
+			d.RechargePack = &p
+		}
+	}
+	return d, nil
 }
 
 // CheckoutOutcome is what the success page shows.

@@ -46,6 +46,12 @@ type Service struct {
 	TrialCredits int64
 	TrialDays    int64
 
+	// RechargeLease is how long a replica's claim on a recharge lasts.
+	RechargeLease time.Duration
+	// RechargeReturnURLs are the return pages of the Checkout links made for
+	// recharges that wait for the customer.
+	RechargeReturnURLs ReturnURLs
+
 	wake     chan struct{}
 	confirms confirmLimiter
 }
@@ -59,6 +65,7 @@ func NewService(store Store) *Service {
 		Store:                   store,
 		PaymentsMissing:         "no payment provider is configured",
 		IgnoredPayloadRetention: DefaultIgnoredPayloadRetention,
+		RechargeLease:           DefaultRechargeLease,
 		Now:                     func() time.Time { return time.Now().UTC() },
 		Logger:                  slog.New(slog.DiscardHandler),
 		wake:                    make(chan struct{}, 1),
@@ -331,7 +338,10 @@ type ReturnURLs struct{ Success, Cancel string }
 // records it before returning its URL, so that the webhook finds it. With an
 // idempotency key, a repeated request (a double click) answers the session
 // the first one created (replayed = true).
-func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64, back ReturnURLs, idem *Idempotency) (CheckoutSession, bool, error) {
+//
+// With saveCard, the payment also saves its card for auto-recharge (the
+// account's Stripe customer is created first, once).
+func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, quantity int64, saveCard bool, back ReturnURLs, idem *Idempotency) (CheckoutSession, bool, error) {
 	if err := ValidateQuantity(quantity); err != nil {
 		return CheckoutSession{}, false, err
 	}
@@ -379,6 +389,12 @@ func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, 
 	}
 	if s.CheckoutExpiresIn > 0 {
 		req.ExpiresAt = now.Add(s.CheckoutExpiresIn)
+	}
+	if saveCard {
+		if req.CustomerID, err = s.ensureCustomer(ctx, account); err != nil {
+			return CheckoutSession{}, false, err
+		}
+		req.SaveCard = true
 	}
 	id, url, err := s.Payments.CreateCheckoutSession(ctx, req)
 	if err != nil {

@@ -143,6 +143,22 @@ type Tx interface {
 	// WebhookAttempts lists an endpoint's latest attempts, newest first.
 	WebhookAttempts(endpointID string, limit int) ([]WebhookAttempt, error)
 
+	// AutoRecharge reads an account's saved card and auto-recharge settings.
+	AutoRecharge(accountID string) (AutoRecharge, error)
+	AutoRechargeByCustomer(customerID string) (AutoRecharge, error)
+	AutoRechargeByPaymentMethod(paymentMethodID string) (AutoRecharge, error)
+	// CardsToRead lists up to limit accounts whose saved card is still to be read.
+	CardsToRead(limit int) ([]AutoRecharge, error)
+	Recharge(id string) (Recharge, error)
+	// Recharges lists an account's recharges, newest first, at most limit.
+	Recharges(accountID string, limit int) ([]Recharge, error)
+	// RechargesSince lists an account's recharges created at or after since.
+	RechargesSince(accountID string, since time.Time) ([]Recharge, error)
+	// ClaimRecharges takes up to limit recharges due at now (pending ones,
+	// and those waiting for the customer that have no Checkout link yet),
+	// claimed by nobody else, until now+lease.
+	ClaimRecharges(now time.Time, lease time.Duration, limit int) ([]Recharge, error)
+
 	// RecordHealthCheck writes the time of a health check: a write that
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error
@@ -230,6 +246,21 @@ type LockedAccount interface {
 	// depleted); Account() answers it from then on.
 	SetBalanceState(state string) error
 	SetLowBalanceThreshold(threshold int64) error
+
+	// AutoRecharge reads the account's saved card and settings (ErrNotFound
+	// when it has none); SaveAutoRecharge writes them, and mirrors the
+	// threshold of an enabled auto-recharge on the account's row.
+	AutoRecharge() (AutoRecharge, error)
+	SaveAutoRecharge(a AutoRecharge) error
+	// InFlightRecharge returns the account's recharge that is pending,
+	// processing or waiting for the customer (ErrNotFound when none).
+	InFlightRecharge() (Recharge, error)
+	RechargesSince(since time.Time) ([]Recharge, error)
+	// CreateRecharge writes a recharge (ErrConflict when one is in flight).
+	CreateRecharge(r Recharge) error
+	// UpdateRecharge writes a recharge's status, payment intent, link,
+	// error, next attempt and claim.
+	UpdateRecharge(r Recharge) error
 }
 
 // PaymentEntrySum is what verify compares of a payment's entries.

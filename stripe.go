@@ -29,6 +29,7 @@ var HandledEventTypes = []string{
 	EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
 	EventChargeRefunded, EventChargeRefundUpdated, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
 	EventDisputeCreated, EventDisputeUpdated, EventDisputeFundsWithdrawn, EventDisputeFundsReinstated, EventDisputeClosed,
+	EventPaymentIntentSucceeded, EventPaymentIntentFailed, EventPaymentMethodDetached, EventCustomerDeleted,
 }
 
 // StripeEvent is a verified Stripe event, mapped to what the service needs:
@@ -42,7 +43,13 @@ type StripeEvent struct {
 	Charge   *StripeCharge  // charge.refunded
 	Refund   *StripeRefund  // refund.*, charge.refund.updated
 	Dispute  *StripeDispute // charge.dispute.*
-	Payload  []byte
+	// PaymentIntent is set for payment_intent.succeeded and payment_failed.
+	PaymentIntent *StripePaymentIntent
+	// PaymentMethodID is the card of payment_method.detached; CustomerID
+	// the customer of customer.deleted.
+	PaymentMethodID string
+	CustomerID      string
+	Payload         []byte
 	// Unusable says why a signed event cannot be used (a field we read has
 	// another shape, the object is missing): it is recorded as failed.
 	Unusable string
@@ -98,6 +105,8 @@ type StripeSession struct {
 	SourceAmountSubtotal int64      `json:"source_amount_subtotal,omitempty"`
 	SourceCurrency       string     `json:"source_currency,omitempty"`
 	PaymentIntent        string     `json:"payment_intent,omitempty"`
+	SetupIntent          string     `json:"setup_intent,omitempty"` // of a setup-mode session
+	Customer             string     `json:"customer,omitempty"`
 	Livemode             bool       `json:"livemode,omitempty"`
 	LineItems            []LineItem `json:"line_items,omitempty"`
 }
@@ -125,6 +134,10 @@ type CheckoutRequest struct {
 	// IdempotencyKey, when set, makes Stripe answer a repeated request with
 	// the session it created the first time.
 	IdempotencyKey string
+	// CustomerID, when set, is the account's Stripe customer; with SaveCard
+	// the payment also saves its card for off-session payments.
+	CustomerID string
+	SaveCard   bool
 }
 
 // Payments is the payment provider (Stripe, through the stripe package).
@@ -134,6 +147,20 @@ type Payments interface {
 	// RetrieveSession reads a session, with its line items when asked (an
 	// extra call to Stripe).
 	RetrieveSession(ctx context.Context, id string, withLineItems bool) (StripeSession, error)
+	// CreateCustomer creates the account's customer, once however often it
+	// is asked (an idempotency key derived from the account).
+	CreateCustomer(ctx context.Context, account Account) (customerID string, err error)
+	// CreateSetupSession creates a Checkout session in setup mode that
+	// saves a card for the customer.
+	CreateSetupSession(ctx context.Context, req SetupRequest) (id, url string, err error)
+	// SavedCard reads the card a setup or payment intent saved, and its customer.
+	SavedCard(ctx context.Context, intentID string) (card SavedCard, customerID string, err error)
+	// DetachPaymentMethod removes a saved card from its customer.
+	DetachPaymentMethod(ctx context.Context, paymentMethodID string) error
+	// ChargeOffSession creates and confirms an off-session payment intent.
+	// A card error is an answer (ChargeResult.Code), not an error; an error
+	// means no answer came, and the same idempotency key may be sent again.
+	ChargeOffSession(ctx context.Context, charge OffSessionCharge) (ChargeResult, error)
 }
 
 // IsPaid reports whether a session's payment status lets us credit it.

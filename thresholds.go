@@ -26,7 +26,7 @@ const MaxLowBalanceThreshold = MaxAmount
 // balance.recovered when they cross it. The state lives in the account's
 // row, which the transaction has locked, so concurrent debits crossing
 // together tell it once.
-func (s *Service) watch(locked LockedAccount, account Account, now time.Time) error {
+func (s *Service) watch(tx Tx, locked LockedAccount, account Account, now time.Time) error {
 	threshold := locked.Account().LowBalanceThreshold
 	if threshold < 0 {
 		threshold = s.LowBalanceThreshold
@@ -38,6 +38,9 @@ func (s *Service) watch(locked LockedAccount, account Account, now time.Time) er
 		target = BalanceDepleted
 	case threshold > 0 && available < threshold:
 		target = BalanceLow
+	}
+	if err := s.maybeRecharge(tx, locked, available, now); err != nil {
+		return err
 	}
 	current := locked.Account().BalanceState
 	if current == BalanceNew {
@@ -88,7 +91,7 @@ func (s *Service) SetLowBalanceThreshold(ctx context.Context, accountID string, 
 		if err != nil {
 			return err
 		}
-		return s.watch(relocked, account, now)
+		return s.watch(tx, relocked, account, now)
 	})
 	if err != nil {
 		return Account{}, err
@@ -103,5 +106,5 @@ func (s *Service) watchAgain(tx Tx, accountID string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return s.watch(locked, locked.Account(), now)
+	return s.watch(tx, locked, locked.Account(), now)
 }

@@ -32,6 +32,9 @@ const (
 	CardPays              = "4242424242424242"
 	CardDeclined          = "4000000000000002"
 	CardInsufficientFunds = "4000000000009995"
+	// CardAuthentication pays on a checkout page (the customer is there to
+	// authenticate) and asks for authentication off-session.
+	CardAuthentication = "4000002760003184"
 )
 
 // Limits of the demo checkout's webhook delivery.
@@ -58,12 +61,18 @@ type Checkout struct {
 
 	mu       sync.Mutex
 	sessions map[string]*simulatedSession
+	// intents maps a setup or payment intent that saved a card to the card's number.
+	intents map[string]string
+	// charges answers an off-session charge's idempotency key again.
+	charges map[string]credits.ChargeResult
 }
 
 type simulatedSession struct {
 	req           credits.CheckoutRequest
+	setup         *credits.SetupRequest // a setup-mode session: it saves a card
 	paid          bool
 	paymentIntent string
+	setupIntent   string
 }
 
 var _ credits.Payments = (*Checkout)(nil)
@@ -73,7 +82,7 @@ func NewCheckout(publicURL string, sign func(payload []byte, at time.Time) strin
 	return &Checkout{
 		PublicURL: strings.TrimRight(publicURL, "/"), Sign: sign, Logger: logger,
 		Client:   &http.Client{Timeout: 10 * time.Second},
-		sessions: map[string]*simulatedSession{},
+		sessions: map[string]*simulatedSession{}, intents: map[string]string{}, charges: map[string]credits.ChargeResult{},
 	}
 }
 
@@ -112,9 +121,21 @@ func (ss *simulatedSession) stripeSession(id string) credits.StripeSession {
 	if ss.paid {
 		status = "paid"
 	}
+	if ss.setup != nil {
+		return credits.StripeSession{ID: id, Mode: "setup", Status: "complete", PaymentStatus: "no_payment_required",
+			ClientReferenceID: ss.setup.Account.ID, Email: ss.setup.Account.Email, Customer: ss.setup.CustomerID,
+			SetupIntent: ss.setupIntent, Metadata: map[string]string{"account_id": ss.setup.Account.ID}}
+	}
+	metadata := map[string]string{"account_id": ss.req.Account.ID, "pack_id": ss.req.Pack.ID, "quantity": fmt.Sprint(ss.req.Quantity)}
+	if ss.req.Reference != "" {
+		metadata["credits_checkout"] = ss.req.Reference
+	}
+	if ss.req.SaveCard {
+		metadata[credits.SaveCardMetadataKey] = "true"
+	}
 	return credits.StripeSession{
-		ID: id, Status: "complete", PaymentStatus: status, ClientReferenceID: ss.req.Account.ID, Email: ss.req.Account.Email,
-		Metadata:    map[string]string{"account_id": ss.req.Account.ID, "pack_id": ss.req.Pack.ID, "quantity": fmt.Sprint(ss.req.Quantity)},
+		ID: id, Mode: "payment", Status: "complete", PaymentStatus: status, ClientReferenceID: ss.req.Account.ID, Email: ss.req.Account.Email,
+		Metadata: metadata, Customer: ss.req.CustomerID,
 		AmountTotal: ss.req.Pack.UnitAmount * ss.req.Quantity, Currency: ss.req.Pack.Currency, PaymentIntent: ss.paymentIntent,
 		LineItems: []credits.LineItem{{PriceID: ss.req.Pack.StripePriceID, Quantity: ss.req.Quantity}},
 	}
@@ -131,7 +152,7 @@ func (s *Checkout) Routes() map[string]http.Handler {
 type checkoutView struct {
 	ID, PackName, Email, Total, Card, Error, CancelURL string
 	Quantity, Credits                                  int64
-	Paid                                               bool
+	Paid, Setup, SavesCard                             bool
 }
 
 func (s *Checkout) view(id string) (checkoutView, bool) {
@@ -141,11 +162,14 @@ func (s *Checkout) view(id string) (checkoutView, bool) {
 	if !ok {
 		return checkoutView{}, false
 	}
+	if ss.setup != nil {
+		return checkoutView{ID: id, Email: ss.setup.Account.Email, CancelURL: ss.setup.CancelURL, Paid: ss.paid, Setup: true, SavesCard: true}, true
+	}
 	p := ss.req.Pack
 	return checkoutView{
 		ID: id, PackName: p.Name, Email: ss.req.Account.Email, Quantity: ss.req.Quantity, Credits: p.Credits * ss.req.Quantity,
 		Total:     credits.FormatMoney(p.UnitAmount*ss.req.Quantity, p.Currency),
-		CancelURL: ss.req.CancelURL, Paid: ss.paid,
+		CancelURL: ss.req.CancelURL, Paid: ss.paid, SavesCard: ss.req.SaveCard,
 	}, true
 }
 
@@ -182,13 +206,15 @@ func (s *Checkout) handlePay(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, payFormMaxBytes)
 	card := strings.NewReplacer(" ", "", "-", "").Replace(r.PostFormValue("card"))
 	v.Card = r.PostFormValue("card")
-	switch card {
-	case CardPays:
-	case CardDeclined:
+	switch {
+	case card == CardPays || card == CardAuthentication: // on the page, the customer authenticates
+	case v.Setup && (card == CardDeclined || card == CardInsufficientFunds):
+		// Saving charges nothing: the card is saved, and declines when charged.
+	case card == CardDeclined:
 		v.Error = "Your card was declined."
 		s.render(w, http.StatusPaymentRequired, v)
 		return
-	case CardInsufficientFunds:
+	case card == CardInsufficientFunds:
 		v.Error = "Your card has insufficient funds."
 		s.render(w, http.StatusPaymentRequired, v)
 		return
@@ -197,7 +223,7 @@ func (s *Checkout) handlePay(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusBadRequest, v)
 		return
 	}
-	event, successURL, err := s.pay(id)
+	event, successURL, err := s.pay(id, card)
 	if err != nil {
 		v.Error = err.Error()
 		s.render(w, http.StatusConflict, v)
@@ -210,29 +236,54 @@ func (s *Checkout) handlePay(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, successURL, http.StatusSeeOther)
 }
 
-// pay marks a session paid and returns its event and success URL.
-func (s *Checkout) pay(id string) ([]byte, string, error) {
+// pay marks a session paid (or, in setup mode, its card saved) and returns
+// its event and success URL.
+func (s *Checkout) pay(id, card string) ([]byte, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[id]
 	if ss.paid {
 		return nil, "", errors.New("this session is already paid")
 	}
-	ss.paid, ss.paymentIntent = true, randomID("pi_demo_")
+	ss.paid = true
+	successURL := ss.req.SuccessURL
+	if ss.setup != nil {
+		ss.setupIntent = randomID("seti_demo_")
+		s.intents[ss.setupIntent] = card
+		successURL = ss.setup.SuccessURL
+	} else {
+		ss.paymentIntent = randomID("pi_demo_")
+		if ss.req.SaveCard {
+			s.intents[ss.paymentIntent] = card
+		}
+	}
 	session := ss.stripeSession(id)
 	object := map[string]any{
-		"id": id, "object": "checkout.session", "mode": "payment", "livemode": false, "status": "complete",
+		"id": id, "object": "checkout.session", "mode": session.Mode, "livemode": false, "status": "complete",
 		"payment_status": session.PaymentStatus, "client_reference_id": session.ClientReferenceID,
 		"customer_details": map[string]any{"email": session.Email}, "customer_email": session.Email,
 		"metadata": session.Metadata, "amount_total": session.AmountTotal, "currency": session.Currency,
-		"payment_intent": session.PaymentIntent,
+		"payment_intent": nilIfEmpty(session.PaymentIntent), "setup_intent": nilIfEmpty(session.SetupIntent),
+		"customer": nilIfEmpty(session.Customer),
 	}
-	event, err := json.Marshal(map[string]any{
-		"id": randomID("evt_demo_"), "object": "event", "type": credits.EventCheckoutCompleted, "livemode": false,
+	event, err := eventPayload(credits.EventCheckoutCompleted, object)
+	return event, strings.ReplaceAll(successURL, "{CHECKOUT_SESSION_ID}", id), err
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// eventPayload wraps an object in an event, as Stripe sends it.
+func eventPayload(eventType string, object map[string]any) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"id": randomID("evt_demo_"), "object": "event", "type": eventType, "livemode": false,
 		"created": time.Now().Unix(), "api_version": "2025-01-27.acacia", "pending_webhooks": 1,
 		"data": map[string]any{"object": object},
 	})
-	return event, strings.ReplaceAll(ss.req.SuccessURL, "{CHECKOUT_SESSION_ID}", id), err
 }
 
 // deliver sends a signed event to the webhook once.

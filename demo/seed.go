@@ -17,6 +17,9 @@ var Packs = []credits.Pack{
 	{ID: "team", Name: "Team", Credits: 5_000, UnitAmount: 15_000, Currency: "usd", Active: true},
 }
 
+// AutoRecharge is what the demo account is offered.
+var AutoRecharge = credits.AutoRechargeSettings{Enabled: false, Threshold: 50, PackID: "starter", Quantity: 1, MonthlyLimit: 2_000}
+
 // Seed creates the demo account and packs when the store has neither
 // accounts nor packs. It reports whether it created them.
 func Seed(ctx context.Context, svc *credits.Service) (bool, error) {
@@ -38,6 +41,11 @@ func Seed(ctx context.Context, svc *credits.Service) (bool, error) {
 	}
 	if _, err := svc.CreateAccount(ctx, AccountID, "demo@example.com"); err != nil {
 		return false, fmt.Errorf("demo: create account: %w", err)
+	}
+	// Auto-recharge is offered (off until a card is saved and the customer
+	// turns it on): below 50 credits, buy a Starter pack, up to $20 a month.
+	if _, err := svc.SetAutoRecharge(ctx, AccountID, AutoRecharge); err != nil {
+		return false, fmt.Errorf("demo: offer auto-recharge: %w", err)
 	}
 	return true, nil
 }

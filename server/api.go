@@ -95,6 +95,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
 type createCheckoutRequest struct {
 	PackID   string `json:"pack_id"`
 	Quantity *int64 `json:"quantity"`
+	SaveCard bool   `json:"save_card"` // the payment also saves its card for auto-recharge
 }
 
 // handleCreateCheckout creates a Checkout Session; an optional
@@ -109,7 +110,7 @@ func (s *Server) handleCreateCheckout(w http.ResponseWriter, r *http.Request) {
 	if req.Quantity != nil {
 		quantity = *req.Quantity
 	}
-	session, replayed, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity, s.returnURLs(), idem)
+	session, replayed, err := s.Service.CreateCheckout(r.Context(), r.PathValue("id"), req.PackID, quantity, req.SaveCard, s.returnURLs(), idem)
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}

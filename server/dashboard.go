@@ -154,10 +154,7 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 	if accountID == "" {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
-	if !s.signer().checkCSRF(r, session) {
-		s.renderMessage(w, r, http.StatusForbidden, "Form expired", message{Kind: "error",
-			Message: "This form is not valid any more. Go back to your credits page and try again.", Link: "/dashboard/credits", LinkText: "Back to your credits"})
+	if !s.checkDashboardForm(w, r, session) {
 		return
 	}
 	if s.limited(w, r, s.rateLimiters().checkouts, accountID) {
@@ -171,7 +168,8 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
-	cs, _, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, s.returnURLs(), nil)
+	saveCard := r.PostFormValue("save_card") == "on"
+	cs, _, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, saveCard, s.returnURLs(), nil)
 	if err != nil {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
 		return

@@ -37,9 +37,16 @@ const (
 
 // returnURLs are the pages that Stripe Checkout sends the customer back to.
 func (s *Server) returnURLs() credits.ReturnURLs {
+	return ReturnURLs(s.publicURL())
+}
+
+// ReturnURLs are the pages of a server at publicURL that Stripe Checkout
+// sends the customer back to.
+func ReturnURLs(publicURL string) credits.ReturnURLs {
+	publicURL = strings.TrimRight(publicURL, "/")
 	return credits.ReturnURLs{
-		Success: s.publicURL() + checkoutSuccessPath + "?session_id={CHECKOUT_SESSION_ID}",
-		Cancel:  s.publicURL() + checkoutCancelPath,
+		Success: publicURL + checkoutSuccessPath + "?session_id={CHECKOUT_SESSION_ID}",
+		Cancel:  publicURL + checkoutCancelPath,
 	}
 }
 
@@ -81,6 +88,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /dashboard/login", s.limitPages(s.handleDashboardLogin))
 	mux.HandleFunc("GET /dashboard/credits", s.limitPages(s.handleDashboard))
 	mux.HandleFunc("POST /dashboard/credits/purchase", s.limitPages(s.handleDashboardPurchase))
+	mux.HandleFunc("POST /dashboard/credits/card", s.limitPages(s.handleDashboardSaveCard))
+	mux.HandleFunc("POST /dashboard/credits/card/remove", s.limitPages(s.handleDashboardRemoveCard))
+	mux.HandleFunc("POST /dashboard/credits/auto_recharge", s.limitPages(s.handleDashboardAutoRecharge))
 	mux.HandleFunc("GET /admin/login", s.limitPages(s.handleAdminLoginForm))
 	mux.HandleFunc("POST /admin/login", s.handleAdminLogin)
 	mux.HandleFunc("POST /admin/logout", s.requireOperator(s.handleAdminLogout))
@@ -207,6 +217,11 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /v1/accounts/{id}", read, pathAccount, s.handleGetAccount},
 		{"PATCH /v1/accounts/{id}", admin, pathAccount, s.handleUpdateAccount},
 		{"POST /v1/accounts/{id}/checkout_sessions", spend, pathAccount, s.handleCreateCheckout},
+		{"POST /v1/accounts/{id}/setup_sessions", spend, pathAccount, s.handleCreateSetupSession},
+		{"DELETE /v1/accounts/{id}/payment_method", admin, pathAccount, s.handleRemoveCard},
+		{"GET /v1/accounts/{id}/auto_recharge", read, pathAccount, s.handleGetAutoRecharge},
+		{"PUT /v1/accounts/{id}/auto_recharge", admin, pathAccount, s.handleSetAutoRecharge},
+		{"GET /v1/accounts/{id}/recharges", read, pathAccount, s.handleListRecharges},
 		{"GET /v1/accounts/{id}/entries", read, pathAccount, s.handleListEntries},
 		{"GET /v1/accounts/{id}/purchases", read, pathAccount, s.handleListPurchases},
 		{"POST /v1/accounts/{id}/debits", spend, pathAccount, s.handleDebit},

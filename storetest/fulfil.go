@@ -445,7 +445,9 @@ func testForeignSessionUnpaidAddsNothing(t *testing.T, open Opener) {
 
 // unreachable is a Payments whose every call fails, as Stripe does when it is
 // down; stripe-mock cannot be made to fail on purpose.
-type unreachable struct{}
+type unreachable struct {
+	credits.Payments // what it does not fake panics, should a test reach it
+}
 
 func (unreachable) CreateCheckoutSession(context.Context, credits.CheckoutRequest) (string, string, error) {
 	return "", "", errors.New("connection refused")
@@ -483,7 +485,7 @@ func testCheckoutWithoutStripeKeyIsUnavailable(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
-	_, _, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1, credits.ReturnURLs{}, nil)
+	_, _, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1, false, credits.ReturnURLs{}, nil)
 	if got := credits.ErrorCode(err); got != credits.EUNAVAILABLE {
 		t.Fatalf("code = %q, want %q (%v)", got, credits.EUNAVAILABLE, err)
 	}

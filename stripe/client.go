@@ -60,11 +60,18 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.Checkout
 		Mode:              stripego.String(string(stripego.CheckoutSessionModePayment)),
 		LineItems:         []*stripego.CheckoutSessionCreateLineItemParams{item},
 		ClientReferenceID: stripego.String(req.Account.ID),
-		CustomerEmail:     stripego.String(req.Account.Email),
 		SuccessURL:        stripego.String(req.SuccessURL),
 		CancelURL:         stripego.String(req.CancelURL),
 		Metadata:          checkoutMetadata(req),
 		PaymentIntentData: &stripego.CheckoutSessionCreatePaymentIntentDataParams{Metadata: checkoutMetadata(req)},
+	}
+	if req.CustomerID != "" {
+		params.Customer = stripego.String(req.CustomerID) // Stripe takes a customer or an email, not both
+	} else {
+		params.CustomerEmail = stripego.String(req.Account.Email)
+	}
+	if req.SaveCard {
+		params.PaymentIntentData.SetupFutureUsage = stripego.String(string(stripego.PaymentIntentSetupFutureUsageOffSession))
 	}
 	if !req.ExpiresAt.IsZero() {
 		params.ExpiresAt = stripego.Int64(req.ExpiresAt.Unix())
@@ -85,6 +92,9 @@ func checkoutMetadata(req credits.CheckoutRequest) map[string]string {
 	m := map[string]string{"account_id": req.Account.ID, "pack_id": req.Pack.ID, "quantity": fmt.Sprint(req.Quantity)}
 	if req.Reference != "" {
 		m["credits_checkout"] = req.Reference
+	}
+	if req.SaveCard {
+		m[credits.SaveCardMetadataKey] = "true"
 	}
 	return m
 }

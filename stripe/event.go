@@ -73,6 +73,8 @@ type sessionObject struct {
 	AmountSubtotal    int64             `json:"amount_subtotal"`
 	Currency          string            `json:"currency"`
 	PaymentIntent     expandable        `json:"payment_intent"`
+	SetupIntent       expandable        `json:"setup_intent"`
+	Customer          expandable        `json:"customer"`
 	Livemode          bool              `json:"livemode"`
 	CustomerDetails   *struct {
 		Email string `json:"email"`
@@ -187,6 +189,12 @@ func mapEvent(env envelope, object json.RawMessage, payload []byte) credits.Stri
 		out.Charge, err = decodeCharge(object)
 	case strings.HasPrefix(env.Type, "charge.dispute."):
 		out.Dispute, err = decodeDispute(object)
+	case strings.HasPrefix(env.Type, "payment_intent."):
+		out.PaymentIntent, err = decodePaymentIntent(object)
+	case env.Type == credits.EventPaymentMethodDetached:
+		out.PaymentMethodID, err = decodeID(object, "payment method")
+	case env.Type == credits.EventCustomerDeleted:
+		out.CustomerID, err = decodeID(object, "customer")
 	default: // refund.*, charge.refund.updated
 		out.Refund, err = decodeRefund(object)
 	}
@@ -247,7 +255,7 @@ func mapSession(s sessionObject) credits.StripeSession {
 		ID: s.ID, Mode: plain(s.Mode), Status: plain(s.Status), PaymentStatus: plain(s.PaymentStatus),
 		ClientReferenceID: plain(s.ClientReferenceID), Email: plain(s.CustomerEmail), AmountTotal: s.AmountTotal,
 		AmountSubtotal: s.AmountSubtotal, Currency: plain(strings.ToLower(s.Currency)), PaymentIntent: plain(string(s.PaymentIntent)),
-		Livemode: s.Livemode,
+		SetupIntent: plain(string(s.SetupIntent)), Customer: plain(string(s.Customer)), Livemode: s.Livemode,
 	}
 	if len(s.Metadata) > 0 {
 		out.Metadata = make(map[string]string, len(s.Metadata))

@@ -141,6 +141,28 @@ func fixture(t *testing.T, eventType, version string) []byte {
 			object["charge"] = map[string]any{"id": "ch_1", "object": "charge"}
 			object["enhanced_eligibility_types"] = []any{}
 		}
+	case strings.HasPrefix(eventType, "payment_intent."):
+		object = map[string]any{"id": "pi_1", "object": "payment_intent", "amount": 1000, "currency": "usd", "status": "succeeded",
+			"customer": "cus_1", "payment_method": "pm_1", "metadata": map[string]any{"credits_recharge": "rch_1"}, "last_payment_error": nil}
+		if eventType == "payment_intent.payment_failed" {
+			object["status"] = "requires_payment_method"
+			object["last_payment_error"] = map[string]any{"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+				"message": "Your card has insufficient funds.", "payment_method": map[string]any{"id": "pm_1"}}
+		}
+		if old {
+			object["charges"] = map[string]any{"object": "list", "data": []any{}}
+		} else {
+			object["customer"] = map[string]any{"id": "cus_1", "object": "customer"} // expanded
+			object["amount_details"] = map[string]any{"tip": map[string]any{}}
+		}
+	case eventType == "payment_method.detached":
+		object = map[string]any{"id": "pm_1", "object": "payment_method", "type": "card", "customer": nil,
+			"card": map[string]any{"brand": "visa", "last4": "4242"}}
+	case eventType == "customer.deleted":
+		object = map[string]any{"id": "cus_1", "object": "customer", "deleted": true, "email": "u1@example.com"}
+		if old {
+			object["sources"] = map[string]any{"object": "list", "data": []any{}}
+		}
 	default: // refund.*, charge.refund.updated
 		object = map[string]any{"id": "re_1", "object": "refund", "amount": 400, "currency": "usd",
 			"status": "succeeded", "charge": "ch_1", "payment_intent": "pi_1"}
@@ -194,6 +216,22 @@ func TestParseEveryHandledTypeInTwoAPIVersions(t *testing.T) {
 				case ev.Refund != nil:
 					if r := ev.Refund; r.ID != "re_1" || r.Charge != "ch_1" || r.PaymentIntent != "pi_1" || r.Amount != 400 || r.Status != "succeeded" {
 						t.Errorf("refund = %+v", r)
+					}
+				case ev.PaymentIntent != nil:
+					pi := ev.PaymentIntent
+					if pi.ID != "pi_1" || pi.Amount != 1000 || pi.Currency != "usd" || pi.Customer != "cus_1" || pi.Metadata["credits_recharge"] != "rch_1" {
+						t.Errorf("payment intent = %+v", pi)
+					}
+					if failed := eventType == "payment_intent.payment_failed"; failed != (pi.Code == "card_declined" && pi.DeclineCode == "insufficient_funds") {
+						t.Errorf("payment intent's error = %q %q", pi.Code, pi.DeclineCode)
+					}
+				case ev.PaymentMethodID != "":
+					if ev.PaymentMethodID != "pm_1" {
+						t.Errorf("payment method = %q", ev.PaymentMethodID)
+					}
+				case ev.CustomerID != "":
+					if ev.CustomerID != "cus_1" {
+						t.Errorf("customer = %q", ev.CustomerID)
 					}
 				default:
 					t.Errorf("no object read from %s", eventType)

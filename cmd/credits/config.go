@@ -37,6 +37,7 @@ type Config struct {
 	LowBalanceThreshold  string
 	WebhookAllowPrivate  string
 	ExpiringNoticeDays   string
+	RechargeLease        string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -49,6 +50,7 @@ type Config struct {
 	lowBalance        int64
 	allowPrivate      bool
 	expiringNotice    time.Duration
+	rechargeLease     time.Duration
 }
 
 const (
@@ -69,6 +71,8 @@ const (
 	minWebhookSecretLength = 16
 	// Stripe keeps a Checkout Session open for 30 minutes to 24 hours.
 	minCheckoutExpiry = 30 * time.Minute
+	minRechargeLease  = 5 * time.Second
+	maxRechargeLease  = 10 * time.Minute
 	maxCheckoutExpiry = 24 * time.Hour
 )
 
@@ -107,6 +111,7 @@ var configVars = []struct {
 	{"CREDITS_EXPIRING_NOTICE_DAYS", "expiring-notice-days", "7", "days before a lot expires that credits.expiring is sent for it (0: never)", func(c *Config) *string { return &c.ExpiringNoticeDays }, false, forServe},
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
+	{"CREDITS_RECHARGE_LEASE", "recharge-lease", "1m", "how long a replica's claim on a recharge lasts before another takes it over (it covers one Stripe call), 5s to 10m", func(c *Config) *string { return &c.RechargeLease }, false, forServe},
 }
 
 // register adds the flags of the settings in scope to fs, with the
@@ -173,6 +178,11 @@ func (c *Config) Validate() error {
 			return errors.New("CREDITS_CHECKOUT_EXPIRES_IN must be a duration from 30m to 24h")
 		}
 		c.checkoutExpiresIn = d
+	}
+	if d, err := time.ParseDuration(c.RechargeLease); err != nil || d < minRechargeLease || d > maxRechargeLease {
+		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 10m")
+	} else {
+		c.rechargeLease = d
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err

@@ -187,6 +187,8 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
+	svc.RechargeLease = cfg.rechargeLease
+	svc.RechargeReturnURLs = server.ReturnURLs(cfg.PublicURL)
 	cfg.webhooks(svc)
 	svc.LowBalanceThreshold = cfg.lowBalance
 	svc.IgnoredPayloadRetention = cfg.ignoredRetention

@@ -43,11 +43,11 @@ func (t *Tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, recharge_threshold, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, timeValue{&a.CreatedAt})
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold, timeValue{&a.CreatedAt})
 	return a, err
 }
 

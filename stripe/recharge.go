@@ -1,0 +1,196 @@
+package stripe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	stripego "github.com/stripe/stripe-go/v85"
+
+	"github.com/credits/credits"
+)
+
+// CreateCustomer creates the account's customer. The idempotency key is
+// derived from the account, so that two requests racing to create it (or a
+// retry after a lost answer) get one customer.
+func (c *Client) CreateCustomer(ctx context.Context, account credits.Account) (string, error) {
+	params := &stripego.CustomerCreateParams{
+		Email:    stripego.String(account.Email),
+		Metadata: map[string]string{"account_id": account.ID},
+	}
+	params.SetIdempotencyKey("credits-customer-" + account.ID)
+	customer, err := c.api.V1Customers.Create(ctx, params)
+	if err != nil {
+		return "", fmt.Errorf("stripe: create customer: %w", err)
+	}
+	return customer.ID, nil
+}
+
+// CreateSetupSession creates a Checkout session in setup mode: it saves a
+// card for the customer and charges nothing.
+func (c *Client) CreateSetupSession(ctx context.Context, req credits.SetupRequest) (string, string, error) {
+	params := &stripego.CheckoutSessionCreateParams{
+		Mode:               stripego.String(string(stripego.CheckoutSessionModeSetup)),
+		Customer:           stripego.String(req.CustomerID),
+		PaymentMethodTypes: []*string{stripego.String("card")},
+		ClientReferenceID:  stripego.String(req.Account.ID),
+		SuccessURL:         stripego.String(req.SuccessURL),
+		CancelURL:          stripego.String(req.CancelURL),
+		Metadata:           map[string]string{"account_id": req.Account.ID},
+		SetupIntentData: &stripego.CheckoutSessionCreateSetupIntentDataParams{
+			Metadata: map[string]string{"account_id": req.Account.ID},
+		},
+	}
+	session, err := c.api.V1CheckoutSessions.Create(ctx, params)
+	if err != nil {
+		return "", "", fmt.Errorf("stripe: create setup session: %w", err)
+	}
+	return session.ID, session.URL, nil
+}
+
+// intentObject is what the service reads of a setup or payment intent
+// whose payment method is expanded.
+type intentObject struct {
+	Customer      expandable `json:"customer"`
+	PaymentMethod *struct {
+		ID   string `json:"id"`
+		Card *struct {
+			Brand string `json:"brand"`
+			Last4 string `json:"last4"`
+		} `json:"card"`
+	} `json:"payment_method"`
+}
+
+// SavedCard reads the card a setup intent (seti_…) or a payment intent
+// (pi_…) saved, with its payment method expanded.
+func (c *Client) SavedCard(ctx context.Context, intentID string) (credits.SavedCard, string, error) {
+	var raw []byte
+	switch {
+	case strings.HasPrefix(intentID, "seti_"):
+		params := &stripego.SetupIntentRetrieveParams{}
+		params.AddExpand("payment_method")
+		si, err := c.api.V1SetupIntents.Retrieve(ctx, intentID, params)
+		if err != nil {
+			return credits.SavedCard{}, "", fmt.Errorf("stripe: retrieve setup intent %s: %w", intentID, err)
+		}
+		if si.LastResponse != nil {
+			raw = si.LastResponse.RawJSON
+		}
+	case strings.HasPrefix(intentID, "pi_"):
+		params := &stripego.PaymentIntentRetrieveParams{}
+		params.AddExpand("payment_method")
+		pi, err := c.api.V1PaymentIntents.Retrieve(ctx, intentID, params)
+		if err != nil {
+			return credits.SavedCard{}, "", fmt.Errorf("stripe: retrieve payment intent %s: %w", intentID, err)
+		}
+		if pi.LastResponse != nil {
+			raw = pi.LastResponse.RawJSON
+		}
+	default:
+		return credits.SavedCard{}, "", fmt.Errorf("stripe: %q is not a setup or payment intent", intentID)
+	}
+	var intent intentObject
+	if err := json.Unmarshal(raw, &intent); err != nil {
+		return credits.SavedCard{}, "", fmt.Errorf("stripe: intent %s: %w", intentID, err)
+	}
+	pm := intent.PaymentMethod
+	if pm == nil || pm.ID == "" {
+		return credits.SavedCard{}, plain(string(intent.Customer)), nil
+	}
+	card := credits.SavedCard{PaymentMethodID: plain(pm.ID)}
+	if pm.Card != nil {
+		card.Brand, card.Last4 = plain(pm.Card.Brand), plain(pm.Card.Last4)
+	}
+	return card, plain(string(intent.Customer)), nil
+}
+
+// DetachPaymentMethod removes a saved card from its customer.
+func (c *Client) DetachPaymentMethod(ctx context.Context, id string) error {
+	if _, err := c.api.V1PaymentMethods.Detach(ctx, id, nil); err != nil {
+		var stripeErr *stripego.Error
+		if errors.As(err, &stripeErr) && stripeErr.Code == stripego.ErrorCodeResourceMissing {
+			return nil // already gone
+		}
+		return fmt.Errorf("stripe: detach payment method %s: %w", id, err)
+	}
+	return nil
+}
+
+// ChargeOffSession creates and confirms an off-session payment intent on
+// the saved card, with the recharge's id as the idempotency key: a retry
+// (after a crash, by another replica) gets Stripe's first answer, never a
+// second charge. A card error (a decline, authentication required) is an
+// answer; only a failure to get one is an error.
+func (c *Client) ChargeOffSession(ctx context.Context, charge credits.OffSessionCharge) (credits.ChargeResult, error) {
+	params := &stripego.PaymentIntentCreateParams{
+		Amount:        stripego.Int64(charge.Amount),
+		Currency:      stripego.String(charge.Currency),
+		Customer:      stripego.String(charge.CustomerID),
+		PaymentMethod: stripego.String(charge.PaymentMethodID),
+		Confirm:       stripego.Bool(true),
+		OffSession:    stripego.Bool(true),
+		Description:   stripego.String(charge.Description),
+		Metadata:      charge.Metadata,
+	}
+	params.SetIdempotencyKey(charge.IdempotencyKey)
+	pi, err := c.api.V1PaymentIntents.Create(ctx, params)
+	if err != nil {
+		var stripeErr *stripego.Error
+		if errors.As(err, &stripeErr) && stripeErr.Type == stripego.ErrorTypeCard {
+			res := credits.ChargeResult{Code: plain(string(stripeErr.Code)), DeclineCode: plain(string(stripeErr.DeclineCode)), Message: plain(stripeErr.Msg)}
+			if stripeErr.PaymentIntent != nil {
+				res.PaymentIntent, res.Status = stripeErr.PaymentIntent.ID, string(stripeErr.PaymentIntent.Status)
+			}
+			return res, nil
+		}
+		return credits.ChargeResult{}, fmt.Errorf("stripe: create payment intent: %w", err)
+	}
+	return credits.ChargeResult{PaymentIntent: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToLower(string(pi.Currency))}, nil
+}
+
+type paymentIntentObject struct {
+	ID               string            `json:"id"`
+	Status           string            `json:"status"`
+	Amount           int64             `json:"amount"`
+	Currency         string            `json:"currency"`
+	Customer         expandable        `json:"customer"`
+	Metadata         map[string]string `json:"metadata"`
+	LastPaymentError *struct {
+		Code        string `json:"code"`
+		DeclineCode string `json:"decline_code"`
+		Message     string `json:"message"`
+	} `json:"last_payment_error"`
+}
+
+func decodePaymentIntent(raw json.RawMessage) (*credits.StripePaymentIntent, error) {
+	p, err := decodeObject(raw, "payment intent", func(p *paymentIntentObject) string { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	out := &credits.StripePaymentIntent{ID: p.ID, Status: plain(p.Status), Amount: p.Amount, Currency: plain(strings.ToLower(p.Currency)),
+		Customer: plain(string(p.Customer))}
+	if len(p.Metadata) > 0 {
+		out.Metadata = make(map[string]string, len(p.Metadata))
+		for k, v := range p.Metadata {
+			out.Metadata[plain(k)] = plain(v)
+		}
+	}
+	if e := p.LastPaymentError; e != nil {
+		out.Code, out.DeclineCode, out.Message = plain(e.Code), plain(e.DeclineCode), plain(e.Message)
+	}
+	return out, nil
+}
+
+type objectWithID struct {
+	ID string `json:"id"`
+}
+
+func decodeID(raw json.RawMessage, what string) (string, error) {
+	o, err := decodeObject(raw, what, func(o *objectWithID) string { return o.ID })
+	if err != nil {
+		return "", err
+	}
+	return o.ID, nil
+}
