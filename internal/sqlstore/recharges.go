@@ -89,12 +89,12 @@ func (t *Tx) Recharge(id string) (credits.Recharge, error) {
 
 func (t *Tx) Recharges(accountID string, limit int) ([]credits.Recharge, error) {
 	return queryAll(t, "list the recharges of account "+accountID, scanRecharge,
-		`SELECT `+rechargeColumns+` FROM recharges WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, limit)
+		`SELECT `+rechargeColumns+` FROM recharges WHERE account_id = ? ORDER BY seq DESC LIMIT ?`, accountID, limit)
 }
 
 func (t *Tx) RechargesSince(accountID string, since time.Time) ([]credits.Recharge, error) {
 	return queryAll(t, "list this month's recharges of account "+accountID, scanRecharge,
-		`SELECT `+rechargeColumns+` FROM recharges WHERE account_id = ? AND created_at >= ? ORDER BY created_at, id`, accountID, t.d.Time(since))
+		`SELECT `+rechargeColumns+` FROM recharges WHERE account_id = ? AND created_at >= ? ORDER BY seq`, accountID, t.d.Time(since))
 }
 
 // ClaimRecharges skips recharges another replica is working on, and takes
@@ -119,8 +119,10 @@ func (l *lockedAccount) RechargesSince(since time.Time) ([]credits.Recharge, err
 }
 
 func (l *lockedAccount) CreateRecharge(r credits.Recharge) error {
-	_, err := l.t.exec("record recharge "+r.ID, `INSERT INTO recharges (`+rechargeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, l.id(), r.PackID, r.Quantity, r.Credits, r.Amount,
+	// The account is locked: its recharges are numbered one at a time.
+	_, err := l.t.exec("record recharge "+r.ID, `INSERT INTO recharges (seq, `+rechargeColumns+`)
+		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM recharges WHERE account_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), r.ID, l.id(), r.PackID, r.Quantity, r.Credits, r.Amount,
 		r.Currency, r.Attempt, r.Status, r.PaymentIntent, r.CheckoutSessionID, r.ActionURL, r.Error, l.t.d.Time(r.NextAttemptAt),
 		l.t.d.Time(r.LockedUntil), l.t.d.Time(r.CreatedAt), l.t.d.Time(r.UpdatedAt))
 	return err

@@ -43,6 +43,10 @@ type Session struct {
 	AmountTotal       int64
 	Currency          string
 	PaymentIntent     string
+	// A setup-mode session saves a card: Mode "setup", its SetupIntent and Customer.
+	Mode        string
+	SetupIntent string
+	Customer    string
 }
 
 // Event returns the JSON of a checkout.session.* event as Stripe sends it.
@@ -65,7 +69,33 @@ func Event(id, eventType string, livemode bool, s Session) []byte {
 	if s.Metadata == nil {
 		object["metadata"] = map[string]string{}
 	}
+	if s.Mode != "" {
+		object["mode"] = s.Mode
+	}
+	if s.SetupIntent != "" {
+		object["setup_intent"] = s.SetupIntent
+	}
+	if s.Customer != "" {
+		object["customer"] = s.Customer
+	}
 	return event(id, eventType, livemode, object)
+}
+
+// PaymentIntent returns a payment_intent.* event; code (with declineCode)
+// is its last payment error's, for payment_intent.payment_failed.
+func PaymentIntent(id, eventType, paymentIntent string, amount int64, metadata map[string]string, code, declineCode string) []byte {
+	object := map[string]any{"id": paymentIntent, "object": "payment_intent", "amount": amount, "currency": "usd",
+		"status": "succeeded", "metadata": metadata, "customer": "cus_test"}
+	if code != "" {
+		object["status"] = "requires_payment_method"
+		object["last_payment_error"] = map[string]any{"type": "card_error", "code": code, "decline_code": declineCode, "message": "declined in a test"}
+	}
+	return event(id, eventType, false, object)
+}
+
+// Object returns an event of any type carrying object.
+func Object(id, eventType string, object map[string]any) []byte {
+	return event(id, eventType, false, object)
 }
 
 // Sign returns a Stripe-Signature header for payload, made now.

@@ -28,6 +28,7 @@ CREATE INDEX auto_recharge_card_pending ON auto_recharge (account_id) WHERE card
 CREATE TABLE recharges (
     id                  TEXT PRIMARY KEY, -- rch_…; Stripe's Idempotency-Key for its payment intent
     account_id          TEXT NOT NULL REFERENCES accounts (id),
+    seq                 BIGINT NOT NULL, -- the account's recharges in order: 1, 2, …
     pack_id             TEXT NOT NULL,
     quantity            BIGINT NOT NULL,
     credits             BIGINT NOT NULL,
@@ -46,7 +47,8 @@ CREATE TABLE recharges (
 );
 -- At most one recharge in flight per account.
 CREATE UNIQUE INDEX recharges_in_flight ON recharges (account_id) WHERE status IN ('pending', 'processing', 'action_required');
-CREATE INDEX recharges_account ON recharges (account_id, created_at);
+CREATE UNIQUE INDEX recharges_account ON recharges (account_id, seq);
+CREATE INDEX recharges_account_created ON recharges (account_id, created_at);
 -- The worker's queue: recharges to charge, and those that wait for a Checkout link.
 CREATE INDEX recharges_due ON recharges (next_attempt_at) WHERE status IN ('pending', 'action_required');
 CREATE INDEX recharges_payment_intent ON recharges (payment_intent) WHERE payment_intent <> '';
