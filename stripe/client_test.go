@@ -27,6 +27,10 @@ type recorder struct {
 	paths   []string
 	// idempotencyKeys are the Idempotency-Key headers sent, one per request.
 	idempotencyKeys []string
+	// answer, when set, rewrites stripe-mock's answer into what real Stripe
+	// would say (stripe-mock keeps no state: a confirmed payment intent is
+	// never "succeeded" there); the request still reaches stripe-mock.
+	answer func(path string, status int, body []byte) (int, []byte)
 }
 
 func (r *recorder) calls() []string {
@@ -42,6 +46,23 @@ func startRecorder(t *testing.T) (*recorder, string) {
 	}
 	rec := &recorder{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		rec.mu.Lock()
+		answer := rec.answer
+		rec.mu.Unlock()
+		if answer == nil {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		status, body := answer(resp.Request.URL.Path, resp.StatusCode, body)
+		resp.StatusCode, resp.Body, resp.ContentLength = status, io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+		return nil
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
