@@ -218,11 +218,17 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 	if err != nil {
 		return err
 	}
+	recharge, err := svc.GetAutoRecharge(ctx, id)
+	if err != nil {
+		return err
+	}
 	view := struct {
 		credits.Account
-		Purchases []credits.Purchase `json:"purchases"`
-		Entries   []credits.Entry    `json:"entries"`
-	}{account, purchases, entries.Data}
+		Purchases    []credits.Purchase       `json:"purchases"`
+		Entries      []credits.Entry          `json:"entries"`
+		AutoRecharge credits.AutoRechargeView `json:"auto_recharge"`
+		Recharges    []credits.Recharge       `json:"recharges"`
+	}{account, purchases, entries.Data, recharge, recharge.Recharges}
 	return c.print(cmd, view, "", func(w io.Writer) {
 		fmt.Fprintf(w, "account\t%s\nemail\t%s\nbalance\t%d\navailable\t%d\nheld\t%d\ndebt\t%d\ntrial\t%t\ncreated\t%s\n\n",
 			account.ID, account.Email, account.Balance, account.Available, account.Held, account.Debt, account.Trial, account.CreatedAt.Format(time.RFC3339))
@@ -234,6 +240,7 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 		for _, e := range entries.Data {
 			fmt.Fprintf(w, "%d\t%s\t%+d\t%d\t%s\t%s\n", e.ID, e.Kind, e.Amount, e.BalanceAfter, e.Reference, e.CreatedAt.Format(time.RFC3339))
 		}
+		printAutoRecharge(w, recharge)
 	})
 }
 
@@ -476,4 +483,29 @@ func (c *CLI) logout(ctx context.Context, cmd *command, args []string) error {
 			fmt.Fprintf(w, "account %s: %d link(s) and session(s) revoked\n", rest[0], n)
 		})
 	})
+}
+
+// printAutoRecharge writes an account's auto-recharge and every attempt.
+func printAutoRecharge(w io.Writer, v credits.AutoRechargeView) {
+	card := "none"
+	if v.Card != nil {
+		card = v.Card.Brand + " ending " + v.Card.Last4 + " (" + v.Card.PaymentMethodID + ")"
+	}
+	state := "off"
+	if v.Enabled {
+		state = "on"
+	}
+	fmt.Fprintf(w, "\nauto-recharge\t%s\ncard\t%s\n", state, card)
+	if v.PackID != "" {
+		fmt.Fprintf(w, "rule\tbelow %d available: %d × %s, up to %s a month (%s so far)\n", v.Threshold, v.Quantity, v.PackID,
+			credits.FormatMoney(v.MonthlyLimit, v.Currency), credits.FormatMoney(v.MonthTotal, v.Currency))
+	}
+	if v.DisabledReason != "" {
+		fmt.Fprintf(w, "turned off\t%s\n", v.DisabledReason)
+	}
+	fmt.Fprintf(w, "\nRECHARGE\tTRY\tSTATUS\tAMOUNT\tPAYMENT INTENT\tAT\tDETAIL\n")
+	for _, r := range v.Recharges {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Attempt, r.Status, credits.FormatMoney(r.Amount, r.Currency), r.PaymentIntent,
+			r.CreatedAt.Format(time.RFC3339), r.Error)
+	}
 }

@@ -11,8 +11,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/demo"
 )
 
 var demoLinkLine = regexp.MustCompile(`open (http://\S+/dashboard/login\?token=\S+) and buy credits`)
@@ -144,5 +148,99 @@ func TestDemoFromAFreshDatabase(t *testing.T) {
 	events, err := m.Service.ListEvents(context.Background(), "", 10)
 	if err != nil || len(events) != 1 || !strings.HasPrefix(events[0].ID, "evt_demo_") || events[0].Status != "processed" {
 		t.Errorf("events = %+v (%v), want one processed demo event", events, err)
+	}
+}
+
+// TestDemoAutoRecharge: with no Stripe account, a new user saves a test card
+// on the demo's checkout, turns auto-recharge on from the credits page, and
+// sees the off-session payment follow the card: 4242 pays, 3184 asks for
+// authentication (a Checkout link on the page), 0002 is declined.
+func TestDemoAutoRecharge(t *testing.T) {
+	for _, tc := range []struct{ card, want string }{
+		{"4242 4242 4242 4242", "paid"},
+		{"4000 0027 6000 3184", "authentication"},
+		{"4000 0000 0000 0002", "declined"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			m, link := startDemo(t)
+			b := newBrowser(t)
+			doc, _, at := b.get(link)
+			if doc.Find("#no-card").Length() != 1 || !strings.Contains(text(doc, "#recharge-settings"), "$20.00") {
+				t.Fatalf("auto-recharge section: %q / %q", text(doc, "#auto-recharge"), text(doc, "#recharge-settings"))
+			}
+			setup, status, setupURL := b.submit(at, doc.Find("#save-card"), nil)
+			if status != 200 || text(setup, "#pay") != "Save card" {
+				t.Fatalf("Save a card led to %s (%d): %q", setupURL, status, text(setup, "#pay"))
+			}
+			_, status, back := b.submit(setupURL, setup.Find("#pay-form"), map[string]string{"card": tc.card})
+			if status != 200 || !strings.Contains(back, "/dashboard/credits") {
+				t.Fatalf("saving the card led to %s (%d)", back, status)
+			}
+			last4 := tc.card[len(tc.card)-4:]
+			waitFor(t, 15*time.Second, "the saved card on the page", func() bool {
+				doc, _, _ = b.get(at)
+				return strings.Contains(text(doc, "#saved-card"), "ending in "+last4)
+			})
+			// Turning it on below the threshold (the demo account has no credits) recharges at once.
+			doc, status, _ = b.submit(at, doc.Find("#toggle-recharge"), nil)
+			if status != 200 || !strings.HasPrefix(text(doc, "#recharge-settings"), "On") {
+				t.Fatalf("turning auto-recharge on: %d %q", status, text(doc, "#recharge-settings"))
+			}
+			last := func() credits.Recharge {
+				v, err := m.Service.GetAutoRecharge(context.Background(), demo.AccountID)
+				if err != nil || v.Last == nil {
+					return credits.Recharge{}
+				}
+				return *v.Last
+			}
+			switch tc.want {
+			case "paid":
+				waitFor(t, 15*time.Second, "the recharge's credits", func() bool { doc, _, _ = b.get(at); return text(doc, "#balance") == "100" })
+				// The demo sends payment_intent.succeeded too, as Stripe does: it adds nothing more.
+				waitFor(t, 15*time.Second, "the payment intent's event", func() bool {
+					events, _ := m.Service.ListEvents(context.Background(), "", 10)
+					return len(events) > 0 && events[0].Type == credits.EventPaymentIntentSucceeded && events[0].Status == credits.EventProcessed
+				})
+				if doc, _, _ = b.get(at); text(doc, "#balance") != "100" || last().Status != credits.RechargeSucceeded {
+					t.Errorf("balance %q, recharge %+v", text(doc, "#balance"), last())
+				}
+			case "authentication":
+				waitFor(t, 15*time.Second, "the notice on the page", func() bool { doc, _, _ = b.get(at); return doc.Find("#recharge-action-link").Length() == 1 })
+				pay, _, payURL := b.get(doc.Find("#recharge-action-link").AttrOr("href", ""))
+				success, status, _ := b.submit(payURL, pay.Find("#pay-form"), map[string]string{"card": tc.card})
+				if status != 200 || text(success, "#balance") != "100 credits" {
+					t.Fatalf("paying the recharge's link: %d %q", status, text(success, "#balance"))
+				}
+				if got := last(); got.Status != credits.RechargeSucceeded {
+					t.Errorf("recharge %+v, want succeeded", got)
+				}
+			case "declined":
+				waitFor(t, 15*time.Second, "the declined recharge", func() bool {
+					v, _ := m.Service.GetAutoRecharge(context.Background(), demo.AccountID)
+					return len(v.Recharges) == 2 && v.Recharges[1].Status == credits.RechargeFailed
+				})
+				v, _ := m.Service.GetAutoRecharge(context.Background(), demo.AccountID)
+				if r := v.Recharges[0]; r.Status != credits.RechargePending || r.Attempt != 2 || !v.Enabled || !strings.Contains(v.Recharges[1].Error, "declined") {
+					t.Errorf("after a decline: %+v, enabled %t", v.Recharges, v.Enabled)
+				}
+				if doc, _, _ = b.get(at); text(doc, "#balance") != "0" {
+					t.Errorf("balance %q after a decline", text(doc, "#balance"))
+				}
+			}
+			// A form without its CSRF token changes nothing.
+			forged, status, _ := b.page(b.client.PostForm(strings.Replace(at, "/dashboard/credits", "/dashboard/credits/card/remove", 1), url.Values{}))
+			if status != http.StatusForbidden || text(forged, "h1") != "Form expired" {
+				t.Errorf("removal without a CSRF token: %d %q", status, text(forged, "h1"))
+			}
+			// The customer removes the card: auto-recharge turns off.
+			doc, _, _ = b.get(at)
+			if !strings.Contains(text(doc, "#saved-card"), last4) {
+				t.Fatal("the card went without its form")
+			}
+			doc, status, _ = b.submit(at, doc.Find("#remove-card"), nil)
+			if status != 200 || doc.Find("#no-card").Length() != 1 || !strings.HasPrefix(text(doc, "#recharge-settings"), "Off") {
+				t.Errorf("after removing the card: %d %q", status, text(doc, "#auto-recharge"))
+			}
+		})
 	}
 }
