@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/demo"
+)
+
+// TestAdminShowsRecharges: every attempt of an account's auto-recharge is on
+// its /admin page, with its idempotency key, status and reason.
+func TestAdminShowsRecharges(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.visitor()
+	setup := v.get(strings.TrimPrefix(cs.URL, s.url))
+	v.submit(setup, "#pay-form", map[string]string{"card": "4000 0000 0000 0002"})
+	if n, err := s.svc.ReadSavedCards(ctx); err != nil || n != 1 {
+		t.Fatalf("read %d cards: %v", n, err)
+	}
+	if _, err := s.svc.SetAutoRecharge(ctx, "alice", credits.AutoRechargeSettings{Enabled: true, Threshold: 50, PackID: "starter", Quantity: 1, MonthlyLimit: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.ProcessRecharges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	view, _ := s.svc.GetAutoRecharge(ctx, "alice")
+	operator := s.visitor()
+	operator.post("/admin/login", url.Values{"api_key": {apiKey}})
+	p := operator.get("/admin/accounts/alice")
+	if got := p.count("#recharges tr.recharge"); got != 2 {
+		t.Fatalf("%d attempts shown, want 2: %q", got, p.text("#auto-recharge"))
+	}
+	section := p.text("#auto-recharge")
+	for _, want := range []string{"visa ·· 0002", view.Recharges[1].ID, "failed", "generic_decline", "pending", "up to $10.00 a month"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the admin page's auto-recharge does not show %q:\n%s", want, section)
+		}
+	}
+}
+
+func TestAutoRechargeAPI(t *testing.T) {
+	h := newHarness(t)
+	h.svc.Payments = demo.NewCheckout("http://localhost:8080", func([]byte, time.Time) string { return "" }, slog.New(slog.DiscardHandler))
+	h.fund("u1", 100)
+	if r := h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":500,"currency":"usd"}`); r.status != 201 {
+		t.Fatalf("pack: %d %s", r.status, r.raw)
+	}
+	if r := h.api("GET", "/v1/accounts/u1/auto_recharge", ""); r.status != 200 || r.body["card"] != nil || r.body["enabled"] != false || r.body["last_attempt"] != nil {
+		t.Errorf("get: %d %s", r.status, r.raw)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"enabled":false,"threshold":50,"pack_id":"starter"}`, 400},                            // no monthly limit
+		{`{"threshold":50,"pack_id":"starter","monthly_limit":1000}`, 400},                       // enabled is required
+		{`{"enabled":false,"threshold":50,"pack_id":"starter","monthly_limit":100}`, 400},        // below one recharge
+		{`{"enabled":true,"threshold":50,"pack_id":"starter","monthly_limit":1000}`, 409},        // no saved card
+		{`{"enabled":false,"threshold":50,"pack_id":"nope","monthly_limit":1000}`, 404},          // no such pack
+		{`{"enabled":false,"threshold":50,"pack_id":"starter","monthly_limit":1000}`, 200},       // offered, off
+		{`{"enabled":false,"threshold":50,"pack_id":"starter","monthly_limit":1000,"x":1}`, 400}, // unknown field
+	} {
+		if r := h.api("PUT", "/v1/accounts/u1/auto_recharge", tc.body); r.status != tc.status {
+			t.Errorf("PUT %s: %d %s, want %d", tc.body, r.status, r.raw, tc.status)
+		}
+	}
+	if r := h.api("PUT", "/v1/accounts/nobody/auto_recharge", `{"enabled":false,"threshold":50,"pack_id":"starter","monthly_limit":1000}`); r.status != 404 {
+		t.Errorf("unknown account: %d", r.status)
+	}
+	r := h.api("POST", "/v1/accounts/u1/setup_sessions", "")
+	if r.status != 201 || !strings.Contains(r.body["url"].(string), "/demo/checkout/") {
+		t.Errorf("setup session: %d %s", r.status, r.raw)
+	}
+	if r := h.api("GET", "/v1/accounts/u1/auto_recharge", ""); r.status != 200 || r.body["customer_id"] == "" || r.body["monthly_limit"] != 1000.0 {
+		t.Errorf("after the setup session: %d %s", r.status, r.raw)
+	}
+	if r := h.api("DELETE", "/v1/accounts/u1/payment_method", ""); r.status != 404 {
+		t.Errorf("remove without a card: %d %s", r.status, r.raw)
+	}
+	if r := h.api("GET", "/v1/accounts/u1/recharges", ""); r.status != 200 || len(r.body["data"].([]any)) != 0 {
+		t.Errorf("recharges: %d %s", r.status, r.raw)
+	}
+}
