@@ -38,7 +38,8 @@ const PingEventPrefix = "evt_ping_"
 // OutboxEventTypes are the types an endpoint may subscribe to (or "*").
 var OutboxEventTypes = []string{OutPurchaseCompleted, OutPaymentRefunded, OutPaymentDisputed, OutPaymentDisputeClosed,
 	OutCreditsGranted, OutCreditsAdjusted, OutCreditsExpired, OutCreditsExpiring, OutHoldCaptured, OutHoldReleased, OutHoldExpired,
-	OutAccountInDebt, OutAccountDebtSettled, OutBalanceLow, OutBalanceDepleted, OutBalanceRecovered}
+	OutAccountInDebt, OutAccountDebtSettled, OutBalanceLow, OutBalanceDepleted, OutBalanceRecovered,
+	OutRechargeSucceeded, OutRechargeFailed, OutRechargeActionRequired, OutRechargeLimitReached, OutAutoRechargeDisabled}
 
 // Limits of the webhooks sent to the application.
 const (
