@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,20 +25,41 @@ import (
 	"github.com/credits/credits/stripe"
 )
 
-// bench runs the real service on loopback against a fresh database and
-// prints throughput and latency of its two write paths: signed webhook
-// deliveries (each a new purchase) and idempotent debits.
+// Limits of a bench run.
+const (
+	benchMaxDuration    = 10 * time.Minute
+	benchMaxConcurrency = 10_000
+	benchMaxAccounts    = 10_000
+	// benchSessionsPerSecond bounds the purchases the webhook phase can make:
+	// its sessions are recorded before it starts.
+	benchSessionsPerSecond = 8_000
+	benchMaxSessions       = 400_000
+	benchGrant             = 1_000_000_000
+)
+
+// runBench runs the real service on loopback against a fresh database (or
+// the one given) and, in the same process, a no-op server with the same
+// routes and JSON shapes: the ceiling that HTTP and JSON alone allow. It
+// prints each path's rate, p50/p99 and ratio to its ceiling, then verify.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("credits bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	databaseURL := fs.String("database-url", "", "a postgres:// URL to benchmark (its data is added to); default: a new SQLite file in a temporary directory")
-	requests := fs.Int("requests", 5000, "requests per phase")
-	concurrency := fs.Int("concurrency", 32, "requests in flight at once")
+	duration := fs.Duration("duration", 8*time.Second, "how long each phase runs")
+	concurrency := fs.Int("concurrency", 64, "requests in flight at once")
+	accounts := fs.Int("accounts", 100, "accounts the many-account phases spread over")
+	cpuprofile := fs.String("cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	if *requests < 1 || *concurrency < 1 || *requests > 1_000_000 || *concurrency > 10_000 {
-		return usageError{"--requests must be 1..1000000 and --concurrency 1..10000"}
+	if *duration <= 0 || *duration > benchMaxDuration || *concurrency < 1 || *concurrency > benchMaxConcurrency || *accounts < 1 || *accounts > benchMaxAccounts {
+		return usageError{fmt.Sprintf("--duration must be up to %s, --concurrency 1..%d, --accounts 1..%d", benchMaxDuration, benchMaxConcurrency, benchMaxAccounts)}
+	}
+	if *cpuprofile != "" {
+		if err := os.MkdirAll(*cpuprofile, 0o755); err != nil {
+			return err
+		}
 	}
 	url := *databaseURL
 	if url == "" {
@@ -47,7 +73,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	const apiKey = "bench_api_key_0123456789abcdef"
 	secret := "whsec_bench_" + randomHex(8)
 	m := NewMain(io.Discard, io.Discard)
-	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url}
+	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0"}
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
 		return err
 	}
@@ -55,51 +81,77 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer m.Close()
-	b := &bench{base: "http://" + m.Addr(), apiKey: apiKey, secret: secret, run: randomHex(4),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}}}
-	if err := b.setup(ctx, m.Service, *requests); err != nil {
+	noop, err := startNoop()
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "credits bench: %s, %d requests per phase, %d in flight, GOMAXPROCS %d\n",
-		describeDatabase(url), *requests, *concurrency, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(stdout, "%-10s %10s %10s %10s %10s %10s %8s\n", "phase", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
+	defer noop.Close()
+	transport := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxIdleConns: 2 * *concurrency}
+	b := &bench{base: "http://" + m.Addr(), noop: "http://" + noop.Addr, apiKey: apiKey, secret: secret, run: randomHex(4),
+		client: &http.Client{Transport: transport}, accounts: *accounts, concurrency: *concurrency, duration: *duration, profiles: *cpuprofile}
+	sessions := min(benchMaxSessions, max(1_000, int(duration.Seconds()*benchSessionsPerSecond)))
+	if err := b.setup(ctx, m.Service, sessions); err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "credits bench: %s, %s per phase, %d in flight, %d accounts, GOMAXPROCS %d\n",
+			describeDatabase(url), *duration, *concurrency, *accounts, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors")
+	}
+	var results []phaseResult
+	report := func(r phaseResult) {
+		results = append(results, r)
+		if !*asJSON {
+			ratio, ceiling := "-", "-"
+			if r.Ceiling != "" {
+				ratio, ceiling = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling
+			}
+			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8d\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ratio, r.Errors)
+		}
+	}
 	failed := 0
-	for _, phase := range []struct {
-		name string
-		do   func(i int) (int, error)
-		want int
-	}{
-		{"webhook", b.webhook, http.StatusOK},
-		{"debit", b.debit, http.StatusCreated},
-		{"replay", b.debit, http.StatusCreated}, // the same keys again: answers replayed
-		{"debit+hook", b.debitWithEndpoint, http.StatusCreated},
-	} {
-		if phase.name == "debit+hook" {
-			// One endpoint subscribed to the balance events, on a receiver
-			// here; the account's threshold is crossed during the phase.
-			if err := b.addEndpoint(ctx, m.Service, *requests); err != nil {
-				return err
+	for _, p := range b.phases(ctx, m.Service) {
+		if p.before != nil {
+			if err := p.before(); err != nil {
+				return fmt.Errorf("bench: before %s: %w", p.name, err)
 			}
 		}
-		r := b.measure(*requests, *concurrency, phase.do, phase.want)
-		fmt.Fprintf(stdout, "%-10s %10.0f %10.2f %10.2f %10.2f %10.2f %8d\n", phase.name, r.perSecond, r.p(50), r.p(90), r.p(99), r.p(100), r.errors)
-		failed += r.errors
+		r, err := b.measure(p)
+		if err != nil {
+			return err
+		}
+		if ceiling := p.ceiling; ceiling != "" {
+			for _, c := range results {
+				if c.Name == ceiling && c.PerSecond > 0 {
+					r.Ceiling, r.Ratio = ceiling, r.PerSecond/c.PerSecond
+				}
+			}
+		}
+		report(r)
+		failed += r.Errors
 	}
+	delivered := b.stopReceiver()
+	runtime.GC()
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
-	if b.receiver != nil {
-		for deadline := time.Now().Add(5 * time.Second); b.received.Load() == 0 && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond) // the dispatcher runs every second
-		}
-		b.receiver.Close()
-		fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", b.received.Load())
-	}
-	fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, total from the OS %.1f MiB\n", float64(mem.HeapInuse)/(1<<20), float64(mem.Sys)/(1<<20))
 	violations, err := m.Service.Verify(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
+	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
+		ResidentMiB: residentMiB(), Violations: len(violations)}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(summary); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", delivered)
+		fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
+		fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
+	}
 	// Figures of a run whose requests failed measure nothing.
 	if failed > 0 || len(violations) > 0 {
 		return fmt.Errorf("bench: %d request(s) failed and %d invariant(s) broken: the figures are not valid", failed, len(violations))
@@ -107,17 +159,159 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-type bench struct {
-	base, apiKey, secret, run string
-	client                    *http.Client
-	sessions                  []string
-	receiver                  *httptest.Server
-	received                  atomic.Int64
+type phaseResult struct {
+	Name      string  `json:"name"`
+	Requests  int     `json:"requests"`
+	PerSecond float64 `json:"per_second"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+	Ceiling   string  `json:"ceiling,omitempty"`
+	Ratio     float64 `json:"ratio,omitempty"`
+	Errors    int     `json:"errors"`
 }
 
-// addEndpoint starts a receiver and subscribes it to the balance events,
-// and gives the account a threshold that the debits of the phase cross.
-func (b *bench) addEndpoint(ctx context.Context, svc *credits.Service, requests int) error {
+type benchSummary struct {
+	Database            string        `json:"database"`
+	DurationSeconds     float64       `json:"duration_seconds"`
+	Concurrency         int           `json:"concurrency"`
+	Accounts            int           `json:"accounts"`
+	GOMAXPROCS          int           `json:"gomaxprocs"`
+	Phases              []phaseResult `json:"phases"`
+	HookEventsDelivered int64         `json:"hook_events_delivered"`
+	HeapInUseMiB        float64       `json:"heap_in_use_mib"`
+	ResidentMiB         float64       `json:"resident_mib"`
+	Violations          int           `json:"verify_violations"`
+}
+
+// residentMiB is the process's resident memory (Linux), or 0.
+func residentMiB() float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+type bench struct {
+	base, noop, apiKey, secret, run string
+	client                          *http.Client
+	accounts, concurrency           int
+	duration                        time.Duration
+	profiles                        string
+	sessions                        []string
+	debited                         atomic.Int64 // debits of the 100-account phase: replay sends their keys again
+	receiver                        *httptest.Server
+	received                        atomic.Int64
+}
+
+// phase is one measured path: do sends request i and says whether its
+// answer is the expected one; limit, when set, bounds the requests.
+type phase struct {
+	name    string
+	ceiling string
+	limit   int
+	before  func() error
+	do      func(i int) (bool, error)
+}
+
+func (b *bench) account(i int) string { return fmt.Sprintf("bench-%s-%d", b.run, i%b.accounts) }
+
+func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
+	auth := map[string]string{"Authorization": "Bearer " + b.apiKey}
+	debit := func(base, account, key string) (bool, error) {
+		status, err := b.send(http.MethodPost, base+"/v1/accounts/"+account+"/debits", []byte(`{"amount":1}`),
+			map[string]string{"Authorization": "Bearer " + b.apiKey, "Idempotency-Key": key})
+		return status == http.StatusCreated, err
+	}
+	read := func(base, account string) (bool, error) {
+		status, err := b.send(http.MethodGet, base+"/v1/accounts/"+account, nil, auth)
+		return status == http.StatusOK, err
+	}
+	return []phase{
+		{name: "noop", do: func(i int) (bool, error) { return debit(b.noop, b.account(i), fmt.Sprint("noop-", i)) }},
+		{name: "noop-read", do: func(i int) (bool, error) { return read(b.noop, b.account(i)) }},
+		{name: "commit", do: func(int) (bool, error) {
+			err := svc.Store.Update(ctx, func(tx credits.Tx) error { return tx.RecordHealthCheck(time.Now()) })
+			return err == nil, err
+		}},
+		{name: "webhook", ceiling: "noop", limit: len(b.sessions), do: b.webhook},
+		{name: "debit-1", ceiling: "noop", do: func(i int) (bool, error) { return debit(b.base, b.account(0), fmt.Sprint("d1-", i)) }},
+		{name: "debit-100", ceiling: "noop", do: func(i int) (bool, error) {
+			ok, err := debit(b.base, b.account(i), fmt.Sprint("d100-", i))
+			if ok {
+				b.debited.Add(1)
+			}
+			return ok, err
+		}},
+		{name: "read", ceiling: "noop-read", do: func(i int) (bool, error) { return read(b.base, b.account(i)) }},
+		{name: "replay", ceiling: "noop", do: func(i int) (bool, error) {
+			// The keys of the debit-100 phase again: answered from the first answers.
+			n := max(1, int(b.debited.Load()))
+			return debit(b.base, b.account(i%n), fmt.Sprint("d100-", i%n))
+		}},
+		{name: "mixed", ceiling: "noop-read", do: func(i int) (bool, error) {
+			if i%5 == 0 {
+				return debit(b.base, b.account(i), fmt.Sprint("mx-", i))
+			}
+			return read(b.base, b.account(i))
+		}},
+		{name: "debit+hook", ceiling: "noop", before: func() error { return b.addEndpoint(ctx, svc) }, do: func(i int) (bool, error) {
+			return debit(b.base, "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
+		}},
+	}
+}
+
+// startNoop serves the routes that the bench calls, with the same JSON
+// shapes and checks a handler of the service makes before its work (the
+// key, the body), and nothing else: the HTTP and JSON ceiling.
+func startNoop() (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/accounts/{id}/debits", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Amount      int64             `json:"amount"`
+			Description string            `json:"description"`
+			Metadata    map[string]string `json:"metadata"`
+		}
+		if r.Header.Get("Authorization") == "" || r.Header.Get("Idempotency-Key") == "" || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		writeNoop(w, http.StatusCreated, credits.DebitResult{ID: 1, AccountID: r.PathValue("id"), Amount: req.Amount, Balance: 1000, Available: 1000,
+			Lots: []credits.LotAmount{{LotID: 1, Amount: req.Amount}}, CreatedAt: time.Now().UTC()})
+	})
+	mux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		writeNoop(w, http.StatusOK, credits.Account{ID: r.PathValue("id"), Email: "bench@example.com", Balance: 1000, Available: 1000,
+			BalanceState: credits.BalanceOK, CreatedAt: time.Now().UTC()})
+	})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv.Addr = listener.Addr().String()
+	go func() { _ = srv.Serve(listener) }()
+	return srv, nil
+}
+
+func writeNoop(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// addEndpoint starts a receiver, subscribes it to the balance events, and
+// gives the hook phase's account a threshold that its debits cross.
+func (b *bench) addEndpoint(ctx context.Context, svc *credits.Service) error {
 	b.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		b.received.Add(1)
@@ -125,50 +319,66 @@ func (b *bench) addEndpoint(ctx context.Context, svc *credits.Service, requests 
 	if _, err := svc.CreateWebhookEndpoint(ctx, b.receiver.URL, []string{credits.OutBalanceLow, credits.OutBalanceDepleted, credits.OutBalanceRecovered}, "bench"); err != nil {
 		return err
 	}
-	account, err := svc.GetAccount(ctx, "bench-"+b.run)
-	if err != nil {
-		return err
-	}
-	_, err = svc.SetLowBalanceThreshold(ctx, account.ID, max(1, account.Available-int64(requests/2)))
+	_, err := svc.SetLowBalanceThreshold(ctx, "bench-"+b.run+"-hook", benchGrant-50)
 	return err
 }
 
-func (b *bench) debitWithEndpoint(i int) (int, error) {
-	return b.post("/v1/accounts/bench-"+b.run+"/debits", []byte(`{"amount":1}`), map[string]string{
-		"Authorization": "Bearer " + b.apiKey, "Idempotency-Key": fmt.Sprintf("bench-hook-%d", i)})
+// stopReceiver waits for the dispatcher (it runs every second) and reports
+// how many events the hook phase's receiver got.
+func (b *bench) stopReceiver() int64 {
+	if b.receiver == nil {
+		return 0
+	}
+	for deadline := time.Now().Add(5 * time.Second); b.received.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.receiver.Close()
+	return b.received.Load()
 }
 
-// setup makes a pack, an account with credits for every debit, and one
-// recorded checkout session per webhook delivery.
-func (b *bench) setup(ctx context.Context, svc *credits.Service, requests int) error {
+// setup makes a pack, the accounts with credits for every debit, and one
+// recorded checkout session per possible webhook delivery.
+func (b *bench) setup(ctx context.Context, svc *credits.Service, sessions int) error {
 	pack, err := svc.CreatePack(ctx, credits.Pack{Name: "Bench", Credits: 10, UnitAmount: 100, Currency: "usd", Active: true})
 	if err != nil {
 		return err
 	}
-	account := "bench-" + b.run
-	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
-		return err
+	ids := []string{"bench-" + b.run + "-hook"}
+	for i := range b.accounts {
+		ids = append(ids, b.account(i))
 	}
-	if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: int64(2 * requests)}, nil); err != nil { // debit and debit+hook
-		return err
-	}
-	b.sessions = make([]string, requests)
-	now := time.Now().UTC()
-	return svc.Store.Update(ctx, func(tx credits.Tx) error {
-		for i := range b.sessions {
-			b.sessions[i] = fmt.Sprintf("cs_bench_%s_%d", b.run, i)
-			err := tx.CreateCheckoutSession(credits.CheckoutSession{ID: b.sessions[i], AccountID: account, PackID: pack.ID, Quantity: 1,
-				ExpectedAmount: 100, Currency: "usd", Status: credits.SessionOpen, CreatedAt: now, UpdatedAt: now})
-			if err != nil {
-				return err
-			}
+	for _, id := range ids {
+		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			return err
 		}
-		return nil
-	})
+		if _, _, err := svc.Grant(ctx, id, credits.GrantRequest{Amount: benchGrant}, nil); err != nil {
+			return err
+		}
+	}
+	b.sessions = make([]string, sessions)
+	now := time.Now().UTC()
+	const batch = 5_000
+	for start := 0; start < sessions; start += batch {
+		err := svc.Store.Update(ctx, func(tx credits.Tx) error {
+			for i := start; i < min(start+batch, sessions); i++ {
+				b.sessions[i] = fmt.Sprintf("cs_bench_%s_%d", b.run, i)
+				err := tx.CreateCheckoutSession(credits.CheckoutSession{ID: b.sessions[i], AccountID: b.account(i), PackID: pack.ID, Quantity: 1,
+					ExpectedAmount: 100, Currency: "usd", Status: credits.SessionOpen, CreatedAt: now, UpdatedAt: now})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (b *bench) post(path string, body []byte, header map[string]string) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, b.base+path, bytes.NewReader(body))
+func (b *bench) send(method, url string, body []byte, header map[string]string) (int, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -184,61 +394,64 @@ func (b *bench) post(path string, body []byte, header map[string]string) (int, e
 	return resp.StatusCode, nil
 }
 
-func (b *bench) webhook(i int) (int, error) {
+func (b *bench) webhook(i int) (bool, error) {
 	payload := fmt.Appendf(nil, `{"id":"evt_bench_%s_%d","object":"event","type":"checkout.session.completed","livemode":false,`+
 		`"data":{"object":{"id":%q,"object":"checkout.session","payment_status":"paid","amount_total":100,"currency":"usd"}}}`, b.run, i, b.sessions[i])
-	return b.post("/stripe/webhook", payload, map[string]string{"Stripe-Signature": stripe.SignatureHeader(payload, b.secret, time.Now())})
+	status, err := b.send(http.MethodPost, b.base+"/stripe/webhook", payload, map[string]string{"Stripe-Signature": stripe.SignatureHeader(payload, b.secret, time.Now())})
+	return status == http.StatusOK, err
 }
 
-func (b *bench) debit(i int) (int, error) {
-	return b.post("/v1/accounts/bench-"+b.run+"/debits", []byte(`{"amount":1}`), map[string]string{
-		"Authorization": "Bearer " + b.apiKey, "Idempotency-Key": fmt.Sprintf("bench-%d", i)})
-}
-
-type result struct {
-	perSecond float64
-	latencies []time.Duration
-	errors    int
-}
-
-// p returns the q-th percentile latency in milliseconds.
-func (r result) p(q int) float64 {
-	if len(r.latencies) == 0 {
-		return 0
+// measure runs a phase for the bench's duration (or its limit of requests)
+// with concurrency requests in flight, and a CPU profile when asked.
+func (b *bench) measure(p phase) (phaseResult, error) {
+	if b.profiles != "" {
+		f, err := os.Create(filepath.Join(b.profiles, strings.ReplaceAll(p.name, "+", "-")+".pprof"))
+		if err != nil {
+			return phaseResult{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return phaseResult{}, err
+		}
+		defer pprof.StopCPUProfile()
 	}
-	i := min(len(r.latencies)-1, len(r.latencies)*q/100)
-	return float64(r.latencies[i]) / float64(time.Millisecond)
-}
-
-func (b *bench) measure(requests, concurrency int, do func(int) (int, error), want int) result {
-	latencies := make([]time.Duration, requests)
-	var errs int
-	var mu sync.Mutex
-	next := make(chan int)
+	var next atomic.Int64
+	var errs atomic.Int64
+	perWorker := make([][]time.Duration, b.concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range concurrency {
+	deadline := start.Add(b.duration)
+	for w := range b.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for time.Now().Before(deadline) {
+				i := int(next.Add(1) - 1)
+				if p.limit > 0 && i >= p.limit {
+					return
+				}
 				t := time.Now()
-				status, err := do(i)
-				latencies[i] = time.Since(t)
-				if err != nil || status != want {
-					mu.Lock()
-					errs++
-					mu.Unlock()
+				ok, err := p.do(i)
+				perWorker[w] = append(perWorker[w], time.Since(t))
+				if err != nil || !ok {
+					errs.Add(1)
 				}
 			}
 		}()
 	}
-	for i := range requests {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	elapsed := time.Since(start)
+	var latencies []time.Duration
+	for _, l := range perWorker {
+		latencies = append(latencies, l...)
+	}
 	slices.Sort(latencies)
-	return result{perSecond: float64(requests) / elapsed.Seconds(), latencies: latencies, errors: errs}
+	percentile := func(q int) float64 {
+		if len(latencies) == 0 {
+			return 0
+		}
+		return float64(latencies[min(len(latencies)-1, len(latencies)*q/100)]) / float64(time.Millisecond)
+	}
+	return phaseResult{Name: p.name, Requests: len(latencies), PerSecond: float64(len(latencies)) / elapsed.Seconds(),
+		P50MS: percentile(50), P99MS: percentile(99), Errors: int(errs.Load())}, nil
 }

@@ -229,12 +229,13 @@ func TestCLIHolds(t *testing.T) {
 // any request failed or an invariant broke.
 func TestBenchRuns(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"bench", "--requests", "50", "--concurrency", "4"}, env(nil), &stdout, &stderr)
+	code := run(context.Background(), []string{"bench", "--duration", "300ms", "--concurrency", "4", "--accounts", "5"}, env(nil), &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("bench: exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"\nwebhook ", "\ndebit ", "\nreplay ", "\ndebit+hook ", "; 1 event(s) delivered", "verify: 0 violation(s)"} {
+	for _, want := range []string{"\nnoop ", "\ncommit ", "\nwebhook ", "\ndebit-1 ", "\ndebit-100 ", "\nread ", "\nreplay ", "\nmixed ", "\ndebit+hook ",
+		"; 1 event(s) delivered", "verify: 0 violation(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
