@@ -2,11 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/sqlstore"
 )
 
 // Group commit. A durable commit costs a disk sync, and SQLite has one
@@ -103,44 +103,62 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 		}
 		return results
 	}
-	sqlTx, err := db.write.BeginTx(context.Background(), nil)
+	ctx := context.Background()
+	sqlConn, err := db.write.Conn(ctx)
 	if err != nil {
 		return failAll(fmt.Errorf("sqlite: begin: %w", mapError(err)))
 	}
-	defer sqlTx.Rollback()
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
-			results[i].err = err // the caller gave up while it waited: do nothing for it
-			continue
+	defer sqlConn.Close()
+	err = sqlConn.Raw(func(dc any) error {
+		c := dc.(*cachingConn)
+		if err := c.run(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("sqlite: begin: %w", err)
 		}
-		var fatal error
-		results[i], fatal = runInSavepoint(sqlTx, req)
-		if fatal != nil {
-			return failAll(fatal)
+		committed := false
+		defer func() {
+			if !committed {
+				_ = c.run(ctx, "ROLLBACK")
+			}
+		}()
+		for i, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				results[i].err = err // the caller gave up while it waited: do nothing for it
+				continue
+			}
+			var fatal error
+			results[i], fatal = runInSavepoint(c, req)
+			if fatal != nil {
+				return fatal
+			}
 		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return failAll(fmt.Errorf("sqlite: commit: %w", mapError(err)))
+		if err := c.run(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
+	if err != nil {
+		return failAll(err)
 	}
 	return results
 }
 
 // runInSavepoint runs one write; on failure it undoes just that write. A
 // fatal error means the transaction itself is broken.
-func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal error) {
+func runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult, fatal error) {
 	// Statements run without the caller's cancellation: interrupting a
 	// statement would roll back the whole shared transaction.
 	ctx := context.WithoutCancel(req.ctx)
-	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
-		return res, fmt.Errorf("sqlite: savepoint: %w", mapError(err))
+	if err := c.run(ctx, "SAVEPOINT write"); err != nil {
+		return res, fmt.Errorf("sqlite: savepoint: %w", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			res = writeResult{panicked: p}
 		}
 		if res.err != nil || res.panicked != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
-				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", mapError(err))
+			if err := c.run(ctx, "ROLLBACK TO write"); err != nil {
+				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 				if credits.ErrorCode(res.err) == credits.EUNAVAILABLE {
 					// A full disk or an I/O error rolls the whole transaction
 					// back, savepoints and all: every write of the batch fails
@@ -150,10 +168,10 @@ func runInSavepoint(sqlTx *sql.Tx, req *writeRequest) (res writeResult, fatal er
 				return
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE write"); err != nil {
-			fatal = fmt.Errorf("sqlite: release savepoint: %w", mapError(err))
+		if err := c.run(ctx, "RELEASE write"); err != nil {
+			fatal = fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}()
-	res.err = req.fn(newTx(ctx, sqlTx, true))
+	res.err = req.fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, true))
 	return res, nil
 }

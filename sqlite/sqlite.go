@@ -18,6 +18,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -54,22 +55,16 @@ func Open(path string) (*DB, error) {
 	}
 	writeQuery := pragmas
 	writeQuery.Set("_txlock", "immediate")
-	write, err := sql.Open("sqlite", path+"?"+writeQuery.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	write := openPool(path + "?" + writeQuery.Encode())
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	readQuery := url.Values{}
 	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "query_only(1)"} {
 		readQuery.Add("_pragma", p)
 	}
-	read, err := sql.Open("sqlite", path+"?"+readQuery.Encode())
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
 	db := &DB{write: write, read: read}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
@@ -98,16 +93,9 @@ func OpenExisting(path string, readOnly bool) (*DB, error) {
 		query.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + query.Encode()
-	write, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	write := openPool(dsn)
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
+	read := openPool(dsn)
 	db := &DB{write: write, read: read}
 	db.startCommitter()
 	if err := read.Ping(); err != nil {
@@ -177,20 +165,36 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-// View runs fn in one read transaction, on a consistent snapshot.
+// View runs fn in one read transaction, on a consistent snapshot, with the
+// connection's prepared statements.
 func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
-	sqlTx, err := db.read.BeginTx(ctx, nil)
+	sqlConn, err := db.read.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fmt.Errorf("sqlite: begin: %w", mapError(err))
 	}
-	defer sqlTx.Rollback()
-	if err := fn(newTx(ctx, sqlTx, false)); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	defer sqlConn.Close()
+	return sqlConn.Raw(func(dc any) (err error) {
+		c := dc.(*cachingConn)
+		if err := c.run(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("sqlite: begin: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				// A read changed nothing; the rollback ends the snapshot
+				// (even after a panic in fn, which goes on up).
+				_ = c.run(context.WithoutCancel(ctx), "ROLLBACK")
+			}
+		}()
+		if err := fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, false)); err != nil {
+			return err
+		}
+		if err := c.run(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
 }
 
 // mapError turns the driver's errors into the domain's sentinel errors.
