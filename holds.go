@@ -210,6 +210,9 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 		return nil, Account{}, err
 	}
 	account := locked.Account()
+	if !account.due(now) {
+		return locked, account, s.watch(tx, locked, account, now)
+	}
 	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
 	if err != nil {
 		return nil, account, err
@@ -225,7 +228,15 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if account, err = expireLots(locked, account, now); err != nil {
 		return locked, account, err
 	}
+	if err := locked.RefreshDueAt(); err != nil {
+		return locked, account, err
+	}
 	return locked, account, s.watch(tx, locked, account, now)
+}
+
+// due reports whether something of the account may have come due at now.
+func (a Account) due(now time.Time) bool {
+	return a.DueAt != nil && !a.DueAt.After(now)
 }
 
 // Bounds of one settlement; what is left is settled by the next one.
@@ -420,8 +431,12 @@ func (s *Service) settleIfDue(ctx context.Context, accountID string) error {
 	}
 	now := s.now()
 	var due bool
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		due, err = tx.AccountDue(accountID, now)
+	err := s.Store.View(ctx, func(tx Tx) error {
+		a, err := tx.Account(accountID)
+		due = err == nil && a.due(now)
+		if errors.Is(err, ErrNotFound) {
+			return nil // the caller answers not found
+		}
 		return err
 	})
 	if err != nil || !due {

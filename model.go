@@ -20,7 +20,10 @@ type Account struct {
 	BalanceState string `json:"balance_state"`
 	// RechargeThreshold mirrors an enabled auto-recharge's threshold (0:
 	// off), so that a debit needs no other read to know whether to look.
-	RechargeThreshold int64     `json:"-"`
+	RechargeThreshold int64 `json:"-"`
+	// DueAt is never later than when a hold or a lot of the account next
+	// expires (nil: none will): before it, there is nothing to settle.
+	DueAt     *time.Time `json:"-"`
 	CreatedAt         time.Time `json:"created_at"`
 }
 

@@ -184,12 +184,21 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 }
 
 // GetAccount returns one account.
+// GetAccount reads an account in one read transaction; only when
+// something of it came due (a hold or a lot expired) is it settled first.
 func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
+	var a Account
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		a, err = getAccount(tx, id)
+		return err
+	})
+	if err != nil || !a.due(s.now()) {
+		return a, err
+	}
 	if err := s.settleIfDue(ctx, id); err != nil {
 		return Account{}, err
 	}
-	var a Account
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
 		a, err = getAccount(tx, id)
 		return err
 	})

@@ -87,14 +87,15 @@ type Tx interface {
 	Holds(accountID, status string, limit int) ([]Hold, error)
 
 	// DueAccounts lists up to limit accounts that have a hold or a lot that
-	// expired at or before now and is not yet settled.
+	// expired at or before now and is not yet settled (by their due_at).
 	DueAccounts(now time.Time, limit int) ([]string, error)
 	// NoticeDueAccounts lists up to limit accounts with a lot whose
 	// unreserved credits expire after now and at or before until, and whose
 	// credits.expiring was not written yet.
 	NoticeDueAccounts(now, until time.Time, limit int) ([]string, error)
-	// AccountDue reports whether one account has something to settle.
-	AccountDue(accountID string, now time.Time) (bool, error)
+	// LateDueAccounts lists the accounts whose due_at is later than the
+	// earliest hold or lot expiry that is due (verify).
+	LateDueAccounts() ([]string, error)
 
 	IdempotencyRecord(scope, key string) (IdempotencyRecord, error)
 	CreateIdempotencyRecord(r IdempotencyRecord) error
@@ -246,6 +247,10 @@ type LockedAccount interface {
 	// depleted); Account() answers it from then on.
 	SetBalanceState(state string) error
 	SetLowBalanceThreshold(threshold int64) error
+	// RefreshDueAt sets when the account next comes due (Account().DueAt)
+	// from its holds and lots. AddLot, CreateHold and the UpdateHold that
+	// closes a hold keep it from being late; settling refreshes it.
+	RefreshDueAt() error
 
 	// AutoRecharge reads the account's saved card and settings (ErrNotFound
 	// when it has none); SaveAutoRecharge writes them, and mirrors the

@@ -18,7 +18,8 @@ type Violation struct {
 // 3. no checkout session was credited twice;
 // 4. no balance or available amount is below zero, except by a debt (left by
 // a refund or a dispute), and then no unreserved credits are left; the held
-// amount is the sum of active holds and of the lots' reservations;
+// amount is the sum of active holds and of the lots' reservations; no
+// account's due time is later than its earliest expiry;
 // 6. every payment's entries sum to what its facts owe.
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
@@ -65,6 +66,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		}
 		for _, id := range dups {
 			out = append(out, Violation{3, "", fmt.Sprintf("checkout session %s was credited more than once", id)})
+		}
+		late, err := tx.LateDueAccounts()
+		if err != nil {
+			return err
+		}
+		for _, id := range late {
+			out = append(out, Violation{4, id, "due_at is later than a hold or a lot of the account expires: it would not be settled on time"})
 		}
 		payments, err := verifyPayments(tx)
 		out = append(out, payments...)

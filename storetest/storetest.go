@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
+		{"VerifyFindsALateDueTime", testVerifyFindsALateDueTime},
 		{"AutoRechargeSettings", testAutoRechargeSettings},
 		{"OneRechargeForConcurrentDebits", testOneRechargeForConcurrentDebits},
 		{"RechargeCreditedOnce", testRechargeCreditedOnce},

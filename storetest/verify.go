@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 )
@@ -168,4 +169,33 @@ func entryID(t *testing.T, db credits.Store, reference string) int64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// testVerifyFindsALateDueTime: an account whose due time is later than its
+// hold's expiry would not be settled on time; verify says so.
+func testVerifyFindsALateDueTime(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	f.hold("u1", 10, time.Minute)
+	ctx := context.Background()
+	if got, err := f.svc.Verify(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("before: %+v (%v)", got, err)
+	}
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Skip("the store cannot run raw SQL")
+	}
+	if err := raw.Exec(ctx, "UPDATE accounts SET due_at = NULL WHERE id = 'u1'"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Verify(ctx)
+	want := []credits.Violation{{Invariant: 4, AccountID: "u1", Message: "due_at is later than a hold or a lot of the account expires: it would not be settled on time"}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("violations %+v (%v), want %+v", got, err, want)
+	}
+	// Repaired, so that the suite's own verify at the end passes.
+	if err := raw.Exec(ctx, "UPDATE accounts SET due_at = (SELECT MIN(expires_at) FROM holds WHERE account_id = 'u1')"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -43,11 +43,12 @@ func (t *Tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, recharge_threshold, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, recharge_threshold, due_at, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
-	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold, timeValue{&a.CreatedAt})
+	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold,
+		nullTimeValue{&a.DueAt}, timeValue{&a.CreatedAt})
 	return a, err
 }
 
@@ -203,9 +204,52 @@ func (t *Tx) Holds(accountID, status string, limit int) ([]credits.Hold, error) 
 // Expiry.
 
 func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
-	return queryAll(t, "find accounts due for settling", scanString, `SELECT account_id FROM holds WHERE status = 'held' AND expires_at <= ?
-		UNION SELECT account_id FROM lots WHERE expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved
-		LIMIT ?`, t.d.Time(now), t.d.Time(now), limit)
+	return queryAll(t, "find accounts due for settling", scanString, `SELECT id FROM accounts WHERE due_at IS NOT NULL AND due_at <= ?
+		ORDER BY due_at LIMIT ?`, t.d.Time(now), limit)
+}
+
+// dueAt is the earliest time something of the account with id ? (given
+// twice) comes due: an active hold's expiry, or the expiry of a lot with
+// unreserved credits; NULL when nothing will.
+const dueAt = `(SELECT MIN(t) FROM (
+	SELECT MIN(expires_at) AS t FROM holds WHERE account_id = ? AND status = 'held'
+	UNION ALL
+	SELECT MIN(expires_at) FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND remaining > reserved) AS due)`
+
+// RefreshDueAt sets when the account next comes due, from its holds and lots.
+func (l *lockedAccount) RefreshDueAt() error {
+	due, err := queryOne(l.t, "refresh when account "+l.id()+" comes due", func(s scanner) (*time.Time, error) {
+		var t *time.Time
+		return t, s.Scan(nullTimeValue{&t})
+	}, `UPDATE accounts SET due_at = `+dueAt+` WHERE id = ? RETURNING due_at`, l.id(), l.id(), l.id())
+	if err != nil {
+		return err
+	}
+	l.account.DueAt = due
+	return nil
+}
+
+// lowerDueAt brings the account's due time forward to t, if t is earlier.
+func (l *lockedAccount) lowerDueAt(t time.Time) error {
+	if l.account.DueAt != nil && !l.account.DueAt.After(t) {
+		return nil
+	}
+	if _, err := l.t.exec("set when account "+l.id()+" comes due", `UPDATE accounts SET due_at = ? WHERE id = ?`, l.t.d.Time(t), l.id()); err != nil {
+		return err
+	}
+	l.account.DueAt = &t
+	return nil
+}
+
+// LateDueAccounts lists accounts whose due_at is later than what is due.
+func (t *Tx) LateDueAccounts() ([]string, error) {
+	return queryAll(t, "find accounts whose due time is late", scanString, `SELECT id FROM (
+		SELECT a.id, a.due_at, (SELECT MIN(t) FROM (
+			SELECT MIN(expires_at) AS t FROM holds WHERE holds.account_id = a.id AND status = 'held'
+			UNION ALL
+			SELECT MIN(expires_at) FROM lots WHERE lots.account_id = a.id AND expires_at IS NOT NULL AND remaining > reserved) AS due) AS earliest
+		FROM accounts a) AS d
+		WHERE earliest IS NOT NULL AND (due_at IS NULL OR due_at > earliest) ORDER BY id`)
 }
 
 // expiringNotice selects the lots to tell of: unreserved credits that
@@ -217,12 +261,6 @@ func (t *Tx) NoticeDueAccounts(now, until time.Time, limit int) ([]string, error
 		WHERE `+expiringNotice+` LIMIT ?`, t.d.Time(now), t.d.Time(until), limit)
 }
 
-func (t *Tx) AccountDue(accountID string, now time.Time) (bool, error) {
-	return queryOne(t, "check whether account "+accountID+" is due", scanBool, `SELECT
-		EXISTS (SELECT 1 FROM holds WHERE account_id = ? AND status = 'held' AND expires_at <= ?)
-		OR EXISTS (SELECT 1 FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND expires_at <= ? AND remaining > reserved)`,
-		accountID, t.d.Time(now), accountID, t.d.Time(now))
-}
 
 // Idempotency keys.
 
@@ -387,10 +425,15 @@ func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt))
 }
 
+// AddLot also brings the account's due time forward to the lot's expiry.
 func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
-	return l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, priority, expires_at, source, reference, created_at)
+	id, err := l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, priority, expires_at, source, reference, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.id(), lot.Amount, lot.Remaining, lot.Priority, l.t.d.nullTime(lot.ExpiresAt), lot.Source, lot.Reference, l.t.d.Time(lot.CreatedAt))
+	if err != nil || lot.ExpiresAt == nil || lot.Remaining <= lot.Reserved {
+		return id, err
+	}
+	return id, l.lowerDueAt(*lot.ExpiresAt)
 }
 
 func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, error) {
@@ -442,6 +485,11 @@ func (l *lockedAccount) CreateHold(h credits.Hold, lots []credits.LotAmount) err
 	if err != nil {
 		return err
 	}
+	if h.Status == credits.HoldHeld {
+		if err := l.lowerDueAt(h.ExpiresAt); err != nil {
+			return err
+		}
+	}
 	for _, lot := range lots {
 		_, err := l.t.exec(fmt.Sprintf("reserve credits of hold %s on lot %d", h.ID, lot.LotID),
 			`INSERT INTO hold_lots (hold_id, lot_id, amount) VALUES (?, ?, ?)`, h.ID, lot.LotID, lot.Amount)
@@ -462,9 +510,15 @@ func (l *lockedAccount) HeldLots(holdID string) ([]credits.HeldLot, error) {
 		WHERE hold_lots.hold_id = ? AND lots.account_id = ? ORDER BY `+burnDownOrder, holdID, l.id())
 }
 
+// UpdateHold of a hold that closes refreshes the account's due time: the
+// credits it freed on its lots (SetLot, before) may come due earlier.
 func (l *lockedAccount) UpdateHold(h credits.Hold) error {
-	return l.t.execOne("update hold "+h.ID, `UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+	err := l.t.execOne("update hold "+h.ID, `UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
 		h.Captured, h.Status, l.t.d.Time(h.UpdatedAt), h.ID, l.id())
+	if err != nil || h.Status == credits.HoldHeld {
+		return err
+	}
+	return l.RefreshDueAt()
 }
 
 func (l *lockedAccount) CreatePurchase(p credits.Purchase) (int64, error) {
