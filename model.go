@@ -24,7 +24,7 @@ type Account struct {
 	// DueAt is never later than when a hold or a lot of the account next
 	// expires (nil: none will): before it, there is nothing to settle.
 	DueAt     *time.Time `json:"-"`
-	CreatedAt         time.Time `json:"created_at"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.

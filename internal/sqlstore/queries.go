@@ -261,7 +261,6 @@ func (t *Tx) NoticeDueAccounts(now, until time.Time, limit int) ([]string, error
 		WHERE `+expiringNotice+` LIMIT ?`, t.d.Time(now), t.d.Time(until), limit)
 }
 
-
 // Idempotency keys.
 
 func (t *Tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, error) {
