@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/stripe"
 )
 
@@ -35,6 +36,7 @@ const (
 	benchSessionsPerSecond = 8_000
 	benchMaxSessions       = 400_000
 	benchGrant             = 1_000_000_000
+	benchMaxLedger         = 100_000_000
 )
 
 // runBench runs the real service on loopback against a fresh database (or
@@ -50,8 +52,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	accounts := fs.Int("accounts", 100, "accounts the many-account phases spread over")
 	cpuprofile := fs.String("cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	ledger := fs.Int64("ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *ledger < 0 || *ledger > benchMaxLedger {
+		return usageError{fmt.Sprintf("--ledger must be 0..%d", int64(benchMaxLedger))}
 	}
 	if *duration <= 0 || *duration > benchMaxDuration || *concurrency < 1 || *concurrency > benchMaxConcurrency || *accounts < 1 || *accounts > benchMaxAccounts {
 		return usageError{fmt.Sprintf("--duration must be up to %s, --concurrency 1..%d, --accounts 1..%d", benchMaxDuration, benchMaxConcurrency, benchMaxAccounts)}
@@ -93,9 +99,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := b.setup(ctx, m.Service, sessions); err != nil {
 		return err
 	}
+	if err := b.fillLedger(ctx, m.Service, url, *ledger); err != nil {
+		return err
+	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "credits bench: %s, %s per phase, %d in flight, %d accounts, GOMAXPROCS %d\n",
-			describeDatabase(url), *duration, *concurrency, *accounts, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stdout, "credits bench: %s, %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
+			describeDatabase(url), *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
 		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors")
 	}
 	var results []phaseResult
@@ -138,7 +147,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts,
+	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts, LedgerEntries: *ledger,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
 		ResidentMiB: residentMiB(), Violations: len(violations)}
 	if *asJSON {
@@ -175,6 +184,7 @@ type benchSummary struct {
 	DurationSeconds     float64       `json:"duration_seconds"`
 	Concurrency         int           `json:"concurrency"`
 	Accounts            int           `json:"accounts"`
+	LedgerEntries       int64         `json:"ledger_entries"`
 	GOMAXPROCS          int           `json:"gomaxprocs"`
 	Phases              []phaseResult `json:"phases"`
 	HookEventsDelivered int64         `json:"hook_events_delivered"`
@@ -377,6 +387,40 @@ func (b *bench) setup(ctx context.Context, svc *credits.Service, sessions int) e
 		})
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// fillLedger writes n ledger entries of 0 credits (a consistent running
+// balance of 0) on an account of their own, in SQL, so that a large ledger
+// is made in seconds; the phases then run beside it.
+func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	raw, ok := svc.Store.(interface {
+		Exec(ctx context.Context, query string, args ...any) error
+	})
+	if !ok {
+		return fmt.Errorf("bench: --ledger needs a store that runs SQL")
+	}
+	account := "bench-" + b.run + "-ledger"
+	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
+		return err
+	}
+	now, placeholders := any(time.Now().UTC().UnixMicro()), []string{"?", "?", "?"}
+	if postgres.IsURL(url) {
+		now, placeholders = time.Now().UTC(), []string{"$1", "$2", "$3"}
+	}
+	const batch = 1_000_000 // rows per statement: each is one transaction
+	for done := int64(0); done < n; done += batch {
+		rows := min(batch, n-done)
+		err := raw.Exec(ctx, `WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < `+placeholders[0]+`)
+			INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at)
+			SELECT `+placeholders[1]+`, 0, 'adjustment', 'bench-ledger', '', 0, `+placeholders[2]+` FROM seq`, rows, account, now)
+		if err != nil {
+			return fmt.Errorf("bench: fill the ledger: %w", err)
 		}
 	}
 	return nil
