@@ -230,14 +230,16 @@ func (l *lockedAccount) RefreshDueAt() error {
 }
 
 // lowerDueAt brings the account's due time forward to t, if t is earlier.
+// It asks the row, not this lock's copy: another lock of the same account in
+// the transaction may have moved it.
 func (l *lockedAccount) lowerDueAt(t time.Time) error {
-	if l.account.DueAt != nil && !l.account.DueAt.After(t) {
-		return nil
-	}
-	if _, err := l.t.exec("set when account "+l.id()+" comes due", `UPDATE accounts SET due_at = ? WHERE id = ?`, l.t.d.Time(t), l.id()); err != nil {
+	if _, err := l.t.exec("set when account "+l.id()+" comes due", `UPDATE accounts SET due_at = ?
+		WHERE id = ? AND (due_at IS NULL OR due_at > ?)`, l.t.d.Time(t), l.id(), l.t.d.Time(t)); err != nil {
 		return err
 	}
-	l.account.DueAt = &t
+	if l.account.DueAt == nil || l.account.DueAt.After(t) {
+		l.account.DueAt = &t
+	}
 	return nil
 }
 
