@@ -140,18 +140,18 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 
 // Update runs fn in one read-write transaction; account reads lock the row.
 func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, pgx.TxOptions{}, true, fn)
+	return db.run(ctx, "BEGIN", true, fn)
 }
 
 // View runs fn in one read-only transaction on one snapshot.
 func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+	return db.run(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, fn)
 }
 
-func (db *DB) run(ctx context.Context, options pgx.TxOptions, write bool, fn func(credits.Tx) error) error {
+func (db *DB) run(ctx context.Context, begin string, write bool, fn func(credits.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		if err = db.runOnce(ctx, options, write, fn); !retryable(err) {
+		if err = db.runOnce(ctx, begin, write, fn); !retryable(err) {
 			return err
 		}
 		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
@@ -159,16 +159,28 @@ func (db *DB) run(ctx context.Context, options pgx.TxOptions, write bool, fn fun
 	return err
 }
 
-func (db *DB) runOnce(ctx context.Context, options pgx.TxOptions, write bool, fn func(credits.Tx) error) error {
-	pgTx, err := db.pool.BeginTx(ctx, options)
+func (db *DB) runOnce(ctx context.Context, begin string, write bool, fn func(credits.Tx) error) error {
+	pooled, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return mapError(err)
 	}
-	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(newTx(ctx, pgTx, write)); err != nil {
+	defer pooled.Release()
+	c := newConn(pooled, begin)
+	committed := false
+	defer func() {
+		if !committed {
+			// Also after a panic in fn, which goes on up: the connection
+			// goes back to the pool with no transaction open.
+			if err := c.end(context.WithoutCancel(ctx), false); err != nil {
+				pooled.Conn().Close(context.WithoutCancel(ctx))
+			}
+		}
+	}()
+	if err := fn(newTx(ctx, c, write)); err != nil {
 		return err
 	}
-	return mapError(pgTx.Commit(ctx))
+	committed = true
+	return mapError(c.end(ctx, true))
 }
 
 // retryable reports a serialization failure or a deadlock.
