@@ -275,7 +275,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 		p.AmountPaid, p.Currency = ev.Session.AmountTotal, ev.Session.Currency
 	}
 	p.PaymentIntent = ev.Session.PaymentIntent
-	entry, err := s.writePurchase(locked, &p, account, pack)
+	account, entry, err := s.writePurchase(locked, &p, account, pack)
 	if err != nil {
 		return "", "", err
 	}
@@ -300,18 +300,18 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		// A payment made just now has no refund or dispute to count.
-		return EventProcessed, "", s.watchAgain(tx, account.ID, now)
+		return EventProcessed, "", s.watch(tx, locked, account, now)
 	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
 }
 
 // writePurchase records a purchase and credits its lot; it returns the
-// purchase's ledger entry.
-func (s *Service) writePurchase(locked LockedAccount, p *Purchase, account Account, pack Pack) (Entry, error) {
+// account as it leaves it and the purchase's ledger entry.
+func (s *Service) writePurchase(locked LockedAccount, p *Purchase, account Account, pack Pack) (Account, Entry, error) {
 	var err error
 	if p.ID, err = locked.CreatePurchase(*p); err != nil {
-		return Entry{}, err
+		return account, Entry{}, err
 	}
 	lot := Lot{AccountID: account.ID, Amount: p.Credits, Source: EntryPurchase, Reference: p.SessionID, CreatedAt: p.CreatedAt}
 	if pack.ExpiresAfterDays != nil {
@@ -323,8 +323,8 @@ func (s *Service) writePurchase(locked LockedAccount, p *Purchase, account Accou
 		Description: fmt.Sprintf("%d × %s", p.Quantity, pack.Name), CreatedAt: p.CreatedAt,
 	}
 	account.Trial = false
-	_, entry, _, err = addLot(locked, account, entry, lot)
-	return entry, err
+	account, entry, _, err = addLot(locked, account, entry, lot)
+	return account, entry, err
 }
 
 // Wake tells the worker that an event is waiting.

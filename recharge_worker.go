@@ -154,7 +154,7 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	wasFailed := r.Status == RechargeFailed
 	p := Purchase{AccountID: r.AccountID, PackID: r.PackID, Quantity: r.Quantity, Credits: r.Credits, AmountPaid: pi.Amount,
 		Currency: pi.Currency, SessionID: r.ID, PaymentIntent: pi.ID, EventID: eventID, CreatedAt: now}
-	entry, err := s.writePurchase(locked, &p, account, pack)
+	account, entry, err := s.writePurchase(locked, &p, account, pack)
 	if err != nil {
 		return "", "", err
 	}
@@ -184,7 +184,7 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	}
 	s.Logger.Info("recharge credited", "account", r.AccountID, "credits", r.Credits, "recharge", r.ID, "payment_intent", pi.ID)
 	if fresh {
-		return EventProcessed, "", s.watchAgain(tx, r.AccountID, now)
+		return EventProcessed, "", s.watch(tx, locked, account, now)
 	}
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
 }
