@@ -37,6 +37,7 @@ const (
 	benchMaxSessions       = 400_000
 	benchGrant             = 1_000_000_000
 	benchMaxLedger         = 100_000_000
+	benchMaxReplicas       = 8
 )
 
 // runBench runs the real service on loopback against a fresh database (or
@@ -52,9 +53,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	accounts := fs.Int("accounts", 100, "accounts the many-account phases spread over")
 	cpuprofile := fs.String("cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	replicas := fs.Int("replicas", 1, "services on the one PostgreSQL database, each on its own port; requests go to them in turn")
 	ledger := fs.Int64("ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *replicas < 1 || *replicas > benchMaxReplicas || (*replicas > 1 && !postgres.IsURL(*databaseURL)) {
+		return usageError{fmt.Sprintf("--replicas must be 1..%d, and more than 1 needs a postgres:// --database-url", benchMaxReplicas)}
 	}
 	if *ledger < 0 || *ledger > benchMaxLedger {
 		return usageError{fmt.Sprintf("--ledger must be 0..%d", int64(benchMaxLedger))}
@@ -87,13 +92,25 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer m.Close()
+	bases := []string{"http://" + m.Addr()}
+	for range *replicas - 1 {
+		replica := NewMain(io.Discard, io.Discard)
+		if err := replica.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
+			return err
+		}
+		if err := replica.Run(ctx); err != nil {
+			return err
+		}
+		defer replica.Close()
+		bases = append(bases, "http://"+replica.Addr())
+	}
 	noop, err := startNoop()
 	if err != nil {
 		return err
 	}
 	defer noop.Close()
 	transport := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxIdleConns: 2 * *concurrency}
-	b := &bench{base: "http://" + m.Addr(), noop: "http://" + noop.Addr, apiKey: apiKey, secret: secret, run: randomHex(4),
+	b := &bench{bases: bases, noop: "http://" + noop.Addr, apiKey: apiKey, secret: secret, run: randomHex(4),
 		client: &http.Client{Transport: transport}, accounts: *accounts, concurrency: *concurrency, duration: *duration, profiles: *cpuprofile}
 	sessions := min(benchMaxSessions, max(1_000, int(duration.Seconds()*benchSessionsPerSecond)))
 	if err := b.setup(ctx, m.Service, sessions); err != nil {
@@ -103,8 +120,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "credits bench: %s, %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
-			describeDatabase(url), *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
+		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
+			describeDatabase(url), *replicas, *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
 		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors")
 	}
 	var results []phaseResult
@@ -147,7 +164,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts, LedgerEntries: *ledger,
+	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts, Replicas: *replicas, LedgerEntries: *ledger,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
 		ResidentMiB: residentMiB(), Violations: len(violations)}
 	if *asJSON {
@@ -184,6 +201,7 @@ type benchSummary struct {
 	DurationSeconds     float64       `json:"duration_seconds"`
 	Concurrency         int           `json:"concurrency"`
 	Accounts            int           `json:"accounts"`
+	Replicas            int           `json:"replicas"`
 	LedgerEntries       int64         `json:"ledger_entries"`
 	GOMAXPROCS          int           `json:"gomaxprocs"`
 	Phases              []phaseResult `json:"phases"`
@@ -209,15 +227,16 @@ func residentMiB() float64 {
 }
 
 type bench struct {
-	base, noop, apiKey, secret, run string
-	client                          *http.Client
-	accounts, concurrency           int
-	duration                        time.Duration
-	profiles                        string
-	sessions                        []string
-	debited                         atomic.Int64 // debits of the 100-account phase: replay sends their keys again
-	receiver                        *httptest.Server
-	received                        atomic.Int64
+	bases                     []string // the service's replicas, in turn
+	noop, apiKey, secret, run string
+	client                    *http.Client
+	accounts, concurrency     int
+	duration                  time.Duration
+	profiles                  string
+	sessions                  []string
+	debited                   atomic.Int64 // debits of the 100-account phase: replay sends their keys again
+	receiver                  *httptest.Server
+	received                  atomic.Int64
 }
 
 // phase is one measured path: do sends request i and says whether its
@@ -229,6 +248,9 @@ type phase struct {
 	before  func() error
 	do      func(i int) (bool, error)
 }
+
+// at is the replica that request i goes to.
+func (b *bench) at(i int) string { return b.bases[i%len(b.bases)] }
 
 func (b *bench) account(i int) string { return fmt.Sprintf("bench-%s-%d", b.run, i%b.accounts) }
 
@@ -256,28 +278,28 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 			return err == nil, err
 		}},
 		{name: "webhook", ceiling: "noop", limit: len(b.sessions), do: b.webhook},
-		{name: "debit-1", ceiling: "noop", do: func(i int) (bool, error) { return debit(b.base, b.account(0), fmt.Sprint("d1-", i)) }},
+		{name: "debit-1", ceiling: "noop", do: func(i int) (bool, error) { return debit(b.at(i), b.account(0), fmt.Sprint("d1-", i)) }},
 		{name: "debit-100", ceiling: "noop", do: func(i int) (bool, error) {
-			ok, err := debit(b.base, b.account(i), fmt.Sprint("d100-", i))
+			ok, err := debit(b.at(i), b.account(i), fmt.Sprint("d100-", i))
 			if ok {
 				b.debited.Add(1)
 			}
 			return ok, err
 		}},
-		{name: "read", ceiling: "noop-read", do: func(i int) (bool, error) { return read(b.base, b.account(i)) }},
+		{name: "read", ceiling: "noop-read", do: func(i int) (bool, error) { return read(b.at(i), b.account(i)) }},
 		{name: "replay", ceiling: "noop", do: func(i int) (bool, error) {
 			// The keys of the debit-100 phase again: answered from the first answers.
 			n := max(1, int(b.debited.Load()))
-			return debit(b.base, b.account(i%n), fmt.Sprint("d100-", i%n))
+			return debit(b.at(i), b.account(i%n), fmt.Sprint("d100-", i%n))
 		}},
 		{name: "mixed", ceiling: "noop-read", do: func(i int) (bool, error) {
 			if i%5 == 0 {
-				return debit(b.base, b.account(i), fmt.Sprint("mx-", i))
+				return debit(b.at(i), b.account(i), fmt.Sprint("mx-", i))
 			}
-			return read(b.base, b.account(i))
+			return read(b.at(i), b.account(i))
 		}},
 		{name: "debit+hook", ceiling: "noop", before: func() error { return b.addEndpoint(ctx, svc) }, do: func(i int) (bool, error) {
-			return debit(b.base, "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
+			return debit(b.at(i), "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
 		}},
 	}
 }
@@ -446,7 +468,7 @@ func (b *bench) send(method, url string, body []byte, header map[string]string) 
 func (b *bench) webhook(i int) (bool, error) {
 	payload := fmt.Appendf(nil, `{"id":"evt_bench_%s_%d","object":"event","type":"checkout.session.completed","livemode":false,`+
 		`"data":{"object":{"id":%q,"object":"checkout.session","payment_status":"paid","amount_total":100,"currency":"usd"}}}`, b.run, i, b.sessions[i])
-	status, err := b.send(http.MethodPost, b.base+"/stripe/webhook", payload, map[string]string{"Stripe-Signature": stripe.SignatureHeader(payload, b.secret, time.Now())})
+	status, err := b.send(http.MethodPost, b.at(i)+"/stripe/webhook", payload, map[string]string{"Stripe-Signature": stripe.SignatureHeader(payload, b.secret, time.Now())})
 	return status == http.StatusOK, err
 }
 
