@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"database/sql"
+	"testing"
+)
+
+// TestAssign: the driver's values land in the destinations the store scans
+// into as database/sql would put them, and what cannot be converted is an
+// error, not a silent zero.
+func TestAssign(t *testing.T) {
+	var (
+		s  string
+		i  int64
+		n  int
+		b  bool
+		bs []byte
+		f  float64
+		ni sql.NullInt64
+	)
+	buffer := []byte("abc")
+	tests := []struct {
+		name  string
+		dest  any
+		src   any
+		check func() bool
+	}{
+		{"text", &s, "hello", func() bool { return s == "hello" }},
+		{"bytes into text", &s, []byte("hi"), func() bool { return s == "hi" }},
+		{"integer", &i, int64(42), func() bool { return i == 42 }},
+		{"int", &n, int64(7), func() bool { return n == 7 }},
+		{"boolean from 1", &b, int64(1), func() bool { return b }},
+		{"bytes are copied", &bs, buffer, func() bool { buffer[0] = 'x'; return string(bs) == "abc" }},
+		{"NULL bytes", &bs, nil, func() bool { return bs == nil }},
+		{"float", &f, int64(3), func() bool { return f == 3 }},
+		{"scanner", &ni, int64(5), func() bool { return ni.Valid && ni.Int64 == 5 }},
+		{"NULL scanner", &ni, nil, func() bool { return !ni.Valid }},
+	}
+	for _, tt := range tests {
+		if err := assign(tt.dest, tt.src); err != nil || !tt.check() {
+			t.Errorf("%s: err %v", tt.name, err)
+		}
+	}
+	for _, bad := range []struct {
+		dest, src any
+	}{{&s, nil}, {&i, "x"}, {&i, nil}, {&b, "yes"}, {new(struct{}), int64(1)}} {
+		if err := assign(bad.dest, bad.src); err == nil {
+			t.Errorf("%T into %T: no error", bad.src, bad.dest)
+		}
+	}
+}
