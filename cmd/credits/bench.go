@@ -356,7 +356,7 @@ func (b *bench) addEndpoint(ctx context.Context, svc *credits.Service) error {
 	if _, err := svc.CreateWebhookEndpoint(ctx, b.receiver.URL, []string{credits.OutBalanceLow, credits.OutBalanceDepleted, credits.OutBalanceRecovered}, "bench"); err != nil {
 		return err
 	}
-	_, err := svc.SetLowBalanceThreshold(ctx, "bench-"+b.run+"-hook", benchGrant-50)
+	_, err := svc.SetLowBalanceThreshold(ctx, "bench-"+b.run+"-hook", benchGrant) // the first debit crosses it
 	return err
 }
 
