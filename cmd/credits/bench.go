@@ -53,6 +53,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	accounts := fs.Int("accounts", 100, "accounts the many-account phases spread over")
 	cpuprofile := fs.String("cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	only := fs.String("phases", "", "a comma-separated list of the phases to run (default: all); the ceilings run when a phase needs them")
 	replicas := fs.Int("replicas", 1, "services on the one PostgreSQL database, each on its own port; requests go to them in turn")
 	ledger := fs.Int64("ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
 	if err := fs.Parse(args); err != nil {
@@ -135,8 +136,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8d\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ratio, r.Errors)
 		}
 	}
+	phases, err := selectPhases(b.phases(ctx, m.Service), *only)
+	if err != nil {
+		return err
+	}
 	failed := 0
-	for _, p := range b.phases(ctx, m.Service) {
+	for _, p := range phases {
 		if p.before != nil {
 			if err := p.before(); err != nil {
 				return fmt.Errorf("bench: before %s: %w", p.name, err)
@@ -174,7 +179,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", delivered)
+		if b.receiver != nil {
+			fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", delivered)
+		}
 		fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
 		fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
 	}
@@ -302,6 +309,34 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 			return debit(b.at(i), "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
 		}},
 	}
+}
+
+// selectPhases keeps the phases a comma-separated list names, with the
+// ceilings they are compared to, in the bench's order.
+func selectPhases(all []phase, list string) ([]phase, error) {
+	if list == "" {
+		return all, nil
+	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(all, func(p phase) bool { return p.name == name }) {
+			return nil, usageError{fmt.Sprintf("--phases: no phase %q", name)}
+		}
+		want[name] = true
+	}
+	for _, p := range all {
+		if want[p.name] && p.ceiling != "" {
+			want[p.ceiling] = true
+		}
+	}
+	var out []phase
+	for _, p := range all {
+		if want[p.name] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // startNoop serves the routes that the bench calls, with the same JSON
