@@ -31,14 +31,19 @@ func (s *Service) HandleEvent(ctx context.Context, in StripeEvent) (Event, error
 func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, isNew bool, err error) {
 	now := s.now()
 	var queued bool
+	// A new event is the common case: its id's unique index catches a
+	// redelivery, and then the transaction runs again, reading it.
+	lookUp := false
 	err = s.update(ctx, func(tx Tx) error {
-		existing, err := tx.Event(in.ID)
-		if err == nil {
-			out, isNew = existing, false
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
+		if lookUp {
+			existing, err := tx.Event(in.ID)
+			if err == nil {
+				out, isNew, queued = existing, false, false
+				return nil
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return err
+			}
 		}
 		ev := Event{
 			ID: in.ID, Type: in.Type, Livemode: in.Livemode, Session: in.Session,
@@ -47,13 +52,15 @@ func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, i
 		if in.Session != nil {
 			ev.SessionID = in.Session.ID
 		}
-		if ev, err = s.applyEvent(tx, ev, in, now); err != nil {
+		ev, err := s.applyEvent(tx, ev, in, now)
+		if err != nil {
 			return err
 		}
 		queued = ev.Status == EventPending
 		out, isNew = ev, true
 		if err := tx.CreateEvent(ev); errors.Is(err, ErrConflict) {
-			return errRetry // another replica recorded it first: answer as a redelivery
+			lookUp = true
+			return errRetry // received before (or by another replica just now): answer as a redelivery
 		} else if err != nil {
 			return err
 		}
