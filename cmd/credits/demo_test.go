@@ -163,6 +163,9 @@ func TestDemoAutoRecharge(t *testing.T) {
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			m, link := startDemo(t)
+			if back := m.Service.RechargeReturnURLs.Success; !strings.HasPrefix(back, "http://localhost:") {
+				t.Errorf("a recharge's Checkout link would return to %q: Stripe takes absolute URLs only", back)
+			}
 			b := newBrowser(t)
 			doc, _, at := b.get(link)
 			if doc.Find("#no-card").Length() != 1 || !strings.Contains(text(doc, "#recharge-settings"), "$20.00") {

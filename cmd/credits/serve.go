@@ -140,6 +140,7 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) setPublicURL(url string) {
 	m.Config.PublicURL = url
 	m.Server.PublicURL = url
+	m.Service.RechargeReturnURLs = server.ReturnURLs(url) // Stripe wants absolute return URLs
 	if m.Demo != nil {
 		m.Demo.PublicURL = url
 	}
