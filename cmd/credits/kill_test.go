@@ -34,20 +34,9 @@ func TestAcknowledgedEventsSurviveKill9(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t)
 	dbPath := filepath.Join(dir, "credits.db")
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(),
-		"CREDITS_DATABASE_URL="+dbPath, "CREDITS_API_KEY="+testAPIKey, "STRIPE_SECRET_KEY=sk_test_123",
+	cmd, c := startServe(t, bin, "CREDITS_DATABASE_URL="+dbPath, "STRIPE_SECRET_KEY=sk_test_123",
 		"STRIPE_WEBHOOK_SECRET="+testkit.WebhookSecret, "STRIPE_API_BASE="+stripemock.Start(t))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := waitForListening(t, bufio.NewScanner(stderr))
-	c := client{t, base}
+	base := c.base
 
 	c.must(201, "POST", "/v1/packs", map[string]any{"id": "p", "name": "P", "credits": 10, "unit_amount": 100, "currency": "usd"})
 	const sessions = 40
@@ -168,19 +157,7 @@ func TestWebhookEventsSurviveKill9(t *testing.T) {
 		delivered = append(delivered, ev.Type+" "+ev.ID)
 	}))
 	t.Cleanup(receiver.Close)
-	start := func() (*exec.Cmd, client) {
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "CREDITS_DATABASE_URL="+dbPath, "CREDITS_API_KEY="+testAPIKey)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd, client{t, waitForListening(t, bufio.NewScanner(stderr))}
-	}
+	start := func() (*exec.Cmd, client) { return startServe(t, bin, "CREDITS_DATABASE_URL="+dbPath) }
 	first, c := start()
 	created := c.must(201, "POST", "/v1/webhook_endpoints", map[string]any{"url": receiver.URL, "events": []string{"credits.granted"}})
 	mu.Lock()
@@ -208,6 +185,23 @@ func TestWebhookEventsSurviveKill9(t *testing.T) {
 	if len(delivered) != 1 || !strings.HasPrefix(delivered[0], "credits.granted evt_") {
 		t.Errorf("delivered after SIGKILL and restart: %v, want the one credits.granted", delivered)
 	}
+}
+
+// startServe runs the binary's serve on a free port with the test API key
+// and env added to this process's environment, killed when the test ends.
+func startServe(t *testing.T, bin string, env ...string) (*exec.Cmd, client) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = append(append(os.Environ(), "CREDITS_API_KEY="+testAPIKey), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, client{t, waitForListening(t, bufio.NewScanner(stderr))}
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, done func() bool) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -101,18 +99,8 @@ func TestRechargeSurvivesKill9(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "credits.db")
 	stripeAPI, apiBase := startStripeProxy(t)
 	start := func() (*exec.Cmd, client) {
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "CREDITS_DATABASE_URL="+dbPath, "CREDITS_API_KEY="+testAPIKey, "STRIPE_SECRET_KEY=sk_test_123",
+		return startServe(t, bin, "CREDITS_DATABASE_URL="+dbPath, "STRIPE_SECRET_KEY=sk_test_123",
 			"STRIPE_WEBHOOK_SECRET="+testkit.WebhookSecret, "STRIPE_API_BASE="+apiBase, "CREDITS_RECHARGE_LEASE=5s")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd, client{t, waitForListening(t, bufio.NewScanner(stderr))}
 	}
 	first, c := start()
 	c.must(201, "POST", "/v1/packs", map[string]any{"id": "starter", "name": "Starter", "credits": 100, "unit_amount": 500, "currency": "usd"})
@@ -183,14 +171,5 @@ func saveCard(t *testing.T, c client, accountID string) {
 
 // webhook posts a signed Stripe event.
 func (c client) webhook(payload []byte) (int, map[string]any) {
-	req, _ := http.NewRequest("POST", c.base+"/stripe/webhook", bytes.NewReader(payload))
-	req.Header.Set("Stripe-Signature", testkit.Sign(payload))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body
+	return c.call("POST", "/stripe/webhook", payload, map[string]string{"Stripe-Signature": testkit.Sign(payload)})
 }
