@@ -74,8 +74,8 @@ func NewService(store Store) *Service {
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
-// errRetry asks update to run a transaction again.
-var errRetry = errors.New("retry transaction")
+// errRetry asks update to run a transaction again (as a store's ErrRetry does).
+var errRetry = ErrRetry
 
 const maxTransactionRetries = 5
 
@@ -446,7 +446,7 @@ func (s *Service) checkoutReplay(ctx context.Context, idem *Idempotency) (Checko
 // concurrent request with the same key got the same session from Stripe and
 // may have recorded it first: its answer is the answer.
 func (s *Service) recordCheckout(ctx context.Context, cs CheckoutSession, idem *Idempotency) (CheckoutSession, bool, error) {
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateCheckoutSession(cs); err != nil && (idem == nil || !errors.Is(err, ErrConflict)) {
 			return err
 		}
@@ -460,7 +460,7 @@ func (s *Service) recordCheckout(ctx context.Context, cs CheckoutSession, idem *
 		rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, Result: result, CreatedAt: s.now()}
 		return tx.CreateIdempotencyRecord(rec)
 	})
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrRetry) { // ErrRetry: the key's conflict, met at the commit
 		cs, replayed, err := s.checkoutReplay(ctx, idem)
 		if err == nil && !replayed { // a record past its retention, not yet swept
 			err = Errorf(ECONFLICT, "Idempotency-Key %q is still held by an expired request; try again in a minute", idem.Key)

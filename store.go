@@ -98,6 +98,9 @@ type Tx interface {
 	LateDueAccounts() ([]string, error)
 
 	IdempotencyRecord(scope, key string) (IdempotencyRecord, error)
+	// CreateIdempotencyRecord returns ErrConflict when the key is taken; a
+	// store may instead send it with the commit, and Update then returns
+	// ErrRetry.
 	CreateIdempotencyRecord(r IdempotencyRecord) error
 	DeleteIdempotencyRecord(scope, key string) error
 	// DeleteIdempotencyRecordsBefore removes records created before t.

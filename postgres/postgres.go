@@ -179,8 +179,11 @@ func (db *DB) runOnce(ctx context.Context, begin string, write bool, fn func(cre
 	if err := fn(newTx(ctx, c, write)); err != nil {
 		return err
 	}
+	if err := c.end(ctx, true); err != nil {
+		return mapError(err) // the transaction, if still open, is rolled back above
+	}
 	committed = true
-	return mapError(c.end(ctx, true))
+	return nil
 }
 
 // retryable reports a serialization failure or a deadlock.

@@ -2,7 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/pgtest"
@@ -23,4 +27,110 @@ func TestPaymentsMigration(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	storetest.TestPaymentsMigration(t, db, 3, "now()")
+}
+
+// TestHeldBackWrites checks the writes that go out with the next statement or
+// the commit (conn.Defer): a key taken meanwhile by another transaction asks
+// for a retry; a held-back write that fails fails the transaction, writes
+// nothing, is not mistaken for the later statement's own "not found", and
+// leaves the connection usable.
+func TestHeldBackWrites(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := db.Update(ctx, func(tx credits.Tx) error {
+		return tx.CreateAccount(credits.Account{ID: "u1", Email: "u1@example.com", Trial: true, CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a key taken meanwhile asks for a retry", func(t *testing.T) {
+		var looked sync.WaitGroup
+		looked.Add(2)
+		errs := make([]error, 2)
+		var done sync.WaitGroup
+		for i := range 2 {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				errs[i] = db.Update(ctx, func(tx credits.Tx) error {
+					_, err := tx.IdempotencyRecord("scope", "same")
+					looked.Done() // both have seen no record before either writes one
+					looked.Wait()
+					if !errors.Is(err, credits.ErrNotFound) {
+						return fmt.Errorf("lookup: %v", err)
+					}
+					return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "scope", Key: "same",
+						RequestHash: fmt.Sprint(i), Result: []byte("{}"), CreatedAt: now})
+				})
+			}()
+		}
+		done.Wait()
+		var retries, ok int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, credits.ErrRetry):
+				retries++
+			default:
+				t.Errorf("got %v, want nil or ErrRetry", err)
+			}
+		}
+		if ok != 1 || retries != 1 {
+			t.Fatalf("got %d committed and %d retries (%v), want 1 and 1", ok, retries, errs)
+		}
+	})
+
+	t.Run("a failed held-back write fails the transaction", func(t *testing.T) {
+		err := db.Update(ctx, func(tx credits.Tx) error {
+			locked, err := tx.LockAccount("u1")
+			if err != nil {
+				return err
+			}
+			if err := locked.SetBalance(999, false); err != nil {
+				return err
+			}
+			if err := locked.SetLot(424242, 1, 0); err != nil { // no such lot: held back, so no error yet
+				return err
+			}
+			_, err = tx.Account("u1") // the held-back writes go out with this read
+			return err
+		})
+		if err == nil || errors.Is(err, credits.ErrNotFound) {
+			t.Fatalf("got %v, want a failure that is not the read's own not-found", err)
+		}
+		var a credits.Account
+		if err := db.View(ctx, func(tx credits.Tx) (err error) { a, err = tx.Account("u1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if a.Balance != 0 || !a.Trial {
+			t.Fatalf("got balance %d, trial %v: the failed transaction wrote", a.Balance, a.Trial)
+		}
+	})
+
+	t.Run("a held-back write that fails at the commit", func(t *testing.T) {
+		err := db.Update(ctx, func(tx credits.Tx) error {
+			locked, err := tx.LockAccount("u1")
+			if err != nil {
+				return err
+			}
+			if err := locked.SetBalance(999, false); err != nil {
+				return err
+			}
+			return locked.AddLotDraws(1<<40, []credits.LotAmount{{LotID: 1 << 40, Amount: 1}}) // no such entry or lot
+		})
+		if err == nil || errors.Is(err, credits.ErrConflict) || errors.Is(err, credits.ErrNotFound) {
+			t.Fatalf("got %v, want the commit to fail", err)
+		}
+		for range 20 { // every pooled connection is usable, with no transaction left open
+			var a credits.Account
+			if err := db.Update(ctx, func(tx credits.Tx) (err error) { a, err = tx.Account("u1"); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if a.Balance != 0 {
+				t.Fatalf("got balance %d, want 0", a.Balance)
+			}
+		}
+	})
 }

@@ -274,9 +274,9 @@ func (t *Tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, er
 }
 
 func (t *Tx) CreateIdempotencyRecord(r credits.IdempotencyRecord) error {
-	_, err := t.exec("record idempotency key", `INSERT INTO idempotency_keys (scope, key, request_hash, error_code, error_message, result, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Scope, r.Key, r.RequestHash, r.ErrorCode, r.ErrorMessage, r.Result, t.d.Time(r.CreatedAt))
-	return err
+	return t.later(Write{Op: "record idempotency key", RetryOnConflict: true,
+		Args: []any{r.Scope, r.Key, r.RequestHash, r.ErrorCode, r.ErrorMessage, r.Result, t.d.Time(r.CreatedAt)}},
+		`INSERT INTO idempotency_keys (scope, key, request_hash, error_code, error_message, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 }
 
 func (t *Tx) DeleteIdempotencyRecord(scope, key string) error {
@@ -409,15 +409,18 @@ func (l *lockedAccount) Account() credits.Account { return l.account }
 func (l *lockedAccount) id() string { return l.account.ID }
 
 func (l *lockedAccount) SetBalance(balance int64, trial bool) error {
-	return l.t.execOne("set balance of account "+l.id(), `UPDATE accounts SET balance = ?, trial = ? WHERE id = ?`, balance, trial, l.id())
+	return l.t.later(Write{Op: "set balance of account " + l.id(), Args: []any{balance, trial, l.id()}, One: true},
+		`UPDATE accounts SET balance = ?, trial = ? WHERE id = ?`)
 }
 
 func (l *lockedAccount) SetHeld(held int64) error {
-	return l.t.execOne("set held credits of account "+l.id(), `UPDATE accounts SET held = ? WHERE id = ?`, held, l.id())
+	return l.t.later(Write{Op: "set held credits of account " + l.id(), Args: []any{held, l.id()}, One: true},
+		`UPDATE accounts SET held = ? WHERE id = ?`)
 }
 
 func (l *lockedAccount) SetDebt(debt int64) error {
-	return l.t.execOne("set debt of account "+l.id(), `UPDATE accounts SET debt = ? WHERE id = ?`, debt, l.id())
+	return l.t.later(Write{Op: "set debt of account " + l.id(), Args: []any{debt, l.id()}, One: true},
+		`UPDATE accounts SET debt = ? WHERE id = ?`)
 }
 
 func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
@@ -462,14 +465,14 @@ func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, e
 }
 
 func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
-	return l.t.execOne(fmt.Sprintf("set lot %d of account %s", id, l.id()),
-		`UPDATE lots SET remaining = ?, reserved = ? WHERE id = ? AND account_id = ?`, remaining, reserved, id, l.id())
+	return l.t.later(Write{Op: fmt.Sprintf("set lot %d of account %s", id, l.id()), Args: []any{remaining, reserved, id, l.id()}, One: true},
+		`UPDATE lots SET remaining = ?, reserved = ? WHERE id = ? AND account_id = ?`)
 }
 
 func (l *lockedAccount) AddLotDraws(entryID int64, draws []credits.LotAmount) error {
 	for _, d := range draws {
-		_, err := l.t.exec(fmt.Sprintf("record draw of entry %d on lot %d", entryID, d.LotID),
-			`INSERT INTO lot_draws (entry_id, lot_id, amount) VALUES (?, ?, ?)`, entryID, d.LotID, d.Amount)
+		err := l.t.later(Write{Op: fmt.Sprintf("record draw of entry %d on lot %d", entryID, d.LotID), Args: []any{entryID, d.LotID, d.Amount}},
+			`INSERT INTO lot_draws (entry_id, lot_id, amount) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}

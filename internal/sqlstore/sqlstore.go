@@ -32,6 +32,28 @@ type Conn interface {
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 }
 
+// Deferrer is a Conn that can hold a write back and send it with its next
+// statement, or with the commit, in the same round trip. Its failure fails
+// that statement, or the commit; a conflict or a missing row it meets is
+// reported as a plain failure, never as the later statement's own
+// credits.ErrConflict or credits.ErrNotFound, except that a conflict of a
+// write that asks for it is credits.ErrRetry.
+type Deferrer interface {
+	Defer(w Write)
+}
+
+// Write is a statement held back.
+type Write struct {
+	Op    string // what it does, for errors
+	Query string
+	Args  []any
+	// One says it must touch exactly one row.
+	One bool
+	// RetryOnConflict says that a unique key it meets means: run the
+	// transaction again (credits.ErrRetry).
+	RetryOnConflict bool
+}
+
 // Rows is a driver's result set.
 type Rows interface {
 	Next() bool
@@ -183,6 +205,26 @@ func (t *Tx) execOne(op, template string, args ...any) error {
 	}
 	if n != 1 {
 		return fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	return nil
+}
+
+// later runs a write whose answer nobody reads, and whose failure fails the
+// transaction. On PostgreSQL it goes out with the next statement (each
+// statement its own round trip was most of a debit's time there); on SQLite
+// it runs now, and a conflict is credits.ErrConflict as usual.
+func (t *Tx) later(w Write, template string) error {
+	w.Query = t.d.statement(template)
+	if d, ok := t.conn.(Deferrer); ok && t.write {
+		d.Defer(w)
+		return nil
+	}
+	n, err := t.conn.Exec(t.ctx, w.Query, w.Args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.Op, err)
+	}
+	if w.One && n != 1 {
+		return fmt.Errorf("%s: %w", w.Op, credits.ErrNotFound)
 	}
 	return nil
 }
