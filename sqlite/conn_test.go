@@ -49,3 +49,29 @@ func TestAssign(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterKeepsTemporaryFilesInMemory: the group-commit writer's
+// sub-journal must not spill to a temporary file (a system call per page for
+// the rest of the batch), and migrations must not sort in memory.
+func TestWriterKeepsTemporaryFilesInMemory(t *testing.T) {
+	db, err := Open(t.TempDir() + "/t.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migrations := openPool(db.migrateDSN)
+	defer migrations.Close()
+	for _, c := range []struct {
+		name string
+		pool *sql.DB
+		want int
+	}{{"writer", db.write, 2}, {"migrations", migrations, 0}} {
+		var got int
+		if err := c.pool.QueryRow("PRAGMA temp_store").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: got temp_store %d, want %d", c.name, got, c.want)
+		}
+	}
+}
