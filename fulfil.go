@@ -33,8 +33,13 @@ func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, i
 	var queued bool
 	// A new event is the common case: its id's unique index catches a
 	// redelivery, and then the transaction runs again, reading it.
-	lookUp := false
+	lookUp, runs := false, 0
 	err = s.update(ctx, func(tx Tx) error {
+		// A run again may follow a conflict that the store met only at the
+		// commit (ErrRetry): look the event up then too.
+		if runs++; runs > 1 {
+			lookUp = true
+		}
 		if lookUp {
 			existing, err := tx.Event(in.ID)
 			if err == nil {

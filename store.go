@@ -167,6 +167,9 @@ type Tx interface {
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error
 
+	// CreateEvent returns ErrConflict when the event is recorded already;
+	// a store may instead send it with the commit, and Update then returns
+	// ErrRetry.
 	CreateEvent(e Event) error
 	Event(id string) (Event, error)
 	// UpdateEvent writes the status, error, attempts, processed and next

@@ -44,43 +44,63 @@ func TestHeldBackWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Run("a key taken meanwhile asks for a retry", func(t *testing.T) {
-		var looked sync.WaitGroup
-		looked.Add(2)
-		errs := make([]error, 2)
-		var done sync.WaitGroup
-		for i := range 2 {
-			done.Add(1)
-			go func() {
-				defer done.Done()
-				errs[i] = db.Update(ctx, func(tx credits.Tx) error {
-					_, err := tx.IdempotencyRecord("scope", "same")
-					looked.Done() // both have seen no record before either writes one
-					looked.Wait()
-					if !errors.Is(err, credits.ErrNotFound) {
-						return fmt.Errorf("lookup: %v", err)
-					}
-					return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "scope", Key: "same",
-						RequestHash: fmt.Sprint(i), Result: []byte("{}"), CreatedAt: now})
-				})
-			}()
-		}
-		done.Wait()
-		var retries, ok int
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, credits.ErrRetry):
-				retries++
-			default:
-				t.Errorf("got %v, want nil or ErrRetry", err)
+	for _, c := range []struct {
+		name   string
+		lookUp func(tx credits.Tx) error
+		create func(tx credits.Tx, i int) error
+	}{
+		{"an idempotency key", func(tx credits.Tx) error {
+			_, err := tx.IdempotencyRecord("scope", "same")
+			return err
+		}, func(tx credits.Tx, i int) error {
+			return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "scope", Key: "same",
+				RequestHash: fmt.Sprint(i), Result: []byte("{}"), CreatedAt: now})
+		}},
+		{"a Stripe event", func(tx credits.Tx) error {
+			_, err := tx.Event("evt_same")
+			return err
+		}, func(tx credits.Tx, i int) error {
+			return tx.CreateEvent(credits.Event{ID: "evt_same", Type: "checkout.session.completed", Status: credits.EventPending,
+				ReceivedAt: now, NextAttempt: now, Payload: []byte(fmt.Sprint(i))})
+		}},
+	} {
+		t.Run(c.name+" taken meanwhile asks for a retry", func(t *testing.T) {
+			var looked sync.WaitGroup
+			looked.Add(2)
+			errs := make([]error, 2)
+			var done sync.WaitGroup
+			for i := range 2 {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					errs[i] = db.Update(ctx, func(tx credits.Tx) error {
+						err := c.lookUp(tx)
+						looked.Done() // both have seen nothing before either writes
+						looked.Wait()
+						if !errors.Is(err, credits.ErrNotFound) {
+							return fmt.Errorf("lookup: %v", err)
+						}
+						return c.create(tx, i)
+					})
+				}()
 			}
-		}
-		if ok != 1 || retries != 1 {
-			t.Fatalf("got %d committed and %d retries (%v), want 1 and 1", ok, retries, errs)
-		}
-	})
+			done.Wait()
+			var retries, ok int
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, credits.ErrRetry):
+					retries++
+				default:
+					t.Errorf("got %v, want nil or ErrRetry", err)
+				}
+			}
+			if ok != 1 || retries != 1 {
+				t.Fatalf("got %d committed and %d retries (%v), want 1 and 1", ok, retries, errs)
+			}
+		})
+	}
 
 	t.Run("a failed held-back write fails the transaction", func(t *testing.T) {
 		err := db.Update(ctx, func(tx credits.Tx) error {

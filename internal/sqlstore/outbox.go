@@ -13,9 +13,8 @@ func (l *lockedAccount) NextEventSequence() (int64, error) {
 }
 
 func (l *lockedAccount) AddOutboxEvent(e credits.OutboxEvent) error {
-	_, err := l.t.exec("write "+e.Type+" event", `INSERT INTO outbox_events (id, type, account_id, sequence, payload, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, e.ID, e.Type, l.id(), e.Sequence, string(e.Payload), l.t.d.Time(e.CreatedAt))
-	return err
+	return l.t.later(Write{Op: "write " + e.Type + " event", Args: []any{e.ID, e.Type, l.id(), e.Sequence, string(e.Payload), l.t.d.Time(e.CreatedAt)}},
+		`INSERT INTO outbox_events (id, type, account_id, sequence, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
 }
 
 func (t *Tx) LastOutboxSeq() (int64, error) {

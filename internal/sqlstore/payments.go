@@ -115,21 +115,20 @@ func (t *Tx) PaymentEntrySums() ([]credits.PaymentEntrySum, error) {
 }
 
 func (l *lockedAccount) SetPaymentPosted(paymentID string, posted int64) error {
-	return l.t.execOne("set what payment "+paymentID+" posted", `UPDATE payments SET posted = ? WHERE id = ? AND account_id = ?`,
-		posted, paymentID, l.id())
+	return l.t.later(Write{Op: "set what payment " + paymentID + " posted", Args: []any{posted, paymentID, l.id()}, One: true},
+		`UPDATE payments SET posted = ? WHERE id = ? AND account_id = ?`)
 }
 
 func (l *lockedAccount) RecordPurchase(p credits.Payment) error {
-	return l.t.execOne("record the purchase of payment "+p.ID, `UPDATE payments SET account_id = ?, session_id = ?, pack_id = ?,
-		quantity = ?, credits = ?, sold_amount = ?, paid_amount = ?, discount = ?, currency = ?, posted = ?, updated_at = ?
-		WHERE id = ? AND (account_id = '' OR account_id = ?)`, l.id(), p.SessionID, p.PackID, p.Quantity, p.Credits,
-		p.SoldAmount, p.PaidAmount, p.Discount, p.Currency, p.Posted, l.t.d.Time(p.UpdatedAt), p.ID, l.id())
+	return l.t.later(Write{Op: "record the purchase of payment " + p.ID, One: true, Args: []any{l.id(), p.SessionID, p.PackID, p.Quantity,
+		p.Credits, p.SoldAmount, p.PaidAmount, p.Discount, p.Currency, p.Posted, l.t.d.Time(p.UpdatedAt), p.ID, l.id()}},
+		`UPDATE payments SET account_id = ?, session_id = ?, pack_id = ?, quantity = ?, credits = ?, sold_amount = ?, paid_amount = ?,
+		discount = ?, currency = ?, posted = ?, updated_at = ? WHERE id = ? AND (account_id = '' OR account_id = ?)`)
 }
 
 // LinkPaymentEntry names an entry a payment posted; the caller wrote both
 // under this account's lock.
 func (l *lockedAccount) LinkPaymentEntry(entryID int64, paymentID string) error {
-	_, err := l.t.exec("link an entry to payment "+paymentID, `INSERT INTO payment_entries (entry_id, payment_id) VALUES (?, ?)`,
-		entryID, paymentID)
-	return err
+	return l.t.later(Write{Op: "link an entry to payment " + paymentID, Args: []any{entryID, paymentID}},
+		`INSERT INTO payment_entries (entry_id, payment_id) VALUES (?, ?)`)
 }

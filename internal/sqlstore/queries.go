@@ -119,7 +119,8 @@ func (t *Tx) CheckoutSession(id string) (credits.CheckoutSession, error) {
 }
 
 func (t *Tx) SetCheckoutSessionStatus(id, status string, now time.Time) error {
-	return t.execOne("set status of checkout session "+id, `UPDATE checkout_sessions SET status = ?, updated_at = ? WHERE id = ?`, status, t.d.Time(now), id)
+	return t.later(Write{Op: "set status of checkout session " + id, Args: []any{status, t.d.Time(now), id}, One: true},
+		`UPDATE checkout_sessions SET status = ?, updated_at = ? WHERE id = ?`)
 }
 
 // Purchases.
@@ -326,10 +327,9 @@ func (t *Tx) CreateEvent(e credits.Event) error {
 	if e.Payload == nil {
 		e.Payload = []byte{}
 	}
-	_, err = t.exec("record event "+e.ID, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.Type, e.Livemode, e.SessionID, e.Status, e.Error, e.Attempts, t.d.Time(e.ReceivedAt),
-		t.d.nullTime(e.ProcessedAt), t.d.Time(e.NextAttempt), string(session), e.Payload)
-	return err
+	return t.later(Write{Op: "record event " + e.ID, RetryOnConflict: true, Args: []any{e.ID, e.Type, e.Livemode, e.SessionID, e.Status,
+		e.Error, e.Attempts, t.d.Time(e.ReceivedAt), t.d.nullTime(e.ProcessedAt), t.d.Time(e.NextAttempt), string(session), e.Payload}},
+		`INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 }
 
 func (t *Tx) Event(id string) (credits.Event, error) {
@@ -456,7 +456,8 @@ func (l *lockedAccount) LotsToNotice(now, until time.Time, limit int) ([]credits
 }
 
 func (l *lockedAccount) MarkLotNoticed(id int64) error {
-	return l.t.execOne(fmt.Sprintf("mark lot %d as told", id), `UPDATE lots SET expiring_notified = TRUE WHERE id = ? AND account_id = ?`, id, l.id())
+	return l.t.later(Write{Op: fmt.Sprintf("mark lot %d as told", id), Args: []any{id, l.id()}, One: true},
+		`UPDATE lots SET expiring_notified = TRUE WHERE id = ? AND account_id = ?`)
 }
 
 func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, error) {
@@ -612,7 +613,8 @@ func (t *Tx) TouchAPIKey(id string, now time.Time) error {
 }
 
 func (l *lockedAccount) SetBalanceState(state string) error {
-	if err := l.t.execOne("set the balance state of account "+l.id(), `UPDATE accounts SET balance_state = ? WHERE id = ?`, state, l.id()); err != nil {
+	if err := l.t.later(Write{Op: "set the balance state of account " + l.id(), Args: []any{state, l.id()}, One: true},
+		`UPDATE accounts SET balance_state = ? WHERE id = ?`); err != nil {
 		return err
 	}
 	l.account.BalanceState = state
@@ -620,5 +622,6 @@ func (l *lockedAccount) SetBalanceState(state string) error {
 }
 
 func (l *lockedAccount) SetLowBalanceThreshold(threshold int64) error {
-	return l.t.execOne("set the low-balance threshold of account "+l.id(), `UPDATE accounts SET low_balance_threshold = ? WHERE id = ?`, threshold, l.id())
+	return l.t.later(Write{Op: "set the low-balance threshold of account " + l.id(), Args: []any{threshold, l.id()}, One: true},
+		`UPDATE accounts SET low_balance_threshold = ? WHERE id = ?`)
 }
