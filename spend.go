@@ -289,8 +289,8 @@ func eachSpendableLot(locked LockedAccount, now time.Time, amount int64, use fun
 	return nil
 }
 
-// addEntry appends entry to the ledger with the account's new balance, and
-// stores that balance.
+// addEntry appends entry to the ledger with the account's new balance, which
+// AddEntry stores; and the trial flag, when it changed (a first purchase).
 func addEntry(locked LockedAccount, account Account, entry Entry) (Entry, error) {
 	entry.BalanceAfter = account.Balance
 	id, err := locked.AddEntry(entry)
@@ -298,6 +298,9 @@ func addEntry(locked LockedAccount, account Account, entry Entry) (Entry, error)
 		return entry, err
 	}
 	entry.ID = id
+	if account.Trial == locked.Account().Trial {
+		return entry, nil
+	}
 	return entry, locked.SetBalance(account.Balance, account.Trial)
 }
 

@@ -190,6 +190,10 @@ type Tx interface {
 	// BrokenEntryChains returns the entries whose balance_after is not the
 	// running sum of the account's entries up to them.
 	BrokenEntryChains() ([]Entry, error)
+	// BrokenEntryLinks returns the accounts whose entries do not each name
+	// the account's entry before them, or whose latest entry is not the one
+	// the account names (Entries walks that chain).
+	BrokenEntryLinks() ([]string, error)
 	// DuplicatePurchaseReferences returns the session ids credited by more than
 	// one purchase entry.
 	DuplicatePurchaseReferences() ([]string, error)
@@ -205,11 +209,14 @@ type Tx interface {
 type LockedAccount interface {
 	// Account is the account as read when it was locked.
 	Account() Account
+	// SetBalance sets the balance and the trial flag without an entry (AddEntry
+	// sets the balance with one).
 	SetBalance(balance int64, trial bool) error
 	SetHeld(held int64) error
 	SetDebt(debt int64) error
 
-	// AddEntry appends to the ledger and returns the entry's id.
+	// AddEntry appends to the ledger, sets the account's balance to the
+	// entry's BalanceAfter, and returns the entry's id.
 	AddEntry(e Entry) (int64, error)
 	AddLot(l Lot) (int64, error)
 	// SpendableLots lists up to limit lots that have unreserved credits and

@@ -14,7 +14,8 @@ type Violation struct {
 
 // Verify checks the invariants of the ledger over the whole store:
 // 1. balance = sum of entries = sum of lots' remaining amounts − debt;
-// 2. every entry's balance_after is the running sum (no entry was changed);
+// 2. every entry's balance_after is the running sum (no entry was changed),
+// and names the account's entry before it, and the account its latest;
 // 3. no checkout session was credited twice;
 // 4. no balance or available amount is below zero, except by a debt (left by
 // a refund or a dispute), and then no unreserved credits are left; the held
@@ -50,6 +51,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		}
 		for _, e := range broken {
 			out = append(out, Violation{2, e.AccountID, fmt.Sprintf("entry %d says balance_after %d, which is not the running sum", e.ID, e.BalanceAfter)})
+		}
+		unlinked, err := tx.BrokenEntryLinks()
+		if err != nil {
+			return err
+		}
+		for _, id := range unlinked {
+			out = append(out, Violation{2, id, "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"})
 		}
 		held, err := tx.HeldTotals()
 		if err != nil {

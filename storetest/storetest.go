@@ -254,8 +254,10 @@ func testAccountsAndPagination(t *testing.T, open Opener) {
 func testEntriesPagination(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
+	f.account("u2", "u2@example.com")
 	for i := 1; i <= 7; i++ {
 		f.grant("u1", int64(i), 0, 0)
+		f.grant("u2", 100, 0, 0) // interleaved: u1's entries are not consecutive ids
 	}
 	var balances []int64
 	before := int64(0)
@@ -274,6 +276,32 @@ func testEntriesPagination(t *testing.T, open Opener) {
 	}
 	if fmt.Sprint(balances) != "[28 21 15 10 6 3 1]" {
 		t.Errorf("balances newest first = %v", balances)
+	}
+	// A cursor that is not one of u1's entries (u2's, or no entry at all)
+	// still lists u1's entries below it.
+	u2, err := f.svc.ListEntries(context.Background(), "u2", 0, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		before int64
+		want   string
+	}{
+		{u2.Data[3].ID, "[10 6 3]"}, // u2's fourth newest comes right after u1's fourth entry
+		{1 << 40, "[28 21 15]"},
+		{1, "[]"},
+	} {
+		page, err := f.svc.ListEntries(context.Background(), "u1", c.before, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, e := range page.Data {
+			got = append(got, e.BalanceAfter)
+		}
+		if fmt.Sprint(got) != c.want && !(c.want == "[]" && len(got) == 0) {
+			t.Errorf("before %d: balances %v, want %s", c.before, got, c.want)
+		}
 	}
 	if _, err := f.svc.ListEntries(context.Background(), "ghost", 0, 3); credits.ErrorCode(err) != credits.ENOTFOUND {
 		t.Errorf("entries of an unknown account: %v", err)

@@ -23,6 +23,7 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 	tests := []struct {
 		name    string
 		corrupt func(credits.LockedAccount) error
+		raw     string // a statement to run after corrupt, if any
 		want    []credits.Violation
 	}{
 		{
@@ -51,10 +52,19 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 		{
 			name: "an entry's running balance is wrong",
 			corrupt: func(l credits.LockedAccount) error {
-				_, err := l.AddEntry(credits.Entry{Amount: 0, Kind: credits.EntryAdjustment, Reference: "bad", BalanceAfter: 42, CreatedAt: fixtureNow})
-				return err
+				if _, err := l.AddEntry(credits.Entry{Amount: 0, Kind: credits.EntryAdjustment, Reference: "bad", BalanceAfter: 42, CreatedAt: fixtureNow}); err != nil {
+					return err
+				}
+				return l.SetBalance(100, l.Account().Trial) // the balance right, the entry wrong
 			},
 			want: []credits.Violation{{Invariant: 2, AccountID: "u1", Message: "entry {bad} says balance_after 42, which is not the running sum"}},
+		},
+		{
+			name:    "the account does not name its latest entry",
+			corrupt: func(l credits.LockedAccount) error { return nil },
+			raw:     `UPDATE accounts SET last_entry_id = NULL WHERE id = 'u1'`,
+			want: []credits.Violation{{Invariant: 2, AccountID: "u1",
+				Message: "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"}},
 		},
 		{
 			name: "a session credited twice",
@@ -112,6 +122,15 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.raw != "" {
+				raw, ok := db.(execer)
+				if !ok {
+					t.Fatalf("%T has no Exec: the suite needs raw SQL to break the entries' chain", db)
+				}
+				if err := raw.Exec(ctx, tt.raw); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got, err := svc.Verify(ctx)
 			if err != nil {

@@ -466,16 +466,28 @@ func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string
 	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
 		return err
 	}
-	now, placeholders := any(time.Now().UTC().UnixMicro()), []string{"?", "?", "?"}
-	if postgres.IsURL(url) {
+	now, placeholders := any(time.Now().UTC().UnixMicro()), []string{"?1", "?2", "?3"}
+	pg := postgres.IsURL(url)
+	if pg {
 		now, placeholders = time.Now().UTC(), []string{"$1", "$2", "$3"}
 	}
 	const batch = 1_000_000 // rows per statement: each is one transaction
 	for done := int64(0); done < n; done += batch {
 		rows := min(batch, n-done)
-		err := raw.Exec(ctx, `WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < `+placeholders[0]+`)
-			INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at)
-			SELECT `+placeholders[1]+`, 0, 'adjustment', 'bench-ledger', '', 0, `+placeholders[2]+` FROM seq`, rows, account, now)
+		// Ids given here, after the largest, so that each entry names the one
+		// before it (the chain the ledger is read along).
+		err := raw.Exec(ctx, `WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < `+placeholders[0]+`),
+			base(b) AS (SELECT COALESCE(MAX(id), 0) FROM entries)
+			INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
+			SELECT b + n, `+placeholders[1]+`, 0, 'adjustment', 'bench-ledger', '', 0, `+placeholders[2]+`,
+				CASE WHEN n = 1 THEN (SELECT last_entry_id FROM accounts WHERE id = `+placeholders[1]+`) ELSE b + n - 1 END FROM seq, base`,
+			rows, account, now)
+		if err == nil {
+			err = raw.Exec(ctx, `UPDATE accounts SET last_entry_id = (SELECT MAX(id) FROM entries) WHERE id = `+placeholders[0], account)
+		}
+		if err == nil && pg {
+			err = raw.Exec(ctx, `SELECT setval(pg_get_serial_sequence('entries', 'id'), (SELECT MAX(id) FROM entries))`)
+		}
 		if err != nil {
 			return fmt.Errorf("bench: fill the ledger: %w", err)
 		}

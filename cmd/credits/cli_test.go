@@ -469,6 +469,9 @@ func TestCLIEscapesControlCharacters(t *testing.T) {
 		"\x1b]0;owned\x07 \x1b[2J"); err != nil {
 		t.Fatal(err)
 	}
+	if err := store.Exec(context.Background(), "UPDATE accounts SET last_entry_id = (SELECT MAX(id) FROM entries) WHERE id = 'u1'"); err != nil {
+		t.Fatal(err)
+	}
 	r := runCLI(t, path, "accounts", "history", "u1")
 	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\x07") || !strings.Contains(r.stdout, `\x1b]0;owned\a`) {
 		t.Errorf("history printed %q (exit %d %s), want the escapes escaped", r.stdout, r.code, r.stderr)

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -70,11 +72,17 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if !t.write {
 		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
 	}
-	a, err := queryOne(t, "lock account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?{for_update}`, id)
+	var last sql.NullInt64
+	a, err := queryOne(t, "lock account "+id, func(s scanner) (credits.Account, error) {
+		var a credits.Account
+		err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold,
+			nullTimeValue{&a.DueAt}, timeValue{&a.CreatedAt}, &last)
+		return a, err
+	}, `SELECT `+accountColumns+`, last_entry_id FROM accounts WHERE id = ?{for_update}`, id)
 	if err != nil {
 		return nil, err
 	}
-	return &lockedAccount{t: t, account: a}, nil
+	return &lockedAccount{t: t, account: a, lastEntry: last}, nil
 }
 
 func (t *Tx) AccountsByEmail(email string) ([]credits.Account, error) {
@@ -153,12 +161,45 @@ func scanEntry(s scanner) (credits.Entry, error) {
 	return e, err
 }
 
+// Entries walks the account's chain of entries (prev_entry_id) from its
+// latest (accounts.last_entry_id), or from the one before the entry before
+// names: each step is a primary-key lookup, so a page costs the same however
+// long the ledger. A before that is not one of the account's entries walks
+// from the latest, past the newer ones.
 func (t *Tx) Entries(accountID string, before int64, limit int) ([]credits.Entry, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
+	op := "list entries of account " + accountID
+	start, err := queryOne(t, op, scanNullInt64, `SELECT prev_entry_id FROM entries WHERE id = ? AND account_id = ?`, before, accountID)
+	walk := limit // steps to take
+	switch {
+	case err == nil:
+	case errors.Is(err, credits.ErrNotFound):
+		if start, err = queryOne(t, op, scanNullInt64, `SELECT last_entry_id FROM accounts WHERE id = ?`, accountID); err != nil {
+			return nil, err
+		}
+		if before > 0 {
+			walk = math.MaxInt32 // past the entries newer than before, then limit more
+		}
+	default:
+		return nil, err
 	}
-	return queryAll(t, "list entries of account "+accountID, scanEntry,
-		`SELECT `+entryColumns+` FROM entries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, accountID, before, limit)
+	if !start.Valid || limit <= 0 {
+		return nil, nil
+	}
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	return queryAll(t, op, scanEntry, `WITH RECURSIVE chain (id, prev, steps) AS (
+			SELECT id, prev_entry_id, 1 FROM entries WHERE id = ?
+			UNION ALL
+			SELECT e.id, e.prev_entry_id, c.steps + 1 FROM chain c JOIN entries e ON e.id = c.prev WHERE c.steps < ?
+		)
+		SELECT `+entryColumns+` FROM entries WHERE id IN (SELECT id FROM chain WHERE id < ? ORDER BY id DESC LIMIT ?) ORDER BY id DESC`,
+		start.Int64, walk, before, limit)
+}
+
+func scanNullInt64(s scanner) (sql.NullInt64, error) {
+	var v sql.NullInt64
+	return v, s.Scan(&v)
 }
 
 const lotColumns = `lots.id, lots.account_id, lots.amount, lots.remaining, lots.reserved, lots.priority, lots.expires_at, lots.source, lots.reference, lots.created_at`
@@ -368,10 +409,20 @@ func (t *Tx) AccountTotals() ([]credits.AccountTotals, error) {
 	return queryAll(t, "sum entries and lots", func(s scanner) (credits.AccountTotals, error) {
 		var a credits.AccountTotals
 		return a, s.Scan(&a.AccountID, &a.Balance, &a.Held, &a.Debt, &a.EntrySum, &a.LotSum)
-	}, `SELECT a.id, a.balance, a.held, a.debt,
-		CAST(COALESCE((SELECT SUM(amount) FROM entries e WHERE e.account_id = a.id), 0) AS BIGINT),
+	}, `SELECT a.id, a.balance, a.held, a.debt, CAST(COALESCE(e.total, 0) AS BIGINT),
 		CAST(COALESCE((SELECT SUM(remaining) FROM lots l WHERE l.account_id = a.id), 0) AS BIGINT)
-		FROM accounts a ORDER BY a.id`)
+		FROM accounts a LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM entries GROUP BY account_id) AS e ON e.account_id = a.id
+		ORDER BY a.id`)
+}
+
+func (t *Tx) BrokenEntryLinks() ([]string, error) {
+	return queryAll(t, "check entry links", scanString, `SELECT account_id FROM (
+			SELECT account_id, prev_entry_id, LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS before FROM entries
+		) AS linked WHERE prev_entry_id IS DISTINCT FROM before
+		UNION
+		SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, MAX(id) AS newest FROM entries GROUP BY account_id) AS n
+		ON n.account_id = a.id WHERE a.last_entry_id IS DISTINCT FROM n.newest
+		ORDER BY 1`)
 }
 
 func (t *Tx) BrokenEntryChains() ([]credits.Entry, error) {
@@ -398,8 +449,9 @@ func (t *Tx) DuplicatePurchaseReferences() ([]string, error) {
 // lockedAccount is an account locked by its transaction; every statement
 // names the account, so that it cannot touch another's rows.
 type lockedAccount struct {
-	t       *Tx
-	account credits.Account
+	t         *Tx
+	account   credits.Account
+	lastEntry sql.NullInt64 // the account's latest entry, which the next one names
 }
 
 var _ credits.LockedAccount = (*lockedAccount)(nil)
@@ -423,10 +475,22 @@ func (l *lockedAccount) SetDebt(debt int64) error {
 		`UPDATE accounts SET debt = ? WHERE id = ?`)
 }
 
+// AddEntry links the entry to the account's previous one, and makes it the
+// account's latest with its balance, in the one UPDATE a balance needs.
 func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
-	return l.t.insert("add "+e.Kind+" entry to account "+l.id(), `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt))
+	op := "add " + e.Kind + " entry to account " + l.id()
+	id, err := l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.lastEntry)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.t.later(Write{Op: op, Args: []any{e.BalanceAfter, id, l.id()}, One: true},
+		`UPDATE accounts SET balance = ?, last_entry_id = ? WHERE id = ?`); err != nil {
+		return 0, err
+	}
+	l.lastEntry = sql.NullInt64{Int64: id, Valid: true}
+	return id, nil
 }
 
 // AddLot also brings the account's due time forward to the lot's expiry.
