@@ -104,11 +104,8 @@ func TestHeldBackWrites(t *testing.T) {
 
 	t.Run("a failed held-back write fails the transaction", func(t *testing.T) {
 		err := db.Update(ctx, func(tx credits.Tx) error {
-			locked, err := tx.LockAccount("u1")
+			locked, err := lockAndSetBalance(tx)
 			if err != nil {
-				return err
-			}
-			if err := locked.SetBalance(999, false); err != nil {
 				return err
 			}
 			if err := locked.SetLot(424242, 1, 0); err != nil { // no such lot: held back, so no error yet
@@ -131,11 +128,8 @@ func TestHeldBackWrites(t *testing.T) {
 
 	t.Run("a held-back write that fails at the commit", func(t *testing.T) {
 		err := db.Update(ctx, func(tx credits.Tx) error {
-			locked, err := tx.LockAccount("u1")
+			locked, err := lockAndSetBalance(tx)
 			if err != nil {
-				return err
-			}
-			if err := locked.SetBalance(999, false); err != nil {
 				return err
 			}
 			return locked.AddLotDraws(1<<40, []credits.LotAmount{{LotID: 1 << 40, Amount: 1}}) // no such entry or lot
@@ -153,4 +147,14 @@ func TestHeldBackWrites(t *testing.T) {
 			}
 		}
 	})
+}
+
+// lockAndSetBalance locks u1 and holds back a write of its balance, which a
+// failed transaction must not leave behind.
+func lockAndSetBalance(tx credits.Tx) (credits.LockedAccount, error) {
+	locked, err := tx.LockAccount("u1")
+	if err != nil {
+		return nil, err
+	}
+	return locked, locked.SetBalance(999, false)
 }
