@@ -92,6 +92,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentSameIdempotencyKey", testConcurrentSameIdempotencyKey},
 		{"VerifyFindsCorruption", testVerifyFindsCorruption},
 		{"LedgerIsAppendOnly", testLedgerIsAppendOnly},
+		{"EntriesOfTwoLocksOfOneAccount", testEntriesOfTwoLocksOfOneAccount},
 		{"RandomOperations", testRandomOperations},
 	}
 	for _, tt := range tests {

@@ -171,6 +171,49 @@ func testLedgerIsAppendOnly(t *testing.T, open Opener) {
 	}
 }
 
+// testEntriesOfTwoLocksOfOneAccount: a transaction may lock one account
+// twice (a purchase, then what follows it); entries added through each lock
+// still form one chain, which verify accepts and the ledger lists in full.
+func testEntriesOfTwoLocksOfOneAccount(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+		first, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		second, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		for i, l := range []credits.LockedAccount{first, second, first} {
+			entry := credits.Entry{Amount: 0, Kind: credits.EntryAdjustment, Reference: fmt.Sprint("lock-", i), BalanceAfter: 100, CreatedAt: fixtureNow}
+			if _, err := l.AddEntry(entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.svc.Verify(context.Background()); err != nil || len(got) != 0 {
+		t.Fatalf("verify: %+v (%v)", got, err)
+	}
+	page, err := f.svc.ListEntries(context.Background(), "u1", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Data {
+		got = append(got, e.Reference)
+	}
+	if len(got) != 4 || fmt.Sprint(got[:3]) != "[lock-2 lock-1 lock-0]" {
+		t.Errorf("entries newest first: %v, want lock-2, lock-1, lock-0 and the grant", got)
+	}
+}
+
 // entryID finds u1's entry with the given reference (0 when there is none).
 func entryID(t *testing.T, db credits.Store, reference string) int64 {
 	t.Helper()

@@ -72,17 +72,11 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if !t.write {
 		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
 	}
-	var last sql.NullInt64
-	a, err := queryOne(t, "lock account "+id, func(s scanner) (credits.Account, error) {
-		var a credits.Account
-		err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold,
-			nullTimeValue{&a.DueAt}, timeValue{&a.CreatedAt}, &last)
-		return a, err
-	}, `SELECT `+accountColumns+`, last_entry_id FROM accounts WHERE id = ?{for_update}`, id)
+	a, err := queryOne(t, "lock account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?{for_update}`, id)
 	if err != nil {
 		return nil, err
 	}
-	return &lockedAccount{t: t, account: a, lastEntry: last}, nil
+	return &lockedAccount{t: t, account: a}, nil
 }
 
 func (t *Tx) AccountsByEmail(email string) ([]credits.Account, error) {
@@ -449,9 +443,8 @@ func (t *Tx) DuplicatePurchaseReferences() ([]string, error) {
 // lockedAccount is an account locked by its transaction; every statement
 // names the account, so that it cannot touch another's rows.
 type lockedAccount struct {
-	t         *Tx
-	account   credits.Account
-	lastEntry sql.NullInt64 // the account's latest entry, which the next one names
+	t       *Tx
+	account credits.Account
 }
 
 var _ credits.LockedAccount = (*lockedAccount)(nil)
@@ -476,21 +469,20 @@ func (l *lockedAccount) SetDebt(debt int64) error {
 }
 
 // AddEntry links the entry to the account's previous one, and makes it the
-// account's latest with its balance, in the one UPDATE a balance needs.
+// account's latest with its balance, in the one UPDATE a balance needs. The
+// previous one is read from the row, in the INSERT, not from this lock's
+// copy: another lock of the same account in the transaction may have added
+// one.
 func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 	op := "add " + e.Kind + " entry to account " + l.id()
 	id, err := l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.lastEntry)
+		VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
+		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id())
 	if err != nil {
 		return 0, err
 	}
-	if err := l.t.later(Write{Op: op, Args: []any{e.BalanceAfter, id, l.id()}, One: true},
-		`UPDATE accounts SET balance = ?, last_entry_id = ? WHERE id = ?`); err != nil {
-		return 0, err
-	}
-	l.lastEntry = sql.NullInt64{Int64: id, Valid: true}
-	return id, nil
+	return id, l.t.later(Write{Op: op, Args: []any{e.BalanceAfter, id, l.id()}, One: true},
+		`UPDATE accounts SET balance = ?, last_entry_id = ? WHERE id = ?`)
 }
 
 // AddLot also brings the account's due time forward to the lot's expiry.
