@@ -119,14 +119,18 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 			if !committed {
 				_ = c.run(ctx, "ROLLBACK")
 			}
+			db.rows.ended(committed)
 		}()
+		if err := db.noticeOtherWriters(ctx, c); err != nil {
+			return err
+		}
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i].err = err // the caller gave up while it waited: do nothing for it
 				continue
 			}
 			var fatal error
-			results[i], fatal = runInSavepoint(c, req)
+			results[i], fatal = db.runInSavepoint(c, req)
 			if fatal != nil {
 				return fatal
 			}
@@ -145,7 +149,7 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 
 // runInSavepoint runs one write; on failure it undoes just that write. A
 // fatal error means the transaction itself is broken.
-func runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult, fatal error) {
+func (db *DB) runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult, fatal error) {
 	// Statements run without the caller's cancellation: interrupting a
 	// statement would roll back the whole shared transaction.
 	ctx := context.WithoutCancel(req.ctx)
@@ -157,6 +161,7 @@ func runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult, fatal e
 			res = writeResult{panicked: p}
 		}
 		if res.err != nil || res.panicked != nil {
+			db.rows.rolledBack()
 			if err := c.run(ctx, "ROLLBACK TO write"); err != nil {
 				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 				if credits.ErrorCode(res.err) == credits.EUNAVAILABLE {
@@ -170,8 +175,36 @@ func runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult, fatal e
 		}
 		if err := c.run(ctx, "RELEASE write"); err != nil {
 			fatal = fmt.Errorf("sqlite: release savepoint: %w", err)
+			return
+		}
+		if res.err == nil && res.panicked == nil {
+			db.rows.released()
 		}
 	}()
-	res.err = req.fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, true))
+	res.err = req.fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, true).WithAccountRows(db.rows))
 	return res, nil
+}
+
+// noticeOtherWriters forgets the remembered account rows when another
+// connection committed since the writer's last transaction (SQLite's
+// data_version changes for commits by any connection but this one). It runs
+// under BEGIN IMMEDIATE, so nobody else can commit until this batch ends.
+func (db *DB) noticeOtherWriters(ctx context.Context, c *cachingConn) error {
+	rows, err := c.Query(ctx, "PRAGMA data_version")
+	if err != nil {
+		return fmt.Errorf("sqlite: read data_version: %w", err)
+	}
+	defer rows.Close()
+	var version int64
+	if !rows.Next() {
+		return fmt.Errorf("sqlite: read data_version: %w", rows.Err())
+	}
+	if err := rows.Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read data_version: %w", err)
+	}
+	if version != db.dataVersion {
+		db.rows.forget()
+		db.dataVersion = version
+	}
+	return nil
 }

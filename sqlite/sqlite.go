@@ -37,6 +37,9 @@ type DB struct {
 	read       *sql.DB
 	migrateDSN string // the writer's, without its in-memory temporary files
 
+	rows        *accountRows // the writer's memory of account rows (rows.go)
+	dataVersion int64        // the writer's data_version when it last looked
+
 	writes  chan *writeRequest
 	closing chan struct{}
 	stopped chan struct{}
@@ -75,7 +78,7 @@ func Open(path string) (*DB, error) {
 	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
-	db := &DB{write: write, read: read, migrateDSN: migrateDSN}
+	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
@@ -106,7 +109,7 @@ func OpenExisting(path string, readOnly bool) (*DB, error) {
 	write := openPool(dsn)
 	write.SetMaxOpenConns(1)
 	read := openPool(dsn)
-	db := &DB{write: write, read: read, migrateDSN: dsn}
+	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1}
 	db.startCommitter()
 	if err := read.Ping(); err != nil {
 		db.Close()
@@ -175,6 +178,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // corrupt a database on purpose.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.write.ExecContext(ctx, query, args...)
+	db.rows.forget() // the writer's own connection: data_version does not show it
 	return err
 }
 

@@ -93,6 +93,7 @@ func Run(t *testing.T, open Opener) {
 		{"VerifyFindsCorruption", testVerifyFindsCorruption},
 		{"LedgerIsAppendOnly", testLedgerIsAppendOnly},
 		{"EntriesOfTwoLocksOfOneAccount", testEntriesOfTwoLocksOfOneAccount},
+		{"FailedWriteLeavesNothing", testFailedWriteLeavesNothing},
 		{"RandomOperations", testRandomOperations},
 	}
 	for _, tt := range tests {

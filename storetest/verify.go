@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,6 +213,55 @@ func testEntriesOfTwoLocksOfOneAccount(t *testing.T, open Opener) {
 	}
 	if len(got) != 4 || fmt.Sprint(got[:3]) != "[lock-2 lock-1 lock-0]" {
 		t.Errorf("entries newest first: %v, want lock-2, lock-1, lock-0 and the grant", got)
+	}
+}
+
+// testFailedWriteLeavesNothing: a write that changes an account and then
+// fails leaves no trace, neither in the database nor in what a store
+// remembers of the account for its next write (SQLite's writer does), while
+// writes beside it keep theirs.
+func testFailedWriteLeavesNothing(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				if _, _, err := f.svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 1}, nil); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			err := f.db.Update(ctx, func(tx credits.Tx) error {
+				locked, err := tx.LockAccount("u1")
+				if err != nil {
+					return err
+				}
+				if _, err := locked.AddEntry(credits.Entry{Amount: 500, Kind: credits.EntryAdjustment, Reference: "failed", BalanceAfter: 999, CreatedAt: fixtureNow}); err != nil {
+					return err
+				}
+				if err := locked.SetHeld(7); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Errorf("got %v, want the write's own error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := f.debit("u1", 1); err != nil { // through whatever the store remembers of u1
+		t.Fatal(err)
+	}
+	f.wantAccount("u1", 95, 95)
+	if got, err := f.svc.Verify(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("verify: %+v (%v)", got, err)
 	}
 }
 

@@ -72,9 +72,17 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if !t.write {
 		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
 	}
+	if t.rows != nil {
+		if a, ok := t.rows.Account(id); ok {
+			return &lockedAccount{t: t, account: a}, nil
+		}
+	}
 	a, err := queryOne(t, "lock account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?{for_update}`, id)
 	if err != nil {
 		return nil, err
+	}
+	if t.rows != nil {
+		t.rows.Keep(a)
 	}
 	return &lockedAccount{t: t, account: a}, nil
 }
@@ -262,7 +270,7 @@ func (l *lockedAccount) RefreshDueAt() error {
 		return err
 	}
 	l.account.DueAt = due
-	return nil
+	return l.changed(nil, func(a *credits.Account) { a.DueAt = due })
 }
 
 // lowerDueAt brings the account's due time forward to t, if t is earlier.
@@ -276,7 +284,11 @@ func (l *lockedAccount) lowerDueAt(t time.Time) error {
 	if l.account.DueAt == nil || l.account.DueAt.After(t) {
 		l.account.DueAt = &t
 	}
-	return nil
+	return l.changed(nil, func(a *credits.Account) { // as the UPDATE's condition did
+		if a.DueAt == nil || a.DueAt.After(t) {
+			a.DueAt = &t
+		}
+	})
 }
 
 // LateDueAccounts lists accounts whose due_at is later than what is due.
@@ -451,21 +463,33 @@ var _ credits.LockedAccount = (*lockedAccount)(nil)
 
 func (l *lockedAccount) Account() credits.Account { return l.account }
 
+// changed tells the remembered rows, if any, what a statement that succeeded
+// did to the account's row.
+func (l *lockedAccount) changed(err error, change func(*credits.Account)) error {
+	if err == nil && l.t.rows != nil {
+		l.t.rows.Change(l.id(), change)
+	}
+	return err
+}
+
 func (l *lockedAccount) id() string { return l.account.ID }
 
 func (l *lockedAccount) SetBalance(balance int64, trial bool) error {
-	return l.t.later(Write{Op: "set balance of account " + l.id(), Args: []any{balance, trial, l.id()}, One: true},
+	err := l.t.later(Write{Op: "set balance of account " + l.id(), Args: []any{balance, trial, l.id()}, One: true},
 		`UPDATE accounts SET balance = ?, trial = ? WHERE id = ?`)
+	return l.changed(err, func(a *credits.Account) { a.Balance, a.Trial = balance, trial })
 }
 
 func (l *lockedAccount) SetHeld(held int64) error {
-	return l.t.later(Write{Op: "set held credits of account " + l.id(), Args: []any{held, l.id()}, One: true},
+	err := l.t.later(Write{Op: "set held credits of account " + l.id(), Args: []any{held, l.id()}, One: true},
 		`UPDATE accounts SET held = ? WHERE id = ?`)
+	return l.changed(err, func(a *credits.Account) { a.Held = held })
 }
 
 func (l *lockedAccount) SetDebt(debt int64) error {
-	return l.t.later(Write{Op: "set debt of account " + l.id(), Args: []any{debt, l.id()}, One: true},
+	err := l.t.later(Write{Op: "set debt of account " + l.id(), Args: []any{debt, l.id()}, One: true},
 		`UPDATE accounts SET debt = ? WHERE id = ?`)
+	return l.changed(err, func(a *credits.Account) { a.Debt = debt })
 }
 
 // AddEntry links the entry to the account's previous one, and makes it the
@@ -481,8 +505,9 @@ func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return id, l.t.later(Write{Op: op, Args: []any{e.BalanceAfter, id, l.id()}, One: true},
+	err = l.t.later(Write{Op: op, Args: []any{e.BalanceAfter, id, l.id()}, One: true},
 		`UPDATE accounts SET balance = ?, last_entry_id = ? WHERE id = ?`)
+	return id, l.changed(err, func(a *credits.Account) { a.Balance = e.BalanceAfter })
 }
 
 // AddLot also brings the account's due time forward to the lot's expiry.
@@ -674,10 +699,11 @@ func (l *lockedAccount) SetBalanceState(state string) error {
 		return err
 	}
 	l.account.BalanceState = state
-	return nil
+	return l.changed(nil, func(a *credits.Account) { a.BalanceState = state })
 }
 
 func (l *lockedAccount) SetLowBalanceThreshold(threshold int64) error {
-	return l.t.later(Write{Op: "set the low-balance threshold of account " + l.id(), Args: []any{threshold, l.id()}, One: true},
+	err := l.t.later(Write{Op: "set the low-balance threshold of account " + l.id(), Args: []any{threshold, l.id()}, One: true},
 		`UPDATE accounts SET low_balance_threshold = ? WHERE id = ?`)
+	return l.changed(err, func(a *credits.Account) { a.LowBalanceThreshold = threshold })
 }

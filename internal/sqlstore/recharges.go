@@ -69,7 +69,7 @@ func (l *lockedAccount) SaveAutoRecharge(a credits.AutoRecharge) error {
 		return err
 	}
 	l.account.RechargeThreshold = threshold
-	return nil
+	return l.changed(nil, func(a *credits.Account) { a.RechargeThreshold = threshold })
 }
 
 const rechargeColumns = `id, account_id, pack_id, quantity, credits, amount, currency, attempt, status, payment_intent,

@@ -54,6 +54,20 @@ type Write struct {
 	RetryOnConflict bool
 }
 
+// AccountRows is what a store's only writer remembers of account rows
+// between its transactions (SQLite), so that locking an account it wrote
+// before reads nothing. Every statement here that changes an account's row
+// tells it how (Change), or that it cannot say (Forget); a store keeps a
+// write's changes only if the write is kept, and forgets them all when
+// another process may have written.
+type AccountRows interface {
+	Account(id string) (credits.Account, bool)
+	// Keep remembers a row as the transaction read it.
+	Keep(a credits.Account)
+	// Change applies to a remembered row what a statement did to it.
+	Change(id string, change func(*credits.Account))
+}
+
 // Rows is a driver's result set.
 type Rows interface {
 	Next() bool
@@ -176,6 +190,7 @@ type Tx struct {
 	conn  Conn
 	d     *Dialect
 	write bool
+	rows  AccountRows // nil: none
 }
 
 var _ credits.Tx = (*Tx)(nil)
@@ -184,6 +199,13 @@ var _ credits.Tx = (*Tx)(nil)
 // write (and lock accounts).
 func NewTx(ctx context.Context, conn Conn, d *Dialect, write bool) *Tx {
 	return &Tx{ctx: ctx, conn: conn, d: d, write: write}
+}
+
+// WithAccountRows has the write transaction lock accounts from rows where
+// they are remembered, and tell rows what it changes.
+func (t *Tx) WithAccountRows(rows AccountRows) *Tx {
+	t.rows = rows
+	return t
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"sync"
+
+	"github.com/credits/credits"
+)
+
+// Account rows in the writer's memory. The group-commit writer is the only
+// writer in the process, so it can remember the account rows it read and
+// wrote, and lock an account without reading its row again (a debit's
+// SELECT of its account was 8 % of the writer's time). It keeps what a write
+// changed only if the write is kept (its savepoint released, its batch
+// committed), and forgets everything when another connection may have
+// written: another process (the CLI) or a migration, which SQLite's
+// data_version shows the writer after each BEGIN IMMEDIATE, or a raw Exec.
+// Reads (View) do not use it: they read their snapshot.
+
+// maxRememberedAccounts bounds the memory: past it, the rows are forgotten
+// and read again as they are used.
+const maxRememberedAccounts = 100_000
+
+type accountRows struct {
+	mu        sync.Mutex // the writer goroutine, and Exec, which forgets
+	committed map[string]credits.Account
+	batch     map[string]credits.Account // kept by the released writes of the running batch
+	write     map[string]credits.Account // read or changed by the running write
+}
+
+func newAccountRows() *accountRows {
+	return &accountRows{committed: map[string]credits.Account{}, batch: map[string]credits.Account{}, write: map[string]credits.Account{}}
+}
+
+func (r *accountRows) Account(id string) (credits.Account, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lookUp(id)
+}
+
+func (r *accountRows) lookUp(id string) (credits.Account, bool) {
+	if a, ok := r.write[id]; ok {
+		return a, true
+	}
+	if a, ok := r.batch[id]; ok {
+		return a, true
+	}
+	a, ok := r.committed[id]
+	return a, ok
+}
+
+func (r *accountRows) Keep(a credits.Account) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.write[a.ID] = a
+}
+
+// Change applies a statement's change to a remembered row; a row not
+// remembered stays so (the next lock reads it).
+func (r *accountRows) Change(id string, change func(*credits.Account)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.lookUp(id)
+	if !ok {
+		return
+	}
+	change(&a)
+	r.write[id] = a
+}
+
+// released keeps the running write's rows for the batch; rolledBack drops them.
+func (r *accountRows) released() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, a := range r.write {
+		r.batch[id] = a
+	}
+	clear(r.write)
+}
+
+func (r *accountRows) rolledBack() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.write)
+}
+
+// ended keeps the batch's rows once it committed, and drops them if not.
+func (r *accountRows) ended(committed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if committed {
+		if len(r.committed)+len(r.batch) > maxRememberedAccounts {
+			clear(r.committed)
+		}
+		for id, a := range r.batch {
+			r.committed[id] = a
+		}
+	}
+	clear(r.batch)
+	clear(r.write)
+}
+
+// forget drops every row: someone else may have written.
+func (r *accountRows) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.committed)
+	clear(r.batch)
+	clear(r.write)
+}
