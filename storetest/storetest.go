@@ -301,7 +301,7 @@ func testEntriesPagination(t *testing.T, open Opener) {
 		for _, e := range page.Data {
 			got = append(got, e.BalanceAfter)
 		}
-		if fmt.Sprint(got) != c.want && !(c.want == "[]" && len(got) == 0) {
+		if fmt.Sprint(got) != c.want { // an empty page prints as []
 			t.Errorf("before %d: balances %v, want %s", c.before, got, c.want)
 		}
 	}
