@@ -241,11 +241,7 @@ func metadataReference(m Metadata) string {
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
 func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
-	var draws []LotAmount
-	err := eachSpendableLot(locked, entry.CreatedAt, -entry.Amount, func(lot Lot, take int64) error {
-		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-		return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
-	})
+	draws, err := drawFromLots(locked, entry.CreatedAt, -entry.Amount)
 	if err != nil {
 		return account, entry, nil, err
 	}
@@ -254,6 +250,25 @@ func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, 
 		return account, entry, nil, err
 	}
 	return account, entry, draws, locked.AddLotDraws(entry.ID, draws)
+}
+
+// drawFromLots takes amount from the account's lots in burn-down order and
+// says what it took from each. Most draws fit in the first lot: one
+// statement finds it and takes from it (a debit's lot SELECT was 15 % of
+// SQLite's writer); otherwise nothing was taken and the lots are walked.
+func drawFromLots(locked LockedAccount, now time.Time, amount int64) ([]LotAmount, error) {
+	if amount > 0 {
+		lotID, ok, err := locked.TakeFromFirstLot(now, amount)
+		if err != nil || ok {
+			return []LotAmount{{LotID: lotID, Amount: amount}}, err
+		}
+	}
+	var draws []LotAmount
+	err := eachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
+		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
+		return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
+	})
+	return draws, err
 }
 
 // A draw reads firstLotBatch lots, and lotBatch at a time after that: most

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -531,4 +532,63 @@ func captureAmount(n int64) *int64 {
 		return nil
 	}
 	return &n
+}
+
+// testTakeFromFirstLot checks the one-statement draw against what
+// SpendableLots lists: it takes only from the first lot, only what that lot
+// has unreserved, never from an expired lot, and changes nothing otherwise.
+func testTakeFromFirstLot(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.account("u2", "u2@example.com")
+	first := f.grant("u1", 10, time.Hour, 0) // expires first: drawn first
+	second := f.grant("u1", 50, 0, 0)
+	f.hold("u1", 4, 30*time.Minute) // reserves 4 of the first lot
+	errUndo := errors.New("undo")
+	tests := []struct {
+		name    string
+		account string
+		at      time.Time
+		amount  int64
+		wantLot int64 // 0: not taken
+		// wantLots is SpendableLots afterwards, as lot:remaining/reserved
+		wantLots string
+	}{
+		{"fits in the first lot", "u1", f.now, 6, first.LotID, fmt.Sprintf("[%d:50/0]", second.LotID)},
+		{"more than the first lot has unreserved", "u1", f.now, 7, 0, fmt.Sprintf("[%d:10/4 %d:50/0]", first.LotID, second.LotID)},
+		{"the first lot has expired", "u1", f.now.Add(2 * time.Hour), 7, second.LotID, fmt.Sprintf("[%d:43/0]", second.LotID)},
+		{"no lots", "u2", f.now, 1, 0, "[]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+				locked, err := tx.LockAccount(tt.account)
+				if err != nil {
+					return err
+				}
+				lotID, ok, err := locked.TakeFromFirstLot(tt.at, tt.amount)
+				if err != nil {
+					return err
+				}
+				if got, want := fmt.Sprint(lotID, ok), fmt.Sprint(tt.wantLot, tt.wantLot != 0); got != want {
+					t.Errorf("TakeFromFirstLot(%d) = %s, want %s", tt.amount, got, want)
+				}
+				lots, err := locked.SpendableLots(tt.at, 10)
+				if err != nil {
+					return err
+				}
+				var got []string
+				for _, l := range lots {
+					got = append(got, fmt.Sprintf("%d:%d/%d", l.ID, l.Remaining, l.Reserved))
+				}
+				if fmt.Sprint(got) != tt.wantLots {
+					t.Errorf("spendable lots after = %v, want %s", got, tt.wantLots)
+				}
+				return errUndo
+			})
+			if !errors.Is(err, errUndo) {
+				t.Fatal(err)
+			}
+		})
+	}
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"CreditsExpiring", testCreditsExpiring},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
+		{"TakeFromFirstLot", testTakeFromFirstLot},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
 		{"ConcurrentDebits", testConcurrentDebits},
 		{"LotExpiry", testLotExpiry},

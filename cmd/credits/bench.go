@@ -123,7 +123,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if !*asJSON {
 		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
 			describeDatabase(url), *replicas, *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
-		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors")
+		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors", "cpu µs")
 	}
 	var results []phaseResult
 	report := func(r phaseResult) {
@@ -133,7 +133,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			if r.Ceiling != "" {
 				ratio, ceiling = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling
 			}
-			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8d\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ratio, r.Errors)
+			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ratio, r.Errors, r.CPUMicros)
 		}
 	}
 	phases, err := selectPhases(b.phases(ctx, m.Service), *only)
@@ -201,6 +201,10 @@ type phaseResult struct {
 	Ceiling   string  `json:"ceiling,omitempty"`
 	Ratio     float64 `json:"ratio,omitempty"`
 	Errors    int     `json:"errors"`
+	// CPUMicros is the process's CPU time (the bench's clients and the
+	// service alike) per request: steadier than the rate on a shared
+	// machine, whose speed moves between runs.
+	CPUMicros float64 `json:"cpu_us_per_request"`
 }
 
 type benchSummary struct {
@@ -537,7 +541,7 @@ func (b *bench) measure(p phase) (phaseResult, error) {
 	var errs atomic.Int64
 	perWorker := make([][]time.Duration, b.concurrency)
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, startCPU := time.Now(), processCPU()
 	deadline := start.Add(b.duration)
 	for w := range b.concurrency {
 		wg.Add(1)
@@ -558,7 +562,7 @@ func (b *bench) measure(p phase) (phaseResult, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-startCPU
 	var latencies []time.Duration
 	for _, l := range perWorker {
 		latencies = append(latencies, l...)
@@ -571,5 +575,6 @@ func (b *bench) measure(p phase) (phaseResult, error) {
 		return float64(latencies[min(len(latencies)-1, len(latencies)*q/100)]) / float64(time.Millisecond)
 	}
 	return phaseResult{Name: p.name, Requests: len(latencies), PerSecond: float64(len(latencies)) / elapsed.Seconds(),
-		P50MS: percentile(50), P99MS: percentile(99), Errors: int(errs.Load())}, nil
+		P50MS: percentile(50), P99MS: percentile(99), Errors: int(errs.Load()),
+		CPUMicros: float64(cpu) / float64(time.Microsecond) / float64(max(1, len(latencies)))}, nil
 }

@@ -527,6 +527,22 @@ func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, 
 		ORDER BY account_id, `+burnDownOrder+` LIMIT ?`, l.id(), l.t.d.Time(now), limit)
 }
 
+// TakeFromFirstLot is a draw's common case in one statement: the subquery
+// finds the first spendable lot in burn-down order (as SpendableLots does),
+// and the update takes amount from it only when that lot alone holds it.
+func (l *lockedAccount) TakeFromFirstLot(now time.Time, amount int64) (int64, bool, error) {
+	id, err := queryOne(l.t, "take from the first lot of account "+l.id(), scanInt64, `UPDATE lots SET remaining = remaining - ?
+		WHERE id = (SELECT lots.id FROM lots
+			WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+			ORDER BY account_id, `+burnDownOrder+` LIMIT 1)
+		AND remaining - reserved >= ?
+		RETURNING id`, amount, l.id(), l.t.d.Time(now), amount)
+	if errors.Is(err, credits.ErrNotFound) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
 func (l *lockedAccount) ExpiringLots(until time.Time, limit int) ([]credits.Lot, error) {
 	return l.t.ExpiringLots(l.id(), until, limit)
 }
