@@ -90,23 +90,40 @@ func namedValues(args []any) ([]driver.NamedValue, error) {
 
 // Exec runs a statement; it implements sqlstore.Conn.
 func (c *cachingConn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	named, err := namedValues(args)
+	res, err := c.exec(ctx, query, args)
 	if err != nil {
 		return 0, err
 	}
+	n, err := res.RowsAffected()
+	return n, mapError(err)
+}
+
+// Insert runs an INSERT into a rowid table and returns the new row's id; it
+// implements sqlstore.Inserter. The statement must insert one row (no
+// ON CONFLICT DO NOTHING, which would leave an earlier insert's id).
+func (c *cachingConn) Insert(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.exec(ctx, query, args)
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	return id, mapError(err)
+}
+
+func (c *cachingConn) exec(ctx context.Context, query string, args []any) (driver.Result, error) {
+	named, err := namedValues(args)
+	if err != nil {
+		return nil, err
+	}
 	s, cached, err := c.stmt(ctx, query)
 	if err != nil {
-		return 0, mapError(err)
+		return nil, mapError(err)
 	}
 	if !cached {
 		defer s.Close()
 	}
 	res, err := s.(driver.StmtExecContext).ExecContext(ctx, named)
-	if err != nil {
-		return 0, mapError(err)
-	}
-	n, err := res.RowsAffected()
-	return n, mapError(err)
+	return res, mapError(err)
 }
 
 // Query runs a query; it implements sqlstore.Conn. Its rows must be closed

@@ -251,9 +251,26 @@ func (t *Tx) later(w Write, template string) error {
 	return nil
 }
 
-// insert runs an INSERT … RETURNING id and returns the id.
+// Inserter is a Conn that can answer an INSERT's new row id without
+// RETURNING: SQLite's last insert rowid comes with the statement's result,
+// where RETURNING would make it a query (rows and their columns to set up
+// and read; 4 of a purchase's statements are inserts).
+type Inserter interface {
+	Insert(ctx context.Context, query string, args ...any) (id int64, err error)
+}
+
+// insert runs an INSERT into a table whose id the database assigns, and
+// returns the id.
 func (t *Tx) insert(op, template string, args ...any) (int64, error) {
-	return queryOne(t, op, scanInt64, template+" RETURNING id", args...)
+	ins, ok := t.conn.(Inserter)
+	if !ok {
+		return queryOne(t, op, scanInt64, template+" RETURNING id", args...)
+	}
+	id, err := ins.Insert(t.ctx, t.d.statement(template), args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return id, nil
 }
 
 // queryAll runs a query and scans every row with scan.
