@@ -16,6 +16,15 @@ type Store interface {
 	Close() error
 }
 
+// AccountMemory is a Store that can answer an account's row without a
+// transaction, from memory, when it can vouch that the row is the
+// database's now: what a read transaction begun at this moment would see.
+// ok is false when it cannot (and the caller reads). SQLite's single
+// writer can; nothing that caches across PostgreSQL replicas may.
+type AccountMemory interface {
+	RememberedAccount(id string) (a Account, ok bool)
+}
+
 // Tx is one transaction: reads, and the writes that move no credits.
 // Lookups return ErrNotFound (wrapped) when nothing matches; inserts return
 // ErrConflict (wrapped) on a unique key. Every error names the operation

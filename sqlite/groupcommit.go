@@ -118,8 +118,8 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 		defer func() {
 			if !committed {
 				_ = c.run(ctx, "ROLLBACK")
+				db.rows.ended(false)
 			}
-			db.rows.ended(committed)
 		}()
 		if err := db.noticeOtherWriters(ctx, c); err != nil {
 			return err
@@ -139,6 +139,8 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 			return fmt.Errorf("sqlite: commit: %w", err)
 		}
 		committed = true
+		db.rows.ended(true)
+		db.markRows(ctx, c)
 		return nil
 	})
 	if err != nil {
@@ -190,21 +192,48 @@ func (db *DB) runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult
 // data_version changes for commits by any connection but this one). It runs
 // under BEGIN IMMEDIATE, so nobody else can commit until this batch ends.
 func (db *DB) noticeOtherWriters(ctx context.Context, c *cachingConn) error {
-	rows, err := c.Query(ctx, "PRAGMA data_version")
+	version, err := dataVersion(ctx, c)
 	if err != nil {
-		return fmt.Errorf("sqlite: read data_version: %w", err)
-	}
-	defer rows.Close()
-	var version int64
-	if !rows.Next() {
-		return fmt.Errorf("sqlite: read data_version: %w", rows.Err())
-	}
-	if err := rows.Scan(&version); err != nil {
-		return fmt.Errorf("sqlite: read data_version: %w", err)
+		return err
 	}
 	if version != db.dataVersion {
 		db.rows.forget()
 		db.dataVersion = version
 	}
 	return nil
+}
+
+// markRows lets reads use the committed rows, which are the database's
+// rows right after this commit, for as long as the WAL-index header stays
+// the one read here. The header is read first and the data_version after:
+// if another connection committed since the batch began, before or after
+// the header was read, the version shows it and the rows are not marked
+// (the next batch forgets them).
+func (db *DB) markRows(ctx context.Context, c *cachingConn) {
+	header, ok := db.walIndex.header()
+	if !ok {
+		db.rows.unmark()
+		return
+	}
+	if version, err := dataVersion(ctx, c); err != nil || version != db.dataVersion {
+		db.rows.unmark()
+		return
+	}
+	db.rows.mark(header)
+}
+
+func dataVersion(ctx context.Context, c *cachingConn) (int64, error) {
+	rows, err := c.Query(ctx, "PRAGMA data_version")
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: read data_version: %w", err)
+	}
+	defer rows.Close()
+	var version int64
+	if !rows.Next() {
+		return 0, fmt.Errorf("sqlite: read data_version: %w", rows.Err())
+	}
+	if err := rows.Scan(&version); err != nil {
+		return 0, fmt.Errorf("sqlite: read data_version: %w", err)
+	}
+	return version, nil
 }

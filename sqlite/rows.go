@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"sync"
+	"time"
 
 	"github.com/credits/credits"
 )
@@ -14,17 +15,27 @@ import (
 // committed), and forgets everything when another connection may have
 // written: another process (the CLI) or a migration, which SQLite's
 // data_version shows the writer after each BEGIN IMMEDIATE, or a raw Exec.
-// Reads (View) do not use it: they read their snapshot.
+//
+// Reads of one account may use the committed rows too (Remembered), when
+// they are the database's rows now: the writer marks them with the
+// WAL-index header that its commit left (walindex.go), after checking that
+// no other connection had committed since its BEGIN IMMEDIATE; a read
+// compares the header it finds with the mark. Any commit since, by anyone,
+// changes the header, and the read goes to SQL.
 
 // maxRememberedAccounts bounds the memory: past it, the rows are forgotten
 // and read again as they are used.
 const maxRememberedAccounts = 100_000
 
 type accountRows struct {
-	mu        sync.Mutex // the writer goroutine, and Exec, which forgets
+	mu        sync.Mutex // the writer goroutine; Exec, which forgets; reads
 	committed map[string]credits.Account
-	batch     map[string]credits.Account // kept by the released writes of the running batch
-	write     map[string]credits.Account // read or changed by the running write
+	// committedAt is the WAL-index header of the database whose rows
+	// committed holds; marked is false when there is none.
+	committedAt walIndexHeader
+	marked      bool
+	batch       map[string]credits.Account // kept by the released writes of the running batch
+	write       map[string]credits.Account // read or changed by the running write
 }
 
 func newAccountRows() *accountRows {
@@ -64,7 +75,37 @@ func (r *accountRows) Change(id string, change func(*credits.Account)) {
 		return
 	}
 	change(&a)
+	if a.DueAt != nil { // as SQLite stores it, to the microsecond
+		due := time.UnixMicro(a.DueAt.UnixMicro()).UTC()
+		a.DueAt = &due
+	}
 	r.write[id] = a
+}
+
+// Remembered returns a committed row when the database is still as the
+// writer marked it: at is the WAL-index header a read found just before.
+func (r *accountRows) Remembered(id string, at walIndexHeader) (credits.Account, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.marked || r.committedAt != at {
+		return credits.Account{}, false
+	}
+	a, ok := r.committed[id]
+	return a, ok
+}
+
+// mark records the header of the database that the committed rows are
+// now; unmark says they may not be.
+func (r *accountRows) mark(at walIndexHeader) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.committedAt, r.marked = at, true
+}
+
+func (r *accountRows) unmark() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marked = false
 }
 
 // released keeps the running write's rows for the batch; rolledBack drops them.
@@ -103,6 +144,7 @@ func (r *accountRows) ended(committed bool) {
 func (r *accountRows) forget() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.marked = false
 	clear(r.committed)
 	clear(r.batch)
 	clear(r.write)

@@ -56,3 +56,75 @@ func TestWriterSeesOtherWriters(t *testing.T) {
 		t.Errorf("verify: %+v (%v)", violations, err)
 	}
 }
+
+// TestReadsOfRememberedRows: a read of one account is answered from the
+// writer's memory while nobody has committed since the writer did, and from
+// the database as soon as anyone has: another process (the CLI), or the
+// writer's own connection outside the service (a raw Exec).
+func TestReadsOfRememberedRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	ctx := context.Background()
+	var dbs []*sqlite.DB
+	for range 2 {
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, db)
+	}
+	serverDB := dbs[0]
+	server, cli := credits.NewService(dbs[0]), credits.NewService(dbs[1])
+	if _, err := server.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	balance := func(svc *credits.Service) int64 {
+		t.Helper()
+		a, err := svc.GetAccount(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Balance
+	}
+	remembered := func() (int64, bool) {
+		a, ok := serverDB.RememberedAccount("u1")
+		return a.Balance, ok
+	}
+
+	if _, _, err := server.Grant(ctx, "u1", credits.GrantRequest{Amount: 100}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := remembered(); !ok || got != 100 {
+		t.Fatalf("after the server's grant: remembered %d, %v; want 100, true", got, ok)
+	}
+
+	if _, _, err := cli.Grant(ctx, "u1", credits.GrantRequest{Amount: 50}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := remembered(); ok {
+		t.Errorf("after the CLI's grant: remembered %d, want no answer", got)
+	}
+	if got := balance(server); got != 150 {
+		t.Errorf("after the CLI's grant the server reads %d, want 150", got)
+	}
+
+	if _, _, err := server.Debit(ctx, "u1", credits.DebitRequest{Amount: 30}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := remembered(); !ok || got != 120 {
+		t.Errorf("after the server's debit: remembered %d, %v; want 120, true", got, ok)
+	}
+
+	if err := serverDB.Exec(ctx, "UPDATE accounts SET email = 'moved@example.com' WHERE id = 'u1'"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := server.GetAccount(ctx, "u1"); err != nil || a.Email != "moved@example.com" || a.Balance != 120 {
+		t.Errorf("after a raw update the server reads %+v (%v), want the new email and 120", a, err)
+	}
+	if got := balance(cli); got != 120 {
+		t.Errorf("the CLI reads %d, want 120", got)
+	}
+}

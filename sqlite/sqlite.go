@@ -39,6 +39,7 @@ type DB struct {
 
 	rows        *accountRows // the writer's memory of account rows (rows.go)
 	dataVersion int64        // the writer's data_version when it last looked
+	walIndex    *walIndex    // the -shm file's header, for reads of rows (walindex.go)
 
 	writes  chan *writeRequest
 	closing chan struct{}
@@ -78,7 +79,7 @@ func Open(path string) (*DB, error) {
 	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
-	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1}
+	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: &walIndex{path: path}}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
@@ -109,7 +110,7 @@ func OpenExisting(path string, readOnly bool) (*DB, error) {
 	write := openPool(dsn)
 	write.SetMaxOpenConns(1)
 	read := openPool(dsn)
-	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1}
+	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1, walIndex: &walIndex{path: path}}
 	db.startCommitter()
 	if err := read.Ping(); err != nil {
 		db.Close()
@@ -165,7 +166,19 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 // Close stops the writer and closes both pools.
 func (db *DB) Close() error {
 	db.stopCommitter()
-	return errors.Join(db.write.Close(), db.read.Close())
+	return errors.Join(db.write.Close(), db.read.Close(), db.walIndex.close())
+}
+
+// RememberedAccount answers an account's row from the writer's memory when
+// it can vouch that it is the database's row now (see rows.go); ok is false
+// when it cannot, and the caller reads it. It implements
+// credits.AccountMemory.
+func (db *DB) RememberedAccount(id string) (credits.Account, bool) {
+	header, ok := db.walIndex.header()
+	if !ok {
+		return credits.Account{}, false
+	}
+	return db.rows.Remembered(id, header)
 }
 
 // Ping checks that the database answers.
