@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/credits/credits"
@@ -126,5 +127,82 @@ func TestReadsOfRememberedRows(t *testing.T) {
 	}
 	if got := balance(cli); got != 120 {
 		t.Errorf("the CLI reads %d, want 120", got)
+	}
+}
+
+// TestRememberedReadsFollowWrites: every read that begins after a write was
+// answered shows that write, whether the server or another store on the
+// file (the CLI) wrote it, while reads and the server's writes of another
+// account run beside it. Run with -race, it also checks the memory's
+// locking. (Two stores writing at once would wait on SQLite's busy handler,
+// which sleeps: the other store writes only in turn here.)
+func TestRememberedReadsFollowWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	ctx := context.Background()
+	var services []*credits.Service
+	for range 2 {
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		services = append(services, credits.NewService(db))
+	}
+	server, cli := services[0], services[1]
+	for _, id := range []string{"u1", "u2"} {
+		if _, err := server.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := server.Grant(ctx, id, credits.GrantRequest{Amount: 1_000_000}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }() // before the stores close
+	background := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := fn(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	background(func() error { // the server writes another account
+		_, _, err := server.Debit(ctx, "u2", credits.DebitRequest{Amount: 1}, nil)
+		return err
+	})
+	background(func() error { // and reads go on beside
+		_, err := server.GetAccount(ctx, "u1")
+		return err
+	})
+	for i := range 90 {
+		svc := server
+		if i%10 == 9 {
+			svc = cli // some of u1's writes come from the other store
+		}
+		r, _, err := svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := server.GetAccount(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Balance != r.Balance {
+			t.Fatalf("write %d answered balance %d; a read after it shows %d", i, r.Balance, a.Balance)
+		}
 	}
 }
