@@ -187,27 +187,35 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 // GetAccount reads an account in one read transaction; only when
 // something of it came due (a hold or a lot expired) is it settled first.
 func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
-	if memory, ok := s.Store.(AccountMemory); ok && lookupID("account", id) == nil {
-		if a, ok := memory.RememberedAccount(id); ok && !a.due(s.now()) {
-			a.Available = a.Balance - a.Held
-			return a, nil
-		}
-	}
-	var a Account
-	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		a, err = getAccount(tx, id)
-		return err
-	})
+	a, err := s.readAccount(ctx, id)
 	if err != nil || !a.due(s.now()) {
 		return a, err
 	}
 	if err := s.settleIfDue(ctx, id); err != nil {
 		return Account{}, err
 	}
-	err = s.Store.View(ctx, func(tx Tx) (err error) {
-		a, err = getAccount(tx, id)
-		return err
-	})
+	return s.readAccount(ctx, id)
+}
+
+// readAccount reads one account: through the store's memory of rows when it
+// has one (AccountMemory), in a read transaction otherwise.
+func (s *Service) readAccount(ctx context.Context, id string) (a Account, err error) {
+	memory, ok := s.Store.(AccountMemory)
+	if !ok {
+		err = s.Store.View(ctx, func(tx Tx) (err error) {
+			a, err = getAccount(tx, id)
+			return err
+		})
+		return a, err
+	}
+	if err := lookupID("account", id); err != nil {
+		return Account{}, err
+	}
+	a, err = memory.ReadAccount(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return a, Errorf(ENOTFOUND, "account %s not found", id)
+	}
+	a.Available = a.Balance - a.Held
 	return a, err
 }
 

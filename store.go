@@ -16,13 +16,13 @@ type Store interface {
 	Close() error
 }
 
-// AccountMemory is a Store that can answer an account's row without a
-// transaction, from memory, when it can vouch that the row is the
-// database's now: what a read transaction begun at this moment would see.
-// ok is false when it cannot (and the caller reads). SQLite's single
-// writer can; nothing that caches across PostgreSQL replicas may.
+// AccountMemory is a Store that reads one account's row through a memory of
+// rows: what it answers is what a read transaction begun at this moment
+// would read (ErrNotFound when there is no such account). SQLite's single
+// writer can vouch for its memory; nothing that caches across PostgreSQL
+// replicas may.
 type AccountMemory interface {
-	RememberedAccount(id string) (a Account, ok bool)
+	ReadAccount(ctx context.Context, id string) (Account, error)
 }
 
 // Tx is one transaction: reads, and the writes that move no credits.

@@ -22,6 +22,12 @@ import (
 // no other connection had committed since its BEGIN IMMEDIATE; a read
 // compares the header it finds with the mark. Any commit since, by anyone,
 // changes the header, and the read goes to SQL.
+//
+// Rows that reads fetched that way are remembered too, apart (read), for
+// the accounts the writer has not touched: a read offers its row when the
+// header was the mark before and after it, so the row is the database's at
+// the mark. The writer never uses them, and each commit drops the ones of
+// the accounts its batch changed; a commit by anyone else drops them all.
 
 // maxRememberedAccounts bounds the memory: past it, the rows are forgotten
 // and read again as they are used.
@@ -36,10 +42,13 @@ type accountRows struct {
 	marked      bool
 	batch       map[string]credits.Account // kept by the released writes of the running batch
 	write       map[string]credits.Account // read or changed by the running write
+	read        map[string]credits.Account // offered by reads, as of the mark
+	changed     map[string]bool            // accounts the running batch changed, remembered or not
 }
 
 func newAccountRows() *accountRows {
-	return &accountRows{committed: map[string]credits.Account{}, batch: map[string]credits.Account{}, write: map[string]credits.Account{}}
+	return &accountRows{committed: map[string]credits.Account{}, batch: map[string]credits.Account{},
+		write: map[string]credits.Account{}, read: map[string]credits.Account{}, changed: map[string]bool{}}
 }
 
 func (r *accountRows) Account(id string) (credits.Account, bool) {
@@ -70,6 +79,7 @@ func (r *accountRows) Keep(a credits.Account) {
 func (r *accountRows) Change(id string, change func(*credits.Account)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.changed[id] = true
 	a, ok := r.lookUp(id)
 	if !ok {
 		return
@@ -90,12 +100,39 @@ func (r *accountRows) Remembered(id string, at walIndexHeader) (credits.Account,
 	if !r.marked || r.committedAt != at {
 		return credits.Account{}, false
 	}
-	a, ok := r.committed[id]
+	if a, ok := r.committed[id]; ok {
+		return a, true
+	}
+	a, ok := r.read[id]
 	return a, ok
 }
 
-// mark records the header of the database that the committed rows are
-// now; unmark says they may not be.
+// offer remembers a row that a read found while the header was at, before
+// and after: the database's row at at. When nothing is remembered (after a
+// start, or another connection's commit) and no mark stands, the memory
+// starts at at if at is still the header now (now reads it): an empty
+// memory is the database's at any header.
+func (r *accountRows) offer(a credits.Account, at walIndexHeader, now func() (walIndexHeader, bool)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.marked && len(r.committed) == 0 {
+		if current, ok := now(); ok && current == at {
+			clear(r.read)
+			r.committedAt, r.marked = at, true
+		}
+	}
+	if !r.marked || r.committedAt != at {
+		return
+	}
+	if len(r.read) >= maxRememberedAccounts {
+		clear(r.read)
+	}
+	r.read[a.ID] = a
+}
+
+// mark records the header of the database that the remembered rows are
+// now; unmark says they may not be (another connection committed), and
+// drops what reads offered.
 func (r *accountRows) mark(at walIndexHeader) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -106,6 +143,7 @@ func (r *accountRows) unmark() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.marked = false
+	clear(r.read)
 }
 
 // released keeps the running write's rows for the batch; rolledBack drops them.
@@ -128,6 +166,14 @@ func (r *accountRows) rolledBack() {
 func (r *accountRows) ended(committed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Until the writer marks the rows with the header its commit left, reads
+	// neither use nor offer rows; what reads offered of the accounts this
+	// batch changed is dropped.
+	r.marked = false
+	for id := range r.changed {
+		delete(r.read, id)
+	}
+	clear(r.changed)
 	if committed {
 		if len(r.committed)+len(r.batch) > maxRememberedAccounts {
 			clear(r.committed)
@@ -148,4 +194,5 @@ func (r *accountRows) forget() {
 	clear(r.committed)
 	clear(r.batch)
 	clear(r.write)
+	clear(r.read)
 }

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -204,5 +205,88 @@ func TestRememberedReadsFollowWrites(t *testing.T) {
 		if a.Balance != r.Balance {
 			t.Fatalf("write %d answered balance %d; a read after it shows %d", i, r.Balance, a.Balance)
 		}
+	}
+}
+
+// TestReadsRememberWhatTheyRead: an account the writer does not remember is
+// remembered once a read fetched it while nobody committed, until a commit
+// changes it: the writer's own (of that account; a commit of another one
+// keeps it), or another store's (of any account).
+func TestReadsRememberWhatTheyRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	ctx := context.Background()
+	var dbs []*sqlite.DB
+	for range 2 {
+		db, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, db)
+	}
+	serverDB := dbs[0]
+	server, cli := credits.NewService(dbs[0]), credits.NewService(dbs[1])
+	for _, id := range []string{"u1", "u2"} {
+		if _, err := cli.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cli.Grant(ctx, id, credits.GrantRequest{Amount: 100}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(svc *credits.Service, id string) int64 {
+		t.Helper()
+		a, err := svc.GetAccount(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Balance
+	}
+	remembered := func(id string) string {
+		a, ok := serverDB.RememberedAccount(id)
+		return fmt.Sprint(a.Balance, ok)
+	}
+	debit := func(svc *credits.Service, id string) func() error {
+		return func() error {
+			_, _, err := svc.Debit(ctx, id, credits.DebitRequest{Amount: 10}, nil)
+			return err
+		}
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want map[string]string // account: remembered balance and whether, after the step
+	}{
+		// Nothing remembered yet: the read starts the memory at its header.
+		{"the server reads u1 first", func() error { read(server, "u1"); return nil }, map[string]string{"u1": "100 true", "u2": "0 false"}},
+		// The writer's first transaction sees the CLI's commits (from before
+		// the read, but it cannot tell) and forgets what reads fetched.
+		{"the server writes u2", debit(server, "u2"), map[string]string{"u1": "0 false", "u2": "90 true"}},
+		{"the server reads u1", func() error { read(server, "u1"); return nil }, map[string]string{"u1": "100 true", "u2": "90 true"}},
+		{"the server writes u2 again", debit(server, "u2"), map[string]string{"u1": "100 true", "u2": "80 true"}},
+		{"the CLI writes u1", debit(cli, "u1"), map[string]string{"u1": "0 false", "u2": "0 false"}},
+		{"the server writes u2 once more", debit(server, "u2"), map[string]string{"u1": "0 false", "u2": "70 true"}},
+		{"the server reads u1 again", func() error {
+			if got := read(server, "u1"); got != 90 {
+				return fmt.Errorf("the server reads u1 at %d, want 90", got)
+			}
+			return nil
+		}, map[string]string{"u1": "90 true", "u2": "70 true"}},
+	}
+	for _, step := range steps {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		for _, id := range []string{"u1", "u2"} {
+			if got := remembered(id); got != step.want[id] {
+				t.Errorf("%s: %s remembered as %s, want %s", step.name, id, got, step.want[id])
+			}
+		}
+	}
+	if got := read(cli, "u2"); got != 70 {
+		t.Errorf("the CLI reads u2 at %d, want 70", got)
 	}
 }

@@ -169,10 +169,34 @@ func (db *DB) Close() error {
 	return errors.Join(db.write.Close(), db.read.Close(), db.walIndex.close())
 }
 
-// RememberedAccount answers an account's row from the writer's memory when
-// it can vouch that it is the database's row now (see rows.go); ok is false
-// when it cannot, and the caller reads it. It implements
-// credits.AccountMemory.
+// ReadAccount reads one account's row; it implements credits.AccountMemory.
+// The row comes from memory when nobody has committed since the writer
+// marked what it remembers (rows.go); otherwise from a read transaction, and
+// when the header was the mark before and after that read, the row is
+// remembered for the next reads.
+func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
+	before, ok := db.walIndex.header()
+	if ok {
+		if a, ok := db.rows.Remembered(id, before); ok {
+			return a, nil
+		}
+	}
+	var a credits.Account
+	err := db.View(ctx, func(tx credits.Tx) (err error) {
+		a, err = tx.Account(id)
+		return err
+	})
+	if err != nil || !ok {
+		return a, err
+	}
+	if after, ok := db.walIndex.header(); ok && after == before {
+		db.rows.offer(a, before, db.walIndex.header)
+	}
+	return a, nil
+}
+
+// RememberedAccount answers an account's row from memory, as ReadAccount
+// would, or says that it cannot.
 func (db *DB) RememberedAccount(id string) (credits.Account, bool) {
 	header, ok := db.walIndex.header()
 	if !ok {
