@@ -75,3 +75,21 @@ func TestWriterKeepsTemporaryFilesInMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterCheckpointsLessOften: the writer's WAL checkpoint interval is
+// walCheckpointPages; reads keep SQLite's (they never write, so never
+// checkpoint).
+func TestWriterCheckpointsLessOften(t *testing.T) {
+	db, err := Open(t.TempDir() + "/t.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got int
+	if err := db.write.QueryRow("PRAGMA wal_autocheckpoint").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != walCheckpointPages {
+		t.Errorf("writer: wal_autocheckpoint %d, want %d", got, walCheckpointPages)
+	}
+}

@@ -48,6 +48,10 @@ type DB struct {
 
 var _ credits.Store = (*DB)(nil)
 
+// walCheckpointPages is how many pages the WAL holds before the writer
+// checkpoints it (see Open).
+const walCheckpointPages = 4000
+
 // Open opens (and creates) the database at path. It does not migrate: call
 // Migrate.
 func Open(path string) (*DB, error) {
@@ -69,6 +73,15 @@ func Open(path string) (*DB, error) {
 	// Migrations, whose index builds may sort large tables in temporary
 	// files, run on a connection of their own without it.
 	pragmas.Add("_pragma", "temp_store(MEMORY)")
+	// The writer checkpoints the WAL into the database file once it holds
+	// walCheckpointPages pages rather than SQLite's 1,000: a page that every
+	// batch changes (an account's, an index's last leaf) is copied once per
+	// checkpoint however often it was written since, and a purchase writes
+	// about eleven pages, so at 1,000 the writer checkpointed every third
+	// webhook batch (webhooks 4,658 -> 5,219/s, 6 alternating runs). The WAL
+	// stays bounded (about 16 MiB) and is reset after each checkpoint, as
+	// before. Only the writer's setting changes: other processes keep theirs.
+	pragmas.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 	write := openPool(path + "?" + pragmas.Encode())
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
