@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -288,5 +289,38 @@ func TestReadsRememberWhatTheyRead(t *testing.T) {
 	}
 	if got := read(cli, "u2"); got != 70 {
 		t.Errorf("the CLI reads u2 at %d, want 70", got)
+	}
+}
+
+// TestRemovedSharedMemoryFileIsNotTrusted: once the -shm file whose header
+// vouches for the remembered rows is removed (SQLite removes it when the
+// last connection closes, and a new one starts another), that header stops
+// moving; it must vouch for nothing after that.
+func TestRemovedSharedMemoryFileIsNotTrusted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := credits.NewService(db)
+	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Grant(ctx, "u1", credits.GrantRequest{Amount: 100}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := db.RememberedAccount("u1"); !ok {
+		t.Fatal("after a grant: not remembered")
+	}
+	if err := os.Remove(path + "-shm"); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := db.RememberedAccount("u1"); ok {
+		t.Errorf("after the -shm file was removed: remembered %+v", a)
 	}
 }

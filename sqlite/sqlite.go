@@ -92,7 +92,7 @@ func Open(path string) (*DB, error) {
 	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
-	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: &walIndex{path: path}}
+	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path)}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
@@ -123,7 +123,7 @@ func OpenExisting(path string, readOnly bool) (*DB, error) {
 	write := openPool(dsn)
 	write.SetMaxOpenConns(1)
 	read := openPool(dsn)
-	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1, walIndex: &walIndex{path: path}}
+	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path)}
 	db.startCommitter()
 	if err := read.Ping(); err != nil {
 		db.Close()

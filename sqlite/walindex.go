@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 )
@@ -31,6 +32,18 @@ type walIndex struct {
 	file   atomic.Pointer[os.File]
 }
 
+// newWalIndex finds the -shm file of the database at path as SQLite names
+// it: beside the file that path leads to, symbolic links followed.
+func newWalIndex(path string) *walIndex {
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return &walIndex{path: path}
+}
+
 // header reads the current header; ok is false when there is none to trust
 // (no file yet, or a writer in the middle of rewriting it: the copies
 // differ, or it is not initialised).
@@ -41,6 +54,10 @@ func (w *walIndex) header() (h walIndexHeader, ok bool) {
 	}
 	var buf [2 * walIndexHeaderBytes]byte
 	if n, err := f.ReadAt(buf[:], 0); err != nil || n != len(buf) {
+		return h, false
+	}
+	if unlinked(f) {
+		w.reopen(f)
 		return h, false
 	}
 	first, second := buf[:walIndexHeaderBytes], buf[walIndexHeaderBytes:]
@@ -67,6 +84,16 @@ func (w *walIndex) open() *os.File {
 	}
 	w.file.Store(f)
 	return f
+}
+
+// reopen drops f, a removed file, so that the next read opens the file
+// that now has the name.
+func (w *walIndex) reopen(f *os.File) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.file.CompareAndSwap(f, nil) {
+		f.Close()
+	}
 }
 
 // close closes the file; a read racing with it fails, and is not trusted.
