@@ -12,27 +12,49 @@ import (
 	"github.com/credits/credits/sqlite"
 )
 
-// TestWriterSeesOtherWriters: the writer remembers account rows between its
-// transactions; a write by another connection to the same file (the CLI,
-// while the server runs) must not be overwritten from that memory. Each
-// service debits and grants in turn on one account: the balance must be
-// the sum of the entries every time.
-func TestWriterSeesOtherWriters(t *testing.T) {
+// openShared opens two stores on one new database file, as the server and
+// the CLI do.
+func openShared(t *testing.T) (server, cli *sqlite.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "shared.db")
-	ctx := context.Background()
-	var services []*credits.Service
+	var dbs []*sqlite.DB
 	for range 2 {
 		db, err := sqlite.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
+		if _, err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		services = append(services, credits.NewService(db))
+		dbs = append(dbs, db)
 	}
-	server, cli := services[0], services[1]
+	return dbs[0], dbs[1]
+}
+
+// openAccounts creates the accounts and grants each amount credits.
+func openAccounts(t *testing.T, svc *credits.Service, amount int64, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range ids {
+		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.Grant(ctx, id, credits.GrantRequest{Amount: amount}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWriterSeesOtherWriters: the writer remembers account rows between its
+// transactions; a write by another connection to the same file (the CLI,
+// while the server runs) must not be overwritten from that memory. Each
+// service debits and grants in turn on one account: the balance must be
+// the sum of the entries every time.
+func TestWriterSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	serverDB, cliDB := openShared(t)
+	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
 	if _, err := server.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -65,22 +87,9 @@ func TestWriterSeesOtherWriters(t *testing.T) {
 // the database as soon as anyone has: another process (the CLI), or the
 // writer's own connection outside the service (a raw Exec).
 func TestReadsOfRememberedRows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shared.db")
 	ctx := context.Background()
-	var dbs []*sqlite.DB
-	for range 2 {
-		db, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		dbs = append(dbs, db)
-	}
-	serverDB := dbs[0]
-	server, cli := credits.NewService(dbs[0]), credits.NewService(dbs[1])
+	serverDB, cliDB := openShared(t)
+	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
 	if _, err := server.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -139,29 +148,10 @@ func TestReadsOfRememberedRows(t *testing.T) {
 // locking. (Two stores writing at once would wait on SQLite's busy handler,
 // which sleeps: the other store writes only in turn here.)
 func TestRememberedReadsFollowWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shared.db")
 	ctx := context.Background()
-	var services []*credits.Service
-	for range 2 {
-		db, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		services = append(services, credits.NewService(db))
-	}
-	server, cli := services[0], services[1]
-	for _, id := range []string{"u1", "u2"} {
-		if _, err := server.CreateAccount(ctx, id, id+"@example.com"); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := server.Grant(ctx, id, credits.GrantRequest{Amount: 1_000_000}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	serverDB, cliDB := openShared(t)
+	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
+	openAccounts(t, server, 1_000_000, "u1", "u2")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() { close(stop); wg.Wait() }() // before the stores close
@@ -214,30 +204,10 @@ func TestRememberedReadsFollowWrites(t *testing.T) {
 // changes it: the writer's own (of that account; a commit of another one
 // keeps it), or another store's (of any account).
 func TestReadsRememberWhatTheyRead(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shared.db")
 	ctx := context.Background()
-	var dbs []*sqlite.DB
-	for range 2 {
-		db, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		dbs = append(dbs, db)
-	}
-	serverDB := dbs[0]
-	server, cli := credits.NewService(dbs[0]), credits.NewService(dbs[1])
-	for _, id := range []string{"u1", "u2"} {
-		if _, err := cli.CreateAccount(ctx, id, id+"@example.com"); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := cli.Grant(ctx, id, credits.GrantRequest{Amount: 100}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	serverDB, cliDB := openShared(t)
+	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
+	openAccounts(t, cli, 100, "u1", "u2")
 	read := func(svc *credits.Service, id string) int64 {
 		t.Helper()
 		a, err := svc.GetAccount(ctx, id)
