@@ -240,35 +240,40 @@ func metadataReference(m Metadata) string {
 // takeFromLots writes entry (a negative amount) and takes it from the
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
+//
+// Most draws fit in the first lot: one statement finds it and takes from it
+// (a debit's lot SELECT was 15 % of SQLite's writer), sent ahead of the
+// entry, which does not depend on it (one round trip for both on
+// PostgreSQL). Otherwise nothing was taken, and the lots are walked.
 func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
-	draws, err := drawFromLots(locked, entry.CreatedAt, -entry.Amount)
+	amount := -entry.Amount
+	account.Balance += entry.Amount
+	entry.BalanceAfter = account.Balance
+	var draws []LotAmount
+	var err error
+	if amount > 0 {
+		var lotID int64
+		var drawn bool
+		entry.ID, lotID, drawn, err = locked.AddEntryTakingFromFirstLot(entry, amount)
+		if drawn {
+			draws = []LotAmount{{LotID: lotID, Amount: amount}}
+		}
+	} else {
+		entry.ID, err = locked.AddEntry(entry)
+	}
+	if err == nil && draws == nil {
+		err = eachSpendableLot(locked, entry.CreatedAt, amount, func(lot Lot, take int64) error {
+			draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
+			return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
+		})
+	}
+	if err == nil {
+		err = keepTrial(locked, account)
+	}
 	if err != nil {
 		return account, entry, nil, err
 	}
-	account.Balance += entry.Amount
-	if entry, err = addEntry(locked, account, entry); err != nil {
-		return account, entry, nil, err
-	}
 	return account, entry, draws, locked.AddLotDraws(entry.ID, draws)
-}
-
-// drawFromLots takes amount from the account's lots in burn-down order and
-// says what it took from each. Most draws fit in the first lot: one
-// statement finds it and takes from it (a debit's lot SELECT was 15 % of
-// SQLite's writer); otherwise nothing was taken and the lots are walked.
-func drawFromLots(locked LockedAccount, now time.Time, amount int64) ([]LotAmount, error) {
-	if amount > 0 {
-		lotID, ok, err := locked.TakeFromFirstLot(now, amount)
-		if err != nil || ok {
-			return []LotAmount{{LotID: lotID, Amount: amount}}, err
-		}
-	}
-	var draws []LotAmount
-	err := eachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
-		draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-		return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
-	})
-	return draws, err
 }
 
 // A draw reads firstLotBatch lots, and lotBatch at a time after that: most
@@ -313,10 +318,16 @@ func addEntry(locked LockedAccount, account Account, entry Entry) (Entry, error)
 		return entry, err
 	}
 	entry.ID = id
+	return entry, keepTrial(locked, account)
+}
+
+// keepTrial stores the account's trial flag when it changed (AddEntry
+// stores the balance alone).
+func keepTrial(locked LockedAccount, account Account) error {
 	if account.Trial == locked.Account().Trial {
-		return entry, nil
+		return nil
 	}
-	return entry, locked.SetBalance(account.Balance, account.Trial)
+	return locked.SetBalance(account.Balance, account.Trial)
 }
 
 // GrantRequest adds promotional or goodwill credits.

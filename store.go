@@ -231,10 +231,11 @@ type LockedAccount interface {
 	// SpendableLots lists up to limit lots that have unreserved credits and
 	// have not expired at now, in burn-down order.
 	SpendableLots(now time.Time, limit int) ([]Lot, error)
-	// TakeFromFirstLot takes amount from the first lot that SpendableLots
-	// would list, when that lot alone holds it, and returns the lot's id; ok
-	// is false, and nothing changed, when it does not (or there is no lot).
-	TakeFromFirstLot(now time.Time, amount int64) (lotID int64, ok bool, err error)
+	// AddEntryTakingFromFirstLot is AddEntry(e), with amount taken from the
+	// first lot that SpendableLots(e.CreatedAt) would list when that lot
+	// alone holds it: ok says so and lotID names it; when ok is false no lot
+	// changed (the entry is added either way).
+	AddEntryTakingFromFirstLot(e Entry, amount int64) (entryID, lotID int64, ok bool, err error)
 	// ExpiringLots lists up to limit lots whose unreserved credits expire at
 	// or before until, earliest first.
 	ExpiringLots(until time.Time, limit int) ([]Lot, error)

@@ -97,16 +97,35 @@ func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.Ba
 		}
 	}
 	for _, w := range pending {
-		tag, err := results.Exec()
-		if err == nil && w.One && tag.RowsAffected() != 1 {
-			err = fmt.Errorf("touched %d rows, not one", tag.RowsAffected())
-		}
+		err := readPending(results, w)
 		if err != nil {
 			results.Close()
 			return nil, lateError(w, err)
 		}
 	}
 	return results, nil
+}
+
+// readPending reads a held-back statement's answer from the batch.
+func readPending(results pgx.BatchResults, w sqlstore.Write) error {
+	if w.Scan != nil {
+		r, err := results.Query()
+		if err != nil {
+			return err
+		}
+		rs := &rows{Rows: r}
+		err = w.Scan(rs)
+		rs.Close()
+		if err != nil {
+			return err
+		}
+		return rs.Err()
+	}
+	tag, err := results.Exec()
+	if err == nil && w.One && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("touched %d rows, not one", tag.RowsAffected())
+	}
+	return err
 }
 
 // lateError is the failure of a write that went out with a later statement.

@@ -534,9 +534,10 @@ func captureAmount(n int64) *int64 {
 	return &n
 }
 
-// testTakeFromFirstLot checks the one-statement draw against what
-// SpendableLots lists: it takes only from the first lot, only what that lot
-// has unreserved, never from an expired lot, and changes nothing otherwise.
+// testTakeFromFirstLot checks the one-statement draw that goes with an
+// entry against what SpendableLots lists: it takes only from the first lot,
+// only what that lot has unreserved, never from an expired lot, and changes
+// no lot otherwise; the entry is added either way.
 func testTakeFromFirstLot(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
@@ -566,12 +567,21 @@ func testTakeFromFirstLot(t *testing.T, open Opener) {
 				if err != nil {
 					return err
 				}
-				lotID, ok, err := locked.TakeFromFirstLot(tt.at, tt.amount)
+				balance := locked.Account().Balance - tt.amount
+				entryID, lotID, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -tt.amount, Kind: credits.EntryDebit,
+					Reference: "test", BalanceAfter: balance, CreatedAt: tt.at}, tt.amount)
 				if err != nil {
 					return err
 				}
 				if got, want := fmt.Sprint(lotID, ok), fmt.Sprint(tt.wantLot, tt.wantLot != 0); got != want {
-					t.Errorf("TakeFromFirstLot(%d) = %s, want %s", tt.amount, got, want)
+					t.Errorf("AddEntryTakingFromFirstLot(%d) took from lot %s, want %s", tt.amount, got, want)
+				}
+				entries, err := tx.Entries(tt.account, 0, 1)
+				if err != nil {
+					return err
+				}
+				if len(entries) != 1 || entries[0].ID != entryID || entries[0].BalanceAfter != balance {
+					t.Errorf("latest entry %+v, want id %d with balance %d", entries, entryID, balance)
 				}
 				lots, err := locked.SpendableLots(tt.at, 10)
 				if err != nil {

@@ -527,20 +527,35 @@ func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, 
 		ORDER BY account_id, `+burnDownOrder+` LIMIT ?`, l.id(), l.t.d.Time(now), limit)
 }
 
-// TakeFromFirstLot is a draw's common case in one statement: the subquery
-// finds the first spendable lot in burn-down order (as SpendableLots does),
-// and the update takes amount from it only when that lot alone holds it.
-func (l *lockedAccount) TakeFromFirstLot(now time.Time, amount int64) (int64, bool, error) {
-	id, err := queryOne(l.t, "take from the first lot of account "+l.id(), scanInt64, `UPDATE lots SET remaining = remaining - ?
-		WHERE id = (SELECT lots.id FROM lots
-			WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
-			ORDER BY account_id, `+burnDownOrder+` LIMIT 1)
-		AND remaining - reserved >= ?
-		RETURNING id`, amount, l.id(), l.t.d.Time(now), amount)
-	if errors.Is(err, credits.ErrNotFound) {
-		return 0, false, nil
+// takeFromFirstLot is a draw's common case in one statement: it takes ?1
+// from the first spendable lot of account ?2 at ?3 in burn-down order (as
+// SpendableLots lists them) when that lot alone holds ?4 (= ?1), and
+// returns the lot's id.
+const takeFromFirstLot = `UPDATE lots SET remaining = remaining - ?
+	WHERE id = (SELECT lots.id FROM lots
+		WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+		ORDER BY account_id, ` + burnDownOrder + ` LIMIT 1)
+	AND remaining - reserved >= ?
+	RETURNING id`
+
+// AddEntryTakingFromFirstLot sends the first lot's draw ahead of the
+// entry's INSERT, which does not depend on it: on PostgreSQL both go out in
+// one round trip (the draw's answer is read with the entry's).
+func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64) (entryID, lotID int64, ok bool, err error) {
+	err = l.t.later(Write{Op: "take from the first lot of account " + l.id(),
+		Args: []any{amount, l.id(), l.t.d.Time(e.CreatedAt), amount},
+		Scan: func(rows Rows) error {
+			if !rows.Next() {
+				return nil // the first lot does not hold it: nothing changed
+			}
+			ok = true
+			return rows.Scan(&lotID)
+		}}, takeFromFirstLot)
+	if err != nil {
+		return 0, 0, false, err
 	}
-	return id, err == nil, err
+	entryID, err = l.AddEntry(e)
+	return entryID, lotID, ok && err == nil, err
 }
 
 func (l *lockedAccount) ExpiringLots(until time.Time, limit int) ([]credits.Lot, error) {

@@ -52,6 +52,10 @@ type Write struct {
 	// RetryOnConflict says that a unique key it meets means: run the
 	// transaction again (credits.ErrRetry).
 	RetryOnConflict bool
+	// Scan, when set, reads the statement's rows (an UPDATE … RETURNING)
+	// when they come back: with the next statement's answer, before that
+	// statement returns.
+	Scan func(Rows) error
 }
 
 // AccountRows is what a store's only writer remembers of account rows
@@ -241,12 +245,32 @@ func (t *Tx) later(w Write, template string) error {
 		d.Defer(w)
 		return nil
 	}
+	if w.Scan != nil {
+		return t.scanNow(w)
+	}
 	n, err := t.conn.Exec(t.ctx, w.Query, w.Args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.Op, err)
 	}
 	if w.One && n != 1 {
 		return fmt.Errorf("%s: %w", w.Op, credits.ErrNotFound)
+	}
+	return nil
+}
+
+// scanNow runs a held-back query at once, where nothing is held back.
+func (t *Tx) scanNow(w Write) error {
+	rows, err := t.conn.Query(t.ctx, w.Query, w.Args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.Op, err)
+	}
+	defer rows.Close()
+	if err := w.Scan(rows); err != nil {
+		return fmt.Errorf("%s: %w", w.Op, err)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", w.Op, err)
 	}
 	return nil
 }
