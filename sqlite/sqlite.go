@@ -208,16 +208,6 @@ func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, erro
 	return a, nil
 }
 
-// RememberedAccount answers an account's row from memory, as ReadAccount
-// would, or says that it cannot.
-func (db *DB) RememberedAccount(id string) (credits.Account, bool) {
-	header, ok := db.walIndex.header()
-	if !ok {
-		return credits.Account{}, false
-	}
-	return db.rows.Remembered(id, header)
-}
-
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
