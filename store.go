@@ -105,6 +105,9 @@ type Tx interface {
 	// LateDueAccounts lists the accounts whose due_at is later than the
 	// earliest hold or lot expiry that is due (verify).
 	LateDueAccounts() ([]string, error)
+	// MislabelledLots lists the lots whose spendable flag is not whether
+	// they hold unreserved credits (verify): a draw finds lots by the flag.
+	MislabelledLots() ([]Lot, error)
 
 	IdempotencyRecord(scope, key string) (IdempotencyRecord, error)
 	// CreateIdempotencyRecord returns ErrConflict when the key is taken; a

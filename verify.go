@@ -82,6 +82,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		for _, id := range late {
 			out = append(out, Violation{4, id, "due_at is later than a hold or a lot of the account expires: it would not be settled on time"})
 		}
+		mislabelled, err := tx.MislabelledLots()
+		if err != nil {
+			return err
+		}
+		for _, l := range mislabelled {
+			out = append(out, Violation{1, l.AccountID, fmt.Sprintf("lot %d holds %d with %d reserved, but its spendable flag says otherwise: draws would not find its credits, or would look at a spent lot", l.ID, l.Remaining, l.Reserved)})
+		}
 		payments, err := verifyPayments(tx)
 		out = append(out, payments...)
 		return err

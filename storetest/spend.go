@@ -536,8 +536,8 @@ func captureAmount(n int64) *int64 {
 
 // testTakeFromFirstLot checks the one-statement draw that goes with an
 // entry against what SpendableLots lists: it takes only from the first lot,
-// only what that lot has unreserved, never from an expired lot, and changes
-// no lot otherwise; the entry is added either way.
+// less than that lot has unreserved (the lot stays spendable), never from an
+// expired lot, and changes no lot otherwise; the entry is added either way.
 func testTakeFromFirstLot(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
@@ -555,7 +555,10 @@ func testTakeFromFirstLot(t *testing.T, open Opener) {
 		// wantLots is SpendableLots afterwards, as lot:remaining/reserved
 		wantLots string
 	}{
-		{"fits in the first lot", "u1", f.now, 6, first.LotID, fmt.Sprintf("[%d:50/0]", second.LotID)},
+		{"fits in the first lot", "u1", f.now, 5, first.LotID, fmt.Sprintf("[%d:5/4 %d:50/0]", first.LotID, second.LotID)},
+		// It would leave the lot with nothing to spend: the draw is left to
+		// the walk, which marks the lot spent (SetLot).
+		{"all the first lot has unreserved", "u1", f.now, 6, 0, fmt.Sprintf("[%d:10/4 %d:50/0]", first.LotID, second.LotID)},
 		{"more than the first lot has unreserved", "u1", f.now, 7, 0, fmt.Sprintf("[%d:10/4 %d:50/0]", first.LotID, second.LotID)},
 		{"the first lot has expired", "u1", f.now.Add(2 * time.Hour), 7, second.LotID, fmt.Sprintf("[%d:43/0]", second.LotID)},
 		{"no lots", "u2", f.now, 1, 0, "[]"},

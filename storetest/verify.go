@@ -69,6 +69,13 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 				Message: "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"}},
 		},
 		{
+			name:    "a lot with credits is not marked spendable",
+			corrupt: func(l credits.LockedAccount) error { return nil },
+			raw:     `UPDATE lots SET spendable = FALSE WHERE account_id = 'u1'`,
+			want: []credits.Violation{{Invariant: 1, AccountID: "u1",
+				Message: "lot 2 holds 100 with 0 reserved, but its spendable flag says otherwise: draws would not find its credits, or would look at a spent lot"}},
+		},
+		{
 			name: "a session credited twice",
 			corrupt: func(l credits.LockedAccount) error {
 				for range 2 {

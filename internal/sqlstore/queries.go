@@ -220,7 +220,7 @@ func scanLot(s scanner) (credits.Lot, error) {
 
 func (t *Tx) ExpiringLots(accountID string, until time.Time, limit int) ([]credits.Lot, error) {
 	return queryAll(t, "list expiring lots of account "+accountID, scanLot, `SELECT `+lotColumns+` FROM lots
-		WHERE account_id = ? AND expires_at IS NOT NULL AND remaining > reserved AND expires_at <= ?
+		WHERE account_id = ? AND expires_at IS NOT NULL AND spendable AND expires_at <= ?
 		ORDER BY account_id, expires_at, id LIMIT ?`, accountID, t.d.Time(until), limit)
 }
 
@@ -258,7 +258,7 @@ func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
 const dueAt = `(SELECT MIN(t) FROM (
 	SELECT MIN(expires_at) AS t FROM holds WHERE account_id = ? AND status = 'held'
 	UNION ALL
-	SELECT MIN(expires_at) FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND remaining > reserved) AS due)`
+	SELECT MIN(expires_at) FROM lots WHERE account_id = ? AND expires_at IS NOT NULL AND spendable) AS due)`
 
 // RefreshDueAt sets when the account next comes due, from its holds and lots.
 func (l *lockedAccount) RefreshDueAt() error {
@@ -302,9 +302,14 @@ func (t *Tx) LateDueAccounts() ([]string, error) {
 		WHERE earliest IS NOT NULL AND (due_at IS NULL OR due_at > earliest) ORDER BY id`)
 }
 
+func (t *Tx) MislabelledLots() ([]credits.Lot, error) {
+	return queryAll(t, "check lots' spendable flags", scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE spendable != (remaining > reserved) ORDER BY id`)
+}
+
 // expiringNotice selects the lots to tell of: unreserved credits that
 // expire after now and at or before until, not told yet.
-const expiringNotice = `expires_at IS NOT NULL AND expires_at > ? AND expires_at <= ? AND remaining > reserved AND NOT expiring_notified`
+const expiringNotice = `expires_at IS NOT NULL AND expires_at > ? AND expires_at <= ? AND spendable AND NOT expiring_notified`
 
 func (t *Tx) NoticeDueAccounts(now, until time.Time, limit int) ([]string, error) {
 	return queryAll(t, "find accounts with credits expiring soon", scanString, `SELECT DISTINCT account_id FROM lots
@@ -512,9 +517,9 @@ func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 
 // AddLot also brings the account's due time forward to the lot's expiry.
 func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
-	id, err := l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, priority, expires_at, source, reference, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.id(), lot.Amount, lot.Remaining, lot.Priority, l.t.d.nullTime(lot.ExpiresAt), lot.Source, lot.Reference, l.t.d.Time(lot.CreatedAt))
+	id, err := l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, reserved, spendable, priority, expires_at, source, reference, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.id(), lot.Amount, lot.Remaining, lot.Reserved, lot.Spendable() > 0, lot.Priority, l.t.d.nullTime(lot.ExpiresAt), lot.Source, lot.Reference, l.t.d.Time(lot.CreatedAt))
 	if err != nil || lot.ExpiresAt == nil || lot.Remaining <= lot.Reserved {
 		return id, err
 	}
@@ -523,19 +528,23 @@ func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
 
 func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, error) {
 	return queryAll(l.t, "list spendable lots of account "+l.id(), scanLot, `SELECT `+lotColumns+` FROM lots
-		WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+		WHERE account_id = ? AND spendable AND (expires_at IS NULL OR expires_at > ?)
 		ORDER BY account_id, `+burnDownOrder+` LIMIT ?`, l.id(), l.t.d.Time(now), limit)
 }
 
 // takeFromFirstLot is a draw's common case in one statement: it takes ?1
 // from the first spendable lot of account ?2 at ?3 in burn-down order (as
-// SpendableLots lists them) when that lot alone holds ?4 (= ?1), and
-// returns the lot's id.
+// SpendableLots lists them) when that lot holds more than ?4 (= ?1)
+// unreserved, and returns the lot's id. A lot it draws stays spendable, so
+// the statement sets remaining alone: no index names it (the lot indexes'
+// condition is the spendable column), and on PostgreSQL the update can be
+// heap-only. A draw that would leave the lot with nothing unreserved
+// changes nothing here, and the lots are walked (SetLot sets spendable).
 const takeFromFirstLot = `UPDATE lots SET remaining = remaining - ?
 	WHERE id = (SELECT lots.id FROM lots
-		WHERE account_id = ? AND remaining > reserved AND (expires_at IS NULL OR expires_at > ?)
+		WHERE account_id = ? AND spendable AND (expires_at IS NULL OR expires_at > ?)
 		ORDER BY account_id, ` + burnDownOrder + ` LIMIT 1)
-	AND remaining - reserved >= ?
+	AND remaining - reserved > ?
 	RETURNING id`
 
 // AddEntryTakingFromFirstLot sends the first lot's draw ahead of the
@@ -577,9 +586,11 @@ func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, e
 		WHERE account_id = ? AND source = ? AND reference = ? ORDER BY id LIMIT 1`, l.id(), source, reference)
 }
 
+// SetLot sets whether the lot is spendable with its amounts (see
+// takeFromFirstLot).
 func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
-	return l.t.later(Write{Op: fmt.Sprintf("set lot %d of account %s", id, l.id()), Args: []any{remaining, reserved, id, l.id()}, One: true},
-		`UPDATE lots SET remaining = ?, reserved = ? WHERE id = ? AND account_id = ?`)
+	return l.t.later(Write{Op: fmt.Sprintf("set lot %d of account %s", id, l.id()), Args: []any{remaining, reserved, remaining > reserved, id, l.id()}, One: true},
+		`UPDATE lots SET remaining = ?, reserved = ?, spendable = ? WHERE id = ? AND account_id = ?`)
 }
 
 func (l *lockedAccount) AddLotDraws(entryID int64, draws []credits.LotAmount) error {
