@@ -56,17 +56,20 @@ func HashRequest(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// idempotent runs op in one transaction with the key: the first request's
-// answer, result or expected error, is stored with its effect; a repeat gets
-// that answer again (replayed = true) and changes nothing. Internal errors
-// store nothing, so a retry runs again.
-func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+// idempotent runs op, which locks accountID first, in one transaction with
+// the key: the first request's answer, result or expected error, is stored
+// with its effect; a repeat gets that answer again (replayed = true) and
+// changes nothing. Internal errors store nothing, so a retry runs again.
+func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accountID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
 	now := s.now()
 	var opErr error
 	err = s.update(ctx, func(tx Tx) error {
 		var zero T
 		result, replayed, opErr = zero, false, nil
 		if idem != nil {
+			if lookupID("account", accountID) == nil {
+				tx.WillLock(accountID) // with the key's lookup, on PostgreSQL
+			}
 			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
 			switch {
 			case err == nil && rec.CreatedAt.After(now.Add(-IdempotencyKeyRetention)):
@@ -193,7 +196,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 	if err := ValidateMetadata(req.Metadata); err != nil {
 		return DebitResult{}, false, err
 	}
-	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
+	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (DebitResult, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return DebitResult{}, err
@@ -364,7 +367,7 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 	if err != nil {
 		return GrantResult{}, false, err
 	}
-	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (GrantResult, error) {
+	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (GrantResult, error) {
 		if req.ExpiresAt != nil && !req.ExpiresAt.After(now) {
 			return GrantResult{}, Errorf(EINVALID, "expires_at must be in the future")
 		}
@@ -438,7 +441,7 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 	if err != nil {
 		return DebitResult{}, false, err
 	}
-	return idempotent(s, ctx, idem, func(tx Tx, now time.Time) (DebitResult, error) {
+	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (DebitResult, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return DebitResult{}, err

@@ -46,6 +46,11 @@ type Tx interface {
 	// account queue here) and returns it as read under the lock. It is an
 	// error in a View transaction.
 	LockAccount(id string) (LockedAccount, error)
+	// WillLock says that the transaction will lock the account: a store may
+	// send the lock with its next statement (one round trip for both), and
+	// LockAccount then answers from it. It changes nothing else; a store may
+	// ignore it.
+	WillLock(id string)
 	AccountsByEmail(email string) ([]Account, error)
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)

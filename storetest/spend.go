@@ -605,3 +605,57 @@ func testTakeFromFirstLot(t *testing.T, open Opener) {
 		})
 	}
 }
+
+// testWillLock: a lock sent ahead with the next statement is the lock
+// LockAccount answers with, for the account it named only; an account that
+// does not exist is not found; a lock asked for before any statement went
+// out is taken all the same. (The 1,000-way debit race, half with
+// idempotency keys, checks that the lock sent ahead keeps writers apart.)
+func testWillLock(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.account("u2", "u2@example.com")
+	f.grant("u1", 10, 0, 0)
+	f.grant("u2", 20, 0, 0)
+	tests := []struct {
+		name      string
+		ahead     string
+		statement bool // a statement runs between WillLock and LockAccount
+		lock      string
+		want      string // the locked account's id and balance, or the error
+	}{
+		{"answered with the next statement", "u1", true, "u1", "u1 10"},
+		{"not yet answered", "u1", false, "u1", "u1 10"},
+		{"another account locked", "u1", true, "u2", "u2 20"},
+		{"no such account", "nobody", true, "nobody", credits.ErrNotFound.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+				tx.WillLock(tt.ahead)
+				if tt.statement {
+					if _, err := tx.IdempotencyRecord("k/u1", "never-used"); !errors.Is(err, credits.ErrNotFound) {
+						return fmt.Errorf("lookup with the lock: %v", err)
+					}
+				}
+				locked, err := tx.LockAccount(tt.lock)
+				switch {
+				case errors.Is(err, credits.ErrNotFound):
+					got = credits.ErrNotFound.Error()
+					return nil
+				case err != nil:
+					return err
+				}
+				got = fmt.Sprint(locked.Account().ID, " ", locked.Account().Balance)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("LockAccount(%s) after WillLock(%s) = %s, want %s", tt.lock, tt.ahead, got, tt.want)
+			}
+		})
+	}
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open Opener) {
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
 		{"TakeFromFirstLot", testTakeFromFirstLot},
+		{"WillLock", testWillLock},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
 		{"ConcurrentDebits", testConcurrentDebits},
 		{"LotExpiry", testLotExpiry},
@@ -339,13 +340,19 @@ func testConcurrentDebits(t *testing.T, open Opener) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	start := time.Now()
-	for range requests {
+	for i := range requests {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			_, err := f.debit("u1", 1)
+			// Half with a key: its lookup goes out with the account's
+			// lock (WillLock); the other half lock first.
+			var idem *credits.Idempotency
+			if i%2 == 0 {
+				idem = &credits.Idempotency{Scope: "k/u1", Key: fmt.Sprint("race-", i), RequestHash: credits.HashRequest("debit", "1")}
+			}
+			_, _, err := f.svc.Debit(context.Background(), "u1", credits.DebitRequest{Amount: 1}, idem)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

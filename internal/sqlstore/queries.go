@@ -68,6 +68,40 @@ func (t *Tx) Account(id string) (credits.Account, error) {
 // writers of one account queue and each reads what the previous committed.
 // SQLite needs none: its write transaction holds the database's one write
 // lock from BEGIN IMMEDIATE to COMMIT.
+const lockAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = ?{for_update}`
+
+// lockAhead is an account's lock sent ahead (WillLock), and its answer.
+type lockAhead struct {
+	id       string
+	answered bool // its answer came back, with the statement it went out with
+	found    bool
+	account  credits.Account
+}
+
+// WillLock sends the account's lock with the transaction's next statement
+// where the connection holds statements back (PostgreSQL): a debit's
+// idempotency lookup and its account's lock then take one round trip, not
+// two, and LockAccount takes the row from the answer. A lock whose answer has
+// not come back yet when LockAccount asks is taken again there (the same
+// transaction, the same row). Elsewhere it does nothing: SQLite's one writer
+// holds every lock already.
+func (t *Tx) WillLock(id string) {
+	if _, ok := t.conn.(Deferrer); !ok || !t.write {
+		return
+	}
+	ahead := &lockAhead{id: id}
+	t.ahead = ahead
+	_ = t.later(Write{Op: "lock account " + id, Args: []any{id}, Scan: func(rows Rows) error {
+		ahead.answered = true
+		if !rows.Next() {
+			return nil
+		}
+		a, err := scanAccount(rows)
+		ahead.account, ahead.found = a, err == nil
+		return err
+	}}, lockAccount) // held back: later cannot fail here
+}
+
 func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if !t.write {
 		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
@@ -77,7 +111,14 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 			return &lockedAccount{t: t, account: a}, nil
 		}
 	}
-	a, err := queryOne(t, "lock account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?{for_update}`, id)
+	if ahead := t.ahead; ahead != nil && ahead.id == id && ahead.answered {
+		t.ahead = nil
+		if !ahead.found {
+			return nil, fmt.Errorf("lock account %s: %w", id, credits.ErrNotFound)
+		}
+		return &lockedAccount{t: t, account: ahead.account}, nil
+	}
+	a, err := queryOne(t, "lock account "+id, scanAccount, lockAccount, id)
 	if err != nil {
 		return nil, err
 	}

@@ -195,6 +195,7 @@ type Tx struct {
 	d     *Dialect
 	write bool
 	rows  AccountRows // nil: none
+	ahead *lockAhead  // an account lock sent ahead (WillLock), until LockAccount takes it
 }
 
 var _ credits.Tx = (*Tx)(nil)
