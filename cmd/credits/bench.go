@@ -56,6 +56,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	only := fs.String("phases", "", "a comma-separated list of the phases to run (default: all); the ceilings run when a phase needs them")
 	replicas := fs.Int("replicas", 1, "services on the one PostgreSQL database, each on its own port; requests go to them in turn")
 	ledger := fs.Int64("ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
+	ceilingOnce := fs.Bool("ceiling-once", false, "measure each ceiling once, at the start, rather than again right before each phase that is compared with it")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -123,17 +124,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if !*asJSON {
 		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
 			describeDatabase(url), *replicas, *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
-		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ratio", "errors", "cpu µs")
+		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ceil/s", "ratio", "errors", "cpu µs")
 	}
 	var results []phaseResult
 	report := func(r phaseResult) {
 		results = append(results, r)
 		if !*asJSON {
-			ratio, ceiling := "-", "-"
+			ratio, ceiling, ceilingRate := "-", "-", "-"
 			if r.Ceiling != "" {
-				ratio, ceiling = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling
+				ratio, ceiling, ceilingRate = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling, fmt.Sprintf("%.0f", r.CeilingPerSecond)
 			}
-			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ratio, r.Errors, r.CPUMicros)
+			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ceilingRate, ratio, r.Errors, r.CPUMicros)
 		}
 	}
 	phases, err := selectPhases(b.phases(ctx, m.Service), *only)
@@ -141,22 +142,33 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	failed := 0
+	ceilings := map[string]phaseResult{} // the latest measurement of each
 	for _, p := range phases {
 		if p.before != nil {
 			if err := p.before(); err != nil {
 				return fmt.Errorf("bench: before %s: %w", p.name, err)
 			}
 		}
+		if c, ok := ceilings[p.ceiling]; ok && !*ceilingOnce {
+			// The machine's speed moves within a run (by a quarter on this
+			// project's, minute to minute): a ratio compares with its
+			// ceiling measured just before, not at the start.
+			again, err := b.measure(phaseNamed(phases, c.Name))
+			if err != nil {
+				return err
+			}
+			ceilings[p.ceiling] = again
+			failed += again.Errors
+		}
 		r, err := b.measure(p)
 		if err != nil {
 			return err
 		}
-		if ceiling := p.ceiling; ceiling != "" {
-			for _, c := range results {
-				if c.Name == ceiling && c.PerSecond > 0 {
-					r.Ceiling, r.Ratio = ceiling, r.PerSecond/c.PerSecond
-				}
-			}
+		if c, ok := ceilings[p.ceiling]; ok && c.PerSecond > 0 {
+			r.Ceiling, r.CeilingPerSecond, r.Ratio = c.Name, c.PerSecond, r.PerSecond/c.PerSecond
+		}
+		if p.ceiling == "" {
+			ceilings[p.name] = r
 		}
 		report(r)
 		failed += r.Errors
@@ -199,8 +211,11 @@ type phaseResult struct {
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
 	Ceiling   string  `json:"ceiling,omitempty"`
-	Ratio     float64 `json:"ratio,omitempty"`
-	Errors    int     `json:"errors"`
+	// CeilingPerSecond is the ceiling's rate measured right before this
+	// phase (or at the start, with --ceiling-once): Ratio's denominator.
+	CeilingPerSecond float64 `json:"ceiling_per_second,omitempty"`
+	Ratio            float64 `json:"ratio,omitempty"`
+	Errors           int     `json:"errors"`
 	// CPUMicros is the process's CPU time (the bench's clients and the
 	// service alike) per request: steadier than the rate on a shared
 	// machine, whose speed moves between runs.
@@ -313,6 +328,17 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 			return debit(b.at(i), "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
 		}},
 	}
+}
+
+// phaseNamed returns the phase of that name; the ceilings are always there
+// when a phase compared with them is.
+func phaseNamed(phases []phase, name string) phase {
+	for _, p := range phases {
+		if p.name == name {
+			return p
+		}
+	}
+	panic("bench: no phase " + name)
 }
 
 // selectPhases keeps the phases a comma-separated list names, with the
