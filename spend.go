@@ -68,7 +68,7 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 		result, replayed, opErr = zero, false, nil
 		if idem != nil {
 			if lookupID("account", accountID) == nil {
-				tx.WillLock(accountID) // with the key's lookup, on PostgreSQL
+				tx.WillLock(accountID, now) // with the key's lookup, on PostgreSQL
 			}
 			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
 			switch {

@@ -46,11 +46,12 @@ type Tx interface {
 	// account queue here) and returns it as read under the lock. It is an
 	// error in a View transaction.
 	LockAccount(id string) (LockedAccount, error)
-	// WillLock says that the transaction will lock the account: a store may
-	// send the lock with its next statement (one round trip for both), and
-	// LockAccount then answers from it. It changes nothing else; a store may
-	// ignore it.
-	WillLock(id string)
+	// WillLock says that the transaction will lock the account and may spend
+	// from it at now: a store may send the lock with its next statement (one
+	// round trip for both), with what a debit reads under it, and
+	// LockAccount, SpendableLots and AddEntry then answer from that. It
+	// changes nothing else; a store may ignore it.
+	WillLock(id string, now time.Time)
 	AccountsByEmail(email string) ([]Account, error)
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)

@@ -633,7 +633,7 @@ func testWillLock(t *testing.T, open Opener) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
 			err := f.db.Update(context.Background(), func(tx credits.Tx) error {
-				tx.WillLock(tt.ahead)
+				tx.WillLock(tt.ahead, f.now)
 				if tt.statement {
 					if _, err := tx.IdempotencyRecord("k/u1", "never-used"); !errors.Is(err, credits.ErrNotFound) {
 						return fmt.Errorf("lookup with the lock: %v", err)
@@ -658,4 +658,57 @@ func testWillLock(t *testing.T, open Opener) {
 			}
 		})
 	}
+	t.Run("what is read with the lock follows the transaction's writes", func(t *testing.T) {
+		errUndo := errors.New("undo")
+		err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+			tx.WillLock("u1", f.now)
+			if _, err := tx.IdempotencyRecord("k/u1", "never-used"); !errors.Is(err, credits.ErrNotFound) {
+				return fmt.Errorf("lookup with the lock: %v", err)
+			}
+			locked, err := tx.LockAccount("u1")
+			if err != nil {
+				return err
+			}
+			spendable := func() string {
+				lots, err := locked.SpendableLots(f.now, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, l := range lots {
+					out = append(out, fmt.Sprintf("%d/%d", l.Remaining, l.Reserved))
+				}
+				return fmt.Sprint(out)
+			}
+			if got, want := spendable(), "[10/0]"; got != want {
+				t.Errorf("spendable lots before = %s, want %s", got, want)
+			}
+			first, _, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -3, Kind: credits.EntryDebit, Reference: "a", BalanceAfter: 7, CreatedAt: f.now}, 3)
+			if err != nil || !ok {
+				return fmt.Errorf("draw: %v, %v", ok, err)
+			}
+			if got, want := spendable(), "[7/0]"; got != want {
+				t.Errorf("spendable lots after the draw = %s, want %s", got, want)
+			}
+			second, err := locked.AddEntry(credits.Entry{Amount: 0, Kind: credits.EntryAdjustment, Reference: "b", BalanceAfter: 7, CreatedAt: f.now})
+			if err != nil {
+				return err
+			}
+			entries, err := tx.Entries("u1", 0, 3)
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, e := range entries {
+				got = append(got, fmt.Sprint(e.Reference, " ", e.BalanceAfter))
+			}
+			if want := "[b 7 a 7 lot_1 10]"; fmt.Sprint(got) != want || second <= first || entries[0].ID != second || entries[1].ID != first {
+				t.Errorf("ledger = %v (ids %d then %d), want %s, newest first, ids rising", got, first, second, want)
+			}
+			return errUndo
+		})
+		if !errors.Is(err, errUndo) {
+			t.Fatal(err)
+		}
+	})
 }

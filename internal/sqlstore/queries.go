@@ -70,27 +70,42 @@ func (t *Tx) Account(id string) (credits.Account, error) {
 // lock from BEGIN IMMEDIATE to COMMIT.
 const lockAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = ?{for_update}`
 
-// lockAhead is an account's lock sent ahead (WillLock), and its answer.
+// lockAhead is an account's lock sent ahead (WillLock), and its answers: the
+// account's row, its first spendable lots at a time, and an id for its next
+// ledger entry.
 type lockAhead struct {
 	id       string
-	answered bool // its answer came back, with the statement it went out with
+	at       time.Time
+	answered bool // its answers came back, with the statement they went out with
 	found    bool
 	account  credits.Account
+	rowTaken bool          // LockAccount answered with account
+	lots     []credits.Lot // up to lotsReadAhead, in burn-down order at at
+	lotsRead bool          // lots came back and no lot of the account changed since
+	entryID  int64         // 0: none, or used
 }
+
+// lotsReadAhead is how many spendable lots WillLock reads: a draw's first batch
+// (most draws need one lot; the first walk reads two).
+const lotsReadAhead = 2
 
 // WillLock sends the account's lock with the transaction's next statement
 // where the connection holds statements back (PostgreSQL): a debit's
 // idempotency lookup and its account's lock then take one round trip, not
-// two, and LockAccount takes the row from the answer. A lock whose answer has
-// not come back yet when LockAccount asks is taken again there (the same
-// transaction, the same row). Elsewhere it does nothing: SQLite's one writer
-// holds every lock already.
-func (t *Tx) WillLock(id string) {
-	if _, ok := t.conn.(Deferrer); !ok || !t.write {
+// two, and LockAccount takes the row from the answer. With the lock go the
+// account's first spendable lots at now and an id for its next ledger entry
+// (read under the lock, so in the order the account's writers take it), so
+// that a debit's draw and entry need no answer before the COMMIT they are
+// sent with. A lock whose answer has not come back yet when LockAccount asks
+// is taken again there (the same transaction, the same row). Elsewhere it
+// does nothing: SQLite's one writer holds every lock already.
+func (t *Tx) WillLock(id string, now time.Time) {
+	if _, ok := t.conn.(Deferrer); !ok || !t.write || t.d.NextEntryID == "" {
 		return
 	}
-	ahead := &lockAhead{id: id}
+	ahead := &lockAhead{id: id, at: now}
 	t.ahead = ahead
+	// Held back: later cannot fail here.
 	_ = t.later(Write{Op: "lock account " + id, Args: []any{id}, Scan: func(rows Rows) error {
 		ahead.answered = true
 		if !rows.Next() {
@@ -99,7 +114,51 @@ func (t *Tx) WillLock(id string) {
 		a, err := scanAccount(rows)
 		ahead.account, ahead.found = a, err == nil
 		return err
-	}}, lockAccount) // held back: later cannot fail here
+	}}, lockAccount)
+	_ = t.later(Write{Op: "read the first spendable lots of account " + id, Args: []any{id, t.d.Time(now), lotsReadAhead}, Scan: func(rows Rows) error {
+		for rows.Next() {
+			lot, err := scanLot(rows)
+			if err != nil {
+				return err
+			}
+			ahead.lots = append(ahead.lots, lot)
+		}
+		ahead.lotsRead = true
+		return nil
+	}}, spendableLots)
+	_ = t.later(Write{Op: "take an id for the next entry of account " + id, Scan: func(rows Rows) error {
+		if !rows.Next() {
+			return fmt.Errorf("no id")
+		}
+		return rows.Scan(&ahead.entryID)
+	}}, t.d.NextEntryID)
+}
+
+// aheadFor returns what WillLock read for the locked account, once its
+// answers came back; nil otherwise.
+func (l *lockedAccount) aheadFor() *lockAhead {
+	if a := l.t.ahead; a != nil && a.id == l.id() && a.answered {
+		return a
+	}
+	return nil
+}
+
+// lotsChanged forgets the lots WillLock read, once a lot of the account
+// may have changed.
+func (l *lockedAccount) lotsChanged() {
+	if a := l.aheadFor(); a != nil {
+		a.lots, a.lotsRead = nil, false
+	}
+}
+
+// aheadLots returns the first spendable lots at now that WillLock read, while
+// they are still the account's.
+func (l *lockedAccount) aheadLots(now time.Time, limit int) ([]credits.Lot, bool) {
+	a := l.aheadFor()
+	if a == nil || !a.lotsRead || !a.at.Equal(now) || (limit > len(a.lots) && len(a.lots) == lotsReadAhead) {
+		return nil, false // not read, changed since, or more asked for than read
+	}
+	return a.lots[:min(limit, len(a.lots))], true
 }
 
 func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
@@ -111,8 +170,8 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 			return &lockedAccount{t: t, account: a}, nil
 		}
 	}
-	if ahead := t.ahead; ahead != nil && ahead.id == id && ahead.answered {
-		t.ahead = nil
+	if ahead := t.ahead; ahead != nil && ahead.id == id && ahead.answered && !ahead.rowTaken {
+		ahead.rowTaken = true // a second lock of the account reads the row as it is then
 		if !ahead.found {
 			return nil, fmt.Errorf("lock account %s: %w", id, credits.ErrNotFound)
 		}
@@ -545,9 +604,21 @@ func (l *lockedAccount) SetDebt(debt int64) error {
 // one.
 func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 	op := "add " + e.Kind + " entry to account " + l.id()
-	id, err := l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
-		l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id())
+	var id int64
+	var err error
+	if a := l.aheadFor(); a != nil && a.entryID != 0 {
+		// Its id was taken with the lock: the INSERT needs no answer, and
+		// goes out with the next statement or the COMMIT.
+		id, a.entryID = a.entryID, 0
+		err = l.t.later(Write{Op: op, One: true,
+			Args: []any{id, l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id()}},
+			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id){overriding}
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
+	} else {
+		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
+			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id())
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -558,6 +629,7 @@ func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 
 // AddLot also brings the account's due time forward to the lot's expiry.
 func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
+	l.lotsChanged()
 	id, err := l.t.insert("add lot to account "+l.id(), `INSERT INTO lots (account_id, amount, remaining, reserved, spendable, priority, expires_at, source, reference, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.id(), lot.Amount, lot.Remaining, lot.Reserved, lot.Spendable() > 0, lot.Priority, l.t.d.nullTime(lot.ExpiresAt), lot.Source, lot.Reference, l.t.d.Time(lot.CreatedAt))
@@ -567,10 +639,15 @@ func (l *lockedAccount) AddLot(lot credits.Lot) (int64, error) {
 	return id, l.lowerDueAt(*lot.ExpiresAt)
 }
 
+const spendableLots = `SELECT ` + lotColumns + ` FROM lots
+	WHERE account_id = ? AND spendable AND (expires_at IS NULL OR expires_at > ?)
+	ORDER BY account_id, ` + burnDownOrder + ` LIMIT ?`
+
 func (l *lockedAccount) SpendableLots(now time.Time, limit int) ([]credits.Lot, error) {
-	return queryAll(l.t, "list spendable lots of account "+l.id(), scanLot, `SELECT `+lotColumns+` FROM lots
-		WHERE account_id = ? AND spendable AND (expires_at IS NULL OR expires_at > ?)
-		ORDER BY account_id, `+burnDownOrder+` LIMIT ?`, l.id(), l.t.d.Time(now), limit)
+	if lots, ok := l.aheadLots(now, limit); ok {
+		return lots, nil
+	}
+	return queryAll(l.t, "list spendable lots of account "+l.id(), scanLot, spendableLots, l.id(), l.t.d.Time(now), limit)
 }
 
 // takeFromFirstLot is a draw's common case in one statement: it takes ?1
@@ -592,6 +669,24 @@ const takeFromFirstLot = `UPDATE lots SET remaining = remaining - ?
 // entry's INSERT, which does not depend on it: on PostgreSQL both go out in
 // one round trip (the draw's answer is read with the entry's).
 func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64) (entryID, lotID int64, ok bool, err error) {
+	if lots, read := l.aheadLots(e.CreatedAt, 1); read {
+		// WillLock read the first lot under the lock: the draw needs no
+		// answer either (the same condition as takeFromFirstLot's).
+		if len(lots) == 0 || lots[0].Spendable() <= amount {
+			entryID, err = l.AddEntry(e)
+			return entryID, 0, false, err // nothing taken; the walk reads the lots read ahead
+		}
+		l.lotsChanged()
+		lotID = lots[0].ID
+		err = l.t.later(Write{Op: fmt.Sprintf("take from lot %d of account %s", lotID, l.id()), Args: []any{amount, lotID, l.id(), amount}, One: true},
+			`UPDATE lots SET remaining = remaining - ? WHERE id = ? AND account_id = ? AND spendable AND remaining - reserved > ?`)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		entryID, err = l.AddEntry(e)
+		return entryID, lotID, err == nil, err
+	}
+	l.lotsChanged()
 	err = l.t.later(Write{Op: "take from the first lot of account " + l.id(),
 		Args: []any{amount, l.id(), l.t.d.Time(e.CreatedAt), amount},
 		Scan: func(rows Rows) error {
@@ -630,6 +725,7 @@ func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, e
 // SetLot sets whether the lot is spendable with its amounts (see
 // takeFromFirstLot).
 func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
+	l.lotsChanged()
 	return l.t.later(Write{Op: fmt.Sprintf("set lot %d of account %s", id, l.id()), Args: []any{remaining, reserved, remaining > reserved, id, l.id()}, One: true},
 		`UPDATE lots SET remaining = ?, reserved = ?, spendable = ? WHERE id = ? AND account_id = ?`)
 }

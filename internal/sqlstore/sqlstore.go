@@ -10,6 +10,9 @@
 //	               where the one writer already holds the database's lock
 //	{skip_locked}  FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite
 //	{never}        a time before every other: '-infinity' or 0
+//	{overriding}   OVERRIDING SYSTEM VALUE on PostgreSQL, where an INSERT
+//	               names an entry id taken ahead (Dialect.NextEntryID);
+//	               nothing on SQLite
 package sqlstore
 
 import (
@@ -87,6 +90,12 @@ type Dialect struct {
 	ForUpdate  string
 	SkipLocked string
 	Never      string
+	// Overriding lets an INSERT name the id of a table whose ids the
+	// database generates ({overriding}, before VALUES).
+	Overriding string
+	// NextEntryID takes an id for a ledger entry ahead of its INSERT; ""
+	// where the database has no sequence to take it from.
+	NextEntryID string
 	// Time encodes a time as the database stores it.
 	Time func(time.Time) any
 
@@ -102,11 +111,13 @@ var SQLite = &Dialect{
 
 // Postgres stores times as TIMESTAMPTZ and locks rows.
 var Postgres = &Dialect{
-	Numbered:   true,
-	ForUpdate:  " FOR UPDATE",
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	Never:      "'-infinity'",
-	Time:       func(t time.Time) any { return t.UTC() },
+	Numbered:    true,
+	ForUpdate:   " FOR UPDATE",
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	Never:       "'-infinity'",
+	Overriding:  " OVERRIDING SYSTEM VALUE",
+	NextEntryID: `SELECT nextval(pg_get_serial_sequence('entries', 'id'))`,
+	Time:        func(t time.Time) any { return t.UTC() },
 }
 
 // statement turns a template into this dialect's SQL, once per template.
@@ -114,7 +125,7 @@ func (d *Dialect) statement(template string) string {
 	if s, ok := d.cache.Load(template); ok {
 		return s.(string)
 	}
-	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never).Replace(template)
+	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding).Replace(template)
 	if d.Numbered {
 		s = numberPlaceholders(s)
 	}
@@ -195,7 +206,7 @@ type Tx struct {
 	d     *Dialect
 	write bool
 	rows  AccountRows // nil: none
-	ahead *lockAhead  // an account lock sent ahead (WillLock), until LockAccount takes it
+	ahead *lockAhead  // an account lock sent ahead (WillLock), and what was read with it
 }
 
 var _ credits.Tx = (*Tx)(nil)
