@@ -66,10 +66,12 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 	err = s.update(ctx, func(tx Tx) error {
 		var zero T
 		result, replayed, opErr = zero, false, nil
+		if lookupID("account", accountID) == nil {
+			// On PostgreSQL the lock, the lots a draw reads and the entry's id
+			// go out with the key's lookup, or with the lock op takes.
+			tx.WillLock(accountID, now)
+		}
 		if idem != nil {
-			if lookupID("account", accountID) == nil {
-				tx.WillLock(accountID, now) // with the key's lookup, on PostgreSQL
-			}
 			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
 			switch {
 			case err == nil && rec.CreatedAt.After(now.Add(-IdempotencyKeyRetention)):
