@@ -158,3 +158,46 @@ func lockAndSetBalance(tx credits.Tx) (credits.LockedAccount, error) {
 	}
 	return locked, locked.SetBalance(999, false)
 }
+
+// TestRoundTrips holds a debit to the round trips it was brought down to
+// (docs/architecture.md, "Performance" 4, 5, 9, 14, 15): BEGIN, the lock,
+// the lots, the entry's id and the key's lookup in one; every write with
+// the COMMIT in the other; with or without a key, from one lot or two.
+func TestRoundTrips(t *testing.T) {
+	db := pgtest.Open(t)
+	svc := credits.NewService(db)
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := svc.Grant(ctx, "u1", credits.GrantRequest{Amount: 10}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(k string) *credits.Idempotency {
+		return &credits.Idempotency{Scope: "k/u1", Key: k, RequestHash: credits.HashRequest("debit", k)}
+	}
+	tests := []struct {
+		name   string
+		amount int64
+		idem   *credits.Idempotency
+		want   int64
+	}{
+		{"with a key", 1, key("a"), 2},
+		{"without a key", 1, nil, 2},
+		{"from two lots", 10, key("b"), 2},
+	}
+	for _, tt := range tests {
+		before := postgres.RoundTrips(db)
+		if _, _, err := svc.Debit(ctx, "u1", credits.DebitRequest{Amount: tt.amount}, tt.idem); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := postgres.RoundTrips(db) - before; got != tt.want {
+			t.Errorf("a debit %s took %d round trips, want %d", tt.name, got, tt.want)
+		}
+	}
+	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 8 {
+		t.Errorf("account after the debits: %+v (%v), want balance 8", a, err)
+	}
+}

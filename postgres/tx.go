@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,11 +27,14 @@ type conn struct {
 	begin   string
 	begun   bool
 	pending []sqlstore.Write
+	trips   *atomic.Int64 // the store's count of round trips
 }
 
 var _ sqlstore.Deferrer = (*conn)(nil)
 
-func newConn(c *pgxpool.Conn, begin string) *conn { return &conn{c: c, begin: begin} }
+func newConn(c *pgxpool.Conn, begin string, trips *atomic.Int64) *conn {
+	return &conn{c: c, begin: begin, trips: trips}
+}
 
 func newTx(ctx context.Context, c *conn, write bool) *sqlstore.Tx {
 	return sqlstore.NewTx(ctx, c, sqlstore.Postgres, write)
@@ -41,6 +45,7 @@ func (c *conn) Defer(w sqlstore.Write) { c.pending = append(c.pending, w) }
 
 func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if c.begun && len(c.pending) == 0 {
+		c.trips.Add(1)
 		tag, err := c.c.Exec(ctx, query, args...)
 		return tag.RowsAffected(), mapError(err)
 	}
@@ -57,6 +62,7 @@ func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, erro
 
 func (c *conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	if c.begun && len(c.pending) == 0 {
+		c.trips.Add(1)
 		r, err := c.c.Query(ctx, query, args...)
 		if err != nil {
 			return nil, mapError(err)
@@ -87,6 +93,7 @@ func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.Ba
 		b.Queue(w.Query, w.Args...)
 	}
 	b.Queue(query, args...)
+	c.trips.Add(1)
 	results := c.c.SendBatch(ctx, b)
 	begun, pending := c.begun, c.pending
 	c.begun, c.pending = true, nil
@@ -153,6 +160,7 @@ func (c *conn) end(ctx context.Context, commit bool) error {
 			return nil
 		}
 		c.begun = false
+		c.trips.Add(1)
 		_, err := c.c.Exec(ctx, "ROLLBACK")
 		return err
 	}
@@ -172,6 +180,7 @@ func (c *conn) end(ctx context.Context, commit bool) error {
 		return nil
 	}
 	c.begun = false
+	c.trips.Add(1)
 	_, err := c.c.Exec(ctx, "COMMIT")
 	return err
 }
