@@ -246,10 +246,11 @@ func metadataReference(m Metadata) string {
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
 //
-// Most draws fit in the first lot: one statement finds it and takes from it
-// (a debit's lot SELECT was 15 % of SQLite's writer), sent ahead of the
-// entry, which does not depend on it (one round trip for both on
-// PostgreSQL). Otherwise nothing was taken, and the lots are walked.
+// Most draws fit in the first lot, and AddEntryTakingFromFirstLot takes it
+// with the entry: on SQLite one statement finds the lot and draws from it (a
+// debit's lot SELECT was 15 % of the writer); on PostgreSQL the lot was read
+// with the lock (WillLock) and the draw goes out with the COMMIT. Otherwise
+// nothing was taken, and the lots are walked.
 func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
 	amount := -entry.Amount
 	account.Balance += entry.Amount

@@ -665,9 +665,10 @@ const takeFromFirstLot = `UPDATE lots SET remaining = remaining - ?
 	AND remaining - reserved > ?
 	RETURNING id`
 
-// AddEntryTakingFromFirstLot sends the first lot's draw ahead of the
-// entry's INSERT, which does not depend on it: on PostgreSQL both go out in
-// one round trip (the draw's answer is read with the entry's).
+// AddEntryTakingFromFirstLot decides the draw from the lots WillLock read,
+// when it read them (PostgreSQL: the draw and the entry are then held back
+// to the COMMIT); otherwise it sends takeFromFirstLot ahead of the entry's
+// INSERT, which does not depend on it (SQLite runs it at once).
 func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64) (entryID, lotID int64, ok bool, err error) {
 	if lots, read := l.aheadLots(e.CreatedAt, 1); read {
 		// WillLock read the first lot under the lock: the draw needs no
