@@ -90,6 +90,23 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
 }
 
+// updateAccount runs fn, a write confined to one account, with the writes
+// of other accounts where the store groups them (AccountUpdater), and again
+// when fn asks for a retry.
+func (s *Service) updateAccount(ctx context.Context, accountID string, fn func(Tx) error) error {
+	grouped, ok := s.Store.(AccountUpdater)
+	if !ok || lookupID("account", accountID) != nil {
+		return s.update(ctx, fn)
+	}
+	var err error
+	for range maxTransactionRetries {
+		if err = grouped.UpdateAccount(ctx, accountID, fn); !errors.Is(err, errRetry) {
+			return err
+		}
+	}
+	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
+}
+
 // Health reports whether the store answers reads and takes writes, each on
 // its own: a full disk or a read-only file fails only writes.
 func (s *Service) Health(ctx context.Context) (reads, writes error) {

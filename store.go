@@ -16,6 +16,15 @@ type Store interface {
 	Close() error
 }
 
+// AccountUpdater is a Store that can run a write confined to one account
+// (it locks no other account) together with other such writes, in one
+// transaction with a savepoint each, committed once for all of them (group
+// commit). Its contract is Update's: fn may run more than once, a write that
+// fails leaves nothing, and nothing is answered before its commit is durable.
+type AccountUpdater interface {
+	UpdateAccount(ctx context.Context, accountID string, fn func(Tx) error) error
+}
+
 // AccountMemory is a Store that reads one account's row through a memory of
 // rows: what it answers is what a read transaction begun at this moment
 // would read (ErrNotFound when there is no such account). SQLite's single

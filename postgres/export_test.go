@@ -1,4 +1,23 @@
 package postgres
 
+import (
+	"context"
+
+	"github.com/credits/credits"
+)
+
 // RoundTrips is the number of round trips the store's transactions made.
 func RoundTrips(db *DB) int64 { return db.roundTrips.Load() }
+
+// CommitBatch runs fns, in order, as one batch of the group commit on one
+// account, and returns each one's error and panic.
+func CommitBatch(db *DB, account string, fns ...func(credits.Tx) error) (errs []error, panics []any) {
+	batch := make([]*accountWrite, len(fns))
+	for i, fn := range fns {
+		batch[i] = &accountWrite{ctx: context.Background(), account: account, fn: fn, done: make(chan writeResult, 1)}
+	}
+	for _, r := range db.commitBatch(batch) {
+		errs, panics = append(errs, r.err), append(panics, r.panicked)
+	}
+	return errs, panics
+}

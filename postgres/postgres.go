@@ -20,6 +20,7 @@ import (
 	"math"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,9 +51,18 @@ type DB struct {
 	// made: the unit a write's cost on PostgreSQL is counted in (see
 	// docs/architecture.md, Performance), which tests hold to.
 	roundTrips atomic.Int64
+
+	// The group commit of writes confined to one account (groupcommit.go).
+	queues     []chan *accountWrite
+	committers sync.WaitGroup
+	closing    chan struct{}
+	closeOnce  sync.Once
 }
 
-var _ credits.Store = (*DB)(nil)
+var (
+	_ credits.Store          = (*DB)(nil)
+	_ credits.AccountUpdater = (*DB)(nil)
+)
 
 // IsURL reports whether a database URL names PostgreSQL.
 func IsURL(url string) bool {
@@ -74,7 +84,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	db := &DB{pool: pool}
+	db.startCommitters()
+	return db, nil
 }
 
 // Migrate applies the embedded migrations that are not yet applied. An
@@ -128,6 +140,7 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	db.stopCommitters()
 	db.pool.Close()
 	return nil
 }

@@ -27,8 +27,20 @@ type conn struct {
 	begin   string
 	begun   bool
 	pending []sqlstore.Write
+	sends   int           // how many times held-back writes went out
 	trips   *atomic.Int64 // the store's count of round trips
+
+	// In a batch of writes (groupcommit.go), the previous write's held-back
+	// statements and its savepoint's release go out before this write's, with
+	// its first statement. Their failure is that write's (earlier), not this
+	// one's.
+	previous []sqlstore.Write
+	earlier  error
 }
+
+// errEarlierWrite fails a statement that went out after a statement of the
+// batch's previous write that failed: the statement did not run.
+var errEarlierWrite = errors.New("postgres: the batch's previous write failed; this write runs again")
 
 var _ sqlstore.Deferrer = (*conn)(nil)
 
@@ -44,7 +56,7 @@ func newTx(ctx context.Context, c *conn, write bool) *sqlstore.Tx {
 func (c *conn) Defer(w sqlstore.Write) { c.pending = append(c.pending, w) }
 
 func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if c.begun && len(c.pending) == 0 {
+	if c.begun && len(c.pending) == 0 && len(c.previous) == 0 {
 		c.trips.Add(1)
 		tag, err := c.c.Exec(ctx, query, args...)
 		return tag.RowsAffected(), mapError(err)
@@ -61,7 +73,7 @@ func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (c *conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	if c.begun && len(c.pending) == 0 {
+	if c.begun && len(c.pending) == 0 && len(c.previous) == 0 {
 		c.trips.Add(1)
 		r, err := c.c.Query(ctx, query, args...)
 		if err != nil {
@@ -89,28 +101,46 @@ func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.Ba
 	if !c.begun {
 		b.Queue(c.begin)
 	}
+	for _, w := range c.previous {
+		b.Queue(w.Query, w.Args...)
+	}
 	for _, w := range c.pending {
 		b.Queue(w.Query, w.Args...)
 	}
 	b.Queue(query, args...)
 	c.trips.Add(1)
 	results := c.c.SendBatch(ctx, b)
-	begun, pending := c.begun, c.pending
-	c.begun, c.pending = true, nil
+	if err := c.readSent(results); err != nil {
+		results.Close()
+		return nil, err
+	}
+	return results, nil
+}
+
+// readSent reads the answers to what went out before a batch's queries:
+// BEGIN, if the transaction had not begun, the previous write's statements
+// and the ones held back.
+func (c *conn) readSent(results pgx.BatchResults) error {
+	begun, previous, pending := c.begun, c.previous, c.pending
+	c.begun, c.previous, c.pending = true, nil, nil
+	c.sends++
 	if !begun {
 		if _, err := results.Exec(); err != nil {
-			results.Close()
-			return nil, mapError(err)
+			return mapError(err)
+		}
+	}
+	for _, w := range previous {
+		if err := readPending(results, w); err != nil {
+			c.earlier = lateError(w, err)
+			return errEarlierWrite
 		}
 	}
 	for _, w := range pending {
-		err := readPending(results, w)
-		if err != nil {
-			results.Close()
-			return nil, lateError(w, err)
+		if err := readPending(results, w); err != nil {
+			return lateError(w, err)
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // readPending reads a held-back statement's answer from the batch.
@@ -155,7 +185,7 @@ func lateError(w sqlstore.Write, err error) error {
 // back.
 func (c *conn) end(ctx context.Context, commit bool) error {
 	if !commit {
-		c.pending = nil
+		c.pending, c.previous = nil, nil
 		if !c.begun {
 			return nil
 		}
@@ -164,7 +194,7 @@ func (c *conn) end(ctx context.Context, commit bool) error {
 		_, err := c.c.Exec(ctx, "ROLLBACK")
 		return err
 	}
-	if len(c.pending) > 0 {
+	if len(c.pending) > 0 || len(c.previous) > 0 {
 		results, err := c.sendBefore(ctx, "COMMIT", nil)
 		if err != nil {
 			return err

@@ -1,0 +1,338 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/sqlstore"
+)
+
+// Group commit for writes confined to one account (credits.AccountUpdater:
+// debits, grants, adjustments, holds). A transaction's own work on
+// PostgreSQL (its start, its commit record, the flush it waits for, its end)
+// cost more than a debit's statements: pgbench measured 15,000 one-write
+// transactions a second on this machine against 66,000 writes a second with
+// twenty in each, one savepoint per write. So writes of accounts wait in a
+// queue; a committer takes every write waiting in its queue, locks their
+// accounts in one statement in the order of their ids (so that two batches,
+// in this process or another replica, never wait for each other in a
+// cycle), runs each write in a savepoint of one transaction, and commits
+// once. A write that fails is rolled back to its savepoint, so its
+// neighbours keep their results; each caller has its answer only after the
+// commit, so nothing is answered before it is durable.
+//
+// Accounts are shared among a few committers by a hash of their id: the
+// batches of one process never lock the same account, so they run side by
+// side, and one account's writes are always in order in one queue.
+
+const (
+	// accountCommitters is how many batches of one process run at once.
+	accountCommitters = 4
+	// maxAccountBatch bounds the writes in one transaction. PostgreSQL keeps
+	// 64 subtransactions of a transaction in shared memory; past that, every
+	// snapshot taken anywhere must look them up in pg_subtrans.
+	maxAccountBatch = 48
+	// batchTimeout bounds a batch's statements, which run without the
+	// callers' cancellation (ending one statement would end them all).
+	batchTimeout = 30 * time.Second
+)
+
+var errClosed = errors.New("postgres: the database is closed")
+
+// lockAccounts locks a batch's accounts in one order: a sort below the row
+// locks, so the rows are locked as they come out of it.
+const lockAccounts = `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+type accountWrite struct {
+	ctx     context.Context
+	account string
+	fn      func(credits.Tx) error
+	done    chan writeResult
+}
+
+type writeResult struct {
+	err      error
+	panicked any // a panic in fn, raised again in the caller's goroutine
+}
+
+func (db *DB) startCommitters() {
+	db.closing = make(chan struct{})
+	db.queues = make([]chan *accountWrite, accountCommitters)
+	for i := range db.queues {
+		db.queues[i] = make(chan *accountWrite)
+		db.committers.Add(1)
+		go db.commitLoop(db.queues[i])
+	}
+}
+
+func (db *DB) stopCommitters() {
+	db.closeOnce.Do(func() { close(db.closing) })
+	db.committers.Wait()
+}
+
+// UpdateAccount runs fn, a write that locks no account but accountID, in a
+// transaction shared with the writes that wait beside it, and returns once
+// that transaction is committed. Deadlocks and serialization failures are
+// retried, as Update retries them.
+func (db *DB) UpdateAccount(ctx context.Context, accountID string, fn func(credits.Tx) error) error {
+	h := fnv.New32a()
+	h.Write([]byte(accountID))
+	queue := db.queues[h.Sum32()%uint32(len(db.queues))]
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		req := &accountWrite{ctx: ctx, account: accountID, fn: fn, done: make(chan writeResult, 1)}
+		select {
+		case queue <- req:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-db.closing:
+			return errClosed
+		}
+		res := <-req.done
+		if res.panicked != nil {
+			panic(res.panicked)
+		}
+		if err = res.err; !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func (db *DB) commitLoop(queue chan *accountWrite) {
+	defer db.committers.Done()
+	for {
+		var batch []*accountWrite
+		select {
+		case first := <-queue:
+			batch = append(batch, first)
+		case <-db.closing:
+			return
+		}
+	drain:
+		for len(batch) < maxAccountBatch {
+			select {
+			case req := <-queue:
+				batch = append(batch, req)
+			default:
+				break drain
+			}
+		}
+		results := db.commitBatch(batch)
+		for i, req := range batch {
+			req.done <- results[i]
+		}
+	}
+}
+
+// commitBatch runs a batch in one transaction and returns each write's
+// result. A failure outside the writes' savepoints (the accounts' lock, the
+// connection, the commit) fails them all, and nothing of them is kept.
+func (db *DB) commitBatch(batch []*accountWrite) []writeResult {
+	results := make([]writeResult, len(batch))
+	failAll := func(err error) []writeResult {
+		for i := range results {
+			results[i] = writeResult{err: err}
+		}
+		return results
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	pooled, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return failAll(mapError(err))
+	}
+	defer pooled.Release()
+	c := newConn(pooled, "BEGIN", &db.roundTrips)
+	committed := false
+	defer func() {
+		if !committed {
+			if err := c.end(ctx, false); err != nil {
+				pooled.Conn().Close(ctx)
+			}
+		}
+	}()
+	var ids []string
+	for _, req := range batch {
+		ids = append(ids, req.account)
+	}
+	slices.Sort(ids)
+	// Held back: it goes out with BEGIN and the first write's statements.
+	c.Defer(sqlstore.Write{Op: "lock the batch's accounts", Query: lockAccounts, Args: []any{slices.Compact(ids)}})
+	held := -1 // the write whose statements and release wait to go out with the next one's
+	for i := 0; i < len(batch); i++ {
+		req := batch[i]
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = err // the caller gave up while it waited: do nothing for it
+			continue
+		}
+		res, fatal := runInSavepoint(ctx, c, req)
+		if c.earlier != nil {
+			// The held write failed when its statements went out with this
+			// one's: undo it, and run this one again.
+			if err := undoEarlier(ctx, c, results, held); err != nil {
+				return failAll(err)
+			}
+			held = -1
+			i--
+			continue
+		}
+		if fatal != nil {
+			return failAll(fatal)
+		}
+		results[i] = res
+		switch {
+		case len(c.previous) == 0:
+			held = -1
+		case res.err == nil && res.panicked == nil:
+			held = i // (a write that failed before it sent anything leaves the held one held)
+		}
+	}
+	for c.begun || len(c.previous) > 0 {
+		err := c.flush(ctx, "COMMIT")
+		switch {
+		case c.earlier != nil:
+			if err := undoEarlier(ctx, c, results, held); err != nil {
+				return failAll(err)
+			}
+			held = -1 // and commit the others
+		case err != nil:
+			return failAll(err)
+		}
+	}
+	committed = true
+	return results
+}
+
+// undoEarlier records the failure of the write whose statements went out
+// with a later statement, and rolls back to its savepoint.
+func undoEarlier(ctx context.Context, c *conn, results []writeResult, held int) error {
+	if held < 0 {
+		panic("postgres: a held-back write of no one failed")
+	}
+	earlier := c.earlier
+	results[held] = writeResult{err: earlier}
+	c.earlier = nil
+	err := c.rollbackToSavepoint(ctx)
+	if err != nil && (credits.ErrorCode(earlier) == credits.EUNAVAILABLE || retryable(earlier)) {
+		return earlier // the connection is gone, or the batch's lock found a deadlock: all are retried
+	}
+	return err
+}
+
+// runInSavepoint runs one write in a savepoint. Its held-back statements and
+// the savepoint's release wait (conn.previous) to go out with the next
+// write's first statement, or with the commit: a failure among them is this
+// write's, and undone then (conn.earlier). A write that fails while it runs
+// is rolled back to its savepoint here. A fatal error means the transaction
+// itself is broken.
+func runInSavepoint(ctx context.Context, c *conn, req *accountWrite) (res writeResult, fatal error) {
+	sends := c.sends
+	c.Defer(savepoint)
+	defer func() {
+		if p := recover(); p != nil {
+			res = writeResult{panicked: p}
+		}
+		switch {
+		case c.earlier != nil:
+			c.pending = nil // the batch undoes the earlier write and runs this one again
+		case res.err == nil && res.panicked == nil:
+			if c.sends == sends && len(c.previous) > 0 {
+				// Nothing of this write went out, so the earlier write's
+				// statements still wait: they go out on their own, so that a
+				// failure is told apart.
+				pending := c.pending
+				c.pending = nil
+				if err := c.flush(ctx); c.earlier != nil {
+					return
+				} else if err != nil {
+					fatal = err
+					return
+				}
+				c.pending = pending
+			}
+			c.previous = append(c.pending, release)
+			c.pending = nil
+		case c.sends == sends:
+			c.pending = nil // nothing of this write went out
+		default:
+			fatal = c.rollbackToSavepoint(ctx)
+			switch {
+			case fatal == nil:
+			case credits.ErrorCode(res.err) == credits.EUNAVAILABLE || retryable(res.err):
+				// The connection is gone, or the batch's lock found a
+				// deadlock: every write of the batch fails with that, and
+				// is retried.
+				fatal = res.err
+			default:
+				fatal = fmt.Errorf("%w, after a write failed: %v", fatal, res.err)
+			}
+		}
+	}()
+	res.err = req.fn(newTx(ctx, c, true))
+	return res, nil
+}
+
+// savepoint opens a write's savepoint; it goes out with the write's first
+// statement.
+var (
+	savepoint = sqlstore.Write{Op: "savepoint", Query: "SAVEPOINT write"}
+	release   = sqlstore.Write{Op: "release the savepoint", Query: "RELEASE SAVEPOINT write"}
+)
+
+// flush sends what waits to go out (see sendBefore), then queries, in one
+// batch, and reads every answer. A held-back write's failure is returned as
+// readSent has it (conn.earlier tells the previous write's); a query's
+// mapped.
+func (c *conn) flush(ctx context.Context, queries ...string) error {
+	b := &pgx.Batch{}
+	if !c.begun {
+		b.Queue(c.begin)
+	}
+	for _, w := range c.previous {
+		b.Queue(w.Query, w.Args...)
+	}
+	for _, w := range c.pending {
+		b.Queue(w.Query, w.Args...)
+	}
+	for _, q := range queries {
+		b.Queue(q)
+	}
+	c.trips.Add(1)
+	results := c.c.SendBatch(ctx, b)
+	defer results.Close()
+	if err := c.readSent(results); err != nil {
+		return err
+	}
+	for _, q := range queries {
+		if _, err := results.Exec(); err != nil {
+			return mapError(err)
+		}
+		if q == "COMMIT" {
+			c.begun = false
+		}
+	}
+	return mapError(results.Close())
+}
+
+// rollbackToSavepoint undoes the current write, whose savepoint went out:
+// what it held back is dropped, what it sent is rolled back. It goes out as
+// a simple query (pgx sends a statement without arguments so), which an
+// aborted transaction accepts; a statement pgx would first prepare it would
+// refuse.
+func (c *conn) rollbackToSavepoint(ctx context.Context) error {
+	c.pending, c.previous = nil, nil
+	c.trips.Add(1)
+	if _, err := c.c.Exec(ctx, "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"); err != nil {
+		return fmt.Errorf("postgres: roll back to a write's savepoint: %w", mapError(err))
+	}
+	return nil
+}
