@@ -34,7 +34,7 @@ import (
 
 const (
 	// accountCommitters is how many batches of one process run at once.
-	accountCommitters = 4
+	accountCommitters = 2
 	// maxAccountBatch bounds the writes in one transaction. PostgreSQL keeps
 	// 64 subtransactions of a transaction in shared memory; past that, every
 	// snapshot taken anywhere must look them up in pg_subtrans.
