@@ -51,6 +51,15 @@ const (
 	webhookRetryMax        = time.Hour
 	webhookDisableAfter    = 72 * time.Hour // failing this long disables an endpoint
 	webhookEndpointsAtOnce = 10
+	// OutboxGapWait is how long delivery waits at a gap in the events'
+	// numbers before it passes it. An event's number is taken when it is
+	// written, and on PostgreSQL transactions commit in any order (a batch
+	// of the group commit lasts several round trips), so a missing number
+	// may be an event still committing: passing it would skip that event
+	// forever. A number rolled back is never filled, and waits this long
+	// once. No transaction of the service lasts this long (a batch of the
+	// group commit is cut off at a third of it).
+	OutboxGapWait = 30 * time.Second
 	// WebhookRotationOverlap is how long a rotated secret keeps signing.
 	WebhookRotationOverlap = 24 * time.Hour
 )
@@ -393,6 +402,9 @@ func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error
 		}
 		next := -1
 		for i, ev := range events {
+			if ev.Seq != ep.Cursor+1 && s.now().Sub(ev.CreatedAt) < OutboxGapWait {
+				break // an event before this one may still be committing: wait for it
+			}
 			if ep.subscribes(ev.Type) {
 				next = i
 				break

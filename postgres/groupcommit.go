@@ -40,8 +40,10 @@ const (
 	// snapshot taken anywhere must look them up in pg_subtrans.
 	maxAccountBatch = 48
 	// batchTimeout bounds a batch's statements, which run without the
-	// callers' cancellation (ending one statement would end them all).
-	batchTimeout = 30 * time.Second
+	// callers' cancellation (ending one statement would end them all). It
+	// is well under credits.OutboxGapWait: an event a batch writes commits
+	// before delivery would pass over its number.
+	batchTimeout = 10 * time.Second
 )
 
 var errClosed = errors.New("postgres: the database is closed")

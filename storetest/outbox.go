@@ -430,3 +430,87 @@ func testCreditsExpiring(t *testing.T, open Opener) {
 		t.Fatalf("24 days later: %v, want a second one for lot %d of 10 credits", got, later.LotID)
 	}
 }
+
+// testDeliveryWaitsAtAGap hides an event as one still committing would be
+// (its number taken, its row not yet visible): delivery stops before the
+// gap rather than pass over it for good, sends the event once it appears,
+// in order, and passes a gap that stays empty (a number rolled back) only
+// after credits.OutboxGapWait.
+func testDeliveryWaitsAtAGap(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec: the suite needs raw SQL to hide an event", f.db)
+	}
+	f.svc.Webhooks = outbound.New(false)
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL+"/hooks", []string{"*"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = ep.Secret
+	exec := func(stmts ...string) {
+		t.Helper()
+		for _, stmt := range stmts {
+			if err := raw.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	hide := func() {
+		exec(`CREATE TABLE hidden_event AS SELECT * FROM outbox_events WHERE seq = (SELECT MAX(seq) - 1 FROM outbox_events)`,
+			`DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM hidden_event)`)
+	}
+	deliver := func(want int) {
+		t.Helper()
+		if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if len(rc.ids) != want {
+			t.Fatalf("%d events delivered, want %d", len(rc.ids), want)
+		}
+		for i := 1; i < len(rc.seqs); i++ {
+			if rc.seqs[i] != rc.seqs[i-1]+1 {
+				t.Errorf("account sequences delivered %v, want each once, in order", rc.seqs)
+			}
+		}
+	}
+	for range 3 {
+		f.grant("u1", 10, 0, 0)
+	}
+	hide() // the second of three, still committing
+	deliver(1)
+	f.now = f.now.Add(credits.OutboxGapWait / 2)
+	deliver(1)
+	// It commits: PostgreSQL's identity needs OVERRIDING SYSTEM VALUE to
+	// take a number given; SQLite has no such clause.
+	if err := raw.Exec(ctx, `INSERT INTO outbox_events OVERRIDING SYSTEM VALUE SELECT * FROM hidden_event`); err != nil {
+		exec(`INSERT INTO outbox_events SELECT * FROM hidden_event`)
+	}
+	exec(`DROP TABLE hidden_event`)
+	deliver(3)
+
+	for range 2 {
+		f.grant("u1", 10, 0, 0)
+	}
+	hide() // the first of two, rolled back: its number stays empty
+	exec(`DROP TABLE hidden_event`)
+	deliver(3)
+	f.now = f.now.Add(credits.OutboxGapWait / 2)
+	deliver(3)
+	f.now = f.now.Add(credits.OutboxGapWait/2 + time.Second)
+	if _, err := f.svc.DeliverWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.ids) != 4 {
+		t.Errorf("%d events delivered after the gap's wait, want 4", len(rc.ids))
+	}
+}

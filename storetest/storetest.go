@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsByStatus", testEventsByStatus},
 		{"EventsPagesAndRetention", testEventsPagesAndRetention},
 		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
+		{"DeliveryWaitsAtAGap", testDeliveryWaitsAtAGap},
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
