@@ -81,13 +81,7 @@ const maxTransactionRetries = 5
 
 // update runs fn in a write transaction, again when fn asks for a retry.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	var err error
-	for range maxTransactionRetries {
-		if err = s.Store.Update(ctx, fn); !errors.Is(err, errRetry) {
-			return err
-		}
-	}
-	return fmt.Errorf("transaction still conflicting after %d tries: %w", maxTransactionRetries, err)
+	return retryTransaction(func() error { return s.Store.Update(ctx, fn) })
 }
 
 // updateAccount runs fn, a write confined to one account, with the writes
@@ -98,9 +92,13 @@ func (s *Service) updateAccount(ctx context.Context, accountID string, fn func(T
 	if !ok || lookupID("account", accountID) != nil {
 		return s.update(ctx, fn)
 	}
+	return retryTransaction(func() error { return grouped.UpdateAccount(ctx, accountID, fn) })
+}
+
+func retryTransaction(run func() error) error {
 	var err error
 	for range maxTransactionRetries {
-		if err = grouped.UpdateAccount(ctx, accountID, fn); !errors.Is(err, errRetry) {
+		if err = run(); !errors.Is(err, errRetry) {
 			return err
 		}
 	}
