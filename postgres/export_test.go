@@ -16,7 +16,9 @@ func CommitBatch(db *DB, account string, fns ...func(credits.Tx) error) (errs []
 	for i, fn := range fns {
 		batch[i] = &accountWrite{ctx: context.Background(), account: account, fn: fn, done: make(chan writeResult, 1)}
 	}
-	for _, r := range db.commitBatch(batch) {
+	db.runBatch(batch)
+	for _, req := range batch {
+		r := <-req.done
 		errs, panics = append(errs, r.err), append(panics, r.panicked)
 	}
 	return errs, panics

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/sqlstore"
@@ -20,14 +21,23 @@ import (
 // cost more than a debit's statements: pgbench measured 15,000 one-write
 // transactions a second on this machine against 66,000 writes a second with
 // twenty in each, one savepoint per write. So writes of accounts wait in a
-// queue; a committer takes every write waiting in its queue, locks their
-// accounts in one statement in the order of their ids (so that two batches,
-// in this process or another replica, never wait for each other in a
-// cycle), runs each write in a savepoint of one transaction, and commits
-// once. A write that fails is rolled back to its savepoint, so its
-// neighbours keep their results; each caller has its answer only after the
-// commit, so nothing is answered before it is durable.
+// queue; a committer takes every write waiting in its queue, runs each in a
+// savepoint of one transaction, and commits once. A write that fails is
+// rolled back to its savepoint, so its neighbours keep their results; each
+// caller has its answer only after the commit, so nothing is answered
+// before it is durable.
 //
+// A batch locks its accounts first, in one statement in the order of their
+// ids, so that two batches (of this process or of another replica) may
+// wait for each other but never in a cycle. It waits for a lock at most
+// batchLockTimeout (PostgreSQL's lock_timeout, for the batch's transaction):
+// an account held that long (a stuck session) would otherwise stall every
+// write of every batch that has it. Then each of the batch's writes runs on
+// its own, in a transaction that waits for its lock as long as its caller
+// does, and the batch's accounts are kept out of batches for
+// contendedFor; so one account held for long delays its own writes, not
+// the others'.
+
 // Accounts are shared among a few committers by a hash of their id: the
 // batches of one process never lock the same account, so they run side by
 // side, and one account's writes are always in order in one queue.
@@ -44,13 +54,23 @@ const (
 	// is well under credits.OutboxGapWait: an event a batch writes commits
 	// before delivery would pass over its number.
 	batchTimeout = 10 * time.Second
+	// batchLockTimeout bounds a batch's wait for a lock; batches wait for
+	// each other for milliseconds.
+	batchLockTimeout = 2 * time.Second
+	// contendedFor is how long the accounts of a batch whose lock timed out
+	// are written outside batches.
+	contendedFor = 10 * time.Second
 )
-
-var errClosed = errors.New("postgres: the database is closed")
 
 // lockAccounts locks a batch's accounts in one order: a sort below the row
 // locks, so the rows are locked as they come out of it.
 const lockAccounts = `SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// errBatchLockTimedOut fails a batch whose accounts' lock waited past
+// batchLockTimeout: its writes run on their own.
+var errBatchLockTimedOut = errors.New("postgres: a batch waited too long for its accounts' locks")
+
+var errClosed = errors.New("postgres: the database is closed")
 
 type accountWrite struct {
 	ctx     context.Context
@@ -84,6 +104,9 @@ func (db *DB) stopCommitters() {
 // that transaction is committed. Deadlocks and serialization failures are
 // retried, as Update retries them.
 func (db *DB) UpdateAccount(ctx context.Context, accountID string, fn func(credits.Tx) error) error {
+	if db.contended(accountID) {
+		return db.Update(ctx, fn)
+	}
 	h := fnv.New32a()
 	h.Write([]byte(accountID))
 	queue := db.queues[h.Sum32()%uint32(len(db.queues))]
@@ -128,23 +151,78 @@ func (db *DB) commitLoop(queue chan *accountWrite) {
 				break drain
 			}
 		}
-		results := db.commitBatch(batch)
-		for i, req := range batch {
-			req.done <- results[i]
-		}
+		db.runBatch(batch)
 	}
 }
 
+// runBatch commits a batch and answers its writes; those that found their
+// account locked run on their own.
+func (db *DB) runBatch(batch []*accountWrite) {
+	results, alone := db.commitBatch(batch)
+	for i, req := range batch {
+		if slices.Contains(alone, i) {
+			go db.runAlone(req)
+			continue
+		}
+		req.done <- results[i]
+	}
+}
+
+// runAlone runs a write in a transaction of its own, which waits for the
+// account's lock.
+func (db *DB) runAlone(req *accountWrite) {
+	var res writeResult
+	defer func() { req.done <- res }()
+	defer func() {
+		if p := recover(); p != nil {
+			res = writeResult{panicked: p}
+		}
+	}()
+	res.err = db.Update(req.ctx, req.fn)
+}
+
+// contended reports whether an account's writes are kept out of batches.
+func (db *DB) contended(accountID string) bool {
+	db.contendedMu.Lock()
+	defer db.contendedMu.Unlock()
+	until, ok := db.contendedUntil[accountID]
+	if ok && time.Now().After(until) {
+		delete(db.contendedUntil, accountID)
+		return false
+	}
+	return ok
+}
+
+// keepOut keeps a batch's accounts out of batches for contendedFor.
+func (db *DB) keepOut(batch []*accountWrite) {
+	db.contendedMu.Lock()
+	defer db.contendedMu.Unlock()
+	if db.contendedUntil == nil {
+		db.contendedUntil = map[string]time.Time{}
+	}
+	for _, req := range batch {
+		db.contendedUntil[req.account] = time.Now().Add(contendedFor)
+	}
+}
+
+// lockNotAvailable reports a lock that was waited for past lock_timeout.
+func lockNotAvailable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
 // commitBatch runs a batch in one transaction and returns each write's
-// result. A failure outside the writes' savepoints (the accounts' lock, the
-// connection, the commit) fails them all, and nothing of them is kept.
-func (db *DB) commitBatch(batch []*accountWrite) []writeResult {
-	results := make([]writeResult, len(batch))
-	failAll := func(err error) []writeResult {
+// result, and the writes that are to run on their own (alone: a lock
+// waited for too long), which did nothing. A failure outside the writes'
+// savepoints (the connection, the commit) fails them all, and nothing of
+// them is kept.
+func (db *DB) commitBatch(batch []*accountWrite) (results []writeResult, alone []int) {
+	results = make([]writeResult, len(batch))
+	failAll := func(err error) ([]writeResult, []int) {
 		for i := range results {
 			results[i] = writeResult{err: err}
 		}
-		return results
+		return results, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
@@ -162,12 +240,13 @@ func (db *DB) commitBatch(batch []*accountWrite) []writeResult {
 			}
 		}
 	}()
-	var ids []string
+	ids := make([]string, 0, len(batch))
 	for _, req := range batch {
 		ids = append(ids, req.account)
 	}
 	slices.Sort(ids)
-	// Held back: it goes out with BEGIN and the first write's statements.
+	// Held back: they go out with BEGIN and the first write's statements.
+	c.Defer(sqlstore.Write{Op: "bound the batch's lock waits", Query: fmt.Sprintf("SET LOCAL lock_timeout = %d", batchLockTimeout.Milliseconds())})
 	c.Defer(sqlstore.Write{Op: "lock the batch's accounts", Query: lockAccounts, Args: []any{slices.Compact(ids)}})
 	held := -1 // the write whose statements and release wait to go out with the next one's
 	for i := 0; i < len(batch); i++ {
@@ -180,17 +259,25 @@ func (db *DB) commitBatch(batch []*accountWrite) []writeResult {
 		if c.earlier != nil {
 			// The held write failed when its statements went out with this
 			// one's: undo it, and run this one again.
-			if err := undoEarlier(ctx, c, results, held); err != nil {
+			if err := undoEarlier(ctx, c, results, held); errors.Is(err, errBatchLockTimedOut) {
+				return db.allAlone(batch)
+			} else if err != nil {
 				return failAll(err)
 			}
 			held = -1
 			i--
 			continue
 		}
+		if errors.Is(fatal, errBatchLockTimedOut) {
+			return db.allAlone(batch)
+		}
 		if fatal != nil {
 			return failAll(fatal)
 		}
 		results[i] = res
+		if lockNotAvailable(res.err) {
+			alone = append(alone, i)
+		}
 		switch {
 		case len(c.previous) == 0:
 			held = -1
@@ -211,7 +298,18 @@ func (db *DB) commitBatch(batch []*accountWrite) []writeResult {
 		}
 	}
 	committed = true
-	return results
+	return results, alone
+}
+
+// allAlone has every write of a batch whose lock timed out run on its own,
+// and keeps the batch's accounts out of batches for a while.
+func (db *DB) allAlone(batch []*accountWrite) ([]writeResult, []int) {
+	db.keepOut(batch)
+	alone := make([]int, len(batch))
+	for i := range alone {
+		alone[i] = i
+	}
+	return make([]writeResult, len(batch)), alone
 }
 
 // undoEarlier records the failure of the write whose statements went out
@@ -224,8 +322,12 @@ func undoEarlier(ctx context.Context, c *conn, results []writeResult, held int) 
 	results[held] = writeResult{err: earlier}
 	c.earlier = nil
 	err := c.rollbackToSavepoint(ctx)
-	if err != nil && (credits.ErrorCode(earlier) == credits.EUNAVAILABLE || retryable(earlier)) {
-		return earlier // the connection is gone, or the batch's lock found a deadlock: all are retried
+	switch {
+	case err == nil:
+	case lockNotAvailable(earlier):
+		return fmt.Errorf("%w: %v", errBatchLockTimedOut, earlier) // the batch's lock went out with the held write
+	case credits.ErrorCode(earlier) == credits.EUNAVAILABLE || retryable(earlier):
+		return earlier // the connection is gone: every write of the batch fails with that
 	}
 	return err
 }
@@ -269,10 +371,13 @@ func runInSavepoint(ctx context.Context, c *conn, req *accountWrite) (res writeR
 			fatal = c.rollbackToSavepoint(ctx)
 			switch {
 			case fatal == nil:
+			case lockNotAvailable(res.err):
+				// The batch's lock, sent with this write's first statement,
+				// waited too long: the transaction is aborted.
+				fatal = fmt.Errorf("%w: %v", errBatchLockTimedOut, res.err)
 			case credits.ErrorCode(res.err) == credits.EUNAVAILABLE || retryable(res.err):
-				// The connection is gone, or the batch's lock found a
-				// deadlock: every write of the batch fails with that, and
-				// is retried.
+				// The connection is gone: every write of the batch fails
+				// with that, which clients retry.
 				fatal = res.err
 			default:
 				fatal = fmt.Errorf("%w, after a write failed: %v", fatal, res.err)

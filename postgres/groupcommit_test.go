@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/pgtest"
@@ -178,5 +181,78 @@ func TestGroupCommitAcrossStores(t *testing.T) {
 	report, err := services[0].Verify(ctx)
 	if err != nil || len(report) > 0 {
 		t.Errorf("verify: %+v (%v)", report, err)
+	}
+}
+
+// TestGroupCommitHeldAccount holds an account's row lock in another
+// session while a batch writes that account and another: the batch waits
+// for the lock no longer than batchLockTimeout, the other account's write is
+// then committed on its own, and the held account's once the lock is let go
+// (so one account held for long cannot stall the others for long).
+func TestGroupCommitHeldAccount(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := credits.NewService(db)
+	for _, id := range []string{"u1", "u2"} {
+		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	if _, err := other.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, "SELECT id FROM accounts WHERE id = 'u1' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	var runs [2]atomic.Int32
+	threshold := func(i int, id string, n int64) func(credits.Tx) error {
+		return func(tx credits.Tx) error {
+			runs[i].Add(1)
+			locked, err := tx.LockAccount(id)
+			if err != nil {
+				return err
+			}
+			return locked.SetLowBalanceThreshold(n)
+		}
+	}
+	done := make(chan []error, 1)
+	go func() {
+		errs, _ := postgres.CommitBatch(db, "u1", threshold(0, "u1", 5), threshold(1, "u2", 7))
+		done <- errs
+	}()
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		if a, err := svc.GetAccount(ctx, "u2"); err == nil && a.LowBalanceThreshold == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("u2's write was not committed while another session held u1: the batch waited for u1's lock until it was let go")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := other.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(<-done...); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.LowBalanceThreshold != 5 {
+		t.Errorf("u1 after its lock was let go: %+v (%v), want threshold 5", a, err)
+	}
+	if got := runs[0].Load(); got != 2 {
+		t.Errorf("u1's write ran %d times, want 2 (in the batch, whose lock timed out; then on its own)", got)
 	}
 }

@@ -57,6 +57,10 @@ type DB struct {
 	committers sync.WaitGroup
 	closing    chan struct{}
 	closeOnce  sync.Once
+	// Accounts whose writes stay out of batches until a time (a batch that
+	// had them waited too long for a lock).
+	contendedMu    sync.Mutex
+	contendedUntil map[string]time.Time
 }
 
 var (
