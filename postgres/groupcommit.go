@@ -37,7 +37,7 @@ import (
 // does, and the batch's accounts are kept out of batches for
 // contendedFor; so one account held for long delays its own writes, not
 // the others'.
-
+//
 // Accounts are shared among a few committers by a hash of their id: the
 // batches of one process never lock the same account, so they run side by
 // side, and one account's writes are always in order in one queue.
@@ -200,8 +200,14 @@ func (db *DB) keepOut(batch []*accountWrite) {
 	if db.contendedUntil == nil {
 		db.contendedUntil = map[string]time.Time{}
 	}
+	now := time.Now()
+	for id, until := range db.contendedUntil {
+		if now.After(until) {
+			delete(db.contendedUntil, id) // so that the map holds only the accounts kept out now
+		}
+	}
 	for _, req := range batch {
-		db.contendedUntil[req.account] = time.Now().Add(contendedFor)
+		db.contendedUntil[req.account] = now.Add(contendedFor)
 	}
 }
 
