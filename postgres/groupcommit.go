@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/credits/credits"
@@ -406,16 +405,7 @@ var (
 // readSent has it (conn.earlier tells the previous write's); a query's
 // mapped.
 func (c *conn) flush(ctx context.Context, queries ...string) error {
-	b := &pgx.Batch{}
-	if !c.begun {
-		b.Queue(c.begin)
-	}
-	for _, w := range c.previous {
-		b.Queue(w.Query, w.Args...)
-	}
-	for _, w := range c.pending {
-		b.Queue(w.Query, w.Args...)
-	}
+	b := c.waiting()
 	for _, q := range queries {
 		b.Queue(q)
 	}

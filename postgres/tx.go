@@ -97,6 +97,21 @@ func (c *conn) Query(ctx context.Context, query string, args ...any) (sqlstore.R
 // transaction has not begun, and the writes held back), then query itself,
 // and reads the results up to query's, which the caller reads.
 func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
+	b := c.waiting()
+	b.Queue(query, args...)
+	c.trips.Add(1)
+	results := c.c.SendBatch(ctx, b)
+	if err := c.readSent(results); err != nil {
+		results.Close()
+		return nil, err
+	}
+	return results, nil
+}
+
+// waiting is a batch of what must go out before the next statement: BEGIN,
+// if the transaction has not begun, the previous write's statements and the
+// ones held back (readSent reads their answers).
+func (c *conn) waiting() *pgx.Batch {
 	b := &pgx.Batch{}
 	if !c.begun {
 		b.Queue(c.begin)
@@ -107,14 +122,7 @@ func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.Ba
 	for _, w := range c.pending {
 		b.Queue(w.Query, w.Args...)
 	}
-	b.Queue(query, args...)
-	c.trips.Add(1)
-	results := c.c.SendBatch(ctx, b)
-	if err := c.readSent(results); err != nil {
-		results.Close()
-		return nil, err
-	}
-	return results, nil
+	return b
 }
 
 // readSent reads the answers to what went out before a batch's queries:
