@@ -131,19 +131,7 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 // accounts, and no debit is lost, doubled or failed.
 func TestGroupCommitAcrossStores(t *testing.T) {
 	url := pgtest.URL(t)
-	var stores [2]*postgres.DB
-	for i := range stores {
-		db, err := postgres.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		stores[i] = db
-	}
-	if _, err := stores[0].Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	first, second := stores[0], stores[1]
+	first, second := openMigrated(t, url), openMigrated(t, url)
 	ctx := context.Background()
 	services := []*credits.Service{credits.NewService(first), credits.NewService(second)}
 	const accounts, debits = 5, 400
@@ -192,14 +180,7 @@ func TestGroupCommitAcrossStores(t *testing.T) {
 func TestGroupCommitHeldAccount(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, url)
 	svc := credits.NewService(db)
 	for _, id := range []string{"u1", "u2"} {
 		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
@@ -255,4 +236,19 @@ func TestGroupCommitHeldAccount(t *testing.T) {
 	if got := runs[0].Load(); got != 2 {
 		t.Errorf("u1's write ran %d times, want 2 (in the batch, whose lock timed out; then on its own)", got)
 	}
+}
+
+// openMigrated opens a store on the database at url (several stores on one
+// schema stand for replicas) and migrates it, closed with the test.
+func openMigrated(t *testing.T, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
