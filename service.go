@@ -87,12 +87,12 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 // updateAccount runs fn, a write confined to one account, with the writes
 // of other accounts where the store groups them (AccountUpdater), and again
 // when fn asks for a retry.
-func (s *Service) updateAccount(ctx context.Context, accountID string, fn func(Tx) error) error {
+func (s *Service) updateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error {
 	grouped, ok := s.Store.(AccountUpdater)
-	if !ok || lookupID("account", accountID) != nil {
+	if !ok || lookupID("account", w.AccountID) != nil {
 		return s.update(ctx, fn)
 	}
-	return retryTransaction(func() error { return grouped.UpdateAccount(ctx, accountID, fn) })
+	return retryTransaction(func() error { return grouped.UpdateAccount(ctx, w, fn) })
 }
 
 func retryTransaction(run func() error) error {

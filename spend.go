@@ -63,7 +63,11 @@ func HashRequest(parts ...string) string {
 func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accountID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
 	now := s.now()
 	var opErr error
-	err = s.updateAccount(ctx, accountID, func(tx Tx) error {
+	w := AccountWrite{AccountID: accountID, Now: now}
+	if idem != nil {
+		w.Scope, w.Key = idem.Scope, idem.Key
+	}
+	err = s.updateAccount(ctx, w, func(tx Tx) error {
 		var zero T
 		result, replayed, opErr = zero, false, nil
 		if lookupID("account", accountID) == nil {

@@ -22,7 +22,17 @@ type Store interface {
 // commit). Its contract is Update's: fn may run more than once, a write that
 // fails leaves nothing, and nothing is answered before its commit is durable.
 type AccountUpdater interface {
-	UpdateAccount(ctx context.Context, accountID string, fn func(Tx) error) error
+	UpdateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error
+}
+
+// AccountWrite is a grouped write's account and what the write reads first,
+// so that a batch may read it for all its writes in one statement each: the
+// account's row and lots spendable at Now (a zero Now: nothing said), and
+// the record of the idempotency key in Scope ("" Key: none).
+type AccountWrite struct {
+	AccountID  string
+	Now        time.Time
+	Scope, Key string
 }
 
 // AccountMemory is a Store that reads one account's row through a memory of

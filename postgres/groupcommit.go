@@ -72,10 +72,10 @@ var errBatchLockTimedOut = errors.New("postgres: a batch waited too long for its
 var errClosed = errors.New("postgres: the database is closed")
 
 type accountWrite struct {
-	ctx     context.Context
-	account string
-	fn      func(credits.Tx) error
-	done    chan writeResult
+	ctx  context.Context
+	w    credits.AccountWrite
+	fn   func(credits.Tx) error
+	done chan writeResult
 }
 
 type writeResult struct {
@@ -98,20 +98,20 @@ func (db *DB) stopCommitters() {
 	db.committers.Wait()
 }
 
-// UpdateAccount runs fn, a write that locks no account but accountID, in a
+// UpdateAccount runs fn, a write that locks no account but w's, in a
 // transaction shared with the writes that wait beside it, and returns once
 // that transaction is committed. Deadlocks and serialization failures are
 // retried, as Update retries them.
-func (db *DB) UpdateAccount(ctx context.Context, accountID string, fn func(credits.Tx) error) error {
-	if db.contended(accountID) {
+func (db *DB) UpdateAccount(ctx context.Context, w credits.AccountWrite, fn func(credits.Tx) error) error {
+	if db.contended(w.AccountID) {
 		return db.Update(ctx, fn)
 	}
 	h := fnv.New32a()
-	h.Write([]byte(accountID))
+	h.Write([]byte(w.AccountID))
 	queue := db.queues[h.Sum32()%uint32(len(db.queues))]
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		req := &accountWrite{ctx: ctx, account: accountID, fn: fn, done: make(chan writeResult, 1)}
+		req := &accountWrite{ctx: ctx, w: w, fn: fn, done: make(chan writeResult, 1)}
 		select {
 		case queue <- req:
 		case <-ctx.Done():
@@ -206,7 +206,7 @@ func (db *DB) keepOut(batch []*accountWrite) {
 		}
 	}
 	for _, req := range batch {
-		db.contendedUntil[req.account] = now.Add(contendedFor)
+		db.contendedUntil[req.w.AccountID] = now.Add(contendedFor)
 	}
 }
 
@@ -247,63 +247,84 @@ func (db *DB) commitBatch(batch []*accountWrite) (results []writeResult, alone [
 	}()
 	ids := make([]string, 0, len(batch))
 	for _, req := range batch {
-		ids = append(ids, req.account)
+		ids = append(ids, req.w.AccountID)
 	}
 	slices.Sort(ids)
-	// Held back: they go out with BEGIN and the first write's statements.
+	// Held back: they go out with BEGIN and what the batch reads ahead, or
+	// with the first write's statements.
 	c.Defer(sqlstore.Write{Op: "bound the batch's lock waits", Query: fmt.Sprintf("SET LOCAL lock_timeout = %d", batchLockTimeout.Milliseconds())})
 	c.Defer(sqlstore.Write{Op: "lock the batch's accounts", Query: lockAccounts, Args: []any{slices.Compact(ids)}})
-	held := -1 // the write whose statements and release wait to go out with the next one's
-	for i := 0; i < len(batch); i++ {
-		req := batch[i]
-		if err := req.ctx.Err(); err != nil {
+	if err := c.readAhead(ctx, batch); lockNotAvailable(err) {
+		return db.allAlone(batch)
+	} else if err != nil {
+		return failAll(err)
+	}
+	for i := 0; ; i++ {
+		if i == len(batch) {
+			if !c.begun && len(c.previous) == 0 {
+				break // every caller gave up: nothing went out
+			}
+			err := c.flush(ctx, "COMMIT")
+			if c.earlier == nil && err != nil {
+				return failAll(err)
+			}
+			if c.earlier == nil {
+				break
+			}
+		} else if err := batch[i].ctx.Err(); err != nil {
 			results[i].err = err // the caller gave up while it waited: do nothing for it
 			continue
+		} else {
+			res, fatal := runInSavepoint(ctx, c, batch[i], i)
+			if errors.Is(fatal, errBatchLockTimedOut) {
+				return db.allAlone(batch)
+			}
+			if fatal != nil && c.earlier == nil {
+				return failAll(fatal)
+			}
+			results[i] = res
 		}
-		res, fatal := runInSavepoint(ctx, c, req)
 		if c.earlier != nil {
-			// The held write failed when its statements went out with this
-			// one's: undo it, and run this one again.
-			if err := undoEarlier(ctx, c, results, held); errors.Is(err, errBatchLockTimedOut) {
+			// A held write failed when its statements went out with later
+			// ones: undo it, and run the writes after it again.
+			failed, err := undoEarlier(ctx, c, results)
+			if errors.Is(err, errBatchLockTimedOut) {
 				return db.allAlone(batch)
 			} else if err != nil {
 				return failAll(err)
 			}
-			held = -1
-			i--
-			continue
-		}
-		if errors.Is(fatal, errBatchLockTimedOut) {
-			return db.allAlone(batch)
-		}
-		if fatal != nil {
-			return failAll(fatal)
-		}
-		results[i] = res
-		if lockNotAvailable(res.err) {
-			alone = append(alone, i)
-		}
-		switch {
-		case len(c.previous) == 0:
-			held = -1
-		case res.err == nil && res.panicked == nil:
-			held = i // (a write that failed before it sent anything leaves the held one held)
+			i = failed
 		}
 	}
-	for c.begun || len(c.previous) > 0 {
-		err := c.flush(ctx, "COMMIT")
-		switch {
-		case c.earlier != nil:
-			if err := undoEarlier(ctx, c, results, held); err != nil {
-				return failAll(err)
-			}
-			held = -1 // and commit the others
-		case err != nil:
-			return failAll(err)
+	for i, res := range results {
+		if lockNotAvailable(res.err) {
+			alone = append(alone, i)
 		}
 	}
 	committed = true
 	return results, alone
+}
+
+// readAhead reads, with BEGIN and the batch's lock, what the batch's writes
+// read first (sqlstore.ReadAhead); when they say nothing of it, the lock
+// waits to go out with the first write's statements.
+func (c *conn) readAhead(ctx context.Context, batch []*accountWrite) error {
+	writes := make([]credits.AccountWrite, len(batch))
+	for i, req := range batch {
+		writes[i] = req.w
+	}
+	ahead, reads := sqlstore.ReadAhead(sqlstore.Postgres, writes)
+	if len(reads) == 0 {
+		return nil
+	}
+	for _, r := range reads {
+		c.Defer(r)
+	}
+	if err := c.flush(ctx); err != nil {
+		return err
+	}
+	c.ahead = ahead
+	return nil
 }
 
 // allAlone has every write of a batch whose lock timed out run on its own,
@@ -318,32 +339,30 @@ func (db *DB) allAlone(batch []*accountWrite) ([]writeResult, []int) {
 }
 
 // undoEarlier records the failure of the write whose statements went out
-// with a later statement, and rolls back to its savepoint.
-func undoEarlier(ctx context.Context, c *conn, results []writeResult, held int) error {
-	if held < 0 {
-		panic("postgres: a held-back write of no one failed")
-	}
-	earlier := c.earlier
-	results[held] = writeResult{err: earlier}
+// with a later statement, and rolls back to its savepoint; the writes held
+// after it did not run. It returns the failed write's place in the batch.
+func undoEarlier(ctx context.Context, c *conn, results []writeResult) (failed int, err error) {
+	failed, earlier := c.earlierIndex, c.earlier
+	results[failed] = writeResult{err: earlier}
 	c.earlier = nil
-	err := c.rollbackToSavepoint(ctx)
+	err = c.rollbackToSavepoint(ctx)
 	switch {
 	case err == nil:
 	case lockNotAvailable(earlier):
-		return fmt.Errorf("%w: %v", errBatchLockTimedOut, earlier) // the batch's lock went out with the held write
+		err = fmt.Errorf("%w: %v", errBatchLockTimedOut, earlier) // the batch's lock went out with the held write
 	case credits.ErrorCode(earlier) == credits.EUNAVAILABLE || retryable(earlier):
-		return earlier // the connection is gone: every write of the batch fails with that
+		err = earlier // the connection is gone: every write of the batch fails with that
 	}
-	return err
+	return failed, err
 }
 
-// runInSavepoint runs one write in a savepoint. Its held-back statements and
-// the savepoint's release wait (conn.previous) to go out with the next
-// write's first statement, or with the commit: a failure among them is this
-// write's, and undone then (conn.earlier). A write that fails while it runs
+// runInSavepoint runs one write, the batch's index-th, in a savepoint. Its
+// held-back statements and the savepoint's release wait (conn.previous) to
+// go out with a later write's first statement, or with the commit: a
+// failure among them is this write's, and undone then (conn.earlier). A write that fails while it runs
 // is rolled back to its savepoint here. A fatal error means the transaction
 // itself is broken.
-func runInSavepoint(ctx context.Context, c *conn, req *accountWrite) (res writeResult, fatal error) {
+func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) (res writeResult, fatal error) {
 	sends := c.sends
 	c.Defer(savepoint)
 	defer func() {
@@ -354,21 +373,7 @@ func runInSavepoint(ctx context.Context, c *conn, req *accountWrite) (res writeR
 		case c.earlier != nil:
 			c.pending = nil // the batch undoes the earlier write and runs this one again
 		case res.err == nil && res.panicked == nil:
-			if c.sends == sends && len(c.previous) > 0 {
-				// Nothing of this write went out, so the earlier write's
-				// statements still wait: they go out on their own, so that a
-				// failure is told apart.
-				pending := c.pending
-				c.pending = nil
-				if err := c.flush(ctx); c.earlier != nil {
-					return
-				} else if err != nil {
-					fatal = err
-					return
-				}
-				c.pending = pending
-			}
-			c.previous = append(c.pending, release)
+			c.previous = append(c.previous, heldWrite{index: index, writes: append(c.pending, release)})
 			c.pending = nil
 		case c.sends == sends:
 			c.pending = nil // nothing of this write went out

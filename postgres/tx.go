@@ -30,13 +30,25 @@ type conn struct {
 	sends   int           // how many times held-back writes went out
 	trips   *atomic.Int64 // the store's count of round trips
 
-	// In a batch of writes (groupcommit.go), the previous write's held-back
-	// statements and its savepoint's release go out before this write's, with
-	// its first statement. Their failure is that write's (earlier), not this
-	// one's.
-	previous []sqlstore.Write
-	earlier  error
+	// In a batch of writes (groupcommit.go), the previous writes' held-back
+	// statements and their savepoints' releases go out before this write's,
+	// with its first statement. A failure among them is the first failing
+	// write's (earlier, at earlierIndex in the batch), not this one's.
+	previous     []heldWrite
+	earlier      error
+	earlierIndex int
+
+	ahead *sqlstore.BatchAhead // what the batch read for its writes at once
 }
+
+// heldWrite is a write of a batch whose statements wait to go out.
+type heldWrite struct {
+	index  int // in the batch
+	writes []sqlstore.Write
+}
+
+// Ahead is what the batch read ahead for its writes (sqlstore.Ahead).
+func (c *conn) Ahead() *sqlstore.BatchAhead { return c.ahead }
 
 // errEarlierWrite fails a statement that went out after a statement of the
 // batch's previous write that failed: the statement did not run.
@@ -109,15 +121,17 @@ func (c *conn) sendBefore(ctx context.Context, query string, args []any) (pgx.Ba
 }
 
 // waiting is a batch of what must go out before the next statement: BEGIN,
-// if the transaction has not begun, the previous write's statements and the
+// if the transaction has not begun, the previous writes' statements and the
 // ones held back (readSent reads their answers).
 func (c *conn) waiting() *pgx.Batch {
 	b := &pgx.Batch{}
 	if !c.begun {
 		b.Queue(c.begin)
 	}
-	for _, w := range c.previous {
-		b.Queue(w.Query, w.Args...)
+	for _, held := range c.previous {
+		for _, w := range held.writes {
+			b.Queue(w.Query, w.Args...)
+		}
 	}
 	for _, w := range c.pending {
 		b.Queue(w.Query, w.Args...)
@@ -126,7 +140,7 @@ func (c *conn) waiting() *pgx.Batch {
 }
 
 // readSent reads the answers to what went out before a batch's queries:
-// BEGIN, if the transaction had not begun, the previous write's statements
+// BEGIN, if the transaction had not begun, the previous writes' statements
 // and the ones held back.
 func (c *conn) readSent(results pgx.BatchResults) error {
 	begun, previous, pending := c.begun, c.previous, c.pending
@@ -137,10 +151,12 @@ func (c *conn) readSent(results pgx.BatchResults) error {
 			return mapError(err)
 		}
 	}
-	for _, w := range previous {
-		if err := readPending(results, w); err != nil {
-			c.earlier = lateError(w, err)
-			return errEarlierWrite
+	for _, held := range previous {
+		for _, w := range held.writes {
+			if err := readPending(results, w); err != nil {
+				c.earlier, c.earlierIndex = lateError(w, err), held.index
+				return errEarlierWrite // and the writes held after it did not run
+			}
 		}
 	}
 	for _, w := range pending {

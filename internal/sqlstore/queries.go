@@ -103,6 +103,12 @@ func (t *Tx) WillLock(id string, now time.Time) {
 	if _, ok := t.conn.(Deferrer); !ok || !t.write || t.d.NextEntryID == "" {
 		return
 	}
+	if a := t.batchAhead(); a != nil {
+		if ahead := a.takeAccount(id, now); ahead != nil {
+			t.ahead = ahead // read with the batch: nothing to send
+			return
+		}
+	}
 	ahead := &lockAhead{id: id, at: now}
 	t.ahead = ahead
 	// Held back: later cannot fail here.
@@ -418,12 +424,24 @@ func (t *Tx) NoticeDueAccounts(now, until time.Time, limit int) ([]string, error
 
 // Idempotency keys.
 
+const idempotencyColumns = `scope, key, request_hash, error_code, error_message, result, created_at`
+
+func scanIdempotencyRecord(s scanner) (credits.IdempotencyRecord, error) {
+	var r credits.IdempotencyRecord
+	err := s.Scan(&r.Scope, &r.Key, &r.RequestHash, &r.ErrorCode, &r.ErrorMessage, &r.Result, timeValue{&r.CreatedAt})
+	return r, err
+}
+
 func (t *Tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, error) {
-	return queryOne(t, "read idempotency key", func(s scanner) (credits.IdempotencyRecord, error) {
-		var r credits.IdempotencyRecord
-		err := s.Scan(&r.Scope, &r.Key, &r.RequestHash, &r.ErrorCode, &r.ErrorMessage, &r.Result, timeValue{&r.CreatedAt})
-		return r, err
-	}, `SELECT scope, key, request_hash, error_code, error_message, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
+	if a := t.batchAhead(); a != nil {
+		if r, found, ok := a.takeKey(scope, key); ok && found {
+			return r, nil
+		} else if ok {
+			return r, fmt.Errorf("read idempotency key: %w", credits.ErrNotFound)
+		}
+	}
+	return queryOne(t, "read idempotency key", scanIdempotencyRecord,
+		`SELECT `+idempotencyColumns+` FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
 }
 
 func (t *Tx) CreateIdempotencyRecord(r credits.IdempotencyRecord) error {

@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// BatchAhead is what a batch of grouped writes (PostgreSQL's group commit)
+// reads for all its writes at once, under the batch's account locks and
+// before any of its writes: each account's row, its first spendable lots
+// and an id for its next entry, and each idempotency key's record. A write
+// that finds its answers here (WillLock, IdempotencyRecord) needs no round
+// trip before its statements, which then go out together with the other
+// writes' and the COMMIT: a batch of writes of distinct accounts takes two
+// round trips, not one per write.
+//
+// Each answer is taken once, by the first write that asks for it: a later
+// write of the same account or key reads for itself, after the earlier
+// write's statements.
+type BatchAhead struct {
+	since    time.Time // the lots read are those spendable at since
+	accounts map[string]*aheadAccount
+	keys     map[[2]string]*aheadKey
+	entryIDs []int64
+}
+
+type aheadAccount struct {
+	found   bool
+	account credits.Account
+	lots    []credits.Lot // up to lotsReadAhead, in burn-down order at since
+	taken   bool
+}
+
+type aheadKey struct {
+	found  bool
+	record credits.IdempotencyRecord
+	taken  bool
+}
+
+// Ahead is a connection that holds what its batch read ahead.
+type Ahead interface {
+	Ahead() *BatchAhead // nil: nothing
+}
+
+// ReadAhead returns a batch's read-ahead and the statements that fill it
+// (PostgreSQL's SQL), to go out after the batch's lock on its accounts: a
+// statement taken after the lock sees every commit before it. A write with
+// a zero Now says nothing of what it reads, and may write anything of its
+// account: a batch that has one reads nothing ahead.
+func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write) {
+	a := &BatchAhead{accounts: map[string]*aheadAccount{}, keys: map[[2]string]*aheadKey{}}
+	for _, w := range writes {
+		if w.Now.IsZero() {
+			return a, nil
+		}
+	}
+	var ids, scopes, keys []string
+	for _, w := range writes {
+		if _, ok := a.accounts[w.AccountID]; !ok {
+			a.accounts[w.AccountID] = &aheadAccount{}
+			ids = append(ids, w.AccountID)
+		}
+		if a.since.IsZero() || w.Now.Before(a.since) {
+			a.since = w.Now
+		}
+		k := [2]string{w.Scope, w.Key}
+		if _, ok := a.keys[k]; w.Key != "" && !ok {
+			a.keys[k] = &aheadKey{}
+			scopes, keys = append(scopes, w.Scope), append(keys, w.Key)
+		}
+	}
+	if len(ids) == 0 {
+		return a, nil
+	}
+	reads := []Write{
+		{Op: "read the batch's accounts", Query: `SELECT ` + accountColumns + ` FROM accounts WHERE id = ANY($1)`, Args: []any{ids},
+			Scan: func(rows Rows) error {
+				for rows.Next() {
+					acc, err := scanAccount(rows)
+					if err != nil {
+						return err
+					}
+					if e := a.accounts[acc.ID]; e != nil {
+						e.found, e.account = true, acc
+					}
+				}
+				return nil
+			}},
+		{Op: "read the batch's first spendable lots", Query: `SELECT ` + lotColumns + ` FROM unnest($1::text[]) AS batch (id)
+			CROSS JOIN LATERAL (SELECT * FROM lots WHERE lots.account_id = batch.id AND spendable AND (expires_at IS NULL OR expires_at > $2)
+				ORDER BY ` + burnDownOrder + ` LIMIT $3) AS lots
+			ORDER BY lots.account_id, ` + burnDownOrder, Args: []any{ids, d.Time(a.since), lotsReadAhead},
+			Scan: func(rows Rows) error {
+				for rows.Next() {
+					lot, err := scanLot(rows)
+					if err != nil {
+						return err
+					}
+					if e := a.accounts[lot.AccountID]; e != nil {
+						e.lots = append(e.lots, lot)
+					}
+				}
+				return nil
+			}},
+		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{len(ids)},
+			Scan: func(rows Rows) error {
+				for rows.Next() {
+					var id int64
+					if err := rows.Scan(&id); err != nil {
+						return err
+					}
+					a.entryIDs = append(a.entryIDs, id)
+				}
+				if len(a.entryIDs) != len(ids) {
+					return fmt.Errorf("%d entry ids for %d accounts", len(a.entryIDs), len(ids))
+				}
+				return nil
+			}},
+	}
+	if len(keys) > 0 {
+		reads = append(reads, Write{Op: "read the batch's idempotency keys",
+			Query: `SELECT ` + idempotencyColumns + ` FROM idempotency_keys WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+			Args:  []any{scopes, keys},
+			Scan: func(rows Rows) error {
+				for rows.Next() {
+					r, err := scanIdempotencyRecord(rows)
+					if err != nil {
+						return err
+					}
+					if e := a.keys[[2]string{r.Scope, r.Key}]; e != nil {
+						e.found, e.record = true, r
+					}
+				}
+				return nil
+			}})
+	}
+	return a, reads
+}
+
+// takeAccount returns what was read ahead for the account, as WillLock
+// would have read it at now; nil when nothing was, or another write took it.
+func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
+	e := a.accounts[id]
+	if e == nil || e.taken || len(a.entryIDs) == 0 || now.Before(a.since) {
+		return nil
+	}
+	e.taken = true
+	ahead := &lockAhead{id: id, at: now, answered: true, found: e.found, account: e.account, lotsRead: true}
+	ahead.entryID, a.entryIDs = a.entryIDs[0], a.entryIDs[1:]
+	// The lots spendable at since that are still spendable at now are, in
+	// order, the first of those spendable at now, unless the read was cut
+	// off at its limit: then one past it may be missing.
+	for _, lot := range e.lots {
+		if lot.ExpiresAt != nil && !lot.ExpiresAt.After(now) {
+			ahead.lotsRead = len(e.lots) < lotsReadAhead
+			continue
+		}
+		ahead.lots = append(ahead.lots, lot)
+	}
+	if !ahead.lotsRead {
+		ahead.lots = nil
+	}
+	return ahead
+}
+
+// takeKey returns what was read ahead for an idempotency key; ok false when
+// nothing was, or another write took it.
+func (a *BatchAhead) takeKey(scope, key string) (r credits.IdempotencyRecord, found, ok bool) {
+	e := a.keys[[2]string{scope, key}]
+	if e == nil || e.taken {
+		return r, false, false
+	}
+	e.taken = true
+	return e.record, e.found, true
+}
+
+// batchAhead is the read-ahead of the transaction's connection, if any.
+func (t *Tx) batchAhead() *BatchAhead {
+	if c, ok := t.conn.(Ahead); ok && t.write {
+		return c.Ahead()
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/pgtest"
+	"github.com/credits/credits/postgres"
+)
+
+// gathering is a store whose grouped writes wait to be run together, as one
+// batch, by the test (postgres.CommitWrites): what the service hands the
+// group commit, gathered in a known order.
+type gathering struct {
+	*postgres.DB
+	mu      sync.Mutex
+	ws      []credits.AccountWrite
+	fns     []func(credits.Tx) error
+	results []chan error
+	arrived chan struct{}
+}
+
+func (g *gathering) UpdateAccount(ctx context.Context, w credits.AccountWrite, fn func(credits.Tx) error) error {
+	result := make(chan error, 1)
+	g.mu.Lock()
+	g.ws, g.fns, g.results = append(g.ws, w), append(g.fns, fn), append(g.results, result)
+	g.mu.Unlock()
+	g.arrived <- struct{}{}
+	return <-result
+}
+
+// TestGroupCommitReadAhead runs, as one batch, the debits of the service on
+// distinct accounts, a second debit of one of them, a replayed key, a debit
+// refused for want of credits, one without a key and one of an account that
+// does not exist. The batch reads its accounts, lots, entry ids and keys in
+// its first round trip; only the second debit of an account needs one of its
+// own; the rest go out with the COMMIT. Each answer is the one the debit
+// gets alone.
+func TestGroupCommitReadAhead(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	svc := credits.NewService(db)
+	for i := range 4 {
+		id := fmt.Sprint("a", i)
+		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.Grant(ctx, id, credits.GrantRequest{Amount: 10}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(account, k string) *credits.Idempotency {
+		if k == "" {
+			return nil
+		}
+		return &credits.Idempotency{Scope: "debit/" + account, Key: k, RequestHash: "h"}
+	}
+	first, _, err := svc.Debit(ctx, "a0", credits.DebitRequest{Amount: 1}, key("a0", "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g := &gathering{DB: db, arrived: make(chan struct{})}
+	grouped := credits.NewService(g)
+	debits := []struct {
+		account string
+		amount  int64
+		key     string
+		want    string // the error's code; "" none
+	}{
+		{"a0", 2, "k1", ""},
+		{"a1", 3, "k2", ""},
+		{"a2", 20, "k3", credits.EINSUFFICIENT},
+		{"a1", 1, "k4", ""},  // the account's second write in the batch
+		{"a0", 1, "old", ""}, // replayed
+		{"a3", 4, "", ""},
+		{"nobody", 1, "k5", credits.ENOTFOUND},
+	}
+	type answer struct {
+		result   credits.DebitResult
+		replayed bool
+		err      error
+	}
+	answers := make([]answer, len(debits))
+	var wg sync.WaitGroup
+	for i, d := range debits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, replayed, err := grouped.Debit(ctx, d.account, credits.DebitRequest{Amount: d.amount}, key(d.account, d.key))
+			answers[i] = answer{r, replayed, err}
+		}()
+		<-g.arrived // one at a time: the batch's order is the table's
+	}
+	before := postgres.RoundTrips(db)
+	errs := postgres.CommitWrites(db, g.ws, g.fns)
+	if got := postgres.RoundTrips(db) - before; got != 3 {
+		t.Errorf("a batch of %d debits took %d round trips, want 3 (what it reads, the second debit of a1, the commit)", len(debits), got)
+	}
+	for i, err := range errs {
+		g.results[i] <- err
+	}
+	wg.Wait()
+
+	for i, d := range debits {
+		a := answers[i]
+		if got := credits.ErrorCode(a.err); (a.err == nil) != (d.want == "") || (a.err != nil && got != d.want) {
+			t.Errorf("debit %d: error %v, want code %q", i, a.err, d.want)
+		}
+	}
+	if a := answers[4]; !a.replayed || a.result.ID != first.ID {
+		t.Errorf("the replayed debit: %+v, want the first answer %+v again", a, first)
+	}
+	if ids := []int64{answers[0].result.ID, answers[1].result.ID, answers[3].result.ID, answers[5].result.ID}; slices.Contains(ids, 0) || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 4 {
+		t.Errorf("entry ids %v, want four distinct", ids)
+	}
+	for id, want := range map[string]int64{"a0": 7, "a1": 6, "a2": 10, "a3": 6} {
+		a, err := svc.GetAccount(ctx, id)
+		if err != nil || a.Balance != want {
+			t.Errorf("account %s: balance %d (%v), want %d", id, a.Balance, err, want)
+		}
+	}
+	if got := answers[3].result.Balance; got != 6 {
+		t.Errorf("a1's second debit answered balance %d, want 6 (after the first)", got)
+	}
+	report, err := svc.Verify(ctx)
+	if err != nil || len(report) > 0 {
+		t.Errorf("verify: %+v (%v)", report, err)
+	}
+}
+
+// TestGroupCommitReadAheadFailure fails a write whose statements went out,
+// with the statements of the writes after it, at the COMMIT: it is undone,
+// and the writes after it, which did not run, run again, reading for
+// themselves what the batch read ahead for them the first time.
+func TestGroupCommitReadAheadFailure(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	svc := credits.NewService(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := db.Update(ctx, func(tx credits.Tx) error {
+		return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: "taken", RequestHash: "h", Result: []byte("{}"), CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var ws []credits.AccountWrite
+	var fns []func(credits.Tx) error
+	runs := make([]int, 4)
+	for i := range 4 {
+		id := fmt.Sprint("b", i)
+		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, credits.AccountWrite{AccountID: id, Now: now, Scope: "s", Key: id})
+		fns = append(fns, func(tx credits.Tx) error {
+			runs[i]++
+			tx.WillLock(id, now)
+			if _, err := tx.IdempotencyRecord("s", id); !errors.Is(err, credits.ErrNotFound) {
+				return fmt.Errorf("key %s: %v, want none", id, err)
+			}
+			locked, err := tx.LockAccount(id)
+			if err != nil {
+				return err
+			}
+			if err := locked.SetLowBalanceThreshold(int64(10 + i)); err != nil {
+				return err
+			}
+			if i == 1 {
+				return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: "taken", RequestHash: "h", CreatedAt: now})
+			}
+			return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: id, RequestHash: "h", Result: []byte("{}"), CreatedAt: now})
+		})
+	}
+	errs := postgres.CommitWrites(db, ws, fns)
+	for i, want := range []error{nil, credits.ErrRetry, nil, nil} {
+		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+			t.Errorf("write %d: error %v, want %v", i, errs[i], want)
+		}
+	}
+	if want := []int{1, 1, 2, 2}; !slices.Equal(runs, want) {
+		t.Errorf("runs %v, want %v (the writes after the failed one again)", runs, want)
+	}
+	for i, want := range []int64{10, -1, 12, 13} {
+		a, err := svc.GetAccount(ctx, fmt.Sprint("b", i))
+		if err != nil || a.LowBalanceThreshold != want {
+			t.Errorf("account b%d: threshold %d (%v), want %d", i, a.LowBalanceThreshold, err, want)
+		}
+	}
+}
