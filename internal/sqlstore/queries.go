@@ -434,11 +434,16 @@ func scanIdempotencyRecord(s scanner) (credits.IdempotencyRecord, error) {
 
 func (t *Tx) IdempotencyRecord(scope, key string) (credits.IdempotencyRecord, error) {
 	if a := t.batchAhead(); a != nil {
-		if r, found, ok := a.takeKey(scope, key); ok && found {
+		r, found, ok := a.takeKey(scope, key)
+		switch {
+		case ok && found:
 			return r, nil
-		} else if ok {
+		case ok && (t.ahead == nil || t.ahead.answered):
 			return r, fmt.Errorf("read idempotency key: %w", credits.ErrNotFound)
 		}
+		// A lock sent ahead (WillLock) and not answered yet goes out with
+		// the lookup, as it would without the batch's read: its answer
+		// then serves LockAccount, which would otherwise send it again.
 	}
 	return queryOne(t, "read idempotency key", scanIdempotencyRecord,
 		`SELECT `+idempotencyColumns+` FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key)
