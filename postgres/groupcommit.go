@@ -365,9 +365,9 @@ func undoEarlier(ctx context.Context, c *conn, results []writeResult) (failed in
 // runInSavepoint runs one write, the batch's index-th, in a savepoint. Its
 // held-back statements and the savepoint's release wait (conn.previous) to
 // go out with a later write's first statement, or with the commit: a
-// failure among them is this write's, and undone then (conn.earlier). A write that fails while it runs
-// is rolled back to its savepoint here. A fatal error means the transaction
-// itself is broken.
+// failure among them is this write's, and undone then (conn.earlier). A
+// write that fails while it runs is rolled back to its savepoint here. A
+// fatal error means the transaction itself is broken.
 func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) (res writeResult, fatal error) {
 	sends := c.sends
 	c.Defer(savepoint)
