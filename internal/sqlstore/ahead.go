@@ -77,41 +77,27 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 	reads := []Write{
 		{Op: "read the batch's accounts", Query: `SELECT ` + accountColumns + ` FROM accounts WHERE id = ANY($1)`, Args: []any{ids},
 			Scan: func(rows Rows) error {
-				for rows.Next() {
-					acc, err := scanAccount(rows)
-					if err != nil {
-						return err
-					}
+				return eachRow(rows, scanAccount, func(acc credits.Account) {
 					if e := a.accounts[acc.ID]; e != nil {
 						e.found, e.account = true, acc
 					}
-				}
-				return nil
+				})
 			}},
 		{Op: "read the batch's first spendable lots", Query: `SELECT ` + lotColumns + ` FROM unnest($1::text[]) AS batch (id)
 			CROSS JOIN LATERAL (SELECT * FROM lots WHERE lots.account_id = batch.id AND spendable AND (expires_at IS NULL OR expires_at > $2)
 				ORDER BY ` + burnDownOrder + ` LIMIT $3) AS lots
 			ORDER BY lots.account_id, ` + burnDownOrder, Args: []any{ids, d.Time(a.since), lotsReadAhead},
 			Scan: func(rows Rows) error {
-				for rows.Next() {
-					lot, err := scanLot(rows)
-					if err != nil {
-						return err
-					}
+				return eachRow(rows, scanLot, func(lot credits.Lot) {
 					if e := a.accounts[lot.AccountID]; e != nil {
 						e.lots = append(e.lots, lot)
 					}
-				}
-				return nil
+				})
 			}},
 		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{len(ids)},
 			Scan: func(rows Rows) error {
-				for rows.Next() {
-					var id int64
-					if err := rows.Scan(&id); err != nil {
-						return err
-					}
-					a.entryIDs = append(a.entryIDs, id)
+				if err := eachRow(rows, scanInt64, func(id int64) { a.entryIDs = append(a.entryIDs, id) }); err != nil {
+					return err
 				}
 				if len(a.entryIDs) != len(ids) {
 					return fmt.Errorf("%d entry ids for %d accounts", len(a.entryIDs), len(ids))
@@ -124,16 +110,11 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 			Query: `SELECT ` + idempotencyColumns + ` FROM idempotency_keys WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
 			Args:  []any{scopes, keys},
 			Scan: func(rows Rows) error {
-				for rows.Next() {
-					r, err := scanIdempotencyRecord(rows)
-					if err != nil {
-						return err
-					}
+				return eachRow(rows, scanIdempotencyRecord, func(r credits.IdempotencyRecord) {
 					if e := a.keys[[2]string{r.Scope, r.Key}]; e != nil {
 						e.found, e.record = true, r
 					}
-				}
-				return nil
+				})
 			}})
 	}
 	return a, reads
@@ -180,6 +161,18 @@ func (a *BatchAhead) takeKey(scope, key string) (r credits.IdempotencyRecord, fo
 func (t *Tx) batchAhead() *BatchAhead {
 	if c, ok := t.conn.(Ahead); ok && t.write {
 		return c.Ahead()
+	}
+	return nil
+}
+
+// eachRow scans every row with scan and hands it to use.
+func eachRow[T any](rows Rows, scan func(scanner) (T, error), use func(T)) error {
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		use(item)
 	}
 	return nil
 }
