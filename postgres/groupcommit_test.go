@@ -131,7 +131,7 @@ func TestGroupCommitRoundTrips(t *testing.T) {
 // accounts, and no debit is lost, doubled or failed.
 func TestGroupCommitAcrossStores(t *testing.T) {
 	url := pgtest.URL(t)
-	first, second := openMigrated(t, url), openMigrated(t, url)
+	first, second := pgtest.OpenURL(t, url), pgtest.OpenURL(t, url)
 	ctx := context.Background()
 	services := []*credits.Service{credits.NewService(first), credits.NewService(second)}
 	const accounts, debits = 5, 400
@@ -185,7 +185,7 @@ func TestGroupCommitHeldAccount(t *testing.T) {
 func testHeldAccount(t *testing.T, readAhead bool) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	db := openMigrated(t, url)
+	db := pgtest.OpenURL(t, url)
 	svc := credits.NewService(db)
 	for _, id := range []string{"u1", "u2"} {
 		if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
@@ -248,19 +248,4 @@ func testHeldAccount(t *testing.T, readAhead bool) {
 	if got, want := runs[0].Load(), map[bool]int32{false: 2, true: 1}[readAhead]; got != want {
 		t.Errorf("u1's write ran %d times, want %d (in the batch, if it began before the lock timed out; then on its own)", got, want)
 	}
-}
-
-// openMigrated opens a store on the database at url (several stores on one
-// schema stand for replicas) and migrates it, closed with the test.
-func openMigrated(t *testing.T, url string) *postgres.DB {
-	t.Helper()
-	db, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
 }

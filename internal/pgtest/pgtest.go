@@ -63,7 +63,14 @@ func URL(t testing.TB) string {
 // Open returns a migrated store in a new schema, closed with the test.
 func Open(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), URL(t))
+	return OpenURL(t, URL(t))
+}
+
+// OpenURL opens a store on the database at url (several stores on one
+// schema stand for replicas) and migrates it, closed with the test.
+func OpenURL(t testing.TB, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
