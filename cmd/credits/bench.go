@@ -121,6 +121,23 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := b.fillLedger(ctx, m.Service, url, *ledger); err != nil {
 		return err
 	}
+	pgbenchNote := ""
+	if postgres.IsURL(url) {
+		pg, reason := newPgbench(url, *duration)
+		if pg != nil {
+			if err := pg.init(ctx); err != nil {
+				reason = err.Error()
+			} else {
+				b.pgbench = pg
+				defer pg.drop(context.WithoutCancel(ctx))
+			}
+		}
+		if reason != "" {
+			pgbenchNote = "pgbench: not measured (" + reason + "): debit-100 is compared with the no-op"
+		} else {
+			pgbenchNote = fmt.Sprintf("pgbench: its TPC-B-like transaction, -M prepared -c %d -j 2, scale 10, on the same database: the ceiling of debit-100", pgbenchClients)
+		}
+	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
 			describeDatabase(url), *replicas, *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
@@ -133,6 +150,10 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 			ratio, ceiling, ceilingRate := "-", "-", "-"
 			if r.Ceiling != "" {
 				ratio, ceiling, ceilingRate = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling, fmt.Sprintf("%.0f", r.CeilingPerSecond)
+			}
+			if r.External {
+				fmt.Fprintf(stdout, "%-11s %10.0f %9s %9s %9s %8s %8s %8d %7s\n", r.Name, r.PerSecond, "-", "-", ceiling, ceilingRate, ratio, r.Errors, "-")
+				return
 			}
 			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ceilingRate, ratio, r.Errors, r.CPUMicros)
 		}
@@ -194,6 +215,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if b.receiver != nil {
 			fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", delivered)
 		}
+		if pgbenchNote != "" {
+			fmt.Fprintln(stdout, pgbenchNote)
+		}
 		fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
 		fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
 	}
@@ -220,6 +244,10 @@ type phaseResult struct {
 	// service alike) per request: steadier than the rate on a shared
 	// machine, whose speed moves between runs.
 	CPUMicros float64 `json:"cpu_us_per_request"`
+	// External is a phase measured by another program (pgbench): no
+	// percentiles and no CPU of this process; AverageMS is its latency.
+	External  bool    `json:"external,omitempty"`
+	AverageMS float64 `json:"average_ms,omitempty"`
 }
 
 type benchSummary struct {
@@ -263,6 +291,7 @@ type bench struct {
 	debited                   atomic.Int64 // debits of the 100-account phase: replay sends their keys again
 	receiver                  *httptest.Server
 	received                  atomic.Int64
+	pgbench                   *pgbench // PostgreSQL's own benchmark, when the database is PostgreSQL and pgbench is there
 }
 
 // phase is one measured path: do sends request i and says whether its
@@ -273,6 +302,8 @@ type phase struct {
 	limit   int
 	before  func() error
 	do      func(i int) (bool, error)
+	// external, when set, measures the phase instead of do (pgbench).
+	external func() (phaseResult, error)
 }
 
 // at is the replica that request i goes to.
@@ -281,6 +312,12 @@ func (b *bench) at(i int) string { return b.bases[i%len(b.bases)] }
 func (b *bench) account(i int) string { return fmt.Sprintf("bench-%s-%d", b.run, i%b.accounts) }
 
 func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
+	// On PostgreSQL, debits on many accounts are compared with pgbench's
+	// TPC-B in the same run, when pgbench is there.
+	debitCeiling := "noop"
+	if b.pgbench != nil {
+		debitCeiling = "pgbench"
+	}
 	auth := map[string]string{"Authorization": "Bearer " + b.apiKey}
 	debit := func(base, account, key string) (bool, error) {
 		status, err := b.send(http.MethodPost, base+"/v1/accounts/"+account+"/debits", []byte(`{"amount":1}`),
@@ -291,7 +328,7 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 		status, err := b.send(http.MethodGet, base+"/v1/accounts/"+account, nil, auth)
 		return status == http.StatusOK, err
 	}
-	return []phase{
+	phases := []phase{
 		{name: "noop", do: func(i int) (bool, error) { return debit(b.noop, b.account(i), fmt.Sprint("noop-", i)) }},
 		{name: "noop-read", do: func(i int) (bool, error) { return read(b.noop, b.account(i)) }},
 		{name: "commit", do: func(i int) (bool, error) {
@@ -305,7 +342,7 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 		}},
 		{name: "webhook", ceiling: "noop", limit: len(b.sessions), do: b.webhook},
 		{name: "debit-1", ceiling: "noop", do: func(i int) (bool, error) { return debit(b.at(i), b.account(0), fmt.Sprint("d1-", i)) }},
-		{name: "debit-100", ceiling: "noop", do: func(i int) (bool, error) {
+		{name: "debit-100", ceiling: debitCeiling, do: func(i int) (bool, error) {
 			ok, err := debit(b.at(i), b.account(i), fmt.Sprint("d100-", i))
 			if ok {
 				b.debited.Add(1)
@@ -328,6 +365,10 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 			return debit(b.at(i), "bench-"+b.run+"-hook", fmt.Sprint("hook-", i))
 		}},
 	}
+	if b.pgbench != nil {
+		phases = slices.Insert(phases, 3, phase{name: "pgbench", external: func() (phaseResult, error) { return b.pgbench.measure(ctx, "pgbench") }})
+	}
+	return phases
 }
 
 // phaseNamed returns the phase of that name; the ceilings are always there
@@ -552,6 +593,9 @@ func (b *bench) webhook(i int) (bool, error) {
 // measure runs a phase for the bench's duration (or its limit of requests)
 // with concurrency requests in flight, and a CPU profile when asked.
 func (b *bench) measure(p phase) (phaseResult, error) {
+	if p.external != nil {
+		return p.external()
+	}
 	if b.profiles != "" {
 		f, err := os.Create(filepath.Join(b.profiles, strings.ReplaceAll(p.name, "+", "-")+".pprof"))
 		if err != nil {
