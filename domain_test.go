@@ -3,6 +3,7 @@ package credits
 import (
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,31 @@ func TestHashRequestKeepsPartsApart(t *testing.T) {
 	first, again := HashRequest("POST", "/v1/a", `{"amount":1}`), HashRequest("POST", "/v1/a", `{"amount":1}`)
 	if first != again {
 		t.Error("the same request hashes differently")
+	}
+}
+
+// TestNewOrderedID: ids made later sort later (the index of such ids takes
+// each new one at its end), keep NewID's shape, and differ within one
+// millisecond.
+func TestNewOrderedID(t *testing.T) {
+	shape := regexp.MustCompile(`^evt_[0-9a-f]{24}$`)
+	seen := map[string]bool{}
+	previous := NewOrderedID("evt_")
+	for range 2000 {
+		id := NewOrderedID("evt_")
+		if !shape.MatchString(id) || seen[id] {
+			t.Fatalf("id %q: not 24 hex digits after the prefix, or made twice", id)
+		}
+		seen[id] = true
+		// Within a millisecond the order is random; across one, it is time's.
+		if id[:16] < previous[:16] {
+			t.Fatalf("%q was made after %q but sorts before it", id, previous)
+		}
+		previous = id
+	}
+	before := NewOrderedID("hold_")
+	time.Sleep(2 * time.Millisecond)
+	if after := NewOrderedID("hold_"); after <= before {
+		t.Errorf("%q made 2 ms after %q sorts before it", after, before)
 	}
 }

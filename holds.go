@@ -40,7 +40,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 			return Hold{}, err
 		}
 		hold := Hold{
-			ID: NewID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
+			ID: NewOrderedID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
 			ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
 		}
 		reserved, err := reserveLots(locked, req.Amount, now)

@@ -225,7 +225,7 @@ func emit(locked LockedAccount, eventType string, object any, now time.Time) err
 	if err != nil {
 		return err
 	}
-	ev := OutboxEvent{ID: NewID("evt_"), Type: eventType, AccountID: locked.Account().ID, Sequence: sequence, CreatedAt: now}
+	ev := OutboxEvent{ID: NewOrderedID("evt_"), Type: eventType, AccountID: locked.Account().ID, Sequence: sequence, CreatedAt: now}
 	if ev.Payload, err = json.Marshal(map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": now.Unix(),
 		"account_id": ev.AccountID, "sequence": ev.Sequence, "data": map[string]any{"object": object}}); err != nil {
 		return fmt.Errorf("encode %s event: %w", eventType, err)

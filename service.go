@@ -125,6 +125,26 @@ func NewID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// NewOrderedID returns an id with the given prefix that sorts by the time it
+// was made: the milliseconds since 1970 in 6 bytes, then 6 random bytes
+// (the same 24 hex digits as NewID). An index of such ids takes each new one
+// at its end, where the last few went: a random id lands on a page of its
+// own, which each commit then writes (a SQLite webhook batch wrote 37 pages
+// of the outbox's id index for 31 events). For ids of rows written often
+// and never guessed: events, holds. Not for secrets.
+func NewOrderedID(prefix string) string {
+	var b [12]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
 // CreatePack adds a pack to the catalog.
 func (s *Service) CreatePack(ctx context.Context, p Pack) (Pack, error) {
 	p, err := ValidatePack(p)
