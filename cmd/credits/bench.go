@@ -122,7 +122,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	pgbenchNote := ""
-	if postgres.IsURL(url) {
+	if postgres.IsURL(url) && phaseWanted(*only, "debit-100") {
 		pg, reason := newPgbench(url, *duration)
 		if pg != nil {
 			if err := pg.init(ctx); err != nil {
@@ -380,6 +380,19 @@ func phaseNamed(phases []phase, name string) phase {
 		}
 	}
 	panic("bench: no phase " + name)
+}
+
+// phaseWanted reports whether a --phases list (empty: all) names the phase.
+func phaseWanted(list, name string) bool {
+	if list == "" {
+		return true
+	}
+	for _, p := range strings.Split(list, ",") {
+		if strings.TrimSpace(p) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // selectPhases keeps the phases a comma-separated list names, with the
