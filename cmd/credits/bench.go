@@ -127,6 +127,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if pg != nil {
 			if err := pg.init(ctx); err != nil {
 				reason = err.Error()
+				_ = pg.drop(context.WithoutCancel(ctx)) // what a failed init made, if anything
 			} else {
 				b.pgbench = pg
 				defer pg.drop(context.WithoutCancel(ctx))
