@@ -599,7 +599,8 @@ func (b *bench) send(method, url string, body []byte, header map[string]string) 
 
 func (b *bench) webhook(i int) (bool, error) {
 	payload := fmt.Appendf(nil, `{"id":"evt_bench_%s_%d","object":"event","type":"checkout.session.completed","livemode":false,`+
-		`"data":{"object":{"id":%q,"object":"checkout.session","payment_status":"paid","amount_total":100,"currency":"usd"}}}`, b.run, i, b.sessions[i])
+		`"data":{"object":{"id":%q,"object":"checkout.session","payment_status":"paid","payment_intent":"pi_bench_%s_%d","amount_total":100,"currency":"usd"}}}`,
+		b.run, i, b.sessions[i], b.run, i)
 	status, err := b.send(http.MethodPost, b.at(i)+"/stripe/webhook", payload, map[string]string{"Stripe-Signature": stripe.SignatureHeader(payload, b.secret, time.Now())})
 	return status == http.StatusOK, err
 }
