@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/pgtest"
+	"github.com/credits/credits/internal/sqlstore"
 	"github.com/credits/credits/postgres"
 )
 
@@ -191,5 +195,63 @@ func TestGroupCommitReadAheadFailure(t *testing.T) {
 		if err != nil || a.LowBalanceThreshold != want {
 			t.Errorf("account b%d: threshold %d (%v), want %d", i, a.LowBalanceThreshold, err, want)
 		}
+	}
+}
+
+// TestReadAheadKeysStayIndexed plans the batch's read of its idempotency
+// keys as pgx leaves it (a prepared statement, planned once the table has a
+// few rows, then generic), lets the table grow, and checks the plan still
+// looks each key up by its index. Written as (scope, key) IN (SELECT …
+// unnest), the read was planned as a sequential scan of the table probing a
+// hash of the keys, and kept that plan while the table grew: a bench run
+// read 38 million rows in 1,554 such scans.
+func TestReadAheadKeysStayIndexed(t *testing.T) {
+	url := pgtest.URL(t)
+	pgtest.OpenURL(t, url)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	_, reads := sqlstore.ReadAhead(sqlstore.Postgres, []credits.AccountWrite{{AccountID: "a", Now: time.Now(), Scope: "s", Key: "k"}})
+	query := ""
+	for _, r := range reads {
+		if r.Op == "read the batch's idempotency keys" {
+			query = r.Query
+		}
+	}
+	if query == "" {
+		t.Fatal("the batch reads no idempotency keys ahead")
+	}
+	simple := pgx.QueryExecModeSimpleProtocol
+	fill := func(from, to int) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO idempotency_keys (scope, key, request_hash, created_at)
+			SELECT 'debit/a' || (i %% 100), 'k' || i, 'h', now() FROM generate_series(%d, %d) i`, from, to), simple); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill(1, 20)
+	if _, err := conn.Exec(ctx, "PREPARE keys (text[], text[]) AS "+query, simple); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 { // past the five custom plans after which PostgreSQL may keep a generic one
+		if _, err := conn.Exec(ctx, "EXECUTE keys ('{debit/a1}', '{k1}')", simple); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill(21, 20000)
+	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE keys ('{debit/a1}', '{k1}')", simple)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan on idempotency_keys") || !strings.Contains(text, "idempotency_keys_pkey") {
+		t.Errorf("the batch's key lookup is not by the key's index once the table grew:\n%s", text)
 	}
 }
