@@ -259,19 +259,20 @@ func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, 
 	amount := -entry.Amount
 	account.Balance += entry.Amount
 	entry.BalanceAfter = account.Balance
-	var draws []LotAmount
+	var lotID int64
+	var drawn bool
 	var err error
 	if amount > 0 {
-		var lotID int64
-		var drawn bool
 		entry.ID, lotID, drawn, err = locked.AddEntryTakingFromFirstLot(entry, amount)
-		if drawn {
-			draws = []LotAmount{{LotID: lotID, Amount: amount}}
-		}
 	} else {
 		entry.ID, err = locked.AddEntry(entry)
 	}
-	if err == nil && draws == nil {
+	if err == nil && drawn {
+		// Recorded with the entry.
+		return account, entry, []LotAmount{{LotID: lotID, Amount: amount}}, keepTrial(locked, account)
+	}
+	var draws []LotAmount
+	if err == nil {
 		err = eachSpendableLot(locked, entry.CreatedAt, amount, func(lot Lot, take int64) error {
 			draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
 			return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)

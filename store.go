@@ -112,6 +112,10 @@ type Tx interface {
 	// Entries lists an account's entries, newest first, with ids below
 	// before (0: from the newest), at most limit.
 	Entries(accountID string, before int64, limit int) ([]Entry, error)
+	// EntryDraws lists the lots an entry drew its credits from, with how
+	// many, by lot id (a draw from one lot is stored with its entry; the
+	// view entry_draws shows them with those in lot_draws).
+	EntryDraws(entryID int64) ([]LotAmount, error)
 	// ExpiringLots lists up to limit of an account's lots whose unreserved
 	// credits expire at or before until, earliest first (expired ones too).
 	ExpiringLots(accountID string, until time.Time, limit int) ([]Lot, error)
@@ -231,6 +235,9 @@ type Tx interface {
 	// the account's entry before them, or whose latest entry is not the one
 	// the account names (Entries walks that chain).
 	BrokenEntryLinks() ([]string, error)
+	// MisdrawnEntries returns the entries that name the one lot they drew
+	// from when that is not a lot of their account, or they took nothing.
+	MisdrawnEntries() ([]EntryDraw, error)
 	// DuplicatePurchaseReferences returns the session ids credited by more than
 	// one purchase entry.
 	DuplicatePurchaseReferences() ([]string, error)
@@ -261,8 +268,9 @@ type LockedAccount interface {
 	SpendableLots(now time.Time, limit int) ([]Lot, error)
 	// AddEntryTakingFromFirstLot is AddEntry(e), with amount taken from the
 	// first lot that SpendableLots(e.CreatedAt) would list when that lot
-	// alone holds it: ok says so and lotID names it; when ok is false no lot
-	// changed (the entry is added either way).
+	// alone holds it: ok says so and lotID names it, and the draw is
+	// recorded with the entry (no AddLotDraws for it); when ok is false no
+	// lot changed (the entry is added either way).
 	AddEntryTakingFromFirstLot(e Entry, amount int64) (entryID, lotID int64, ok bool, err error)
 	// ExpiringLots lists up to limit lots whose unreserved credits expire at
 	// or before until, earliest first.
@@ -334,6 +342,14 @@ type PaymentEntrySum struct {
 type HeldLot struct {
 	Lot
 	Held int64
+}
+
+// EntryDraw is an entry and the one lot it says it drew from.
+type EntryDraw struct {
+	EntryID   int64
+	AccountID string
+	Amount    int64
+	LotID     int64
 }
 
 // HeldTotals is what verify compares of an account's holds.

@@ -15,7 +15,8 @@ type Violation struct {
 // Verify checks the invariants of the ledger over the whole store:
 // 1. balance = sum of entries = sum of lots' remaining amounts − debt;
 // 2. every entry's balance_after is the running sum (no entry was changed),
-// and names the account's entry before it, and the account its latest;
+// and names the account's entry before it, and the account its latest; an
+// entry that names the lot it drew from names a lot of its account (1);
 // 3. no checkout session was credited twice;
 // 4. no balance or available amount is below zero, except by a debt (left by
 // a refund or a dispute), and then no unreserved credits are left; the held
@@ -58,6 +59,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		}
 		for _, id := range unlinked {
 			out = append(out, Violation{2, id, "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"})
+		}
+		misdrawn, err := tx.MisdrawnEntries()
+		if err != nil {
+			return err
+		}
+		for _, d := range misdrawn {
+			out = append(out, Violation{1, d.AccountID, fmt.Sprintf("entry %d (%d credits) names lot %d as the lot it drew from, but that is not a lot of its account, or the entry took nothing", d.EntryID, d.Amount, d.LotID)})
 		}
 		held, err := tx.HeldTotals()
 		if err != nil {

@@ -564,45 +564,66 @@ func testTakeFromFirstLot(t *testing.T, open Opener) {
 		{"no lots", "u2", f.now, 1, 0, "[]"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := f.db.Update(context.Background(), func(tx credits.Tx) error {
-				locked, err := tx.LockAccount(tt.account)
-				if err != nil {
-					return err
-				}
-				balance := locked.Account().Balance - tt.amount
-				entryID, lotID, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -tt.amount, Kind: credits.EntryDebit,
-					Reference: "test", BalanceAfter: balance, CreatedAt: tt.at}, tt.amount)
-				if err != nil {
-					return err
-				}
-				if got, want := fmt.Sprint(lotID, ok), fmt.Sprint(tt.wantLot, tt.wantLot != 0); got != want {
-					t.Errorf("AddEntryTakingFromFirstLot(%d) took from lot %s, want %s", tt.amount, got, want)
-				}
-				entries, err := tx.Entries(tt.account, 0, 1)
-				if err != nil {
-					return err
-				}
-				if len(entries) != 1 || entries[0].ID != entryID || entries[0].BalanceAfter != balance {
-					t.Errorf("latest entry %+v, want id %d with balance %d", entries, entryID, balance)
-				}
-				lots, err := locked.SpendableLots(tt.at, 10)
-				if err != nil {
-					return err
-				}
-				var got []string
-				for _, l := range lots {
-					got = append(got, fmt.Sprintf("%d:%d/%d", l.ID, l.Remaining, l.Reserved))
-				}
-				if fmt.Sprint(got) != tt.wantLots {
-					t.Errorf("spendable lots after = %v, want %s", got, tt.wantLots)
-				}
-				return errUndo
-			})
-			if !errors.Is(err, errUndo) {
-				t.Fatal(err)
+		for _, ahead := range []bool{false, true} {
+			name := tt.name
+			if ahead {
+				name += " (lots read with the lock)"
 			}
-		})
+			t.Run(name, func(t *testing.T) {
+				err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+					if ahead {
+						tx.WillLock(tt.account, tt.at)
+					}
+					locked, err := tx.LockAccount(tt.account)
+					if err != nil {
+						return err
+					}
+					balance := locked.Account().Balance - tt.amount
+					entryID, lotID, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -tt.amount, Kind: credits.EntryDebit,
+						Reference: "test", BalanceAfter: balance, CreatedAt: tt.at}, tt.amount)
+					if err != nil {
+						return err
+					}
+					if got, want := fmt.Sprint(lotID, ok), fmt.Sprint(tt.wantLot, tt.wantLot != 0); got != want {
+						t.Errorf("AddEntryTakingFromFirstLot(%d) took from lot %s, want %s", tt.amount, got, want)
+					}
+					entries, err := tx.Entries(tt.account, 0, 1)
+					if err != nil {
+						return err
+					}
+					if len(entries) != 1 || entries[0].ID != entryID || entries[0].BalanceAfter != balance {
+						t.Errorf("latest entry %+v, want id %d with balance %d", entries, entryID, balance)
+					}
+					// A draw from one lot is recorded with it; none otherwise.
+					draws, err := tx.EntryDraws(entryID)
+					if err != nil {
+						return err
+					}
+					wantDraws := "[]"
+					if tt.wantLot != 0 {
+						wantDraws = fmt.Sprint([]credits.LotAmount{{LotID: tt.wantLot, Amount: tt.amount}})
+					}
+					if got := fmt.Sprint(draws); got != wantDraws {
+						t.Errorf("draws of the entry = %s, want %s", got, wantDraws)
+					}
+					lots, err := locked.SpendableLots(tt.at, 10)
+					if err != nil {
+						return err
+					}
+					var got []string
+					for _, l := range lots {
+						got = append(got, fmt.Sprintf("%d:%d/%d", l.ID, l.Remaining, l.Reserved))
+					}
+					if fmt.Sprint(got) != tt.wantLots {
+						t.Errorf("spendable lots after = %v, want %s", got, tt.wantLots)
+					}
+					return errUndo
+				})
+				if !errors.Is(err, errUndo) {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }
 

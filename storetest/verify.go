@@ -76,6 +76,20 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 				Message: "lot 2 holds 100 with 0 reserved, but its spendable flag says otherwise: draws would not find its credits, or would look at a spent lot"}},
 		},
 		{
+			// Lot 1 is u0's; the entry is 3, after the two grants (the
+			// ledger, which {bad} reads, no longer reaches it: the raw
+			// INSERT leaves the account naming its entry before, which
+			// verify finds too).
+			name:    "an entry names another account's lot",
+			corrupt: func(l credits.LockedAccount) error { return nil },
+			raw: `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id, lot_id)
+				SELECT 'u1', 0, 'adjustment', 'bad', '', 100, created_at, id, 1 FROM entries WHERE account_id = 'u1'`,
+			want: []credits.Violation{
+				{Invariant: 2, AccountID: "u1", Message: "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"},
+				{Invariant: 1, AccountID: "u1", Message: "entry 3 (0 credits) names lot 1 as the lot it drew from, but that is not a lot of its account, or the entry took nothing"},
+			},
+		},
+		{
 			name: "a session credited twice",
 			corrupt: func(l credits.LockedAccount) error {
 				for range 2 {

@@ -559,6 +559,21 @@ func (t *Tx) BrokenEntryLinks() ([]string, error) {
 		ORDER BY 1`)
 }
 
+func (t *Tx) EntryDraws(entryID int64) ([]credits.LotAmount, error) {
+	return queryAll(t, fmt.Sprintf("list the draws of entry %d", entryID), func(s scanner) (credits.LotAmount, error) {
+		var d credits.LotAmount
+		return d, s.Scan(&d.LotID, &d.Amount)
+	}, `SELECT lot_id, amount FROM entry_draws WHERE entry_id = ? ORDER BY lot_id`, entryID)
+}
+
+func (t *Tx) MisdrawnEntries() ([]credits.EntryDraw, error) {
+	return queryAll(t, "check entries' lots", func(s scanner) (credits.EntryDraw, error) {
+		var d credits.EntryDraw
+		return d, s.Scan(&d.EntryID, &d.AccountID, &d.Amount, &d.LotID)
+	}, `SELECT e.id, e.account_id, e.amount, e.lot_id FROM entries e LEFT JOIN lots l ON l.id = e.lot_id
+		WHERE e.lot_id IS NOT NULL AND (l.account_id IS DISTINCT FROM e.account_id OR e.amount >= 0) ORDER BY e.id`)
+}
+
 func (t *Tx) BrokenEntryChains() ([]credits.Entry, error) {
 	return queryAll(t, "check entry chains", scanEntry, `SELECT `+entryColumns+` FROM (
 		SELECT *, SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running FROM entries
@@ -626,6 +641,12 @@ func (l *lockedAccount) SetDebt(debt int64) error {
 // copy: another lock of the same account in the transaction may have added
 // one.
 func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
+	return l.addEntry(e, nil)
+}
+
+// addEntry is AddEntry with the lot the entry drew all of its credits from,
+// if that is one lot and known now (nil: none, or in lot_draws).
+func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 	op := "add " + e.Kind + " entry to account " + l.id()
 	var id int64
 	var err error
@@ -634,13 +655,13 @@ func (l *lockedAccount) AddEntry(e credits.Entry) (int64, error) {
 		// goes out with the next statement or the COMMIT.
 		id, a.entryID = a.entryID, 0
 		err = l.t.later(Write{Op: op, One: true,
-			Args: []any{id, l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id()}},
-			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id){overriding}
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
+			Args: []any{id, l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, l.id()}},
+			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id){overriding}
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
 	} else {
-		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, prev_entry_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
-			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), l.id())
+		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
+			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, l.id())
 	}
 	if err != nil {
 		return 0, err
@@ -690,8 +711,9 @@ const takeFromFirstLot = `UPDATE lots SET remaining = remaining - ?
 
 // AddEntryTakingFromFirstLot decides the draw from the lots WillLock read,
 // when it read them (PostgreSQL: the draw and the entry are then held back
-// to the COMMIT); otherwise it sends takeFromFirstLot ahead of the entry's
-// INSERT, which does not depend on it (SQLite runs it at once).
+// to the COMMIT); otherwise it runs takeFromFirstLot first (on PostgreSQL
+// with whatever is held back). Either way the lot is known before the
+// entry's INSERT, which names it: the draw needs no row in lot_draws.
 func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64) (entryID, lotID int64, ok bool, err error) {
 	if lots, read := l.aheadLots(e.CreatedAt, 1); read {
 		// WillLock read the first lot under the lock: the draw needs no
@@ -707,24 +729,21 @@ func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64
 		if err != nil {
 			return 0, 0, false, err
 		}
-		entryID, err = l.AddEntry(e)
+		entryID, err = l.addEntry(e, lotID)
 		return entryID, lotID, err == nil, err
 	}
 	l.lotsChanged()
-	err = l.t.later(Write{Op: "take from the first lot of account " + l.id(),
-		Args: []any{amount, l.id(), l.t.d.Time(e.CreatedAt), amount},
-		Scan: func(rows Rows) error {
-			if !rows.Next() {
-				return nil // the first lot does not hold it: nothing changed
-			}
-			ok = true
-			return rows.Scan(&lotID)
-		}}, takeFromFirstLot)
+	taken, err := queryAll(l.t, "take from the first lot of account "+l.id(), scanInt64, takeFromFirstLot,
+		amount, l.id(), l.t.d.Time(e.CreatedAt), amount)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	entryID, err = l.AddEntry(e)
-	return entryID, lotID, ok && err == nil, err
+	if len(taken) == 0 {
+		entryID, err = l.AddEntry(e) // the first lot does not hold it: nothing changed
+		return entryID, 0, false, err
+	}
+	entryID, err = l.addEntry(e, taken[0])
+	return entryID, taken[0], err == nil, err
 }
 
 func (l *lockedAccount) ExpiringLots(until time.Time, limit int) ([]credits.Lot, error) {
