@@ -309,7 +309,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if err := afterPurchase(tx, locked, *ev.Session, now); err != nil {
 		return "", "", err
 	}
-	s.Logger.Info("credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
+	s.logAfterCommit(tx, "credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		// A payment made just now has no refund or dispute to count.
 		return EventProcessed, "", s.watch(tx, locked, account, now)

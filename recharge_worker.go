@@ -182,7 +182,7 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	if err := emit(locked, OutRechargeSucceeded, r, now); err != nil {
 		return "", "", err
 	}
-	s.Logger.Info("recharge credited", "account", r.AccountID, "credits", r.Credits, "recharge", r.ID, "payment_intent", pi.ID)
+	s.logAfterCommit(tx, "recharge credited", "account", r.AccountID, "credits", r.Credits, "recharge", r.ID, "payment_intent", pi.ID)
 	if fresh {
 		return EventProcessed, "", s.watch(tx, locked, account, now)
 	}

@@ -81,7 +81,15 @@ const maxTransactionRetries = 5
 
 // update runs fn in a write transaction, again when fn asks for a retry.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	return retryTransaction(func() error { return s.Store.Update(ctx, fn) })
+	var logs []logLine
+	err := retryTransaction(func() error {
+		return s.Store.Update(ctx, func(tx Tx) error {
+			logs = logs[:0]
+			return fn(loggingTx{tx, &logs})
+		})
+	})
+	s.logCommitted(err, logs)
+	return err
 }
 
 // updateAccount runs fn, a write confined to one account, with the writes
@@ -92,7 +100,48 @@ func (s *Service) updateAccount(ctx context.Context, w AccountWrite, fn func(Tx)
 	if !ok || lookupID("account", w.AccountID) != nil {
 		return s.update(ctx, fn)
 	}
-	return retryTransaction(func() error { return grouped.UpdateAccount(ctx, w, fn) })
+	var logs []logLine
+	err := retryTransaction(func() error {
+		return grouped.UpdateAccount(ctx, w, func(tx Tx) error {
+			logs = logs[:0]
+			return fn(loggingTx{tx, &logs})
+		})
+	})
+	s.logCommitted(err, logs)
+	return err
+}
+
+// loggingTx keeps what a transaction has to log until it has committed:
+// logged in the transaction, a line would tell of a write that may still
+// roll back, and on SQLite it would be written by the one writer that every
+// write waits for (a slow log pipe would hold them all).
+type loggingTx struct {
+	Tx
+	logs *[]logLine
+}
+
+type logLine struct {
+	msg  string
+	args []any
+}
+
+// logAfterCommit logs msg once tx's transaction has committed (at once
+// where tx is not one that update made).
+func (s *Service) logAfterCommit(tx Tx, msg string, args ...any) {
+	if l, ok := tx.(loggingTx); ok {
+		*l.logs = append(*l.logs, logLine{msg, args})
+		return
+	}
+	s.Logger.Info(msg, args...)
+}
+
+func (s *Service) logCommitted(err error, logs []logLine) {
+	if err != nil {
+		return
+	}
+	for _, l := range logs {
+		s.Logger.Info(l.msg, l.args...)
+	}
 }
 
 func retryTransaction(run func() error) error {
