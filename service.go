@@ -282,9 +282,10 @@ func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
 }
 
 // readAccount reads one account: through the store's memory of rows when it
-// has one (AccountMemory), in a read transaction otherwise.
+// has a cheaper read than a transaction (AccountReader), in a read
+// transaction otherwise.
 func (s *Service) readAccount(ctx context.Context, id string) (a Account, err error) {
-	memory, ok := s.Store.(AccountMemory)
+	reader, ok := s.Store.(AccountReader)
 	if !ok {
 		err = s.Store.View(ctx, func(tx Tx) (err error) {
 			a, err = getAccount(tx, id)
@@ -295,7 +296,7 @@ func (s *Service) readAccount(ctx context.Context, id string) (a Account, err er
 	if err := lookupID("account", id); err != nil {
 		return Account{}, err
 	}
-	a, err = memory.ReadAccount(ctx, id)
+	a, err = reader.ReadAccount(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(ENOTFOUND, "account %s not found", id)
 	}

@@ -35,12 +35,13 @@ type AccountWrite struct {
 	Scope, Key string
 }
 
-// AccountMemory is a Store that reads one account's row through a memory of
-// rows: what it answers is what a read transaction begun at this moment
-// would read (ErrNotFound when there is no such account). SQLite's single
-// writer can vouch for its memory; nothing that caches across PostgreSQL
-// replicas may.
-type AccountMemory interface {
+// AccountReader is a Store that reads one account's row for less than a
+// read transaction costs: what it answers is what a read transaction begun
+// at this moment would read (ErrNotFound when there is no such account).
+// SQLite reads it through a memory of rows, which its single writer can
+// vouch for; PostgreSQL in one statement outside a transaction (nothing
+// that caches across replicas may answer).
+type AccountReader interface {
 	ReadAccount(ctx context.Context, id string) (Account, error)
 }
 

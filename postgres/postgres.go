@@ -170,6 +170,20 @@ func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
 	return db.run(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, fn)
 }
 
+// ReadAccount reads one account's row in one statement, outside a
+// transaction (credits.AccountReader): a statement reads one snapshot, and a
+// read transaction's BEGIN and COMMIT made a read two round trips, not one.
+func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
+	var a credits.Account
+	err := db.run(ctx, "", false, func(tx credits.Tx) (err error) {
+		a, err = tx.Account(id)
+		return err
+	})
+	return a, err
+}
+
+// run runs fn in a transaction begun by begin, or in none when begin is ""
+// (each statement on its own: reads only).
 func (db *DB) run(ctx context.Context, begin string, write bool, fn func(credits.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {

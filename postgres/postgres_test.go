@@ -162,7 +162,8 @@ func lockAndSetBalance(tx credits.Tx) (credits.LockedAccount, error) {
 // TestRoundTrips holds a debit to the round trips it was brought down to
 // (docs/architecture.md, "Performance" 4, 5, 9, 14, 15): BEGIN, the lock,
 // the lots, the entry's id and the key's lookup in one; every write with
-// the COMMIT in the other; with or without a key, from one lot or two.
+// the COMMIT in the other; with or without a key, from one lot or two; and
+// a read of one account to one (26).
 func TestRoundTrips(t *testing.T) {
 	db := pgtest.Open(t)
 	svc := credits.NewService(db)
@@ -197,7 +198,16 @@ func TestRoundTrips(t *testing.T) {
 			t.Errorf("a debit %s took %d round trips, want %d", tt.name, got, tt.want)
 		}
 	}
-	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 8 {
+	// A read of one account is one statement outside a transaction: one
+	// round trip, not BEGIN with it and then COMMIT.
+	before := postgres.RoundTrips(db)
+	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 8 || a.Available != 8 {
 		t.Errorf("account after the debits: %+v (%v), want balance 8", a, err)
+	}
+	if got := postgres.RoundTrips(db) - before; got != 1 {
+		t.Errorf("a read of an account took %d round trips, want 1", got)
+	}
+	if _, err := svc.GetAccount(ctx, "nobody"); credits.ErrorCode(err) != credits.ENOTFOUND {
+		t.Errorf("a read of no account: %v, want not found", err)
 	}
 }

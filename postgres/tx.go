@@ -56,8 +56,10 @@ var errEarlierWrite = errors.New("postgres: the batch's previous write failed; t
 
 var _ sqlstore.Deferrer = (*conn)(nil)
 
+// newConn begins its transaction with begin, with the first statement; with
+// begin "" it runs each statement on its own, and end sends nothing.
 func newConn(c *pgxpool.Conn, begin string, trips *atomic.Int64) *conn {
-	return &conn{c: c, begin: begin, trips: trips}
+	return &conn{c: c, begin: begin, begun: begin == "", trips: trips}
 }
 
 func newTx(ctx context.Context, c *conn, write bool) *sqlstore.Tx {
@@ -208,6 +210,9 @@ func lateError(w sqlstore.Write, err error) error {
 // held-back writes fail leaves the transaction open, for the caller to roll
 // back.
 func (c *conn) end(ctx context.Context, commit bool) error {
+	if c.begin == "" {
+		return nil // no transaction
+	}
 	if !commit {
 		c.pending, c.previous = nil, nil
 		if !c.begun {

@@ -182,7 +182,7 @@ func (db *DB) Close() error {
 	return errors.Join(db.write.Close(), db.read.Close(), db.walIndex.close())
 }
 
-// ReadAccount reads one account's row; it implements credits.AccountMemory.
+// ReadAccount reads one account's row; it implements credits.AccountReader.
 // The row comes from memory when nobody has committed since the writer
 // marked what it remembers (rows.go); otherwise from a read transaction, and
 // when the header was the mark before and after that read, the row is
