@@ -19,13 +19,12 @@ type rollingBack struct{ credits.Store }
 var errCommit = errors.New("the commit failed")
 
 func (r rollingBack) Update(ctx context.Context, fn func(credits.Tx) error) error {
-	err := r.Store.Update(ctx, func(tx credits.Tx) error {
+	return r.Store.Update(ctx, func(tx credits.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
 		return errCommit
 	})
-	return err
 }
 
 // TestPurchaseLoggedAfterCommit: "credits added" is logged once a purchase

@@ -81,15 +81,7 @@ const maxTransactionRetries = 5
 
 // update runs fn in a write transaction, again when fn asks for a retry.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	var logs []logLine
-	err := retryTransaction(func() error {
-		return s.Store.Update(ctx, func(tx Tx) error {
-			logs = logs[:0]
-			return fn(loggingTx{tx, &logs})
-		})
-	})
-	s.logCommitted(err, logs)
-	return err
+	return s.logAfter(func(fn func(Tx) error) error { return s.Store.Update(ctx, fn) }, fn)
 }
 
 // updateAccount runs fn, a write confined to one account, with the writes
@@ -100,14 +92,24 @@ func (s *Service) updateAccount(ctx context.Context, w AccountWrite, fn func(Tx)
 	if !ok || lookupID("account", w.AccountID) != nil {
 		return s.update(ctx, fn)
 	}
+	return s.logAfter(func(fn func(Tx) error) error { return grouped.UpdateAccount(ctx, w, fn) }, fn)
+}
+
+// logAfter runs fn through run, again when fn asks for a retry, and logs
+// what fn's last run had to say once run says it committed.
+func (s *Service) logAfter(run func(func(Tx) error) error, fn func(Tx) error) error {
 	var logs []logLine
 	err := retryTransaction(func() error {
-		return grouped.UpdateAccount(ctx, w, func(tx Tx) error {
+		return run(func(tx Tx) error {
 			logs = logs[:0]
 			return fn(loggingTx{tx, &logs})
 		})
 	})
-	s.logCommitted(err, logs)
+	if err == nil {
+		for _, l := range logs {
+			s.Logger.Info(l.msg, l.args...)
+		}
+	}
 	return err
 }
 
@@ -133,15 +135,6 @@ func (s *Service) logAfterCommit(tx Tx, msg string, args ...any) {
 		return
 	}
 	s.Logger.Info(msg, args...)
-}
-
-func (s *Service) logCommitted(err error, logs []logLine) {
-	if err != nil {
-		return
-	}
-	for _, l := range logs {
-		s.Logger.Info(l.msg, l.args...)
-	}
 }
 
 func retryTransaction(run func() error) error {
