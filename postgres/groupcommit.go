@@ -350,6 +350,9 @@ func (db *DB) allAlone(batch []*accountWrite) ([]writeResult, []int) {
 func undoEarlier(ctx context.Context, c *conn, results []writeResult) (failed int, err error) {
 	failed, earlier := c.earlierIndex, c.earlier
 	results[failed] = writeResult{err: earlier}
+	if c.ahead != nil {
+		c.ahead.Spoil() // what the failed write handed back never was
+	}
 	c.earlier = nil
 	err = c.rollbackToSavepoint(ctx)
 	switch {
@@ -370,6 +373,7 @@ func undoEarlier(ctx context.Context, c *conn, results []writeResult) (failed in
 // fatal error means the transaction itself is broken.
 func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) (res writeResult, fatal error) {
 	sends := c.sends
+	tx := newTx(ctx, c, true)
 	c.Defer(savepoint)
 	defer func() {
 		if p := recover(); p != nil {
@@ -379,6 +383,7 @@ func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) 
 		case c.earlier != nil:
 			c.pending = nil // the batch undoes the earlier write and runs this one again
 		case res.err == nil && res.panicked == nil:
+			tx.HandBack()
 			c.previous = append(c.previous, heldWrite{index: index, writes: append(c.pending, release)})
 			c.pending = nil
 		case c.sends == sends:
@@ -400,7 +405,7 @@ func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) 
 			}
 		}
 	}()
-	res.err = req.fn(newTx(ctx, c, true))
+	res.err = req.fn(tx)
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -43,9 +44,9 @@ func (g *gathering) UpdateAccount(ctx context.Context, w credits.AccountWrite, f
 // distinct accounts, a second debit of one of them, a replayed key, a debit
 // refused for want of credits, one without a key and one of an account that
 // does not exist. The batch reads its accounts, lots, entry ids and keys in
-// its first round trip; only the second debit of an account needs one of its
-// own; the rest go out with the COMMIT. Each answer is the one the debit
-// gets alone.
+// its first round trip; the second debit of an account takes the account as
+// the first left it; everything else goes out with the COMMIT. Each answer
+// is the one the debit gets alone.
 func TestGroupCommitReadAhead(t *testing.T) {
 	db := pgtest.Open(t)
 	ctx := context.Background()
@@ -104,8 +105,8 @@ func TestGroupCommitReadAhead(t *testing.T) {
 	}
 	before := postgres.RoundTrips(db)
 	errs := postgres.CommitWrites(db, g.ws, g.fns)
-	if got := postgres.RoundTrips(db) - before; got != 3 {
-		t.Errorf("a batch of %d debits took %d round trips, want 3 (what it reads, the second debit of a1, the commit)", len(debits), got)
+	if got := postgres.RoundTrips(db) - before; got != 2 {
+		t.Errorf("a batch of %d debits took %d round trips, want 2 (what it reads, the commit)", len(debits), got)
 	}
 	for i, err := range errs {
 		g.results[i] <- err
@@ -142,7 +143,8 @@ func TestGroupCommitReadAhead(t *testing.T) {
 // TestGroupCommitReadAheadFailure fails a write whose statements went out,
 // with the statements of the writes after it, at the COMMIT: it is undone,
 // and the writes after it, which did not run, run again, reading for
-// themselves what the batch read ahead for them the first time.
+// themselves what the batch read ahead for them the first time, or what an
+// earlier write of their account handed back.
 func TestGroupCommitReadAheadFailure(t *testing.T) {
 	db := pgtest.Open(t)
 	ctx := context.Background()
@@ -181,16 +183,57 @@ func TestGroupCommitReadAheadFailure(t *testing.T) {
 			return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: id, RequestHash: "h", Result: []byte("{}"), CreatedAt: now})
 		})
 	}
-	errs := postgres.CommitWrites(db, ws, fns)
-	for i, want := range []error{nil, credits.ErrRetry, nil, nil} {
-		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
-			t.Errorf("write %d: error %v, want %v", i, errs[i], want)
+	// Second writes: of the failed write's account, whose first run takes
+	// the account as the failed write left it (threshold 11) and whose
+	// second must read it as it is; and of b0, earlier than its first, which
+	// reads for itself (taking no entry id, so one is left when the writes
+	// run again; its read sends what the others held back, and the failure
+	// comes back with it).
+	seen := map[string]int64{}
+	again := func(index int, id string, at time.Time, threshold int64) {
+		runs = append(runs, 0)
+		ws = append(ws, credits.AccountWrite{AccountID: id, Now: at, Scope: "s", Key: id + "-again"})
+		fns = append(fns, func(tx credits.Tx) error {
+			runs[index]++
+			tx.WillLock(id, at)
+			if _, err := tx.IdempotencyRecord("s", id+"-again"); !errors.Is(err, credits.ErrNotFound) {
+				return fmt.Errorf("key %s-again: %v, want none", id, err)
+			}
+			locked, err := tx.LockAccount(id)
+			if err != nil {
+				return err
+			}
+			seen[id] = locked.Account().LowBalanceThreshold
+			if err := locked.SetLowBalanceThreshold(threshold); err != nil {
+				return err
+			}
+			return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: id + "-again", RequestHash: "h", Result: []byte("{}"), CreatedAt: at})
+		})
+	}
+	again(4, "b1", now, 21)
+	again(5, "b0", now.Add(-time.Second), 30)
+	// In the batch, b1's second write comes right after the failed one: when
+	// the writes run again, entry ids are left for it.
+	order := []int{0, 1, 4, 2, 3, 5}
+	var batchWs []credits.AccountWrite
+	var batchFns []func(credits.Tx) error
+	for _, i := range order {
+		batchWs, batchFns = append(batchWs, ws[i]), append(batchFns, fns[i])
+	}
+	errs := postgres.CommitWrites(db, batchWs, batchFns)
+	for place, want := range []error{nil, credits.ErrRetry, nil, nil, nil, nil} {
+		if !errors.Is(errs[place], want) || (want == nil && errs[place] != nil) {
+			t.Errorf("write %d: error %v, want %v", order[place], errs[place], want)
 		}
 	}
-	if want := []int{1, 1, 2, 2}; !slices.Equal(runs, want) {
+	if want := []int{1, 1, 2, 2, 2, 2}; !slices.Equal(runs, want) {
 		t.Errorf("runs %v, want %v (the writes after the failed one again)", runs, want)
 	}
-	for i, want := range []int64{10, -1, 12, 13} {
+	t.Logf("runs %v seen %v errs %v", runs, seen, errs)
+	if want := map[string]int64{"b0": 10, "b1": -1}; !maps.Equal(seen, want) {
+		t.Errorf("the second writes, when they ran again, saw thresholds %v, want %v (the failed write's 11 undone)", seen, want)
+	}
+	for i, want := range []int64{30, 21, 12, 13} {
 		a, err := svc.GetAccount(ctx, fmt.Sprint("b", i))
 		if err != nil || a.LowBalanceThreshold != want {
 			t.Errorf("account b%d: threshold %d (%v), want %d", i, a.LowBalanceThreshold, err, want)

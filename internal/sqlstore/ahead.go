@@ -16,21 +16,33 @@ import (
 // writes' and the COMMIT: a batch of writes of distinct accounts takes two
 // round trips, not one per write.
 //
-// Each answer is taken once, by the first write that asks for it: a later
-// write of the same account or key reads for itself, after the earlier
-// write's statements.
+// Each answer is taken once, by the first write that asks for it. A write
+// that succeeds hands its account's back (Tx.HandBack) as it left them: the
+// row with every change mirrored, and the lots when its only change to them
+// was a draw from the first that left it spendable; the account's next
+// write in the batch takes them from there, so a batch of writes of one
+// account takes two round trips too. Nobody else can change the batch's
+// accounts while it holds their locks. A later write of the same key reads
+// for itself; so does every write once a write's held-back statements
+// failed (Spoil): what it handed back was never so.
 type BatchAhead struct {
 	since    time.Time // the lots read are those spendable at since
 	accounts map[string]*aheadAccount
 	keys     map[[2]string]*aheadKey
 	entryIDs []int64
+	spoiled  bool
 }
 
 type aheadAccount struct {
 	found   bool
 	account credits.Account
-	lots    []credits.Lot // up to lotsReadAhead, in burn-down order at since
-	taken   bool
+	// lots are up to lotsReadAhead lots, in burn-down order, the first
+	// spendable at since (or at lotsAt, when a write handed them back);
+	// lotsKnown is false when a write handed the account back without them.
+	lots      []credits.Lot
+	lotsAt    time.Time
+	lotsKnown bool
+	taken     bool
 }
 
 type aheadKey struct {
@@ -59,7 +71,7 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 	var ids, scopes, keys []string
 	for _, w := range writes {
 		if _, ok := a.accounts[w.AccountID]; !ok {
-			a.accounts[w.AccountID] = &aheadAccount{}
+			a.accounts[w.AccountID] = &aheadAccount{lotsKnown: true}
 			ids = append(ids, w.AccountID)
 		}
 		if a.since.IsZero() || w.Now.Before(a.since) {
@@ -94,13 +106,15 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 					}
 				})
 			}},
-		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{len(ids)},
+		// An id for each write's entry: the writes of one account in the
+		// batch take one each.
+		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{len(writes)},
 			Scan: func(rows Rows) error {
 				if err := eachRow(rows, scanInt64, func(id int64) { a.entryIDs = append(a.entryIDs, id) }); err != nil {
 					return err
 				}
-				if len(a.entryIDs) != len(ids) {
-					return fmt.Errorf("%d entry ids for %d accounts", len(a.entryIDs), len(ids))
+				if len(a.entryIDs) != len(writes) {
+					return fmt.Errorf("%d entry ids for %d writes", len(a.entryIDs), len(writes))
 				}
 				return nil
 			}},
@@ -130,21 +144,27 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 }
 
 // takeAccount returns what was read ahead for the account, as WillLock
-// would have read it at now; nil when nothing was, or another write took it.
+// would have read it at now; nil when nothing was, another write has it,
+// or the batch is spoiled.
 func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
 	e := a.accounts[id]
-	if e == nil || e.taken || len(a.entryIDs) == 0 || now.Before(a.since) {
+	if e == nil || e.taken {
 		return nil
 	}
+	// Taken either way: a write refused here reads for itself and may change
+	// the account, and no later write may be answered from before it.
 	e.taken = true
-	ahead := &lockAhead{id: id, at: now, answered: true, found: e.found, account: e.account, lotsRead: true}
+	if a.spoiled || len(a.entryIDs) == 0 || now.Before(a.since) || now.Before(e.lotsAt) {
+		return nil
+	}
+	ahead := &lockAhead{id: id, at: now, answered: true, found: e.found, account: e.account, lotsRead: e.lotsKnown, batch: true}
 	ahead.entryID, a.entryIDs = a.entryIDs[0], a.entryIDs[1:]
 	// The lots spendable at since that are still spendable at now are, in
 	// order, the first of those spendable at now, unless the read was cut
 	// off at its limit: then one past it may be missing.
 	for _, lot := range e.lots {
 		if lot.ExpiresAt != nil && !lot.ExpiresAt.After(now) {
-			ahead.lotsRead = len(e.lots) < lotsReadAhead
+			ahead.lotsRead = ahead.lotsRead && len(e.lots) < lotsReadAhead
 			continue
 		}
 		ahead.lots = append(ahead.lots, lot)
@@ -154,6 +174,32 @@ func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
 	}
 	return ahead
 }
+
+// HandBack gives the batch back the account that the write took from it
+// (WillLock), as the write left it, for the account's next write in the
+// batch: the row with the write's changes (each statement that changes an
+// account's row mirrors itself: lockedAccount.changed), and the lots unless
+// the write changed them other than by a draw from the first (lotsChanged).
+// The store calls it when the write succeeded, before its savepoint's
+// release; a write that fails hands nothing back, and its account's next
+// write reads for itself.
+func (t *Tx) HandBack() {
+	la, a := t.ahead, t.batchAhead()
+	if la == nil || !la.batch || a == nil || a.spoiled {
+		return
+	}
+	e := a.accounts[la.id]
+	if e == nil || !e.taken || !la.found {
+		return
+	}
+	t.ahead = nil
+	e.taken, e.account = false, la.account
+	e.lots, e.lotsAt, e.lotsKnown = la.lots, la.at, la.lotsRead
+}
+
+// Spoil stops the batch from answering any more writes: a held-back write
+// failed, so what the writes after it were handed back may never have been.
+func (a *BatchAhead) Spoil() { a.spoiled = true }
 
 // takeKey returns what was read ahead for an idempotency key; ok false when
 // nothing was, or another write took it.

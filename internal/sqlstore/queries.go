@@ -83,6 +83,7 @@ type lockAhead struct {
 	lots     []credits.Lot // up to lotsReadAhead, in burn-down order at at
 	lotsRead bool          // lots came back and no lot of the account changed since
 	entryID  int64         // 0: none, or used
+	batch    bool          // taken from the batch's read-ahead, to hand back (HandBack)
 }
 
 // lotsReadAhead is how many spendable lots WillLock reads: a draw's first batch
@@ -606,13 +607,20 @@ var _ credits.LockedAccount = (*lockedAccount)(nil)
 
 func (l *lockedAccount) Account() credits.Account { return l.account }
 
-// changed tells the remembered rows, if any, what a statement that succeeded
-// did to the account's row.
+// changed tells the remembered rows, if any, and the row read ahead with
+// the account's lock, what a statement that succeeded did to the account's
+// row.
 func (l *lockedAccount) changed(err error, change func(*credits.Account)) error {
-	if err == nil && l.t.rows != nil {
+	if err != nil {
+		return err
+	}
+	if l.t.rows != nil {
 		l.t.rows.Change(l.id(), change)
 	}
-	return err
+	if a := l.aheadFor(); a != nil {
+		change(&a.account)
+	}
+	return nil
 }
 
 func (l *lockedAccount) id() string { return l.account.ID }
@@ -722,7 +730,10 @@ func (l *lockedAccount) AddEntryTakingFromFirstLot(e credits.Entry, amount int64
 			entryID, err = l.AddEntry(e)
 			return entryID, 0, false, err // nothing taken; the walk reads the lots read ahead
 		}
-		l.lotsChanged()
+		// The lot keeps more than nothing unreserved, so it stays spendable
+		// and first: the lots read ahead stay the account's, with this
+		// one's remaining less.
+		lots[0].Remaining -= amount
 		lotID = lots[0].ID
 		err = l.t.later(Write{Op: fmt.Sprintf("take from lot %d of account %s", lotID, l.id()), Args: []any{amount, lotID, l.id(), amount}, One: true},
 			`UPDATE lots SET remaining = remaining - ? WHERE id = ? AND account_id = ? AND spendable AND remaining - reserved > ?`)
@@ -756,6 +767,7 @@ func (l *lockedAccount) LotsToNotice(now, until time.Time, limit int) ([]credits
 }
 
 func (l *lockedAccount) MarkLotNoticed(id int64) error {
+	l.lotsChanged()
 	return l.t.later(Write{Op: fmt.Sprintf("mark lot %d as told", id), Args: []any{id, l.id()}, One: true},
 		`UPDATE lots SET expiring_notified = TRUE WHERE id = ? AND account_id = ?`)
 }
