@@ -23,8 +23,10 @@ type Account struct {
 	RechargeThreshold int64 `json:"-"`
 	// DueAt is never later than when a hold or a lot of the account next
 	// expires (nil: none will): before it, there is nothing to settle.
-	DueAt     *time.Time `json:"-"`
-	CreatedAt time.Time  `json:"created_at"`
+	DueAt *time.Time `json:"-"`
+	// EventSequence is the number of the account's last outbox event.
+	EventSequence int64     `json:"-"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Pack is a catalog item: Credits credits for UnitAmount minor units of Currency.

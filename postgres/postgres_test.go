@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +211,33 @@ func TestRoundTrips(t *testing.T) {
 	if _, err := svc.GetAccount(ctx, "nobody"); credits.ErrorCode(err) != credits.ENOTFOUND {
 		t.Errorf("a read of no account: %v, want not found", err)
 	}
+	// A debit that empties the account tells the application: its outbox
+	// event is numbered from the locked row, and goes out with the COMMIT.
+	before = postgres.RoundTrips(db)
+	if r, _, err := svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 8}, key("c")); err != nil || r.Balance != 0 {
+		t.Fatalf("the last debit: %+v (%v), want balance 0", r, err)
+	}
+	if got := postgres.RoundTrips(db) - before; got != 2 {
+		t.Errorf("a debit that emits an event took %d round trips, want 2", got)
+	}
+	var events []credits.OutboxEvent
+	if err := db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 100); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var sequences []int64
+	for _, e := range events {
+		sequences = append(sequences, e.Sequence)
+	}
+	if n := len(events); n == 0 || events[n-1].Type != credits.OutBalanceDepleted || !slices.Equal(sequences, seq(1, int64(n))) {
+		t.Errorf("events %+v, want the last balance.depleted and numbers 1 to %d", events, n)
+	}
+}
+
+// seq is from, from+1, …, to.
+func seq(from, to int64) []int64 {
+	var s []int64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,53 @@ func testEventsWithTheirCauses(t *testing.T, open Opener) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
+	}
+}
+
+// testEventSequenceAcrossLocks: two locks of one account in a transaction
+// number its events as one counter, whichever lock counts, and the next
+// transaction goes on from there.
+func testEventSequenceAcrossLocks(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	ctx := context.Background()
+	var got []int64
+	count := func(locked credits.LockedAccount) error {
+		n, err := locked.NextEventSequence()
+		got = append(got, n)
+		return err
+	}
+	if err := f.db.Update(ctx, func(tx credits.Tx) error {
+		got = got[:0]
+		first, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		if err := count(first); err != nil {
+			return err
+		}
+		second, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		if err := count(second); err != nil {
+			return err
+		}
+		return count(first)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Update(ctx, func(tx credits.Tx) error {
+		locked, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		return count(locked)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("event numbers %v, want %v", got, want)
 	}
 }
 

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"WebhooksReachTheApplication", testWebhooksReachTheApplication},
 		{"DeliveryWaitsAtAGap", testDeliveryWaitsAtAGap},
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
+		{"EventSequenceAcrossLocks", testEventSequenceAcrossLocks},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
 		{"VerifyFindsALateDueTime", testVerifyFindsALateDueTime},

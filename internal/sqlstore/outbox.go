@@ -7,9 +7,24 @@ import (
 	"github.com/credits/credits"
 )
 
+// NextEventSequence counts from what the transaction knows (Tx.locked): the
+// row it locked, then its own counts. So the UPDATE needs no answer, and on
+// PostgreSQL goes out with the next statement or the COMMIT; its condition
+// makes a count that was not the row's fail the write rather than number
+// two events alike.
 func (l *lockedAccount) NextEventSequence() (int64, error) {
-	return queryOne(l.t, "count an event of account "+l.id(), scanInt64,
-		`UPDATE accounts SET event_sequence = event_sequence + 1 WHERE id = ? RETURNING event_sequence`, l.id())
+	last, ok := l.t.sequences[l.id()]
+	if !ok {
+		panic("sqlstore: an account locked outside Tx.locked")
+	}
+	next := last + 1
+	err := l.t.later(Write{Op: "count an event of account " + l.id(), Args: []any{next, l.id(), last}, One: true},
+		`UPDATE accounts SET event_sequence = ? WHERE id = ? AND event_sequence = ?`)
+	if err != nil {
+		return 0, err
+	}
+	l.t.sequences[l.id()] = next
+	return next, l.changed(nil, func(a *credits.Account) { a.EventSequence = next })
 }
 
 func (l *lockedAccount) AddOutboxEvent(e credits.OutboxEvent) error {

@@ -45,12 +45,12 @@ func (t *Tx) Packs(activeOnly bool) ([]credits.Pack, error) {
 
 // Accounts.
 
-const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, recharge_threshold, due_at, created_at`
+const accountColumns = `id, email, balance, held, debt, trial, low_balance_threshold, balance_state, recharge_threshold, due_at, event_sequence, created_at`
 
 func scanAccount(s scanner) (credits.Account, error) {
 	var a credits.Account
 	err := s.Scan(&a.ID, &a.Email, &a.Balance, &a.Held, &a.Debt, &a.Trial, &a.LowBalanceThreshold, &a.BalanceState, &a.RechargeThreshold,
-		nullTimeValue{&a.DueAt}, timeValue{&a.CreatedAt})
+		nullTimeValue{&a.DueAt}, &a.EventSequence, timeValue{&a.CreatedAt})
 	return a, err
 }
 
@@ -174,7 +174,7 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	}
 	if t.rows != nil {
 		if a, ok := t.rows.Account(id); ok {
-			return &lockedAccount{t: t, account: a}, nil
+			return t.locked(a), nil
 		}
 	}
 	if ahead := t.ahead; ahead != nil && ahead.id == id && ahead.answered && !ahead.rowTaken {
@@ -182,7 +182,7 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 		if !ahead.found {
 			return nil, fmt.Errorf("lock account %s: %w", id, credits.ErrNotFound)
 		}
-		return &lockedAccount{t: t, account: ahead.account}, nil
+		return t.locked(ahead.account), nil
 	}
 	a, err := queryOne(t, "lock account "+id, scanAccount, lockAccount, id)
 	if err != nil {
@@ -191,7 +191,21 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if t.rows != nil {
 		t.rows.Keep(a)
 	}
-	return &lockedAccount{t: t, account: a}, nil
+	return t.locked(a), nil
+}
+
+// locked is the lock of an account whose row is a. The transaction counts
+// the account's outbox events from the row its first lock read: every later
+// count goes through it (NextEventSequence), whichever lock of the account
+// makes it.
+func (t *Tx) locked(a credits.Account) *lockedAccount {
+	if _, ok := t.sequences[a.ID]; !ok {
+		if t.sequences == nil {
+			t.sequences = map[string]int64{}
+		}
+		t.sequences[a.ID] = a.EventSequence
+	}
+	return &lockedAccount{t: t, account: a}
 }
 
 func (t *Tx) AccountsByEmail(email string) ([]credits.Account, error) {

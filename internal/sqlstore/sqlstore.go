@@ -207,6 +207,9 @@ type Tx struct {
 	write bool
 	rows  AccountRows // nil: none
 	ahead *lockAhead  // an account lock sent ahead (WillLock), and what was read with it
+	// sequences is each locked account's last outbox event number, as this
+	// transaction has counted it.
+	sequences map[string]int64
 }
 
 var _ credits.Tx = (*Tx)(nil)
