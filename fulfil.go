@@ -254,15 +254,22 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 			return "", "", err
 		}
 	}
-	locked, account, err := s.settle(tx, cs.AccountID, now)
-	if ErrorCode(err) == ENOTFOUND {
-		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
-	} else if err != nil {
-		return "", "", err
+	// The account's lock goes out before the look for an existing purchase
+	// (on PostgreSQL in one round trip with it, and with the lots and the
+	// entry's id that the credit needs), so that a concurrent second event
+	// waits for the first's commit and then finds its purchase.
+	if lookupID("account", cs.AccountID) == nil {
+		tx.WillLock(cs.AccountID, now)
 	}
 	if _, err := tx.PurchaseBySession(cs.ID); err == nil {
 		return EventProcessed, "session already credited: nothing added", nil
 	} else if !errors.Is(err, ErrNotFound) {
+		return "", "", err
+	}
+	locked, account, err := s.settle(tx, cs.AccountID, now)
+	if ErrorCode(err) == ENOTFOUND {
+		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
+	} else if err != nil {
 		return "", "", err
 	}
 	pack, err := tx.Pack(cs.PackID)

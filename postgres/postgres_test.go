@@ -11,6 +11,7 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/pgtest"
+	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/storetest"
 )
@@ -240,4 +241,52 @@ func seq(from, to int64) []int64 {
 		s = append(s, i)
 	}
 	return s
+}
+
+// TestPurchaseRoundTrips holds a purchase (a checkout.session.completed of a
+// paid session) to its round trips: BEGIN with the session's read, the
+// payment's lock, the account's lock with its lots, the entry's id and the
+// look for an earlier purchase of the session, the pack, the purchase's and
+// the lot's inserts, then every other write with the COMMIT: seven (nine
+// before the account's lock went out with the look for the purchase). A
+// second event for the session finds the purchase and adds nothing, in five
+// (six before).
+func TestPurchaseRoundTrips(t *testing.T) {
+	db := pgtest.Open(t)
+	svc := credits.NewService(db)
+	ctx := context.Background()
+	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.Update(ctx, func(tx credits.Tx) error {
+		if err := tx.CreatePack(credits.Pack{ID: "starter", Name: "Starter", Credits: 100, UnitAmount: 500, Currency: "usd", Active: true, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateCheckoutSession(credits.CheckoutSession{ID: "cs_1", AccountID: "u1", PackID: "starter", Quantity: 1, ExpectedAmount: 500,
+			Currency: "usd", Status: credits.SessionOpen, CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	session := testkit.Session{ID: "cs_1", PaymentStatus: "paid", AmountTotal: 500, Currency: "usd", PaymentIntent: "pi_1"}
+	for _, tt := range []struct {
+		event string
+		want  int64
+		error string
+	}{
+		{"evt_1", 7, ""},
+		{"evt_2", 5, "session already credited: nothing added"},
+	} {
+		before := postgres.RoundTrips(db)
+		ev, err := svc.HandleEvent(ctx, testkit.MustEvent(t, testkit.Event(tt.event, credits.EventCheckoutCompleted, false, session)))
+		if err != nil || ev.Status != credits.EventProcessed || ev.Error != tt.error {
+			t.Fatalf("%s: %+v (%v), want processed, %q", tt.event, ev, err, tt.error)
+		}
+		if got := postgres.RoundTrips(db) - before; got != tt.want {
+			t.Errorf("%s took %d round trips, want %d", tt.event, got, tt.want)
+		}
+	}
+	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 100 || a.Trial {
+		t.Errorf("account after the purchase: %+v (%v), want 100 credits, no longer trial", a, err)
+	}
 }
