@@ -239,6 +239,10 @@ type Tx interface {
 	// MisdrawnEntries returns the entries that name the one lot they drew
 	// from when that is not a lot of their account, or they took nothing.
 	MisdrawnEntries() ([]EntryDraw, error)
+	// EntriesOfNoAccount returns the entries whose account does not exist
+	// (PostgreSQL has no foreign key there: Performance 30 in
+	// docs/architecture.md), which no balance counts.
+	EntriesOfNoAccount() ([]Entry, error)
 	// DuplicatePurchaseReferences returns the session ids credited by more than
 	// one purchase entry.
 	DuplicatePurchaseReferences() ([]string, error)

@@ -13,7 +13,8 @@ type Violation struct {
 }
 
 // Verify checks the invariants of the ledger over the whole store:
-// 1. balance = sum of entries = sum of lots' remaining amounts − debt;
+// 1. balance = sum of entries = sum of lots' remaining amounts − debt, and every
+// entry is of an account that exists;
 // 2. every entry's balance_after is the running sum (no entry was changed),
 // and names the account's entry before it, and the account its latest; an
 // entry that names the lot it drew from names a lot of its account (1);
@@ -66,6 +67,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		}
 		for _, d := range misdrawn {
 			out = append(out, Violation{1, d.AccountID, fmt.Sprintf("entry %d (%d credits) names lot %d as the lot it drew from, but that is not a lot of its account, or the entry took nothing", d.EntryID, d.Amount, d.LotID)})
+		}
+		orphans, err := tx.EntriesOfNoAccount()
+		if err != nil {
+			return err
+		}
+		for _, e := range orphans {
+			out = append(out, Violation{1, e.AccountID, fmt.Sprintf("entry %d (%d credits) is of account %s, which does not exist: no balance counts it", e.ID, e.Amount, e.AccountID)})
 		}
 		held, err := tx.HeldTotals()
 		if err != nil {

@@ -589,6 +589,14 @@ func (t *Tx) MisdrawnEntries() ([]credits.EntryDraw, error) {
 		WHERE e.lot_id IS NOT NULL AND (l.account_id IS DISTINCT FROM e.account_id OR e.amount >= 0) ORDER BY e.id`)
 }
 
+func (t *Tx) EntriesOfNoAccount() ([]credits.Entry, error) {
+	return queryAll(t, "check entries' accounts", func(s scanner) (credits.Entry, error) {
+		var e credits.Entry
+		return e, s.Scan(&e.ID, &e.AccountID, &e.Amount)
+	}, `SELECT e.id, e.account_id, e.amount FROM entries e
+		WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = e.account_id) ORDER BY e.id`)
+}
+
 func (t *Tx) BrokenEntryChains() ([]credits.Entry, error) {
 	return queryAll(t, "check entry chains", scanEntry, `SELECT `+entryColumns+` FROM (
 		SELECT *, SUM(amount) OVER (PARTITION BY account_id ORDER BY id) AS running FROM entries
