@@ -346,3 +346,39 @@ func testSoldVersusPaid(t *testing.T, open Opener) {
 		t.Errorf("balance %d after refunding the discounted purchase, want 300", balance)
 	}
 }
+
+// testNewPaymentAsStored: the payment LockPayment makes is the row as the
+// store keeps it (it is not read back), and a second lock reads that row.
+func testNewPaymentAsStored(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	now := fixtureNow.Add(1234567 * time.Nanosecond) // below the stores' microseconds
+	var made, locked, read credits.Payment
+	var fresh, freshAgain bool
+	if err := f.db.Update(ctx, func(tx credits.Tx) error {
+		var err error
+		made, fresh, err = tx.LockPayment("pi_stored", now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Update(ctx, func(tx credits.Tx) error {
+		var err error
+		if locked, freshAgain, err = tx.LockPayment("pi_stored", now.Add(time.Hour)); err != nil {
+			return err
+		}
+		read, err = tx.Payment("pi_stored")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !fresh || freshAgain {
+		t.Errorf("fresh: got %v then %v, want true then false", fresh, freshAgain)
+	}
+	if made != read || locked != read {
+		t.Errorf("payment:\n made   %+v\n locked %+v\n stored %+v", made, locked, read)
+	}
+	if got, want := read.CreatedAt, now.Truncate(time.Microsecond); !got.Equal(want) || !read.UpdatedAt.Equal(want) {
+		t.Errorf("created at %v, updated at %v, want %v", got, read.UpdatedAt, want)
+	}
+}

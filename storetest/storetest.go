@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeliveryWaitsAtAGap", testDeliveryWaitsAtAGap},
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"EventSequenceAcrossLocks", testEventSequenceAcrossLocks},
+		{"NewPaymentAsStored", testNewPaymentAsStored},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
 		{"VerifyFindsALateDueTime", testVerifyFindsALateDueTime},

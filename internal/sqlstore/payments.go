@@ -20,14 +20,20 @@ func scanPayment(s scanner) (credits.Payment, error) {
 // LockPayment creates the payment when it is new, then locks its row (on
 // PostgreSQL; SQLite's one writer already serialises).
 func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, bool, error) {
-	// A new row is locked by its insert, and returned by it: one statement.
-	created, err := queryAll(t, "create payment "+id, scanPayment, `INSERT INTO payments (id, charge_seen_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING `+paymentColumns, id, t.d.Time(time.Unix(0, 0)), t.d.Time(now), t.d.Time(now))
+	// A new row is locked by its insert. Its columns are the ones given here
+	// and the table's defaults, the zero values: they are not read back
+	// (a RETURNING of every column cost SQLite's writer as much as the
+	// insert). Times are kept to the microsecond, as both stores keep them.
+	created := credits.Payment{ID: id, ChargeSeenAt: time.UnixMicro(0).UTC(),
+		CreatedAt: time.UnixMicro(now.UnixMicro()).UTC()}
+	created.UpdatedAt = created.CreatedAt
+	n, err := t.exec("create payment "+id, `INSERT INTO payments (id, charge_seen_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, id, t.d.Time(created.ChargeSeenAt), t.d.Time(now), t.d.Time(now))
 	if err != nil {
 		return credits.Payment{}, false, err
 	}
-	if len(created) == 1 {
-		return created[0], true, nil
+	if n == 1 {
+		return created, true, nil
 	}
 	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
 	return p, false, err
