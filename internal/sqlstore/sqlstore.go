@@ -116,7 +116,10 @@ var Postgres = &Dialect{
 	SkipLocked:  " FOR UPDATE SKIP LOCKED",
 	Never:       "'-infinity'",
 	Overriding:  " OVERRIDING SYSTEM VALUE",
-	NextEntryID: `SELECT nextval(pg_get_serial_sequence('entries', 'id'))`,
+	// The identity's sequence, as PostgreSQL named it when postgres 00001
+	// made the table: looking the name up (pg_get_serial_sequence) was 3 %
+	// of the batches' backend, once per id of a batch.
+	NextEntryID: `SELECT nextval('entries_id_seq')`,
 	Time:        func(t time.Time) any { return t.UTC() },
 }
 
