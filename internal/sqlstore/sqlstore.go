@@ -111,11 +111,11 @@ var SQLite = &Dialect{
 
 // Postgres stores times as TIMESTAMPTZ and locks rows.
 var Postgres = &Dialect{
-	Numbered:    true,
-	ForUpdate:   " FOR UPDATE",
-	SkipLocked:  " FOR UPDATE SKIP LOCKED",
-	Never:       "'-infinity'",
-	Overriding:  " OVERRIDING SYSTEM VALUE",
+	Numbered:   true,
+	ForUpdate:  " FOR UPDATE",
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	Never:      "'-infinity'",
+	Overriding: " OVERRIDING SYSTEM VALUE",
 	// The identity's sequence, as PostgreSQL named it when postgres 00001
 	// made the table: looking the name up (pg_get_serial_sequence) was 3 %
 	// of the batches' backend, once per id of a batch.
