@@ -21,9 +21,10 @@ func scanPayment(s scanner) (credits.Payment, error) {
 // PostgreSQL; SQLite's one writer already serialises).
 func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, bool, error) {
 	// A new row is locked by its insert. Its columns are the ones given here
-	// and the table's defaults, the zero values: they are not read back
-	// (a RETURNING of every column cost SQLite's writer as much as the
-	// insert). Times are kept to the microsecond, as both stores keep them.
+	// and the table's defaults, the zero values, so they are not read back
+	// (RETURNING its eighteen columns made it the dearest statement of a
+	// SQLite purchase, 21 µs). Times are cut to the microsecond, as both
+	// stores keep them.
 	created := credits.Payment{ID: id, ChargeSeenAt: time.UnixMicro(0).UTC(),
 		CreatedAt: time.UnixMicro(now.UnixMicro()).UTC()}
 	created.UpdatedAt = created.CreatedAt
