@@ -239,6 +239,10 @@ type Tx interface {
 	// MisdrawnEntries returns the entries that name the one lot they drew
 	// from when that is not a lot of their account, or they took nothing.
 	MisdrawnEntries() ([]EntryDraw, error)
+	// BrokenPurchaseLinks returns the accounts whose purchases do not each
+	// name the account's purchase before them, or whose latest purchase is
+	// not the one the account names (Purchases walks that chain).
+	BrokenPurchaseLinks() ([]string, error)
 	// EntriesOfNoAccount returns the entries whose account does not exist
 	// (PostgreSQL has no foreign key there: Performance 30 in
 	// docs/architecture.md), which no balance counts.

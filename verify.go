@@ -18,7 +18,8 @@ type Violation struct {
 // 2. every entry's balance_after is the running sum (no entry was changed),
 // and names the account's entry before it, and the account its latest; an
 // entry that names the lot it drew from names a lot of its account (1);
-// 3. no checkout session was credited twice;
+// 3. no checkout session was credited twice, and every account's purchases
+// are chained (each naming the one before; the account its latest);
 // 4. no balance or available amount is below zero, except by a debt (left by
 // a refund or a dispute), and then no unreserved credits are left; the held
 // amount is the sum of active holds and of the lots' reservations; no
@@ -60,6 +61,13 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 		}
 		for _, id := range unlinked {
 			out = append(out, Violation{2, id, "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"})
+		}
+		unlinkedPurchases, err := tx.BrokenPurchaseLinks()
+		if err != nil {
+			return err
+		}
+		for _, id := range unlinkedPurchases {
+			out = append(out, Violation{3, id, "the purchases' chain (each naming the one before; the account naming the latest) is broken: the account's purchases would list wrong"})
 		}
 		misdrawn, err := tx.MisdrawnEntries()
 		if err != nil {

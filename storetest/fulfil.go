@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -488,5 +489,52 @@ func testCheckoutWithoutStripeKeyIsUnavailable(t *testing.T, open Opener) {
 	_, _, err := f.svc.CreateCheckout(context.Background(), "u1", "starter", 1, false, credits.ReturnURLs{}, nil)
 	if got := credits.ErrorCode(err); got != credits.EUNAVAILABLE {
 		t.Fatalf("code = %q, want %q (%v)", got, credits.EUNAVAILABLE, err)
+	}
+}
+
+// testPurchasesNewestFirst: an account's purchases list newest first, only
+// its own (purchases of two accounts interleaved), as many as asked.
+func testPurchasesNewestFirst(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.account("u2", "u2@example.com")
+	f.account("u3", "u3@example.com")
+	f.buy("cs_a", "u1", "pi_a", 1)
+	f.buy("cs_b", "u2", "pi_b", 1)
+	f.buy("cs_c", "u1", "pi_c", 2)
+	f.buy("cs_d", "u1", "pi_d", 1)
+	sessions := func(accountID string, limit int) []string {
+		t.Helper()
+		list, err := f.svc.ListPurchases(context.Background(), accountID, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range list {
+			if p.AccountID != accountID {
+				t.Errorf("purchase %s of %s listed for %s", p.SessionID, p.AccountID, accountID)
+			}
+			ids = append(ids, p.SessionID)
+		}
+		return ids
+	}
+	for _, tt := range []struct {
+		account string
+		limit   int
+		want    []string
+	}{
+		{"u1", 10, []string{"cs_d", "cs_c", "cs_a"}},
+		{"u1", 2, []string{"cs_d", "cs_c"}},
+		{"u1", 1, []string{"cs_d"}},
+		{"u2", 10, []string{"cs_b"}},
+		{"u3", 10, nil},
+	} {
+		if got := sessions(tt.account, tt.limit); !slices.Equal(got, tt.want) {
+			t.Errorf("purchases of %s (limit %d): got %v, want %v", tt.account, tt.limit, got, tt.want)
+		}
+	}
+	if violations, err := f.svc.Verify(context.Background()); err != nil || len(violations) > 0 {
+		t.Errorf("verify: %v %v", violations, err)
 	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsWithTheirCauses", testEventsWithTheirCauses},
 		{"EventSequenceAcrossLocks", testEventSequenceAcrossLocks},
 		{"NewPaymentAsStored", testNewPaymentAsStored},
+		{"PurchasesNewestFirst", testPurchasesNewestFirst},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
 		{"VerifyFindsALateDueTime", testVerifyFindsALateDueTime},

@@ -72,6 +72,13 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 				Message: "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"}},
 		},
 		{
+			name:    "the account names a purchase that is not its latest",
+			corrupt: func(l credits.LockedAccount) error { return nil },
+			raw:     `UPDATE accounts SET last_purchase_id = 42 WHERE id = 'u1'`,
+			want: []credits.Violation{{Invariant: 3, AccountID: "u1",
+				Message: "the purchases' chain (each naming the one before; the account naming the latest) is broken: the account's purchases would list wrong"}},
+		},
+		{
 			name:    "a lot with credits is not marked spendable",
 			corrupt: func(l credits.LockedAccount) error { return nil },
 			raw:     `UPDATE lots SET spendable = FALSE WHERE account_id = 'u1'`,

@@ -269,9 +269,19 @@ func (t *Tx) PurchaseBySession(sessionID string) (credits.Purchase, error) {
 	return queryOne(t, "read purchase of session "+sessionID, scanPurchase, `SELECT `+purchaseColumns+` FROM purchases WHERE session_id = ?`, sessionID)
 }
 
+// Purchases reads an account's newest purchases along their chain (each
+// names the account's purchase before it, the account its latest), a
+// primary-key lookup each, as Entries reads the ledger.
 func (t *Tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) {
-	return queryAll(t, "list purchases of account "+accountID, scanPurchase,
-		`SELECT `+purchaseColumns+` FROM purchases WHERE account_id = ? ORDER BY id DESC LIMIT ?`, accountID, limit)
+	if limit <= 0 {
+		return nil, nil
+	}
+	return queryAll(t, "list purchases of account "+accountID, scanPurchase, `WITH RECURSIVE chain (id, prev, steps) AS (
+			SELECT p.id, p.prev_purchase_id, 1 FROM accounts a JOIN purchases p ON p.id = a.last_purchase_id WHERE a.id = ?
+			UNION ALL
+			SELECT p.id, p.prev_purchase_id, c.steps + 1 FROM chain c JOIN purchases p ON p.id = c.prev WHERE c.steps < ?
+		)
+		SELECT `+purchaseColumns+` FROM purchases WHERE id IN (SELECT id FROM chain) ORDER BY id DESC`, accountID, limit)
 }
 
 // Entries and lots.
@@ -574,6 +584,16 @@ func (t *Tx) BrokenEntryLinks() ([]string, error) {
 		ORDER BY 1`)
 }
 
+func (t *Tx) BrokenPurchaseLinks() ([]string, error) {
+	return queryAll(t, "check purchase links", scanString, `SELECT account_id FROM (
+			SELECT account_id, prev_purchase_id, LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS before FROM purchases
+		) AS linked WHERE prev_purchase_id IS DISTINCT FROM before
+		UNION
+		SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, MAX(id) AS newest FROM purchases GROUP BY account_id) AS n
+		ON n.account_id = a.id WHERE a.last_purchase_id IS DISTINCT FROM n.newest
+		ORDER BY 1`)
+}
+
 func (t *Tx) EntryDraws(entryID int64) ([]credits.LotAmount, error) {
 	return queryAll(t, fmt.Sprintf("list the draws of entry %d", entryID), func(s scanner) (credits.LotAmount, error) {
 		var d credits.LotAmount
@@ -863,11 +883,20 @@ func (l *lockedAccount) UpdateHold(h credits.Hold) error {
 	return l.RefreshDueAt()
 }
 
+// CreatePurchase links the purchase to the account's previous one (read from
+// the row, as AddEntry reads the latest entry) and makes it the account's
+// latest.
 func (l *lockedAccount) CreatePurchase(p credits.Purchase) (int64, error) {
-	return l.t.insert("create purchase of session "+p.SessionID, `INSERT INTO purchases
-		(account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.id(), p.PackID, p.Quantity, p.Credits, p.AmountPaid, p.Currency, p.SessionID, p.PaymentIntent, p.EventID, l.t.d.Time(p.CreatedAt))
+	op := "create purchase of session " + p.SessionID
+	id, err := l.t.insert(op, `INSERT INTO purchases
+		(account_id, pack_id, quantity, credits, amount_paid, currency, session_id, payment_intent, event_id, created_at, prev_purchase_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_purchase_id FROM accounts WHERE id = ?))`,
+		l.id(), p.PackID, p.Quantity, p.Credits, p.AmountPaid, p.Currency, p.SessionID, p.PaymentIntent, p.EventID, l.t.d.Time(p.CreatedAt), l.id())
+	if err != nil {
+		return 0, err
+	}
+	err = l.t.later(Write{Op: op, Args: []any{id, l.id()}, One: true}, `UPDATE accounts SET last_purchase_id = ? WHERE id = ?`)
+	return id, l.changed(err, func(*credits.Account) {}) // a column no copy of the row holds
 }
 
 // Settings and web sessions.
