@@ -575,22 +575,24 @@ func (t *Tx) AccountTotals() ([]credits.AccountTotals, error) {
 }
 
 func (t *Tx) BrokenEntryLinks() ([]string, error) {
-	return queryAll(t, "check entry links", scanString, `SELECT account_id FROM (
-			SELECT account_id, prev_entry_id, LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS before FROM entries
-		) AS linked WHERE prev_entry_id IS DISTINCT FROM before
-		UNION
-		SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, MAX(id) AS newest FROM entries GROUP BY account_id) AS n
-		ON n.account_id = a.id WHERE a.last_entry_id IS DISTINCT FROM n.newest
-		ORDER BY 1`)
+	return t.brokenChain("entries", "prev_entry_id", "last_entry_id")
 }
 
 func (t *Tx) BrokenPurchaseLinks() ([]string, error) {
-	return queryAll(t, "check purchase links", scanString, `SELECT account_id FROM (
-			SELECT account_id, prev_purchase_id, LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS before FROM purchases
-		) AS linked WHERE prev_purchase_id IS DISTINCT FROM before
+	return t.brokenChain("purchases", "prev_purchase_id", "last_purchase_id")
+}
+
+// brokenChain returns the accounts whose rows of table do not each name the
+// account's row before them (column prev), or whose newest row is not the
+// one the account names (column last): the chains that Entries and
+// Purchases walk.
+func (t *Tx) brokenChain(table, prev, last string) ([]string, error) {
+	return queryAll(t, "check the links of "+table, scanString, `SELECT account_id FROM (
+			SELECT account_id, `+prev+`, LAG(id) OVER (PARTITION BY account_id ORDER BY id) AS before FROM `+table+`
+		) AS linked WHERE `+prev+` IS DISTINCT FROM before
 		UNION
-		SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, MAX(id) AS newest FROM purchases GROUP BY account_id) AS n
-		ON n.account_id = a.id WHERE a.last_purchase_id IS DISTINCT FROM n.newest
+		SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, MAX(id) AS newest FROM `+table+` GROUP BY account_id) AS n
+		ON n.account_id = a.id WHERE a.`+last+` IS DISTINCT FROM n.newest
 		ORDER BY 1`)
 }
 
