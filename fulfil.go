@@ -189,12 +189,13 @@ func (s *Service) applyToSession(tx Tx, ev Event, cs CheckoutSession, now time.T
 	if err := tx.SetCheckoutSessionStatus(cs.ID, next, now); err != nil {
 		return "", "", err
 	}
-	if next == SessionExpired && isRechargeReference(ev.Session.Metadata["credits_checkout"]) {
+	if ended := map[string]string{SessionExpired: RechargeCanceled, SessionPaymentFailed: RechargeFailed}[next]; ended != "" &&
+		isRechargeReference(ev.Session.Metadata["credits_checkout"]) {
 		locked, err := tx.LockAccount(cs.AccountID)
 		if err != nil {
 			return "", "", err
 		}
-		if err := settleRechargeSession(tx, locked, *ev.Session, RechargeCanceled, now); err != nil {
+		if err := settleRechargeSession(tx, locked, *ev.Session, ended, now); err != nil {
 			return "", "", err
 		}
 	}

@@ -45,14 +45,29 @@ const (
 	// rechargeTransientDelay is the wait after Stripe gave no answer (a
 	// network error, a 5xx): the same idempotency key is used again.
 	rechargeTransientDelay = 30 * time.Second
-	// rechargeGiveUpAfter: Stripe keeps an idempotency key for 24 hours, so
-	// a recharge that got no answer for this long is failed rather than
-	// retried with a key Stripe may have forgotten.
-	rechargeGiveUpAfter = 23 * time.Hour
-	rechargeClaimBatch  = 10
+	// rechargeSoftRetryDelay is the wait before the one sooner retry after
+	// a transient decline (processing_error, try_again_later, …).
+	rechargeSoftRetryDelay = 10 * time.Minute
+	// rechargeGiveUpAfter: a recharge that Stripe gave no usable answer
+	// for this long, and that a look-up shows took no money, fails rather
+	// than charge the customer long after the debit that called for it.
+	rechargeGiveUpAfter = 24 * time.Hour
+	// rechargeLookUpMargin widens a look-up's window before the recharge's
+	// creation, for clocks that disagree a little.
+	rechargeLookUpMargin = 10 * time.Minute
+	// rechargeLinkCheckMargin: a link still waiting this long after its
+	// expiry is read back from Stripe (its event may never come).
+	rechargeLinkCheckMargin = 15 * time.Minute
+	rechargeClaimBatch      = 10
 	// DefaultRechargeLease is how long a replica's claim on a recharge lasts
-	// before another may take it over (it covers one Stripe call).
-	DefaultRechargeLease = time.Minute
+	// before another may take it over. Every Stripe call made under a claim
+	// ends within three quarters of it (stripe-go retries a call for up to
+	// minutes; the deadline cuts it short, and the recharge is looked up
+	// before it is sent again).
+	DefaultRechargeLease = 5 * time.Minute
+	// DefaultRechargeCheckAfter is how long a payment Stripe is processing
+	// waits for its event before the worker reads it back.
+	DefaultRechargeCheckAfter = time.Hour
 	// RechargeReferencePrefix begins a recharge's id, which is also the
 	// reference of its purchase, lot and ledger entry.
 	RechargeReferencePrefix = "rch_"
@@ -81,6 +96,10 @@ type AutoRecharge struct {
 	DisabledReason string    `json:"disabled_reason,omitempty"`
 	SettingsAt     time.Time `json:"-"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// CustomerGeneration counts the Stripe customers the account had before
+	// this one: a customer made after customer.deleted needs a new
+	// idempotency key, or Stripe would answer with the deleted one.
+	CustomerGeneration int64 `json:"-"`
 }
 
 // Recharge is one attempt to top an account up from its saved card.
@@ -102,6 +121,33 @@ type Recharge struct {
 	LockedUntil       time.Time `json:"-"`
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	// SentAt is when the charge first went to Stripe (nil: never), and
+	// CustomerID the customer it was sent for: a recharge sent before
+	// without a recorded answer is looked up in Stripe before it is sent
+	// again (Stripe may have forgotten its idempotency key).
+	SentAt     *time.Time `json:"sent_at,omitempty"`
+	CustomerID string     `json:"-"`
+	// KeyGeneration numbers the idempotency key in use: a new key only
+	// after a look-up found no payment for the recharge and the old key
+	// can only replay an error (a saved 500, an idempotency_error).
+	KeyGeneration int64 `json:"-"`
+	// KeySpent says the key can only replay an error (a saved 500, an
+	// idempotency_error): a send after a look-up that found nothing takes
+	// the next key.
+	KeySpent bool `json:"-"`
+	// SoftRetry marks the one sooner retry after a transient decline; its
+	// failure counts as an ordinary one.
+	SoftRetry bool `json:"-"`
+	// LinkOpen says the recharge's Checkout link may still be paid.
+	LinkOpen bool `json:"-"`
+}
+
+// IdempotencyKey is the key the recharge's charge is sent with.
+func (r Recharge) IdempotencyKey() string {
+	if r.KeyGeneration == 0 {
+		return r.ID
+	}
+	return fmt.Sprintf("%s-%d", r.ID, r.KeyGeneration)
 }
 
 // InFlight reports whether a recharge may still take money or add credits.
@@ -128,11 +174,18 @@ type AutoRechargeSettings struct {
 // card, this month's total and the latest attempts.
 type AutoRechargeView struct {
 	AutoRecharge
-	MonthTotal int64      `json:"month_total"`
-	Currency   string     `json:"currency,omitempty"`
-	Last       *Recharge  `json:"last_attempt"`
-	Recharges  []Recharge `json:"-"`
-	month      []Recharge
+	// MonthTotal is the money recharges took this calendar month (UTC).
+	MonthTotal int64     `json:"month_total"`
+	Currency   string    `json:"currency,omitempty"`
+	Last       *Recharge `json:"last_attempt"`
+	// LastOutcome is the newest attempt that ended, or that waits for the
+	// customer (paid, failed with its reason, needs authentication with
+	// its link, …); NextAttemptAt is when the recharge in flight is tried
+	// (again).
+	LastOutcome   *Recharge  `json:"last_outcome"`
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	Recharges     []Recharge `json:"-"`
+	month         []Recharge
 }
 
 // OffSessionCharge is what the worker asks the payment provider to charge.
@@ -238,14 +291,24 @@ func (s *Service) maybeRecharge(tx Tx, locked LockedAccount, available int64, no
 	if err != nil {
 		return fmt.Errorf("read the pack of account %s's auto-recharge: %w", ar.AccountID, err)
 	}
-	_, err = s.recordRecharge(locked, ar, pack, 1, now, now)
+	_, err = s.recordRecharge(locked, ar, pack, rechargeTry{attempt: 1, due: now}, now)
 	return err
 }
 
-// recordRecharge writes a pending recharge, due at due, unless it would pass
-// the month's limit: then it writes one limit_reached (once per month and
-// settings) and charges nothing.
-func (s *Service) recordRecharge(locked LockedAccount, ar AutoRecharge, pack Pack, attempt int64, due, now time.Time) (Recharge, error) {
+// rechargeTry says which try a new recharge is: its attempt number, when it
+// is due, and whether it is the one sooner retry after a transient decline.
+type rechargeTry struct {
+	attempt int64
+	due     time.Time
+	soft    bool
+}
+
+// recordRecharge writes a pending recharge, due at try.due, unless it would
+// pass the month's limit: then it writes one limit_reached (once per month
+// and settings) and charges nothing. Every recharge of the month that took
+// or may take money counts, whatever its currency (a change of pack to
+// another currency is refused mid-month, so there is one).
+func (s *Service) recordRecharge(locked LockedAccount, ar AutoRecharge, pack Pack, try rechargeTry, now time.Time) (Recharge, error) {
 	credits, err := MulCredits(pack.Credits, ar.Quantity)
 	if err != nil {
 		return Recharge{}, err
@@ -256,8 +319,8 @@ func (s *Service) recordRecharge(locked LockedAccount, ar AutoRecharge, pack Pac
 	}
 	r := Recharge{
 		ID: NewID(RechargeReferencePrefix), AccountID: ar.AccountID, PackID: pack.ID, Quantity: ar.Quantity, Credits: credits,
-		Amount: amount, Currency: pack.Currency, Attempt: attempt, Status: RechargePending,
-		NextAttemptAt: due, CreatedAt: now, UpdatedAt: now,
+		Amount: amount, Currency: pack.Currency, Attempt: try.attempt, Status: RechargePending, SoftRetry: try.soft,
+		NextAttemptAt: try.due, CreatedAt: now, UpdatedAt: now,
 	}
 	month, err := locked.RechargesSince(monthStart(now))
 	if err != nil {
@@ -266,7 +329,7 @@ func (s *Service) recordRecharge(locked LockedAccount, ar AutoRecharge, pack Pac
 	var total int64
 	told := false
 	for _, m := range month {
-		if m.Currency == r.Currency && m.countsToLimit() {
+		if m.countsToLimit() {
 			total = satAdd(total, m.Amount)
 		}
 		if m.Status == RechargeLimitReached && !m.CreatedAt.Before(ar.SettingsAt) {
@@ -329,6 +392,9 @@ func (s *Service) SetAutoRecharge(ctx context.Context, accountID string, in Auto
 		} else if amount > in.MonthlyLimit {
 			return Errorf(EINVALID, "monthly_limit %s is less than one recharge (%s)", FormatMoney(in.MonthlyLimit, pack.Currency), FormatMoney(amount, pack.Currency))
 		}
+		if err := sameCurrencyThisMonth(locked, pack, now); err != nil {
+			return err
+		}
 		ar, err := autoRechargeOf(locked, now)
 		if err != nil {
 			return err
@@ -356,6 +422,24 @@ func (s *Service) SetAutoRecharge(ctx context.Context, accountID string, in Auto
 	return s.GetAutoRecharge(ctx, accountID)
 }
 
+// sameCurrencyThisMonth refuses a pack in another currency than the
+// recharges that took or may take money this month: the monthly limit is
+// one amount in one currency, and converting would guess at a rate.
+func sameCurrencyThisMonth(locked LockedAccount, pack Pack, now time.Time) error {
+	month, err := locked.RechargesSince(monthStart(now))
+	if err != nil {
+		return err
+	}
+	for _, m := range month {
+		if m.countsToLimit() && m.Currency != pack.Currency {
+			next := monthStart(now).AddDate(0, 1, 0)
+			return Errorf(ECONFLICT, "this month's recharges were charged in %s and the monthly limit counts one currency: a pack in %s can be chosen from %s",
+				strings.ToUpper(m.Currency), strings.ToUpper(pack.Currency), next.Format("2006-01-02"))
+		}
+	}
+	return nil
+}
+
 // autoRechargeOf reads an account's auto-recharge row, or a new one.
 func autoRechargeOf(locked LockedAccount, now time.Time) (AutoRecharge, error) {
 	ar, err := locked.AutoRecharge()
@@ -378,6 +462,9 @@ func cancelWaitingRecharge(locked LockedAccount, now time.Time, reason string) e
 		return nil // Stripe may be charging it: its answer decides
 	}
 	r.Status, r.Error, r.LockedUntil, r.UpdatedAt = RechargeCanceled, reason, time.Time{}, now
+	if r.LinkOpen {
+		r.NextAttemptAt = now // the worker expires the link at once
+	}
 	return locked.UpdateRecharge(r)
 }
 
@@ -418,8 +505,16 @@ func (s *Service) GetAutoRecharge(ctx context.Context, accountID string) (AutoRe
 	if len(v.Recharges) > 0 {
 		v.Last = &v.Recharges[0]
 	}
+	for i, r := range v.Recharges {
+		if r.Status == RechargePending && v.NextAttemptAt == nil {
+			v.NextAttemptAt = &v.Recharges[i].NextAttemptAt
+		}
+		if (!r.InFlight() || r.Status == RechargeActionRequired) && v.LastOutcome == nil {
+			v.LastOutcome = &v.Recharges[i]
+		}
+	}
 	for _, r := range v.month {
-		if r.Currency == v.Currency && r.countsToLimit() {
+		if r.Status == RechargeSucceeded {
 			v.MonthTotal = satAdd(v.MonthTotal, r.Amount)
 		}
 	}

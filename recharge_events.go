@@ -19,10 +19,10 @@ const (
 // that saves its card for off-session payments.
 const SaveCardMetadataKey = "credits_save_card"
 
-// applyPaymentIntent applies payment_intent.succeeded and
-// payment_intent.payment_failed to the recharge the payment intent names in
-// its metadata; other payment intents are purchases, credited by their
-// Checkout session's events.
+// applyPaymentIntent applies payment_intent.succeeded,
+// payment_intent.payment_failed and payment_intent.canceled to the recharge
+// the payment intent names in its metadata; other payment intents are
+// purchases, credited by their Checkout session's events.
 func (s *Service) applyPaymentIntent(tx Tx, in StripeEvent, now time.Time) (status, reason string, err error) {
 	pi := in.PaymentIntent
 	rechargeID := pi.Metadata[RechargeMetadataKey]
@@ -35,7 +35,10 @@ func (s *Service) applyPaymentIntent(tx Tx, in StripeEvent, now time.Time) (stat
 		}
 		return s.creditRecharge(tx, rechargeID, *pi, in.ID, now)
 	}
-	res := ChargeResult{PaymentIntent: pi.ID, Status: pi.Status, Code: pi.Code, DeclineCode: pi.DeclineCode, Message: pi.Message}
+	res := resultOf(*pi)
+	if in.Type == EventPaymentIntentCanceled && res.Message == "" {
+		res.Message = "the payment intent was canceled"
+	}
 	if res.Code == "authentication_required" {
 		// The worker makes the customer's Checkout link.
 		if _, err := s.askCustomer(tx, rechargeID, pi.ID, res.reason(), now); err != nil && !errors.Is(err, ErrNotFound) {
@@ -43,7 +46,7 @@ func (s *Service) applyPaymentIntent(tx Tx, in StripeEvent, now time.Time) (stat
 		}
 		return EventProcessed, "recharge " + rechargeID + " waits for the customer to authenticate", nil
 	}
-	return s.declineRecharge(tx, rechargeID, pi.ID, res.reason(), now)
+	return s.declineRecharge(tx, rechargeID, res, now)
 }
 
 // applySetupSession records that a Checkout session in setup mode saved a
@@ -106,7 +109,8 @@ func (s *Service) applyCardGone(tx Tx, in StripeEvent, now time.Time) (status, r
 	}
 	what := "the saved card was removed in Stripe"
 	if in.Type == EventCustomerDeleted {
-		ar.CustomerID, ar.CardPending = "", ""
+		// The next customer is a new one: its create key must differ.
+		ar.CustomerID, ar.CardPending, ar.CustomerGeneration = "", "", ar.CustomerGeneration+1
 		what = "the Stripe customer was deleted"
 	}
 	return EventProcessed, what, s.forgetCard(locked, ar, what, now)
@@ -121,7 +125,8 @@ func (s *Service) forgetCard(locked LockedAccount, ar AutoRecharge, why string, 
 	return s.disableAutoRecharge(locked, ar, why, now)
 }
 
-// ensureCustomer returns an account's Stripe customer, created once.
+// ensureCustomer returns an account's Stripe customer, created once (once
+// again after Stripe deleted it).
 func (s *Service) ensureCustomer(ctx context.Context, account Account) (string, error) {
 	ar, err := viewOne(ctx, s, "auto-recharge of account", account.ID, Tx.AutoRecharge)
 	if err == nil && ar.CustomerID != "" {
@@ -132,11 +137,11 @@ func (s *Service) ensureCustomer(ctx context.Context, account Account) (string, 
 	if s.Payments == nil {
 		return "", Errorf(EUNAVAILABLE, "cards cannot be saved: %s", s.PaymentsMissing)
 	}
-	created, err := s.Payments.CreateCustomer(ctx, account)
+	created, err := s.Payments.CreateCustomer(ctx, account, ar.CustomerGeneration)
 	if err != nil {
 		return "", fmt.Errorf("create the customer of account %s: %w", account.ID, err)
 	}
-	customerID := created
+	customerID, generation := created, ar.CustomerGeneration
 	err = s.update(ctx, func(tx Tx) error {
 		now := s.now()
 		locked, err := tx.LockAccount(account.ID)
@@ -150,6 +155,9 @@ func (s *Service) ensureCustomer(ctx context.Context, account Account) (string, 
 		if ar.CustomerID != "" {
 			customerID = ar.CustomerID // another request stored one first
 			return nil
+		}
+		if ar.CustomerGeneration != generation {
+			return Errorf(ECONFLICT, "account %s's Stripe customer was deleted meanwhile: try again", account.ID)
 		}
 		ar.CustomerID, ar.UpdatedAt = created, now
 		return locked.SaveAutoRecharge(ar)
@@ -239,8 +247,12 @@ func (s *Service) ReadSavedCards(ctx context.Context) (int, error) {
 				current.CustomerID = customerID
 			}
 			current.CardPending, current.UpdatedAt = "", now
+			// Only a card of the account's own customer is charged for it
+			// (one attached to no customer cannot be charged off-session).
 			if card.PaymentMethodID != "" && (customerID == "" || customerID == current.CustomerID) {
 				current.Card = &card
+			} else if card.PaymentMethodID != "" {
+				s.Logger.Warn("a saved card of another customer is not kept", "account", ar.AccountID, "intent", ar.CardPending, "customer", customerID)
 			}
 			return locked.SaveAutoRecharge(current)
 		})

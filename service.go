@@ -48,6 +48,9 @@ type Service struct {
 
 	// RechargeLease is how long a replica's claim on a recharge lasts.
 	RechargeLease time.Duration
+	// RechargeCheckAfter is how long a recharge Stripe is processing waits
+	// for its event before it is read back (0: DefaultRechargeCheckAfter).
+	RechargeCheckAfter time.Duration
 	// RechargeReturnURLs are the return pages of the Checkout links made for
 	// recharges that wait for the customer.
 	RechargeReturnURLs ReturnURLs

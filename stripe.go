@@ -2,6 +2,8 @@ package credits
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -21,6 +23,7 @@ const (
 	EventDisputeFundsWithdrawn  = "charge.dispute.funds_withdrawn"
 	EventDisputeFundsReinstated = "charge.dispute.funds_reinstated"
 	EventDisputeClosed          = "charge.dispute.closed"
+	EventPaymentIntentCanceled  = "payment_intent.canceled"
 )
 
 // HandledEventTypes are the event types the service acts on: the ones to
@@ -29,7 +32,7 @@ var HandledEventTypes = []string{
 	EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed, EventCheckoutExpired,
 	EventChargeRefunded, EventChargeRefundUpdated, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
 	EventDisputeCreated, EventDisputeUpdated, EventDisputeFundsWithdrawn, EventDisputeFundsReinstated, EventDisputeClosed,
-	EventPaymentIntentSucceeded, EventPaymentIntentFailed, EventPaymentMethodDetached, EventCustomerDeleted,
+	EventPaymentIntentSucceeded, EventPaymentIntentFailed, EventPaymentIntentCanceled, EventPaymentMethodDetached, EventCustomerDeleted,
 }
 
 // StripeEvent is a verified Stripe event, mapped to what the service needs:
@@ -138,6 +141,9 @@ type CheckoutRequest struct {
 	// the payment also saves its card for off-session payments.
 	CustomerID string
 	SaveCard   bool
+	// CardOnly limits the session to cards: a recharge's link, which must
+	// be paid at once, not by a delayed method.
+	CardOnly bool
 }
 
 // Payments is the payment provider (Stripe, through the stripe package).
@@ -148,8 +154,9 @@ type Payments interface {
 	// extra call to Stripe).
 	RetrieveSession(ctx context.Context, id string, withLineItems bool) (StripeSession, error)
 	// CreateCustomer creates the account's customer, once however often it
-	// is asked (an idempotency key derived from the account).
-	CreateCustomer(ctx context.Context, account Account) (customerID string, err error)
+	// is asked (an idempotency key derived from the account and from how
+	// many customers it had before: generation).
+	CreateCustomer(ctx context.Context, account Account, generation int64) (customerID string, err error)
 	// CreateSetupSession creates a Checkout session in setup mode that
 	// saves a card for the customer.
 	CreateSetupSession(ctx context.Context, req SetupRequest) (id, url string, err error)
@@ -159,8 +166,70 @@ type Payments interface {
 	DetachPaymentMethod(ctx context.Context, paymentMethodID string) error
 	// ChargeOffSession creates and confirms an off-session payment intent.
 	// A card error is an answer (ChargeResult.Code), not an error; an error
-	// means no answer came, and the same idempotency key may be sent again.
+	// is a *PaymentFailure whose Treatment says what to do next (any other
+	// error is treated as TreatLookUp).
 	ChargeOffSession(ctx context.Context, charge OffSessionCharge) (ChargeResult, error)
+	// RechargePayments lists the payment intents made for a customer at or
+	// after since whose metadata names the recharge: what Stripe holds of
+	// it, whatever the idempotency keys it was sent with.
+	RechargePayments(ctx context.Context, customerID, rechargeID string, since time.Time) ([]StripePaymentIntent, error)
+	// RetrievePaymentIntent reads a payment intent.
+	RetrievePaymentIntent(ctx context.Context, id string) (StripePaymentIntent, error)
+	// ExpireCheckoutSession ends an open Checkout session so that it can no
+	// longer be paid (an error when it is not open: read it then).
+	ExpireCheckoutSession(ctx context.Context, id string) error
+}
+
+// Treatments of a call to Stripe that got no usable answer (docs/stripe.md
+// has the table).
+const (
+	// TreatRetry: nothing was done or Stripe is still doing it (a 409
+	// idempotency_key_in_use, a 429, a request refused before it ran):
+	// send the same key later.
+	TreatRetry = "retry"
+	// TreatLookUp: whether money moved is unknown (a lost connection, a
+	// timeout): look the payment up, then send the same key.
+	TreatLookUp = "look_up"
+	// TreatLookUpNewKey: the key can only replay an error (a saved 500, an
+	// idempotency_error): look the payment up, and send under a new key
+	// only when Stripe has none.
+	TreatLookUpNewKey = "look_up_new_key"
+	// TreatFail: Stripe refused the request (another 4xx): the attempt
+	// fails with Stripe's message.
+	TreatFail = "fail"
+)
+
+// PaymentFailure is a call to the payment provider that got no usable
+// answer, with what to do about it.
+type PaymentFailure struct {
+	Treatment  string
+	HTTPStatus int    // 0 when no answer came
+	Code       string // Stripe's error code or type
+	Message    string // Stripe's message, safe to show
+	Err        error
+}
+
+func (e *PaymentFailure) Error() string {
+	switch {
+	case e.HTTPStatus != 0 && e.Code != "":
+		return fmt.Sprintf("stripe answered %d %s: %s", e.HTTPStatus, e.Code, e.Message)
+	case e.HTTPStatus != 0:
+		return fmt.Sprintf("stripe answered %d: %s", e.HTTPStatus, e.Message)
+	case e.Err != nil:
+		return "no answer from stripe: " + e.Err.Error()
+	}
+	return "no answer from stripe"
+}
+
+func (e *PaymentFailure) Unwrap() error { return e.Err }
+
+// treatmentOf says how to treat an error of a call to Stripe.
+func treatmentOf(err error) *PaymentFailure {
+	var failure *PaymentFailure
+	if errors.As(err, &failure) {
+		return failure
+	}
+	return &PaymentFailure{Treatment: TreatLookUp, Err: err}
 }
 
 // IsPaid reports whether a session's payment status lets us credit it.

@@ -71,6 +71,7 @@ type simulatedSession struct {
 	req           credits.CheckoutRequest
 	setup         *credits.SetupRequest // a setup-mode session: it saves a card
 	paid          bool
+	expired       bool
 	paymentIntent string
 	setupIntent   string
 }
@@ -133,8 +134,15 @@ func (ss *simulatedSession) stripeSession(id string) credits.StripeSession {
 	if ss.req.SaveCard {
 		metadata[credits.SaveCardMetadataKey] = "true"
 	}
+	state := "open"
+	switch {
+	case ss.paid:
+		state = "complete"
+	case ss.expired:
+		state = "expired"
+	}
 	return credits.StripeSession{
-		ID: id, Mode: "payment", Status: "complete", PaymentStatus: status, ClientReferenceID: ss.req.Account.ID, Email: ss.req.Account.Email,
+		ID: id, Mode: "payment", Status: state, PaymentStatus: status, ClientReferenceID: ss.req.Account.ID, Email: ss.req.Account.Email,
 		Metadata: metadata, Customer: ss.req.CustomerID,
 		AmountTotal: ss.req.Pack.UnitAmount * ss.req.Quantity, Currency: ss.req.Pack.Currency, PaymentIntent: ss.paymentIntent,
 		LineItems: []credits.LineItem{{PriceID: ss.req.Pack.StripePriceID, Quantity: ss.req.Quantity}},
@@ -244,6 +252,9 @@ func (s *Checkout) pay(id, card string) ([]byte, string, error) {
 	ss := s.sessions[id]
 	if ss.paid {
 		return nil, "", errors.New("this session is already paid")
+	}
+	if ss.expired {
+		return nil, "", errors.New("this session has expired")
 	}
 	ss.paid = true
 	successURL := ss.req.SuccessURL

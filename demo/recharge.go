@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/credits/credits"
 )
@@ -17,7 +18,7 @@ import (
 const paymentMethodPrefix = "pm_demo_"
 
 // CreateCustomer returns a new simulated customer.
-func (s *Checkout) CreateCustomer(_ context.Context, account credits.Account) (string, error) {
+func (s *Checkout) CreateCustomer(_ context.Context, account credits.Account, _ int64) (string, error) {
 	return randomID("cus_demo_"), nil
 }
 
@@ -108,4 +109,53 @@ func offSessionAnswer(charge credits.OffSessionCharge) credits.ChargeResult {
 		res.Message = "Your card was declined."
 	}
 	return res
+}
+
+// RechargePayments finds the simulated payment intents of a recharge among
+// the charges this demo answered since it started.
+func (s *Checkout) RechargePayments(_ context.Context, customerID, rechargeID string, _ time.Time) ([]credits.StripePaymentIntent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []credits.StripePaymentIntent
+	for key, res := range s.charges {
+		if key == rechargeID || strings.HasPrefix(key, rechargeID+"-") {
+			found = append(found, paymentIntentOf(res, customerID, rechargeID))
+		}
+	}
+	return found, nil
+}
+
+// RetrievePaymentIntent answers a simulated payment intent this demo made.
+func (s *Checkout) RetrievePaymentIntent(_ context.Context, id string) (credits.StripePaymentIntent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, res := range s.charges {
+		if res.PaymentIntent == id {
+			rechargeID, _, _ := strings.Cut(key, "-")
+			return paymentIntentOf(res, "", rechargeID), nil
+		}
+	}
+	return credits.StripePaymentIntent{}, fmt.Errorf("demo checkout: no payment intent %s (they live in memory until a restart)", id)
+}
+
+func paymentIntentOf(res credits.ChargeResult, customerID, rechargeID string) credits.StripePaymentIntent {
+	return credits.StripePaymentIntent{ID: res.PaymentIntent, Status: res.Status, Amount: res.Amount, Currency: res.Currency,
+		Customer: customerID, Metadata: map[string]string{credits.RechargeMetadataKey: rechargeID},
+		Code: res.Code, DeclineCode: res.DeclineCode, Message: res.Message}
+}
+
+// ExpireCheckoutSession expires an open simulated session: it can no
+// longer be paid.
+func (s *Checkout) ExpireCheckoutSession(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	session, ok := s.sessions[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("demo checkout: no session %s (sessions live in memory until a restart)", id)
+	case session.paid:
+		return fmt.Errorf("demo checkout: session %s is complete, not open", id)
+	}
+	session.expired = true
+	return nil
 }

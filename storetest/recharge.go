@@ -14,46 +14,207 @@ import (
 )
 
 // cardPayments stands in for Stripe's off-session payments in the store
-// suite: it answers charges from a script (succeeded when the script is
-// empty) and records each one. The stripe package checks the real request
-// against stripe-mock; here the stores are under test.
+// suite, keeping what Stripe keeps: a payment intent per idempotency key
+// (answered again for the same key, until the keys are pruned as Stripe
+// may after 24 hours), found again by a look-up of the customer's payment
+// intents. It answers charges from a script (succeeded when the script is
+// empty) and records each one. The stripe package checks the real requests
+// against stripe-mock and a stateful stand-in; here the stores and the
+// domain are under test.
 type cardPayments struct {
 	credits.Payments // what it does not fake panics, should a test reach it
 	mu               sync.Mutex
 	script           []credits.ChargeResult
-	charges          []credits.OffSessionCharge
-	links            int
-	unanswered       bool
+	// faults, when set, answer the next charges instead: a fault with ran
+	// set makes the charge first (the answer is lost), as a dropped
+	// connection after the request reached Stripe.
+	faults     []chargeFault
+	charges    []credits.OffSessionCharge
+	intents    []credits.StripePaymentIntent
+	byKey      map[string]int // idempotency key → index in intents
+	saved500   map[string]bool
+	links      int
+	sessions   map[string]string // link id → its status in Stripe
+	expired    []string
+	unanswered bool
+	lookUps    int
+	deadlines  []time.Duration // what was left of each charge's deadline
+	requests   []credits.CheckoutRequest
+	customers  []int64 // the generation of each customer created
+	cardOwner  string  // the customer a saved card is attached to (cus_test)
 }
 
-func (p *cardPayments) ChargeOffSession(_ context.Context, c credits.OffSessionCharge) (credits.ChargeResult, error) {
+type chargeFault struct {
+	err error
+	ran bool
+}
+
+func (p *cardPayments) ChargeOffSession(ctx context.Context, c credits.OffSessionCharge) (credits.ChargeResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.charges = append(p.charges, c)
+	if deadline, ok := ctx.Deadline(); ok {
+		p.deadlines = append(p.deadlines, time.Until(deadline))
+	}
 	if p.unanswered {
 		return credits.ChargeResult{}, errors.New("connection reset")
+	}
+	if p.saved500[c.IdempotencyKey] {
+		return credits.ChargeResult{}, &credits.PaymentFailure{Treatment: credits.TreatLookUpNewKey, HTTPStatus: 500, Code: "api_error", Message: "saved 500"}
+	}
+	if i, ok := p.byKey[c.IdempotencyKey]; ok {
+		return resultOf(p.intents[i]), nil
+	}
+	var fault chargeFault
+	if len(p.faults) > 0 {
+		fault, p.faults = p.faults[0], p.faults[1:]
+		if !fault.ran {
+			var f *credits.PaymentFailure
+			if errors.As(fault.err, &f) && f.HTTPStatus >= 500 {
+				p.remember500(c.IdempotencyKey)
+			}
+			return credits.ChargeResult{}, fault.err
+		}
 	}
 	res := credits.ChargeResult{Status: "succeeded"}
 	if len(p.script) > 0 {
 		res, p.script = p.script[0], p.script[1:]
 	}
 	res.PaymentIntent, res.Amount, res.Currency = "pi_"+c.IdempotencyKey, c.Amount, c.Currency
+	for _, pi := range p.intents {
+		if pi.ID == res.PaymentIntent { // the key was pruned and sent again: Stripe made another
+			res.PaymentIntent = fmt.Sprintf("pi_%s_%d", c.IdempotencyKey, len(p.intents)+1)
+		}
+	}
+	if p.byKey == nil {
+		p.byKey = map[string]int{}
+	}
+	p.byKey[c.IdempotencyKey] = len(p.intents)
+	p.intents = append(p.intents, credits.StripePaymentIntent{ID: res.PaymentIntent, Status: res.Status, Amount: c.Amount, Currency: c.Currency,
+		Customer: c.CustomerID, Metadata: c.Metadata, Code: res.Code, DeclineCode: res.DeclineCode, Message: res.Message})
+	if fault.ran {
+		return credits.ChargeResult{}, fault.err
+	}
 	return res, nil
+}
+
+func (p *cardPayments) remember500(key string) {
+	if p.saved500 == nil {
+		p.saved500 = map[string]bool{}
+	}
+	p.saved500[key] = true
+}
+
+func resultOf(pi credits.StripePaymentIntent) credits.ChargeResult {
+	return credits.ChargeResult{PaymentIntent: pi.ID, Status: pi.Status, Amount: pi.Amount, Currency: pi.Currency, Code: pi.Code,
+		DeclineCode: pi.DeclineCode, Message: pi.Message}
+}
+
+// prune forgets every idempotency key, as Stripe may after 24 hours.
+func (p *cardPayments) prune() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.byKey, p.saved500 = nil, nil
+}
+
+// setStatus moves a payment intent on, as Stripe does behind the service's back.
+func (p *cardPayments) setStatus(id, status string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.intents {
+		if p.intents[i].ID == id {
+			p.intents[i].Status = status
+		}
+	}
+}
+
+// succeeded counts the payment intents that took money.
+func (p *cardPayments) succeeded() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, pi := range p.intents {
+		if pi.Status == "succeeded" {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *cardPayments) RechargePayments(_ context.Context, customerID, rechargeID string, _ time.Time) ([]credits.StripePaymentIntent, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lookUps++
+	var found []credits.StripePaymentIntent
+	for _, pi := range p.intents {
+		if pi.Customer == customerID && pi.Metadata[credits.RechargeMetadataKey] == rechargeID {
+			found = append(found, pi)
+		}
+	}
+	return found, nil
+}
+
+func (p *cardPayments) RetrievePaymentIntent(_ context.Context, id string) (credits.StripePaymentIntent, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pi := range p.intents {
+		if pi.ID == id {
+			return pi, nil
+		}
+	}
+	return credits.StripePaymentIntent{}, &credits.PaymentFailure{Treatment: credits.TreatFail, HTTPStatus: 404, Code: "resource_missing"}
 }
 
 func (p *cardPayments) CreateCheckoutSession(_ context.Context, req credits.CheckoutRequest) (string, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.links++
-	return fmt.Sprintf("cs_link_%d", p.links), fmt.Sprintf("https://checkout.test/%d", p.links), nil
+	p.requests = append(p.requests, req)
+	id := fmt.Sprintf("cs_link_%d", p.links)
+	if p.sessions == nil {
+		p.sessions = map[string]string{}
+	}
+	p.sessions[id] = "open"
+	return id, fmt.Sprintf("https://checkout.test/%d", p.links), nil
 }
 
-func (p *cardPayments) CreateCustomer(context.Context, credits.Account) (string, error) {
+func (p *cardPayments) ExpireCheckoutSession(_ context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sessions[id] != "open" {
+		return fmt.Errorf("session %s is %s, not open", id, p.sessions[id])
+	}
+	p.sessions[id] = "expired"
+	p.expired = append(p.expired, id)
+	return nil
+}
+
+func (p *cardPayments) RetrieveSession(_ context.Context, id string, _ bool) (credits.StripeSession, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return credits.StripeSession{ID: id, Status: p.sessions[id], PaymentStatus: "unpaid", Mode: "payment"}, nil
+}
+
+func (p *cardPayments) CreateCustomer(_ context.Context, _ credits.Account, generation int64) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.customers = append(p.customers, generation)
+	if generation > 0 {
+		return fmt.Sprintf("cus_test_%d", generation), nil
+	}
 	return "cus_test", nil
 }
 
+func (p *cardPayments) CreateSetupSession(context.Context, credits.SetupRequest) (string, string, error) {
+	return "cs_setup_test", "https://checkout.test/setup", nil
+}
+
 func (p *cardPayments) SavedCard(_ context.Context, intent string) (credits.SavedCard, string, error) {
-	return credits.SavedCard{PaymentMethodID: "pm_test_4242", Brand: "visa", Last4: "4242"}, "cus_test", nil
+	owner := "cus_test"
+	if p.cardOwner != "" {
+		owner = p.cardOwner
+	}
+	return credits.SavedCard{PaymentMethodID: "pm_test_4242", Brand: "visa", Last4: "4242"}, owner, nil
 }
 
 func (p *cardPayments) chargeKeys() []string {

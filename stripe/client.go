@@ -70,6 +70,9 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.Checkout
 	} else {
 		params.CustomerEmail = stripego.String(req.Account.Email)
 	}
+	if req.CardOnly {
+		params.PaymentMethodTypes = []*string{stripego.String("card")}
+	}
 	if req.SaveCard {
 		params.PaymentIntentData.SetupFutureUsage = stripego.String(string(stripego.PaymentIntentSetupFutureUsageOffSession))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	stripego "github.com/stripe/stripe-go/v85"
 
@@ -13,14 +14,20 @@ import (
 )
 
 // CreateCustomer creates the account's customer. The idempotency key is
-// derived from the account, so that two requests racing to create it (or a
-// retry after a lost answer) get one customer.
-func (c *Client) CreateCustomer(ctx context.Context, account credits.Account) (string, error) {
+// derived from the account and from how many customers it had before
+// (generation), so that two requests racing to create it (or a retry after a
+// lost answer) get one customer, and a customer made after customer.deleted
+// is a new one, not the deleted one replayed.
+func (c *Client) CreateCustomer(ctx context.Context, account credits.Account, generation int64) (string, error) {
 	params := &stripego.CustomerCreateParams{
 		Email:    stripego.String(account.Email),
 		Metadata: map[string]string{"account_id": account.ID},
 	}
-	params.SetIdempotencyKey("credits-customer-" + account.ID)
+	key := "credits-customer-" + account.ID
+	if generation > 0 {
+		key = fmt.Sprintf("%s-%d", key, generation)
+	}
+	params.SetIdempotencyKey(key)
 	customer, err := c.api.V1Customers.Create(ctx, params)
 	if err != nil {
 		return "", fmt.Errorf("stripe: create customer: %w", err)
@@ -55,8 +62,9 @@ func (c *Client) CreateSetupSession(ctx context.Context, req credits.SetupReques
 type intentObject struct {
 	Customer      expandable `json:"customer"`
 	PaymentMethod *struct {
-		ID   string `json:"id"`
-		Card *struct {
+		ID       string     `json:"id"`
+		Customer expandable `json:"customer"`
+		Card     *struct {
 			Brand string `json:"brand"`
 			Last4 string `json:"last4"`
 		} `json:"card"`
@@ -103,7 +111,13 @@ func (c *Client) SavedCard(ctx context.Context, intentID string) (credits.SavedC
 	if pm.Card != nil {
 		card.Brand, card.Last4 = plain(pm.Card.Brand), plain(pm.Card.Last4)
 	}
-	return card, plain(string(intent.Customer)), nil
+	// The card belongs to the customer it is attached to, whatever the
+	// intent says.
+	owner := plain(string(pm.Customer))
+	if owner == "" {
+		owner = plain(string(intent.Customer))
+	}
+	return card, owner, nil
 }
 
 // DetachPaymentMethod removes a saved card from its customer.
@@ -119,20 +133,25 @@ func (c *Client) DetachPaymentMethod(ctx context.Context, id string) error {
 }
 
 // ChargeOffSession creates and confirms an off-session payment intent on
-// the saved card, with the recharge's id as the idempotency key: a retry
+// the saved card, with the recharge's key as the idempotency key: a retry
 // (after a crash, by another replica) gets Stripe's first answer, never a
 // second charge. A card error (a decline, authentication required) is an
-// answer; only a failure to get one is an error.
+// answer; any other error is a *credits.PaymentFailure that says how to
+// treat it. The saved method is a card, so the intent names card as its
+// only method type: with automatic payment methods (on by default in
+// current API versions) Stripe may refuse an off-session confirm that
+// could redirect.
 func (c *Client) ChargeOffSession(ctx context.Context, charge credits.OffSessionCharge) (credits.ChargeResult, error) {
 	params := &stripego.PaymentIntentCreateParams{
-		Amount:        stripego.Int64(charge.Amount),
-		Currency:      stripego.String(charge.Currency),
-		Customer:      stripego.String(charge.CustomerID),
-		PaymentMethod: stripego.String(charge.PaymentMethodID),
-		Confirm:       stripego.Bool(true),
-		OffSession:    stripego.Bool(true),
-		Description:   stripego.String(charge.Description),
-		Metadata:      charge.Metadata,
+		Amount:             stripego.Int64(charge.Amount),
+		Currency:           stripego.String(charge.Currency),
+		Customer:           stripego.String(charge.CustomerID),
+		PaymentMethod:      stripego.String(charge.PaymentMethodID),
+		PaymentMethodTypes: []*string{stripego.String("card")},
+		Confirm:            stripego.Bool(true),
+		OffSession:         stripego.Bool(true),
+		Description:        stripego.String(charge.Description),
+		Metadata:           charge.Metadata,
 	}
 	params.SetIdempotencyKey(charge.IdempotencyKey)
 	pi, err := c.api.V1PaymentIntents.Create(ctx, params)
@@ -142,12 +161,80 @@ func (c *Client) ChargeOffSession(ctx context.Context, charge credits.OffSession
 			res := credits.ChargeResult{Code: plain(string(stripeErr.Code)), DeclineCode: plain(string(stripeErr.DeclineCode)), Message: plain(stripeErr.Msg)}
 			if stripeErr.PaymentIntent != nil {
 				res.PaymentIntent, res.Status = stripeErr.PaymentIntent.ID, string(stripeErr.PaymentIntent.Status)
+				res.Amount, res.Currency = stripeErr.PaymentIntent.Amount, strings.ToLower(string(stripeErr.PaymentIntent.Currency))
 			}
 			return res, nil
 		}
-		return credits.ChargeResult{}, fmt.Errorf("stripe: create payment intent: %w", err)
+		return credits.ChargeResult{}, failure(err)
 	}
 	return credits.ChargeResult{PaymentIntent: pi.ID, Status: string(pi.Status), Amount: pi.Amount, Currency: strings.ToLower(string(pi.Currency))}, nil
+}
+
+// maxRechargePayments bounds how many of a customer's payment intents a
+// look-up reads: a recharge's are made minutes apart, newest first.
+const maxRechargePayments = 300
+
+// RechargePayments lists the customer's payment intents created at or after
+// since (newest first, as Stripe lists them) and keeps those whose metadata
+// names the recharge. It lists rather than searches: Stripe's search is
+// eventually consistent and may miss an intent made a moment ago, while a
+// list reads what is there.
+func (c *Client) RechargePayments(ctx context.Context, customerID, rechargeID string, since time.Time) ([]credits.StripePaymentIntent, error) {
+	params := &stripego.PaymentIntentListParams{Customer: stripego.String(customerID),
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
+	params.Limit = stripego.Int64(100)
+	var found []credits.StripePaymentIntent
+	read := 0
+	for pi, err := range c.api.V1PaymentIntents.List(ctx, params).All(ctx) {
+		if err != nil {
+			return nil, failure(fmt.Errorf("stripe: list the payment intents of customer %s: %w", customerID, err))
+		}
+		if read++; read > maxRechargePayments {
+			return nil, fmt.Errorf("stripe: customer %s has more than %d payment intents since %s", customerID, maxRechargePayments, since.Format(time.RFC3339))
+		}
+		if pi.Metadata[credits.RechargeMetadataKey] != rechargeID {
+			continue
+		}
+		found = append(found, paymentIntentOf(pi))
+	}
+	return found, nil
+}
+
+// RetrievePaymentIntent reads a payment intent.
+func (c *Client) RetrievePaymentIntent(ctx context.Context, id string) (credits.StripePaymentIntent, error) {
+	pi, err := c.api.V1PaymentIntents.Retrieve(ctx, id, nil)
+	if err != nil {
+		return credits.StripePaymentIntent{}, failure(fmt.Errorf("stripe: retrieve payment intent %s: %w", id, err))
+	}
+	return paymentIntentOf(pi), nil
+}
+
+// paymentIntentOf reads what the service needs of stripe-go's payment intent.
+func paymentIntentOf(pi *stripego.PaymentIntent) credits.StripePaymentIntent {
+	out := credits.StripePaymentIntent{ID: pi.ID, Status: plain(string(pi.Status)), Amount: pi.Amount,
+		Currency: plain(strings.ToLower(string(pi.Currency)))}
+	if pi.Customer != nil {
+		out.Customer = plain(pi.Customer.ID)
+	}
+	if len(pi.Metadata) > 0 {
+		out.Metadata = make(map[string]string, len(pi.Metadata))
+		for k, v := range pi.Metadata {
+			out.Metadata[plain(k)] = plain(v)
+		}
+	}
+	if e := pi.LastPaymentError; e != nil {
+		out.Code, out.DeclineCode, out.Message = plain(string(e.Code)), plain(string(e.DeclineCode)), plain(e.Msg)
+	}
+	return out
+}
+
+// ExpireCheckoutSession expires an open session, so that it can no longer
+// be paid. Stripe refuses it for a session that is not open.
+func (c *Client) ExpireCheckoutSession(ctx context.Context, id string) error {
+	if _, err := c.api.V1CheckoutSessions.Expire(ctx, id, nil); err != nil {
+		return fmt.Errorf("stripe: expire checkout session %s: %w", id, err)
+	}
+	return nil
 }
 
 type paymentIntentObject struct {

@@ -100,7 +100,7 @@ func TestSavedCardsAndCustomers(t *testing.T) {
 	client := stripe.NewClient("sk_test_123", base)
 	ctx := context.Background()
 	account := credits.Account{ID: "u1", Email: "u1@example.com"}
-	customer, err := client.CreateCustomer(ctx, account)
+	customer, err := client.CreateCustomer(ctx, account, 0)
 	if err != nil || customer == "" {
 		t.Fatalf("customer %q: %v", customer, err)
 	}

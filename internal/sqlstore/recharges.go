@@ -7,13 +7,14 @@ import (
 )
 
 const autoRechargeColumns = `account_id, customer_id, payment_method_id, card_brand, card_last4, card_pending, enabled, threshold,
-	pack_id, quantity, monthly_limit, disabled_reason, settings_at, updated_at`
+	pack_id, quantity, monthly_limit, disabled_reason, settings_at, updated_at, customer_generation`
 
 func scanAutoRecharge(s scanner) (credits.AutoRecharge, error) {
 	var a credits.AutoRecharge
 	var card credits.SavedCard
 	err := s.Scan(&a.AccountID, &a.CustomerID, &card.PaymentMethodID, &card.Brand, &card.Last4, &a.CardPending, &a.Enabled,
-		&a.Threshold, &a.PackID, &a.Quantity, &a.MonthlyLimit, &a.DisabledReason, timeValue{&a.SettingsAt}, timeValue{&a.UpdatedAt})
+		&a.Threshold, &a.PackID, &a.Quantity, &a.MonthlyLimit, &a.DisabledReason, timeValue{&a.SettingsAt}, timeValue{&a.UpdatedAt},
+		&a.CustomerGeneration)
 	if card.PaymentMethodID != "" {
 		a.Card = &card
 	}
@@ -50,14 +51,14 @@ func (l *lockedAccount) SaveAutoRecharge(a credits.AutoRecharge) error {
 		card = *a.Card
 	}
 	if _, err := l.t.exec("save the auto-recharge of account "+l.id(), `INSERT INTO auto_recharge (`+autoRechargeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET customer_id = excluded.customer_id, payment_method_id = excluded.payment_method_id,
 			card_brand = excluded.card_brand, card_last4 = excluded.card_last4, card_pending = excluded.card_pending,
 			enabled = excluded.enabled, threshold = excluded.threshold, pack_id = excluded.pack_id, quantity = excluded.quantity,
 			monthly_limit = excluded.monthly_limit, disabled_reason = excluded.disabled_reason, settings_at = excluded.settings_at,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at, customer_generation = excluded.customer_generation`,
 		l.id(), a.CustomerID, card.PaymentMethodID, card.Brand, card.Last4, a.CardPending, a.Enabled, a.Threshold, a.PackID,
-		a.Quantity, a.MonthlyLimit, a.DisabledReason, l.t.d.Time(a.SettingsAt), l.t.d.Time(a.UpdatedAt)); err != nil {
+		a.Quantity, a.MonthlyLimit, a.DisabledReason, l.t.d.Time(a.SettingsAt), l.t.d.Time(a.UpdatedAt), a.CustomerGeneration); err != nil {
 		return err
 	}
 	threshold := int64(0)
@@ -73,13 +74,15 @@ func (l *lockedAccount) SaveAutoRecharge(a credits.AutoRecharge) error {
 }
 
 const rechargeColumns = `id, account_id, pack_id, quantity, credits, amount, currency, attempt, status, payment_intent,
-	checkout_session_id, action_url, error, next_attempt_at, locked_until, created_at, updated_at`
+	checkout_session_id, action_url, error, next_attempt_at, locked_until, created_at, updated_at,
+	sent_at, customer_id, key_generation, key_spent, soft_retry, link_open`
 
 func scanRecharge(s scanner) (credits.Recharge, error) {
 	var r credits.Recharge
 	err := s.Scan(&r.ID, &r.AccountID, &r.PackID, &r.Quantity, &r.Credits, &r.Amount, &r.Currency, &r.Attempt, &r.Status,
 		&r.PaymentIntent, &r.CheckoutSessionID, &r.ActionURL, &r.Error, timeValue{&r.NextAttemptAt}, timeValue{&r.LockedUntil},
-		timeValue{&r.CreatedAt}, timeValue{&r.UpdatedAt})
+		timeValue{&r.CreatedAt}, timeValue{&r.UpdatedAt}, nullTimeValue{&r.SentAt}, &r.CustomerID, &r.KeyGeneration, &r.KeySpent,
+		&r.SoftRetry, &r.LinkOpen)
 	return r, err
 }
 
@@ -103,7 +106,7 @@ func (t *Tx) RechargesSince(accountID string, since time.Time) ([]credits.Rechar
 func (t *Tx) ClaimRecharges(now time.Time, lease time.Duration, limit int) ([]credits.Recharge, error) {
 	return queryAll(t, "claim recharges", scanRecharge, `UPDATE recharges SET locked_until = ?
 		WHERE id IN (SELECT id FROM recharges
-			WHERE (status = 'pending' OR (status = 'action_required' AND action_url = ''))
+			WHERE (status IN ('pending', 'processing', 'action_required') OR link_open)
 				AND next_attempt_at <= ? AND locked_until <= ?
 			ORDER BY next_attempt_at LIMIT ?{skip_locked})
 		RETURNING `+rechargeColumns, t.d.Time(now.Add(lease)), t.d.Time(now), t.d.Time(now), limit)
@@ -121,16 +124,19 @@ func (l *lockedAccount) RechargesSince(since time.Time) ([]credits.Recharge, err
 func (l *lockedAccount) CreateRecharge(r credits.Recharge) error {
 	// The account is locked: its recharges are numbered one at a time.
 	_, err := l.t.exec("record recharge "+r.ID, `INSERT INTO recharges (seq, `+rechargeColumns+`)
-		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM recharges WHERE account_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM recharges WHERE account_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			?, ?, ?, ?, ?, ?)`,
 		l.id(), r.ID, l.id(), r.PackID, r.Quantity, r.Credits, r.Amount,
 		r.Currency, r.Attempt, r.Status, r.PaymentIntent, r.CheckoutSessionID, r.ActionURL, r.Error, l.t.d.Time(r.NextAttemptAt),
-		l.t.d.Time(r.LockedUntil), l.t.d.Time(r.CreatedAt), l.t.d.Time(r.UpdatedAt))
+		l.t.d.Time(r.LockedUntil), l.t.d.Time(r.CreatedAt), l.t.d.Time(r.UpdatedAt),
+		l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen)
 	return err
 }
 
 func (l *lockedAccount) UpdateRecharge(r credits.Recharge) error {
 	return l.t.execOne("update recharge "+r.ID, `UPDATE recharges SET status = ?, payment_intent = ?, checkout_session_id = ?,
-		action_url = ?, error = ?, next_attempt_at = ?, locked_until = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
+		action_url = ?, error = ?, next_attempt_at = ?, locked_until = ?, updated_at = ?, sent_at = ?, customer_id = ?,
+		key_generation = ?, key_spent = ?, soft_retry = ?, link_open = ? WHERE id = ? AND account_id = ?`,
 		r.Status, r.PaymentIntent, r.CheckoutSessionID, r.ActionURL, r.Error, l.t.d.Time(r.NextAttemptAt), l.t.d.Time(r.LockedUntil),
-		l.t.d.Time(r.UpdatedAt), r.ID, l.id())
+		l.t.d.Time(r.UpdatedAt), l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen, r.ID, l.id())
 }
