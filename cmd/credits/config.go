@@ -38,6 +38,7 @@ type Config struct {
 	WebhookAllowPrivate  string
 	ExpiringNoticeDays   string
 	RechargeLease        string
+	RechargeCheckAfter   string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -51,6 +52,7 @@ type Config struct {
 	allowPrivate      bool
 	expiringNotice    time.Duration
 	rechargeLease     time.Duration
+	rechargeCheck     time.Duration
 }
 
 const (
@@ -72,7 +74,9 @@ const (
 	// Stripe keeps a Checkout Session open for 30 minutes to 24 hours.
 	minCheckoutExpiry = 30 * time.Minute
 	minRechargeLease  = 5 * time.Second
-	maxRechargeLease  = 10 * time.Minute
+	maxRechargeLease  = 30 * time.Minute
+	minRechargeCheck  = time.Minute
+	maxRechargeCheck  = 7 * 24 * time.Hour
 	maxCheckoutExpiry = 24 * time.Hour
 )
 
@@ -111,7 +115,8 @@ var configVars = []struct {
 	{"CREDITS_EXPIRING_NOTICE_DAYS", "expiring-notice-days", "7", "days before a lot expires that credits.expiring is sent for it (0: never)", func(c *Config) *string { return &c.ExpiringNoticeDays }, false, forServe},
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
-	{"CREDITS_RECHARGE_LEASE", "recharge-lease", "1m", "how long a replica's claim on a recharge lasts before another takes it over (it covers one Stripe call), 5s to 10m", func(c *Config) *string { return &c.RechargeLease }, false, forServe},
+	{"CREDITS_RECHARGE_LEASE", "recharge-lease", "5m", "how long a replica's claim on a recharge lasts before another takes it over (every Stripe call under it ends within three quarters of it), 5s to 30m", func(c *Config) *string { return &c.RechargeLease }, false, forServe},
+	{"CREDITS_RECHARGE_CHECK_AFTER", "recharge-check-after", "1h", "how long a recharge Stripe is processing waits for its event before it is read back from Stripe, 1m to 168h", func(c *Config) *string { return &c.RechargeCheckAfter }, false, forServe},
 }
 
 // register adds the flags of the settings in scope to fs, with the
@@ -180,9 +185,14 @@ func (c *Config) Validate() error {
 		c.checkoutExpiresIn = d
 	}
 	if d, err := time.ParseDuration(c.RechargeLease); err != nil || d < minRechargeLease || d > maxRechargeLease {
-		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 10m")
+		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 30m")
 	} else {
 		c.rechargeLease = d
+	}
+	if d, err := time.ParseDuration(c.RechargeCheckAfter); err != nil || d < minRechargeCheck || d > maxRechargeCheck {
+		return errors.New("CREDITS_RECHARGE_CHECK_AFTER must be a duration from 1m to 168h")
+	} else {
+		c.rechargeCheck = d
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err

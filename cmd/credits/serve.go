@@ -188,7 +188,7 @@ func (m *Main) newService(store credits.Store) *credits.Service {
 	trial := cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
 	svc.CheckoutExpiresIn = cfg.checkoutExpiresIn
-	svc.RechargeLease = cfg.rechargeLease
+	svc.RechargeLease, svc.RechargeCheckAfter = cfg.rechargeLease, cfg.rechargeCheck
 	svc.RechargeReturnURLs = server.ReturnURLs(cfg.PublicURL)
 	cfg.webhooks(svc)
 	svc.LowBalanceThreshold = cfg.lowBalance
