@@ -81,7 +81,13 @@ type Purchase struct {
 	PaymentIntent string    `json:"payment_intent,omitempty"`
 	EventID       string    `json:"event_id"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Recharge is set in answers for an auto-recharge's purchase.
+	Recharge bool `json:"recharge,omitempty"`
 }
+
+// IsRecharge reports whether the purchase is an auto-recharge's (charged
+// off-session; its session is the recharge's id).
+func (p Purchase) IsRecharge() bool { return isRechargeReference(p.SessionID) }
 
 // Entry kinds.
 const (

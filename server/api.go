@@ -154,6 +154,9 @@ func (s *Server) handleListPurchases(w http.ResponseWriter, r *http.Request) {
 	if purchases == nil {
 		purchases = []credits.Purchase{}
 	}
+	for i := range purchases {
+		purchases[i].Recharge = purchases[i].IsRecharge()
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": purchases})
 }
 
