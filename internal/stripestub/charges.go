@@ -50,7 +50,7 @@ func (s *Stub) handleRetrieveCharge(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	ch, ok := s.charges[req.PathValue("id")]
 	if !ok {
-		return noSuch("charge", "id", req.PathValue("id"))
+		return notFound("charge", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, ch.copy())
 }
@@ -86,7 +86,7 @@ func (s *Stub) handleConfirmPaymentIntent(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	pi, ok := s.paymentIntents[req.PathValue("id")]
 	if !ok {
-		return noSuch("payment_intent", "id", req.PathValue("id"))
+		return notFound("payment_intent", req.PathValue("id"))
 	}
 	if !slices.Contains(confirmable, pi.Status) {
 		return unexpectedState(pi, "confirm", confirmable)
@@ -111,7 +111,7 @@ func (s *Stub) handleCancelPaymentIntent(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	pi, ok := s.paymentIntents[req.PathValue("id")]
 	if !ok {
-		return noSuch("payment_intent", "id", req.PathValue("id"))
+		return notFound("payment_intent", req.PathValue("id"))
 	}
 	if !slices.Contains(cancelable, pi.Status) {
 		return unexpectedState(pi, "cancel", cancelable)

@@ -42,6 +42,18 @@ type LineItem struct {
 	Quantity       int64  `json:"quantity"`
 }
 
+// CustomerDetails is who paid a completed session.
+type CustomerDetails struct {
+	Email NullString `json:"email"`
+}
+
+// TotalDetails are a session's discounts, shipping and tax: none here.
+type TotalDetails struct {
+	AmountDiscount int64 `json:"amount_discount"`
+	AmountShipping int64 `json:"amount_shipping"`
+	AmountTax      int64 `json:"amount_tax"`
+}
+
 // CheckoutSession is Stripe's checkout.session object, the fields the stub keeps.
 type CheckoutSession struct {
 	ID                 string            `json:"id"`
@@ -53,6 +65,7 @@ type CheckoutSession struct {
 	Created            int64             `json:"created"`
 	Currency           NullString        `json:"currency"`
 	Customer           NullString        `json:"customer"`
+	CustomerDetails    *CustomerDetails  `json:"customer_details"`
 	CustomerEmail      NullString        `json:"customer_email"`
 	ExpiresAt          int64             `json:"expires_at"`
 	Livemode           bool              `json:"livemode"`
@@ -64,11 +77,13 @@ type CheckoutSession struct {
 	SetupIntent        NullString        `json:"setup_intent"`
 	Status             string            `json:"status"`
 	SuccessURL         NullString        `json:"success_url"`
+	TotalDetails       TotalDetails      `json:"total_details"`
 	URL                NullString        `json:"url"`
 	// LineItems, PaymentIntentMetadata and SetupFutureUsage are what was
 	// asked for; Stripe shows them through other endpoints and objects.
 	LineItems             []LineItem        `json:"-"`
 	PaymentIntentMetadata map[string]string `json:"-"`
+	SetupIntentMetadata   map[string]string `json:"-"`
 	SetupFutureUsage      string            `json:"-"`
 	seq                   int
 }
@@ -81,6 +96,11 @@ func (c *CheckoutSession) copy() CheckoutSession {
 	out := *c
 	out.Metadata = cloneMap(c.Metadata)
 	out.PaymentIntentMetadata = cloneMap(c.PaymentIntentMetadata)
+	out.SetupIntentMetadata = cloneMap(c.SetupIntentMetadata)
+	if c.CustomerDetails != nil {
+		details := *c.CustomerDetails
+		out.CustomerDetails = &details
+	}
 	out.PaymentMethodTypes = append([]string{}, c.PaymentMethodTypes...)
 	out.LineItems = slices.Clone(c.LineItems)
 	return out
@@ -122,7 +142,8 @@ func (s *Stub) handleCreateSession(req *stripeRequest) response {
 		ExpiresAt: now.Add(defaultSessionLifetime).Unix(), Metadata: mapParam(form, "metadata"), Mode: mode,
 		PaymentMethodTypes: listParam(form, "payment_method_types"), PaymentStatus: "unpaid", Status: "open",
 		SuccessURL: NullString(form.Get("success_url")), PaymentIntentMetadata: mapParam(form, "payment_intent_data[metadata]"),
-		SetupFutureUsage: form.Get("payment_intent_data[setup_future_usage]"), seq: s.nextSeq()}
+		SetupIntentMetadata: mapParam(form, "setup_intent_data[metadata]"),
+		SetupFutureUsage:    form.Get("payment_intent_data[setup_future_usage]"), seq: s.nextSeq()}
 	cs.URL = NullString("https://checkout.stripe.com/c/pay/" + cs.ID)
 	if len(cs.PaymentMethodTypes) == 0 {
 		cs.PaymentMethodTypes = []string{"card"}

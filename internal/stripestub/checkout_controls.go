@@ -10,7 +10,7 @@ func (s *Stub) handleRetrieveSession(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	cs, ok := s.sessions[req.PathValue("id")]
 	if !ok {
-		return noSuch("checkout.session", "session", req.PathValue("id"))
+		return notFound("checkout.session", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, cs.copy())
 }
@@ -20,7 +20,7 @@ func (s *Stub) handleSessionLineItems(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	cs, ok := s.sessions[req.PathValue("id")]
 	if !ok {
-		return noSuch("checkout.session", "session", req.PathValue("id"))
+		return notFound("checkout.session", req.PathValue("id"))
 	}
 	env := listEnvelope{Object: "list", Data: []any{}, URL: "/v1/checkout/sessions/" + cs.ID + "/line_items"}
 	for _, item := range cs.LineItems {
@@ -48,7 +48,7 @@ func (s *Stub) handleExpireSession(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	cs, ok := s.sessions[req.PathValue("id")]
 	if !ok {
-		return noSuch("checkout.session", "session", req.PathValue("id"))
+		return notFound("checkout.session", req.PathValue("id"))
 	}
 	if cs.Status != "open" {
 		return invalidRequest(http.StatusBadRequest, "", "",
@@ -115,7 +115,10 @@ func (s *Stub) completeSession(id, pm string, outcome Outcome) {
 	defer s.mu.Unlock()
 	cs := s.openSession(id)
 	if cs.Mode == "setup" {
-		cs.SetupIntent = NullString(newID("seti_"))
+		si := &setupIntent{ID: newID("seti_"), Created: s.unixNow(), Customer: string(cs.Customer), PaymentMethod: pm,
+			Metadata: cloneMap(cs.SetupIntentMetadata)}
+		s.setupIntents[si.ID] = si
+		cs.SetupIntent = NullString(si.ID)
 		s.attachedTo[pm] = string(cs.Customer)
 	} else {
 		pi := &PaymentIntent{ID: newID("pi_"), Object: "payment_intent", Amount: *cs.AmountTotal, CaptureMethod: "automatic",
@@ -135,6 +138,10 @@ func (s *Stub) completeSession(id, pm string, outcome Outcome) {
 		}
 	}
 	cs.Status, cs.URL = "complete", ""
+	cs.CustomerDetails = &CustomerDetails{Email: cs.CustomerEmail}
+	if c, ok := s.customers[string(cs.Customer)]; ok && cs.CustomerDetails.Email == "" {
+		cs.CustomerDetails.Email = c.Email
+	}
 	s.recordEvent("checkout.session.completed", cs.copy())
 }
 

@@ -63,7 +63,7 @@ func (s *Stub) handleRetrieveCustomer(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	c, ok := s.customers[req.PathValue("id")]
 	if !ok {
-		return noSuch("customer", "id", req.PathValue("id"))
+		return notFound("customer", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, c.render())
 }
@@ -89,7 +89,7 @@ func (s *Stub) handleDeleteCustomer(req *stripeRequest) response {
 	id := req.PathValue("id")
 	c, ok := s.customers[id]
 	if !ok || c.Deleted {
-		return noSuch("customer", "id", id)
+		return notFound("customer", id)
 	}
 	s.deleteCustomer(c)
 	return jsonResponse(http.StatusOK, deletedObject(id, "customer"))

@@ -125,7 +125,7 @@ func (s *Stub) handleRetrieveDispute(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	d, ok := s.disputes[req.PathValue("id")]
 	if !ok {
-		return noSuch("dispute", "id", req.PathValue("id"))
+		return notFound("dispute", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, d.copy())
 }

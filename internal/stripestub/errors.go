@@ -56,8 +56,14 @@ func invalidInteger(param, value string) response {
 	return invalidParams("parameter_invalid_integer", param, fmt.Sprintf("Invalid integer: %s", value))
 }
 
+// noSuch is a parameter naming an object that does not exist: 400.
 func noSuch(kind, param, id string) response {
-	return invalidRequest(http.StatusNotFound, "resource_missing", param, fmt.Sprintf("No such %s: '%s'", kind, id))
+	return invalidRequest(http.StatusBadRequest, "resource_missing", param, fmt.Sprintf("No such %s: '%s'", kind, id))
+}
+
+// notFound is a URL naming an object that does not exist: 404.
+func notFound(kind, id string) response {
+	return invalidRequest(http.StatusNotFound, "resource_missing", "id", fmt.Sprintf("No such %s: '%s'", kind, id))
 }
 
 // apiError is Stripe's answer when something went wrong on its side.

@@ -143,5 +143,5 @@ func (s *Stub) handleRetrieveEvent(req *stripeRequest) response {
 			return jsonResponse(http.StatusOK, e.render())
 		}
 	}
-	return noSuch("event", "id", req.PathValue("id"))
+	return notFound("event", req.PathValue("id"))
 }

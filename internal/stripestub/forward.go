@@ -65,19 +65,23 @@ func (f *forwarder) start() {
 	f.proxy = httputil.NewSingleHostReverseProxy(target)
 }
 
-// forwardRequest is the mux's fallback: stripe-mock answers, and the
-// answer is kept whole so that it can be saved under a key.
+// forwardRequest is the mux's fallback.
 func (s *Stub) forwardRequest(_ http.ResponseWriter, r *http.Request) {
 	sl := r.Context().Value(slotKey{}).(*slot)
+	sl.resp = s.forwarded(r)
+}
+
+// forwarded is stripe-mock's answer, kept whole so that it can be saved
+// under a key.
+func (s *Stub) forwarded(r *http.Request) response {
 	f := s.forward
 	f.once.Do(f.start)
 	if f.err != nil {
-		sl.resp = apiError(http.StatusBadGateway)
-		return
+		return apiError(http.StatusBadGateway)
 	}
 	rec := httptest.NewRecorder()
 	f.proxy.ServeHTTP(rec, r)
 	// stripe-mock validates parameters and runs nothing: its 400s are
 	// validation failures, which Stripe does not save under a key.
-	sl.resp = response{status: rec.Code, body: rec.Body.Bytes(), unsaved: rec.Code == http.StatusBadRequest}
+	return response{status: rec.Code, body: rec.Body.Bytes(), unsaved: rec.Code == http.StatusBadRequest}
 }

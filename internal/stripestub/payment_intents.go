@@ -215,7 +215,7 @@ func (s *Stub) handleRetrievePaymentIntent(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	pi, ok := s.paymentIntents[req.PathValue("id")]
 	if !ok {
-		return noSuch("payment_intent", "id", req.PathValue("id"))
+		return notFound("payment_intent", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, s.expandPaymentIntent(pi, listParam(req.form, "expand")))
 }

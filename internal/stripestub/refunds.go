@@ -153,7 +153,7 @@ func (s *Stub) handleRetrieveRefund(req *stripeRequest) response {
 	defer s.mu.Unlock()
 	r, ok := s.refunds[req.PathValue("id")]
 	if !ok {
-		return noSuch("refund", "id", req.PathValue("id"))
+		return notFound("refund", req.PathValue("id"))
 	}
 	return jsonResponse(http.StatusOK, r.copy())
 }

@@ -78,6 +78,7 @@ type state struct {
 	events         []*Event
 	outcomes       map[string]Outcome
 	attachedTo     map[string]string // payment method → customer
+	setupIntents   map[string]*setupIntent
 	prices         map[string]Price
 }
 
@@ -114,6 +115,7 @@ func newStub(forward *forwarder) *Stub {
 		paymentIntents: map[string]*PaymentIntent{}, charges: map[string]*Charge{}, customers: map[string]*Customer{},
 		sessions: map[string]*CheckoutSession{}, refunds: map[string]*Refund{}, disputes: map[string]*Dispute{},
 		outcomes: map[string]Outcome{}, attachedTo: map[string]string{}, prices: map[string]Price{},
+		setupIntents: map[string]*setupIntent{},
 	}
 	now := time.Now
 	s.clock.Store(&now)
@@ -122,6 +124,7 @@ func newStub(forward *forwarder) *Stub {
 	s.routeCheckout()
 	s.routeRefunds()
 	s.routeEvents()
+	s.routePaymentMethods()
 	s.mux.HandleFunc("/", s.forwardRequest)
 	return s
 }
