@@ -6,13 +6,18 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	stripego "github.com/stripe/stripe-go/v85"
 )
 
 // maxEventTypes is how many types one Events list may name
-// (https://docs.stripe.com/api/events/list#list_events-types).
-const maxEventTypes = 20
+// (https://docs.stripe.com/api/events/list#list_events-types), and
+// eventsKept how far back Stripe lists events ("going back up to 30 days").
+const (
+	maxEventTypes = 20
+	eventsKept    = 30 * 24 * time.Hour
+)
 
 // Event is an event the stub recorded for a change it made.
 type Event struct {
@@ -118,9 +123,10 @@ func (s *Stub) handleListEvents(req *stripeRequest) response {
 	single := req.form.Get("type")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	oldest := s.Now().Add(-eventsKept).Unix()
 	var items []*Event
 	for _, e := range s.events {
-		if (len(types) == 0 || slices.Contains(types, e.Type)) && typeMatches(single, e.Type) {
+		if e.Created >= oldest && (len(types) == 0 || slices.Contains(types, e.Type)) && typeMatches(single, e.Type) {
 			items = append(items, e)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // List and search limits, as Stripe documents them
@@ -167,6 +168,28 @@ func unquote(s string) (string, bool) {
 		return s[1 : len(s)-1], true
 	}
 	return "", false
+}
+
+// SetSearchLag makes objects searchable only lag after they were created
+// (by the stub's clock): Stripe warns that search is not for
+// read-after-write, "data is searchable in less than a minute"
+// (https://docs.stripe.com/search#data-freshness). Lists are not delayed.
+func (s *Stub) SetSearchLag(lag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.searchLag = lag
+}
+
+// searchable keeps the items search can see now; callers hold s.mu.
+func searchable[T listed](s *Stub, items []T) []T {
+	cutoff := s.Now().Add(-s.searchLag).Unix()
+	var out []T
+	for _, item := range items {
+		if s.searchLag == 0 || item.createdAt() <= cutoff {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // searchPage answers a search over items that match every clause; page is

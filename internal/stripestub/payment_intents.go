@@ -136,6 +136,9 @@ func (s *Stub) createPaymentIntent(form url.Values, key string) (*PaymentIntent,
 		return nil, invalidParams("payment_intent_unexpected_state", "payment_method",
 			"You cannot confirm this PaymentIntent because it's missing a payment method.")
 	}
+	if bad := s.redirectsAllowed(form); bad.status != 0 {
+		return nil, bad
+	}
 	outcome := s.outcomeFor(string(pi.PaymentMethod), customer)
 	if outcome.HTTPStatus != 0 {
 		return nil, invalidRequest(outcome.HTTPStatus, outcome.Code, outcome.Param, outcome.Message)
@@ -146,9 +149,36 @@ func (s *Stub) createPaymentIntent(form url.Values, key string) (*PaymentIntent,
 	return pi, s.confirm(pi, outcome)
 }
 
+// RequireReturnURL makes the stub refuse, as Stripe does on API versions
+// where automatic payment methods are on by default, a confirmed create
+// that names no payment_method_types[], no return_url and not
+// automatic_payment_methods[allow_redirects]=never
+// (https://docs.stripe.com/payments/payment-methods/integration-options#automatic-payment-methods).
+func (s *Stub) RequireReturnURL(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requireReturnURL = on
+}
+
+// redirectsAllowed checks RequireReturnURL's rule; callers hold s.mu.
+func (s *Stub) redirectsAllowed(form url.Values) response {
+	if !s.requireReturnURL || len(listParam(form, "payment_method_types")) > 0 || form.Get("return_url") != "" ||
+		form.Get("automatic_payment_methods[allow_redirects]") == "never" || form.Get("automatic_payment_methods[enabled]") == "false" {
+		return response{}
+	}
+	return invalidParams("", "return_url", "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. "+
+		"Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. "+
+		"If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and "+
+		"`automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.")
+}
+
 // confirm applies outcome to a PaymentIntent that has a payment method,
 // making its charge; callers hold s.mu.
 func (s *Stub) confirm(pi *PaymentIntent, outcome Outcome) response {
+	if outcome.Status == "requires_action" && pi.OffSession {
+		// Off session nobody can authenticate: Stripe declines instead.
+		outcome = AuthenticationRequired()
+	}
 	switch outcome.Status {
 	case "", "succeeded":
 		s.settle(pi, "succeeded")
@@ -256,5 +286,5 @@ func (s *Stub) handleSearchPaymentIntents(req *stripeRequest) response {
 	for _, pi := range s.paymentIntents {
 		items = append(items, pi)
 	}
-	return searchPage(req.form, "/v1/payment_intents/search", items, paymentIntentSearchFields, paymentIntentField, func(pi *PaymentIntent) any { return pi.copy() })
+	return searchPage(req.form, "/v1/payment_intents/search", searchable(s, items), paymentIntentSearchFields, paymentIntentField, func(pi *PaymentIntent) any { return pi.copy() })
 }

@@ -58,15 +58,7 @@ func TestConfirmOutcomesByCard(t *testing.T) {
 					t.Errorf("status %q, want %q", got, tc.wantStatus)
 				}
 			} else {
-				e := apiErr(t, err)
-				if e.HTTPStatusCode != tc.wantHTTP || e.Type != tc.wantType || e.Code != tc.wantCode || e.DeclineCode != tc.wantDeclineCode {
-					t.Errorf("got %d %s %s %s, want %d %s %s %s", e.HTTPStatusCode, e.Type, e.Code, e.DeclineCode,
-						tc.wantHTTP, tc.wantType, tc.wantCode, tc.wantDeclineCode)
-				}
-				if tc.wantStatus != "" && (e.PaymentIntent == nil || e.PaymentIntent.Status != tc.wantStatus ||
-					e.PaymentIntent.LastPaymentError == nil || e.PaymentIntent.LastPaymentError.DeclineCode != tc.wantDeclineCode) {
-					t.Errorf("error's payment_intent %+v, want status %s with its last_payment_error", e.PaymentIntent, tc.wantStatus)
-				}
+				checkCardError(t, apiErr(t, err), tc.wantHTTP, tc.wantType, tc.wantCode, tc.wantDeclineCode, tc.wantStatus)
 			}
 			kept := s.PaymentIntents()
 			if tc.wantStatus == "" && len(kept) != 0 {
@@ -79,6 +71,96 @@ func TestConfirmOutcomesByCard(t *testing.T) {
 				t.Errorf("%d succeeded, want %d", got, tc.wantCharges)
 			}
 		})
+	}
+}
+
+func checkCardError(t *testing.T, e *stripe.Error, wantHTTP int, wantType stripe.ErrorType, wantCode stripe.ErrorCode,
+	wantDeclineCode stripe.DeclineCode, wantStatus stripe.PaymentIntentStatus) {
+	t.Helper()
+	if e.HTTPStatusCode != wantHTTP || e.Type != wantType || e.Code != wantCode || e.DeclineCode != wantDeclineCode {
+		t.Errorf("got %d %s %s %s, want %d %s %s %s", e.HTTPStatusCode, e.Type, e.Code, e.DeclineCode,
+			wantHTTP, wantType, wantCode, wantDeclineCode)
+	}
+	if wantStatus != "" && (e.PaymentIntent == nil || e.PaymentIntent.Status != wantStatus ||
+		e.PaymentIntent.LastPaymentError == nil || e.PaymentIntent.LastPaymentError.DeclineCode != wantDeclineCode) {
+		t.Errorf("error's payment_intent %+v, want status %s with its last_payment_error", e.PaymentIntent, wantStatus)
+	}
+}
+
+func TestAuthenticationOnAndOffSession(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	api := newAPI(t, s.URL, 0)
+	s.SetOutcome("pm_3ds", RequiresAction())
+	params := chargeParams("k1", "cus_1", "pm_3ds", 500, nil)
+	params.OffSession = nil
+	on, err := api.V1PaymentIntents.Create(ctx, params)
+	if err != nil || on.Status != stripe.PaymentIntentStatusRequiresAction {
+		t.Errorf("on session: %v %+v, want requires_action", err, on)
+	}
+	_, err = api.V1PaymentIntents.Create(ctx, chargeParams("k2", "cus_1", "pm_3ds", 500, nil))
+	checkCardError(t, apiErr(t, err), 402, stripe.ErrorTypeCard, "authentication_required", "authentication_required", "requires_payment_method")
+}
+
+func TestRequireReturnURL(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	api := newAPI(t, s.URL, 0)
+	s.RequireReturnURL(true)
+	bare := chargeParams("k1", "cus_1", "pm_card_visa", 500, nil)
+	bare.PaymentMethodTypes = nil
+	_, err := api.V1PaymentIntents.Create(ctx, bare)
+	if e := apiErr(t, err); e.HTTPStatusCode != 400 || e.Param != "return_url" {
+		t.Errorf("without payment_method_types: %d on %q, want 400 on return_url", e.HTTPStatusCode, e.Param)
+	}
+	noRedirects := chargeParams("k2", "cus_1", "pm_card_visa", 500, nil)
+	noRedirects.PaymentMethodTypes = nil
+	noRedirects.AutomaticPaymentMethods = &stripe.PaymentIntentCreateAutomaticPaymentMethodsParams{
+		Enabled: stripe.Bool(true), AllowRedirects: stripe.String("never")}
+	for name, params := range map[string]*stripe.PaymentIntentCreateParams{
+		"card only": chargeParams("k3", "cus_1", "pm_card_visa", 500, nil), "no redirects": noRedirects} {
+		if _, err := api.V1PaymentIntents.Create(ctx, params); err != nil {
+			t.Errorf("%s: %v, want it charged", name, err)
+		}
+	}
+	if got, want := s.Requests()[0].StripeVersion, stripe.APIVersion; got != want {
+		t.Errorf("Stripe-Version %q, want %q", got, want)
+	}
+}
+
+func TestSearchLagsListDoesNot(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	api := newAPI(t, s.URL, 0)
+	now := time.Unix(1_800_000_000, 0)
+	s.SetNow(func() time.Time { return now })
+	s.SetSearchLag(time.Minute)
+	pi, err := api.V1PaymentIntents.Create(ctx, chargeParams("k1", "cus_1", "pm_card_visa", 500, map[string]string{"credits_recharge": "rch_1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() (found, listed int) {
+		for _, err := range api.V1PaymentIntents.Search(ctx, &stripe.PaymentIntentSearchParams{SearchParams: stripe.SearchParams{Query: "metadata['credits_recharge']:'rch_1'"}}).All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			found++
+		}
+		for _, err := range api.V1PaymentIntents.List(ctx, &stripe.PaymentIntentListParams{Customer: stripe.String("cus_1")}).All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed++
+		}
+		return found, listed
+	}
+	if found, listed := count(); found != 0 || listed != 1 {
+		t.Errorf("at once: search found %d, list %d; want 0 and 1", found, listed)
+	}
+	later := now.Add(time.Minute)
+	s.SetNow(func() time.Time { return later })
+	if found, listed := count(); found != 1 || listed != 1 {
+		t.Errorf("a minute later: search found %d (%s), list %d; want 1 and 1", found, pi.ID, listed)
 	}
 }
 

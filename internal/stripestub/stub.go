@@ -61,9 +61,12 @@ type Stub struct {
 	seq         int
 	requests    []Request
 	rateLimited int
-	faults      []*fault
-	holds       []*Hold
-	keys        map[string]*savedKey
+	searchLag   time.Duration
+	// requireReturnURL: see RequireReturnURL.
+	requireReturnURL bool
+	faults           []*fault
+	holds            []*Hold
+	keys             map[string]*savedKey
 	state
 }
 
@@ -142,6 +145,7 @@ func (s *Stub) unixNow() int64 { return s.Now().Unix() }
 type Request struct {
 	Method, Path   string
 	IdempotencyKey string
+	StripeVersion  string
 	Form           url.Values // the body's parameters for POST, the query's otherwise
 }
 
@@ -223,7 +227,8 @@ func (s *Stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, IdempotencyKey: req.key, Form: cloneValues(req.form)})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, IdempotencyKey: req.key,
+		StripeVersion: r.Header.Get("Stripe-Version"), Form: cloneValues(req.form)})
 	limited := s.rateLimited > 0
 	if limited {
 		s.rateLimited--
