@@ -3,6 +3,7 @@ package stripestub
 import (
 	"crypto/sha256"
 	"net/http"
+	"time"
 )
 
 // savedKey is what Stripe keeps for an idempotency key: the request it
@@ -12,6 +13,7 @@ type savedKey struct {
 	done        bool
 	resp        response
 	requestID   string
+	firstUsed   time.Time // by the stub's clock
 }
 
 // requestHash identifies a request's method, path and parameters; the
@@ -25,10 +27,15 @@ func requestHash(req *stripeRequest) [sha256.Size]byte {
 // idempotent answers a POST that carries an Idempotency-Key.
 func (s *Stub) idempotent(w http.ResponseWriter, req *stripeRequest, f *fault) {
 	hash := requestHash(req)
+	now := s.Now()
 	s.mu.Lock()
 	saved, found := s.keys[req.key]
+	if found && saved.done && s.keyLifetime > 0 && now.Sub(saved.firstUsed) >= s.keyLifetime {
+		delete(s.keys, req.key) // pruned: the key runs anew
+		found = false
+	}
 	if !found {
-		saved = &savedKey{requestHash: hash, requestID: newID("req_")}
+		saved = &savedKey{requestHash: hash, requestID: newID("req_"), firstUsed: now}
 		s.keys[req.key] = saved
 	}
 	first := *saved
@@ -59,11 +66,28 @@ func (s *Stub) idempotent(w http.ResponseWriter, req *stripeRequest, f *fault) {
 // PruneIdempotencyKeys forgets every key whose request has finished, as
 // Stripe may once a key is 24 hours old: the same key then runs anew.
 func (s *Stub) PruneIdempotencyKeys() {
+	s.PruneIdempotencyKeysOlderThan(0)
+}
+
+// PruneIdempotencyKeysOlderThan forgets the finished keys first used at
+// least age ago by the stub's clock.
+func (s *Stub) PruneIdempotencyKeysOlderThan(age time.Duration) {
+	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key, saved := range s.keys {
-		if saved.done {
+		if saved.done && now.Sub(saved.firstUsed) >= age {
 			delete(s.keys, key)
 		}
 	}
+}
+
+// SetIdempotencyKeyLifetime makes the stub forget a finished key once it
+// is lifetime old by its clock (0, the default, keeps keys for good).
+// Stripe keeps keys at least 24 hours and may prune them after: with
+// 24*time.Hour and a clock moved 25 hours, the same key charges again.
+func (s *Stub) SetIdempotencyKeyLifetime(lifetime time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyLifetime = lifetime
 }

@@ -1,8 +1,11 @@
 package stripestub
 
 import (
+	"errors"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	stripe "github.com/stripe/stripe-go/v85"
 )
@@ -240,5 +243,73 @@ func TestRateLimitIsNotSavedNorRetried(t *testing.T) {
 	}
 	if got, want := s.RequestCount(http.MethodPost, "/v1/payment_intents"), 3; got != want {
 		t.Errorf("%d requests, want %d (stripe-go does not retry rate_limit)", got, want)
+	}
+}
+
+func TestKeysOutliveTheirLifetimeOnlyByTheClock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		prune       func(s *Stub)
+		wantCharges int
+	}{
+		{"kept 23 hours", func(s *Stub) { s.SetIdempotencyKeyLifetime(24 * time.Hour); s.moveClock(23 * time.Hour) }, 1},
+		{"gone after 25 hours", func(s *Stub) { s.SetIdempotencyKeyLifetime(24 * time.Hour); s.moveClock(25 * time.Hour) }, 2},
+		{"no lifetime set", func(s *Stub) { s.moveClock(25 * time.Hour) }, 1},
+		{"pruned when 24 hours old", func(s *Stub) { s.moveClock(25 * time.Hour); s.PruneIdempotencyKeysOlderThan(24 * time.Hour) }, 2},
+		{"too young to prune", func(s *Stub) { s.moveClock(time.Hour); s.PruneIdempotencyKeysOlderThan(24 * time.Hour) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := Start(t)
+			api := newAPI(t, s.URL, 0)
+			if _, err := api.V1PaymentIntents.Create(ctx, chargeParams("rch_1", "cus_1", "pm_card_visa", 500, nil)); err != nil {
+				t.Fatal(err)
+			}
+			tc.prune(s)
+			if _, err := api.V1PaymentIntents.Create(ctx, chargeParams("rch_1", "cus_1", "pm_card_visa", 500, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(s.SucceededPaymentIntents()); got != tc.wantCharges {
+				t.Errorf("%d charges, want %d", got, tc.wantCharges)
+			}
+		})
+	}
+}
+
+// moveClock sets the stub's clock d ahead of where it stands.
+func (s *Stub) moveClock(d time.Duration) {
+	at := s.Now().Add(d)
+	s.SetNow(func() time.Time { return at })
+}
+
+func TestConcurrentRequestsWithOneKeyChargeOnce(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	api := newAPI(t, s.URL, 0)
+	const senders = 8
+	ids := make(chan string, senders)
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			pi, err := api.V1PaymentIntents.Create(ctx, chargeParams("rch_1", "cus_1", "pm_card_visa", 500, nil))
+			if err != nil {
+				var e *stripe.Error
+				if !errors.As(err, &e) || e.Code != stripe.ErrorCodeIdempotencyKeyInUse {
+					t.Errorf("concurrent send: %v, want the charge or idempotency_key_in_use", err)
+				}
+				return
+			}
+			ids <- pi.ID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 || len(s.PaymentIntents()) != 1 {
+		t.Errorf("answers named %v and %d PaymentIntents exist, want one", seen, len(s.PaymentIntents()))
 	}
 }

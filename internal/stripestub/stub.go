@@ -25,6 +25,21 @@
 // Faults (a saved 500, a lost answer, a held request, 429s) make the
 // ambiguous answers a client must survive; see FailNext, DropAnswerNext,
 // HoldNext and RateLimitNext.
+//
+// stripe-go v85 retries (MaxNetworkRetries, 2 by default) a lost
+// connection with the same key, but not an answer that carries a Stripe
+// error: a 500 api_error, a 409 idempotency_key_in_use and a 429 reach the
+// caller at once (its shouldRetry asks the error's canRetry first).
+//
+// Use:
+//
+//	s := stripestub.Start(t)            // s.URL for STRIPE_API_BASE or BackendConfig.URL
+//	s.SetNow(clock.Now)                 // created times follow the test's clock
+//	s.SetOutcome("pm_x", stripestub.Declined("insufficient_funds"))
+//	s.DropAnswerNext("POST", "/v1/payment_intents") // charged, answer lost
+//	s.PruneIdempotencyKeys()            // as Stripe may after 24 hours
+//	len(s.SucceededPaymentIntents())    // how often the card was charged
+//	testkit.Sign(s.EventFor("payment_intent.succeeded", id))
 package stripestub
 
 import (
@@ -67,6 +82,7 @@ type Stub struct {
 	faults           []*fault
 	holds            []*Hold
 	keys             map[string]*savedKey
+	keyLifetime      time.Duration
 	state
 }
 
