@@ -16,7 +16,7 @@ func TestTheServiceClientReadsEveryAnswer(t *testing.T) {
 	s := Start(t)
 	client := creditsstripe.NewClient("sk_test_stub", s.URL)
 	account := credits.Account{ID: "u1", Email: "u1@example.com"}
-	customer, err := client.CreateCustomer(ctx, account)
+	customer, err := client.CreateCustomer(ctx, account, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
