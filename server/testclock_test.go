@@ -256,3 +256,35 @@ func TestTestClockKeepsStripeTime(t *testing.T) {
 		t.Errorf("received_at %v (%v), want on the test clock, 25 h ahead", received, err)
 	}
 }
+
+// recordingCheckouts keeps the last Checkout request sent to Stripe.
+type recordingCheckouts struct {
+	credits.Payments
+	last credits.CheckoutRequest
+}
+
+func (r *recordingCheckouts) CreateCheckoutSession(_ context.Context, req credits.CheckoutRequest) (string, string, error) {
+	r.last = req
+	return "cs_test_clock", "https://checkout.stripe.com/c/pay/cs_test_clock", nil
+}
+
+// TestTestClockSendsStripeItsOwnTime: a Checkout Session's expires_at is a
+// time on Stripe's clock, which the test clock does not move (Stripe refuses
+// one more than 24 hours ahead).
+func TestTestClockSendsStripeItsOwnTime(t *testing.T) {
+	db, _ := testkit.OpenSQLite(t)
+	h := newClockHarness(t, db)
+	payments := &recordingCheckouts{}
+	h.svc.Payments, h.svc.CheckoutExpiresIn = payments, 30*time.Minute
+	if r := h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":999,"currency":"usd"}`); r.status != http.StatusCreated {
+		t.Fatalf("pack: %d %s", r.status, r.raw)
+	}
+	h.fund("u1", 0)
+	h.advance(25 * 3600)
+	if r := h.api("POST", "/v1/accounts/u1/checkout_sessions", `{"pack_id":"starter"}`); r.status != http.StatusCreated {
+		t.Fatalf("checkout: %d %s", r.status, r.raw)
+	}
+	if got, want := payments.last.ExpiresAt, time.Now().Add(30*time.Minute); got.Sub(want).Abs() > time.Minute {
+		t.Errorf("expires_at sent to Stripe %v, want about %v (real time + 30 min)", got, want)
+	}
+}
