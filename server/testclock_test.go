@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,27 +11,14 @@ import (
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/clock"
 	"github.com/credits/credits/internal/testkit"
-	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
-	"github.com/credits/credits/stripe"
 )
 
 // newClockHarness is a development server: its service reads a test clock,
 // kept in db.
 func newClockHarness(t *testing.T, db *sqlite.DB) *harness {
 	t.Helper()
-	svc := credits.NewService(db)
-	if err := svc.UseTestClock(context.Background(), clock.New(nil)); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	srv := &server.Server{
-		Service: svc,
-		Webhook: &stripe.Webhook{Verifier: stripe.Verifier{Secrets: []string{testkit.WebhookSecret}}, Logger: logger},
-		APIKey:  apiKey,
-		Logger:  logger,
-	}
-	return &harness{t: t, db: db, svc: svc, handler: srv.Handler()}
+	return harnessOn(t, db, clock.New(nil))
 }
 
 // advance moves the test clock and returns the total offset it answers.
