@@ -355,17 +355,27 @@ func (s *Service) noticeExpiring(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// RunSweeper settles due accounts every interval until ctx ends.
+// RunSweeper settles due accounts every interval, and when the test clock
+// moves, until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		if _, err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+		if s.TestClock != nil {
+			// Another replica may have moved the clock: follow it.
+			if _, err := s.ReadTestClock(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("read the test clock", "error", err)
+			}
+		}
+		if settled, err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Error("sweep expired holds and lots", "error", err)
+		} else if settled > 0 {
+			wake(s.dispatchWake) // what expired tells the application now, not at the next tick
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.sweepWake:
 		case <-ticker.C:
 		}
 	}

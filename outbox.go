@@ -465,7 +465,8 @@ func (s *Service) saveEndpoint(ctx context.Context, ep WebhookEndpoint) error {
 	return s.Store.Update(ctx, func(tx Tx) error { return tx.UpdateWebhookEndpoint(ep) })
 }
 
-// RunWebhookDispatcher delivers due webhooks every interval until ctx ends.
+// RunWebhookDispatcher delivers due webhooks every interval, and when the
+// test clock moves, until ctx ends.
 func (s *Service) RunWebhookDispatcher(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
@@ -476,6 +477,7 @@ func (s *Service) RunWebhookDispatcher(ctx context.Context, interval time.Durati
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.dispatchWake:
 		case <-ticker.C:
 		}
 	}

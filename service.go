@@ -33,8 +33,13 @@ type Service struct {
 	// Livemode is the mode of the configured Stripe key: events of the other
 	// mode are recorded and add nothing.
 	Livemode bool
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Now is the service's clock: everything in the domain reads time
+	// through it (s.now). In development it may be a TestClock.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// TestClock, in development only, is the clock that Now reads and that
+	// AdvanceTestClock moves forward; nil in production.
+	TestClock TestClock
 	// IgnoredPayloadRetention is how long the payload of an ignored event is
 	// kept (0: forever); events that credited anything keep theirs.
 	IgnoredPayloadRetention time.Duration
@@ -55,8 +60,12 @@ type Service struct {
 	// recharges that wait for the customer.
 	RechargeReturnURLs ReturnURLs
 
-	wake     chan struct{}
-	confirms confirmLimiter
+	// wake, sweepWake and dispatchWake wake the event and recharge worker,
+	// the sweeper and the webhook dispatcher before their next tick.
+	wake         chan struct{}
+	sweepWake    chan struct{}
+	dispatchWake chan struct{}
+	confirms     confirmLimiter
 }
 
 // DefaultIgnoredPayloadRetention keeps ignored events' payloads 30 days.
@@ -72,6 +81,25 @@ func NewService(store Store) *Service {
 		Now:                     func() time.Time { return time.Now().UTC() },
 		Logger:                  slog.New(slog.DiscardHandler),
 		wake:                    make(chan struct{}, 1),
+		sweepWake:               make(chan struct{}, 1),
+		dispatchWake:            make(chan struct{}, 1),
+	}
+}
+
+// wakeWorkers wakes every worker (events and recharges, the sweeper, the
+// webhook dispatcher), as after the test clock moved: what came due runs now.
+func (s *Service) wakeWorkers() {
+	for _, c := range []chan struct{}{s.wake, s.sweepWake, s.dispatchWake} {
+		wake(c)
+	}
+}
+
+// wake wakes the worker that waits on c, unless it is already woken (or c
+// is nil: a service made without NewService).
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
@@ -492,7 +520,7 @@ func (s *Service) CreateCheckout(ctx context.Context, accountID, packID string, 
 		now = now.Truncate(time.Minute)
 	}
 	if s.CheckoutExpiresIn > 0 {
-		req.ExpiresAt = now.Add(s.CheckoutExpiresIn)
+		req.ExpiresAt = s.stripeTime(now).Add(s.CheckoutExpiresIn)
 	}
 	if saveCard {
 		if req.CustomerID, err = s.ensureCustomer(ctx, account); err != nil {

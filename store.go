@@ -152,6 +152,10 @@ type Tx interface {
 	// makes one unless it exists (the first writer's value stays).
 	Setting(key string) (string, error)
 	CreateSetting(key, value string) error
+	// AddToSetting adds n to a setting that holds a whole number (made "0"
+	// first when missing) and returns the sum; of two concurrent adds, the
+	// second adds to what the first committed.
+	AddToSetting(key string, n int64) (int64, error)
 	CreateWebSession(ws WebSession) error
 	WebSession(id string) (WebSession, error)
 	RevokeWebSession(id string) error

@@ -59,6 +59,7 @@ schemas = {
                          "last_attempt": {"oneOf": [ref("Recharge"), {"type": "null"}]},
                          "last_outcome": {"oneOf": [ref("Recharge"), {"type": "null"}]}, "next_attempt_at": NT},
                         ["account_id", "card", "enabled", "threshold", "monthly_limit", "month_total", "last_attempt"]),
+    "TestClock": obj({"now": T, "offset_seconds": I}, ["now", "offset_seconds"]),
     "WebhookAttempt": obj({"endpoint_id": S, "event_id": S, "at": T, "status_code": I, "latency_ms": I, "error": S},
                           ["endpoint_id", "event_id", "at", "status_code"]),
 }
@@ -152,6 +153,11 @@ paths = {
     "/v1/webhook_endpoints/{id}/events/{event_id}/resend": {"post": op("Send one event to the endpoint again now (its place in the stream does not move)",
         ok(200, ref("WebhookAttempt")), [acct, {"name": "event_id", "in": "path", "required": True, "schema": S}])},
     "/v1/webhook_endpoints/{id}/deliveries": {"get": op("The latest delivery attempts", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookAttempt"))}, "required": ["data"]}), [acct, q("limit", I)])},
+    "/v1/test_clock": {"get": op("Development only (404 in production): the service's clock and how far it was moved forward in all",
+        ok(200, ref("TestClock")))},
+    "/v1/test_clock/advance": {"post": op("Development only (404 in production): move the service's clock forward by seconds "
+        "(1 to 316224000) for everything that reads time (expiries, holds, retries, sessions); workers run what came due at once",
+        ok(200, ref("TestClock")), None, {**body({"seconds": I}, ["seconds"]), "required": True}, "413")},
 }
 for item in paths.values():
     for o in item.values():

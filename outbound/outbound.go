@@ -27,7 +27,11 @@ const (
 // Sender delivers events with an HTTP client of its own.
 type Sender struct {
 	Client *http.Client
-	Now    func() time.Time
+	// Now dates the signatures: real time, never the development test
+	// clock, because the application checks a signature's age against its
+	// own clock (creditswebhook.DefaultTolerance) and would refuse one dated
+	// a day ahead. When deliveries are due still follows the service's clock.
+	Now func() time.Time
 }
 
 var _ credits.WebhookSender = (*Sender)(nil)

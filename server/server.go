@@ -109,7 +109,11 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	api := http.NewServeMux()
-	for _, rt := range s.apiRoutes() {
+	routes := s.apiRoutes()
+	if s.servesTestClock() {
+		routes = append(routes, s.testClockRoutes()...)
+	}
+	for _, rt := range routes {
 		api.Handle(rt.pattern, s.need(rt.scope, rt.reach, rt.handler))
 	}
 	api.HandleFunc("/v1/", s.notFoundOrNotAllowed(api, "/v1/"))
@@ -249,10 +253,11 @@ func (s *Server) apiRoutes() []apiRoute {
 	}
 }
 
-// APIPatterns lists the patterns of the /v1 routes ("GET /v1/packs", …).
+// APIPatterns lists the patterns of the /v1 routes ("GET /v1/packs", …),
+// the test clock's too (served in development only).
 func APIPatterns() []string {
 	var out []string
-	for _, rt := range (&Server{}).apiRoutes() {
+	for _, rt := range append((&Server{}).apiRoutes(), (&Server{}).testClockRoutes()...) {
 		out = append(out, rt.pattern)
 	}
 	return out

@@ -30,8 +30,20 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	db, _ := testkit.OpenSQLite(t)
+	return harnessOn(t, db, nil)
+}
+
+// harnessOn serves the API over db; with a test clock, as a development
+// server does.
+func harnessOn(t *testing.T, db *sqlite.DB, testClock credits.TestClock) *harness {
+	t.Helper()
 	svc := credits.NewService(db)
 	svc.PaymentsMissing = "set STRIPE_SECRET_KEY to sell packs" // as cmd/credits says it
+	if testClock != nil {
+		if err := svc.UseTestClock(context.Background(), testClock); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logger := slog.New(slog.DiscardHandler)
 	srv := &server.Server{
 		Service: svc,

@@ -105,6 +105,7 @@ func Run(t *testing.T, open Opener) {
 		{"Adjustments", testAdjustments},
 		{"GrantOverflowRefused", testGrantOverflowRefused},
 		{"TrialCredits", testTrialCredits},
+		{"TestClockOnlyMovesForward", testTestClockOnlyMovesForward},
 		{"PackExpiryAppliesToPurchases", testPackExpiryAppliesToPurchases},
 		{"IdempotentDebit", testIdempotentDebit},
 		{"ConcurrentSameIdempotencyKey", testConcurrentSameIdempotencyKey},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,41 +141,96 @@ func (c *Client) RetrieveSession(ctx context.Context, id string, withLineItems b
 // MaxReplayWindow is how far back Stripe's Events API keeps events.
 const MaxReplayWindow = 30 * 24 * time.Hour
 
+// MaxEventTypesPerList is the most types[] Stripe's Events list takes in
+// one request: it answers 400 to more.
+const MaxEventTypesPerList = 20
+
+// EventTypeGroups splits types, each once and in their order, into groups
+// of at most MaxEventTypesPerList.
+func EventTypeGroups(types []string) [][]string {
+	var groups [][]string
+	seen := map[string]bool{}
+	for _, t := range types {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if len(groups) == 0 || len(groups[len(groups)-1]) == MaxEventTypesPerList {
+			groups = append(groups, make([]string, 0, MaxEventTypesPerList))
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], t)
+	}
+	return groups
+}
+
 // Events lists, from Stripe's Events API, the events that we act on, created at or
 // after since, oldest first. They come from Stripe over its API with our key,
 // so they need no signature.
 func (c *Client) Events(ctx context.Context, since time.Time) iter.Seq2[credits.StripeEvent, error] {
+	return c.EventsOfTypes(ctx, since, credits.HandledEventTypes)
+}
+
+// EventsOfTypes lists the events of the given types created at or after
+// since, oldest first, each once: one list per group of EventTypeGroups,
+// merged.
+func (c *Client) EventsOfTypes(ctx context.Context, since time.Time, types []string) iter.Seq2[credits.StripeEvent, error] {
 	return func(yield func(credits.StripeEvent, error) bool) {
-		params := &stripego.EventListParams{CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
-		for _, t := range credits.HandledEventTypes {
-			params.Types = append(params.Types, stripego.String(t))
-		}
 		var events []credits.StripeEvent
-		for ev, err := range c.api.V1Events.List(ctx, params).All(ctx) {
-			if err != nil {
-				yield(credits.StripeEvent{}, fmt.Errorf("stripe: list events: %w", err))
+		for _, group := range EventTypeGroups(types) {
+			listed, ok := c.listEvents(ctx, since, group, yield)
+			if !ok {
 				return
 			}
-			env := envelope{ID: ev.ID, Object: "event", Type: string(ev.Type), Livemode: ev.Livemode, Created: ev.Created, Account: ev.Account}
-			var object json.RawMessage
-			if ev.Data != nil {
-				object = ev.Data.Raw
-			}
-			payload, err := json.Marshal(map[string]any{"id": env.ID, "object": env.Object, "type": env.Type,
-				"livemode": env.Livemode, "created": env.Created, "account": env.Account, "data": map[string]any{"object": object}})
-			if err != nil {
-				if !yield(credits.StripeEvent{}, fmt.Errorf("stripe: event %s: %w", ev.ID, err)) {
-					return
-				}
+			events = append(events, listed...)
+		}
+		// Each list is in the order the events happened; merged, they are
+		// too. An event that two lists answered is applied once.
+		slices.SortStableFunc(events, func(a, b credits.StripeEvent) int { return a.Created.Compare(b.Created) })
+		seen := map[string]bool{}
+		for _, ev := range events {
+			if seen[ev.ID] {
 				continue
 			}
-			events = append(events, mapEvent(env, object, payload))
-		}
-		// Stripe lists newest first; apply them in the order they happened.
-		for i := len(events) - 1; i >= 0; i-- {
-			if !yield(events[i], nil) {
+			seen[ev.ID] = true
+			if !yield(ev, nil) {
 				return
 			}
 		}
 	}
+}
+
+// listEvents lists the events of at most MaxEventTypesPerList types, oldest
+// first. An event it cannot read is yielded as an error at once; ok is false
+// when the list failed (yielded too) or the caller stopped.
+func (c *Client) listEvents(ctx context.Context, since time.Time, types []string, yield func(credits.StripeEvent, error) bool) (events []credits.StripeEvent, ok bool) {
+	if len(types) > MaxEventTypesPerList {
+		panic(fmt.Sprintf("stripe: %d event types in one list, more than Stripe takes", len(types)))
+	}
+	params := &stripego.EventListParams{CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
+	for _, t := range types {
+		params.Types = append(params.Types, stripego.String(t))
+	}
+	for ev, err := range c.api.V1Events.List(ctx, params).All(ctx) {
+		if err != nil {
+			yield(credits.StripeEvent{}, fmt.Errorf("stripe: list events: %w", err))
+			return nil, false
+		}
+		env := envelope{ID: ev.ID, Object: "event", Type: string(ev.Type), Livemode: ev.Livemode, Created: ev.Created, Account: ev.Account}
+		var object json.RawMessage
+		if ev.Data != nil {
+			object = ev.Data.Raw
+		}
+		payload, err := json.Marshal(map[string]any{"id": env.ID, "object": env.Object, "type": env.Type,
+			"livemode": env.Livemode, "created": env.Created, "account": env.Account, "data": map[string]any{"object": object}})
+		if err != nil {
+			if !yield(credits.StripeEvent{}, fmt.Errorf("stripe: event %s: %w", ev.ID, err)) {
+				return nil, false
+			}
+			continue
+		}
+		events = append(events, mapEvent(env, object, payload))
+	}
+	// Stripe lists newest first.
+	slices.Reverse(events)
+	return events, true
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/clock"
 	"github.com/credits/credits/stripe"
 )
 
@@ -78,6 +79,14 @@ func (cmd *command) service(ctx context.Context) (*credits.Service, func(), erro
 	cmd.cfg.webhooks(svc)
 	trial := cmd.cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
+	if cmd.cfg.Env == envDevelopment {
+		// The time a development server keeps: a command must not see
+		// credits as unexpired that the server has expired.
+		if err := svc.UseTestClock(ctx, clock.New(nil)); err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("test clock: %w", err)
+		}
+	}
 	return svc, func() { db.Close() }, nil
 }
 

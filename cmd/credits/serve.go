@@ -17,6 +17,7 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/demo"
+	"github.com/credits/credits/internal/clock"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/server"
 	"github.com/credits/credits/sqlite"
@@ -41,8 +42,13 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Logger *slog.Logger
-	// Now is the service's clock; nil means the real one.
+	// Now is real time for the service and the Stripe signature check; nil
+	// means time.Now.
 	Now func() time.Time
+	// Clock is the development test clock (Now moved forward by
+	// POST /v1/test_clock/advance), which the service reads; nil in
+	// production.
+	Clock *clock.Clock
 
 	Store   credits.Store
 	Service *credits.Service
@@ -92,6 +98,13 @@ func (m *Main) Run(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
 	}
 	m.Service = m.newService(store)
+	if cfg.Env == envDevelopment {
+		m.Clock = clock.New(m.Now)
+		if err := m.Service.UseTestClock(ctx, m.Clock); err != nil {
+			store.Close()
+			return fmt.Errorf("test clock: %w", err)
+		}
+	}
 	signing := []byte(cfg.SigningSecret)
 	if len(signing) == 0 {
 		if signing, err = m.Service.SigningSecret(ctx); err != nil {
@@ -219,6 +232,8 @@ func (m *Main) newWebhook() *stripe.Webhook {
 		m.Logger.Warn("STRIPE_WEBHOOK_SECRET is not set: every webhook event is refused; set it to the whsec_… secret that `stripe listen` prints or the Dashboard shows")
 	}
 	return &stripe.Webhook{
+		// Real time, not the test clock: Stripe signs with its own clock, and
+		// the signature's age is checked against it.
 		Verifier:      stripe.Verifier{Secrets: secrets, Now: m.Now},
 		AllowUnsigned: allowUnsigned,
 		Logger:        m.Logger,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -910,6 +911,26 @@ func (t *Tx) Setting(key string) (string, error) {
 func (t *Tx) CreateSetting(key, value string) error {
 	_, err := t.exec("create setting "+key, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, key, value)
 	return err
+}
+
+func (t *Tx) AddToSetting(key string, n int64) (int64, error) {
+	if err := t.CreateSetting(key, "0"); err != nil {
+		return 0, err
+	}
+	// One UPDATE, not a read and then a write: on PostgreSQL it waits for a
+	// concurrent add to the row and adds to what that one committed.
+	if err := t.execOne("add to setting "+key, `UPDATE settings SET value = CAST(CAST(value AS BIGINT) + ? AS TEXT) WHERE key = ?`, n, key); err != nil {
+		return 0, err
+	}
+	value, err := t.Setting(key)
+	if err != nil {
+		return 0, err
+	}
+	sum, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s: %w", key, err)
+	}
+	return sum, nil
 }
 
 const webSessionColumns = `id, kind, account_id, expires_at, revoked, created_at`
