@@ -157,7 +157,8 @@ func (s *Service) lookUpRecharge(ctx context.Context, r Recharge) error {
 	var found []StripePaymentIntent
 	if customerID != "" {
 		var err error
-		found, err = s.Payments.RechargePayments(ctx, customerID, r.ID, r.CreatedAt.Add(-rechargeLookUpMargin))
+		// Stripe's created times are on its clock, not the test clock's.
+		found, err = s.Payments.RechargePayments(ctx, customerID, r.ID, s.stripeTime(r.CreatedAt.Add(-rechargeLookUpMargin)))
 		if err != nil {
 			return s.rechargeUnanswered(ctx, r, &PaymentFailure{Treatment: TreatRetry, Err: fmt.Errorf("look the recharge up: %w", err)})
 		}
@@ -545,7 +546,7 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 		CancelURL: s.RechargeReturnURLs.Cancel, Reference: r.ID, IdempotencyKey: "credits-recharge-checkout-" + r.ID,
 		CustomerID: ar.CustomerID, CardOnly: true}
 	if s.CheckoutExpiresIn > 0 {
-		req.ExpiresAt = expiresAt
+		req.ExpiresAt = s.stripeTime(expiresAt) // on Stripe's clock
 	}
 	id, url, linkErr := s.Payments.CreateCheckoutSession(ctx, req)
 	return s.update(ctx, func(tx Tx) error {
