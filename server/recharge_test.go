@@ -91,3 +91,36 @@ func TestAutoRechargeAPI(t *testing.T) {
 		t.Errorf("recharges: %d %s", r.status, r.raw)
 	}
 }
+
+// TestCustomerPageShowsRechargeOutcome: after a declined recharge the
+// customer page says so, with the bank's reason and when it is tried again,
+// and this month's total counts no unpaid retry.
+func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.visitor()
+	v.submit(v.get(strings.TrimPrefix(cs.URL, s.url)), "#pay-form", map[string]string{"card": "4000 0000 0000 9995"})
+	if n, err := s.svc.ReadSavedCards(ctx); err != nil || n != 1 {
+		t.Fatalf("read %d cards: %v", n, err)
+	}
+	if _, err := s.svc.SetAutoRecharge(ctx, "alice", credits.AutoRechargeSettings{Enabled: true, Threshold: 50, PackID: "starter", Quantity: 1, MonthlyLimit: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.ProcessRecharges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, p := s.signIn("alice")
+	outcome := p.text("#recharge-outcome")
+	for _, want := range []string{"did not go through", "insufficient_funds", "tried again at"} {
+		if !strings.Contains(outcome, want) {
+			t.Errorf("the page's recharge outcome %q does not say %q", outcome, want)
+		}
+	}
+	if settings := p.text("#recharge-settings"); !strings.Contains(settings, "$0.00 so far this month") {
+		t.Errorf("settings %q count the unpaid retry", settings)
+	}
+}

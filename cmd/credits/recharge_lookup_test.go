@@ -97,6 +97,14 @@ func killedRecharge(t *testing.T, databaseURL string, open func() (credits.Store
 	if balance := c.must(200, "GET", "/v1/accounts/u1", nil)["balance"]; balance != 140.0 {
 		t.Errorf("balance %v after Stripe's events, want 140", balance)
 	}
+	purchases := c.must(200, "GET", "/v1/accounts/u1/purchases", nil)["data"].([]any)
+	if len(purchases) != 1 || purchases[0].(map[string]any)["recharge"] != true {
+		t.Errorf("purchases %v, want one labelled as a recharge", purchases)
+	}
+	ar := c.must(200, "GET", "/v1/accounts/u1/auto_recharge", nil)
+	if outcome, _ := ar["last_outcome"].(map[string]any); outcome["status"] != "succeeded" {
+		t.Errorf("auto-recharge %v", ar)
+	}
 	store, closeStore := open()
 	defer closeStore()
 	if violations, err := credits.NewService(store).Verify(context.Background()); err != nil || len(violations) != 0 {
