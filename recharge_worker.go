@@ -556,9 +556,17 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 			return err
 		}
 		if linkErr != nil {
-			s.Logger.Warn("recharge: cannot make the customer's Checkout link yet", "recharge", r.ID, "error", linkErr)
+			s.Logger.Warn("recharge: cannot make the customer's Checkout link", "recharge", r.ID, "error", linkErr)
 			if current.Status != RechargeActionRequired {
 				return nil
+			}
+			if permanent(linkErr) { // Stripe refused it: asking again would be refused again
+				current.Status, current.Error = RechargeFailed, "the Checkout link to authenticate could not be made: "+linkErr.Error()
+				current.LockedUntil, current.UpdatedAt = time.Time{}, now
+				if err := locked.UpdateRecharge(current); err != nil {
+					return err
+				}
+				return emit(locked, OutRechargeFailed, current, now)
 			}
 			current.NextAttemptAt, current.LockedUntil, current.UpdatedAt = now.Add(rechargeTransientDelay), time.Time{}, now
 			return locked.UpdateRecharge(current)
@@ -591,11 +599,14 @@ const stripeCheckoutDefaultExpiry = 24 * time.Hour
 // .expired, under an id of ours); a link still open is checked again later.
 func (s *Service) checkLink(ctx context.Context, r Recharge) error {
 	session, err := s.Payments.RetrieveSession(ctx, r.CheckoutSessionID, false)
-	if err != nil {
+	if err != nil && permanent(err) {
+		// Stripe has no such session: it can never be paid.
+		session = StripeSession{ID: r.CheckoutSessionID, Status: "expired", Livemode: s.Livemode, Metadata: map[string]string{"credits_checkout": r.ID}}
+	} else if err != nil {
 		s.Logger.Warn("recharge: cannot read its Checkout link yet", "recharge", r.ID, "session", r.CheckoutSessionID, "error", err)
 		return s.recheckLater(ctx, r, time.Hour)
 	}
-	if err := s.feedSession(ctx, session); err != nil {
+	if err := s.feedSession(ctx, r, session); err != nil {
 		return err
 	}
 	return s.recheckLater(ctx, r, time.Hour) // changes nothing if the session's event ended it
@@ -607,11 +618,14 @@ func (s *Service) checkLink(ctx context.Context, r Recharge) error {
 func (s *Service) closeLink(ctx context.Context, r Recharge) error {
 	expireErr := s.Payments.ExpireCheckoutSession(ctx, r.CheckoutSessionID)
 	session, err := s.Payments.RetrieveSession(ctx, r.CheckoutSessionID, false)
+	if err != nil && permanent(err) {
+		session, err = StripeSession{ID: r.CheckoutSessionID, Status: "expired"}, nil // gone: it can never be paid
+	}
 	if err != nil || session.Status == "open" {
 		s.Logger.Warn("recharge: cannot expire its Checkout link yet", "recharge", r.ID, "session", r.CheckoutSessionID, "expire_error", expireErr, "error", err)
 		return s.recheckLater(ctx, r, rechargeTransientDelay)
 	}
-	if err := s.feedSession(ctx, session); err != nil {
+	if err := s.feedSession(ctx, r, session); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx Tx) error {
@@ -627,7 +641,11 @@ func (s *Service) closeLink(ctx context.Context, r Recharge) error {
 // feedSession applies what Stripe says of a Checkout session that ended
 // through the code of its event, once: the event's id is ours and derived
 // from the session and its state, and the session credits at most once.
-func (s *Service) feedSession(ctx context.Context, session StripeSession) error {
+func (s *Service) feedSession(ctx context.Context, r Recharge, session StripeSession) error {
+	if session.Metadata["credits_checkout"] == "" {
+		// The recharge's own link (by its id), whatever Stripe's copy says.
+		session.Metadata = map[string]string{"credits_checkout": r.ID, "account_id": r.AccountID}
+	}
 	var eventType string
 	switch {
 	case session.Status == "expired":

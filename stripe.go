@@ -223,6 +223,13 @@ func (e *PaymentFailure) Error() string {
 
 func (e *PaymentFailure) Unwrap() error { return e.Err }
 
+// permanent reports whether Stripe refused a request for good (a 4xx other
+// than those worth sending again): the same request would be refused again.
+func permanent(err error) bool {
+	var failure *PaymentFailure
+	return errors.As(err, &failure) && failure.Treatment == TreatFail
+}
+
 // treatmentOf says how to treat an error of a call to Stripe.
 func treatmentOf(err error) *PaymentFailure {
 	var failure *PaymentFailure

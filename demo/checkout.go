@@ -112,7 +112,7 @@ func (s *Checkout) RetrieveSession(_ context.Context, id string, _ bool) (credit
 	defer s.mu.Unlock()
 	session, ok := s.sessions[id]
 	if !ok {
-		return credits.StripeSession{}, fmt.Errorf("demo checkout: no session %s (sessions live in memory until a restart)", id)
+		return credits.StripeSession{}, noSession(id)
 	}
 	return session.stripeSession(id), nil
 }
@@ -333,4 +333,11 @@ func (s *Checkout) deliverWithRetries(event []byte) {
 		delay *= 2
 	}
 	s.Logger.Error("demo checkout: gave up delivering an event; the success page credits the session anyway")
+}
+
+// noSession answers for a session the demo does not have, as Stripe
+// answers for one that does not exist (a 404: it never will).
+func noSession(id string) error {
+	return &credits.PaymentFailure{Treatment: credits.TreatFail, HTTPStatus: 404, Code: "resource_missing",
+		Message: "demo checkout: no session " + id + " (sessions live in memory until a restart)"}
 }

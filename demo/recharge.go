@@ -152,7 +152,7 @@ func (s *Checkout) ExpireCheckoutSession(_ context.Context, id string) error {
 	session, ok := s.sessions[id]
 	switch {
 	case !ok:
-		return fmt.Errorf("demo checkout: no session %s (sessions live in memory until a restart)", id)
+		return noSession(id)
 	case session.paid:
 		return fmt.Errorf("demo checkout: session %s is complete, not open", id)
 	}

@@ -192,6 +192,9 @@ func (p *cardPayments) ExpireCheckoutSession(_ context.Context, id string) error
 func (p *cardPayments) RetrieveSession(_ context.Context, id string, _ bool) (credits.StripeSession, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.sessions[id]; !ok {
+		return credits.StripeSession{}, &credits.PaymentFailure{Treatment: credits.TreatFail, HTTPStatus: 404, Code: "resource_missing"}
+	}
 	return credits.StripeSession{ID: id, Status: p.sessions[id], PaymentStatus: "unpaid", Mode: "payment"}, nil
 }
 

@@ -243,6 +243,29 @@ func testRechargeLinkEnds(t *testing.T, open Opener) {
 			t.Errorf("a new recharge is blocked: %q", got)
 		}
 	})
+	t.Run("its event never comes, and Stripe has no such session", func(t *testing.T) {
+		f, pay, r := start(t)
+		delete(pay.sessions, r.CheckoutSessionID)
+		f.now = f.now.Add(24*time.Hour + 16*time.Minute) // past the link's expiry and the margin
+		f.workRecharges()
+		if got := statuses(f.recharges("u1")); got != "canceled" {
+			t.Errorf("recharges %q, want the link's recharge ended", got)
+		}
+	})
+	t.Run("its event never comes, and the link expired", func(t *testing.T) {
+		f, pay, r := start(t)
+		f.now = f.now.Add(24*time.Hour + 14*time.Minute)
+		f.workRecharges()
+		if got := statuses(f.recharges("u1")); got != "action_required" {
+			t.Fatalf("read back before the margin: %q", got)
+		}
+		pay.sessions[r.CheckoutSessionID] = "expired"
+		f.now = f.now.Add(2 * time.Minute)
+		f.workRecharges()
+		if got := statuses(f.recharges("u1")); got != "canceled" {
+			t.Errorf("recharges %q", got)
+		}
+	})
 	t.Run("canceled: the link is expired, and paid anyway it counts", func(t *testing.T) {
 		f, pay, r := start(t)
 		ctx := context.Background()

@@ -85,7 +85,7 @@ func (c *Client) CreateCheckoutSession(ctx context.Context, req credits.Checkout
 	}
 	session, err := c.api.V1CheckoutSessions.Create(ctx, params)
 	if err != nil {
-		return "", "", fmt.Errorf("stripe: create checkout session: %w", err)
+		return "", "", fmt.Errorf("stripe: create checkout session: %w", failure(err))
 	}
 	return session.ID, session.URL, nil
 }
@@ -107,7 +107,7 @@ func checkoutMetadata(req credits.CheckoutRequest) map[string]string {
 func (c *Client) RetrieveSession(ctx context.Context, id string, withLineItems bool) (credits.StripeSession, error) {
 	session, err := c.api.V1CheckoutSessions.Retrieve(ctx, id, nil)
 	if err != nil {
-		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: %w", id, err)
+		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: %w", id, failure(err))
 	}
 	if session.LastResponse == nil {
 		return credits.StripeSession{}, fmt.Errorf("stripe: retrieve checkout session %s: no response body", id)

@@ -232,7 +232,7 @@ func paymentIntentOf(pi *stripego.PaymentIntent) credits.StripePaymentIntent {
 // be paid. Stripe refuses it for a session that is not open.
 func (c *Client) ExpireCheckoutSession(ctx context.Context, id string) error {
 	if _, err := c.api.V1CheckoutSessions.Expire(ctx, id, nil); err != nil {
-		return fmt.Errorf("stripe: expire checkout session %s: %w", id, err)
+		return fmt.Errorf("stripe: expire checkout session %s: %w", id, failure(err))
 	}
 	return nil
 }
