@@ -360,7 +360,8 @@ func (s *Service) recordFinding(ctx context.Context, state *reconcileState, f fi
 	if state.opt.Fix && len(f.events) > 0 {
 		item.Fixed = true
 		for _, in := range f.events {
-			in.Created = item.CreatedAt
+			// Listed with our own key, the object is of our mode.
+			in.Created, in.Livemode = item.CreatedAt, s.Livemode
 			ev, _, err := s.handleEvent(ctx, in)
 			if err != nil {
 				return fmt.Errorf("fix %s %s: %w", item.Kind, item.Object, err)
