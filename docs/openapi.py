@@ -58,6 +58,15 @@ schemas = {
                          "quantity": I, "monthly_limit": I, "disabled_reason": S, "updated_at": T, "month_total": I, "currency": S,
                          "last_attempt": {"oneOf": [ref("Recharge"), {"type": "null"}]}},
                         ["account_id", "card", "enabled", "threshold", "monthly_limit", "month_total", "last_attempt"]),
+    "ReconcileRun": obj({"id": S, "started_at": T, "finished_at": NT, "since": T, "fix": B,
+                         "status": {"type": "string", "enum": ["running", "succeeded", "interrupted"]}, "error": S,
+                         "progress": {"type": "object", "additionalProperties": obj({"last_id": S, "listed": I, "done": B}, ["listed", "done"])},
+                         "counts": {"type": "object", "additionalProperties": I}, "updated_at": T},
+                        ["id", "started_at", "finished_at", "since", "fix", "status", "counts"]),
+    "ReconcileItem": obj({"run_id": S, "kind": {"type": "string", "enum": ["paid_not_credited", "credited_not_paid", "refund_not_taken",
+                                                                         "dispute_not_taken", "amount_mismatch", "charged_twice", "stuck"]},
+                          "object": S, "account_id": S, "detail": S, "command": S, "fixed": B, "event_id": S, "created_at": T},
+                         ["kind", "object", "detail", "fixed"]),
     "WebhookAttempt": obj({"endpoint_id": S, "event_id": S, "at": T, "status_code": I, "latency_ms": I, "error": S},
                           ["endpoint_id", "event_id", "at", "status_code"]),
 }
@@ -151,6 +160,8 @@ paths = {
     "/v1/webhook_endpoints/{id}/events/{event_id}/resend": {"post": op("Send one event to the endpoint again now (its place in the stream does not move)",
         ok(200, ref("WebhookAttempt")), [acct, {"name": "event_id", "in": "path", "required": True, "schema": S}])},
     "/v1/webhook_endpoints/{id}/deliveries": {"get": op("The latest delivery attempts", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookAttempt"))}, "required": ["data"]}), [acct, q("limit", I)])},
+    "/v1/reconciliation": {"get": op("The latest comparison of the ledger with Stripe (credits reconcile) and its items, in the order found",
+        ok(200, obj({"run": ref("ReconcileRun"), "items": arr(ref("ReconcileItem"))}, ["run", "items"])), [q("limit", I)])},
 }
 for item in paths.values():
     for o in item.values():
