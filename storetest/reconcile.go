@@ -28,6 +28,7 @@ var reconcileTests = []struct {
 	{"ReconcileRechargePaidNotCreditedAndStuck", testReconcileRechargePaidNotCreditedAndStuck},
 	{"ReconcileStuckEvent", testReconcileStuckEvent},
 	{"ReconcileResumes", testReconcileResumes},
+	{"ReconcileWorkerSchedule", testReconcileWorkerSchedule},
 }
 
 // memoryStripe stands in for Stripe's lists in the store suite: objects by
@@ -448,4 +449,50 @@ func testReconcileResumes(t *testing.T, open Opener) {
 		t.Errorf("a restart: %+v (%v)", third, err)
 	}
 	f.wantAccount("u1", 0, 0)
+}
+
+// testReconcileWorkerSchedule: the worker's run fixes, comes once a
+// period, and continues a run left interrupted once it is stale.
+func testReconcileWorkerSchedule(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	stripe := &memoryStripe{}
+	stripe.add(paidSession(f, "cs_1", "pi_1", 500, nil))
+	ifDue := func() (credits.ReconcileRun, bool) {
+		t.Helper()
+		run, ran, err := f.svc.ReconcileIfDue(context.Background(), stripe, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run, ran
+	}
+	if run, ran := ifDue(); !ran || !run.Fix || run.Counts[credits.ItemPaidNotCredited] != 1 {
+		t.Fatalf("first run: %t %+v", ran, run)
+	}
+	f.wantAccount("u1", 100, 100)
+	f.now = f.now.Add(23 * time.Hour)
+	if _, ran := ifDue(); ran {
+		t.Error("a second run within the period")
+	}
+	f.now = f.now.Add(time.Hour)
+	if _, ran := ifDue(); !ran {
+		t.Error("no run a period later")
+	}
+	f.now = f.now.Add(24 * time.Hour)
+	stripe.failAfter = 1
+	stopped, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Fix: true})
+	if err == nil {
+		t.Fatal("a failing list: no error")
+	}
+	f.now = f.now.Add(time.Minute)
+	if _, ran := ifDue(); ran {
+		t.Error("the worker took over a run that may still be going")
+	}
+	f.now = f.now.Add(credits.ReconcileStaleAfter)
+	if run, ran := ifDue(); !ran || run.ID != stopped.ID || run.Status != credits.ReconcileSucceeded {
+		t.Errorf("the stale run: %t %+v, want %s continued", ran, run, stopped.ID)
+	}
+	f.wantAccount("u1", 100, 100)
 }

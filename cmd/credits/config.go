@@ -38,6 +38,7 @@ type Config struct {
 	WebhookAllowPrivate  string
 	ExpiringNoticeDays   string
 	RechargeLease        string
+	ReconcileEvery       string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -51,6 +52,7 @@ type Config struct {
 	allowPrivate      bool
 	expiringNotice    time.Duration
 	rechargeLease     time.Duration
+	reconcileEvery    time.Duration
 }
 
 const (
@@ -112,6 +114,7 @@ var configVars = []struct {
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 	{"CREDITS_RECHARGE_LEASE", "recharge-lease", "1m", "how long a replica's claim on a recharge lasts before another takes it over (it covers one Stripe call), 5s to 10m", func(c *Config) *string { return &c.RechargeLease }, false, forServe},
+	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 }
 
 // register adds the flags of the settings in scope to fs, with the
@@ -183,6 +186,9 @@ func (c *Config) Validate() error {
 		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 10m")
 	} else {
 		c.rechargeLease = d
+	}
+	if err := c.parseReconcileEvery(); err != nil {
+		return err
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
