@@ -204,7 +204,7 @@ func (s *Service) Reconcile(ctx context.Context, lister StripeLister, opt Reconc
 	if err := s.saveRun(context.WithoutCancel(ctx), run); err != nil {
 		return run, err
 	}
-	latest, err := s.Reconciliation(ctx, 0)
+	latest, err := s.Reconciliation(ctx, 1) // the run with its counts
 	if err != nil {
 		return run, err
 	}

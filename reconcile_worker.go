@@ -25,17 +25,19 @@ func (s *Service) RunReconciler(ctx context.Context, lister StripeLister, every 
 	ticker := time.NewTicker(min(every, reconcileCheckEvery))
 	defer ticker.Stop()
 	for {
+		// The first look waits a tick: a replica that starts (or restarts)
+		// serves before it lists a month of Stripe objects.
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
 		run, ran, err := s.ReconcileIfDue(ctx, lister, every)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.Logger.Error("reconcile stopped; the next run continues it", "run", run.ID, "error", err)
 		case ran && err == nil:
 			s.Logger.Info("reconcile finished", "run", run.ID, "listed", run.Listed(), "items", run.Counts)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
 		}
 	}
 }
