@@ -112,7 +112,7 @@ func rechargeOf(pi *StripePaymentIntent) string {
 func comparePaymentIntent(tx Tx, state *reconcileState, object StripeObject) ([]finding, error) {
 	pi := object.PaymentIntent
 	rechargeID, checkoutRef := rechargeOf(pi), pi.Metadata["credits_checkout"]
-	if rechargeID == "" && checkoutRef == "" {
+	if rechargeID == "" && checkoutRef == "" && pi.Metadata["account_id"] == "" {
 		return nil, nil // not ours
 	}
 	payment, err := tx.Payment(pi.ID)
@@ -153,6 +153,9 @@ func comparePaymentIntent(tx Tx, state *reconcileState, object StripeObject) ([]
 // names the one to refund: the one not credited.
 func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID string, credited bool) ([]finding, error) {
 	pi := object.PaymentIntent
+	if rechargeID == "" && pi.Metadata["credits_checkout"] == "" {
+		return nil, nil // nothing names what it paid for
+	}
 	key, what := "checkout "+pi.Metadata["credits_checkout"], "checkout "+pi.Metadata["credits_checkout"]
 	var other twiceCandidate
 	if rechargeID != "" {

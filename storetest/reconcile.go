@@ -444,9 +444,14 @@ func testReconcileResumes(t *testing.T, open Opener) {
 	if want := []string{"checkout_sessions:", "checkout_sessions:cs_3"}; !slices.Equal(stripe.asked[:2], want) {
 		t.Errorf("lists asked %v, want %v first", stripe.asked, want)
 	}
-	third, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Window: time.Hour, Restart: true})
-	if err != nil || third.ID == first.ID {
+	var told []int64
+	progress := func(run credits.ReconcileRun) { told = append(told, run.Listed()) }
+	third, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Window: time.Hour, Restart: true, Progress: progress})
+	if err != nil || third.ID == first.ID || third.Listed() != 5 {
 		t.Errorf("a restart: %+v (%v)", third, err)
+	}
+	if fmt.Sprint(told) != "[1 2 3 4 5]" {
+		t.Errorf("progress told %v, want each object", told)
 	}
 	f.wantAccount("u1", 0, 0)
 }

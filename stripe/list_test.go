@@ -145,3 +145,30 @@ func TestListStripeGivesUp(t *testing.T) {
 		}
 	}
 }
+
+// TestListStripeDisputeFunds: a dispute's balance transactions say whether
+// its funds were withdrawn, and reinstated.
+func TestListStripeDisputeFunds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"object":"list","url":"/v1/disputes","has_more":false,"data":[
+			{"id":"dp_won","object":"dispute","amount":500,"currency":"usd","status":"won","charge":"ch_1","payment_intent":"pi_1","created":1790000002,
+			 "balance_transactions":[{"id":"txn_1","object":"balance_transaction","amount":-500},{"id":"txn_2","object":"balance_transaction","amount":500}]},
+			{"id":"dp_open","object":"dispute","amount":500,"currency":"usd","status":"needs_response","charge":"ch_2","payment_intent":"pi_2","created":1790000001,
+			 "balance_transactions":[{"id":"txn_3","object":"balance_transaction","amount":-500}]},
+			{"id":"dp_inquiry","object":"dispute","amount":500,"currency":"usd","status":"warning_needs_response","charge":"ch_3","created":1790000000,
+			 "balance_transactions":[]}]}`)
+	}))
+	defer srv.Close()
+	var got []string
+	for o, err := range stripe.NewClient("sk_test_123", srv.URL).ListStripe(context.Background(), credits.StripeDisputes, time.Unix(0, 0), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%s:%t:%t:%s", o.ID, o.Dispute.Status, o.FundsWithdrawn, o.FundsReinstated, o.Dispute.PaymentIntent))
+	}
+	want := "[dp_won:won:true:true:pi_1 dp_open:needs_response:true:false:pi_2 dp_inquiry:warning_needs_response:false:false:]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("disputes %v, want %s", got, want)
+	}
+}

@@ -36,7 +36,7 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 	client := stripe.NewClient(key, cmd.cfg.StripeAPIBase)
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
-		progress := c.reconcileProgress()
+		progress := c.reconcileProgress(time.Now)
 		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: progress})
 		if err != nil {
 			return err
@@ -55,17 +55,17 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 }
 
 // reconcileProgress prints, to stderr, a line with the counts every
-// reconcileProgressEvery while a run lists.
-func (c *CLI) reconcileProgress() func(credits.ReconcileRun) {
+// reconcileProgressEvery while a run lists (by the clock now).
+func (c *CLI) reconcileProgress(now func() time.Time) func(credits.ReconcileRun) {
 	var mu sync.Mutex
-	last := time.Now()
+	last := now()
 	return func(run credits.ReconcileRun) {
 		mu.Lock()
 		defer mu.Unlock()
-		if time.Since(last) < reconcileProgressEvery {
+		if now().Sub(last) < reconcileProgressEvery {
 			return
 		}
-		last = time.Now()
+		last = now()
 		fmt.Fprintf(c.stderr, "reconcile %s: %d Stripe objects listed", run.ID, run.Listed())
 		for _, objectType := range credits.ReconcileObjectTypes {
 			if p, ok := run.Progress[objectType]; ok {

@@ -192,3 +192,22 @@ func createCheckout(t *testing.T, vars map[string]string) string {
 	}
 	return cs.ID
 }
+
+// TestReconcileProgress: a long run prints a line with its counts every
+// few seconds, and nothing more often.
+func TestReconcileProgress(t *testing.T) {
+	var stderr bytes.Buffer
+	cli := &CLI{stderr: &stderr}
+	clock := time.Unix(1_790_000_000, 0)
+	progress := cli.reconcileProgress(func() time.Time { return clock })
+	run := credits.ReconcileRun{ID: "rec_1", Progress: map[string]credits.ReconcileProgress{}}
+	for i := range 10_000 {
+		clock = clock.Add(time.Millisecond) // 10 s in all
+		run.Progress[credits.StripeCheckoutSessions] = credits.ReconcileProgress{Listed: int64(i + 1)}
+		progress(run)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 2 || lines[0] != "reconcile rec_1: 5000 Stripe objects listed, checkout_sessions 5000" {
+		t.Errorf("progress lines %q, want 2, every 5 s", lines)
+	}
+}
