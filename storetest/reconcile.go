@@ -392,10 +392,27 @@ func testReconcileRechargePaidNotCreditedAndStuck(t *testing.T, open Opener) {
 	if k := kinds(f.reconcile(stripe, false)); k != "[paid_not_credited:"+r.PaymentIntent+" stuck:"+r.ID+"]" {
 		t.Errorf("items %s", k)
 	}
-	for range 2 {
-		f.reconcile(stripe, true)
-		f.wantAccount("u1", 140, 140)
-	}
+	// --fix racing the real payment_intent.succeeded, then once more.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if _, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Window: time.Hour, Fix: true}); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		payload := testkit.PaymentIntent("evt_pi_real", credits.EventPaymentIntentSucceeded, r.PaymentIntent, 500,
+			map[string]string{credits.RechargeMetadataKey: r.ID}, "", "")
+		if _, err := f.svc.HandleEvent(context.Background(), testkit.MustEvent(t, payload)); err != nil {
+			t.Error(err)
+		}
+	}()
+	wg.Wait()
+	f.wantAccount("u1", 140, 140)
+	f.reconcile(stripe, true)
+	f.wantAccount("u1", 140, 140)
 	if got := statuses(f.recharges("u1")); got != "succeeded" {
 		t.Errorf("recharges %q", got)
 	}
