@@ -15,11 +15,12 @@ import (
 )
 
 // Listing for reconcile. stripe-go retries a request itself
-// (MaxNetworkRetries, 2 by default, 0.5 to 5 s apart) after a network error,
-// a 409, a 5xx and a 429 lock timeout, but never after a 429 rate limit, and
-// its retries of a 5xx end within seconds. A list of thousands of objects is
-// many requests, so a page that still fails that way is asked again here,
-// after a longer wait each time, from the last object listed.
+// (MaxNetworkRetries, 2 by default, 0.5 to 5 s apart) only when no answer
+// came (a network error) or on a 429 lock timeout: an answer that carries a
+// Stripe error, a 429 rate limit or a 5xx, reaches the caller at once. A
+// list of thousands of objects is many requests, so a page that fails that
+// way is asked again here, after a longer wait each time, from the last
+// object listed.
 const (
 	listPageSize = 100
 	// MaxListRetries is how often one page is asked again after a 429 or a

@@ -63,9 +63,9 @@ func TestListStripeShapes(t *testing.T) {
 	}
 }
 
-// TestListStripeWaitsAndContinues: a 429 (which stripe-go does not retry)
-// and a 500 that Stripe says not to retry are asked again after a wait,
-// from the last object listed; the pages follow one another.
+// TestListStripeWaitsAndContinues: a 429 and a 500 (answers that stripe-go
+// does not retry) are asked again after a wait, from the last object
+// listed; the pages follow one another.
 func TestListStripeWaitsAndContinues(t *testing.T) {
 	defer stripe.SetListBackoff(time.Millisecond)()
 	var mu sync.Mutex
@@ -82,7 +82,6 @@ func TestListStripeWaitsAndContinues(t *testing.T) {
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if status != 0 {
-			w.Header().Set("Stripe-Should-Retry", "false")
 			w.WriteHeader(status)
 			fmt.Fprintf(w, `{"error":{"type":"api_error","message":"status %d"}}`, status)
 			return

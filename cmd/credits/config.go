@@ -34,11 +34,11 @@ type Config struct {
 	RateSignIns          string
 	IgnoredRetentionDays string
 	SigningSecret        string
+	ReconcileEvery       string
 	LowBalanceThreshold  string
 	WebhookAllowPrivate  string
 	ExpiringNoticeDays   string
 	RechargeLease        string
-	ReconcileEvery       string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -50,9 +50,9 @@ type Config struct {
 	ignoredRetention  time.Duration
 	lowBalance        int64
 	allowPrivate      bool
+	reconcileEvery    time.Duration
 	expiringNotice    time.Duration
 	rechargeLease     time.Duration
-	reconcileEvery    time.Duration
 }
 
 const (
@@ -107,6 +107,7 @@ var configVars = []struct {
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
@@ -114,7 +115,6 @@ var configVars = []struct {
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
 	{"CREDITS_CHECKOUT_EXPIRES_IN", "checkout-expires-in", "", "how long a Checkout Session stays open, 30m to 24h (default: Stripe's, 24h)", func(c *Config) *string { return &c.CheckoutExpiresIn }, false, forServe},
 	{"CREDITS_RECHARGE_LEASE", "recharge-lease", "1m", "how long a replica's claim on a recharge lasts before another takes it over (it covers one Stripe call), 5s to 10m", func(c *Config) *string { return &c.RechargeLease }, false, forServe},
-	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 }
 
 // register adds the flags of the settings in scope to fs, with the
@@ -187,9 +187,6 @@ func (c *Config) Validate() error {
 	} else {
 		c.rechargeLease = d
 	}
-	if err := c.parseReconcileEvery(); err != nil {
-		return err
-	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
 	}
@@ -202,6 +199,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("CREDITS_EXPIRING_NOTICE_DAYS must be a whole number of days from 0 (never) to %d", credits.MaxExpiryDays)
 	} else {
 		c.expiringNotice = time.Duration(days) * 24 * time.Hour
+	}
+	if err := c.parseReconcileEvery(); err != nil {
+		return err
 	}
 	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
 		return errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false")
