@@ -95,19 +95,19 @@ func (c *Client) listFrom(ctx context.Context, objectType string, since time.Tim
 	switch objectType {
 	case credits.StripeCheckoutSessions:
 		p := &stripego.CheckoutSessionListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1CheckoutSessions.List(ctx, p).All(ctx), sessionOf, last, yield)
+		return each(c.api.V1CheckoutSessions.List(ctx, p).All(ctx), listedSession, last, yield)
 	case credits.StripePaymentIntents:
 		p := &stripego.PaymentIntentListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1PaymentIntents.List(ctx, p).All(ctx), paymentIntentOf, last, yield)
+		return each(c.api.V1PaymentIntents.List(ctx, p).All(ctx), listedPaymentIntent, last, yield)
 	case credits.StripeCharges:
 		p := &stripego.ChargeListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Charges.List(ctx, p).All(ctx), chargeOf, last, yield)
+		return each(c.api.V1Charges.List(ctx, p).All(ctx), listedCharge, last, yield)
 	case credits.StripeRefunds:
 		p := &stripego.RefundListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Refunds.List(ctx, p).All(ctx), refundOf, last, yield)
+		return each(c.api.V1Refunds.List(ctx, p).All(ctx), listedRefund, last, yield)
 	case credits.StripeDisputes:
 		p := &stripego.DisputeListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Disputes.List(ctx, p).All(ctx), disputeOf, last, yield)
+		return each(c.api.V1Disputes.List(ctx, p).All(ctx), listedDispute, last, yield)
 	}
 	return false, true, yieldError(yield, fmt.Errorf("stripe: cannot list %q", objectType))
 }
@@ -137,9 +137,9 @@ func each[T any](seq stripego.Seq2[T, error], read func(T) (credits.StripeObject
 	return more, false, nil
 }
 
-// objectOf reads a listed object through the decoder of its events (the
+// listedObject reads a listed object through the decoder of its events (the
 // same fields, the same checks), from its JSON.
-func objectOf[T any](objectType, id string, created int64, livemode bool, item any, decode func(json.RawMessage) (T, error)) (credits.StripeObject, T, error) {
+func listedObject[T any](objectType, id string, created int64, livemode bool, item any, decode func(json.RawMessage) (T, error)) (credits.StripeObject, T, error) {
 	raw, err := json.Marshal(item)
 	if err != nil {
 		var zero T
@@ -152,36 +152,36 @@ func objectOf[T any](objectType, id string, created int64, livemode bool, item a
 	return credits.StripeObject{Type: objectType, ID: id, Created: time.Unix(created, 0).UTC(), Livemode: livemode, Raw: raw}, decoded, nil
 }
 
-func sessionOf(s *stripego.CheckoutSession) (credits.StripeObject, error) {
-	o, decoded, err := objectOf(credits.StripeCheckoutSessions, s.ID, s.Created, s.Livemode, s, decodeSession)
+func listedSession(s *stripego.CheckoutSession) (credits.StripeObject, error) {
+	o, decoded, err := listedObject(credits.StripeCheckoutSessions, s.ID, s.Created, s.Livemode, s, decodeSession)
 	o.Session = decoded
 	return o, err
 }
 
-func paymentIntentOf(p *stripego.PaymentIntent) (credits.StripeObject, error) {
-	o, decoded, err := objectOf(credits.StripePaymentIntents, p.ID, p.Created, p.Livemode, p, decodePaymentIntent)
+func listedPaymentIntent(p *stripego.PaymentIntent) (credits.StripeObject, error) {
+	o, decoded, err := listedObject(credits.StripePaymentIntents, p.ID, p.Created, p.Livemode, p, decodePaymentIntent)
 	if decoded != nil {
 		o.PaymentIntent, o.Metadata = decoded, decoded.Metadata
 	}
 	return o, err
 }
 
-func chargeOf(c *stripego.Charge) (credits.StripeObject, error) {
-	o, decoded, err := objectOf(credits.StripeCharges, c.ID, c.Created, c.Livemode, c, decodeCharge)
+func listedCharge(c *stripego.Charge) (credits.StripeObject, error) {
+	o, decoded, err := listedObject(credits.StripeCharges, c.ID, c.Created, c.Livemode, c, decodeCharge)
 	o.Charge, o.Metadata = decoded, c.Metadata
 	return o, err
 }
 
-func refundOf(r *stripego.Refund) (credits.StripeObject, error) {
-	o, decoded, err := objectOf(credits.StripeRefunds, r.ID, r.Created, false, r, decodeRefund)
+func listedRefund(r *stripego.Refund) (credits.StripeObject, error) {
+	o, decoded, err := listedObject(credits.StripeRefunds, r.ID, r.Created, false, r, decodeRefund)
 	o.Refund = decoded
 	return o, err
 }
 
-// disputeOf reads a dispute and what its balance transactions show: one
+// listedDispute reads a dispute and what its balance transactions show: one
 // that withdrew the funds (negative), and one that reinstated them.
-func disputeOf(d *stripego.Dispute) (credits.StripeObject, error) {
-	o, decoded, err := objectOf(credits.StripeDisputes, d.ID, d.Created, d.Livemode, d, decodeDispute)
+func listedDispute(d *stripego.Dispute) (credits.StripeObject, error) {
+	o, decoded, err := listedObject(credits.StripeDisputes, d.ID, d.Created, d.Livemode, d, decodeDispute)
 	o.Dispute = decoded
 	for _, bt := range d.BalanceTransactions {
 		if bt != nil && bt.Amount < 0 {
