@@ -45,7 +45,7 @@ func (c *Client) ListStripe(ctx context.Context, objectType string, since time.T
 			if stopped || err == nil {
 				return
 			}
-			if !retryable(err) || failures == MaxListRetries || ctx.Err() != nil {
+			if !listRetryable(err) || failures == MaxListRetries || ctx.Err() != nil {
 				yield(credits.StripeObject{}, fmt.Errorf("stripe: list %s: %w", objectType, err))
 				return
 			}
@@ -53,7 +53,7 @@ func (c *Client) ListStripe(ctx context.Context, objectType string, since time.T
 				failures = 0 // an object came through: the next failure starts the waits again
 			}
 			failures++
-			if !sleep(ctx, min(listBackoff<<(failures-1), maxListBackoff)) {
+			if !listWait(ctx, min(listBackoff<<(failures-1), maxListBackoff)) {
 				yield(credits.StripeObject{}, fmt.Errorf("stripe: list %s: %w", objectType, ctx.Err()))
 				return
 			}
@@ -61,9 +61,9 @@ func (c *Client) ListStripe(ctx context.Context, objectType string, since time.T
 	}
 }
 
-// retryable reports whether a list's failure may pass if asked again later:
+// listRetryable reports whether a list's failure may pass if asked again later:
 // a rate limit, Stripe's own failure, or no answer at all.
-func retryable(err error) bool {
+func listRetryable(err error) bool {
 	var se *stripego.Error
 	if !errors.As(err, &se) {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
@@ -71,7 +71,7 @@ func retryable(err error) bool {
 	return se.HTTPStatusCode == http.StatusTooManyRequests || se.HTTPStatusCode >= http.StatusInternalServerError
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+func listWait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -95,19 +95,19 @@ func (c *Client) listFrom(ctx context.Context, objectType string, since time.Tim
 	switch objectType {
 	case credits.StripeCheckoutSessions:
 		p := &stripego.CheckoutSessionListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1CheckoutSessions.List(ctx, p).All(ctx), listedSession, last, yield)
+		return eachListed(c.api.V1CheckoutSessions.List(ctx, p).All(ctx), listedSession, last, yield)
 	case credits.StripePaymentIntents:
 		p := &stripego.PaymentIntentListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1PaymentIntents.List(ctx, p).All(ctx), listedPaymentIntent, last, yield)
+		return eachListed(c.api.V1PaymentIntents.List(ctx, p).All(ctx), listedPaymentIntent, last, yield)
 	case credits.StripeCharges:
 		p := &stripego.ChargeListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Charges.List(ctx, p).All(ctx), listedCharge, last, yield)
+		return eachListed(c.api.V1Charges.List(ctx, p).All(ctx), listedCharge, last, yield)
 	case credits.StripeRefunds:
 		p := &stripego.RefundListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Refunds.List(ctx, p).All(ctx), listedRefund, last, yield)
+		return eachListed(c.api.V1Refunds.List(ctx, p).All(ctx), listedRefund, last, yield)
 	case credits.StripeDisputes:
 		p := &stripego.DisputeListParams{ListParams: params, CreatedRange: created}
-		return each(c.api.V1Disputes.List(ctx, p).All(ctx), listedDispute, last, yield)
+		return eachListed(c.api.V1Disputes.List(ctx, p).All(ctx), listedDispute, last, yield)
 	}
 	return false, true, yieldError(yield, fmt.Errorf("stripe: cannot list %q", objectType))
 }
@@ -117,9 +117,9 @@ func yieldError(yield func(credits.StripeObject, error) bool, err error) error {
 	return nil
 }
 
-// each yields the objects of one of stripe-go's list iterators, read into
+// eachListed yields the objects of one of stripe-go's list iterators, read into
 // the service's own types.
-func each[T any](seq stripego.Seq2[T, error], read func(T) (credits.StripeObject, error), last *string, yield func(credits.StripeObject, error) bool) (more, stopped bool, err error) {
+func eachListed[T any](seq stripego.Seq2[T, error], read func(T) (credits.StripeObject, error), last *string, yield func(credits.StripeObject, error) bool) (more, stopped bool, err error) {
 	for item, err := range seq {
 		if err != nil {
 			return more, false, err
