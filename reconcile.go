@@ -281,7 +281,6 @@ type reconcileState struct {
 
 type twiceCandidate struct {
 	id       string
-	created  time.Time
 	credited bool
 }
 

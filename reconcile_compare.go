@@ -171,7 +171,7 @@ func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID 
 	if first, ok := state.seen[key]; other.id == "" && ok && first.id != pi.ID {
 		other = first
 	} else if !ok {
-		state.seen[key] = twiceCandidate{id: pi.ID, created: object.Created, credited: credited}
+		state.seen[key] = twiceCandidate{id: pi.ID, credited: credited}
 	}
 	if other.id == "" {
 		return nil, nil
