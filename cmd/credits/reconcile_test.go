@@ -11,6 +11,7 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/stripestub"
+	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/stripe"
 )
 
@@ -38,6 +39,31 @@ func TestReconcileEverySetting(t *testing.T) {
 		}
 		if err != nil || m.Config.reconcileEvery != tt.want {
 			t.Errorf("%q: %v (%v), want %v", tt.value, m.Config.reconcileEvery, err, tt.want)
+		}
+	}
+}
+
+// TestReconcilerOnlyWithStripe: serve's worker reconciles only with a
+// Stripe key, never in the offline demo, and not when turned off.
+func TestReconcilerOnlyWithStripe(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want bool
+	}{
+		{"a Stripe key", map[string]string{"STRIPE_SECRET_KEY": "sk_test_123"}, true},
+		{"turned off", map[string]string{"STRIPE_SECRET_KEY": "sk_test_123", "CREDITS_RECONCILE_EVERY": "0"}, false},
+		{"the offline demo", nil, false},
+	}
+	for _, tt := range tests {
+		m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+		if err := m.ParseFlags(nil, env(tt.vars)); err != nil {
+			t.Fatal(err)
+		}
+		db, _ := testkit.OpenSQLite(t)
+		m.Service = m.newService(db) // in development without a key: the demo's checkout
+		if got := m.reconcileLister() != nil; got != tt.want {
+			t.Errorf("%s: reconciles %t, want %t", tt.name, got, tt.want)
 		}
 	}
 }

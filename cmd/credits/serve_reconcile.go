@@ -5,20 +5,31 @@ import (
 	"errors"
 	"time"
 
+	"github.com/credits/credits"
+
 	"github.com/credits/credits/stripe"
 )
 
 // startReconciler runs reconcile in the worker every CREDITS_RECONCILE_EVERY
-// (0: never) when a Stripe key is set; the offline demo has no Stripe to
-// compare with.
+// when reconcileLister has a Stripe to ask.
 func (m *Main) startReconciler(ctx context.Context) {
-	every, key := m.Config.reconcileEvery, m.Config.StripeSecretKey
-	if every <= 0 || key == "" || m.Demo != nil {
+	lister := m.reconcileLister()
+	if lister == nil {
 		return
 	}
-	lister := stripe.NewClient(key, m.Config.StripeAPIBase)
 	m.done.Add(1)
-	go func() { defer m.done.Done(); m.Service.RunReconciler(ctx, lister, every) }()
+	go func() { defer m.done.Done(); m.Service.RunReconciler(ctx, lister, m.Config.reconcileEvery) }()
+}
+
+// reconcileLister is the Stripe that the worker's reconcile asks, or nil
+// when it does not run: CREDITS_RECONCILE_EVERY=0, no Stripe key, or the
+// offline demo (no Stripe to compare with).
+func (m *Main) reconcileLister() credits.StripeLister {
+	key := m.Config.StripeSecretKey
+	if m.Config.reconcileEvery <= 0 || key == "" || m.Demo != nil {
+		return nil
+	}
+	return stripe.NewClient(key, m.Config.StripeAPIBase)
 }
 
 // minReconcileEvery keeps the worker's runs apart: each lists a month of
