@@ -250,6 +250,9 @@ func (s *Service) startReconcile(ctx context.Context, opt ReconcileOptions) (Rec
 	if run.Progress == nil {
 		run.Progress = map[string]ReconcileProgress{}
 	}
+	if run.Counts == nil {
+		run.Counts = map[string]int64{}
+	}
 	return run, err
 }
 
@@ -375,7 +378,11 @@ func (s *Service) recordFinding(ctx context.Context, state *reconcileState, f fi
 			}
 		}
 	}
-	return s.update(ctx, func(tx Tx) error { return tx.SaveReconcileItem(item) })
+	if err := s.update(ctx, func(tx Tx) error { return tx.SaveReconcileItem(item) }); err != nil {
+		return err
+	}
+	state.run.Counts[item.Kind]++ // for progress; the store counts the run's items exactly
+	return nil
 }
 
 // Reconciliation reads the latest run and up to limit of its items

@@ -39,7 +39,7 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 		progress := c.reconcileProgress(time.Now)
 		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: progress})
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (run it again to continue where it stopped)", err)
 		}
 		if *fix { // sessions that need their line items are matched now rather than by a server's worker
 			if err := drainPending(ctx, svc); err != nil {
@@ -70,6 +70,11 @@ func (c *CLI) reconcileProgress(now func() time.Time) func(credits.ReconcileRun)
 		for _, objectType := range credits.ReconcileObjectTypes {
 			if p, ok := run.Progress[objectType]; ok {
 				fmt.Fprintf(c.stderr, ", %s %d", objectType, p.Listed)
+			}
+		}
+		for _, kind := range credits.ReconcileItemKinds {
+			if n := run.Counts[kind]; n > 0 {
+				fmt.Fprintf(c.stderr, "; %s %d", kind, n)
 			}
 		}
 		fmt.Fprintln(c.stderr)
