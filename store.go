@@ -230,6 +230,23 @@ type Tx interface {
 	// by anyone else, and claims them until now+lease.
 	ClaimEvents(now time.Time, lease time.Duration, limit int) ([]Event, error)
 
+	// CreateReconcileRun records a run; UpdateReconcileRun writes its
+	// status, error, progress and times.
+	CreateReconcileRun(r ReconcileRun) error
+	UpdateReconcileRun(r ReconcileRun) error
+	// LatestReconcileRun reads the latest run with the given status ("" for
+	// any), with its items counted by kind.
+	LatestReconcileRun(status string) (ReconcileRun, error)
+	// SaveReconcileItem records an item, or replaces the run's item of the
+	// same kind and object.
+	SaveReconcileItem(it ReconcileItem) error
+	// ReconcileItems lists a run's items in the order they were found, at most limit.
+	ReconcileItems(runID string, limit int) ([]ReconcileItem, error)
+	// StuckRecharges lists up to limit recharges last changed before before
+	// that wait on Stripe or the customer: processing, pending with a
+	// payment intent, or action_required; oldest first.
+	StuckRecharges(before time.Time, limit int) ([]Recharge, error)
+
 	// AccountTotals returns, for every account, its balance and the sums of its
 	// entries and of its lots' remaining amounts.
 	AccountTotals() ([]AccountTotals, error)

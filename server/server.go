@@ -104,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/webhooks", s.requireOperator(s.handleAdminWebhooks))
 	mux.HandleFunc("POST /admin/webhooks/{id}/events/{event_id}/resend", s.requireOperator(s.handleAdminResendWebhookEvent))
 	mux.HandleFunc("POST /admin/webhooks/{id}/enable", s.requireOperator(s.handleAdminEnableWebhookEndpoint))
+	mux.HandleFunc("GET /admin/reconciliation", s.requireOperator(s.handleAdminReconciliation))
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}
@@ -119,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("/v1/", s.notFoundOrNotAllowed(api, "/v1/"))
 	mux.Handle("/v1/", s.requireAPIKey(api))
 	if s.Metrics != nil {
+		s.Metrics.watchReconcile(s.Service)
 		mux.Handle("GET /metrics", s.requireAPIKey(s.need(credits.ScopeAdmin, anyAccount, s.Metrics.Handler().ServeHTTP)))
 	}
 	return s.withRequestID(s.Metrics.instrument(noSniff(mux)))
@@ -250,6 +252,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /v1/webhook_endpoints/{id}/enable", admin, anyAccount, s.handleEnableWebhookEndpoint},
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
+		{"GET /v1/reconciliation", admin, anyAccount, s.handleGetReconciliation},
 	}
 }
 

@@ -115,6 +115,7 @@ func Run(t *testing.T, open Opener) {
 		{"FailedWriteLeavesNothing", testFailedWriteLeavesNothing},
 		{"RandomOperations", testRandomOperations},
 	}
+	tests = append(tests, reconcileTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}

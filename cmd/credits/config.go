@@ -34,6 +34,7 @@ type Config struct {
 	RateSignIns          string
 	IgnoredRetentionDays string
 	SigningSecret        string
+	ReconcileEvery       string
 	LowBalanceThreshold  string
 	WebhookAllowPrivate  string
 	ExpiringNoticeDays   string
@@ -50,6 +51,7 @@ type Config struct {
 	ignoredRetention  time.Duration
 	lowBalance        int64
 	allowPrivate      bool
+	reconcileEvery    time.Duration
 	expiringNotice    time.Duration
 	rechargeLease     time.Duration
 	rechargeCheck     time.Duration
@@ -109,6 +111,7 @@ var configVars = []struct {
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
@@ -206,6 +209,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("CREDITS_EXPIRING_NOTICE_DAYS must be a whole number of days from 0 (never) to %d", credits.MaxExpiryDays)
 	} else {
 		c.expiringNotice = time.Duration(days) * 24 * time.Hour
+	}
+	if err := c.parseReconcileEvery(); err != nil {
+		return err
 	}
 	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
 		return errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false")

@@ -43,6 +43,8 @@ Usage:
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
+  credits reconcile [--since 720h] [--fix] [--restart]
+                                compare the ledger with Stripe; --fix applies what events missed
   credits bench                 measure the webhook and debit paths on a fresh database
 
 Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db);
@@ -101,6 +103,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.webhooks(ctx, args[1:])
 	case "stripe":
 		return cli.stripeCommands(ctx, args[1:])
+	case "reconcile":
+		return cli.reconcile(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -135,6 +135,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() { defer m.done.Done(); m.Service.RunWorker(workerCtx, workerInterval) }()
 	go func() { defer m.done.Done(); m.Service.RunWebhookDispatcher(workerCtx, workerInterval) }()
 	go func() { defer m.done.Done(); m.Service.RunSweeper(workerCtx, sweepInterval) }()
+	m.startReconciler(workerCtx)
 	go func() {
 		defer m.done.Done()
 		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
