@@ -84,6 +84,8 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeOneCurrencyAMonth", testRechargeOneCurrencyAMonth},
 		{"RechargeCallsEndWithinTheLease", testRechargeCallsEndWithinTheLease},
 		{"RechargeView", testRechargeView},
+		{"RechargeAttackSentNotCanceledBlind", testAttackSentRechargeNotCanceledBlind},
+		{"RechargeAttackLookUpThatNeverAnswers", testAttackLookUpThatNeverAnswers},
 		{"SavedCardOfAnotherCustomer", testSavedCardOfAnotherCustomer},
 		{"WebhookResend", testWebhookResend},
 		{"CreditsExpiring", testCreditsExpiring},
