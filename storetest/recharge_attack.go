@@ -146,4 +146,144 @@ func testAttackLookUpThatNeverAnswers(t *testing.T, open Opener) {
 	}
 }
 
-var _ = fmt.Sprint
+// reconcilingStripe answers the first charge with a 500 that Stripe saves
+// under the key, and makes its payment intent only later: Stripe documents
+// a 500 as an outcome it cannot vouch for (docs.stripe.com/error-handling:
+// "a server error ... leaves the outcome unknown: reconcile the request
+// before starting another operation"); during an incident Stripe
+// reconciles such requests afterwards and sends the events of the objects
+// they made, while the key keeps replaying the 500.
+type reconcilingStripe struct {
+	*cardPayments
+	first *credits.OffSessionCharge
+}
+
+func (p *reconcilingStripe) ChargeOffSession(ctx context.Context, c credits.OffSessionCharge) (credits.ChargeResult, error) {
+	if p.first == nil {
+		p.first = &c
+		p.mu.Lock()
+		p.charges = append(p.charges, c)
+		p.remember500(c.IdempotencyKey)
+		p.mu.Unlock()
+		return credits.ChargeResult{}, &credits.PaymentFailure{Treatment: credits.TreatLookUpNewKey, HTTPStatus: 500, Code: "api_error", Message: "An unknown error occurred"}
+	}
+	return p.cardPayments.ChargeOffSession(ctx, c)
+}
+
+// reconcile makes the first charge's payment intent, succeeded, as Stripe
+// does once it has reconciled the request that answered 500.
+func (p *reconcilingStripe) reconcile() credits.StripePaymentIntent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pi := credits.StripePaymentIntent{ID: "pi_reconciled", Status: "succeeded", Amount: p.first.Amount, Currency: p.first.Currency,
+		Customer: p.first.CustomerID, Metadata: p.first.Metadata}
+	p.intents = append(p.intents, pi)
+	return pi
+}
+
+// testAttackNewKeyAfterAnIndeterminate500: after a saved 500 the worker
+// looks the payment up 30 seconds later and, finding nothing, charges
+// under the next key at once. Stripe's 500 is indeterminate: the payment
+// may appear later (Stripe reconciles the failed request and sends its
+// payment_intent.succeeded), and then the card was charged twice for one
+// recharge. The service notices only afterwards (the second payment is
+// kept "unmatched" for an operator to refund): two charges, per 500.
+func testAttackNewKeyAfterAnIndeterminate500(t *testing.T, open Opener) {
+	f, card := rechargeFixture(t, open, 100, 50, 5000)
+	pay := &reconcilingStripe{cardPayments: card}
+	f.svc.Payments = pay
+	f.debit("u1", 60)
+	f.workRecharges()
+	for range 4 { // the next 44 minutes
+		f.now = f.now.Add(RechargeRound)
+		f.workRecharges()
+	}
+	pi := pay.reconcile() // Stripe's incident is over: the first request did charge
+	ev := f.receive(testkit.PaymentIntent("evt_reconciled", credits.EventPaymentIntentSucceeded, pi.ID, pi.Amount, pi.Metadata, "", ""))
+	if n := card.succeeded(); n != 1 {
+		t.Errorf("the card was charged %d times for one recharge (keys %v, 44 minutes after a 500); the late payment: %s %q",
+			n, card.chargeKeys(), ev.Status, ev.Error)
+	}
+	f.verify()
+}
+
+// linkStripe makes Checkout links as Stripe keeps idempotency keys: the
+// first request for a key runs (and its answer may be lost), a request
+// with the same key and other parameters answers idempotency_error, the
+// same parameters replay the first answer. With refuse set, every link is
+// refused (as Stripe refuses a session for a customer deleted in Stripe,
+// or a price archived in the Dashboard).
+type linkStripe struct {
+	*cardPayments
+	loseFirst bool
+	refuse    error
+	saved     map[string]credits.CheckoutRequest
+	attempts  int
+}
+
+func (p *linkStripe) CreateCheckoutSession(ctx context.Context, req credits.CheckoutRequest) (string, string, error) {
+	p.attempts++
+	if p.refuse != nil {
+		return "", "", p.refuse
+	}
+	if p.saved == nil {
+		p.saved = map[string]credits.CheckoutRequest{}
+	}
+	if first, ok := p.saved[req.IdempotencyKey]; ok {
+		if !first.ExpiresAt.Equal(req.ExpiresAt) {
+			return "", "", fmt.Errorf("stripe: create checkout session: {\"type\":\"idempotency_error\",\"message\":\"Keys for idempotent requests can only be used with the same parameters they were first used with (expires_at %d, now %d)\"}",
+				first.ExpiresAt.Unix(), req.ExpiresAt.Unix())
+		}
+		return "cs_link_1", "https://checkout.test/1", nil
+	}
+	p.saved[req.IdempotencyKey] = req
+	id, url, err := p.cardPayments.CreateCheckoutSession(ctx, req)
+	if p.loseFirst {
+		p.loseFirst = false
+		return "", "", errors.New("stripe: create checkout session: read: connection reset by peer")
+	}
+	return id, url, err
+}
+
+// testAttackLinkNeverMade: a recharge that waits for the customer and
+// whose Checkout link cannot be made is retried every 30 seconds with no
+// end. (1) With CREDITS_CHECKOUT_EXPIRES_IN set, expires_at is computed
+// anew at each try while the idempotency key stays
+// "credits-recharge-checkout-<id>": once the first request ran (its answer
+// lost), every later one carries other parameters and Stripe answers
+// idempotency_error until it prunes the key (24 hours or more): no link
+// for a day, auto-recharge blocked. (2) A link Stripe refuses for good (the
+// customer deleted in the Dashboard while customer.deleted never came, the
+// pack's price archived) is asked for every 30 seconds for ever: the
+// recharge stays action_required without a link, and every later recharge
+// is refused by the one-in-flight rule.
+func testAttackLinkNeverMade(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		pay  func(*cardPayments) *linkStripe
+	}{
+		{"first answer lost, expires_at changes", func(c *cardPayments) *linkStripe { return &linkStripe{cardPayments: c, loseFirst: true} }},
+		{"refused for good", func(c *cardPayments) *linkStripe {
+			return &linkStripe{cardPayments: c, refuse: errors.New("stripe: create checkout session: {\"status\":400,\"message\":\"No such customer: 'cus_test'\",\"code\":\"resource_missing\"}")}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, card := rechargeFixture(t, open, 100, 50, 5000)
+			f.svc.CheckoutExpiresIn = time.Hour
+			pay := tc.pay(card)
+			f.svc.Payments = pay
+			card.script = []credits.ChargeResult{needsAuth}
+			f.debit("u1", 60)
+			f.workRecharges()
+			for end := f.now.Add(6 * time.Hour); f.now.Before(end); f.now = f.now.Add(time.Minute) {
+				f.workRecharges()
+			}
+			r := f.recharges("u1")[0]
+			v, _ := f.svc.GetAutoRecharge(context.Background(), "u1")
+			if r.Status == credits.RechargeActionRequired && r.ActionURL == "" && v.Enabled {
+				t.Errorf("six hours on, the recharge still waits for a link that is never made (%d requests to Stripe); auto-recharge on and blocked",
+					pay.attempts)
+			}
+		})
+	}
+}

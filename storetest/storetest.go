@@ -86,6 +86,8 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeView", testRechargeView},
 		{"RechargeAttackSentNotCanceledBlind", testAttackSentRechargeNotCanceledBlind},
 		{"RechargeAttackLookUpThatNeverAnswers", testAttackLookUpThatNeverAnswers},
+		{"RechargeAttackNewKeyAfterAnIndeterminate500", testAttackNewKeyAfterAnIndeterminate500},
+		{"RechargeAttackLinkNeverMade", testAttackLinkNeverMade},
 		{"SavedCardOfAnotherCustomer", testSavedCardOfAnotherCustomer},
 		{"WebhookResend", testWebhookResend},
 		{"CreditsExpiring", testCreditsExpiring},
