@@ -287,3 +287,69 @@ func testAttackLinkNeverMade(t *testing.T, open Opener) {
 		})
 	}
 }
+
+// testAttackOtherPaymentFailsTheRecharge: events are matched to a recharge
+// by its metadata only, not to the payment intent it is waiting on. Once a
+// recharge has two payment intents (the next key after a 500, above), the
+// first one's payment_intent.payment_failed (Stripe reconciled it as a
+// decline; events come in any order, docs.stripe.com/webhooks "event
+// ordering") fails the recharge while Stripe is still processing the
+// second. A failed recharge is never read back: the second payment's money
+// is taken and, unless its event arrives, never credited, while a retry
+// charges the card once more.
+func testAttackOtherPaymentFailsTheRecharge(t *testing.T, open Opener) {
+	f, card := rechargeFixture(t, open, 100, 50, 5000)
+	pay := &reconcilingStripe{cardPayments: card}
+	f.svc.Payments = pay
+	card.script = []credits.ChargeResult{stillPending} // the next key's charge: processing
+	f.debit("u1", 60)
+	f.workRecharges()
+	f.now = f.now.Add(time.Minute)
+	f.workRecharges()
+	r := f.recharges("u1")[0]
+	if r.Status != credits.RechargeProcessing {
+		t.Fatalf("after a 500 and the next key: %+v", r)
+	}
+	first := pay.reconcile()
+	card.setStatus(first.ID, "requires_payment_method")
+	ev := f.receive(testkit.PaymentIntent("evt_first_failed", credits.EventPaymentIntentFailed, first.ID, first.Amount, first.Metadata,
+		"card_declined", "generic_decline"))
+	card.setStatus(r.PaymentIntent, "succeeded") // the payment the recharge waits on goes through; its event is lost
+	for range 6 * 60 {
+		f.now = f.now.Add(time.Minute)
+		f.workRecharges()
+	}
+	got := f.recharges("u1")
+	if got[len(got)-1].Status != credits.RechargeSucceeded || card.succeeded() != 1 {
+		t.Errorf("recharges %q; Stripe took %d payments; the other payment's failure was applied: %s %q", statuses(got), card.succeeded(), ev.Status, ev.Error)
+	}
+	if a := f.accountNow("u1"); a.Balance != 40+100*int64(card.succeeded()) {
+		t.Errorf("balance %d for %d payments taken", a.Balance, card.succeeded())
+	}
+	f.verify()
+}
+
+// testAttackAuthenticationAsDeclineCode: Stripe lists authentication_required
+// as a card decline code (docs.stripe.com/declines/codes: "the card was
+// declined because the transaction requires authentication ... for
+// off-session payments, bring the customer back"), i.e. code card_declined,
+// decline_code authentication_required. needsAuthentication reads only the
+// code and the status: such a decline is retried an hour later, declined
+// again the same way, and auto-recharge turns off without the customer
+// ever getting the link that would have let them pay.
+func testAttackAuthenticationAsDeclineCode(t *testing.T, open Opener) {
+	f, pay := rechargeFixture(t, open, 100, 50, 5000)
+	asDecline := credits.ChargeResult{Status: "requires_payment_method", Code: "card_declined", DeclineCode: "authentication_required",
+		Message: "Your card was declined. This transaction requires authentication."}
+	pay.script = []credits.ChargeResult{asDecline, asDecline}
+	f.debit("u1", 60)
+	f.workRecharges()
+	rs := f.recharges("u1")
+	if r := rs[len(rs)-1]; r.Status != credits.RechargeActionRequired || r.ActionURL == "" {
+		f.now = f.now.Add(credits.RechargeRetryDelay + time.Minute)
+		f.workRecharges()
+		v, _ := f.svc.GetAutoRecharge(context.Background(), "u1")
+		t.Errorf("an authentication decline is %s (%s), no link; an hour later: recharges %q, auto-recharge on %v (%s)",
+			r.Status, r.Error, statuses(v.Recharges), v.Enabled, v.DisabledReason)
+	}
+}

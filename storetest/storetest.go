@@ -88,6 +88,8 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeAttackLookUpThatNeverAnswers", testAttackLookUpThatNeverAnswers},
 		{"RechargeAttackNewKeyAfterAnIndeterminate500", testAttackNewKeyAfterAnIndeterminate500},
 		{"RechargeAttackLinkNeverMade", testAttackLinkNeverMade},
+		{"RechargeAttackOtherPaymentFailsTheRecharge", testAttackOtherPaymentFailsTheRecharge},
+		{"RechargeAttackAuthenticationAsDeclineCode", testAttackAuthenticationAsDeclineCode},
 		{"SavedCardOfAnotherCustomer", testSavedCardOfAnotherCustomer},
 		{"WebhookResend", testWebhookResend},
 		{"CreditsExpiring", testCreditsExpiring},
