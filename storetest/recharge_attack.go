@@ -353,3 +353,59 @@ func testAttackAuthenticationAsDeclineCode(t *testing.T, open Opener) {
 			r.Status, r.Error, statuses(v.Recharges), v.Enabled, v.DisabledReason)
 	}
 }
+
+// skewedStripe stamps each payment intent with Stripe's clock and answers
+// the look-up as Stripe's list does with created[gte]: by that clock.
+type skewedStripe struct {
+	*cardPayments
+	clock   func() time.Time
+	created map[string]time.Time
+}
+
+func (p *skewedStripe) ChargeOffSession(ctx context.Context, c credits.OffSessionCharge) (credits.ChargeResult, error) {
+	before := len(p.intents)
+	res, err := p.cardPayments.ChargeOffSession(ctx, c)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pi := range p.intents[before:] {
+		p.created[pi.ID] = p.clock().Truncate(time.Second)
+	}
+	return res, err
+}
+
+func (p *skewedStripe) RechargePayments(ctx context.Context, customerID, rechargeID string, since time.Time) ([]credits.StripePaymentIntent, error) {
+	all, err := p.cardPayments.RechargePayments(ctx, customerID, rechargeID, since)
+	var found []credits.StripePaymentIntent
+	for _, pi := range all {
+		if !p.created[pi.ID].Before(since.Truncate(time.Second)) {
+			found = append(found, pi)
+		}
+	}
+	return found, err
+}
+
+// testAttackLookUpWindowAndClockSkew: the look-up asks Stripe for the
+// customer's payment intents created since ten minutes before the
+// recharge, by the service's clock; Stripe filters created[gte] by its
+// own. A host clock eleven minutes fast (a VM resumed from a snapshot, a
+// stopped NTP) hides the payment: after a lost answer and a day down (the
+// key pruned), the look-up finds nothing, the recharge is given up as
+// "Stripe has no payment for it", and its retry charges the card again.
+// The recharge's own money is never credited unless its event arrives.
+func testAttackLookUpWindowAndClockSkew(t *testing.T, open Opener) {
+	f, card := rechargeFixture(t, open, 100, 50, 5000)
+	pay := &skewedStripe{cardPayments: card, clock: func() time.Time { return f.now.Add(-11 * time.Minute) }, created: map[string]time.Time{}}
+	f.svc.Payments = pay
+	card.faults = []chargeFault{lostAnswer}
+	f.debit("u1", 60)
+	f.workRecharges()
+	f.now = f.now.Add(25 * time.Hour)
+	card.prune()
+	f.workRecharges()
+	f.now = f.now.Add(credits.RechargeRetryDelay + time.Minute)
+	f.workRecharges()
+	if n := card.succeeded(); n != 1 {
+		t.Errorf("Stripe took %d payments for one need (recharges %q, keys %v); credited %d credits",
+			n, statuses(f.recharges("u1")), card.chargeKeys(), f.accountNow("u1").Balance-40)
+	}
+}

@@ -90,6 +90,7 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeAttackLinkNeverMade", testAttackLinkNeverMade},
 		{"RechargeAttackOtherPaymentFailsTheRecharge", testAttackOtherPaymentFailsTheRecharge},
 		{"RechargeAttackAuthenticationAsDeclineCode", testAttackAuthenticationAsDeclineCode},
+		{"RechargeAttackLookUpWindowAndClockSkew", testAttackLookUpWindowAndClockSkew},
 		{"SavedCardOfAnotherCustomer", testSavedCardOfAnotherCustomer},
 		{"WebhookResend", testWebhookResend},
 		{"CreditsExpiring", testCreditsExpiring},
