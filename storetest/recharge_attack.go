@@ -409,3 +409,25 @@ func testAttackLookUpWindowAndClockSkew(t *testing.T, open Opener) {
 			n, statuses(f.recharges("u1")), card.chargeKeys(), f.accountNow("u1").Balance-40)
 	}
 }
+
+// testAttackGiveUpCountsFromCreation: "Stripe gave no usable answer for a
+// day" is decided from the recharge's creation, not from its first send.
+// A recharge made before the worker was down for a day (an outage, a
+// deploy that failed) is sent once on restart; a 429 (Stripe's rate limit,
+// likely when every account's recharge goes out at once; nothing ran) and
+// the very next round gives it up as declined, without a second send: an
+// attempt counted against a card that was never refused, and the second
+// such 429 turns the customer's auto-recharge off.
+func testAttackGiveUpCountsFromCreation(t *testing.T, open Opener) {
+	f, pay := rechargeFixture(t, open, 100, 50, 5000)
+	f.debit("u1", 60) // the recharge is made; the worker is down
+	f.now = f.now.Add(25 * time.Hour)
+	pay.faults = []chargeFault{rateLimited}
+	f.workRecharges()
+	f.now = f.now.Add(time.Minute)
+	f.workRecharges()
+	rs := f.recharges("u1")
+	if first := rs[len(rs)-1]; first.Status != credits.RechargeSucceeded {
+		t.Errorf("sent once, answered 429, then %s (%s) without a second send (keys %v)", first.Status, first.Error, pay.chargeKeys())
+	}
+}

@@ -91,6 +91,7 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeAttackOtherPaymentFailsTheRecharge", testAttackOtherPaymentFailsTheRecharge},
 		{"RechargeAttackAuthenticationAsDeclineCode", testAttackAuthenticationAsDeclineCode},
 		{"RechargeAttackLookUpWindowAndClockSkew", testAttackLookUpWindowAndClockSkew},
+		{"RechargeAttackGiveUpCountsFromCreation", testAttackGiveUpCountsFromCreation},
 		{"SavedCardOfAnotherCustomer", testSavedCardOfAnotherCustomer},
 		{"WebhookResend", testWebhookResend},
 		{"CreditsExpiring", testCreditsExpiring},
