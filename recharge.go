@@ -53,8 +53,19 @@ const (
 	// than charge the customer long after the debit that called for it.
 	rechargeGiveUpAfter = 24 * time.Hour
 	// rechargeLookUpMargin widens a look-up's window before the recharge's
-	// creation, for clocks that disagree a little.
-	rechargeLookUpMargin = 10 * time.Minute
+	// creation, for a host clock that runs ahead of Stripe's.
+	rechargeLookUpMargin = time.Hour
+	// rechargeAfterServerError is how long a recharge that Stripe answered
+	// with a 5xx waits before it is looked up and sent under a new key:
+	// Stripe cannot vouch for the outcome of a 5xx, and may make the
+	// payment afterwards; its event usually arrives meanwhile.
+	rechargeAfterServerError = 3 * time.Hour
+	// rechargeLinkGiveUp: a Checkout link that cannot be made this long
+	// after the customer was to be asked ends its recharge.
+	rechargeLinkGiveUp = time.Hour
+	// rechargeMaxRetryDelay bounds the back-off of a recharge that gets no
+	// usable answer.
+	rechargeMaxRetryDelay = 30 * time.Minute
 	// rechargeLinkCheckMargin: a link still waiting this long after its
 	// expiry is read back from Stripe (its event may never come).
 	rechargeLinkCheckMargin = 15 * time.Minute
@@ -140,6 +151,9 @@ type Recharge struct {
 	SoftRetry bool `json:"-"`
 	// LinkOpen says the recharge's Checkout link may still be paid.
 	LinkOpen bool `json:"-"`
+	// LinkExpiresAt is when the link asked for expires: fixed when the
+	// customer is asked, so that every try of the request is the same.
+	LinkExpiresAt *time.Time `json:"-"`
 }
 
 // IdempotencyKey is the key the recharge's charge is sent with.
@@ -214,7 +228,9 @@ type ChargeResult struct {
 // needsAuthentication reports whether the bank asks the customer to
 // authenticate the payment (SCA).
 func (c ChargeResult) needsAuthentication() bool {
-	return c.Code == "authentication_required" || c.Status == "requires_action"
+	// Stripe sends it as an error code, or as the decline code of a
+	// card_declined (docs.stripe.com/declines/codes).
+	return c.Code == "authentication_required" || c.DeclineCode == "authentication_required" || c.Status == "requires_action"
 }
 
 // reason says what a failed charge's answer was, for people.
@@ -450,7 +466,7 @@ func autoRechargeOf(locked LockedAccount, now time.Time) (AutoRecharge, error) {
 }
 
 // cancelWaitingRecharge cancels the account's recharge in flight if no
-// charge was asked for yet (a pending one), or one waiting for the customer.
+// charge was sent yet (a pending one), or one waiting for the customer.
 func cancelWaitingRecharge(locked LockedAccount, now time.Time, reason string) error {
 	r, err := locked.InFlightRecharge()
 	if errors.Is(err, ErrNotFound) {
@@ -458,8 +474,10 @@ func cancelWaitingRecharge(locked LockedAccount, now time.Time, reason string) e
 	} else if err != nil {
 		return err
 	}
-	if r.Status == RechargeProcessing || (r.Status == RechargePending && r.PaymentIntent != "") {
-		return nil // Stripe may be charging it: its answer decides
+	if r.Status == RechargeProcessing || (r.Status == RechargePending && (r.PaymentIntent != "" || r.SentAt != nil)) {
+		// Stripe may have charged it, or be charging it: its answer (or a
+		// look-up, which cancels it when Stripe has nothing) decides.
+		return nil
 	}
 	r.Status, r.Error, r.LockedUntil, r.UpdatedAt = RechargeCanceled, reason, time.Time{}, now
 	if r.LinkOpen {

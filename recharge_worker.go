@@ -160,18 +160,15 @@ func (s *Service) lookUpRecharge(ctx context.Context, r Recharge) error {
 		// Stripe's created times are on its clock, not the test clock's.
 		found, err = s.Payments.RechargePayments(ctx, customerID, r.ID, s.stripeTime(r.CreatedAt.Add(-rechargeLookUpMargin)))
 		if err != nil {
-			return s.rechargeUnanswered(ctx, r, &PaymentFailure{Treatment: TreatRetry, Err: fmt.Errorf("look the recharge up: %w", err)})
+			return s.lookUpFailed(ctx, r, err)
 		}
 	}
 	if pi, ok := bestPayment(found); ok {
 		s.Logger.Info("recharge: found in Stripe; continuing from its payment intent", "recharge", r.ID, "payment_intent", pi.ID, "status", pi.Status)
 		return s.applyChargeResult(ctx, r, resultOf(pi))
 	}
-	if s.now().Sub(r.CreatedAt) > rechargeGiveUpAfter {
-		return s.update(ctx, func(tx Tx) error {
-			_, _, err := s.declineRecharge(tx, r.ID, ChargeResult{Message: "Stripe gave no usable answer for a day, and has no payment for it"}, s.now())
-			return err
-		})
+	if ended, err := s.endUnpaid(ctx, r); err != nil || ended {
+		return err
 	}
 	if r.KeySpent {
 		var ok bool
@@ -181,6 +178,58 @@ func (s *Service) lookUpRecharge(ctx context.Context, r Recharge) error {
 		}
 	}
 	return s.chargeRecharge(ctx, r)
+}
+
+// lookUpFailed keeps a recharge whose look-up failed pending, asked again
+// later; after a day of failed look-ups it fails without a retry and turns
+// auto-recharge off with the reason (a late payment_intent.succeeded still
+// credits it), rather than block the account's recharges for ever.
+func (s *Service) lookUpFailed(ctx context.Context, r Recharge, cause error) error {
+	if r.SentAt == nil || s.now().Sub(*r.SentAt) <= rechargeGiveUpAfter {
+		return s.rechargeUnanswered(ctx, r, &PaymentFailure{Treatment: TreatRetry, Err: fmt.Errorf("look the recharge up: %w", cause)})
+	}
+	s.Logger.Error("recharge: Stripe could not be asked about it for a day; it needs an operator", "recharge", r.ID, "error", cause)
+	return s.update(ctx, func(tx Tx) error {
+		_, _, err := s.declineRecharge(tx, r.ID, ChargeResult{Code: codeNotLookedUp,
+			Message: "Stripe could not be asked for a day whether it was charged (" + cause.Error() + "); a payment Stripe reports later is still credited"}, s.now())
+		return err
+	})
+}
+
+// codeNotLookedUp is the failure of a recharge that Stripe could not be
+// asked about: it is not sent again, and auto-recharge turns off.
+const codeNotLookedUp = "not_looked_up"
+
+// endUnpaid ends a recharge that a look-up shows took no money when it
+// should not be sent again: auto-recharge was turned off or the card
+// removed meanwhile (canceled), or it got no usable answer for a day since
+// it was first sent (failed). It reports whether it ended it.
+func (s *Service) endUnpaid(ctx context.Context, r Recharge) (bool, error) {
+	ended := false
+	err := s.update(ctx, func(tx Tx) error {
+		now := s.now()
+		locked, current, err := s.lockRecharge(tx, r.ID)
+		if err != nil || current.Status != RechargePending {
+			return err
+		}
+		ar, err := autoRechargeOf(locked, now)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !ar.Enabled || ar.Card == nil:
+			ended = true
+			current.Status, current.Error, current.LockedUntil, current.UpdatedAt = RechargeCanceled,
+				"auto-recharge was turned off or the card removed, and Stripe has no payment for it", time.Time{}, now
+			return locked.UpdateRecharge(current)
+		case current.SentAt != nil && now.Sub(*current.SentAt) > rechargeGiveUpAfter:
+			ended = true
+			_, _, err := s.declineRecharge(tx, r.ID, ChargeResult{Message: "Stripe gave no usable answer for a day, and has no payment for it"}, now)
+			return err
+		}
+		return nil
+	})
+	return ended, err
 }
 
 // nextKey moves a recharge to its next idempotency key, once a look-up
@@ -250,12 +299,26 @@ func (s *Service) rechargeUnanswered(ctx context.Context, r Recharge, f *Payment
 		if err != nil || current.Status != RechargePending {
 			return err
 		}
+		wait := retryDelay(current, now)
 		if f.Treatment == TreatLookUpNewKey && current.KeyGeneration == r.KeyGeneration {
 			current.KeySpent = true
+			if f.HTTPStatus >= 500 {
+				wait = max(wait, rechargeAfterServerError)
+			}
 		}
-		current.Error, current.NextAttemptAt, current.LockedUntil, current.UpdatedAt = f.Error(), now.Add(rechargeTransientDelay), time.Time{}, now
+		current.Error, current.NextAttemptAt, current.LockedUntil, current.UpdatedAt = f.Error(), now.Add(wait), time.Time{}, now
 		return locked.UpdateRecharge(current)
 	})
+}
+
+// retryDelay backs a recharge that gets no usable answer off: 30 seconds at
+// first, a tenth of the time since it was first sent later, at most
+// rechargeMaxRetryDelay.
+func retryDelay(r Recharge, now time.Time) time.Duration {
+	if r.SentAt == nil {
+		return rechargeTransientDelay
+	}
+	return min(max(now.Sub(*r.SentAt)/10, rechargeTransientDelay), rechargeMaxRetryDelay)
 }
 
 // checkProcessing reads back a payment that Stripe was processing for
@@ -402,6 +465,9 @@ func (s *Service) declineRecharge(tx Tx, rechargeID string, res ChargeResult, no
 	if r.Status != RechargePending && r.Status != RechargeProcessing {
 		return EventProcessed, "recharge " + r.ID + " is already " + r.Status + ": nothing changed", nil
 	}
+	if otherPayment(r, res.PaymentIntent) {
+		return EventProcessed, "payment intent " + res.PaymentIntent + " is not the one recharge " + r.ID + " waits on (" + r.PaymentIntent + "): nothing changed", nil
+	}
 	reason := res.reason()
 	if res.PaymentIntent != "" {
 		r.PaymentIntent = res.PaymentIntent
@@ -441,6 +507,14 @@ func (s *Service) declineRecharge(tx Tx, rechargeID string, res ChargeResult, no
 	return EventProcessed, "recharge failed: " + reason, s.disableAutoRecharge(locked, ar, fmt.Sprintf("recharge failed %d times; last: %s", r.Attempt, reason), now)
 }
 
+// otherPayment reports whether a payment intent is not the one a recharge
+// waits on: once a recharge knows its payment intent, what Stripe says of
+// another (an earlier try that Stripe settled late) does not move it, or it
+// would end while the payment it waits on goes through.
+func otherPayment(r Recharge, paymentIntent string) bool {
+	return paymentIntent != "" && r.PaymentIntent != "" && paymentIntent != r.PaymentIntent
+}
+
 // Kinds of declines, by what a retry can do about them.
 const (
 	declineOther = iota
@@ -451,7 +525,7 @@ const (
 // hardDeclines and softDeclines are Stripe's decline codes (and error codes)
 // by what a retry can do: https://docs.stripe.com/declines/codes.
 var (
-	hardDeclines = map[string]bool{"lost_card": true, "stolen_card": true, "pickup_card": true, "fraudulent": true,
+	hardDeclines = map[string]bool{codeNotLookedUp: true, "lost_card": true, "stolen_card": true, "pickup_card": true, "fraudulent": true,
 		"incorrect_number": true, "invalid_account": true, "expired_card": true, "restricted_card": true,
 		"revocation_of_all_authorizations": true, "revocation_of_authorization": true, "stop_payment_order": true}
 	softDeclines = map[string]bool{"processing_error": true, "try_again_later": true, "issuer_not_available": true,
@@ -494,10 +568,14 @@ func (s *Service) askCustomer(tx Tx, rechargeID, paymentIntent, reason string, n
 	if err != nil {
 		return false, err
 	}
-	if r.Status != RechargePending && r.Status != RechargeProcessing {
+	if (r.Status != RechargePending && r.Status != RechargeProcessing) || otherPayment(r, paymentIntent) {
 		return false, nil
 	}
+	// The link's expiry is fixed now, so that every try to make it sends
+	// the same request under its idempotency key.
+	expires := now.Truncate(time.Minute).Add(s.linkExpiry())
 	r.Status, r.PaymentIntent, r.Error, r.NextAttemptAt, r.UpdatedAt = RechargeActionRequired, paymentIntent, reason, now, now
+	r.LinkExpiresAt = &expires
 	return true, locked.UpdateRecharge(r)
 }
 
@@ -506,7 +584,7 @@ func (s *Service) askCustomer(tx Tx, rechargeID, paymentIntent, reason string, n
 // reads the payment intent back.
 func (s *Service) markProcessing(tx Tx, rechargeID, paymentIntent string, now time.Time) error {
 	locked, r, err := s.lockRecharge(tx, rechargeID)
-	if err != nil || (r.Status != RechargePending && r.Status != RechargeProcessing) {
+	if err != nil || (r.Status != RechargePending && r.Status != RechargeProcessing) || otherPayment(r, paymentIntent) {
 		return err
 	}
 	r.Status, r.PaymentIntent, r.LockedUntil, r.UpdatedAt = RechargeProcessing, paymentIntent, time.Time{}, now
@@ -537,11 +615,10 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 	if err != nil {
 		return err
 	}
-	expiresIn := s.CheckoutExpiresIn
-	if expiresIn <= 0 {
-		expiresIn = stripeCheckoutDefaultExpiry
+	expiresAt := s.now().Truncate(time.Minute).Add(s.linkExpiry())
+	if r.LinkExpiresAt != nil {
+		expiresAt = *r.LinkExpiresAt
 	}
-	expiresAt := s.now().Truncate(time.Minute).Add(expiresIn)
 	req := CheckoutRequest{Account: account, Pack: pack, Quantity: r.Quantity, SuccessURL: s.RechargeReturnURLs.Success,
 		CancelURL: s.RechargeReturnURLs.Cancel, Reference: r.ID, IdempotencyKey: "credits-recharge-checkout-" + r.ID,
 		CustomerID: ar.CustomerID, CardOnly: true}
@@ -560,7 +637,9 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 			if current.Status != RechargeActionRequired {
 				return nil
 			}
-			if permanent(linkErr) { // Stripe refused it: asking again would be refused again
+			// Stripe refused it (asking again would be refused again), or it
+			// could not be made for an hour: the customer is not asked.
+			if permanent(linkErr) || now.After(expiresAt.Add(-s.linkExpiry()).Add(rechargeLinkGiveUp)) {
 				current.Status, current.Error = RechargeFailed, "the Checkout link to authenticate could not be made: "+linkErr.Error()
 				current.LockedUntil, current.UpdatedAt = time.Time{}, now
 				if err := locked.UpdateRecharge(current); err != nil {
@@ -568,7 +647,7 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 				}
 				return emit(locked, OutRechargeFailed, current, now)
 			}
-			current.NextAttemptAt, current.LockedUntil, current.UpdatedAt = now.Add(rechargeTransientDelay), time.Time{}, now
+			current.NextAttemptAt, current.LockedUntil, current.UpdatedAt = now.Add(time.Minute), time.Time{}, now
 			return locked.UpdateRecharge(current)
 		}
 		cs := CheckoutSession{ID: id, AccountID: r.AccountID, PackID: r.PackID, Quantity: r.Quantity, ExpectedAmount: r.Amount,
@@ -592,6 +671,14 @@ func (s *Service) linkRecharge(ctx context.Context, r Recharge) error {
 // stripeCheckoutDefaultExpiry is how long Stripe keeps a Checkout session
 // open when it is not told.
 const stripeCheckoutDefaultExpiry = 24 * time.Hour
+
+// linkExpiry is how long a recharge's Checkout link stays open.
+func (s *Service) linkExpiry() time.Duration {
+	if s.CheckoutExpiresIn > 0 {
+		return s.CheckoutExpiresIn
+	}
+	return stripeCheckoutDefaultExpiry
+}
 
 // checkLink reads back the link of a recharge still waiting for the customer
 // after the link's expiry: its event may never come. What Stripe says goes

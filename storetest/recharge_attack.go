@@ -304,7 +304,7 @@ func testAttackOtherPaymentFailsTheRecharge(t *testing.T, open Opener) {
 	card.script = []credits.ChargeResult{stillPending} // the next key's charge: processing
 	f.debit("u1", 60)
 	f.workRecharges()
-	f.now = f.now.Add(time.Minute)
+	f.now = f.now.Add(3*time.Hour + time.Minute) // a 500 waits three hours before the next key
 	f.workRecharges()
 	r := f.recharges("u1")[0]
 	if r.Status != credits.RechargeProcessing {

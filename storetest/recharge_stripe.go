@@ -103,7 +103,7 @@ func testRechargeAnswersTreated(t *testing.T, open Opener) {
 		{"409 in use: the same key later", []chargeFault{keyInUse}, nil, "succeeded", []string{"", ""}, true, true},
 		{"429: the same key later", []chargeFault{rateLimited}, nil, "succeeded", []string{"", ""}, true, true},
 		{"lost answer: looked up, not sent again", []chargeFault{lostAnswer}, nil, "succeeded", []string{""}, true, true},
-		{"saved 500: looked up, then a new key", []chargeFault{saved500}, nil, "succeeded", []string{"", "-1"}, true, true},
+		{"saved 500: nothing sent again for hours", []chargeFault{saved500}, nil, "pending", []string{""}, false, true},
 		{"idempotency_error: looked up, then a new key", []chargeFault{keyMisused}, nil, "succeeded", []string{"", "-1"}, true, true},
 		{"other 400: the attempt fails with Stripe's message", []chargeFault{tooSmall}, nil, "failed pending", []string{""}, false, true},
 		{"hard decline: no retry, auto-recharge off", nil, []credits.ChargeResult{lostCard}, "failed", []string{""}, false, false},
@@ -145,6 +145,30 @@ func testRechargeAnswersTreated(t *testing.T, open Opener) {
 			f.verify()
 		})
 	}
+}
+
+// testRechargeNewKeyHoursAfterA500: Stripe cannot vouch for the outcome
+// of a 5xx and may make the payment later, so a recharge it answered with
+// one waits three hours, is looked up, and only then goes out under the
+// next key (the old one replays the 500).
+func testRechargeNewKeyHoursAfterA500(t *testing.T, open Opener) {
+	f, pay := rechargeFixture(t, open, 100, 50, 5000)
+	pay.faults = []chargeFault{saved500}
+	f.debit("u1", 60)
+	f.workRecharges()
+	f.now = f.now.Add(3*time.Hour - time.Minute)
+	f.workRecharges()
+	if keys := pay.chargeKeys(); len(keys) != 1 {
+		t.Fatalf("sent again within three hours of a 500: %v", keys)
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.workRecharges()
+	r := f.recharges("u1")[0]
+	if keys := pay.chargeKeys(); len(keys) != 2 || keys[1] != r.ID+"-1" || r.Status != credits.RechargeSucceeded {
+		t.Errorf("keys %v, recharge %s", keys, r.Status)
+	}
+	f.wantAccount("u1", 140, 140)
+	f.verify()
 }
 
 // RechargeRound is how far the treatment tests move the clock between the

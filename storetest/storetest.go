@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		{"RechargeNotChargedTwiceAfterADay", testRechargeNotChargedTwiceAfterADay},
 		{"RechargeSecondPaymentWaitsForAnOperator", testRechargeSecondPaymentWaitsForAnOperator},
 		{"RechargeAnswersTreated", testRechargeAnswersTreated},
+		{"RechargeNewKeyHoursAfterA500", testRechargeNewKeyHoursAfterA500},
 		{"RechargeSoftDeclineRetriesOnce", testRechargeSoftDeclineRetriesOnce},
 		{"RechargeProcessingReadBack", testRechargeProcessingReadBack},
 		{"RechargeCanceledPaymentIntent", testRechargeCanceledPaymentIntent},

@@ -11,23 +11,22 @@ import (
 	"github.com/credits/credits/stripe"
 )
 
-// TestAttackLookUpPastThreeHundred: the look-up lists every payment intent
-// the customer made since ten minutes before the recharge, newest first,
-// with no upper bound, and gives up past 300. A customer who paid 300
-// times since (Checkout purchases are made for the same customer, and the
-// look-up may run a day later) makes the recharge impossible to look up:
-// the worker retries the list every 30 seconds for ever (see
-// storetest's RechargeAttackLookUpThatNeverAnswers). The recharge's own
-// payment intents can only have been made while it was being sent: a
-// created[lte] bound (last send + a margin) would read a handful.
+// TestAttackLookUpPastThreeHundred: a customer who paid many times since
+// the recharge (Checkout purchases are made for the same customer, and the
+// look-up may run a day later) has more payment intents in the look-up's
+// window than it lists: past its bound the look-up searches by metadata,
+// and still finds the recharge's payment.
 func TestAttackLookUpPastThreeHundred(t *testing.T) {
 	stub := stripestub.Start(t)
 	client := stripe.NewClient("sk_test_123", stub.URL)
 	ctx := context.Background()
 	since := stub.Now().Add(-10 * time.Minute)
-	if _, err := client.ChargeOffSession(ctx, charge("rch_target", "pm_a")); err != nil {
+	target := charge("rch_target", "pm_a")
+	target.Metadata = map[string]string{credits.RechargeMetadataKey: "rch_target"}
+	if _, err := client.ChargeOffSession(ctx, target); err != nil {
 		t.Fatal(err)
 	}
+	defer stripe.SetMaxRechargePayments(250)() // past it, the look-up searches
 	for i := range 300 {
 		other := charge(fmt.Sprint("rch_other_", i), "pm_a")
 		other.Metadata = map[string]string{credits.RechargeMetadataKey: fmt.Sprint("rch_other_", i)}
@@ -41,16 +40,14 @@ func TestAttackLookUpPastThreeHundred(t *testing.T) {
 	}
 }
 
-// TestAttackLinkKeyWithNewExpiry: a recharge's Checkout link is asked for
-// under the fixed key credits-recharge-checkout-<id>, but with expires_at
-// computed anew from the clock at each try (linkRecharge). When the first
-// request ran and its answer was lost, the retry a minute later carries
-// other parameters: Stripe answers idempotency_error ("Keys for idempotent
-// requests can only be used with the same parameters they were first used
-// with", docs.stripe.com/api/idempotent_requests) until it prunes the key,
-// 24 hours or more later. The link the customer needs is never made
-// meanwhile (see storetest's RechargeAttackLinkNeverMade).
-func TestAttackLinkKeyWithNewExpiry(t *testing.T) {
+// TestLinkRetriedAfterALostAnswer: a recharge's Checkout link is asked for
+// under the fixed key credits-recharge-checkout-<id> with an expiry fixed
+// when the customer was to be asked (Recharge.LinkExpiresAt), so that after
+// a lost answer the worker's next try is the same request, which Stripe
+// answers with the session it made; a try with another expires_at would
+// get idempotency_error until Stripe prunes the key
+// (docs.stripe.com/api/idempotent_requests).
+func TestLinkRetriedAfterALostAnswer(t *testing.T) {
 	stub := stripestub.Start(t)
 	client := stripe.NewClient("sk_test_123", stub.URL)
 	ctx := context.Background()
@@ -65,10 +62,13 @@ func TestAttackLinkKeyWithNewExpiry(t *testing.T) {
 	if _, _, err := client.CreateCheckoutSession(ctx, req); err == nil {
 		t.Fatal("the dropped answer came through")
 	}
-	req.ExpiresAt = req.ExpiresAt.Add(time.Minute) // the worker's next try, a minute later
-	if id, _, err := client.CreateCheckoutSession(ctx, req); err != nil {
-		t.Errorf("the link's retry: %v", err)
-	} else if id == "" {
-		t.Error("no session")
+	id, _, err := client.CreateCheckoutSession(ctx, req) // the worker's next try: the same request
+	if err != nil || id == "" {
+		t.Fatalf("the link's retry: %q %v", id, err)
+	}
+	other := req
+	other.ExpiresAt = req.ExpiresAt.Add(time.Minute)
+	if _, _, err := client.CreateCheckoutSession(ctx, other); err == nil {
+		t.Error("the same key with another expiry was accepted: the stand-in does not model idempotency_error")
 	}
 }

@@ -8,3 +8,10 @@ func SetListBackoff(d time.Duration) (restore func()) {
 	listBackoff = d
 	return func() { listBackoff = before }
 }
+
+// SetMaxRechargePayments lowers the look-up's list bound for a test.
+func SetMaxRechargePayments(n int) (restore func()) {
+	old := maxRechargePayments
+	maxRechargePayments = n
+	return func() { maxRechargePayments = old }
+}

@@ -171,14 +171,18 @@ func (c *Client) ChargeOffSession(ctx context.Context, charge credits.OffSession
 }
 
 // maxRechargePayments bounds how many of a customer's payment intents a
-// look-up reads: a recharge's are made minutes apart, newest first.
-const maxRechargePayments = 300
+// look-up lists (ten pages) before it searches instead (a variable for
+// tests).
+var maxRechargePayments = 1000
 
 // RechargePayments lists the customer's payment intents created at or after
 // since (newest first, as Stripe lists them) and keeps those whose metadata
 // names the recharge. It lists rather than searches: Stripe's search is
-// eventually consistent and may miss an intent made a moment ago, while a
-// list reads what is there.
+// eventually consistent ("less than a minute", up to an hour during
+// outages) and may miss an intent made a moment ago, while a list reads
+// what is there. A customer with more payment intents since than a look-up
+// lists (a busy customer, a worker down for days) is searched instead: by
+// then the recharge's own intents are old enough to be searchable.
 func (c *Client) RechargePayments(ctx context.Context, customerID, rechargeID string, since time.Time) ([]credits.StripePaymentIntent, error) {
 	params := &stripego.PaymentIntentListParams{Customer: stripego.String(customerID),
 		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()}}
@@ -187,15 +191,37 @@ func (c *Client) RechargePayments(ctx context.Context, customerID, rechargeID st
 	read := 0
 	for pi, err := range c.api.V1PaymentIntents.List(ctx, params).All(ctx) {
 		if err != nil {
-			return nil, failure(fmt.Errorf("stripe: list the payment intents of customer %s: %w", customerID, err))
+			return nil, fmt.Errorf("stripe: list the payment intents of customer %s: %w", customerID, failure(err))
 		}
 		if read++; read > maxRechargePayments {
-			return nil, fmt.Errorf("stripe: customer %s has more than %d payment intents since %s", customerID, maxRechargePayments, since.Format(time.RFC3339))
+			return c.searchRechargePayments(ctx, rechargeID)
 		}
-		if pi.Metadata[credits.RechargeMetadataKey] != rechargeID {
-			continue
+		if pi.Metadata[credits.RechargeMetadataKey] == rechargeID {
+			found = append(found, paymentIntentOf(pi))
 		}
-		found = append(found, paymentIntentOf(pi))
+	}
+	return found, nil
+}
+
+// searchRechargePayments finds a recharge's payment intents by Stripe's
+// search on their metadata, whatever their customer.
+func (c *Client) searchRechargePayments(ctx context.Context, rechargeID string) ([]credits.StripePaymentIntent, error) {
+	if strings.ContainsAny(rechargeID, `'"\`) {
+		return nil, fmt.Errorf("stripe: %q cannot be searched", rechargeID)
+	}
+	params := &stripego.PaymentIntentSearchParams{}
+	params.Query = fmt.Sprintf("metadata['%s']:'%s'", credits.RechargeMetadataKey, rechargeID)
+	var found []credits.StripePaymentIntent
+	for pi, err := range c.api.V1PaymentIntents.Search(ctx, params).All(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("stripe: search the payment intents of recharge %s: %w", rechargeID, failure(err))
+		}
+		if len(found) == maxRechargePayments {
+			return nil, fmt.Errorf("stripe: recharge %s has more than %d payment intents", rechargeID, maxRechargePayments)
+		}
+		if pi.Metadata[credits.RechargeMetadataKey] == rechargeID {
+			found = append(found, paymentIntentOf(pi))
+		}
 	}
 	return found, nil
 }

@@ -75,14 +75,14 @@ func (l *lockedAccount) SaveAutoRecharge(a credits.AutoRecharge) error {
 
 const rechargeColumns = `id, account_id, pack_id, quantity, credits, amount, currency, attempt, status, payment_intent,
 	checkout_session_id, action_url, error, next_attempt_at, locked_until, created_at, updated_at,
-	sent_at, customer_id, key_generation, key_spent, soft_retry, link_open`
+	sent_at, customer_id, key_generation, key_spent, soft_retry, link_open, link_expires_at`
 
 func scanRecharge(s scanner) (credits.Recharge, error) {
 	var r credits.Recharge
 	err := s.Scan(&r.ID, &r.AccountID, &r.PackID, &r.Quantity, &r.Credits, &r.Amount, &r.Currency, &r.Attempt, &r.Status,
 		&r.PaymentIntent, &r.CheckoutSessionID, &r.ActionURL, &r.Error, timeValue{&r.NextAttemptAt}, timeValue{&r.LockedUntil},
 		timeValue{&r.CreatedAt}, timeValue{&r.UpdatedAt}, nullTimeValue{&r.SentAt}, &r.CustomerID, &r.KeyGeneration, &r.KeySpent,
-		&r.SoftRetry, &r.LinkOpen)
+		&r.SoftRetry, &r.LinkOpen, nullTimeValue{&r.LinkExpiresAt})
 	return r, err
 }
 
@@ -125,18 +125,18 @@ func (l *lockedAccount) CreateRecharge(r credits.Recharge) error {
 	// The account is locked: its recharges are numbered one at a time.
 	_, err := l.t.exec("record recharge "+r.ID, `INSERT INTO recharges (seq, `+rechargeColumns+`)
 		VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM recharges WHERE account_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			?, ?, ?, ?, ?, ?)`,
+			?, ?, ?, ?, ?, ?, ?)`,
 		l.id(), r.ID, l.id(), r.PackID, r.Quantity, r.Credits, r.Amount,
 		r.Currency, r.Attempt, r.Status, r.PaymentIntent, r.CheckoutSessionID, r.ActionURL, r.Error, l.t.d.Time(r.NextAttemptAt),
 		l.t.d.Time(r.LockedUntil), l.t.d.Time(r.CreatedAt), l.t.d.Time(r.UpdatedAt),
-		l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen)
+		l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen, l.t.d.nullTime(r.LinkExpiresAt))
 	return err
 }
 
 func (l *lockedAccount) UpdateRecharge(r credits.Recharge) error {
 	return l.t.execOne("update recharge "+r.ID, `UPDATE recharges SET status = ?, payment_intent = ?, checkout_session_id = ?,
 		action_url = ?, error = ?, next_attempt_at = ?, locked_until = ?, updated_at = ?, sent_at = ?, customer_id = ?,
-		key_generation = ?, key_spent = ?, soft_retry = ?, link_open = ? WHERE id = ? AND account_id = ?`,
+		key_generation = ?, key_spent = ?, soft_retry = ?, link_open = ?, link_expires_at = ? WHERE id = ? AND account_id = ?`,
 		r.Status, r.PaymentIntent, r.CheckoutSessionID, r.ActionURL, r.Error, l.t.d.Time(r.NextAttemptAt), l.t.d.Time(r.LockedUntil),
-		l.t.d.Time(r.UpdatedAt), l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen, r.ID, l.id())
+		l.t.d.Time(r.UpdatedAt), l.t.d.nullTime(r.SentAt), r.CustomerID, r.KeyGeneration, r.KeySpent, r.SoftRetry, r.LinkOpen, l.t.d.nullTime(r.LinkExpiresAt), r.ID, l.id())
 }

@@ -9,13 +9,16 @@
 -- one only after a look-up found nothing); key_spent: the key can only
 -- replay an error (a saved 500, an idempotency_error); soft_retry: this attempt is the one sooner retry after a
 -- transient decline; link_open: its Checkout link may still be paid (the
--- worker expires it once the recharge ended otherwise).
+-- worker expires it once the recharge ended otherwise); link_expires_at: when
+-- the link asked for expires, fixed once so that every try of the request
+-- carries the same parameters under its idempotency key.
 ALTER TABLE recharges ADD COLUMN sent_at INTEGER;
 ALTER TABLE recharges ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE recharges ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE recharges ADD COLUMN key_spent BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE recharges ADD COLUMN soft_retry BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE recharges ADD COLUMN link_open BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE recharges ADD COLUMN link_expires_at INTEGER;
 UPDATE recharges SET link_open = TRUE WHERE status = 'action_required' AND checkout_session_id <> '';
 -- A pending recharge may have been sent before: look it up before sending.
 UPDATE recharges SET sent_at = created_at WHERE status = 'pending';
@@ -32,6 +35,7 @@ ALTER TABLE auto_recharge ADD COLUMN customer_generation INTEGER NOT NULL DEFAUL
 ALTER TABLE auto_recharge DROP COLUMN customer_generation;
 DROP INDEX recharges_due;
 CREATE INDEX recharges_due ON recharges (next_attempt_at) WHERE status IN ('pending', 'action_required');
+ALTER TABLE recharges DROP COLUMN link_expires_at;
 ALTER TABLE recharges DROP COLUMN link_open;
 ALTER TABLE recharges DROP COLUMN soft_retry;
 ALTER TABLE recharges DROP COLUMN key_spent;
