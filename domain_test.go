@@ -35,7 +35,13 @@ func TestOwed(t *testing.T) {
 		{"a snapshot below the refunds seen adds nothing", with(bought, func(p *Payment) { p.ChargeRefunded = 100 }), []PaymentRefund{refund("re_1", 200, "failed")}, nil, 200},
 		{"an open dispute holds the money", bought, nil, []PaymentDispute{dispute(1000, "needs_response")}, 0},
 		{"an inquiry holds nothing", bought, nil, []PaymentDispute{dispute(1000, "warning_needs_response")}, 200},
+		{"an inquiry whose funds were withdrawn holds them", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "warning_under_review", Withdrawn: true}}, 0},
+		{"reinstated funds are given back", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "warning_closed", Withdrawn: true, Reinstated: true}}, 200},
 		{"a won dispute gives it back", bought, nil, []PaymentDispute{dispute(1000, "won")}, 200},
+		{"a won dispute gives it back, its reinstatement not seen", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "won", Withdrawn: true}}, 200},
 		{"a lost dispute keeps it", bought, nil, []PaymentDispute{dispute(400, "lost")}, 120},
 		{"refund and lost dispute capped at the charge", bought, []PaymentRefund{refund("re_1", 500, "succeeded")}, []PaymentDispute{dispute(1000, "lost")}, 0},
 		{"charge in another currency than the purchase", Payment{Credits: 200, PaidAmount: 500, Currency: "usd", ChargeAmount: 75000, ChargeCurrency: "jpy"},
@@ -77,6 +83,24 @@ func TestFactsOnlyMoveForward(t *testing.T) {
 	}
 	if d.Status != "lost" || !d.Withdrawn {
 		t.Errorf("dispute %+v, want lost and withdrawn", d)
+	}
+	// An inquiry and a chargeback are two tracks: any chargeback status
+	// supersedes any inquiry status, whatever the order they arrive in.
+	for _, order := range [][]string{
+		{"warning_under_review", "needs_response", "warning_closed"},
+		{"warning_closed", "needs_response", "warning_under_review"},
+		{"needs_response", "warning_closed", "warning_needs_response"},
+	} {
+		var d PaymentDispute
+		exists := false
+		for _, status := range order {
+			var changed bool
+			d, changed = mergeDispute(d, exists, PaymentDispute{Status: status})
+			exists = exists || changed
+		}
+		if d.Status != "needs_response" {
+			t.Errorf("dispute after %v is %s, want needs_response", order, d.Status)
+		}
 	}
 }
 

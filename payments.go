@@ -79,31 +79,43 @@ func refundCounts(status string) bool {
 	return status == "pending" || status == "requires_action" || status == "succeeded"
 }
 
-// disputeRank orders a dispute's statuses: open (an inquiry or a dispute
-// that needs a response), under review, then closed.
+// disputeRank orders a dispute's statuses on two tracks. An inquiry
+// (warning_*) may escalate to a chargeback on the same dispute id, never the
+// other way: any chargeback status ranks above any inquiry status, so that an
+// inquiry's event that arrives late cannot hide the chargeback. Within each
+// track a status moves forward only: open, under review, closed.
 func disputeRank(status string) int {
 	switch status {
-	case "warning_needs_response", "needs_response":
+	case "warning_needs_response":
 		return 1
-	case "warning_under_review", "under_review":
+	case "warning_under_review":
 		return 2
-	case "warning_closed", "won", "lost", "charge_refunded", "prevented":
+	case "warning_closed", "charge_refunded":
 		return 3
+	case "needs_response":
+		return 11
+	case "under_review":
+		return 12
+	case "won", "lost", "prevented":
+		return 13
 	}
 	return 0
 }
 
-// disputeWithdraws reports whether a dispute holds the payment's money: a
-// lost one keeps it, an open one holds it (unless Stripe gave it back), an
-// inquiry (warning_*) and a won one do not.
+// disputeWithdraws reports whether a dispute holds the payment's money. A
+// lost chargeback keeps it and a won one gives it back; an open chargeback
+// holds it unless Stripe said it was reinstated. Otherwise (an inquiry, or a
+// status not known) what Stripe said of the funds decides: withdrawn and
+// not reinstated holds them, whatever the inquiry said before, since a
+// funds_withdrawn may arrive before the escalation's own event.
 func disputeWithdraws(d PaymentDispute) bool {
 	switch d.Status {
 	case "lost":
 		return true
+	case "won":
+		return false
 	case "needs_response", "under_review":
 		return !d.Reinstated
-	case "won", "warning_needs_response", "warning_under_review", "warning_closed", "charge_refunded", "prevented":
-		return false
 	}
 	return d.Withdrawn && !d.Reinstated
 }

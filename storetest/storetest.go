@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 		{"RefundAfterSpendingLeavesDebt", testRefundAfterSpendingLeavesDebt},
 		{"RefundWithAHoldOpen", testRefundWithAHoldOpen},
 		{"Disputes", testDisputes},
+		{"DisputeEscalation", testDisputeEscalation},
+		{"DisputeEventsInEveryOrder", testDisputeEventsInEveryOrder},
 		{"PaymentsInAnyOrder", testPaymentsInAnyOrder},
 		{"NamedPaymentCases", testNamedPaymentCases},
 		{"SoldVersusPaid", testSoldVersusPaid},
