@@ -63,6 +63,31 @@ func TestOwed(t *testing.T) {
 	}
 }
 
+func TestToPost(t *testing.T) {
+	tests := []struct {
+		name                  string
+		owed, expired, posted int64
+		want                  int64
+	}{
+		{"nothing changed", 100, 0, 100, 100},
+		{"a full refund takes all back", 0, 0, 100, 0},
+		{"a full refund after the lot expired takes nothing", 0, 100, 100, 100},
+		{"70 expired, 30 spent: a full refund takes the 30", 0, 70, 100, 70},
+		{"a half refund takes no more than did not expire", 50, 70, 100, 70},
+		{"a take-back before the expiry stays", 50, 50, 50, 50},
+		{"a give-back brings it up to what is owed", 100, 100, 0, 100},
+		{"a give-back after a take-back bounded by expiry", 100, 70, 70, 100},
+		{"more than expired, already taken, stays", 0, 60, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := toPost(tt.owed, tt.expired, tt.posted); got != tt.want {
+				t.Errorf("toPost(%d, %d, %d) = %d, want %d", tt.owed, tt.expired, tt.posted, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestFactsOnlyMoveForward(t *testing.T) {
 	var known PaymentRefund
 	exists := false

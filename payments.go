@@ -164,6 +164,33 @@ func Owed(p Payment, refunds []PaymentRefund, disputes []PaymentDispute) int64 {
 	return p.Credits - int64(q)
 }
 
+// toPost is what a payment's purchase, take-back and give-back entries sum
+// to (its posted) once reconciled: what its facts owe, or more by at most
+// what expired of its own lot (expired, the credits its linked expiry
+// entries took). Expired credits have left the account already; taking the
+// refunded share of them back again would take them twice, so a take-back
+// stops at max(owed, expired), and a give-back brings posted up to owed.
+// Between those bounds nothing moves. From the credits bought (never fewer
+// than expired), any order of the same facts ends at max(owed, expired).
+func toPost(owed, expired, posted int64) int64 {
+	if posted < owed {
+		return owed
+	}
+	return min(posted, max(owed, expired))
+}
+
+// expiredOf is how many credits of a payment's own lot expired: what its
+// expiry entries, among the entries it posted, took.
+func expiredOf(entries []Entry) int64 {
+	var expired int64
+	for _, e := range entries {
+		if e.Kind == EntryExpiry {
+			expired -= e.Amount
+		}
+	}
+	return expired
+}
+
 // satAdd adds two non-negative amounts, saturating instead of overflowing.
 func satAdd(a, b int64) int64 {
 	if b > 0 && a > (1<<63-1)-b {
