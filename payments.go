@@ -129,6 +129,10 @@ func disputeWithdraws(d PaymentDispute) bool {
 // one; withdrawn counts the disputes that hold the money. Both are in the
 // charge's own currency (the session's total stands in for the charge until
 // the charge is known); a fact in another currency waits for the charge.
+//
+// Owed is what the facts owe; the payment's entries may hold more, by what
+// expired of its lot, since expired credits are not taken twice (toPost):
+// invariant 6 is owed ≤ posted ≤ max(owed, expired).
 func Owed(p Payment, refunds []PaymentRefund, disputes []PaymentDispute) int64 {
 	if p.Credits <= 0 {
 		return 0

@@ -31,6 +31,15 @@ func TestPaymentsMigration(t *testing.T) {
 	storetest.TestPaymentsMigration(t, db, 3, "now()")
 }
 
+func TestExpiryEntriesMigration(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestExpiryEntriesMigration(t, db, 20)
+}
+
 // TestHeldBackWrites checks the writes that go out with the next statement or
 // the commit (conn.Defer): a key taken meanwhile by another transaction asks
 // for a retry; a held-back write that fails fails the transaction, writes
