@@ -242,7 +242,10 @@ type PaymentView struct {
 	Refunds  []PaymentRefund  `json:"refunds"`
 	Disputes []PaymentDispute `json:"disputes"`
 	Owed     int64            `json:"owed"`
-	Entries  []Entry          `json:"entries"`
+	// Expired is what expired of the payment's lot: its entries may hold
+	// more than owed by up to that much (toPost).
+	Expired int64   `json:"expired"`
+	Entries []Entry `json:"entries"`
 }
 
 // GetPayment returns a payment, found by its id (pi_…, ch_…) or by the id of
@@ -272,6 +275,6 @@ func (s *Service) GetPayment(ctx context.Context, id string) (PaymentView, error
 		v.Entries, err = tx.PaymentEntries(v.Payment.ID)
 		return err
 	})
-	v.Owed = Owed(v.Payment, v.Refunds, v.Disputes)
+	v.Owed, v.Expired = Owed(v.Payment, v.Refunds, v.Disputes), expiredOf(v.Entries)
 	return v, err
 }

@@ -185,8 +185,9 @@ func testDisputeWonAfterExpiry(t *testing.T, open Opener) {
 	}
 }
 
-// testDisputeAfterExpiry: a dispute lost, then won, after the credits
-// expired unused takes nothing and gives nothing.
+// testDisputeAfterExpiry: a dispute whose funds are withdrawn, then
+// reinstated when it is won, after the credits expired unused, takes nothing
+// and gives nothing.
 func testDisputeAfterExpiry(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.expiringPack()
@@ -197,17 +198,20 @@ func testDisputeAfterExpiry(t *testing.T, open Opener) {
 	f.receive(testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "dp_1", "pi_1", 500, "needs_response"))
 	f.wantDebt("u1", 40, 40, 0)
 	f.verify()
-	f.receive(testkit.Dispute("evt_d2", credits.EventDisputeClosed, "dp_1", "pi_1", 500, "lost"))
+	f.receive(testkit.Dispute("evt_d2", credits.EventDisputeUpdated, "dp_1", "pi_1", 500, "under_review"))
 	f.wantDebt("u1", 40, 40, 0)
 	f.receive(testkit.Dispute("evt_d3", credits.EventDisputeFundsReinstated, "dp_1", "pi_1", 500, "won"))
+	f.receive(testkit.Dispute("evt_d4", credits.EventDisputeClosed, "dp_1", "pi_1", 500, "won"))
 	f.wantDebt("u1", 40, 40, 0)
-	var entries []credits.Entry
-	err := f.db.View(context.Background(), func(tx credits.Tx) (err error) { entries, err = tx.PaymentEntries("pi_1"); return err })
+	view, err := f.svc.GetPayment(context.Background(), "pi_1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if view.Owed != 100 || view.Expired != 100 || view.Payment.Posted != 100 {
+		t.Errorf("payment: owed %d, expired %d, posted %d; want 100 each", view.Owed, view.Expired, view.Payment.Posted)
+	}
 	var kinds []string
-	for _, e := range entries {
+	for _, e := range view.Entries {
 		kinds = append(kinds, fmt.Sprintf("%s %d", e.Kind, e.Amount))
 	}
 	if got, want := fmt.Sprint(kinds), "[purchase 100 expiry -100]"; got != want {

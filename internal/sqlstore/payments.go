@@ -36,7 +36,12 @@ func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, bool, error
 	if n == 1 {
 		return created, true, nil
 	}
-	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
+	// FOR NO KEY UPDATE serialises the payment's events as FOR UPDATE would,
+	// but lets a settling account link an expiry entry to the payment
+	// (LinkPurchaseLotEntry: the foreign key takes FOR KEY SHARE) while an
+	// event holds the payment and waits for that account: under FOR UPDATE
+	// the two waited for each other.
+	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_no_key_update}`, id)
 	return p, false, err
 }
 
