@@ -145,7 +145,7 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	if post == p.Posted {
 		return EventProcessed, fmt.Sprintf("%d credits of the payment expired: nothing left to take back", expired), nil
 	}
-	account, entry, err := s.post(tx, locked, account, p, entries, post-p.Posted, kind, reference, now)
+	account, entry, err := postDifference(tx, locked, account, p, entries, post-p.Posted, kind, reference, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -170,10 +170,10 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	return EventProcessed, "", s.watchAgain(tx, account.ID, now)
 }
 
-// post writes one entry that takes diff credits back (diff < 0) or gives
-// them back (diff > 0) for payment p, and returns the account as it leaves
-// it with the entry.
-func (s *Service) post(tx Tx, locked LockedAccount, account Account, p Payment, entries []Entry, diff int64, kind, reference string, now time.Time) (Account, Entry, error) {
+// postDifference writes one entry that takes diff credits back (diff < 0)
+// or gives them back (diff > 0) for payment p, whose entries are given, and
+// returns the account as it leaves it with the entry.
+func postDifference(tx Tx, locked LockedAccount, account Account, p Payment, entries []Entry, diff int64, kind, reference string, now time.Time) (Account, Entry, error) {
 	var own *Lot
 	lot, err := locked.LotByReference(EntryPurchase, p.SessionID)
 	if err == nil {

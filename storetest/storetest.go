@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"RefundAfterExpiry", testRefundAfterExpiry},
 		{"RefundBeforeExpiry", testRefundBeforeExpiry},
 		{"RefundFailedAfterExpiry", testRefundFailedAfterExpiry},
+		{"RefundWithAHoldAcrossExpiry", testRefundWithAHoldAcrossExpiry},
 		{"DisputeWonAfterExpiry", testDisputeWonAfterExpiry},
 		{"DisputeAfterExpiry", testDisputeAfterExpiry},
 		{"DisputeEventsAroundExpiryInEveryOrder", testDisputeEventsAroundExpiryInEveryOrder},

@@ -285,3 +285,29 @@ func (f *fixture) lotByReference(accountID, source, reference string) credits.Lo
 	}
 	return lot
 }
+
+// testRefundWithAHoldAcrossExpiry: a refund while a hold reserves the
+// purchase's credits leaves the held part as debt; the hold outlives the
+// lot, so on its release those credits expire (more than the refund left
+// posted), and verify stays clean. When the refund then fails, its credits
+// pay the debt and the rest goes back into the expired lot: the account
+// ends where it would have without the refund.
+func testRefundWithAHoldAcrossExpiry(t *testing.T, open Opener) {
+	refund := func(id, eventType, status string) []byte {
+		return stripeEvent(id, eventType, 1_800_000_100, map[string]any{"id": "re_1", "object": "refund", "amount": 500,
+			"currency": "usd", "status": status, "charge": "ch_1", "payment_intent": "pi_1"})
+	}
+	f := newFixture(t, open)
+	f.expiringPack()
+	f.account("u1", "u1@example.com")
+	expires := f.buyExpiring("cs_1", "u1", "pi_1")
+	f.now = f.now.Add(time.Hour)
+	f.hold("u1", 60, 30*24*time.Hour) // released an hour after the lot expires
+	f.receive(refund("evt_r1", credits.EventRefundCreated, "pending"))
+	f.wantDebt("u1", 0, -60, 60)
+	f.pastExpiry(expires)
+	f.wantDebt("u1", -60, -60, 60)
+	f.verify()
+	f.receive(refund("evt_r2", credits.EventRefundFailed, "failed"))
+	f.wantDebt("u1", 0, 0, 0)
+}
