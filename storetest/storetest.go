@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"RefundBeforeExpiry", testRefundBeforeExpiry},
 		{"RefundFailedAfterExpiry", testRefundFailedAfterExpiry},
 		{"RefundWithAHoldAcrossExpiry", testRefundWithAHoldAcrossExpiry},
+		{"VerifyCountsExpiredCredits", testVerifyCountsExpiredCredits},
 		{"DisputeWonAfterExpiry", testDisputeWonAfterExpiry},
 		{"DisputeAfterExpiry", testDisputeAfterExpiry},
 		{"DisputeEventsAroundExpiryInEveryOrder", testDisputeEventsAroundExpiryInEveryOrder},

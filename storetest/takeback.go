@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -310,4 +311,39 @@ func testRefundWithAHoldAcrossExpiry(t *testing.T, open Opener) {
 	f.verify()
 	f.receive(refund("evt_r2", credits.EventRefundFailed, "failed"))
 	f.wantDebt("u1", 0, 0, 0)
+}
+
+// testVerifyCountsExpiredCredits: verify accepts a payment that holds more
+// than its facts owe by what expired of its lot, and reports it when that
+// expiry is not the payment's.
+func testVerifyCountsExpiredCredits(t *testing.T, open Opener) {
+	db := open(t)
+	f := &fixture{t: t, db: db, now: fixtureNow} // no verify at the end: this test breaks invariant 6
+	f.svc = credits.NewService(db)
+	f.svc.Now = func() time.Time { return f.now }
+	f.expiringPack()
+	f.account("u1", "u1@example.com")
+	expires := f.buyExpiring("cs_1", "u1", "pi_1")
+	if _, err := f.debit("u1", 30); err != nil {
+		t.Fatal(err)
+	}
+	f.pastExpiry(expires)
+	f.receive(fullRefund("evt_r"))
+	f.wantDebt("u1", -30, -30, 30)
+	ctx := context.Background()
+	if got, err := f.svc.Verify(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("verify: %+v (%v), want nothing", got, err)
+	}
+	raw, ok := db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec: the test needs raw SQL to unlink an expiry", db)
+	}
+	if err := raw.Exec(ctx, `DELETE FROM payment_entries WHERE entry_id IN (SELECT id FROM entries WHERE kind = 'expiry')`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Verify(ctx)
+	want := []credits.Violation{{Invariant: 6, AccountID: "u1", Message: "payment pi_1 posted 70, but its facts owe 0"}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("verify with the expiry unlinked: %+v (%v), want %+v", got, err, want)
+	}
 }
