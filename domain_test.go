@@ -35,7 +35,13 @@ func TestOwed(t *testing.T) {
 		{"a snapshot below the refunds seen adds nothing", with(bought, func(p *Payment) { p.ChargeRefunded = 100 }), []PaymentRefund{refund("re_1", 200, "failed")}, nil, 200},
 		{"an open dispute holds the money", bought, nil, []PaymentDispute{dispute(1000, "needs_response")}, 0},
 		{"an inquiry holds nothing", bought, nil, []PaymentDispute{dispute(1000, "warning_needs_response")}, 200},
+		{"an inquiry whose funds were withdrawn holds them", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "warning_under_review", Withdrawn: true}}, 0},
+		{"reinstated funds are given back", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "warning_closed", Withdrawn: true, Reinstated: true}}, 200},
 		{"a won dispute gives it back", bought, nil, []PaymentDispute{dispute(1000, "won")}, 200},
+		{"a won dispute gives it back, its reinstatement not seen", bought, nil,
+			[]PaymentDispute{{Amount: 1000, Currency: "usd", Status: "won", Withdrawn: true}}, 200},
 		{"a lost dispute keeps it", bought, nil, []PaymentDispute{dispute(400, "lost")}, 120},
 		{"refund and lost dispute capped at the charge", bought, []PaymentRefund{refund("re_1", 500, "succeeded")}, []PaymentDispute{dispute(1000, "lost")}, 0},
 		{"charge in another currency than the purchase", Payment{Credits: 200, PaidAmount: 500, Currency: "usd", ChargeAmount: 75000, ChargeCurrency: "jpy"},
@@ -52,6 +58,31 @@ func TestOwed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Owed(tt.payment, tt.refunds, tt.disputes); got != tt.want {
 				t.Errorf("Owed = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestToPost(t *testing.T) {
+	tests := []struct {
+		name                  string
+		owed, expired, posted int64
+		want                  int64
+	}{
+		{"nothing changed", 100, 0, 100, 100},
+		{"a full refund takes all back", 0, 0, 100, 0},
+		{"a full refund after the lot expired takes nothing", 0, 100, 100, 100},
+		{"70 expired, 30 spent: a full refund takes the 30", 0, 70, 100, 70},
+		{"a half refund takes no more than did not expire", 50, 70, 100, 70},
+		{"a take-back before the expiry stays", 50, 50, 50, 50},
+		{"a give-back brings it up to what is owed", 100, 100, 0, 100},
+		{"a give-back after a take-back bounded by expiry", 100, 70, 70, 100},
+		{"more than expired, already taken, stays", 0, 60, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := toPost(tt.owed, tt.expired, tt.posted); got != tt.want {
+				t.Errorf("toPost(%d, %d, %d) = %d, want %d", tt.owed, tt.expired, tt.posted, got, tt.want)
 			}
 		})
 	}
@@ -77,6 +108,24 @@ func TestFactsOnlyMoveForward(t *testing.T) {
 	}
 	if d.Status != "lost" || !d.Withdrawn {
 		t.Errorf("dispute %+v, want lost and withdrawn", d)
+	}
+	// An inquiry and a chargeback are two tracks: any chargeback status
+	// supersedes any inquiry status, whatever the order they arrive in.
+	for _, order := range [][]string{
+		{"warning_under_review", "needs_response", "warning_closed"},
+		{"warning_closed", "needs_response", "warning_under_review"},
+		{"needs_response", "warning_closed", "warning_needs_response"},
+	} {
+		var d PaymentDispute
+		exists := false
+		for _, status := range order {
+			var changed bool
+			d, changed = mergeDispute(d, exists, PaymentDispute{Status: status})
+			exists = exists || changed
+		}
+		if d.Status != "needs_response" {
+			t.Errorf("dispute after %v is %s, want needs_response", order, d.Status)
+		}
 	}
 }
 

@@ -264,6 +264,13 @@ func expireLots(locked LockedAccount, account Account, now time.Time) (Account, 
 		if err := locked.AddLotDraws(entry.ID, []LotAmount{{LotID: lot.ID, Amount: expired}}); err != nil {
 			return account, err
 		}
+		if lot.Source == EntryPurchase {
+			// The payment that bought the lot counts what of it expired: a
+			// take-back never takes those credits again (toPost).
+			if err := locked.LinkPurchaseLotEntry(entry.ID, lot.Reference); err != nil {
+				return account, err
+			}
+		}
 		if err := emit(locked, OutCreditsExpired, map[string]any{"lot_id": lot.ID, "amount": expired, "entry": entry}, now); err != nil {
 			return account, err
 		}

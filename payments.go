@@ -79,31 +79,43 @@ func refundCounts(status string) bool {
 	return status == "pending" || status == "requires_action" || status == "succeeded"
 }
 
-// disputeRank orders a dispute's statuses: open (an inquiry or a dispute
-// that needs a response), under review, then closed.
+// disputeRank orders a dispute's statuses on two tracks. An inquiry
+// (warning_*) may escalate to a chargeback on the same dispute id, never the
+// other way: any chargeback status ranks above any inquiry status, so that an
+// inquiry's event that arrives late cannot hide the chargeback. Within each
+// track a status moves forward only: open, under review, closed.
 func disputeRank(status string) int {
 	switch status {
-	case "warning_needs_response", "needs_response":
+	case "warning_needs_response":
 		return 1
-	case "warning_under_review", "under_review":
+	case "warning_under_review":
 		return 2
-	case "warning_closed", "won", "lost", "charge_refunded", "prevented":
+	case "warning_closed", "charge_refunded":
 		return 3
+	case "needs_response":
+		return 11
+	case "under_review":
+		return 12
+	case "won", "lost", "prevented":
+		return 13
 	}
 	return 0
 }
 
-// disputeWithdraws reports whether a dispute holds the payment's money: a
-// lost one keeps it, an open one holds it (unless Stripe gave it back), an
-// inquiry (warning_*) and a won one do not.
+// disputeWithdraws reports whether a dispute holds the payment's money. A
+// lost chargeback keeps it and a won one gives it back; an open chargeback
+// holds it unless Stripe said it was reinstated. Otherwise (an inquiry, or a
+// status not known) what Stripe said of the funds decides: withdrawn and
+// not reinstated holds them, whatever the inquiry said before, since a
+// funds_withdrawn may arrive before the escalation's own event.
 func disputeWithdraws(d PaymentDispute) bool {
 	switch d.Status {
 	case "lost":
 		return true
+	case "won":
+		return false
 	case "needs_response", "under_review":
 		return !d.Reinstated
-	case "won", "warning_needs_response", "warning_under_review", "warning_closed", "charge_refunded", "prevented":
-		return false
 	}
 	return d.Withdrawn && !d.Reinstated
 }
@@ -117,6 +129,10 @@ func disputeWithdraws(d PaymentDispute) bool {
 // one; withdrawn counts the disputes that hold the money. Both are in the
 // charge's own currency (the session's total stands in for the charge until
 // the charge is known); a fact in another currency waits for the charge.
+//
+// Owed is what the facts owe; the payment's entries may hold more, by what
+// expired of its lot, since expired credits are not taken twice (toPost):
+// invariant 6 is owed ≤ posted ≤ max(owed, expired).
 func Owed(p Payment, refunds []PaymentRefund, disputes []PaymentDispute) int64 {
 	if p.Credits <= 0 {
 		return 0
@@ -150,6 +166,33 @@ func Owed(p Payment, refunds []PaymentRefund, disputes []PaymentDispute) int64 {
 	hi, lo := bits.Mul64(uint64(p.Credits), uint64(taken))
 	q, _ := bits.Div64(hi, lo, uint64(base)) // hi < base because taken ≤ base
 	return p.Credits - int64(q)
+}
+
+// toPost is what a payment's purchase, take-back and give-back entries sum
+// to (its posted) once reconciled: what its facts owe, or more by at most
+// what expired of its own lot (expired, the credits its linked expiry
+// entries took). Expired credits have left the account already; taking the
+// refunded share of them back again would take them twice, so a take-back
+// stops at max(owed, expired), and a give-back brings posted up to owed.
+// Between those bounds nothing moves. From the credits bought (never fewer
+// than expired), any order of the same facts ends at max(owed, expired).
+func toPost(owed, expired, posted int64) int64 {
+	if posted < owed {
+		return owed
+	}
+	return min(posted, max(owed, expired))
+}
+
+// expiredOf is how many credits of a payment's own lot expired: what its
+// expiry entries, among the entries it posted, took.
+func expiredOf(entries []Entry) int64 {
+	var expired int64
+	for _, e := range entries {
+		if e.Kind == EntryExpiry {
+			expired -= e.Amount
+		}
+	}
+	return expired
 }
 
 // satAdd adds two non-negative amounts, saturating instead of overflowing.
@@ -199,7 +242,10 @@ type PaymentView struct {
 	Refunds  []PaymentRefund  `json:"refunds"`
 	Disputes []PaymentDispute `json:"disputes"`
 	Owed     int64            `json:"owed"`
-	Entries  []Entry          `json:"entries"`
+	// Expired is what expired of the payment's lot: its entries may hold
+	// more than owed by up to that much (toPost).
+	Expired int64   `json:"expired"`
+	Entries []Entry `json:"entries"`
 }
 
 // GetPayment returns a payment, found by its id (pi_…, ch_…) or by the id of
@@ -229,6 +275,6 @@ func (s *Service) GetPayment(ctx context.Context, id string) (PaymentView, error
 		v.Entries, err = tx.PaymentEntries(v.Payment.ID)
 		return err
 	})
-	v.Owed = Owed(v.Payment, v.Refunds, v.Disputes)
+	v.Owed, v.Expired = Owed(v.Payment, v.Refunds, v.Disputes), expiredOf(v.Entries)
 	return v, err
 }

@@ -106,10 +106,15 @@ func (s *Service) applyDispute(tx Tx, in StripeEvent, now time.Time) (status, re
 	return s.reconcile(tx, p, EntryDispute, d.ID, now)
 }
 
-// reconcile posts to the ledger the difference between what a payment owes
-// its account and what the ledger holds for it: a take-back (credits already
-// spent become debt) or a give-back. A payment whose purchase is not known
-// yet keeps its facts until it is. The payment must be locked.
+// reconcile posts to the ledger the difference between what a payment's
+// entries hold (posted) and what they must hold (toPost): what its facts owe,
+// or more by what of its own lot expired, since credits that expired have
+// left the account already and are never taken twice. A take-back takes
+// what the payment's own lot still holds, then other credits for those it
+// spent (the rest is debt); a give-back returns what take-backs took in the
+// reverse order, the own lot's share into that lot with its expiry. A
+// payment whose purchase is not known yet keeps its facts until it is. The
+// payment must be locked.
 func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.Time) (status, reason string, err error) {
 	if p.AccountID == "" || p.Credits == 0 {
 		return EventProcessed, "recorded; the payment's purchase is not known yet", nil
@@ -124,64 +129,118 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	}
 	owed := Owed(p, refunds, disputes)
 	if owed == p.Posted {
-		return EventProcessed, "", nil
+		return EventProcessed, "", nil // what expired cannot move it: posted is within its bounds
 	}
+	// Settled first, so that credits of the lot that expired by now count.
 	locked, account, err := s.settle(tx, p.AccountID, now)
 	if err != nil {
 		return "", "", err
 	}
-	var entry Entry
-	if diff := owed - p.Posted; diff < 0 {
-		entry = Entry{Kind: kind, Reference: reference, CreatedAt: now,
-			Description: fmt.Sprintf("%d credits of session %s taken back (%s %s)", -diff, p.SessionID, kind, reference)}
-		if _, entry, err = takeBack(locked, account, p.SessionID, entry, -diff); err != nil {
-			return "", "", err
-		}
-	} else {
-		lot := Lot{AccountID: account.ID, Amount: diff, Source: kind, Reference: reference, CreatedAt: now}
-		entry = Entry{AccountID: account.ID, Amount: diff, Kind: kind, Reference: reference, CreatedAt: now,
-			Description: fmt.Sprintf("%d credits of session %s given back (%s %s)", diff, p.SessionID, kind, reference)}
-		if _, entry, _, err = addLot(locked, account, entry, lot); err != nil {
-			return "", "", err
-		}
+	entries, err := tx.PaymentEntries(p.ID)
+	if err != nil {
+		return "", "", err
+	}
+	expired := expiredOf(entries)
+	post := toPost(owed, expired, p.Posted)
+	if post == p.Posted {
+		return EventProcessed, fmt.Sprintf("%d credits of the payment expired: nothing left to take back", expired), nil
+	}
+	account, entry, err := postDifference(tx, locked, account, p, entries, post-p.Posted, kind, reference, now)
+	if err != nil {
+		return "", "", err
 	}
 	if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
 		return "", "", err
 	}
-	if err := locked.SetPaymentPosted(p.ID, owed); err != nil {
+	if err := locked.SetPaymentPosted(p.ID, post); err != nil {
 		return "", "", err
 	}
 	eventType := OutPaymentRefunded
 	if kind == EntryDispute {
 		eventType = OutPaymentDisputed
-		if owed > p.Posted {
+		if post > p.Posted {
 			eventType = OutPaymentDisputeClosed // credits given back: the dispute closed in the account's favour
 		}
 	}
-	object := map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "reference": reference, "credits": owed - p.Posted, "owed": owed, "entry": entry}
+	object := map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "reference": reference, "credits": post - p.Posted,
+		"owed": owed, "expired": expired, "entry": entry}
 	if err := emit(locked, eventType, object, now); err != nil {
 		return "", "", err
 	}
-	return EventProcessed, "", s.watchAgain(tx, p.AccountID, now)
+	return EventProcessed, "", s.watchAgain(tx, account.ID, now)
+}
+
+// postDifference writes one entry that takes diff credits back (diff < 0)
+// or gives them back (diff > 0) for payment p, whose entries are given, and
+// returns the account as it leaves it with the entry.
+func postDifference(tx Tx, locked LockedAccount, account Account, p Payment, entries []Entry, diff int64, kind, reference string, now time.Time) (Account, Entry, error) {
+	var own *Lot
+	lot, err := locked.LotByReference(EntryPurchase, p.SessionID)
+	if err == nil {
+		own = &lot
+	} else if !errors.Is(err, ErrNotFound) {
+		return account, Entry{}, fmt.Errorf("read the lot of payment %s: %w", p.ID, err)
+	}
+	entry := Entry{Kind: kind, Reference: reference, CreatedAt: now}
+	if diff < 0 {
+		entry.Description = fmt.Sprintf("%d credits of session %s taken back (%s %s)", -diff, p.SessionID, kind, reference)
+		return takeBack(locked, account, own, entry, -diff)
+	}
+	entry.Description = fmt.Sprintf("%d credits of session %s given back (%s %s)", diff, p.SessionID, kind, reference)
+	elsewhere := diff
+	if own != nil {
+		if elsewhere, err = takenElsewhere(tx, entries, own.ID); err != nil {
+			return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
+		}
+	}
+	return giveBack(locked, account, own, elsewhere, entry, diff)
+}
+
+// takenElsewhere replays a payment's take-backs and give-backs, oldest
+// first, and returns how much of what they took back, net, came from
+// elsewhere than the payment's own lot (the account's other lots, or debt):
+// a take-back draws the own lot first, so a give-back returns what came from
+// elsewhere first.
+func takenElsewhere(tx Tx, entries []Entry, ownLotID int64) (int64, error) {
+	var elsewhere int64
+	for _, e := range entries {
+		if e.Kind != EntryRefund && e.Kind != EntryDispute {
+			continue
+		}
+		if e.Amount >= 0 {
+			elsewhere -= min(e.Amount, elsewhere)
+			continue
+		}
+		draws, err := tx.EntryDraws(e.ID)
+		if err != nil {
+			return 0, err
+		}
+		elsewhere -= e.Amount
+		for _, d := range draws {
+			if d.LotID == ownLotID {
+				elsewhere -= d.Amount
+			}
+		}
+	}
+	return elsewhere, nil
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
-// purchase's own lot, then its other unreserved credits in burn-down order;
-// what they cannot cover becomes debt. It writes entry (its amount, account
-// and balance are set here) with the lots it drew from.
-func takeBack(locked LockedAccount, account Account, sessionID string, entry Entry, amount int64) (Account, Entry, error) {
+// payment's own lot (own, nil when it has none) unless it expired, then the
+// account's other unreserved credits in burn-down order; what they cannot
+// cover becomes debt. It writes entry (its amount, account and balance are
+// set here) with the lots it drew from.
+func takeBack(locked LockedAccount, account Account, own *Lot, entry Entry, amount int64) (Account, Entry, error) {
 	var draws []LotAmount
 	left := amount
-	own, err := locked.LotByReference(EntryPurchase, sessionID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return account, entry, err
-	}
-	if take := min(left, own.Spendable()); err == nil && take > 0 && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
-		if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
-			return account, entry, err
+	if own != nil && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
+		if take := min(left, own.Spendable()); take > 0 {
+			if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
+				return account, entry, err
+			}
+			draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
+			left -= take
 		}
-		draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
-		left -= take
 	}
 	// The own lot is emptied before the others are read, so no lot is drawn twice.
 	unreserved := account.Balance - account.Held + account.Debt - (amount - left)
@@ -197,7 +256,7 @@ func takeBack(locked LockedAccount, account Account, sessionID string, entry Ent
 	}
 	account.Balance -= amount
 	entry.AccountID, entry.Amount = account.ID, -amount
-	entry, err = addEntry(locked, account, entry)
+	entry, err := addEntry(locked, account, entry)
 	if err != nil {
 		return account, entry, err
 	}
@@ -215,6 +274,63 @@ func takeBack(locked LockedAccount, account Account, sessionID string, entry Ent
 		}
 	}
 	return account, entry, nil
+}
+
+// giveBack gives amount credits back to an account, the reverse of the
+// take-backs: the credits first pay any debt; of the rest, what take-backs
+// took from elsewhere than the payment's own lot comes back as a lot of its
+// own with no expiry (they were not the payment's credits), and what they
+// took from the own lot goes back into it, with its expiry and priority, so
+// that credits that would have expired do: at once if the date has passed.
+// It writes entry (its amount, account and balance are set here).
+func giveBack(locked LockedAccount, account Account, own *Lot, elsewhere int64, entry Entry, amount int64) (Account, Entry, error) {
+	balance, err := AddCredits(account.Balance, amount)
+	if err != nil {
+		return account, entry, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
+	}
+	elsewhere = min(elsewhere, amount)
+	if own == nil {
+		elsewhere = amount
+	}
+	repaid := min(account.Debt, amount)
+	toOwn := amount - max(elsewhere, repaid)
+	if toNew := elsewhere - min(repaid, elsewhere); toNew > 0 {
+		lot := Lot{AccountID: account.ID, Amount: toNew, Remaining: toNew, Source: entry.Kind, Reference: entry.Reference, CreatedAt: entry.CreatedAt}
+		if _, err := locked.AddLot(lot); err != nil {
+			return account, entry, err
+		}
+	}
+	expiresNow := toOwn > 0 && own.ExpiresAt != nil && !own.ExpiresAt.After(entry.CreatedAt)
+	if toOwn > 0 {
+		if err := locked.SetLot(own.ID, own.Remaining+toOwn, own.Reserved); err != nil {
+			return account, entry, err
+		}
+	}
+	if toOwn > 0 && own.ExpiresAt != nil && !expiresNow {
+		if err := locked.RefreshDueAt(); err != nil { // the lot may now expire before the account's due time
+			return account, entry, err
+		}
+	}
+	if repaid > 0 {
+		account.Debt -= repaid
+		if err := locked.SetDebt(account.Debt); err != nil {
+			return account, entry, err
+		}
+		if account.Debt == 0 {
+			if err := emit(locked, OutAccountDebtSettled, map[string]any{"repaid": repaid}, entry.CreatedAt); err != nil {
+				return account, entry, err
+			}
+		}
+	}
+	account.Balance = balance
+	entry.AccountID, entry.Amount = account.ID, amount
+	if entry, err = addEntry(locked, account, entry); err != nil {
+		return account, entry, err
+	}
+	if expiresNow {
+		account, err = expireLots(locked, account, entry.CreatedAt)
+	}
+	return account, entry, err
 }
 
 // payDebt pays an account's debt from credits that became unreserved (a hold

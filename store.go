@@ -106,8 +106,9 @@ type Tx interface {
 	SavePaymentDispute(d PaymentDispute) error
 	// PaymentEntries lists the ledger entries a payment posted, oldest first.
 	PaymentEntries(paymentID string) ([]Entry, error)
-	// PaymentEntrySums returns, for every payment, what it says it posted
-	// and what its entries sum to.
+	// PaymentEntrySums returns, for every payment, what it says it posted,
+	// what its entries but expiry entries sum to, and what its expiry
+	// entries took.
 	PaymentEntrySums() ([]PaymentEntrySum, error)
 
 	// Entries lists an account's entries, newest first, with ids below
@@ -331,6 +332,10 @@ type LockedAccount interface {
 	// it posted, in one statement.
 	RecordPurchase(p Payment) error
 	LinkPaymentEntry(entryID int64, paymentID string) error
+	// LinkPurchaseLotEntry names an entry that drew on a purchase's lot (its
+	// expiry) as one of the payment that bought the lot, found by the lot's
+	// session; it links nothing when no payment of the account bought it.
+	LinkPurchaseLotEntry(entryID int64, sessionID string) error
 
 	// NextEventSequence counts one more event of the account and returns
 	// its number; AddOutboxEvent writes the event.
@@ -365,7 +370,8 @@ type LockedAccount interface {
 type PaymentEntrySum struct {
 	PaymentID string
 	Posted    int64
-	EntrySum  int64
+	EntrySum  int64 // its purchase, take-backs and give-backs
+	Expired   int64 // what its expiry entries took of its lot
 }
 
 // HeldLot is a lot and what one hold reserves on it.

@@ -24,7 +24,8 @@ type Violation struct {
 // a refund or a dispute), and then no unreserved credits are left; the held
 // amount is the sum of active holds and of the lots' reservations; no
 // account's due time is later than its earliest expiry;
-// 6. every payment's entries sum to what its facts owe.
+// 6. every payment's purchase, take-back and give-back entries sum to what
+// its facts owe, or more by at most what its expiry entries took (toPost).
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
@@ -120,17 +121,22 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	return out, err
 }
 
-// verifyPayments checks invariant 6: every payment's entries sum to what it
-// posted, and that is what its facts owe.
+// verifyPayments checks invariant 6: every payment's entries (but its
+// expiry entries) sum to what it posted, and that is what its facts owe, or
+// more by no more than what expired of its lot.
 func verifyPayments(tx Tx) ([]Violation, error) {
 	var out []Violation
 	sums, err := tx.PaymentEntrySums()
 	if err != nil {
 		return nil, err
 	}
+	expired := make(map[string]int64)
 	for _, s := range sums {
 		if s.Posted != s.EntrySum {
 			out = append(out, Violation{6, "", fmt.Sprintf("payment %s says it posted %d, but its entries sum to %d", s.PaymentID, s.Posted, s.EntrySum)})
+		}
+		if s.Expired != 0 {
+			expired[s.PaymentID] = s.Expired
 		}
 	}
 	after := ""
@@ -148,9 +154,15 @@ func verifyPayments(tx Tx) ([]Violation, error) {
 			if err != nil {
 				return nil, err
 			}
-			if owed := Owed(p, refunds, disputes); p.AccountID != "" && owed != p.Posted {
-				out = append(out, Violation{6, p.AccountID, fmt.Sprintf("payment %s posted %d, but its facts owe %d", p.ID, p.Posted, owed)})
+			owed := Owed(p, refunds, disputes)
+			if p.AccountID == "" || toPost(owed, expired[p.ID], p.Posted) == p.Posted {
+				continue
 			}
+			message := fmt.Sprintf("payment %s posted %d, but its facts owe %d", p.ID, p.Posted, owed)
+			if e := expired[p.ID]; e > 0 {
+				message += fmt.Sprintf(" (%d of its credits expired)", e)
+			}
+			out = append(out, Violation{6, p.AccountID, message})
 		}
 		after = payments[len(payments)-1].ID
 	}

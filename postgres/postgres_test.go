@@ -31,6 +31,15 @@ func TestPaymentsMigration(t *testing.T) {
 	storetest.TestPaymentsMigration(t, db, 3, "now()")
 }
 
+func TestExpiryEntriesMigration(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestExpiryEntriesMigration(t, db, 20)
+}
+
 // TestHeldBackWrites checks the writes that go out with the next statement or
 // the commit (conn.Defer): a key taken meanwhile by another transaction asks
 // for a retry; a held-back write that fails fails the transaction, writes
@@ -288,5 +297,74 @@ func TestPurchaseRoundTrips(t *testing.T) {
 	}
 	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 100 || a.Trial {
 		t.Errorf("account after the purchase: %+v (%v), want 100 credits, no longer trial", a, err)
+	}
+}
+
+// TestExpiryLinkDoesNotWaitForALockedPayment: settling an account links the
+// expiry of a purchase's lot to its payment (a foreign key to the payment's
+// row) while an event of that payment may hold the payment and wait for the
+// account. The link must not wait for the payment's lock, or the two wait
+// for each other.
+func TestExpiryLinkDoesNotWaitForALockedPayment(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := db.Update(ctx, func(tx credits.Tx) error {
+		if err := tx.CreateAccount(credits.Account{ID: "u1", Email: "u1@example.com", CreatedAt: now}); err != nil {
+			return err
+		}
+		p, _, err := tx.LockPayment("pi_1", now)
+		if err != nil {
+			return err
+		}
+		locked, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		p.AccountID, p.SessionID, p.Credits, p.Posted, p.UpdatedAt = "u1", "cs_1", 100, 0, now
+		return locked.RecordPurchase(p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		done <- db.Update(ctx, func(tx credits.Tx) error {
+			if _, _, err := tx.LockPayment("pi_1", now); err != nil {
+				return err
+			}
+			once.Do(func() { close(held) })
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	linkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var entryID int64
+	err := db.Update(linkCtx, func(tx credits.Tx) error {
+		locked, err := tx.LockAccount("u1")
+		if err != nil {
+			return err
+		}
+		entryID, err = locked.AddEntry(credits.Entry{AccountID: "u1", Kind: credits.EntryExpiry, Reference: "lot_1", CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		return locked.LinkPurchaseLotEntry(entryID, "cs_1")
+	})
+	close(release)
+	if err != nil {
+		t.Fatalf("linking an expiry entry while the payment was locked: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var entries []credits.Entry
+	if err := db.View(ctx, func(tx credits.Tx) (err error) { entries, err = tx.PaymentEntries("pi_1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].ID != entryID {
+		t.Errorf("payment pi_1's entries: %+v, want the expiry entry %d", entries, entryID)
 	}
 }

@@ -25,3 +25,12 @@ func TestPaymentsMigration(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	storetest.TestPaymentsMigration(t, db, 4, "1790000000000000")
 }
+
+func TestExpiryEntriesMigration(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestExpiryEntriesMigration(t, db, 22)
+}

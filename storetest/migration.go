@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/testkit"
@@ -84,4 +86,40 @@ func TestPaymentsMigration(t *testing.T, db Migrator, before int64, now string) 
 	if violations, err := svc.Verify(ctx); err != nil || len(violations) > 0 {
 		t.Errorf("verify at the end: %+v (%v)", violations, err)
 	}
+}
+
+// TestExpiryEntriesMigration builds a database of the schema before expiry
+// entries were linked to their payment (version before), as the service then
+// left it — a purchase whose credits expired unused, its expiry entry not
+// linked — migrates it, and wants the entry linked: a full refund then takes
+// nothing back, and verify is clean.
+func TestExpiryEntriesMigration(t *testing.T, db Migrator, before int64) {
+	ctx := context.Background()
+	if _, err := db.MigrateTo(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, now: fixtureNow}
+	f.svc = credits.NewService(db)
+	f.svc.Now = func() time.Time { return f.now }
+	f.expiringPack()
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 40, 0, 0)
+	expires := f.buyExpiring("cs_1", "u1", "pi_1")
+	f.pastExpiry(expires)
+	if err := db.Exec(ctx, `DELETE FROM payment_entries WHERE entry_id IN (SELECT id FROM entries WHERE kind = 'expiry')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.GetPayment(ctx, "pi_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%d %s", len(p.Entries), p.Entries[len(p.Entries)-1].Kind); got != "2 expiry" {
+		t.Errorf("payment pi_1's entries after the migration: %+v, want the purchase and its expiry", p.Entries)
+	}
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	f.wantDebt("u1", 40, 40, 0)
+	f.verify()
 }

@@ -462,6 +462,9 @@ func printPayment(w io.Writer, v credits.PaymentView) {
 			credits.FormatMoney(p.ChargeRefunded, p.ChargeCurrency))
 	}
 	fmt.Fprintf(w, "owed\t%d\nposted\t%d\n", v.Owed, p.Posted)
+	if v.Expired > 0 {
+		fmt.Fprintf(w, "expired\t%d (posted may exceed owed by this: expired credits are not taken back)\n", v.Expired)
+	}
 	fmt.Fprintf(w, "\nREFUND\tAMOUNT\tSTATUS\n")
 	for _, r := range v.Refunds {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", r.ID, credits.FormatMoney(r.Amount, r.Currency), r.Status)

@@ -36,7 +36,12 @@ func (t *Tx) LockPayment(id string, now time.Time) (credits.Payment, bool, error
 	if n == 1 {
 		return created, true, nil
 	}
-	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_update}`, id)
+	// FOR NO KEY UPDATE serialises the payment's events as FOR UPDATE would,
+	// but lets a settling account link an expiry entry to the payment
+	// (LinkPurchaseLotEntry: the foreign key takes FOR KEY SHARE) while an
+	// event holds the payment and waits for that account: under FOR UPDATE
+	// the two waited for each other.
+	p, err := queryOne(t, "lock payment "+id, scanPayment, `SELECT `+paymentColumns+` FROM payments WHERE id = ?{for_no_key_update}`, id)
 	return p, false, err
 }
 
@@ -116,9 +121,13 @@ func (t *Tx) PaymentEntries(paymentID string) ([]credits.Entry, error) {
 func (t *Tx) PaymentEntrySums() ([]credits.PaymentEntrySum, error) {
 	return queryAll(t, "sum entries of payments", func(s scanner) (credits.PaymentEntrySum, error) {
 		var p credits.PaymentEntrySum
-		return p, s.Scan(&p.PaymentID, &p.Posted, &p.EntrySum)
-	}, `SELECT p.id, p.posted, CAST(COALESCE((SELECT SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
-		WHERE pe.payment_id = p.id), 0) AS BIGINT) FROM payments p ORDER BY p.id`)
+		return p, s.Scan(&p.PaymentID, &p.Posted, &p.EntrySum, &p.Expired)
+	}, `SELECT p.id, p.posted,
+		CAST(COALESCE((SELECT SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
+			WHERE pe.payment_id = p.id AND e.kind != 'expiry'), 0) AS BIGINT),
+		CAST(COALESCE((SELECT -SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
+			WHERE pe.payment_id = p.id AND e.kind = 'expiry'), 0) AS BIGINT)
+		FROM payments p ORDER BY p.id`)
 }
 
 func (l *lockedAccount) SetPaymentPosted(paymentID string, posted int64) error {
@@ -138,4 +147,12 @@ func (l *lockedAccount) RecordPurchase(p credits.Payment) error {
 func (l *lockedAccount) LinkPaymentEntry(entryID int64, paymentID string) error {
 	return l.t.later(Write{Op: "link an entry to payment " + paymentID, Args: []any{entryID, paymentID}},
 		`INSERT INTO payment_entries (entry_id, payment_id) VALUES (?, ?)`)
+}
+
+// LinkPurchaseLotEntry links an entry to the payment whose session bought
+// the lot, in one statement: nothing is read back.
+func (l *lockedAccount) LinkPurchaseLotEntry(entryID int64, sessionID string) error {
+	return l.t.later(Write{Op: "link an entry to the payment of session " + sessionID, Args: []any{entryID, sessionID, l.id()}},
+		`INSERT INTO payment_entries (entry_id, payment_id) SELECT ?, id FROM payments
+		WHERE session_id = ? AND session_id != '' AND account_id = ?`)
 }

@@ -8,6 +8,9 @@
 //
 //	{for_update}   a row lock: FOR UPDATE on PostgreSQL; nothing on SQLite,
 //	               where the one writer already holds the database's lock
+//	{for_no_key_update} FOR NO KEY UPDATE on PostgreSQL (a row lock that
+//	               lets others insert rows naming this one by foreign key);
+//	               nothing on SQLite
 //	{skip_locked}  FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite
 //	{never}        a time before every other: '-infinity' or 0
 //	{overriding}   OVERRIDING SYSTEM VALUE on PostgreSQL, where an INSERT
@@ -86,10 +89,11 @@ type Rows interface {
 // Dialect is what differs between the databases.
 type Dialect struct {
 	// Numbered placeholders ($1, $2, …) instead of ?.
-	Numbered   bool
-	ForUpdate  string
-	SkipLocked string
-	Never      string
+	Numbered    bool
+	ForUpdate   string
+	NoKeyUpdate string
+	SkipLocked  string
+	Never       string
 	// Overriding lets an INSERT name the id of a table whose ids the
 	// database generates ({overriding}, before VALUES).
 	Overriding string
@@ -111,11 +115,12 @@ var SQLite = &Dialect{
 
 // Postgres stores times as TIMESTAMPTZ and locks rows.
 var Postgres = &Dialect{
-	Numbered:   true,
-	ForUpdate:  " FOR UPDATE",
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	Never:      "'-infinity'",
-	Overriding: " OVERRIDING SYSTEM VALUE",
+	Numbered:    true,
+	ForUpdate:   " FOR UPDATE",
+	NoKeyUpdate: " FOR NO KEY UPDATE",
+	SkipLocked:  " FOR UPDATE SKIP LOCKED",
+	Never:       "'-infinity'",
+	Overriding:  " OVERRIDING SYSTEM VALUE",
 	// The identity's sequence, as PostgreSQL named it when postgres 00001
 	// made the table: looking the name up (pg_get_serial_sequence) was 3 %
 	// of the batches' backend, once per id of a batch.
@@ -128,7 +133,7 @@ func (d *Dialect) statement(template string) string {
 	if s, ok := d.cache.Load(template); ok {
 		return s.(string)
 	}
-	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding).Replace(template)
+	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{for_no_key_update}", d.NoKeyUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding).Replace(template)
 	if d.Numbered {
 		s = numberPlaceholders(s)
 	}
