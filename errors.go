@@ -41,6 +41,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
+// ErrDiskFull is the cause of a write that failed because the database's
+// disk is full (errors.Is finds it through the *Error a store answers).
+var ErrDiskFull = errors.New("the database's disk is full")
+
 // Unavailable wraps a failure to reach a dependency (the database) as an
 // error that answers 503.
 func Unavailable(what string, cause error) *Error {

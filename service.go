@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,6 +67,10 @@ type Service struct {
 	sweepWake    chan struct{}
 	dispatchWake chan struct{}
 	confirms     confirmLimiter
+	// diskFull is when the last write failed for lack of space, nil once a
+	// write went through since: the health check's own small row may fit
+	// where a debit does not.
+	diskFull atomic.Pointer[time.Time]
 }
 
 // DefaultIgnoredPayloadRetention keeps ignored events' payloads 30 days.
@@ -136,6 +141,7 @@ func (s *Service) logAfter(run func(func(Tx) error) error, fn func(Tx) error) er
 			return fn(loggingTx{tx, &logs})
 		})
 	})
+	s.noteWrite(err)
 	if err == nil {
 		for _, l := range logs {
 			s.Logger.Info(l.msg, l.args...)
@@ -179,14 +185,31 @@ func retryTransaction(run func() error) error {
 }
 
 // Health reports whether the store answers reads and takes writes, each on
-// its own: a full disk or a read-only file fails only writes.
+// its own: a full disk or a read-only file fails only writes. Writes fail
+// too while the last real write failed for lack of space, whatever the
+// health check's own row did.
 func (s *Service) Health(ctx context.Context) (reads, writes error) {
 	reads = s.Store.View(ctx, func(tx Tx) error {
 		_, err := tx.Accounts("", 1)
 		return err
 	})
 	writes = s.Store.Update(ctx, func(tx Tx) error { return tx.RecordHealthCheck(s.now()) })
+	if at := s.diskFull.Load(); writes == nil && at != nil {
+		writes = &Error{Code: EUNAVAILABLE, Message: "the last write failed: the database's disk is full (at " + at.Format(time.RFC3339) + ")",
+			Cause: ErrDiskFull}
+	}
 	return reads, writes
+}
+
+// noteWrite remembers whether the last write failed for lack of space.
+func (s *Service) noteWrite(err error) {
+	switch {
+	case errors.Is(err, ErrDiskFull):
+		now := time.Now().UTC()
+		s.diskFull.Store(&now)
+	case err == nil:
+		s.diskFull.Store(nil)
+	}
 }
 
 // NewID returns a random id with the given prefix.

@@ -245,7 +245,7 @@ func mapError(err error) error {
 		case strings.HasPrefix(pgErr.Code, "08"), pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
 			return credits.Unavailable("the database", err) // connection lost, or the server shutting down or starting
 		case pgErr.Code == "53100":
-			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: err}
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: fmt.Errorf("%w: %w", credits.ErrDiskFull, err)}
 		case pgErr.Code == "25006":
 			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: it is read-only (a standby?)", Cause: err}
 		case strings.HasPrefix(pgErr.Code, "53"), strings.HasPrefix(pgErr.Code, "58"):

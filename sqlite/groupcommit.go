@@ -87,7 +87,11 @@ func (db *DB) commitLoop() {
 				break drain
 			}
 		}
+		if db.lowSpace {
+			db.truncateWAL() // before the batch: what it frees may be what the batch needs
+		}
 		results := db.commitBatch(batch)
+		db.watchSpace(results)
 		for i, req := range batch {
 			req.done <- results[i]
 		}

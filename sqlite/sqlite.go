@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"path/filepath"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -44,6 +45,12 @@ type DB struct {
 	writes  chan *writeRequest
 	closing chan struct{}
 	stopped chan struct{}
+
+	// dir is the database's directory, whose free space lowSpace watches;
+	// lowSpace is set by the committer when a write failed for lack of space
+	// (see space.go).
+	dir      string
+	lowSpace bool
 }
 
 var _ credits.Store = (*DB)(nil)
@@ -92,7 +99,8 @@ func Open(path string) (*DB, error) {
 	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
-	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path)}
+	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path),
+		dir: filepath.Dir(path)}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
@@ -272,7 +280,7 @@ func mapError(err error) error {
 		// Stripe retry once it is fixed.
 		switch e.Code() & 0xff {
 		case sqlite3.SQLITE_FULL:
-			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: err}
+			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its disk is full", Cause: fmt.Errorf("%w: %w", credits.ErrDiskFull, err)}
 		case sqlite3.SQLITE_READONLY:
 			return &credits.Error{Code: credits.EUNAVAILABLE, Message: "the database cannot write: its file is read-only", Cause: err}
 		case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
