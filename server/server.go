@@ -9,10 +9,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -153,9 +155,49 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := credits.NewID("req_")
 		w.Header().Set("Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		watched := &headerWatch{ResponseWriter: w}
+		defer s.recoverPanic(watched, r)
+		next.ServeHTTP(watched, r)
 	})
 }
+
+// recoverPanic turns a handler's panic into a 500 with the request id (when
+// nothing was answered yet) and one log line with the stack, instead of a
+// dropped connection. http.ErrAbortHandler goes on up, as net/http means it.
+func (s *Server) recoverPanic(w *headerWatch, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	s.Logger.Error("request panicked", "method", r.Method, "path", r.URL.Path, "request_id", requestID(r),
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if !w.wrote {
+		s.writeError(w, r, &credits.Error{Code: credits.EINTERNAL, Message: "internal error"})
+	}
+}
+
+// headerWatch notes whether an answer was started.
+type headerWatch struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *headerWatch) WriteHeader(status int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *headerWatch) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *headerWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func requestID(r *http.Request) string {
 	id, _ := r.Context().Value(requestIDKey{}).(string)
