@@ -125,11 +125,11 @@ func (s *Service) endpointSecrets(e WebhookEndpoint, now time.Time) ([]string, e
 		return nil, fmt.Errorf("webhook endpoint %s: %w", e.ID, err)
 	}
 	if e.PreviousSecret != "" && e.PreviousUntil != nil && now.Before(*e.PreviousUntil) {
-		previous, _, err := s.Secrets.Open(e.PreviousSecret, e.ID)
-		if err != nil {
-			return nil, fmt.Errorf("webhook endpoint %s: %w", e.ID, err)
+		// A previous secret sealed under a signing secret now gone (rotated
+		// after a leak) no longer signs; the new one does.
+		if previous, _, err := s.Secrets.Open(e.PreviousSecret, e.ID); err == nil {
+			return []string{secret, previous}, nil
 		}
-		return []string{secret, previous}, nil
 	}
 	return []string{secret}, nil
 }
@@ -145,20 +145,21 @@ func (s *Service) send(ctx context.Context, ep WebhookEndpoint, payload []byte, 
 
 // SealWebhookSecrets seals, with the box's current key, every endpoint
 // secret still kept in plain text or sealed with a previous signing secret;
-// it runs at start-up and returns how many endpoints it sealed again.
-func (s *Service) SealWebhookSecrets(ctx context.Context) (int, error) {
+// it runs at start-up and returns how many endpoints it sealed again, and
+// the endpoints whose secret no key opens (they need a new one: rotate).
+func (s *Service) SealWebhookSecrets(ctx context.Context) (n int, unopened []string, err error) {
 	if s.Secrets == nil {
-		return 0, nil
+		return 0, nil, nil
 	}
 	endpoints, err := s.WebhookEndpoints(ctx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	n := 0
 	for _, ep := range endpoints {
 		secret, current, err := s.Secrets.Open(ep.Secret, ep.ID)
 		if err != nil {
-			return n, fmt.Errorf("webhook endpoint %s: %w", ep.ID, err)
+			unopened = append(unopened, ep.ID)
+			continue
 		}
 		previous, previousCurrent, err := s.Secrets.Open(ep.PreviousSecret, ep.ID)
 		if err != nil {
@@ -171,11 +172,11 @@ func (s *Service) SealWebhookSecrets(ctx context.Context) (int, error) {
 			return tx.SetWebhookSecrets(ep.ID, s.Secrets.Seal(secret, ep.ID), s.Secrets.Seal(previous, ep.ID))
 		})
 		if err != nil {
-			return n, err
+			return n, unopened, err
 		}
 		n++
 	}
-	return n, nil
+	return n, unopened, nil
 }
 
 func newWebhookSecret() (string, error) {

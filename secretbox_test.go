@@ -93,8 +93,8 @@ func TestEndpointSecretsAreSealed(t *testing.T) {
 	if err := db.Update(ctx, func(tx credits.Tx) error { return tx.SetWebhookSecrets(legacy.ID, legacy.Secret, "") }); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := svc.SealWebhookSecrets(ctx); err != nil || n != 1 {
-		t.Errorf("sealed %d endpoint(s) at start-up (%v), want the legacy one", n, err)
+	if n, unopened, err := svc.SealWebhookSecrets(ctx); err != nil || n != 1 || len(unopened) != 0 {
+		t.Errorf("sealed %d endpoint(s) at start-up, %v unopened (%v), want the legacy one", n, unopened, err)
 	}
 	if stored, _ := storedSecrets(t, svc, legacy.ID); !strings.HasPrefix(stored, "sealed1:") {
 		t.Errorf("the legacy secret is still %q", stored)
@@ -106,13 +106,27 @@ func TestEndpointSecretsAreSealed(t *testing.T) {
 	if a, err := svc.TestWebhookEndpoint(ctx, ep.ID); err != nil || !strings.Contains(a.Error, "CREDITS_SIGNING_SECRET_PREVIOUS") || seen.last != nil {
 		t.Errorf("without the previous signing secret: attempt %q (%v), signed with %d secret(s); want no delivery, the reason named", a.Error, err, len(seen.last))
 	}
+	if n, unopened, err := svc.SealWebhookSecrets(ctx); err != nil || n != 0 || len(unopened) != 2 {
+		t.Errorf("without the previous signing secret: sealed %d, unopened %v (%v); want none sealed, both named", n, unopened, err)
+	}
 	svc.Secrets = box(t, "second signing secret 0123456789abcdef", "first signing secret 0123456789abcdef")
-	if n, err := svc.SealWebhookSecrets(ctx); err != nil || n != 2 {
-		t.Errorf("sealed %d endpoint(s) again after the rotation (%v), want 2", n, err)
+	if n, unopened, err := svc.SealWebhookSecrets(ctx); err != nil || n != 2 || len(unopened) != 0 {
+		t.Errorf("sealed %d endpoint(s) again after the rotation, %v unopened (%v), want 2", n, unopened, err)
 	}
 	svc.Secrets = box(t, "second signing secret 0123456789abcdef")
-	if _, err := svc.TestWebhookEndpoint(ctx, ep.ID); err != nil || seen.last[0] != rotated.Secret {
-		t.Errorf("after sealing again, a ping with the new signing secret alone: %v", err)
+	if _, err := svc.TestWebhookEndpoint(ctx, ep.ID); err != nil || len(seen.last) != 2 || seen.last[0] != rotated.Secret || seen.last[1] != plain {
+		t.Errorf("after sealing again, a ping with the new signing secret alone: %d secret(s) (%v), want the new and the old", len(seen.last), err)
+	}
+
+	// A leaked signing secret replaced with no window: the endpoint's new
+	// secret (rotate) signs alone; the old one, unreadable, is dropped.
+	svc.Secrets = box(t, "third signing secret 0123456789abcdef0")
+	fresh, err := svc.RotateWebhookSecret(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := svc.TestWebhookEndpoint(ctx, ep.ID); err != nil || a.Error != "" || len(seen.last) != 1 || seen.last[0] != fresh.Secret {
+		t.Errorf("after a rotation under a new signing secret: attempt %q (%v), %d secret(s); want the new one alone", a.Error, err, len(seen.last))
 	}
 }
 

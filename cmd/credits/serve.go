@@ -176,6 +176,7 @@ func (m *Main) startDemo(ctx context.Context) error {
 		return fmt.Errorf("demo link: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "Demo (no Stripe account needed): open %s and buy credits with the test card 4242 4242 4242 4242\n", link)
+	fmt.Fprintf(m.Stdout, "The link opens once, in one browser; for another: POST /v1/accounts/%s/dashboard_sessions, or restart the server\n", demo.AccountID)
 	return nil
 }
 
@@ -371,12 +372,16 @@ func (m *Main) useSigningSecret(ctx context.Context) (current []byte, previous [
 	if m.Service.Secrets, err = credits.NewSecretBox(current, previous...); err != nil {
 		return nil, nil, err
 	}
-	n, err := m.Service.SealWebhookSecrets(ctx)
+	n, unopened, err := m.Service.SealWebhookSecrets(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("seal webhook endpoint secrets: %w", err)
 	}
 	if n > 0 {
 		m.Logger.Info("webhook endpoint secrets sealed with the signing secret", "endpoints", n)
+	}
+	if len(unopened) > 0 {
+		m.Logger.Warn("webhook endpoint secrets sealed with a signing secret no longer given: deliveries to them fail until "+
+			"CREDITS_SIGNING_SECRET_PREVIOUS is set to it, or `credits webhooks rotate ID` gives each a new secret", "endpoints", unopened)
 	}
 	return current, previous, nil
 }
