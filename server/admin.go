@@ -1,10 +1,12 @@
 package server
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/credits/credits"
 )
@@ -36,7 +38,11 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 			key.AccountID + ": the operator pages reach every account and need an admin key that is not bound to one."}})
 		return
 	}
-	session, secret, err := s.Service.CreateWebSession(r.Context(), credits.NewWebSession{Kind: credits.SessionOperator, KeyID: key.ID, TTL: AdminSessionTTL})
+	keyID := key.ID
+	if keyID == credits.BootstrapKeyID {
+		keyID = s.bootstrapSessionKey(s.SigningKey)
+	}
+	session, secret, err := s.Service.CreateWebSession(r.Context(), credits.NewWebSession{Kind: credits.SessionOperator, KeyID: keyID, TTL: AdminSessionTTL})
 	if err != nil {
 		s.renderError(w, r, err, "/admin/login", "Sign in")
 		return
@@ -45,13 +51,34 @@ func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 }
 
+// bootstrapSessionKey names CREDITS_API_KEY's value in an operator
+// session, so that changing the value (the bootstrap key's revocation) ends
+// the sessions it signed in; an HMAC under the signing secret, so that the
+// database tells nothing about the value.
+func (s *Server) bootstrapSessionKey(signingKey []byte) string {
+	return credits.BootstrapKeyID + "." + macWith(signingKey, "bootstrap-key."+s.APIKey)[:22]
+}
+
+// isBootstrapSession reports whether an operator session was signed in by
+// the current CREDITS_API_KEY.
+func (s *Server) isBootstrapSession(keyID string) bool {
+	if s.APIKey == "" || !strings.HasPrefix(keyID, credits.BootstrapKeyID+".") {
+		return false
+	}
+	ok := subtle.ConstantTimeCompare([]byte(keyID), []byte(s.bootstrapSessionKey(s.SigningKey))) == 1
+	for _, key := range s.PreviousSigningKeys {
+		ok = subtle.ConstantTimeCompare([]byte(keyID), []byte(s.bootstrapSessionKey(key))) == 1 || ok
+	}
+	return ok
+}
+
 // operatorKey is the live, unbound admin key that made an operator session:
 // every operator page and action checks it, so that revoking the key (or a
 // key that lost its reach) ends the session at once, on every replica.
 func (s *Server) operatorKey(r *http.Request, session credits.WebSession) (credits.APIKey, error) {
 	var key credits.APIKey
 	var err error
-	if session.KeyID == credits.BootstrapKeyID && s.APIKey != "" {
+	if s.isBootstrapSession(session.KeyID) {
 		key = credits.APIKey{ID: credits.BootstrapKeyID, Scope: credits.ScopeAdmin}
 	} else {
 		key, err = s.Service.LiveAPIKey(r.Context(), session.KeyID)

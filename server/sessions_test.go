@@ -68,6 +68,38 @@ func (s *site) operatorCookie(keyID string) *http.Cookie {
 	return &http.Cookie{Name: "credits_admin", Value: s.srv.SignToken("admin", secret, ws.ExpiresAt)}
 }
 
+// signedInCookie signs in to /admin with a key and returns the cookie.
+func (s *site) signedInCookie(key string) *http.Cookie {
+	s.t.Helper()
+	v := s.visitor()
+	v.post("/admin/login", url.Values{"api_key": {key}})
+	base, _ := url.Parse(s.url)
+	cookies := v.client.Jar.Cookies(base)
+	if len(cookies) != 1 {
+		s.t.Fatalf("sign-in with a key left %d cookies", len(cookies))
+	}
+	return cookies[0]
+}
+
+// TestChangingTheBootstrapKeyEndsItsOperatorSessions: a new CREDITS_API_KEY
+// is the old one's revocation: the /admin sessions it signed in end, and the
+// customers' sessions stay.
+func TestChangingTheBootstrapKeyEndsItsOperatorSessions(t *testing.T) {
+	s := newSite(t)
+	cookie := s.signedInCookie(apiKey)
+	customer, _ := s.signIn("alice")
+	if _, in := s.adminAnswer(t, cookie, "GET", "/admin/accounts"); !in {
+		t.Fatal("the bootstrap key's session was refused")
+	}
+	s.srv.APIKey = "another_bootstrap_key_0123456789"
+	if status, in := s.adminAnswer(t, cookie, "GET", "/admin/accounts"); in {
+		t.Errorf("after CREDITS_API_KEY changed, the old key's session answered %d", status)
+	}
+	if p := customer.get("/dashboard/credits"); p.status != 200 {
+		t.Errorf("a customer's session after CREDITS_API_KEY changed: %d, want kept", p.status)
+	}
+}
+
 // adminRoutes are every operator page and action, with what each names.
 var adminRoutes = []struct{ method, path string }{
 	{"GET", "/admin/accounts"}, {"GET", "/admin/accounts/alice"}, {"GET", "/admin/accounts/bob"},
@@ -119,6 +151,7 @@ func TestBoundAdminKeyNeverReachesAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	unboundID, _ := s.newKey(credits.ScopeAdmin, "")
+	bootstrap := s.signedInCookie(apiKey)
 	for _, tt := range []struct {
 		name   string
 		cookie func() *http.Cookie
@@ -128,8 +161,9 @@ func TestBoundAdminKeyNeverReachesAdmin(t *testing.T) {
 		{"spend key", func() *http.Cookie { return s.operatorCookie(spendID) }, false},
 		{"revoked admin key", func() *http.Cookie { return revoked }, false},
 		{"unknown key", func() *http.Cookie { return s.operatorCookie("key_gone") }, false},
+		{"the bootstrap key's id alone", func() *http.Cookie { return s.operatorCookie(credits.BootstrapKeyID) }, false},
 		{"unbound admin key", func() *http.Cookie { return s.operatorCookie(unboundID) }, true},
-		{"bootstrap key", func() *http.Cookie { return s.operatorCookie(credits.BootstrapKeyID) }, true},
+		{"bootstrap key, signed in", func() *http.Cookie { return bootstrap }, true}, // logout is the last route
 	} {
 		for _, rt := range adminRoutes {
 			status, in := s.adminAnswer(t, tt.cookie(), rt.method, rt.path)
