@@ -85,20 +85,7 @@ func TestEndpointSecretsAreSealed(t *testing.T) {
 		t.Errorf("during the rotation a ping was signed with %d secret(s) (%v), want the new and the old", len(seen.last), err)
 	}
 
-	// A secret kept before sealing existed is read as it is, and sealed at start-up.
-	legacy, err := svc.CreateWebhookEndpoint(ctx, "https://app.example.com/legacy", []string{"*"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(ctx, func(tx credits.Tx) error { return tx.SetWebhookSecrets(legacy.ID, legacy.Secret, "") }); err != nil {
-		t.Fatal(err)
-	}
-	if n, unopened, err := svc.SealWebhookSecrets(ctx); err != nil || n != 1 || len(unopened) != 0 {
-		t.Errorf("sealed %d endpoint(s) at start-up, %v unopened (%v), want the legacy one", n, unopened, err)
-	}
-	if stored, _ := storedSecrets(t, svc, legacy.ID); !strings.HasPrefix(stored, "sealed1:") {
-		t.Errorf("the legacy secret is still %q", stored)
-	}
+	sealLegacy(t, svc)
 
 	// A new signing secret: the old seals open through the previous one and are sealed again.
 	svc.Secrets = box(t, "second signing secret 0123456789abcdef")
@@ -127,6 +114,26 @@ func TestEndpointSecretsAreSealed(t *testing.T) {
 	}
 	if a, err := svc.TestWebhookEndpoint(ctx, ep.ID); err != nil || a.Error != "" || len(seen.last) != 1 || seen.last[0] != fresh.Secret {
 		t.Errorf("after a rotation under a new signing secret: attempt %q (%v), %d secret(s); want the new one alone", a.Error, err, len(seen.last))
+	}
+}
+
+// sealLegacy: a secret kept before sealing existed is read as it is, and
+// sealed at start-up.
+func sealLegacy(t *testing.T, svc *credits.Service) {
+	t.Helper()
+	ctx := context.Background()
+	legacy, err := svc.CreateWebhookEndpoint(ctx, "https://app.example.com/legacy", []string{"*"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Store.Update(ctx, func(tx credits.Tx) error { return tx.SetWebhookSecrets(legacy.ID, legacy.Secret, "") }); err != nil {
+		t.Fatal(err)
+	}
+	if n, unopened, err := svc.SealWebhookSecrets(ctx); err != nil || n != 1 || len(unopened) != 0 {
+		t.Errorf("sealed %d endpoint(s) at start-up, %v unopened (%v), want the legacy one", n, unopened, err)
+	}
+	if stored, _ := storedSecrets(t, svc, legacy.ID); !strings.HasPrefix(stored, "sealed1:") {
+		t.Errorf("the legacy secret is still %q", stored)
 	}
 }
 

@@ -33,32 +33,7 @@ func testWebSessions(t *testing.T, open Opener) {
 	if _, err := f.svc.CheckWebSession(ctx, link.ID, credits.SessionLink); !errors.Is(err, credits.ErrSessionInvalid) {
 		t.Errorf("the stored id opened the link: %v", err)
 	}
-	var wg sync.WaitGroup
-	results := make(chan error, 5)
-	sessions := make(chan credits.WebSession, 5)
-	for range 5 {
-		wg.Go(func() {
-			ws, _, err := f.svc.UseLink(ctx, secret, time.Hour)
-			results <- err
-			if err == nil {
-				sessions <- ws
-			}
-		})
-	}
-	wg.Wait()
-	close(results)
-	close(sessions)
-	used := 0
-	for err := range results {
-		switch {
-		case err == nil:
-		case errors.Is(err, credits.ErrLinkUsed):
-			used++
-		default:
-			t.Errorf("an exchange failed: %v", err)
-		}
-	}
-	session, ok := <-sessions
+	session, ok, used := useConcurrently(t, f.svc, secret, 5)
 	if !ok || used != 4 || session.KeyID != key.ID || !session.Allows(credits.CanPurchase) || session.Allows(credits.CanCard) {
 		t.Fatalf("5 concurrent exchanges: %d refused as used, session %+v", used, session)
 	}
@@ -95,4 +70,36 @@ func testWebSessions(t *testing.T, open Opener) {
 	if _, err := f.svc.CheckWebSession(ctx, operatorSecret, credits.SessionOperator); err != nil {
 		t.Errorf("another key's session after the revocation: %v", err)
 	}
+}
+
+// useConcurrently exchanges one link n times at once and returns the one
+// session made and how many exchanges were refused as used.
+func useConcurrently(t *testing.T, svc *credits.Service, secret string, n int) (credits.WebSession, bool, int) {
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	sessions := make(chan credits.WebSession, n)
+	for range n {
+		wg.Go(func() {
+			ws, _, err := svc.UseLink(context.Background(), secret, time.Hour)
+			results <- err
+			if err == nil {
+				sessions <- ws
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	close(sessions)
+	used := 0
+	for err := range results {
+		switch {
+		case err == nil:
+		case errors.Is(err, credits.ErrLinkUsed):
+			used++
+		default:
+			t.Errorf("an exchange failed: %v", err)
+		}
+	}
+	session, ok := <-sessions
+	return session, ok, used
 }
