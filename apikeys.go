@@ -90,7 +90,8 @@ func (s *Service) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, err
 }
 
-// RevokeAPIKey revokes a key at once, on every replica.
+// RevokeAPIKey revokes a key, and every link and session it made, at once
+// on every replica.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 	if err := lookupID("API key", id); err != nil {
 		return APIKey{}, err
@@ -108,9 +109,36 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 		}
 		now := s.now()
 		key.RevokedAt = &now
-		return tx.RevokeAPIKey(id, now)
+		if err := tx.RevokeAPIKey(id, now); err != nil {
+			return err
+		}
+		_, err = tx.RevokeKeyWebSessions(id) // its /admin sessions and dashboard links end with it
+		return err
 	})
 	return key, err
+}
+
+// LiveAPIKey returns the key of id unless it is unknown or revoked
+// (EUNAUTHORIZED): a session lives only as long as the key that made it.
+func (s *Service) LiveAPIKey(ctx context.Context, id string) (APIKey, error) {
+	unauthorized := Errorf(EUNAUTHORIZED, "the API key of this session was revoked")
+	if lookupID("API key", id) != nil {
+		return APIKey{}, unauthorized
+	}
+	var key APIKey
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		key, err = tx.APIKey(id)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return key, unauthorized
+	case err != nil:
+		return key, err
+	case key.RevokedAt != nil:
+		return key, unauthorized
+	}
+	return key, nil
 }
 
 // Authenticate finds the live key of a secret, and notes its use.

@@ -117,13 +117,66 @@ type WebhookSender interface {
 	Send(ctx context.Context, url string, payload []byte, secrets []string) (status int, err error)
 }
 
-// secrets are the secrets that sign a delivery at now: during a rotation,
-// the new one and the previous one.
-func (e WebhookEndpoint) secrets(now time.Time) []string {
-	if e.PreviousSecret != "" && e.PreviousUntil != nil && now.Before(*e.PreviousUntil) {
-		return []string{e.Secret, e.PreviousSecret}
+// endpointSecrets are the secrets that sign a delivery at now, opened from
+// the store: during a rotation, the new one and the previous one.
+func (s *Service) endpointSecrets(e WebhookEndpoint, now time.Time) ([]string, error) {
+	secret, _, err := s.Secrets.Open(e.Secret, e.ID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoint %s: %w", e.ID, err)
 	}
-	return []string{e.Secret}
+	if e.PreviousSecret != "" && e.PreviousUntil != nil && now.Before(*e.PreviousUntil) {
+		// A previous secret sealed under a signing secret now gone (rotated
+		// after a leak) no longer signs; the new one does.
+		if previous, _, err := s.Secrets.Open(e.PreviousSecret, e.ID); err == nil {
+			return []string{secret, previous}, nil
+		}
+	}
+	return []string{secret}, nil
+}
+
+// send signs and sends a payload to an endpoint.
+func (s *Service) send(ctx context.Context, ep WebhookEndpoint, payload []byte, now time.Time) (int, error) {
+	secrets, err := s.endpointSecrets(ep, now)
+	if err != nil {
+		return 0, err
+	}
+	return s.Webhooks.Send(ctx, ep.URL, payload, secrets)
+}
+
+// SealWebhookSecrets seals, with the box's current key, every endpoint
+// secret still kept in plain text or sealed with a previous signing secret;
+// it runs at start-up and returns how many endpoints it sealed again, and
+// the endpoints whose secret no key opens (they need a new one: rotate).
+func (s *Service) SealWebhookSecrets(ctx context.Context) (n int, unopened []string, err error) {
+	if s.Secrets == nil {
+		return 0, nil, nil
+	}
+	endpoints, err := s.WebhookEndpoints(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, ep := range endpoints {
+		secret, current, err := s.Secrets.Open(ep.Secret, ep.ID)
+		if err != nil {
+			unopened = append(unopened, ep.ID)
+			continue
+		}
+		previous, previousCurrent, err := s.Secrets.Open(ep.PreviousSecret, ep.ID)
+		if err != nil {
+			previous, previousCurrent = "", true // an old rotation's leftover, no longer signing
+		}
+		if current && previousCurrent {
+			continue
+		}
+		err = s.Store.Update(ctx, func(tx Tx) error {
+			return tx.SetWebhookSecrets(ep.ID, s.Secrets.Seal(secret, ep.ID), s.Secrets.Seal(previous, ep.ID))
+		})
+		if err != nil {
+			return n, unopened, err
+		}
+		n++
+	}
+	return n, unopened, nil
 }
 
 func newWebhookSecret() (string, error) {
@@ -152,8 +205,10 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, id string) (WebhookEn
 	}
 	now := s.now()
 	until := now.Add(WebhookRotationOverlap)
-	ep.PreviousSecret, ep.PreviousUntil, ep.Secret = ep.Secret, &until, secret
-	err = s.Store.Update(ctx, func(tx Tx) error { return tx.RotateWebhookSecret(id, secret, ep.PreviousSecret, until, now) })
+	ep.PreviousSecret, ep.PreviousUntil, ep.Secret = ep.Secret, &until, secret // the previous one stays as it is kept
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		return tx.RotateWebhookSecret(id, s.Secrets.Seal(secret, id), ep.PreviousSecret, until, now)
+	})
 	return ep, err
 }
 
@@ -182,7 +237,7 @@ func (s *Service) TestWebhookEndpoint(ctx context.Context, id string) (WebhookAt
 func (s *Service) sendOnce(ctx context.Context, ep WebhookEndpoint, eventID string, payload []byte) (WebhookAttempt, error) {
 	now := s.now()
 	start := time.Now()
-	status, sendErr := s.Webhooks.Send(ctx, ep.URL, payload, ep.secrets(now))
+	status, sendErr := s.send(ctx, ep, payload, now)
 	a := WebhookAttempt{EndpointID: ep.ID, EventID: eventID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
 	if sendErr != nil {
 		a.Error = sendErr.Error()
@@ -297,7 +352,9 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, rawURL string, even
 		if ep.Cursor, err = tx.LastOutboxSeq(); err != nil {
 			return err
 		}
-		return tx.CreateWebhookEndpoint(ep)
+		sealed := ep
+		sealed.Secret = s.Secrets.Seal(secret, ep.ID) // the answer shows it once; the store keeps it sealed
+		return tx.CreateWebhookEndpoint(sealed)
 	})
 	return ep, err
 }
@@ -427,7 +484,7 @@ func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error
 // attempt sends one event and records the attempt and the endpoint's state.
 func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEvent) (bool, error) {
 	start := time.Now()
-	status, sendErr := s.Webhooks.Send(ctx, ep.URL, ev.Payload, ep.secrets(s.now()))
+	status, sendErr := s.send(ctx, *ep, ev.Payload, s.now())
 	now := s.now()
 	a := WebhookAttempt{EndpointID: ep.ID, EventID: ev.ID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
 	ok := sendErr == nil && status >= 200 && status < 300

@@ -26,6 +26,9 @@ type Service struct {
 	LowBalanceThreshold int64
 	// Webhooks delivers events to the application's endpoints; nil sends none.
 	Webhooks WebhookSender
+	// Secrets seals webhook endpoints' secrets in the store; nil keeps them
+	// as they are (tests, and a command run without a signing secret).
+	Secrets *SecretBox
 	// CheckWebhookURL, when set, may refuse an endpoint's URL at creation
 	// (in production: hosts on private networks); nil accepts any.
 	CheckWebhookURL func(ctx context.Context, url string) error

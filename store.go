@@ -157,11 +157,21 @@ type Tx interface {
 	// first when missing) and returns the sum; of two concurrent adds, the
 	// second adds to what the first committed.
 	AddToSetting(key string, n int64) (int64, error)
+	// Web sessions are named by the hash of their secret (WebSession.ID).
 	CreateWebSession(ws WebSession) error
 	WebSession(id string) (WebSession, error)
 	RevokeWebSession(id string) error
+	// UseWebSession marks a link used and reports whether this call did
+	// (false: it was used before, or by a concurrent call).
+	UseWebSession(id string) (bool, error)
+	SetWebSessionFlash(id, flash string) error
+	// LiveWebSessions lists the sessions of kind neither revoked nor expired
+	// at now, newest first.
+	LiveWebSessions(kind string, now time.Time) ([]WebSession, error)
 	// RevokeAccountWebSessions revokes every link and session of an account.
 	RevokeAccountWebSessions(accountID string) (int64, error)
+	// RevokeKeyWebSessions revokes every link and session an API key made.
+	RevokeKeyWebSessions(keyID string) (int64, error)
 	// DeleteWebSessionsBefore forgets links and sessions that expired before t.
 	DeleteWebSessionsBefore(t time.Time) (int64, error)
 
@@ -184,6 +194,9 @@ type Tx interface {
 	DeleteWebhookEndpoint(id string) error
 	// RotateWebhookSecret sets a new secret; the previous one signs too until previousUntil.
 	RotateWebhookSecret(id, secret, previous string, previousUntil, now time.Time) error
+	// SetWebhookSecrets writes an endpoint's secrets as they are kept (sealed
+	// again with another key), nothing else.
+	SetWebhookSecrets(id, secret, previous string) error
 	// UpdateWebhookEndpoint writes an endpoint's delivery state, its claim
 	// (locked_until) included: the epoch releases it.
 	UpdateWebhookEndpoint(e WebhookEndpoint) error

@@ -164,23 +164,31 @@ xaf xcd xof xpf yer zar zmw`
 
 // PlainText reports whether s is text both stores keep as it is: valid
 // UTF-8, without NUL or any other control character (which PostgreSQL
-// refuses, or which would reach a terminal as escape sequences).
+// refuses, or which would reach a terminal as escape sequences), and without
+// the bidirectional embedding, override and isolate controls (U+202A–U+202E,
+// U+2066–U+2069), which reorder what an operator reads ("Trojan Source").
 func PlainText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || isBidiControl(r) {
 			return false
 		}
 	}
 	return true
 }
 
+// isBidiControl reports the characters that change the display order of the
+// text around them.
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
+}
+
 // checkText refuses text that is not PlainText, naming the field.
 func checkText(field, s string) error {
 	if !PlainText(s) {
-		return Errorf(EINVALID, "%s must be valid UTF-8 without control characters", field)
+		return Errorf(EINVALID, "%s must be valid UTF-8 without control characters (bidirectional controls included)", field)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ I = {"type": "integer", "format": "int64"}
 S = {"type": "string"}
 B = {"type": "boolean"}
 T = {"type": "string", "format": "date-time"}
+CAN = {"type": "string", "enum": ["purchase", "auto_recharge", "card"]}
 NT = {"type": ["string", "null"], "format": "date-time"}
 def arr(x): return {"type": "array", "items": x}
 def page(x): return obj({"data": arr(x), "has_more": B}, ["data", "has_more"])
@@ -53,7 +54,7 @@ schemas = {
                          ["kind", "object", "detail", "fixed"]),
     "APIKey": obj({"id": S, "name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S,
                    "created_at": T, "last_used_at": NT, "revoked_at": NT}, ["id", "scope", "created_at"]),
-    "DashboardSession": obj({"url": S, "expires_at": T}, ["url", "expires_at"]),
+    "DashboardSession": obj({"url": S, "expires_at": T, "can": arr(CAN)}, ["url", "expires_at", "can"]),
     "WebhookEndpoint": obj({"id": S, "url": S, "events": arr(S), "description": S, "status": {"type": "string", "enum": ["enabled", "disabled"]},
                             "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T,
                             "previous_secret_until": NT},
@@ -138,7 +139,8 @@ paths = {
     "/v1/holds/{id}": {"get": op("Read a hold", ok(200, ref("Hold")), [acct])},
     "/v1/holds/{id}/capture": {"post": op("Capture a hold (all when amount is omitted)", ok(200, ref("Hold")), [acct], body({"amount": I}), "409", "413")},
     "/v1/holds/{id}/release": {"post": op("Release a hold", ok(200, ref("Hold")), [acct], None, "409")},
-    "/v1/accounts/{id}/dashboard_sessions": {"post": op("A link to the account's credits page", ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I}), "413")},
+    "/v1/accounts/{id}/dashboard_sessions": {"post": op("A single-use link to the account's credits page; the page may do what the key may (spend: purchase; admin: all), or the narrower `can`",
+        ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I, "can": arr(CAN)}), "413")},
     "/v1/events": {"get": op("Stripe events, newest first", ok(200, page(ref("Event"))), [q("status"), q("type"), q("limit", I), q("starting_after")])},
     "/v1/reconciliation": {"get": op("The latest comparison of the ledger with Stripe (credits reconcile) and its items, in the order found",
         ok(200, obj({"run": ref("ReconcileRun"), "items": arr(ref("ReconcileItem"))}, ["run", "items"])), [q("limit", I)])},

@@ -37,8 +37,13 @@ var (
 )
 
 // signer makes and checks tokens of the form
-// purpose.subject.expiry.nonce.signature, signed with HMAC-SHA256.
-type signer struct{ key []byte }
+// purpose.subject.expiry.nonce.signature, signed with HMAC-SHA256 by key; a
+// token signed by a previous key is still accepted, so that rotating
+// CREDITS_SIGNING_SECRET signs nobody out during its window.
+type signer struct {
+	key      []byte
+	previous [][]byte
+}
 
 func (s signer) sign(purpose, subject string, expires time.Time) string {
 	nonce := make([]byte, tokenNonceBytes)
@@ -48,10 +53,21 @@ func (s signer) sign(purpose, subject string, expires time.Time) string {
 	return body + "." + s.mac(body)
 }
 
-func (s signer) mac(body string) string {
-	m := hmac.New(sha256.New, s.key)
+func (s signer) mac(body string) string { return macWith(s.key, body) }
+
+func macWith(key []byte, body string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(body))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// verifies reports whether mac is body's, by the key or a previous one.
+func (s signer) verifies(body, mac string) bool {
+	ok := hmac.Equal([]byte(macWith(s.key, body)), []byte(mac))
+	for _, key := range s.previous {
+		ok = hmac.Equal([]byte(macWith(key, body)), []byte(mac)) || ok
+	}
+	return ok
 }
 
 // verify returns the subject of a token made for purpose, if it is intact
@@ -65,7 +81,7 @@ func (s signer) verify(token, purpose string, now time.Time) (string, error) {
 		return "", errTokenInvalid
 	}
 	body := strings.Join(parts[:4], ".")
-	if !hmac.Equal([]byte(s.mac(body)), []byte(parts[4])) {
+	if !s.verifies(body, parts[4]) {
 		return "", errTokenInvalid
 	}
 	subject, err := base64.RawURLEncoding.DecodeString(parts[1])
@@ -89,7 +105,7 @@ func (s signer) csrf(sessionToken string) string {
 
 func (s signer) checkCSRF(r *http.Request, sessionToken string) bool {
 	got := r.PostFormValue(csrfField)
-	return got != "" && hmac.Equal([]byte(got), []byte(s.csrf(sessionToken)))
+	return got != "" && s.verifies("csrf."+sessionToken, got)
 }
 
 // secure reports whether the service is reached over https.

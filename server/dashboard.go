@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/credits/credits"
@@ -22,11 +24,14 @@ func dashboardQuery(before int64) credits.DashboardQuery {
 }
 
 type dashboardSessionRequest struct {
-	ExpiresInSeconds int64 `json:"expires_in_seconds"`
+	ExpiresInSeconds int64     `json:"expires_in_seconds"`
+	Can              *[]string `json:"can"`
 }
 
 // handleCreateDashboardSession makes a short-lived signed link to one
-// account's credits page, as Stripe's customer portal does.
+// account's credits page, as Stripe's customer portal does. The page may do
+// what the key may (a spend key's page buys; an admin key's also changes
+// auto-recharge and the card), or less when the request names less.
 func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Request) {
 	var req dashboardSessionRequest
 	if r.ContentLength != 0 {
@@ -44,94 +49,213 @@ func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Req
 		}
 		ttl = time.Duration(req.ExpiresInSeconds) * time.Second
 	}
+	key := requestKey(r)
+	can, err := linkCapabilities(key, req.Can)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	account, err := s.Service.GetAccount(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	url, expires, err := s.DashboardLink(r.Context(), account.ID, ttl)
+	url, expires, err := s.dashboardLink(r.Context(), credits.NewWebSession{Kind: credits.SessionLink, AccountID: account.ID, KeyID: key.ID, Can: can, TTL: ttl})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"url": url, "expires_at": expires})
+	writeJSON(w, http.StatusCreated, map[string]any{"url": url, "expires_at": expires, "can": can})
 }
 
-// DashboardLink returns a signed link that opens one account's credits
-// page; the link is recorded, so that logging the account out revokes it.
+// linkCapabilities is what a link's page may do: what the key may, or the
+// narrower set asked for; never more (403).
+func linkCapabilities(key credits.APIKey, asked *[]string) ([]string, error) {
+	allowed := credits.Capabilities(key.Scope)
+	if asked == nil {
+		return allowed, nil
+	}
+	can := []string{}
+	for _, c := range *asked {
+		switch {
+		case !slices.Contains(credits.Capabilities(credits.ScopeAdmin), c):
+			return nil, credits.Errorf(credits.EINVALID, "can may hold %s, not %q", strings.Join(credits.Capabilities(credits.ScopeAdmin), ", "), c)
+		case !slices.Contains(allowed, c):
+			return nil, credits.Errorf(EFORBIDDEN, "this API key's scope is %s: its links may offer %s only, not %s", key.Scope, strings.Join(allowed, ", "), c)
+		case !slices.Contains(can, c):
+			can = append(can, c)
+		}
+	}
+	return can, nil
+}
+
+// DashboardLink returns a signed link that opens one account's credits page
+// with every capability (the demo's link); the link is recorded, so that
+// logging the account out revokes it.
 func (s *Server) DashboardLink(ctx context.Context, accountID string, ttl time.Duration) (string, time.Time, error) {
-	link, err := s.Service.CreateWebSession(ctx, credits.SessionLink, accountID, ttl)
+	return s.dashboardLink(ctx, credits.NewWebSession{Kind: credits.SessionLink, AccountID: accountID,
+		Can: credits.Capabilities(credits.ScopeAdmin), TTL: ttl})
+}
+
+func (s *Server) dashboardLink(ctx context.Context, req credits.NewWebSession) (string, time.Time, error) {
+	link, secret, err := s.Service.CreateWebSession(ctx, req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	expires := link.ExpiresAt.UTC().Truncate(time.Second)
-	token := s.signer().sign(tokenPurposeLink, link.ID, expires)
+	token := s.signer().sign(tokenPurposeLink, secret, expires)
 	return s.publicURL() + "/dashboard/login?token=" + token, expires, nil
 }
 
 // webSession checks a signed token of purpose and the live session of kind
 // it names.
 func (s *Server) webSession(r *http.Request, token, purpose, kind string) (credits.WebSession, error) {
-	id, err := s.signer().verify(token, purpose, s.Service.Now())
+	secret, err := s.signer().verify(token, purpose, s.Service.Now())
 	if err != nil {
 		return credits.WebSession{}, err
 	}
-	return s.Service.CheckWebSession(r.Context(), id, kind)
+	return s.Service.CheckWebSession(r.Context(), secret, kind)
 }
 
-func (s *Server) signer() signer { return signer{key: s.SigningKey} }
+func (s *Server) signer() signer { return signer{key: s.SigningKey, previous: s.PreviousSigningKeys} }
 
-// handleDashboardLogin exchanges a link for a session cookie scoped to the
-// link's account.
-func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
-	link, err := s.webSession(r, r.URL.Query().Get("token"), tokenPurposeLink, credits.SessionLink)
+// handleDashboardLoginPage shows whose page a link opens, and a button to
+// continue: a link sent by someone else never signs a browser in silently
+// (login CSRF), and a mail scanner that fetches the link does not use it.
+func (s *Server) handleDashboardLoginPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	link, err := s.webSession(r, token, tokenPurposeLink, credits.SessionLink)
+	if err == nil && link.Used {
+		err = credits.ErrLinkUsed
+	}
 	if err != nil {
-		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
-			s.renderError(w, r, err, "", "")
-			return
-		}
-		s.renderMessage(w, r, http.StatusForbidden, "Link not valid", message{Kind: "error", Message: linkProblem(err)})
+		s.linkRefused(w, r, err)
 		return
 	}
-	session, err := s.Service.CreateWebSession(r.Context(), credits.SessionDashboard, link.AccountID, DashboardSessionTTL)
+	account, err := s.Service.GetAccount(r.Context(), link.AccountID)
 	if err != nil {
 		s.renderError(w, r, err, "", "")
 		return
 	}
-	s.setCookie(w, dashboardCookie, s.signer().sign(tokenPurposeSession, session.ID, session.ExpiresAt), DashboardSessionTTL)
+	s.render(w, r, http.StatusOK, "dashboard_login", view{Title: "Open your credits page",
+		Data: map[string]string{"Email": account.Email, "Token": token}})
+}
+
+// handleDashboardLogin exchanges a link, once and from a same-origin form,
+// for a session cookie with the link's account and capabilities, and sends
+// the browser to the page's clean URL.
+func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		s.renderMessage(w, r, http.StatusForbidden, "Link not valid", message{Kind: "error",
+			Message: "This sign-in came from another site. Open the link the application gave you, and continue from its page."})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
+	secret, err := s.signer().verify(r.PostFormValue("token"), tokenPurposeLink, s.Service.Now())
+	var session credits.WebSession
+	var sessionSecret string
+	if err == nil {
+		session, sessionSecret, err = s.Service.UseLink(r.Context(), secret, DashboardSessionTTL)
+	}
+	if err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	s.setCookie(w, dashboardCookie, s.signer().sign(tokenPurposeSession, sessionSecret, session.ExpiresAt), DashboardSessionTTL)
 	http.Redirect(w, r, "/dashboard/credits", http.StatusSeeOther)
 }
 
-// dashboardAccount returns the account of the request's session cookie, or
-// answers 403 and returns "".
-func (s *Server) dashboardAccount(w http.ResponseWriter, r *http.Request) (accountID, session string) {
+// linkRefused answers a link that does not open the page: 410 for one used
+// before, 403 for one not valid.
+func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, credits.ErrLinkUsed):
+		s.renderMessage(w, r, http.StatusGone, "Link already used", message{Kind: "error",
+			Message: "This link was already used: a link opens your credits page once. Ask the application for a new one."})
+	case errors.Is(err, credits.ErrSessionInvalid), errors.Is(err, errTokenInvalid), errors.Is(err, errTokenExpired):
+		s.renderMessage(w, r, http.StatusForbidden, "Link not valid", message{Kind: "error", Message: linkProblem(err)})
+	default:
+		s.renderError(w, r, err, "", "")
+	}
+}
+
+// handleDashboardLogout ends the customer's session at once.
+func (s *Server) handleDashboardLogout(w http.ResponseWriter, r *http.Request) {
+	session, cookie := s.dashboardSession(w, r)
+	if cookie == "" || !s.checkDashboardForm(w, r, cookie) {
+		return
+	}
+	if err := s.Service.RevokeWebSession(r.Context(), session.ID); err != nil {
+		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(dashboardCookie), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure()})
+	s.renderMessage(w, r, http.StatusOK, "Signed out", message{Kind: "ok",
+		Message: "You are signed out. Open your credits page again from the application."})
+}
+
+// dashboardSession returns the session of the request's cookie and the
+// cookie, or answers 403 and returns an empty cookie.
+func (s *Server) dashboardSession(w http.ResponseWriter, r *http.Request) (credits.WebSession, string) {
 	cookie, err := r.Cookie(s.cookieName(dashboardCookie))
 	if err != nil {
 		s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error",
 			Message: "Open your credits page from the link in the application: this page needs it to know who you are."})
-		return "", ""
+		return credits.WebSession{}, ""
 	}
 	ws, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
 	if err != nil {
 		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
 			s.renderError(w, r, err, "", "")
-			return "", ""
+			return credits.WebSession{}, ""
 		}
 		msg := "Your session is not valid. Open your credits page again from the application."
 		if errors.Is(err, errTokenExpired) {
 			msg = "Your session has expired. Open your credits page again from the application."
 		}
 		s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error", Message: msg})
-		return "", ""
+		return credits.WebSession{}, ""
 	}
-	return ws.AccountID, cookie.Value
+	return ws, cookie.Value
+}
+
+// dashboardForm checks a customer page's form: a live session, its CSRF
+// token, and that the page may do what the form does (403 saying who can,
+// otherwise). It returns the session, with no account when it answered.
+func (s *Server) dashboardForm(w http.ResponseWriter, r *http.Request, capability string) credits.WebSession {
+	session, cookie := s.dashboardSession(w, r)
+	if cookie == "" || !s.checkDashboardForm(w, r, cookie) {
+		return credits.WebSession{}
+	}
+	if capability != "" && !session.Allows(capability) {
+		s.refuseForm(w, r, capability)
+		return credits.WebSession{}
+	}
+	return session
+}
+
+func (s *Server) refuseForm(w http.ResponseWriter, r *http.Request, capability string) {
+	s.renderMessage(w, r, http.StatusForbidden, "Not on this page", message{Kind: "error", Message: notAllowed(capability),
+		Link: "/dashboard/credits", LinkText: "Back to your credits"})
+}
+
+// notAllowed says what a page cannot do, and who can.
+func notAllowed(capability string) string {
+	switch capability {
+	case credits.CanPurchase:
+		return "This page does not offer purchases: buy credits from the application."
+	case credits.CanCard:
+		return "This page cannot save or remove your card: the application's administrators can. Ask the application's support."
+	}
+	return "This page cannot change auto-recharge: the application's administrators can. Ask the application's support."
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	accountID, session := s.dashboardAccount(w, r)
-	if accountID == "" {
+	ws, session := s.dashboardSession(w, r)
+	if session == "" {
 		return
 	}
+	accountID := ws.AccountID
 	before, err := intParam(r, "before")
 	if err != nil {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
@@ -143,18 +267,24 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "dashboard", view{
-		Title: "Your credits", CSRF: s.signer().csrf(session), Chart: newChart(d.History, s.Service.Now()), Data: d,
+		Title: "Your credits", CSRF: s.signer().csrf(session), Chart: newChart(d.History, s.Service.Now()), Data: d, Can: capabilitySet(ws),
 	})
+}
+
+func capabilitySet(ws credits.WebSession) map[string]bool {
+	set := map[string]bool{}
+	for _, c := range ws.Can {
+		set[c] = true
+	}
+	return set
 }
 
 // handleDashboardPurchase creates a Checkout Session for a pack and sends the
 // customer to it.
 func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request) {
-	accountID, session := s.dashboardAccount(w, r)
+	session := s.dashboardForm(w, r, credits.CanPurchase)
+	accountID := session.AccountID
 	if accountID == "" {
-		return
-	}
-	if !s.checkDashboardForm(w, r, session) {
 		return
 	}
 	if s.limited(w, r, s.rateLimiters().checkouts, accountID) {
@@ -169,6 +299,10 @@ func (s *Server) handleDashboardPurchase(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	saveCard := r.PostFormValue("save_card") == "on"
+	if saveCard && !session.Allows(credits.CanCard) {
+		s.refuseForm(w, r, credits.CanCard)
+		return
+	}
 	cs, _, err := s.Service.CreateCheckout(r.Context(), accountID, r.PostFormValue("pack_id"), quantity, saveCard, s.returnURLs(), nil)
 	if err != nil {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
@@ -211,12 +345,21 @@ func (s *Server) handleCheckoutSuccess(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ownsSession(r *http.Request, accountID string) bool {
+	session := s.ownSession(r)
+	return session.AccountID != "" && session.AccountID == accountID
+}
+
+// ownSession is the live dashboard session of the request's cookie, or none.
+func (s *Server) ownSession(r *http.Request) credits.WebSession {
 	cookie, err := r.Cookie(s.cookieName(dashboardCookie))
 	if err != nil {
-		return false
+		return credits.WebSession{}
 	}
 	session, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
-	return err == nil && session.AccountID == accountID
+	if err != nil {
+		return credits.WebSession{}
+	}
+	return session
 }
 
 func (s *Server) handleCheckoutCancel(w http.ResponseWriter, r *http.Request) {

@@ -20,8 +20,8 @@ func (s *Server) checkDashboardForm(w http.ResponseWriter, r *http.Request, sess
 
 // handleDashboardSaveCard opens Checkout in setup mode to save a card.
 func (s *Server) handleDashboardSaveCard(w http.ResponseWriter, r *http.Request) {
-	accountID, session := s.dashboardAccount(w, r)
-	if accountID == "" || !s.checkDashboardForm(w, r, session) {
+	accountID := s.dashboardForm(w, r, credits.CanCard).AccountID
+	if accountID == "" {
 		return
 	}
 	if s.limited(w, r, s.rateLimiters().checkouts, accountID) {
@@ -38,8 +38,8 @@ func (s *Server) handleDashboardSaveCard(w http.ResponseWriter, r *http.Request)
 
 // handleDashboardRemoveCard removes the saved card (auto-recharge turns off).
 func (s *Server) handleDashboardRemoveCard(w http.ResponseWriter, r *http.Request) {
-	accountID, session := s.dashboardAccount(w, r)
-	if accountID == "" || !s.checkDashboardForm(w, r, session) {
+	accountID := s.dashboardForm(w, r, credits.CanCard).AccountID
+	if accountID == "" {
 		return
 	}
 	if err := s.Service.RemoveCard(r.Context(), accountID); err != nil {
@@ -52,8 +52,8 @@ func (s *Server) handleDashboardRemoveCard(w http.ResponseWriter, r *http.Reques
 // handleDashboardAutoRecharge turns auto-recharge on or off with the
 // settings the application made (threshold, pack, monthly limit).
 func (s *Server) handleDashboardAutoRecharge(w http.ResponseWriter, r *http.Request) {
-	accountID, session := s.dashboardAccount(w, r)
-	if accountID == "" || !s.checkDashboardForm(w, r, session) {
+	accountID := s.dashboardForm(w, r, credits.CanAutoRecharge).AccountID
+	if accountID == "" {
 		return
 	}
 	current, err := s.Service.GetAutoRecharge(r.Context(), accountID)

@@ -32,12 +32,13 @@ var templateFuncs = template.FuncMap{
 	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"kind":      describeKind,
 	"last":      func(entries []credits.Entry) int { return len(entries) - 1 },
+	"shortID":   shortID,
 }
 
 // pages holds one template per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_reconciliation"} {
+	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_sessions", "dashboard_login", "admin_reconciliation"} {
 		files := []string{"templates/layout.html", "templates/" + name + ".html"}
 		if strings.HasPrefix(name, "admin") {
 			files = append(files, "templates/admin.html")
@@ -55,6 +56,10 @@ type view struct {
 	Operator bool
 	Chart    *chart
 	Data     any
+	// Can names what a customer page may change (credits.CanPurchase, …).
+	Can map[string]bool
+
+	session credits.WebSession // the operator's session
 }
 
 // render writes a page; it renders to a buffer first, so that a template

@@ -27,18 +27,19 @@ import (
 
 // site is a real HTTP server with the pages and the demo checkout mounted.
 type site struct {
-	t   *testing.T
-	svc *credits.Service
-	srv *server.Server
-	url string
-	now time.Time
+	t      *testing.T
+	svc    *credits.Service
+	srv    *server.Server
+	url    string
+	now    time.Time
+	dbPath string // the SQLite file
 }
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	db, _ := testkit.OpenSQLite(t)
+	db, path := testkit.OpenSQLite(t)
 	svc := credits.NewService(db)
-	s := &site{t: t, svc: svc, now: time.Now().UTC()}
+	s := &site{t: t, svc: svc, now: time.Now().UTC(), dbPath: path}
 	svc.Now = func() time.Time { return s.now }
 	logger := slog.New(slog.DiscardHandler)
 	const secret = "whsec_demo_test"
@@ -165,9 +166,20 @@ func (s *site) link(account string) string {
 	return out.URL
 }
 
+// open follows a dashboard link as a person does: the link's page names the
+// account, and its Continue button exchanges the link for a session.
+func (v *visitor) open(link string) page {
+	v.t.Helper()
+	p := v.get(link)
+	if p.status != http.StatusOK || p.count("#continue-login") == 0 {
+		return p
+	}
+	return v.submit(p, "#continue-login", nil)
+}
+
 func (s *site) signIn(account string) (*visitor, page) {
 	v := s.visitor()
-	p := v.get(s.link(account))
+	p := v.open(s.link(account))
 	if p.status != 200 || !strings.HasSuffix(p.url, "/dashboard/credits") {
 		s.t.Fatalf("sign-in for %s led to %s (%d)", account, p.url, p.status)
 	}
@@ -262,7 +274,7 @@ func TestDashboardRefusals(t *testing.T) {
 			return v.get(link)
 		}, "expired"},
 		{"session cookie for another account", func(v *visitor) page {
-			v.get(link)
+			v.open(s.link("alice"))
 			u, _ := url.Parse(s.url)
 			for _, c := range v.client.Jar.Cookies(u) {
 				v.client.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: forgeSubject(c.Value, "bob"), Path: "/"}})
@@ -270,7 +282,7 @@ func TestDashboardRefusals(t *testing.T) {
 			return v.get("/dashboard/credits")
 		}, "not valid"},
 		{"expired session", func(v *visitor) page {
-			v.get(link)
+			v.open(s.link("alice"))
 			s.now = s.now.Add(13 * time.Hour)
 			defer func() { s.now = s.now.Add(-13 * time.Hour) }()
 			return v.get("/dashboard/credits")
@@ -567,7 +579,9 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", u.RequestURI(), nil))
+	exchange := httptest.NewRequest("POST", "/dashboard/login", strings.NewReader(url.Values{"token": {u.Query().Get("token")}}.Encode()))
+	exchange.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	s.srv.Handler().ServeHTTP(rec, exchange)
 	cookies := rec.Result().Cookies()
 	if len(cookies) != 1 || cookies[0].Name != "__Host-credits_dashboard" || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
 		t.Fatalf("cookies over https: %+v, want one __Host-credits_dashboard, Secure, Path=/", cookies)

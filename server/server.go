@@ -68,6 +68,10 @@ type Server struct {
 	// SigningKey signs dashboard links, session cookies and form tokens; every
 	// replica must have the same one.
 	SigningKey []byte
+	// PreviousSigningKeys still verify what they signed (a rotation's window).
+	PreviousSigningKeys [][]byte
+	// Production adds Strict-Transport-Security to every answer.
+	Production bool
 	// Extra handles more routes (the offline demo's checkout pages).
 	Extra map[string]http.Handler
 	// Metrics, when set, are kept and served at GET /metrics (with the API key).
@@ -87,7 +91,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/openapi.json", s.handleOpenAPI)
 	mux.HandleFunc("GET "+checkoutSuccessPath, s.limitPages(s.handleCheckoutSuccess))
 	mux.HandleFunc("GET "+checkoutCancelPath, s.limitPages(s.handleCheckoutCancel))
-	mux.HandleFunc("GET /dashboard/login", s.limitPages(s.handleDashboardLogin))
+	mux.HandleFunc("GET /dashboard/login", s.limitPages(s.handleDashboardLoginPage))
+	mux.HandleFunc("POST /dashboard/login", s.limitPages(s.handleDashboardLogin))
+	mux.HandleFunc("POST /dashboard/logout", s.limitPages(s.handleDashboardLogout))
 	mux.HandleFunc("GET /dashboard/credits", s.limitPages(s.handleDashboard))
 	mux.HandleFunc("POST /dashboard/credits/purchase", s.limitPages(s.handleDashboardPurchase))
 	mux.HandleFunc("POST /dashboard/credits/card", s.limitPages(s.handleDashboardSaveCard))
@@ -107,6 +113,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /admin/webhooks/{id}/events/{event_id}/resend", s.requireOperator(s.handleAdminResendWebhookEvent))
 	mux.HandleFunc("POST /admin/webhooks/{id}/enable", s.requireOperator(s.handleAdminEnableWebhookEndpoint))
 	mux.HandleFunc("GET /admin/reconciliation", s.requireOperator(s.handleAdminReconciliation))
+	mux.HandleFunc("GET /admin/sessions", s.requireOperator(s.handleAdminSessions))
+	mux.HandleFunc("POST /admin/sessions/{id}/revoke", s.requireOperator(s.handleAdminRevokeSession))
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}
@@ -125,13 +133,20 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics.watchReconcile(s.Service)
 		mux.Handle("GET /metrics", s.requireAPIKey(s.need(credits.ScopeAdmin, anyAccount, s.Metrics.Handler().ServeHTTP)))
 	}
-	return s.withRequestID(s.Metrics.instrument(noSniff(mux)))
+	return s.withRequestID(s.Metrics.instrument(s.securityHeaders(mux)))
 }
 
-// noSniff tells browsers to trust every answer's Content-Type.
-func noSniff(next http.Handler) http.Handler {
+// hstsHeader keeps browsers on https for two years, subdomains included.
+const hstsHeader = "max-age=63072000; includeSubDomains"
+
+// securityHeaders tells browsers to trust every answer's Content-Type and,
+// in production, to come back over https only.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if s.Production {
+			w.Header().Set("Strict-Transport-Security", hstsHeader)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

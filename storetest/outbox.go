@@ -411,6 +411,11 @@ func testWebhookResend(t *testing.T, open Opener) {
 func webhookFixture(t *testing.T, open Opener) (*fixture, *receiver, *httptest.Server) {
 	f := newFixture(t, open)
 	f.svc.Webhooks = outbound.New(false)
+	box, err := credits.NewSecretBox([]byte("storetest signing secret 0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Secrets = box // endpoint secrets kept sealed, as serve keeps them
 	f.account("u1", "u1@example.com")
 	rc := &receiver{t: t}
 	srv := httptest.NewServer(rc)

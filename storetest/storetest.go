@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"PurchasesNewestFirst", testPurchasesNewestFirst},
 		{"BalanceThresholds", testBalanceThresholds},
 		{"WebhookSecretRotation", testWebhookSecretRotation},
+		{"WebSessions", testWebSessions},
 		{"VerifyFindsALateDueTime", testVerifyFindsALateDueTime},
 		{"AutoRechargeSettings", testAutoRechargeSettings},
 		{"OneRechargeForConcurrentDebits", testOneRechargeForConcurrentDebits},

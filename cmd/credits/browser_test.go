@@ -99,7 +99,14 @@ func TestBrowserPurchase(t *testing.T) {
 	dashboard := link[:strings.Index(link, "/dashboard/")] + "/dashboard/credits"
 	starter := chromedp.CSS(`#packs form.pack[data-pack="starter"] button`)
 
+	// The link's page names the account; Continue (a same-origin form, as the
+	// browser says in Sec-Fetch-Site) exchanges the link for a session.
 	do(t, ctx, chromedp.Navigate(link))
+	if got := read(t, ctx, "#link-account"); got != "demo@example.com" {
+		t.Errorf("the link's page names %q", got)
+	}
+	screenshot(t, ctx, dir, "link.png")
+	do(t, ctx, chromedp.Click(chromedp.CSS("#continue-login button")))
 	if got := read(t, ctx, "#balance"); got != "0" {
 		t.Errorf("balance before buying = %q, want 0", got)
 	}

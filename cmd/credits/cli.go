@@ -79,6 +79,10 @@ func (cmd *command) service(ctx context.Context) (*credits.Service, func(), erro
 	cmd.cfg.webhooks(svc)
 	trial := cmd.cfg.Trial()
 	svc.TrialCredits, svc.TrialDays = trial.Credits, trial.Days
+	if err := cmd.cfg.useSecretBox(ctx, svc, cmd.readOnly); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	if cmd.cfg.Env == envDevelopment {
 		// The time a development server keeps: a command must not see
 		// credits as unexpired that the server has expired.

@@ -17,29 +17,30 @@ import (
 // Config is the service's configuration: environment variables, each with a
 // flag of the same meaning (the flag wins).
 type Config struct {
-	DatabaseURL          string
-	Addr                 string
-	Env                  string
-	APIKey               string
-	PublicURL            string
-	StripeSecretKey      string
-	StripePublishableKey string
-	StripeWebhookSecret  string
-	StripeAPIBase        string
-	TrialCredits         string
-	TrialDays            string
-	CheckoutExpiresIn    string
-	RatePages            string
-	RateCheckouts        string
-	RateSignIns          string
-	IgnoredRetentionDays string
-	SigningSecret        string
-	ReconcileEvery       string
-	LowBalanceThreshold  string
-	WebhookAllowPrivate  string
-	ExpiringNoticeDays   string
-	RechargeLease        string
-	RechargeCheckAfter   string
+	DatabaseURL           string
+	Addr                  string
+	Env                   string
+	APIKey                string
+	PublicURL             string
+	StripeSecretKey       string
+	StripePublishableKey  string
+	StripeWebhookSecret   string
+	StripeAPIBase         string
+	TrialCredits          string
+	TrialDays             string
+	CheckoutExpiresIn     string
+	RatePages             string
+	RateCheckouts         string
+	RateSignIns           string
+	IgnoredRetentionDays  string
+	SigningSecret         string
+	SigningSecretPrevious string
+	ReconcileEvery        string
+	LowBalanceThreshold   string
+	WebhookAllowPrivate   string
+	ExpiringNoticeDays    string
+	RechargeLease         string
+	RechargeCheckAfter    string
 
 	// scope is which commands' settings were registered.
 	scope int
@@ -113,7 +114,8 @@ var configVars = []struct {
 	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
 	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
-	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
+	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies, and seals webhook endpoints' secrets (production: required; development default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forAll},
+	{"CREDITS_SIGNING_SECRET_PREVIOUS", "signing-secret-previous", "", "the signing secret before a rotation: still verifies links and cookies, and opens sealed secrets until they are sealed again", func(c *Config) *string { return &c.SigningSecretPrevious }, true, forAll},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
 	{"CREDITS_EXPIRING_NOTICE_DAYS", "expiring-notice-days", "7", "days before a lot expires that credits.expiring is sent for it (0: never)", func(c *Config) *string { return &c.ExpiringNoticeDays }, false, forServe},
 	{"CREDITS_WEBHOOK_ALLOW_PRIVATE", "webhook-allow-private", "false", "in production, let webhook endpoints be on loopback, private, link-local or multicast addresses (true or false)", func(c *Config) *string { return &c.WebhookAllowPrivate }, false, forAll},
@@ -308,6 +310,7 @@ func (c *Config) validateProduction() error {
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret},
 		{"CREDITS_PUBLIC_URL", c.PublicURL},
+		{"CREDITS_SIGNING_SECRET", c.SigningSecret},
 	} {
 		if required.value == "" {
 			return fmt.Errorf("production needs %s: set it in the environment", required.name)

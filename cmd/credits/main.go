@@ -40,6 +40,8 @@ Usage:
   credits webhooks add --url URL [--events a,b] | list | remove ID | deliveries ID | rotate ID | test ID
                                 | resend ID EVENT_ID | enable ID
   credits keys create --scope read|spend|admin [--account ID] [--name N] | list | revoke ID
+                                revoking a key also ends its /admin sessions and dashboard links
+  credits sessions list | revoke ID   the live operator sessions of /admin
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
@@ -99,6 +101,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.payments(ctx, args[1:])
 	case "keys":
 		return cli.keys(ctx, args[1:])
+	case "sessions":
+		return cli.sessions(ctx, args[1:])
 	case "webhooks":
 		return cli.webhooks(ctx, args[1:])
 	case "stripe":

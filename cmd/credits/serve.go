@@ -105,16 +105,15 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("test clock: %w", err)
 		}
 	}
-	signing := []byte(cfg.SigningSecret)
-	if len(signing) == 0 {
-		if signing, err = m.Service.SigningSecret(ctx); err != nil {
-			store.Close()
-			return fmt.Errorf("signing secret: %w", err)
-		}
+	signing, previous, err := m.useSigningSecret(ctx)
+	if err != nil {
+		store.Close()
+		return err
 	}
 	webhook := m.newWebhook()
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
-		PublicURL: cfg.PublicURL, SigningKey: signing, Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
+		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
+		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
 	if m.Demo != nil {
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
@@ -178,6 +177,7 @@ func (m *Main) startDemo(ctx context.Context) error {
 		return fmt.Errorf("demo link: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "Demo (no Stripe account needed): open %s and buy credits with the test card 4242 4242 4242 4242\n", link)
+	fmt.Fprintf(m.Stdout, "The link opens once, in one browser; for another: POST /v1/accounts/%s/dashboard_sessions, or restart the server\n", demo.AccountID)
 	return nil
 }
 
@@ -360,4 +360,29 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// useSigningSecret reads the signing secrets, gives the service the box that
+// seals webhook endpoints' secrets, and seals again those kept in plain text
+// or with the previous signing secret.
+func (m *Main) useSigningSecret(ctx context.Context) (current []byte, previous [][]byte, err error) {
+	current, previous, err = m.Config.signingKeys(ctx, m.Service)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing secret: %w", err)
+	}
+	if m.Service.Secrets, err = credits.NewSecretBox(current, previous...); err != nil {
+		return nil, nil, err
+	}
+	n, unopened, err := m.Service.SealWebhookSecrets(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal webhook endpoint secrets: %w", err)
+	}
+	if n > 0 {
+		m.Logger.Info("webhook endpoint secrets sealed with the signing secret", "endpoints", n)
+	}
+	if len(unopened) > 0 {
+		m.Logger.Warn("webhook endpoint secrets sealed with a signing secret no longer given: deliveries to them fail until "+
+			"CREDITS_SIGNING_SECRET_PREVIOUS is set to it, or `credits webhooks rotate ID` gives each a new secret", "endpoints", unopened)
+	}
+	return current, previous, nil
 }

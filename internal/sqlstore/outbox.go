@@ -126,3 +126,8 @@ func (t *Tx) RotateWebhookSecret(id, secret, previous string, previousUntil, now
 	return t.execOne("rotate the secret of webhook endpoint "+id, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ?,
 		previous_until = ?, updated_at = ? WHERE id = ?`, secret, previous, t.d.Time(previousUntil), t.d.Time(now), id)
 }
+
+func (t *Tx) SetWebhookSecrets(id, secret, previous string) error {
+	return t.execOne("seal the secrets of webhook endpoint "+id, `UPDATE webhook_endpoints SET secret = ?, previous_secret = ? WHERE id = ?`,
+		secret, previous, id)
+}

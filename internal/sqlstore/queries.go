@@ -933,20 +933,24 @@ func (t *Tx) AddToSetting(key string, n int64) (int64, error) {
 	return sum, nil
 }
 
-const webSessionColumns = `id, kind, account_id, expires_at, revoked, created_at`
+const webSessionColumns = `id, kind, account_id, key_id, capabilities, used, flash, expires_at, revoked, created_at`
+
+func scanWebSession(s scanner) (credits.WebSession, error) {
+	var ws credits.WebSession
+	var can string
+	err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, &ws.KeyID, &can, &ws.Used, &ws.Flash, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt})
+	ws.Can = strings.Fields(can)
+	return ws, err
+}
 
 func (t *Tx) CreateWebSession(ws credits.WebSession) error {
-	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		ws.ID, ws.Kind, ws.AccountID, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt))
+	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ws.ID, ws.Kind, ws.AccountID, ws.KeyID, strings.Join(ws.Can, " "), ws.Used, ws.Flash, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt))
 	return err
 }
 
 func (t *Tx) WebSession(id string) (credits.WebSession, error) {
-	return queryOne(t, "read session", func(s scanner) (credits.WebSession, error) {
-		var ws credits.WebSession
-		err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt})
-		return ws, err
-	}, `SELECT `+webSessionColumns+` FROM web_sessions WHERE id = ?`, id)
+	return queryOne(t, "read session", scanWebSession, `SELECT `+webSessionColumns+` FROM web_sessions WHERE id = ?`, id)
 }
 
 func (t *Tx) RevokeWebSession(id string) error {
@@ -954,9 +958,29 @@ func (t *Tx) RevokeWebSession(id string) error {
 	return err
 }
 
+func (t *Tx) UseWebSession(id string) (bool, error) {
+	n, err := t.exec("use a link", `UPDATE web_sessions SET used = ? WHERE id = ? AND NOT used AND NOT revoked`, true, id)
+	return n == 1, err
+}
+
+func (t *Tx) SetWebSessionFlash(id, flash string) error {
+	_, err := t.exec("keep a notice", `UPDATE web_sessions SET flash = ? WHERE id = ?`, flash, id)
+	return err
+}
+
+func (t *Tx) LiveWebSessions(kind string, now time.Time) ([]credits.WebSession, error) {
+	return queryAll(t, "list "+kind+" sessions", scanWebSession, `SELECT `+webSessionColumns+` FROM web_sessions
+		WHERE kind = ? AND NOT revoked AND expires_at > ? ORDER BY created_at DESC, id`, kind, t.d.Time(now))
+}
+
 func (t *Tx) RevokeAccountWebSessions(accountID string) (int64, error) {
 	return t.exec("revoke the sessions of account "+accountID, `UPDATE web_sessions SET revoked = ?
 		WHERE account_id = ? AND NOT revoked`, true, accountID)
+}
+
+func (t *Tx) RevokeKeyWebSessions(keyID string) (int64, error) {
+	return t.exec("revoke the sessions of API key "+keyID, `UPDATE web_sessions SET revoked = ?
+		WHERE key_id = ? AND NOT revoked`, true, keyID)
 }
 
 func (t *Tx) DeleteWebSessionsBefore(before time.Time) (int64, error) {
