@@ -94,7 +94,8 @@ func TestTestClockEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	production := map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com"}
+	production := map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com",
+		"CREDITS_SIGNING_SECRET": "Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE"}
 	for k, v := range vars {
 		if _, set := production[k]; !set {
 			production[k] = v
