@@ -407,7 +407,6 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	if _, err := AddCredits(account.Balance, r.Credits); err != nil {
 		return EventFailed, "recharge would overflow the balance", nil
 	}
-	wasFailed := r.Status == RechargeFailed
 	p := Purchase{AccountID: r.AccountID, PackID: r.PackID, Quantity: r.Quantity, Credits: r.Credits, AmountPaid: pi.Amount,
 		Currency: pi.Currency, SessionID: r.ID, PaymentIntent: pi.ID, EventID: eventID, CreatedAt: now}
 	account, entry, err := s.writePurchase(locked, &p, account, pack)
@@ -422,24 +421,7 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	if err := locked.LinkPaymentEntry(entry.ID, payment.ID); err != nil {
 		return "", "", err
 	}
-	wasLinked := r.Status == RechargeActionRequired
-	r.Status, r.PaymentIntent, r.Error, r.LockedUntil, r.UpdatedAt = RechargeSucceeded, pi.ID, "", time.Time{}, now
-	if r.LinkOpen {
-		r.NextAttemptAt = now // paid off-session after all: its link is expired
-	}
-	if err := locked.UpdateRecharge(r); err != nil {
-		return "", "", err
-	}
-	if wasFailed || wasLinked {
-		// Stripe took the money after all: its retry must not charge again.
-		if err := cancelWaitingRecharge(locked, now, "recharge "+r.ID+" was paid after all"); err != nil {
-			return "", "", err
-		}
-	}
-	if err := emit(locked, OutPurchaseCompleted, p, now); err != nil {
-		return "", "", err
-	}
-	if err := emit(locked, OutRechargeSucceeded, r, now); err != nil {
+	if err := markRechargePaid(locked, r, p, now); err != nil {
 		return "", "", err
 	}
 	s.logAfterCommit(tx, "recharge credited", "account", r.AccountID, "credits", r.Credits, "recharge", r.ID, "payment_intent", pi.ID)
@@ -447,6 +429,29 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 		return EventProcessed, "", s.watch(tx, locked, account, now)
 	}
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
+}
+
+// markRechargePaid ends a recharge whose payment p was credited, and tells
+// the application. A recharge that had failed, or waited for the customer,
+// was paid after all: its retry (or its link) must not charge again.
+func markRechargePaid(locked LockedAccount, r Recharge, p Purchase, now time.Time) error {
+	paidAfterAll := r.Status == RechargeFailed || r.Status == RechargeActionRequired
+	r.Status, r.PaymentIntent, r.Error, r.LockedUntil, r.UpdatedAt = RechargeSucceeded, p.PaymentIntent, "", time.Time{}, now
+	if r.LinkOpen {
+		r.NextAttemptAt = now // paid off-session after all: its link is expired
+	}
+	if err := locked.UpdateRecharge(r); err != nil {
+		return err
+	}
+	if paidAfterAll {
+		if err := cancelWaitingRecharge(locked, now, "recharge "+r.ID+" was paid after all"); err != nil {
+			return err
+		}
+	}
+	if err := emit(locked, OutPurchaseCompleted, p, now); err != nil {
+		return err
+	}
+	return emit(locked, OutRechargeSucceeded, r, now)
 }
 
 // declineRecharge records a failed charge: recharge.failed, then what its

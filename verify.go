@@ -29,95 +29,125 @@ type Violation struct {
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
-		totals, err := tx.AccountTotals()
-		if err != nil {
-			return err
-		}
-		for _, t := range totals {
-			if t.Balance != t.EntrySum {
-				out = append(out, Violation{1, t.AccountID, fmt.Sprintf("balance %d but entries sum to %d", t.Balance, t.EntrySum)})
-			}
-			if t.LotSum-t.Debt != t.EntrySum {
-				out = append(out, Violation{1, t.AccountID, fmt.Sprintf("lots hold %d and debt is %d, but entries sum to %d", t.LotSum, t.Debt, t.EntrySum)})
-			}
-			switch available := t.Balance - t.Held; {
-			case t.Debt < 0:
-				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d is below zero", t.Debt)})
-			case t.Debt == 0 && (t.Balance < 0 || available < 0):
-				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d, available %d: below zero without a debt", t.Balance, available)})
-			case t.Debt > 0 && available != -t.Debt:
-				out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d, but available is %d: unreserved credits must pay a debt", t.Debt, available)})
+		for _, check := range []func(Tx) ([]Violation, error){verifyBalances, verifyChains, verifyDraws, verifyHolds, verifyPurchaseKeys,
+			verifyDue, verifyLotFlags, verifyPayments} {
+			found, err := check(tx)
+			out = append(out, found...)
+			if err != nil {
+				return err
 			}
 		}
-		broken, err := tx.BrokenEntryChains()
-		if err != nil {
-			return err
-		}
-		for _, e := range broken {
-			out = append(out, Violation{2, e.AccountID, fmt.Sprintf("entry %d says balance_after %d, which is not the running sum", e.ID, e.BalanceAfter)})
-		}
-		unlinked, err := tx.BrokenEntryLinks()
-		if err != nil {
-			return err
-		}
-		for _, id := range unlinked {
-			out = append(out, Violation{2, id, "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"})
-		}
-		unlinkedPurchases, err := tx.BrokenPurchaseLinks()
-		if err != nil {
-			return err
-		}
-		for _, id := range unlinkedPurchases {
-			out = append(out, Violation{3, id, "the purchases' chain (each naming the one before; the account naming the latest) is broken: the account's purchases would list wrong"})
-		}
-		misdrawn, err := tx.MisdrawnEntries()
-		if err != nil {
-			return err
-		}
-		for _, d := range misdrawn {
-			out = append(out, Violation{1, d.AccountID, fmt.Sprintf("entry %d (%d credits) names lot %d as the lot it drew from, but that is not a lot of its account, or the entry took nothing", d.EntryID, d.Amount, d.LotID)})
-		}
-		orphans, err := tx.EntriesOfNoAccount()
-		if err != nil {
-			return err
-		}
-		for _, e := range orphans {
-			out = append(out, Violation{1, e.AccountID, fmt.Sprintf("entry %d (%d credits) is of account %s, which does not exist: no balance counts it", e.ID, e.Amount, e.AccountID)})
-		}
-		held, err := tx.HeldTotals()
-		if err != nil {
-			return err
-		}
-		for _, h := range held {
-			if h.Held != h.HoldSum || h.Held != h.Reserved {
-				out = append(out, Violation{1, h.AccountID, fmt.Sprintf("held %d, but active holds sum to %d and lots reserve %d", h.Held, h.HoldSum, h.Reserved)})
-			}
-		}
-		dups, err := tx.DuplicatePurchaseReferences()
-		if err != nil {
-			return err
-		}
-		for _, id := range dups {
-			out = append(out, Violation{3, "", fmt.Sprintf("checkout session %s was credited more than once", id)})
-		}
-		late, err := tx.LateDueAccounts()
-		if err != nil {
-			return err
-		}
-		for _, id := range late {
-			out = append(out, Violation{4, id, "due_at is later than a hold or a lot of the account expires: it would not be settled on time"})
-		}
-		mislabelled, err := tx.MislabelledLots()
-		if err != nil {
-			return err
-		}
-		for _, l := range mislabelled {
-			out = append(out, Violation{1, l.AccountID, fmt.Sprintf("lot %d holds %d with %d reserved, but its spendable flag says otherwise: draws would not find its credits, or would look at a spent lot", l.ID, l.Remaining, l.Reserved)})
-		}
-		payments, err := verifyPayments(tx)
-		out = append(out, payments...)
-		return err
+		return nil
 	})
+	return out, err
+}
+
+// verifyBalances checks invariants 1 and 4 on every account's totals.
+func verifyBalances(tx Tx) ([]Violation, error) {
+	var out []Violation
+	totals, err := tx.AccountTotals()
+	for _, t := range totals {
+		if t.Balance != t.EntrySum {
+			out = append(out, Violation{1, t.AccountID, fmt.Sprintf("balance %d but entries sum to %d", t.Balance, t.EntrySum)})
+		}
+		if t.LotSum-t.Debt != t.EntrySum {
+			out = append(out, Violation{1, t.AccountID, fmt.Sprintf("lots hold %d and debt is %d, but entries sum to %d", t.LotSum, t.Debt, t.EntrySum)})
+		}
+		switch available := t.Balance - t.Held; {
+		case t.Debt < 0:
+			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d is below zero", t.Debt)})
+		case t.Debt == 0 && (t.Balance < 0 || available < 0):
+			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d, available %d: below zero without a debt", t.Balance, available)})
+		case t.Debt > 0 && available != -t.Debt:
+			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d, but available is %d: unreserved credits must pay a debt", t.Debt, available)})
+		}
+	}
+	return out, err
+}
+
+// verifyChains checks invariants 2 and 3 on the entries' and purchases'
+// chains.
+func verifyChains(tx Tx) ([]Violation, error) {
+	var out []Violation
+	broken, err := tx.BrokenEntryChains()
+	if err != nil {
+		return out, err
+	}
+	for _, e := range broken {
+		out = append(out, Violation{2, e.AccountID, fmt.Sprintf("entry %d says balance_after %d, which is not the running sum", e.ID, e.BalanceAfter)})
+	}
+	unlinked, err := tx.BrokenEntryLinks()
+	if err != nil {
+		return out, err
+	}
+	for _, id := range unlinked {
+		out = append(out, Violation{2, id, "the entries' chain (each naming the one before; the account naming the latest) is broken: the ledger would list wrong"})
+	}
+	unlinkedPurchases, err := tx.BrokenPurchaseLinks()
+	for _, id := range unlinkedPurchases {
+		out = append(out, Violation{3, id, "the purchases' chain (each naming the one before; the account naming the latest) is broken: the account's purchases would list wrong"})
+	}
+	return out, err
+}
+
+// verifyDraws checks invariant 1 on what entries drew from, and on entries
+// of no account.
+func verifyDraws(tx Tx) ([]Violation, error) {
+	var out []Violation
+	misdrawn, err := tx.MisdrawnEntries()
+	if err != nil {
+		return out, err
+	}
+	for _, d := range misdrawn {
+		out = append(out, Violation{1, d.AccountID, fmt.Sprintf("entry %d (%d credits) names lot %d as the lot it drew from, but that is not a lot of its account, or the entry took nothing", d.EntryID, d.Amount, d.LotID)})
+	}
+	orphans, err := tx.EntriesOfNoAccount()
+	for _, e := range orphans {
+		out = append(out, Violation{1, e.AccountID, fmt.Sprintf("entry %d (%d credits) is of account %s, which does not exist: no balance counts it", e.ID, e.Amount, e.AccountID)})
+	}
+	return out, err
+}
+
+// verifyHolds checks that held credits are what active holds and lots say.
+func verifyHolds(tx Tx) ([]Violation, error) {
+	var out []Violation
+	held, err := tx.HeldTotals()
+	for _, h := range held {
+		if h.Held != h.HoldSum || h.Held != h.Reserved {
+			out = append(out, Violation{1, h.AccountID, fmt.Sprintf("held %d, but active holds sum to %d and lots reserve %d", h.Held, h.HoldSum, h.Reserved)})
+		}
+	}
+	return out, err
+}
+
+// verifyPurchaseKeys checks invariant 3: a session credits at most once.
+func verifyPurchaseKeys(tx Tx) ([]Violation, error) {
+	var out []Violation
+	dups, err := tx.DuplicatePurchaseReferences()
+	for _, id := range dups {
+		out = append(out, Violation{3, "", fmt.Sprintf("checkout session %s was credited more than once", id)})
+	}
+	return out, err
+}
+
+// verifyDue checks that every account is settled before its holds and lots
+// expire.
+func verifyDue(tx Tx) ([]Violation, error) {
+	var out []Violation
+	late, err := tx.LateDueAccounts()
+	for _, id := range late {
+		out = append(out, Violation{4, id, "due_at is later than a hold or a lot of the account expires: it would not be settled on time"})
+	}
+	return out, err
+}
+
+// verifyLotFlags checks each lot's spendable flag against what it holds.
+func verifyLotFlags(tx Tx) ([]Violation, error) {
+	var out []Violation
+	mislabelled, err := tx.MislabelledLots()
+	for _, l := range mislabelled {
+		out = append(out, Violation{1, l.AccountID, fmt.Sprintf("lot %d holds %d with %d reserved, but its spendable flag says otherwise: draws would not find its credits, or would look at a spent lot", l.ID, l.Remaining, l.Reserved)})
+	}
 	return out, err
 }
 
