@@ -18,6 +18,7 @@ var attack2Tests = []struct {
 	{"Attack2ReconcileRefundFailedKnownOnlyByCharge", testAttack2RefundFailedKnownOnlyByCharge},
 	{"Attack2ReconcileDisputeDecidedAfterTheWindow", testAttack2DisputeDecidedAfterTheWindow},
 	{"Attack2DisputeLostOnRecharge", testAttack2DisputeLostOnRecharge},
+	{"Attack2ReportOnlyRunsStarveTheWorkersFix", testAttack2ReportOnlyRunsStarveTheWorkersFix},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -138,4 +139,39 @@ func testAttack2DisputeLostOnRecharge(t *testing.T, open Opener) {
 		t.Errorf("items %s", k)
 	}
 	f.wantAccount("u1", 140, 140)
+}
+
+// testAttack2ReportOnlyRunsStarveTheWorkersFix: the worker fixes only when
+// no run of any kind began within the period. An operator's nightly
+// read-only `credits reconcile` (a cron for the report, or the alerting
+// the docs recommend) begins a run every 20 h: the worker's --fix never
+// runs again, and a session paid but never credited stays so for good.
+func testAttack2ReportOnlyRunsStarveTheWorkersFix(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 1)
+	stripe := &memoryStripe{}
+	stripe.add(paidSession(f, "cs_1", "pi_1", 500, nil))
+	ctx := context.Background()
+	fixes := 0
+	for hour := 0; hour < 5*24; hour++ {
+		if hour%20 == 0 { // the operator's read-only cron
+			if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run, ran, err := f.svc.ReconcileIfDue(ctx, stripe, 24*time.Hour) // the worker, looking every hour
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ran && run.Fix {
+			fixes++
+		}
+		f.now = f.now.Add(time.Hour)
+	}
+	if fixes == 0 {
+		t.Errorf("in 5 days the worker never ran --fix: read-only runs count as its run")
+	}
+	f.wantAccount("u1", 100, 100) // paid on day 0
 }
