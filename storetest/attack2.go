@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ var attack2Tests = []struct {
 	{"Attack2ReconcileDisputeDecidedAfterTheWindow", testAttack2DisputeDecidedAfterTheWindow},
 	{"Attack2DisputeLostOnRecharge", testAttack2DisputeLostOnRecharge},
 	{"Attack2ReportOnlyRunsStarveTheWorkersFix", testAttack2ReportOnlyRunsStarveTheWorkersFix},
+	{"Attack2TwoReplicasShareOneFixingRun", testAttack2TwoReplicasShareOneFixingRun},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -174,4 +176,36 @@ func testAttack2ReportOnlyRunsStarveTheWorkersFix(t *testing.T, open Opener) {
 		t.Errorf("in 5 days the worker never ran --fix: read-only runs count as its run")
 	}
 	f.wantAccount("u1", 100, 100) // paid on day 0
+}
+
+// testAttack2TwoReplicasShareOneFixingRun: two replicas (or the worker and
+// `credits reconcile --fix`) continue one run at once, each fixing the same
+// objects: a session paid, a refund and a dispute. Credited once, taken once.
+func testAttack2TwoReplicasShareOneFixingRun(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.session("cs_1", "u1", "starter", 2)
+	f.buy("cs_2", "u1", "pi_2", 1)
+	stripe := &memoryStripe{}
+	stripe.add(paidSession(f, "cs_1", "pi_1", 1000, nil))
+	stripe.add(paidSession(f, "cs_2", "pi_2", 500, nil))
+	stripe.add(refundObject(f, "re_1", "pi_1", 500, "succeeded"))
+	stripe.add(credits.StripeObject{Type: credits.StripeDisputes, ID: "du_2", Created: f.now, FundsWithdrawn: true,
+		Dispute: &credits.StripeDispute{ID: "du_2", PaymentIntent: "pi_2", Charge: "ch_du_2", Amount: 500, Currency: "usd", Status: "needs_response"}})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Fix: true}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	f.wantAccount("u1", 100, 100) // 200 + 100 bought; 100 refunded; 100 disputed
+	if v, err := f.svc.Verify(context.Background()); err != nil || len(v) != 0 {
+		t.Errorf("verify: %v %+v", err, v)
+	}
 }
