@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"iter"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,8 @@ var attack2Tests = []struct {
 	{"Attack2DisputeLostOnRecharge", testAttack2DisputeLostOnRecharge},
 	{"Attack2ReportOnlyRunsStarveTheWorkersFix", testAttack2ReportOnlyRunsStarveTheWorkersFix},
 	{"Attack2TwoReplicasShareOneFixingRun", testAttack2TwoReplicasShareOneFixingRun},
+	{"Attack2ReconcileRefundCanceledAfterTheWindow", testAttack2RefundCanceledAfterTheWindow},
+	{"Attack2ReconcileWedgedOnAVanishedCursor", testAttack2WedgedOnAVanishedCursor},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -208,4 +212,86 @@ func testAttack2TwoReplicasShareOneFixingRun(t *testing.T, open Opener) {
 	if v, err := f.svc.Verify(context.Background()); err != nil || len(v) != 0 {
 		t.Errorf("verify: %v %+v", err, v)
 	}
+}
+
+// testAttack2RefundCanceledAfterTheWindow: the same hole for a refund: a
+// refund of a non-card method waits in requires_action for the customer's
+// bank details (Stripe: cancelable only then) and is canceled weeks later;
+// its event is lost. Created 35 days ago, it is outside the window: the
+// credits it took stay taken, though no money went back.
+func testAttack2RefundCanceledAfterTheWindow(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	created := f.now
+	f.receive(testkit.Object("evt_r1", credits.EventRefundCreated, map[string]any{"id": "re_1", "object": "refund",
+		"amount": 500, "currency": "usd", "status": "requires_action", "payment_intent": "pi_1", "charge": "ch_pi_1"}))
+	f.wantDebt("u1", 0, 0, 0)
+	f.now = f.now.Add(35 * 24 * time.Hour)
+	stripe := &memoryStripe{}
+	canceled := refundObject(f, "re_1", "pi_1", 500, "canceled")
+	canceled.Created = created
+	stripe.add(canceled)
+	if _, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Fix: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Reconciliation(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("items %s", kinds(got))
+	f.wantDebt("u1", 100, 100, 0)
+}
+
+// strictCursor is memoryStripe answering as Stripe does when starting_after
+// names an object it no longer has (400 resource_missing: "No such ...").
+type strictCursor struct{ *memoryStripe }
+
+func (s strictCursor) ListStripe(ctx context.Context, objectType string, since time.Time, startingAfter string) iter.Seq2[credits.StripeObject, error] {
+	s.mu.Lock()
+	found := startingAfter == ""
+	for _, o := range s.objects[objectType] {
+		found = found || o.ID == startingAfter
+	}
+	s.mu.Unlock()
+	if !found {
+		return func(yield func(credits.StripeObject, error) bool) {
+			yield(credits.StripeObject{}, errors.New("stripe: 400 resource_missing: No such object: '"+startingAfter+"'"))
+		}
+	}
+	return s.memoryStripe.ListStripe(ctx, objectType, since, startingAfter)
+}
+
+// testAttack2WedgedOnAVanishedCursor: a run interrupted half way keeps its
+// cursor; the worker only ever continues it. When the cursor's object is
+// gone (test data deleted in the Dashboard, the key switched to another
+// account or mode), every continuation fails the same way, for ever: no run
+// succeeds again, and nothing is fixed, until someone runs --restart.
+func testAttack2WedgedOnAVanishedCursor(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	mem := &memoryStripe{failAfter: 2}
+	mem.add(paidSession(f, "cs_old_1", "pi_old_1", 500, nil))
+	mem.add(paidSession(f, "cs_old_2", "pi_old_2", 500, nil))
+	stripe := strictCursor{mem}
+	ctx := context.Background()
+	if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{Fix: true}); err == nil {
+		t.Fatal("the first run did not stop")
+	}
+	// The objects are gone; a paid session of ours is now in Stripe.
+	mem.mu.Lock()
+	mem.objects = nil
+	mem.mu.Unlock()
+	f.session("cs_1", "u1", "starter", 1)
+	mem.add(paidSession(f, "cs_1", "pi_1", 500, nil))
+	for range 3 * 24 * 6 { // the worker, for three days
+		f.now = f.now.Add(10 * time.Minute)
+		f.svc.ReconcileIfDue(ctx, stripe, 24*time.Hour)
+	}
+	if at, err := f.svc.LastReconcileSuccess(ctx); err != nil || at.IsZero() {
+		t.Errorf("no run succeeded in three days (%v): the worker keeps continuing the run whose cursor is gone", err)
+	}
+	f.wantAccount("u1", 100, 100)
 }
