@@ -25,6 +25,7 @@ var attack2Tests = []struct {
 	{"Attack2TwoReplicasShareOneFixingRun", testAttack2TwoReplicasShareOneFixingRun},
 	{"Attack2ReconcileRefundCanceledAfterTheWindow", testAttack2RefundCanceledAfterTheWindow},
 	{"Attack2ReconcileWedgedOnAVanishedCursor", testAttack2WedgedOnAVanishedCursor},
+	{"Attack2ReconcileCheckoutReferenceReusedIsNotChargedTwice", testAttack2CheckoutReferenceReused},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -294,4 +295,37 @@ func testAttack2WedgedOnAVanishedCursor(t *testing.T, open Opener) {
 		t.Errorf("no run succeeded in three days (%v): the worker keeps continuing the run whose cursor is gone", err)
 	}
 	f.wantAccount("u1", 100, 100)
+}
+
+// testAttack2CheckoutReferenceReused: a checkout's credits_checkout is
+// derived from the client's Idempotency-Key (chk_ + digest of scope and
+// key), and the service forgets the key after 30 days. A client that makes
+// its keys from what it buys ("buy-starter-u1") buys again 31 days later:
+// a new session, paid and credited, with the same credits_checkout. A run
+// over 60 days reports the two as charged_twice and tells the operator to
+// refund the first, a purchase paid and credited once.
+func testAttack2CheckoutReferenceReused(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	meta := map[string]string{"credits_checkout": "chk_samedigest", "account_id": "u1"}
+	stripe := &memoryStripe{}
+	f.buy("cs_1", "u1", "pi_1", 1)
+	stripe.add(paidSession(f, "cs_1", "pi_1", 500, meta))
+	stripe.add(piObject(f, "pi_1", 500, "succeeded", meta))
+	f.now = f.now.Add(31 * 24 * time.Hour)
+	f.buy("cs_2", "u1", "pi_2", 1)
+	stripe.add(paidSession(f, "cs_2", "pi_2", 500, meta))
+	stripe.add(piObject(f, "pi_2", 500, "succeeded", meta))
+	f.wantAccount("u1", 200, 200)
+	if _, err := f.svc.Reconcile(context.Background(), stripe, credits.ReconcileOptions{Window: 60 * 24 * time.Hour, Fix: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Reconciliation(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(got); k != "[]" {
+		t.Errorf("items %s: two purchases, each paid and credited once, reported charged twice (%s)", k, got.Items[0].Command)
+	}
 }
