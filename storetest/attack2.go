@@ -26,6 +26,7 @@ var attack2Tests = []struct {
 	{"Attack2ReconcileRefundCanceledAfterTheWindow", testAttack2RefundCanceledAfterTheWindow},
 	{"Attack2ReconcileWedgedOnAVanishedCursor", testAttack2WedgedOnAVanishedCursor},
 	{"Attack2ReconcileCheckoutReferenceReusedIsNotChargedTwice", testAttack2CheckoutReferenceReused},
+	{"Attack2DisputeWonLaundersExpiringCredits", testAttack2DisputeWonLaundersExpiringCredits},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -327,5 +328,42 @@ func testAttack2CheckoutReferenceReused(t *testing.T, open Opener) {
 	}
 	if k := kinds(got); k != "[]" {
 		t.Errorf("items %s: two purchases, each paid and credited once, reported charged twice (%s)", k, got.Items[0].Command)
+	}
+}
+
+// testAttack2DisputeWonLaundersExpiringCredits: a take-back draws on the
+// account's other lots for what of the payment's own lot was spent; the
+// give-back returns that part as a new lot with no expiry, whatever the
+// expiry of the lots it was drawn from. A customer who spent a purchase and
+// holds credits about to expire (a trial grant, an expiring pack) files a
+// chargeback on the old purchase, then withdraws it (Stripe: a dispute the
+// cardholder withdraws closes as won): the expiring credits come back
+// for ever, at the top of the burn-down order.
+func testAttack2DisputeWonLaundersExpiringCredits(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1) // 100 credits, no expiry
+	if _, err := f.debit("u1", 100); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("u1", 100, 7*24*time.Hour, 0) // expires in 7 days
+	f.wantAccount("u1", 100, 100)
+	f.receive(testkit.Dispute("evt_d1", credits.EventDisputeCreated, "du_1", "pi_1", 500, "needs_response"))
+	f.receive(testkit.Dispute("evt_d2", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", 500, "needs_response"))
+	f.wantDebt("u1", 0, 0, 0) // the grant paid for the spent purchase
+	f.now = f.now.Add(10 * 24 * time.Hour)
+	if _, err := f.svc.SweepExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.receive(testkit.Dispute("evt_d3", credits.EventDisputeFundsReinstated, "du_1", "pi_1", 500, "won"))
+	f.receive(testkit.Dispute("evt_d4", credits.EventDisputeClosed, "du_1", "pi_1", 500, "won"))
+	if _, err := f.svc.SweepExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Without the dispute the grant would have expired on day 7: nothing left.
+	f.wantAccount("u1", 0, 0)
+	if v, err := f.svc.Verify(context.Background()); err != nil || len(v) != 0 {
+		t.Errorf("verify: %v %+v", err, v)
 	}
 }
