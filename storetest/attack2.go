@@ -27,6 +27,7 @@ var attack2Tests = []struct {
 	{"Attack2ReconcileWedgedOnAVanishedCursor", testAttack2WedgedOnAVanishedCursor},
 	{"Attack2ReconcileCheckoutReferenceReusedIsNotChargedTwice", testAttack2CheckoutReferenceReused},
 	{"Attack2DisputeWonLaundersExpiringCredits", testAttack2DisputeWonLaundersExpiringCredits},
+	{"Attack2RefundDuringAHoldSwapsCreditsForExpiringOnes", testAttack2RefundDuringAHoldSwapsCredits},
 }
 
 // testAttack2RefundFailedKnownOnlyByCharge: charge.refunded arrives (Stripe
@@ -363,6 +364,36 @@ func testAttack2DisputeWonLaundersExpiringCredits(t *testing.T, open Opener) {
 	}
 	// Without the dispute the grant would have expired on day 7: nothing left.
 	f.wantAccount("u1", 0, 0)
+	if v, err := f.svc.Verify(context.Background()); err != nil || len(v) != 0 {
+		t.Errorf("verify: %v %+v", err, v)
+	}
+}
+
+// testAttack2RefundDuringAHoldSwapsCredits: a take-back skips what a hold
+// reserves of the payment's own lot and takes the account's other credits
+// instead; when the hold is released, the reserved credits stay in the own
+// lot, which then expires. A purchase of expiring credits is fully refunded
+// while a hold reserves most of it: the customer's credits that never
+// expire pay for it, and the refunded purchase's credits expire in their
+// place. The customer spent nothing and loses 80 credits of a grant.
+func testAttack2RefundDuringAHoldSwapsCredits(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.expiringPack()
+	f.account("u1", "u1@example.com")
+	expires := f.buyExpiring("cs_1", "u1", "pi_1") // 100 credits, expiring
+	h := f.hold("u1", 80, time.Hour)                // reserves the purchase's credits
+	f.grant("u1", 100, 0, 0)                        // credits that never expire
+	f.wantAccount("u1", 200, 120)
+	if ev := f.receive(testkit.ChargeRefunded("evt_cr", "ch_1", "pi_1", 500, 500)); ev.Status != credits.EventProcessed {
+		t.Fatalf("refund: %+v", ev)
+	}
+	if _, err := f.svc.ReleaseHold(context.Background(), h.ID); err != nil { // nothing spent
+		t.Fatal(err)
+	}
+	f.wantAccount("u1", 100, 100)
+	f.pastExpiry(expires)
+	// The refunded purchase is gone, nothing was spent: the grant is whole.
+	f.wantAccount("u1", 100, 100)
 	if v, err := f.svc.Verify(context.Background()); err != nil || len(v) != 0 {
 		t.Errorf("verify: %v %+v", err, v)
 	}
