@@ -381,8 +381,8 @@ func testAttack2RefundDuringAHoldSwapsCredits(t *testing.T, open Opener) {
 	f.expiringPack()
 	f.account("u1", "u1@example.com")
 	expires := f.buyExpiring("cs_1", "u1", "pi_1") // 100 credits, expiring
-	h := f.hold("u1", 80, time.Hour)                // reserves the purchase's credits
-	f.grant("u1", 100, 0, 0)                        // credits that never expire
+	h := f.hold("u1", 80, time.Hour)               // reserves the purchase's credits
+	f.grant("u1", 100, 0, 0)                       // credits that never expire
 	f.wantAccount("u1", 200, 120)
 	if ev := f.receive(testkit.ChargeRefunded("evt_cr", "ch_1", "pi_1", 500, 500)); ev.Status != credits.EventProcessed {
 		t.Fatalf("refund: %+v", ev)
