@@ -13,7 +13,9 @@ import (
 )
 
 // attack2Tests are the hostile review of reconcile and the two-track
-// disputes (issue 29, items 4 and 11). Each one fails while the hole is open.
+// disputes (issue 29, items 4 and 11). Each one fails while its hole is open,
+// but DisputeLostOnRecharge and TwoReplicasShareOneFixingRun: attacks that
+// held, kept as regressions.
 var attack2Tests = []struct {
 	name string
 	fn   func(*testing.T, Opener)
