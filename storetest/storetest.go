@@ -136,6 +136,7 @@ func Run(t *testing.T, open Opener) {
 		{"RandomOperations", testRandomOperations},
 	}
 	tests = append(tests, reconcileTests...)
+	tests = append(tests, attack2Tests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}
