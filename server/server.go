@@ -121,7 +121,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.requireAPIKey(s.need(credits.ScopeAdmin, anyAccount, s.Metrics.Handler().ServeHTTP)))
 	}
-	return s.withRequestID(s.Metrics.instrument(noSniff(mux)))
+	return s.withRequestID(s.Metrics.instrument(noSniff(s.refuseLargeBodies(mux))))
 }
 
 // noSniff tells browsers to trust every answer's Content-Type.
