@@ -21,7 +21,7 @@ import (
 	"github.com/credits/credits/internal/testkit"
 )
 
-const testAPIKey = "e2e_api_key_0123456789abcdef"
+const testAPIKey = "e2e_api_key_q8Zr2MxT4vLk9PwB7nYc3HdF" // strong enough for production
 
 // env returns a getenv over the given variables only.
 func env(vars map[string]string) func(string) string {
