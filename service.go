@@ -267,6 +267,9 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	now := s.now()
 	a := Account{ID: id, Email: email, Trial: true, CreatedAt: now}
 	err = s.update(ctx, func(tx Tx) error {
+		if err := refuseLookAlike(tx, email); err != nil {
+			return err
+		}
 		err := tx.CreateAccount(a)
 		if errors.Is(err, ErrConflict) {
 			return Errorf(ECONFLICT, "account %s already exists", id)
@@ -289,6 +292,24 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	})
 	a.Available = a.Balance
 	return a, err
+}
+
+// refuseLookAlike refuses an email that differs from an account's only by
+// Unicode case or compatibility forms (U+212A KELVIN SIGN for k, fullwidth
+// letters): mail to one never reaches the other, and an operator could not
+// tell them apart. The same address (several accounts may share one) is
+// not refused.
+func refuseLookAlike(tx Tx, email string) error {
+	alike, err := tx.AccountsByFoldedEmail(email)
+	if err != nil {
+		return err
+	}
+	for _, other := range alike {
+		if other.Email != email {
+			return Errorf(ECONFLICT, "email %s differs from account %s's email only by Unicode case or compatibility forms; use the address exactly as its owner receives mail", showEmail(email), other.ID)
+		}
+	}
+	return nil
 }
 
 // GetAccount returns one account.

@@ -72,7 +72,13 @@ type Tx interface {
 	// LockAccount, SpendableLots and AddEntry then answer from that. It
 	// changes nothing else; a store may ignore it.
 	WillLock(id string, now time.Time)
+	// AccountsByEmail lists the accounts whose email is exactly email (as
+	// NormalizeEmail wrote both), by id.
 	AccountsByEmail(email string) ([]Account, error)
+	// AccountsByFoldedEmail lists the accounts whose email equals email after
+	// Unicode compatibility and case folding (NFKC, case fold): the same
+	// address and its look-alikes, by id.
+	AccountsByFoldedEmail(email string) ([]Account, error)
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)
 	// SearchAccounts lists accounts whose (lower-case) id or email starts

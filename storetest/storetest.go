@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"LivemodeMismatchAddsNothing", testLivemodeMismatchAddsNothing},
 		{"UnhandledEventTypeIsRecorded", testUnhandledEventTypeIsRecorded},
 		{"ForeignSessionMatching", testForeignSessionMatching},
+		{"LookAlikeEmails", testLookAlikeEmails},
 		{"ForeignSessionUnpaidAddsNothing", testForeignSessionUnpaidAddsNothing},
 		{"ForeignLookupRetriesThenFails", testForeignLookupRetriesThenFails},
 		{"ConcurrentWorkersClaimEachEventOnce", testConcurrentWorkersClaimEachEventOnce},
