@@ -291,7 +291,7 @@ func TestNormalizeEmail(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"Kate@Example.COM", "kate@example.com"},
 		{"  kate@example.com\t", "kate@example.com"},
-		{"\u212Aate@Example.com", "\u212Aate@example.com"}, // KELVIN SIGN kept, not folded to k
+		{"\u212Aate@Example.com", "\u212Aate@example.com"},   // KELVIN SIGN kept, not folded to k
 		{"\u00c9mile@Example.com", "\u00c9mile@example.com"}, // non-ASCII letters kept as written
 		{"\uff2bate@example.com", "\uff2bate@example.com"},
 	} {
