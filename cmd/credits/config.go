@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ type Config struct {
 	RatePages            string
 	RateCheckouts        string
 	RateSignIns          string
+	RateAPI              string
+	TrustedProxies       string
+	ForwardedHeader      string
 	IgnoredRetentionDays string
 	SigningSecret        string
 	LowBalanceThreshold  string
@@ -49,6 +53,7 @@ type Config struct {
 	trial             TrialSettings
 	checkoutExpiresIn time.Duration
 	rateLimits        server.RateLimits
+	proxies           server.Proxies
 	ignoredRetention  time.Duration
 	lowBalance        int64
 	allowPrivate      bool
@@ -110,7 +115,10 @@ var configVars = []struct {
 	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false, forAll},
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
-	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute, right or wrong; one key may sign in 4 times that from all addresses (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RATE_API", "rate-api", strconv.Itoa(server.DefaultRateLimits.APIPerMinute), "/v1 requests one API key may make a minute (0: no limit)", func(c *Config) *string { return &c.RateAPI }, false, forServe},
+	{"CREDITS_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of the proxies in front (10.0.0.0/8,::1/128); only requests from them have their client address read from CREDITS_FORWARDED_HEADER (default: none, the TCP peer is the client)", func(c *Config) *string { return &c.TrustedProxies }, false, forServe},
+	{"CREDITS_FORWARDED_HEADER", "forwarded-header", server.HeaderXForwardedFor, "the header the trusted proxies write: X-Forwarded-For or Forwarded (RFC 7239); the other is ignored", func(c *Config) *string { return &c.ForwardedHeader }, false, forServe},
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies (default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forServe},
 	{"CREDITS_IGNORED_EVENT_RETENTION_DAYS", "ignored-event-retention-days", "30", "days to keep the payload of an ignored Stripe event (0: forever)", func(c *Config) *string { return &c.IgnoredRetentionDays }, false, forServe},
@@ -199,6 +207,9 @@ func (c *Config) Validate() error {
 	if err := c.parseRateLimits(); err != nil {
 		return err
 	}
+	if err := c.parseProxies(); err != nil {
+		return err
+	}
 	if n, err := strconv.ParseInt(c.LowBalanceThreshold, 10, 64); err != nil || n < 0 || n > credits.MaxLowBalanceThreshold {
 		return fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold))
 	} else {
@@ -261,6 +272,7 @@ func (c *Config) parseRateLimits() error {
 		{"CREDITS_RATE_PAGES", c.RatePages, &c.rateLimits.PagesPerMinute},
 		{"CREDITS_RATE_CHECKOUTS", c.RateCheckouts, &c.rateLimits.CheckoutsPerMinute},
 		{"CREDITS_RATE_SIGNINS", c.RateSignIns, &c.rateLimits.SignInsPerMinute},
+		{"CREDITS_RATE_API", c.RateAPI, &c.rateLimits.APIPerMinute},
 	} {
 		if setting.value == "" {
 			continue // a command that does not serve
@@ -273,6 +285,33 @@ func (c *Config) parseRateLimits() error {
 		if n == 0 {
 			*setting.into = -1 // off
 		}
+	}
+	return nil
+}
+
+// parseProxies reads CREDITS_TRUSTED_PROXIES (CIDRs, or single addresses)
+// and CREDITS_FORWARDED_HEADER.
+func (c *Config) parseProxies() error {
+	c.proxies = server.Proxies{Header: server.HeaderXForwardedFor}
+	switch {
+	case c.ForwardedHeader == "" || strings.EqualFold(c.ForwardedHeader, server.HeaderXForwardedFor):
+	case strings.EqualFold(c.ForwardedHeader, server.HeaderForwarded):
+		c.proxies.Header = server.HeaderForwarded
+	default:
+		return errors.New("CREDITS_FORWARDED_HEADER must be X-Forwarded-For or Forwarded")
+	}
+	for entry := range strings.SplitSeq(c.TrustedProxies, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(entry)
+		if addr, addrErr := netip.ParseAddr(entry); err != nil && addrErr == nil {
+			prefix, err = addr.Prefix(addr.BitLen())
+		}
+		if err != nil {
+			return fmt.Errorf("CREDITS_TRUSTED_PROXIES must be comma-separated CIDRs (10.0.0.0/8) or addresses; %q is neither", entry)
+		}
+		c.proxies.Trusted = append(c.proxies.Trusted, prefix.Masked())
 	}
 	return nil
 }

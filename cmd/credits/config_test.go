@@ -41,6 +41,11 @@ func TestConfigValidation(t *testing.T) {
 		{"bad public URL", map[string]string{"CREDITS_PUBLIC_URL": "localhost"}, "CREDITS_PUBLIC_URL"},
 		{"a negative expiring notice", map[string]string{"CREDITS_EXPIRING_NOTICE_DAYS": "-1"}, "CREDITS_EXPIRING_NOTICE_DAYS must be a whole number"},
 		{"a negative rate limit", map[string]string{"CREDITS_RATE_SIGNINS": "-1"}, "CREDITS_RATE_SIGNINS must be a whole number"},
+		{"a negative API rate limit", map[string]string{"CREDITS_RATE_API": "-5"}, "CREDITS_RATE_API must be a whole number"},
+		{"trusted proxies", map[string]string{"CREDITS_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,fd00::/8"}, ""},
+		{"a trusted proxy that is no network", map[string]string{"CREDITS_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "CREDITS_TRUSTED_PROXIES must be comma-separated CIDRs"},
+		{"the Forwarded header", map[string]string{"CREDITS_FORWARDED_HEADER": "forwarded"}, ""},
+		{"an unknown forwarding header", map[string]string{"CREDITS_FORWARDED_HEADER": "X-Real-IP"}, "CREDITS_FORWARDED_HEADER must be X-Forwarded-For or Forwarded"},
 		{"a live key in development", map[string]string{"STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
 		{"a restricted live key in development", map[string]string{"STRIPE_SECRET_KEY": "rk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
 		{"a short webhook secret in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 16 characters after whsec_"},
@@ -114,6 +119,17 @@ func TestProductionNamesEverySettingAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTrustedProxiesParsed(t *testing.T) {
+	m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+	if err := m.ParseFlags(nil, env(map[string]string{"CREDITS_TRUSTED_PROXIES": "10.1.2.3/8,192.0.2.7", "CREDITS_FORWARDED_HEADER": "Forwarded"})); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Config.proxies
+	if got.Header != "Forwarded" || len(got.Trusted) != 2 || got.Trusted[0].String() != "10.0.0.0/8" || got.Trusted[1].String() != "192.0.2.7/32" {
+		t.Errorf("proxies = %+v, want 10.0.0.0/8 and 192.0.2.7/32 writing Forwarded", got)
 	}
 }
 
