@@ -66,6 +66,8 @@ type Service struct {
 	sweepWake    chan struct{}
 	dispatchWake chan struct{}
 	confirms     confirmLimiter
+	// deliveries are the webhook deliveries this process runs.
+	deliveries deliveries
 }
 
 // DefaultIgnoredPayloadRetention keeps ignored events' payloads 30 days.

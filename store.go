@@ -192,6 +192,11 @@ type Tx interface {
 	// UpdateWebhookEndpoint writes an endpoint's delivery state, its claim
 	// (locked_until) included: the epoch releases it.
 	UpdateWebhookEndpoint(e WebhookEndpoint) error
+	// AdvanceWebhookEndpoint is UpdateWebhookEndpoint for a delivery: it
+	// writes only an endpoint that is still enabled, and answers ErrNotFound
+	// for one removed or disabled meanwhile (its delivery then stops and
+	// marks nothing delivered).
+	AdvanceWebhookEndpoint(e WebhookEndpoint) error
 	// ClaimWebhookEndpoints takes up to limit enabled endpoints due at now
 	// and claimed by nobody else, until now+lease.
 	ClaimWebhookEndpoints(now time.Time, lease time.Duration, limit int) ([]WebhookEndpoint, error)

@@ -167,6 +167,7 @@ paths = {
     "/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("A new signing secret (shown once); the old one signs too for 24 hours",
         ok(200, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), [acct])},
     "/v1/webhook_endpoints/{id}/enable": {"post": op("Turn a disabled endpoint back on; deliveries resume where they stopped", ok(200, ref("WebhookEndpoint")), [acct])},
+    "/v1/webhook_endpoints/{id}/disable": {"post": op("Stop deliveries to an endpoint at once, a request in flight included (its event is not marked delivered)", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/test": {"post": op("Send a ping to the endpoint now", ok(200, ref("WebhookAttempt")), [acct])},
     "/v1/webhook_endpoints/{id}/events/{event_id}/resend": {"post": op("Send one event to the endpoint again now (its place in the stream does not move)",
         ok(200, ref("WebhookAttempt")), [acct, {"name": "event_id", "in": "path", "required": True, "schema": S}])},

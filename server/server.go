@@ -254,6 +254,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /v1/webhook_endpoints/{id}/rotate_secret", admin, anyAccount, s.handleRotateWebhookSecret},
 		{"POST /v1/webhook_endpoints/{id}/test", admin, anyAccount, s.handleTestWebhookEndpoint},
 		{"POST /v1/webhook_endpoints/{id}/enable", admin, anyAccount, s.handleEnableWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/disable", admin, anyAccount, s.handleDisableWebhookEndpoint},
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
 	}

@@ -402,15 +402,18 @@ func testLookAlikeEmails(t *testing.T, open Opener) {
 	}
 }
 
-func testForeignSessionMatching(t *testing.T, open Opener) {
-	tests := []struct {
-		name       string
-		session    testkit.Session
-		pack       string // price id of the catalog's pack
-		wantStatus string
-		wantReason string
-		wantCredit string // account that gets the credits
-	}{
+// foreignSessionCase is a foreign session, and whom it credits.
+type foreignSessionCase struct {
+	name       string
+	session    testkit.Session
+	pack       string // price id of the catalog's pack
+	wantStatus string
+	wantReason string
+	wantCredit string // account that gets the credits
+}
+
+func foreignSessionCases() []foreignSessionCase {
+	return []foreignSessionCase{
 		{"by email", testkit.Session{CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
 		{"email case differs", testkit.Session{CustomerEmail: "U1@Example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
 		{"by client_reference_id", testkit.Session{ClientReferenceID: "u2", CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u2"},
@@ -433,7 +436,10 @@ func testForeignSessionMatching(t *testing.T, open Opener) {
 			`account not found: no account with email "\uff4bim@example.com"`, ""},
 		{"the Kelvin-sign address credits its own account", testkit.Session{CustomerEmail: "\u212Aate@Example.COM"}, mockPriceID, credits.EventProcessed, "", "k1"},
 	}
-	for _, tt := range tests {
+}
+
+func testForeignSessionMatching(t *testing.T, open Opener) {
+	for _, tt := range foreignSessionCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newForeignFixture(t, open)
 			f.pack("mocked", 250, tt.pack)

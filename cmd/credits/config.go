@@ -207,9 +207,6 @@ func (c *Config) Validate() error {
 	if err := c.parseRateLimits(); err != nil {
 		return err
 	}
-	if err := c.parseProxies(); err != nil {
-		return err
-	}
 	if n, err := strconv.ParseInt(c.LowBalanceThreshold, 10, 64); err != nil || n < 0 || n > credits.MaxLowBalanceThreshold {
 		return fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold))
 	} else {
@@ -286,7 +283,7 @@ func (c *Config) parseRateLimits() error {
 			*setting.into = -1 // off
 		}
 	}
-	return nil
+	return c.parseProxies() // who a client is, for the limits
 }
 
 // parseProxies reads CREDITS_TRUSTED_PROXIES (CIDRs, or single addresses)
