@@ -335,3 +335,20 @@ func TestNewOrderedID(t *testing.T) {
 		t.Errorf("%q made 2 ms after %q sorts before it", after, before)
 	}
 }
+
+func TestNormalizeEmail(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Kate@Example.COM", "kate@example.com"},
+		{"  kate@example.com\t", "kate@example.com"},
+		{"\u212Aate@Example.com", "\u212Aate@example.com"},   // KELVIN SIGN kept, not folded to k
+		{"\u00c9mile@Example.com", "\u00c9mile@example.com"}, // non-ASCII letters kept as written
+		{"\uff2bate@example.com", "\uff2bate@example.com"},
+	} {
+		if got := NormalizeEmail(tt.in); got != tt.want {
+			t.Errorf("NormalizeEmail(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got, err := ValidateEmail("email", tt.in); err != nil || got != tt.want {
+			t.Errorf("ValidateEmail(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of the queue that matches foreign sessions.
@@ -488,6 +490,18 @@ func (s *Service) applyForeign(tx Tx, ev Event, remote StripeSession, now time.T
 	return s.applyToSession(tx, ev, cs, now)
 }
 
+// showEmail writes an email for an operator: as it is when it is ASCII,
+// quoted with its other characters escaped (\u212a) otherwise, so that a
+// look-alike shows as one.
+func showEmail(email string) string {
+	for _, r := range email {
+		if r >= utf8.RuneSelf {
+			return strconv.QuoteToASCII(email)
+		}
+	}
+	return email
+}
+
 // matchAccount finds the account of a foreign session; reason says why none
 // was found.
 func matchAccount(tx Tx, session StripeSession) (account Account, reason string, err error) {
@@ -512,7 +526,8 @@ func matchAccount(tx Tx, session StripeSession) (account Account, reason string,
 		tried = append(tried, "no customer email")
 		return account, "account not found: " + strings.Join(tried, "; "), nil
 	}
-	accounts, err := tx.AccountsByEmail(session.Email)
+	email := NormalizeEmail(session.Email) // exactly, as mail is delivered: a look-alike is another address
+	accounts, err := tx.AccountsByEmail(email)
 	if err != nil {
 		return account, "", err
 	}
@@ -520,9 +535,9 @@ func matchAccount(tx Tx, session StripeSession) (account Account, reason string,
 	case 1:
 		return accounts[0], "", nil
 	case 0:
-		tried = append(tried, "no account with email "+session.Email)
+		tried = append(tried, "no account with email "+showEmail(email))
 	default:
-		tried = append(tried, fmt.Sprintf("email %s is shared by %d accounts", session.Email, len(accounts)))
+		tried = append(tried, fmt.Sprintf("email %s is shared by %d accounts", showEmail(email), len(accounts)))
 	}
 	return account, "account not found: " + strings.Join(tried, "; "), nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,6 +52,12 @@ const (
 	webhookRetryMax        = time.Hour
 	webhookDisableAfter    = 72 * time.Hour // failing this long disables an endpoint
 	webhookEndpointsAtOnce = 10
+	// webhookDeliveriesAtOnce is how many endpoints one process sends to at
+	// the same time: a slow endpoint delays only its own events.
+	webhookDeliveriesAtOnce = 8
+	// webhookWatchInterval is how often a delivery reads its endpoint, so
+	// that one removed or disabled by another replica stops within it.
+	webhookWatchInterval = 500 * time.Millisecond
 	// OutboxGapWait is how long delivery waits at a gap in the events'
 	// numbers before it passes it. An event's number is taken when it is
 	// written, and on PostgreSQL transactions commit in any order (a batch
@@ -374,13 +381,42 @@ func (s *Service) RemoveWebhookEndpoint(ctx context.Context, id string) error {
 	if err := lookupID("webhook endpoint", id); err != nil {
 		return err
 	}
-	return s.Store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		err := tx.DeleteWebhookEndpoint(id)
 		if errors.Is(err, ErrNotFound) {
 			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
 		}
 		return err
 	})
+	if err == nil {
+		s.deliveries.stop(id) // its request in flight here ends now; other replicas' within webhookWatchInterval
+	}
+	return err
+}
+
+// DisableWebhookEndpoint stops deliveries to an endpoint, at once, including
+// a request in flight (its event is not marked delivered); its events wait
+// for EnableWebhookEndpoint. Disabling a disabled endpoint changes nothing.
+func (s *Service) DisableWebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
+	if err := lookupID("webhook endpoint", id); err != nil {
+		return WebhookEndpoint{}, err
+	}
+	var ep WebhookEndpoint
+	err := s.update(ctx, func(tx Tx) (err error) {
+		ep, err = tx.WebhookEndpoint(id)
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
+		} else if err != nil || ep.Status == EndpointDisabled {
+			return err
+		}
+		now := s.now()
+		ep.Status, ep.DisabledReason, ep.UpdatedAt = EndpointDisabled, "disabled by an operator", now
+		return tx.UpdateWebhookEndpoint(ep)
+	})
+	if err == nil {
+		s.deliveries.stop(id)
+	}
+	return ep, err
 }
 
 // WebhookAttempts lists the latest attempts at an endpoint, newest first.
@@ -407,31 +443,130 @@ func (s *Service) WebhookAttempts(ctx context.Context, endpointID string, limit 
 }
 
 // DeliverWebhooks claims the endpoints that have something due and delivers
-// their events in order, each at least once; it returns how many attempts
-// it made. A failure is retried with back-off; an endpoint failing for 3
-// days is disabled with the reason.
+// to them side by side (at most webhookDeliveriesAtOnce at a time), each
+// endpoint's events in order, each at least once; it waits for them all and
+// returns how many attempts it made. A failure is retried with back-off; an
+// endpoint failing for 3 days is disabled with the reason.
 func (s *Service) DeliverWebhooks(ctx context.Context) (int, error) {
 	if s.Webhooks == nil {
 		return 0, nil
 	}
+	claimed, err := s.claimWebhookEndpoints(ctx, webhookEndpointsAtOnce)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		mu       sync.Mutex
+		attempts int
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	running := make(chan struct{}, webhookDeliveriesAtOnce)
+	for _, ep := range claimed {
+		running <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-running }()
+			n, err := s.deliverWatched(ctx, ep)
+			mu.Lock()
+			defer mu.Unlock()
+			attempts += n
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return attempts, errors.Join(errs...)
+}
+
+func (s *Service) claimWebhookEndpoints(ctx context.Context, limit int) ([]WebhookEndpoint, error) {
 	now := s.now()
 	var claimed []WebhookEndpoint
 	err := s.Store.Update(ctx, func(tx Tx) (err error) {
-		claimed, err = tx.ClaimWebhookEndpoints(now, webhookClaimLease, webhookEndpointsAtOnce)
+		claimed, err = tx.ClaimWebhookEndpoints(now, webhookClaimLease, limit)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("claim webhook endpoints: %w", err)
+		return nil, fmt.Errorf("claim webhook endpoints: %w", err)
 	}
-	attempts := 0
-	for _, ep := range claimed {
-		n, err := s.deliverTo(ctx, ep)
-		attempts += n
-		if err != nil {
-			return attempts, err
+	return claimed, nil
+}
+
+// deliveries are the endpoints this process is delivering to, each with the
+// cancel of its delivery, so that removing or disabling one here stops it at
+// once; other replicas' deliveries notice within webhookWatchInterval.
+type deliveries struct {
+	mu     sync.Mutex
+	cancel map[string]context.CancelFunc
+}
+
+func (d *deliveries) add(endpointID string, cancel context.CancelFunc) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel == nil {
+		d.cancel = map[string]context.CancelFunc{}
+	}
+	d.cancel[endpointID] = cancel
+}
+
+func (d *deliveries) remove(endpointID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.cancel, endpointID)
+}
+
+// stop cancels the delivery to an endpoint, if this process runs one.
+func (d *deliveries) stop(endpointID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cancel, ok := d.cancel[endpointID]; ok {
+		cancel()
+	}
+}
+
+// errEndpointGone stops a delivery whose endpoint was removed or disabled.
+var errEndpointGone = errors.New("the endpoint was removed or disabled")
+
+// deliverWatched runs deliverTo under a context that ends when the endpoint
+// is removed or disabled (here at once, by another replica within
+// webhookWatchInterval): its request in flight is canceled, and its event is
+// not marked delivered.
+func (s *Service) deliverWatched(ctx context.Context, ep WebhookEndpoint) (int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.deliveries.add(ep.ID, func() { cancel(errEndpointGone) })
+	defer s.deliveries.remove(ep.ID)
+	watching := make(chan struct{})
+	defer close(watching)
+	go s.watchEndpoint(ctx, ep.ID, watching, func() { cancel(errEndpointGone) })
+	n, err := s.deliverTo(ctx, ep)
+	if errors.Is(err, errEndpointGone) || errors.Is(context.Cause(ctx), errEndpointGone) {
+		return n, nil // stopped as asked: nothing to report
+	}
+	return n, err
+}
+
+// watchEndpoint reads the endpoint every webhookWatchInterval until done,
+// and stops the delivery when it is gone or disabled.
+func (s *Service) watchEndpoint(ctx context.Context, id string, done <-chan struct{}, stop func()) {
+	ticker := time.NewTicker(webhookWatchInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		var ep WebhookEndpoint
+		err := s.Store.View(ctx, func(tx Tx) (err error) {
+			ep, err = tx.WebhookEndpoint(id)
+			return err
+		})
+		if errors.Is(err, ErrNotFound) || (err == nil && ep.Status != EndpointEnabled) {
+			stop()
+			return
 		}
 	}
-	return attempts, nil
 }
 
 // unclaimed is the locked_until of an endpoint no replica holds.
@@ -481,10 +616,15 @@ func (s *Service) deliverTo(ctx context.Context, ep WebhookEndpoint) (int, error
 	}
 }
 
-// attempt sends one event and records the attempt and the endpoint's state.
+// attempt sends one event and records the attempt and the endpoint's state,
+// unless the endpoint was removed or disabled meanwhile (errEndpointGone:
+// then nothing is recorded, and the event is not marked delivered).
 func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEvent) (bool, error) {
 	start := time.Now()
 	status, sendErr := s.send(ctx, *ep, ev.Payload, s.now())
+	if errors.Is(context.Cause(ctx), errEndpointGone) {
+		return false, errEndpointGone
+	}
 	now := s.now()
 	a := WebhookAttempt{EndpointID: ep.ID, EventID: ev.ID, At: now, StatusCode: status, LatencyMS: time.Since(start).Milliseconds()}
 	ok := sendErr == nil && status >= 200 && status < 300
@@ -508,33 +648,60 @@ func (s *Service) attempt(ctx context.Context, ep *WebhookEndpoint, ev OutboxEve
 		}
 	}
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		if err := tx.AddWebhookAttempt(a); err != nil {
+		ep.UpdatedAt = now
+		if err := tx.AdvanceWebhookEndpoint(*ep); errors.Is(err, ErrNotFound) {
+			return errEndpointGone
+		} else if err != nil {
 			return err
 		}
-		ep.UpdatedAt = now
-		return tx.UpdateWebhookEndpoint(*ep)
+		return tx.AddWebhookAttempt(a)
 	})
 	return ok, err
 }
 
+// saveEndpoint writes a delivery's state, if its endpoint is still there
+// and enabled (else there is nothing to release).
 func (s *Service) saveEndpoint(ctx context.Context, ep WebhookEndpoint) error {
 	ep.UpdatedAt = s.now()
-	return s.Store.Update(ctx, func(tx Tx) error { return tx.UpdateWebhookEndpoint(ep) })
+	err := s.Store.Update(ctx, func(tx Tx) error { return tx.AdvanceWebhookEndpoint(ep) })
+	if errors.Is(err, ErrNotFound) {
+		return errEndpointGone
+	}
+	return err
 }
 
-// RunWebhookDispatcher delivers due webhooks every interval, and when the
-// test clock moves, until ctx ends.
+// RunWebhookDispatcher delivers due webhooks every interval, when the test
+// clock moves, and when a delivery ends, until ctx ends. Endpoints run side
+// by side, at most webhookDeliveriesAtOnce: a slow one holds its own place
+// only, and the others are claimed and served meanwhile.
 func (s *Service) RunWebhookDispatcher(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	running := make(chan struct{}, webhookDeliveriesAtOnce)
+	ended := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		if _, err := s.DeliverWebhooks(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.Error("deliver webhooks", "error", err)
+		if s.Webhooks != nil && len(running) < cap(running) {
+			claimed, err := s.claimWebhookEndpoints(ctx, cap(running)-len(running))
+			if err != nil && ctx.Err() == nil {
+				s.Logger.Error("deliver webhooks", "error", err)
+			}
+			for _, ep := range claimed {
+				running <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-running; wake(ended) }()
+					if _, err := s.deliverWatched(ctx, ep); err != nil && ctx.Err() == nil {
+						s.Logger.Error("deliver webhooks", "endpoint", ep.ID, "error", err)
+					}
+				})
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.dispatchWake:
+		case <-ended:
 		case <-ticker.C:
 		}
 	}

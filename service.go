@@ -74,6 +74,8 @@ type Service struct {
 	// write went through since: the health check's own small row may fit
 	// where a debit does not.
 	diskFull atomic.Pointer[time.Time]
+	// deliveries are the webhook deliveries this process runs.
+	deliveries deliveries
 }
 
 // DefaultIgnoredPayloadRetention keeps ignored events' payloads 30 days.
@@ -293,6 +295,9 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	now := s.now()
 	a := Account{ID: id, Email: email, Trial: true, CreatedAt: now}
 	err = s.update(ctx, func(tx Tx) error {
+		if err := refuseLookAlike(tx, email); err != nil {
+			return err
+		}
 		err := tx.CreateAccount(a)
 		if errors.Is(err, ErrConflict) {
 			return Errorf(ECONFLICT, "account %s already exists", id)
@@ -315,6 +320,24 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	})
 	a.Available = a.Balance
 	return a, err
+}
+
+// refuseLookAlike refuses an email that differs from an account's only by
+// Unicode case or compatibility forms (U+212A KELVIN SIGN for k, fullwidth
+// letters): mail to one never reaches the other, and an operator could not
+// tell them apart. The same address (several accounts may share one) is
+// not refused.
+func refuseLookAlike(tx Tx, email string) error {
+	alike, err := tx.AccountsByFoldedEmail(email)
+	if err != nil {
+		return err
+	}
+	for _, other := range alike {
+		if other.Email != email {
+			return Errorf(ECONFLICT, "email %s differs from account %s's email only by Unicode case or compatibility forms; use the address exactly as its owner receives mail", showEmail(email), other.ID)
+		}
+	}
+	return nil
 }
 
 // GetAccount returns one account.

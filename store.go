@@ -72,7 +72,13 @@ type Tx interface {
 	// LockAccount, SpendableLots and AddEntry then answer from that. It
 	// changes nothing else; a store may ignore it.
 	WillLock(id string, now time.Time)
+	// AccountsByEmail lists the accounts whose email is exactly email (as
+	// NormalizeEmail wrote both), by id.
 	AccountsByEmail(email string) ([]Account, error)
+	// AccountsByFoldedEmail lists the accounts whose email equals email after
+	// Unicode compatibility and case folding (NFKC, case fold): the same
+	// address and its look-alikes, by id.
+	AccountsByFoldedEmail(email string) ([]Account, error)
 	// Accounts lists accounts by id, after the given id, at most limit.
 	Accounts(after string, limit int) ([]Account, error)
 	// SearchAccounts lists accounts whose (lower-case) id or email starts
@@ -200,6 +206,11 @@ type Tx interface {
 	// UpdateWebhookEndpoint writes an endpoint's delivery state, its claim
 	// (locked_until) included: the epoch releases it.
 	UpdateWebhookEndpoint(e WebhookEndpoint) error
+	// AdvanceWebhookEndpoint is UpdateWebhookEndpoint for a delivery: it
+	// writes only an endpoint that is still enabled, and answers ErrNotFound
+	// for one removed or disabled meanwhile (its delivery then stops and
+	// marks nothing delivered).
+	AdvanceWebhookEndpoint(e WebhookEndpoint) error
 	// ClaimWebhookEndpoints takes up to limit enabled endpoints due at now
 	// and claimed by nobody else, until now+lease.
 	ClaimWebhookEndpoints(now time.Time, lease time.Duration, limit int) ([]WebhookEndpoint, error)

@@ -40,8 +40,23 @@ func ValidateID(field, id string) error {
 	return nil
 }
 
-// ValidateEmail checks and normalises an email address.
+// NormalizeEmail is an email as Stripe and mail systems compare it: trimmed,
+// its ASCII letters lower-cased (the domain, and the local part where it is
+// ASCII), every other character kept as written. Unicode case folding is not
+// applied: it maps U+212A KELVIN SIGN to k, and a look-alike address would
+// then stand for the real one.
+func NormalizeEmail(email string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, strings.TrimSpace(email))
+}
+
+// ValidateEmail checks and normalises an email address (NormalizeEmail).
 func ValidateEmail(field, email string) (string, error) {
+	email = strings.TrimSpace(email)
 	if email == "" {
 		return "", Errorf(EINVALID, "%s is required", field)
 	}
@@ -55,7 +70,7 @@ func ValidateEmail(field, email string) (string, error) {
 	if err != nil || addr.Address != email {
 		return "", Errorf(EINVALID, "%s is not a valid email address", field)
 	}
-	return strings.ToLower(email), nil
+	return NormalizeEmail(email), nil
 }
 
 // ValidateCurrency checks a currency code and returns it in lower case, as

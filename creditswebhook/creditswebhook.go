@@ -33,6 +33,11 @@ const (
 	MaxBodyBytes = 1 << 20
 	// maxHeaderLength bounds the header a receiver parses.
 	maxHeaderLength = 4096
+	// MinSecretBytes is the shortest secret Verify accepts, after an optional
+	// "whsec_" prefix: the secrets credits issues are whsec_ and 64 hex digits.
+	MinSecretBytes = 16
+	// secretPrefix starts the secrets credits issues.
+	secretPrefix = "whsec_"
 )
 
 // Errors of verification; Verify wraps them with detail.
@@ -40,6 +45,10 @@ var (
 	ErrNoSignature = errors.New("creditswebhook: no Credits-Signature header, or one without t and v1")
 	ErrStale       = errors.New("creditswebhook: the signature's time is outside the tolerance")
 	ErrMismatch    = errors.New("creditswebhook: no signature matches the payload and the secrets")
+	// ErrSecret is a receiver's mistake, not a sender's: no secret, or one
+	// too short to keep a forger out (an unset environment variable reads as
+	// ""). Nothing verifies until the receiver is given its endpoint's secret.
+	ErrSecret = errors.New("creditswebhook: no usable secret: give the endpoint's whsec_ secret (at least 16 bytes after whsec_)")
 )
 
 // Sign returns the header value for payload, made at a time with each secret
@@ -64,6 +73,9 @@ func mac(secret, t string, payload []byte) []byte {
 // Verify checks that header signs payload with one of the secrets, at a time
 // within tolerance of now.
 func Verify(payload []byte, header string, secrets []string, tolerance time.Duration, now time.Time) error {
+	if err := checkSecrets(secrets); err != nil {
+		return err
+	}
 	if len(header) > maxHeaderLength {
 		return fmt.Errorf("%w: the header is too long", ErrNoSignature)
 	}
@@ -99,9 +111,27 @@ func Verify(payload []byte, header string, secrets []string, tolerance time.Dura
 	return ErrMismatch
 }
 
+// checkSecrets refuses an empty list and any empty or short secret, so that a
+// receiver whose secret is unset fails closed instead of accepting signatures
+// made with "" (which anyone can make). It never says what a secret is.
+func checkSecrets(secrets []string) error {
+	if len(secrets) == 0 {
+		return fmt.Errorf("%w: none given", ErrSecret)
+	}
+	for i, secret := range secrets {
+		if len(strings.TrimPrefix(secret, secretPrefix)) < MinSecretBytes {
+			return fmt.Errorf("%w: secret %d of %d is empty or shorter than %d bytes", ErrSecret, i+1, len(secrets), MinSecretBytes)
+		}
+	}
+	return nil
+}
+
 // VerifyRequest reads a webhook request's body (at most MaxBodyBytes) and
 // verifies its signature with DefaultTolerance; it returns the body.
 func VerifyRequest(r *http.Request, secrets ...string) ([]byte, error) {
+	if err := checkSecrets(secrets); err != nil {
+		return nil, err // before reading: a receiver without a secret reads nothing
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("creditswebhook: read the body: %w", err)

@@ -91,8 +91,26 @@ acct = {"name": "id", "in": "path", "required": True, "schema": S}
 def q(name, schema=S): return {"name": name, "in": "query", "required": False, "schema": schema}
 common = ("400", "401", "403", "404", "503")
 
+# Every answer to an authenticated request says what is left of its key's rate limit
+# (CREDITS_RATE_API a minute, a token bucket); over it, 429 with Retry-After.
+int_header = lambda desc: {"description": desc, "schema": {"type": "integer", "minimum": 0}}
+header_components = {
+    "RateLimit-Limit": int_header("requests this API key may make in a minute (the bucket's size)"),
+    "RateLimit-Remaining": int_header("requests left now"),
+    "RateLimit-Reset": int_header("seconds until the bucket is full again"),
+    "Retry-After": int_header("seconds until the next request is allowed"),
+}
+hdr = lambda name: {"$ref": "#/components/headers/" + name}
+rate_headers = {name: hdr(name) for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")}
+def limited(responses):
+    for code, response in responses.items():
+        if code.startswith("2") or code == "429":  # the errors after the key was found carry them too
+            response["headers"] = dict(rate_headers)
+    responses["429"]["headers"]["Retry-After"] = hdr("Retry-After")
+    return responses
+
 def op(summary, responses, params=None, request=None, *more):
-    o = {"summary": summary, "responses": {**responses, **errors(*common), **errors(*more)}}
+    o = {"summary": summary, "responses": limited({**responses, **errors(*common), **errors(*more), **errors("429")})}
     if params: o["parameters"] = params
     if request: o["requestBody"] = request
     return o
@@ -162,6 +180,7 @@ paths = {
     "/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("A new signing secret (shown once); the old one signs too for 24 hours",
         ok(200, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), [acct])},
     "/v1/webhook_endpoints/{id}/enable": {"post": op("Turn a disabled endpoint back on; deliveries resume where they stopped", ok(200, ref("WebhookEndpoint")), [acct])},
+    "/v1/webhook_endpoints/{id}/disable": {"post": op("Stop deliveries to an endpoint at once, a request in flight included (its event is not marked delivered)", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/test": {"post": op("Send a ping to the endpoint now", ok(200, ref("WebhookAttempt")), [acct])},
     "/v1/webhook_endpoints/{id}/events/{event_id}/resend": {"post": op("Send one event to the endpoint again now (its place in the stream does not move)",
         ok(200, ref("WebhookAttempt")), [acct, {"name": "event_id", "in": "path", "required": True, "schema": S}])},
@@ -174,12 +193,12 @@ paths = {
 }
 for item in paths.values():
     for o in item.values():
-        o["responses"].update(errors("405"))
+        o["responses"].update(errors("405"))  # answered before the key is known: no rate-limit headers
 
 doc = {
     "openapi": "3.1.0",
     "info": {"title": "credits", "version": "1", "description": "Sell and spend prepaid credits. Every call takes Authorization: Bearer <key>."},
-    "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "components": {"schemas": schemas, "headers": header_components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "security": [{"bearer": []}],
     "paths": paths,
 }

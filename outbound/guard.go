@@ -9,22 +9,78 @@ import (
 	"syscall"
 )
 
-// sharedAddressSpace is 100.64.0.0/10 (RFC 6598), carrier-grade NAT: not
-// the public internet, and not covered by netip's IsPrivate.
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+// specialPurpose are the blocks of IANA's IPv4 and IPv6 Special-Purpose
+// Address Registries (RFC 6890 and its updates) that are not globally
+// reachable, with a few that are listed as reachable but lead somewhere
+// else than the address says: NAT64 (64:ff9b::/96 reaches the IPv4 address
+// inside it, private ones too), 6to4, Teredo and ORCHID. Loopback, private,
+// link-local, multicast and unspecified addresses are refused before these
+// by netip's own tests; any IPv6 address outside global unicast (2000::/3)
+// is refused after them.
+var specialPurpose = []struct {
+	prefix netip.Prefix
+	why    string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network" (0.0.0.0/8)`},
+	{netip.MustParsePrefix("100.64.0.0/10"), "a private address: shared address space (100.64.0.0/10)"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol assignment (192.0.0.0/24)"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "a documentation address (192.0.2.0/24)"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "a 6to4 relay anycast address (192.88.99.0/24, deprecated)"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address (198.18.0.0/15)"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address (198.51.100.0/24)"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address (203.0.113.0/24)"},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the limited broadcast address"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address (240.0.0.0/4)"},
+	{netip.MustParsePrefix("::ffff:0:0/96"), "an IPv4-mapped address (::ffff:0:0/96)"},
+	{netip.MustParsePrefix("::/96"), "an IPv4-compatible address (::/96, deprecated)"},
+	{netip.MustParsePrefix("64:ff9b::/96"), "a NAT64 address (64:ff9b::/96)"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address (64:ff9b:1::/48)"},
+	{netip.MustParsePrefix("100::/64"), "a discard-only address (100::/64)"},
+	{netip.MustParsePrefix("100:0:0:1::/64"), "a dummy address (100:0:0:1::/64)"},
+	{netip.MustParsePrefix("2001::/32"), "a Teredo address (2001::/32)"},
+	{netip.MustParsePrefix("2001:2::/48"), "a benchmarking address (2001:2::/48)"},
+	{netip.MustParsePrefix("2001:10::/28"), "an ORCHID address (2001:10::/28, deprecated)"},
+	{netip.MustParsePrefix("2001:20::/28"), "an ORCHIDv2 address (2001:20::/28)"},
+	{netip.MustParsePrefix("2001::/23"), "an IETF protocol assignment (2001::/23)"},
+	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address (2001:db8::/32)"},
+	{netip.MustParsePrefix("2002::/16"), "a 6to4 address (2002::/16)"},
+	{netip.MustParsePrefix("3fff::/20"), "a documentation address (3fff::/20)"},
+	{netip.MustParsePrefix("5f00::/16"), "a segment routing address (5f00::/16)"},
+	{netip.MustParsePrefix("fec0::/10"), "a site-local address (fec0::/10, deprecated)"},
+}
+
+// globalUnicast6 is the only IPv6 block handed out for the public internet.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
 
 // Refused reports why addr must not receive webhooks when private networks
-// are not allowed: loopback, private, link-local, multicast, unspecified and
-// shared (CGNAT) addresses, IPv4-mapped ones included. It is empty for a
-// public address.
+// are not allowed: loopback, private, link-local, multicast and unspecified
+// addresses (an IPv4-mapped address says what its IPv4 address is), every
+// special-purpose block that is not globally reachable, and IPv6 outside
+// global unicast. It is empty for a public address.
 func Refused(addr netip.Addr) string {
-	addr = addr.Unmap()
+	addr = addr.WithZone("") // a zoned address matches no prefix
+	if why := refusedByKind(addr.Unmap()); why != "" {
+		return why
+	}
+	for _, special := range specialPurpose {
+		if special.prefix.Contains(addr) {
+			return special.why
+		}
+	}
+	if addr.Is6() && !globalUnicast6.Contains(addr) {
+		return "an IPv6 address outside global unicast (2000::/3)"
+	}
+	return ""
+}
+
+// refusedByKind names the kinds netip knows.
+func refusedByKind(addr netip.Addr) string {
 	switch {
 	case !addr.IsValid():
 		return "not an address"
 	case addr.IsLoopback():
 		return "a loopback address"
-	case addr.IsPrivate(), sharedAddressSpace.Contains(addr):
+	case addr.IsPrivate():
 		return "a private address"
 	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
 		return "a link-local address"

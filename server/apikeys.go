@@ -116,6 +116,15 @@ func (s *Server) handleEnableWebhookEndpoint(w http.ResponseWriter, r *http.Requ
 	writeJSON(w, http.StatusOK, ep)
 }
 
+func (s *Server) handleDisableWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.Service.DisableWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ep)
+}
+
 func (s *Server) handleResendWebhookEvent(w http.ResponseWriter, r *http.Request) {
 	attempt, err := s.Service.ResendWebhookEvent(r.Context(), r.PathValue("id"), r.PathValue("event_id"))
 	if err != nil {

@@ -2,12 +2,12 @@ package server
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/credits/credits"
 	"golang.org/x/time/rate"
 )
 
@@ -16,11 +16,18 @@ import (
 type RateLimits struct {
 	PagesPerMinute     int // pages and the success page, per client address
 	CheckoutsPerMinute int // checkouts started from the dashboard, per account
-	SignInsPerMinute   int // operator sign-ins, per client address
+	SignInsPerMinute   int // operator sign-ins, per client address; a key's, signInsPerKeyFactor times that over all addresses
+	APIPerMinute       int // /v1 requests, per API key
 }
 
 // DefaultRateLimits are the limits unless configured otherwise.
-var DefaultRateLimits = RateLimits{PagesPerMinute: 120, CheckoutsPerMinute: 10, SignInsPerMinute: 5}
+var DefaultRateLimits = RateLimits{PagesPerMinute: 120, CheckoutsPerMinute: 10, SignInsPerMinute: 5, APIPerMinute: 6000}
+
+// signInsPerKeyFactor: one key may sign in this many times the per-address
+// limit a minute, from all addresses together. Only a right key counts
+// against its own bucket (a secret names no key until it is found), so
+// nobody without the key can use it up.
+const signInsPerKeyFactor = 4
 
 // maxLimitedKeys bounds the keys one limiter remembers; keys whose bucket is
 // full again are forgotten first.
@@ -65,6 +72,36 @@ func (l *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// empty reports, taking nothing, whether key has no token left at now.
+func (l *keyedLimiter) empty(key string, now time.Time) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bucket, ok := l.buckets[key]
+	return ok && bucket.TokensAt(now) < 1
+}
+
+// bucketState is what a take left: whether it was allowed, the wait for
+// the next token when not, the whole tokens left and the time until the
+// bucket is full again.
+type bucketState struct {
+	allowed          bool
+	delay, untilFull time.Duration
+	remaining        int
+}
+
+// take is allow that also says what is left, for RateLimit-* headers.
+func (l *keyedLimiter) take(key string, now time.Time) bucketState {
+	allowed, delay := l.allow(key, now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tokens := l.buckets[key].TokensAt(now)
+	untilFull := time.Duration((float64(l.burst) - tokens) * float64(l.every))
+	return bucketState{allowed: allowed, delay: delay, untilFull: untilFull, remaining: max(int(tokens), 0)}
+}
+
 func (l *keyedLimiter) forgetFull(now time.Time) {
 	for key, bucket := range l.buckets {
 		if bucket.TokensAt(now) >= float64(l.burst) {
@@ -77,6 +114,7 @@ func (l *keyedLimiter) forgetFull(now time.Time) {
 type limiters struct {
 	once                      sync.Once
 	pages, checkouts, signIns *keyedLimiter
+	signInsPerKey, api        *keyedLimiter
 }
 
 func (s *Server) rateLimiters() *limiters {
@@ -88,18 +126,10 @@ func (s *Server) rateLimiters() *limiters {
 		s.limits.pages = newKeyedLimiter(limits.PagesPerMinute)
 		s.limits.checkouts = newKeyedLimiter(limits.CheckoutsPerMinute)
 		s.limits.signIns = newKeyedLimiter(limits.SignInsPerMinute)
+		s.limits.signInsPerKey = newKeyedLimiter(limits.SignInsPerMinute * signInsPerKeyFactor)
+		s.limits.api = newKeyedLimiter(limits.APIPerMinute)
 	})
 	return &s.limits
-}
-
-// clientAddress is the address a request came from (the proxy's, behind a
-// proxy: every client behind it shares its buckets).
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // limited answers 429 with Retry-After when key has no token left in l; it
@@ -121,6 +151,60 @@ func (s *Server) limitPages(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.limited(w, r, s.rateLimiters().pages, clientAddress(r)) {
 			return
+		}
+		next(w, r)
+	}
+}
+
+// wholeSeconds rounds a wait up to whole seconds, as headers carry it.
+func wholeSeconds(d time.Duration) int {
+	return int(math.Ceil(d.Seconds()))
+}
+
+// ERATELIMITED is the code of a /v1 request over its key's rate limit.
+const ERATELIMITED = "rate_limited"
+
+// apiLimited takes a token of the request's API key and says what is left
+// in RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until
+// the bucket is full again); with none left it answers 429 with
+// Retry-After and reports that it did.
+func (s *Server) apiLimited(w http.ResponseWriter, r *http.Request, keyID string) bool {
+	l := s.rateLimiters().api
+	if l == nil {
+		return false
+	}
+	state := l.take(keyID, time.Now())
+	header := w.Header()
+	header.Set("RateLimit-Limit", strconv.Itoa(l.burst))
+	header.Set("RateLimit-Remaining", strconv.Itoa(state.remaining))
+	header.Set("RateLimit-Reset", strconv.Itoa(wholeSeconds(state.untilFull)))
+	if state.allowed {
+		return false
+	}
+	seconds := max(wholeSeconds(state.delay), 1)
+	header.Set("Retry-After", strconv.Itoa(seconds))
+	s.writeError(w, r, credits.Errorf(ERATELIMITED, "this API key made more than %d requests in a minute: retry in %d seconds", l.burst, seconds))
+	return true
+}
+
+// limitSignInsPerKey adds to the sign-in's per-address limit one per key,
+// over all addresses: a key found by its secret may sign in
+// signInsPerKeyFactor times the per-address limit a minute. A wrong secret
+// names no key and counts only against its address, so an attacker
+// hammering wrong keys from one address never reaches the operator's.
+func (s *Server) limitSignInsPerKey(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limits := s.rateLimiters()
+		if limits.signInsPerKey == nil || limits.signIns.empty(clientAddress(r), time.Now()) {
+			next(w, r) // it answers 429 for the address, without looking the key up
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
+		if secret := r.PostFormValue("api_key"); secret != "" {
+			key, err := s.keyOf(r.Context(), secret)
+			if err == nil && s.limited(w, r, limits.signInsPerKey, key.ID) {
+				return
+			}
 		}
 		next(w, r)
 	}

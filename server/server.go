@@ -78,6 +78,9 @@ type Server struct {
 	Metrics *Metrics
 	// RateLimits of the public edges; zero means DefaultRateLimits.
 	RateLimits RateLimits
+	// Proxies are the proxies whose forwarding header names the client (for
+	// the rate limits); none: the TCP peer is the client.
+	Proxies Proxies
 
 	limits limiters
 }
@@ -100,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /dashboard/credits/card/remove", s.limitPages(s.handleDashboardRemoveCard))
 	mux.HandleFunc("POST /dashboard/credits/auto_recharge", s.limitPages(s.handleDashboardAutoRecharge))
 	mux.HandleFunc("GET /admin/login", s.limitPages(s.handleAdminLoginForm))
-	mux.HandleFunc("POST /admin/login", s.handleAdminLogin)
+	mux.HandleFunc("POST /admin/login", s.limitSignInsPerKey(s.handleAdminLogin))
 	mux.HandleFunc("POST /admin/logout", s.requireOperator(s.handleAdminLogout))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/accounts", http.StatusSeeOther))
 	mux.HandleFunc("GET /admin/accounts", s.requireOperator(s.handleAdminAccounts))
@@ -133,7 +136,7 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics.watchReconcile(s.Service)
 		mux.Handle("GET /metrics", s.requireAPIKey(s.need(credits.ScopeAdmin, anyAccount, s.Metrics.Handler().ServeHTTP)))
 	}
-	return s.withRequestID(s.Metrics.instrument(s.securityHeaders(mux)))
+	return s.withRequestID(s.withClientAddress(s.Metrics.instrument(s.securityHeaders(s.refuseLargeBodies(mux)))))
 }
 
 // hstsHeader keeps browsers on https for two years, subdomains included.
@@ -228,6 +231,9 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store") // authenticated answers are nobody's to keep
+		if s.apiLimited(w, r, key.ID) {
+			return
+		}
 		withKey := r.WithContext(context.WithValue(r.Context(), apiKeyContext{}, key))
 		next.ServeHTTP(w, withKey)
 		r.Pattern = withKey.Pattern // the inner mux named the route on the copy: metrics read it here
@@ -307,6 +313,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /v1/webhook_endpoints/{id}/rotate_secret", admin, anyAccount, s.handleRotateWebhookSecret},
 		{"POST /v1/webhook_endpoints/{id}/test", admin, anyAccount, s.handleTestWebhookEndpoint},
 		{"POST /v1/webhook_endpoints/{id}/enable", admin, anyAccount, s.handleEnableWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/disable", admin, anyAccount, s.handleDisableWebhookEndpoint},
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
 		{"GET /v1/reconciliation", admin, anyAccount, s.handleGetReconciliation},
@@ -413,6 +420,7 @@ const EMETHOD = "method_not_allowed"
 
 var statusByCode = map[string]int{
 	EMETHOD:               http.StatusMethodNotAllowed,
+	ERATELIMITED:          http.StatusTooManyRequests,
 	EFORBIDDEN:            http.StatusForbidden,
 	credits.EINVALID:      http.StatusBadRequest,
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,

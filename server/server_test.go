@@ -714,3 +714,19 @@ func TestUpdateAccountThreshold(t *testing.T) {
 		t.Errorf("patch of an unknown account: %d, want 404", r.status)
 	}
 }
+
+// An account whose email only looks like another's (U+212A KELVIN SIGN for k)
+// is refused 409; the look-alike's own letters are kept as written.
+func TestLookAlikeEmailRefused(t *testing.T) {
+	h := newHarness(t)
+	if r := h.api("POST", "/v1/accounts", `{"id":"kate","email":"Kate@Example.com"}`); r.status != http.StatusCreated || r.body["email"] != "kate@example.com" {
+		t.Fatalf("create kate: %d %s", r.status, r.raw)
+	}
+	r := h.api("POST", "/v1/accounts", `{"id":"kelvin","email":"\u212Aate@example.com"}`)
+	if r.status != http.StatusConflict || r.errorCode() != credits.ECONFLICT || !strings.Contains(r.errorMessage(), "Unicode") {
+		t.Errorf("create the look-alike: %d %s, want 409 conflict", r.status, r.raw)
+	}
+	if r := h.api("POST", "/v1/accounts", `{"id":"kim","email":"\u212Aim@Example.com"}`); r.status != http.StatusCreated || r.body["email"] != "\u212Aim@example.com" {
+		t.Errorf("create a Kelvin-sign account alone: %d %s, want its sign kept", r.status, r.raw)
+	}
+}

@@ -368,15 +368,52 @@ func (f *fixture) event(id string) credits.Event {
 	return ev
 }
 
-func testForeignSessionMatching(t *testing.T, open Opener) {
-	tests := []struct {
-		name       string
-		session    testkit.Session
-		pack       string // price id of the catalog's pack
-		wantStatus string
-		wantReason string
-		wantCredit string // account that gets the credits
-	}{
+// testLookAlikeEmails: an account whose email differs from another's only by
+// Unicode case or compatibility forms is refused (409), in either order; the
+// same address, in any ASCII case, may be shared; a look-alike keeps its
+// letters as written.
+func testLookAlikeEmails(t *testing.T, open Opener) {
+	ctx := context.Background()
+	svc := credits.NewService(open(t))
+	for _, tt := range []struct{ id, email, wantCode string }{
+		{"kate", "kate@example.com", ""},
+		{"kelvin", "\u212Aate@example.com", credits.ECONFLICT},
+		{"fullwidth", "\uff4bate@example.com", credits.ECONFLICT},
+		{"capital", "\u212AATE@EXAMPLE.COM", credits.ECONFLICT},
+		{"kate-again", "KATE@Example.com", ""},
+		{"kim-kelvin", "\u212Aim@example.com", ""},
+		{"kim", "kim@example.com", credits.ECONFLICT},
+		{"kim-kelvin-again", "\u212Aim@EXAMPLE.com", ""},
+		{"emile", "\u00c9mile@example.com", ""},
+		{"emile-lower", "\u00e9mile@example.com", credits.ECONFLICT},
+		{"emile-decomposed", "E\u0301mile@example.com", credits.ECONFLICT},
+	} {
+		a, err := svc.CreateAccount(ctx, tt.id, tt.email)
+		if credits.ErrorCode(err) != tt.wantCode && !(tt.wantCode == "" && err == nil) {
+			t.Errorf("CreateAccount(%s, %q) = %v, want code %q", tt.id, tt.email, err, tt.wantCode)
+			continue
+		}
+		if err == nil && a.Email != credits.NormalizeEmail(tt.email) {
+			t.Errorf("account %s's email = %q, want %q as written (ASCII lower-cased)", tt.id, a.Email, credits.NormalizeEmail(tt.email))
+		}
+	}
+	if a, err := svc.GetAccount(ctx, "kim-kelvin"); err != nil || a.Email != "\u212aim@example.com" {
+		t.Errorf("the Kelvin-sign account = %q, %v; want its Kelvin sign kept", a.Email, err)
+	}
+}
+
+// foreignSessionCase is a foreign session, and whom it credits.
+type foreignSessionCase struct {
+	name       string
+	session    testkit.Session
+	pack       string // price id of the catalog's pack
+	wantStatus string
+	wantReason string
+	wantCredit string // account that gets the credits
+}
+
+func foreignSessionCases() []foreignSessionCase {
+	return []foreignSessionCase{
 		{"by email", testkit.Session{CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
 		{"email case differs", testkit.Session{CustomerEmail: "U1@Example.com"}, mockPriceID, credits.EventProcessed, "", "u1"},
 		{"by client_reference_id", testkit.Session{ClientReferenceID: "u2", CustomerEmail: "u1@example.com"}, mockPriceID, credits.EventProcessed, "", "u2"},
@@ -388,8 +425,21 @@ func testForeignSessionMatching(t *testing.T, open Opener) {
 			"account not found: email shared@example.com is shared by 2 accounts", ""},
 		{"unknown pack", testkit.Session{CustomerEmail: "u1@example.com"}, "price_other", credits.EventUnmatched,
 			"no pack has stripe_price_id " + mockPriceID, ""},
+		{"spaces around the email", testkit.Session{CustomerEmail: " U1@Example.com "}, mockPriceID, credits.EventProcessed, "", "u1"},
+		// k1's email is written with U+212A KELVIN SIGN: the real kate@ paying
+		// must not credit it, nor its session the real kim@.
+		{"the real address does not credit a Kelvin-sign look-alike", testkit.Session{CustomerEmail: "kate@example.com"}, mockPriceID, credits.EventUnmatched,
+			"account not found: no account with email kate@example.com", ""},
+		{"a Kelvin-sign address does not credit the real one", testkit.Session{CustomerEmail: "\u212Aim@example.com"}, mockPriceID, credits.EventUnmatched,
+			`account not found: no account with email "\u212aim@example.com"`, ""},
+		{"a fullwidth address does not credit the real one", testkit.Session{CustomerEmail: "\uff4bim@example.com"}, mockPriceID, credits.EventUnmatched,
+			`account not found: no account with email "\uff4bim@example.com"`, ""},
+		{"the Kelvin-sign address credits its own account", testkit.Session{CustomerEmail: "\u212Aate@Example.COM"}, mockPriceID, credits.EventProcessed, "", "k1"},
 	}
-	for _, tt := range tests {
+}
+
+func testForeignSessionMatching(t *testing.T, open Opener) {
+	for _, tt := range foreignSessionCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newForeignFixture(t, open)
 			f.pack("mocked", 250, tt.pack)
@@ -397,6 +447,8 @@ func testForeignSessionMatching(t *testing.T, open Opener) {
 			f.account("u2", "u2@example.com")
 			f.account("s1", "shared@example.com")
 			f.account("s2", "shared@example.com")
+			f.account("k1", "\u212Aate@example.com")
+			f.account("kim", "kim@example.com")
 			s := tt.session
 			s.ID, s.PaymentStatus, s.AmountTotal, s.Currency = "cs_foreign", "paid", 500, "usd"
 
@@ -410,7 +462,7 @@ func testForeignSessionMatching(t *testing.T, open Opener) {
 			if got.Status != tt.wantStatus || got.Error != tt.wantReason {
 				t.Errorf("event = %q %q, want %q %q", got.Status, got.Error, tt.wantStatus, tt.wantReason)
 			}
-			for _, id := range []string{"u1", "u2", "s1", "s2"} {
+			for _, id := range []string{"u1", "u2", "s1", "s2", "k1", "kim"} {
 				want := int64(0)
 				if id == tt.wantCredit {
 					want = 250

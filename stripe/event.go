@@ -266,7 +266,7 @@ func mapSession(s sessionObject) credits.StripeSession {
 	if s.CustomerDetails != nil && s.CustomerDetails.Email != "" {
 		out.Email = plain(s.CustomerDetails.Email)
 	}
-	out.Email = strings.ToLower(out.Email)
+	out.Email = credits.NormalizeEmail(out.Email) // ASCII only: Unicode folding turns U+212A KELVIN SIGN into k
 	if s.TotalDetails != nil {
 		out.AmountDiscount = s.TotalDetails.AmountDiscount
 	}

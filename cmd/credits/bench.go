@@ -86,7 +86,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	const apiKey = "bench_api_key_0123456789abcdef"
 	secret := "whsec_bench_" + randomHex(8)
 	m := NewMain(io.Discard, io.Discard)
-	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0"}
+	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0", "CREDITS_RATE_API": "0"}
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 // webhooks manages the application's webhook endpoints.
 func (c *CLI) webhooks(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend", "enable")
+	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend", "enable", "disable")
 	if err != nil {
 		return err
 	}
@@ -34,38 +34,12 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 				fmt.Fprintf(w, "added endpoint %s for %s\nsigning secret (shown once): %s\n", ep.ID, strings.Join(ep.Events, ", "), ep.Secret)
 			})
 		})
-	case "rotate", "test", "enable":
+	case "rotate", "test", "enable", "disable":
 		rest, err := cmd.parse(args, 1)
 		if err != nil {
 			return err
 		}
-		return withService(ctx, cmd, func(svc *credits.Service) error {
-			if name == "enable" {
-				ep, err := svc.EnableWebhookEndpoint(ctx, rest[0])
-				if err != nil {
-					return err
-				}
-				return c.print(cmd, ep, "", func(w io.Writer) {
-					fmt.Fprintf(w, "endpoint %s is %s; deliveries resume where they stopped\n", ep.ID, ep.Status)
-				})
-			}
-			if name == "rotate" {
-				ep, err := svc.RotateWebhookSecret(ctx, rest[0])
-				if err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
-					fmt.Fprintf(w, "new signing secret of %s (shown once): %s\nthe old one signs too until %s\n", ep.ID, ep.Secret, ep.PreviousUntil.Format(time.RFC3339))
-				})
-			}
-			a, err := svc.TestWebhookEndpoint(ctx, rest[0])
-			if err != nil {
-				return err
-			}
-			return c.print(cmd, a, "", func(w io.Writer) {
-				fmt.Fprintf(w, "ping %s: status %d in %d ms %s\n", a.EventID, a.StatusCode, a.LatencyMS, a.Error)
-			})
-		})
+		return withService(ctx, cmd, func(svc *credits.Service) error { return c.webhookEndpointCommand(ctx, cmd, svc, name, rest[0]) })
 	case "resend":
 		rest, err := cmd.parse(args, 2)
 		if err != nil {
@@ -116,5 +90,36 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), ep.Status, ep.Attempts, dash(ep.DisabledReason))
 			}
 		})
+	})
+}
+
+// webhookEndpointCommand runs rotate, test, enable or disable on one endpoint.
+func (c *CLI) webhookEndpointCommand(ctx context.Context, cmd *command, svc *credits.Service, name, id string) error {
+	switch name {
+	case "enable", "disable":
+		change, says := svc.EnableWebhookEndpoint, "deliveries resume where they stopped"
+		if name == "disable" {
+			change, says = svc.DisableWebhookEndpoint, "a delivery in flight stops within a second, and its events wait for enable"
+		}
+		ep, err := change(ctx, id)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, ep, "", func(w io.Writer) { fmt.Fprintf(w, "endpoint %s is %s; %s\n", ep.ID, ep.Status, says) })
+	case "rotate":
+		ep, err := svc.RotateWebhookSecret(ctx, id)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
+			fmt.Fprintf(w, "new signing secret of %s (shown once): %s\nthe old one signs too until %s\n", ep.ID, ep.Secret, ep.PreviousUntil.Format(time.RFC3339))
+		})
+	}
+	a, err := svc.TestWebhookEndpoint(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.print(cmd, a, "", func(w io.Writer) {
+		fmt.Fprintf(w, "ping %s: status %d in %d ms %s\n", a.EventID, a.StatusCode, a.LatencyMS, a.Error)
 	})
 }

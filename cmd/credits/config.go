@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/outbound"
@@ -32,6 +35,9 @@ type Config struct {
 	RatePages             string
 	RateCheckouts         string
 	RateSignIns           string
+	RateAPI               string
+	TrustedProxies        string
+	ForwardedHeader       string
 	IgnoredRetentionDays  string
 	SigningSecret         string
 	SigningSecretPrevious string
@@ -49,6 +55,7 @@ type Config struct {
 	trial             TrialSettings
 	checkoutExpiresIn time.Duration
 	rateLimits        server.RateLimits
+	proxies           server.Proxies
 	ignoredRetention  time.Duration
 	lowBalance        int64
 	allowPrivate      bool
@@ -111,7 +118,10 @@ var configVars = []struct {
 	{"CREDITS_TRIAL_DAYS", "trial-days", "0", "days until trial credits expire (0: never)", func(c *Config) *string { return &c.TrialDays }, false, forAll},
 	{"CREDITS_RATE_PAGES", "rate-pages", strconv.Itoa(server.DefaultRateLimits.PagesPerMinute), "pages a client address may load a minute (0: no limit)", func(c *Config) *string { return &c.RatePages }, false, forServe},
 	{"CREDITS_RATE_CHECKOUTS", "rate-checkouts", strconv.Itoa(server.DefaultRateLimits.CheckoutsPerMinute), "checkouts an account may start from its dashboard a minute (0: no limit)", func(c *Config) *string { return &c.RateCheckouts }, false, forServe},
-	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RATE_SIGNINS", "rate-signins", strconv.Itoa(server.DefaultRateLimits.SignInsPerMinute), "operator sign-ins a client address may try a minute, right or wrong; one key may sign in 4 times that from all addresses (0: no limit)", func(c *Config) *string { return &c.RateSignIns }, false, forServe},
+	{"CREDITS_RATE_API", "rate-api", strconv.Itoa(server.DefaultRateLimits.APIPerMinute), "/v1 requests one API key may make a minute (0: no limit)", func(c *Config) *string { return &c.RateAPI }, false, forServe},
+	{"CREDITS_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of the proxies in front (10.0.0.0/8,::1/128); only requests from them have their client address read from CREDITS_FORWARDED_HEADER (default: none, the TCP peer is the client)", func(c *Config) *string { return &c.TrustedProxies }, false, forServe},
+	{"CREDITS_FORWARDED_HEADER", "forwarded-header", server.HeaderXForwardedFor, "the header the trusted proxies write: X-Forwarded-For or Forwarded (RFC 7239); the other is ignored", func(c *Config) *string { return &c.ForwardedHeader }, false, forServe},
 	{"CREDITS_RECONCILE_EVERY", "reconcile-every", "24h", "how often the worker compares the ledger with Stripe and applies what events missed (0: never; off in the offline demo)", func(c *Config) *string { return &c.ReconcileEvery }, false, forServe},
 	{"CREDITS_LOW_BALANCE_THRESHOLD", "low-balance-threshold", "0", "available credits below which balance.low is sent, for accounts without their own (0: off)", func(c *Config) *string { return &c.LowBalanceThreshold }, false, forAll},
 	{"CREDITS_SIGNING_SECRET", "signing-secret", "", "signs dashboard links and cookies, and seals webhook endpoints' secrets (production: required; development default: generated once and kept in the database)", func(c *Config) *string { return &c.SigningSecret }, true, forAll},
@@ -267,6 +277,7 @@ func (c *Config) parseRateLimits() error {
 		{"CREDITS_RATE_PAGES", c.RatePages, &c.rateLimits.PagesPerMinute},
 		{"CREDITS_RATE_CHECKOUTS", c.RateCheckouts, &c.rateLimits.CheckoutsPerMinute},
 		{"CREDITS_RATE_SIGNINS", c.RateSignIns, &c.rateLimits.SignInsPerMinute},
+		{"CREDITS_RATE_API", c.RateAPI, &c.rateLimits.APIPerMinute},
 	} {
 		if setting.value == "" {
 			continue // a command that does not serve
@@ -279,6 +290,33 @@ func (c *Config) parseRateLimits() error {
 		if n == 0 {
 			*setting.into = -1 // off
 		}
+	}
+	return c.parseProxies() // who a client is, for the limits
+}
+
+// parseProxies reads CREDITS_TRUSTED_PROXIES (CIDRs, or single addresses)
+// and CREDITS_FORWARDED_HEADER.
+func (c *Config) parseProxies() error {
+	c.proxies = server.Proxies{Header: server.HeaderXForwardedFor}
+	switch {
+	case c.ForwardedHeader == "" || strings.EqualFold(c.ForwardedHeader, server.HeaderXForwardedFor):
+	case strings.EqualFold(c.ForwardedHeader, server.HeaderForwarded):
+		c.proxies.Header = server.HeaderForwarded
+	default:
+		return errors.New("CREDITS_FORWARDED_HEADER must be X-Forwarded-For or Forwarded")
+	}
+	for entry := range strings.SplitSeq(c.TrustedProxies, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(entry)
+		if addr, addrErr := netip.ParseAddr(entry); err != nil && addrErr == nil {
+			prefix, err = addr.Prefix(addr.BitLen())
+		}
+		if err != nil {
+			return fmt.Errorf("CREDITS_TRUSTED_PROXIES must be comma-separated CIDRs (10.0.0.0/8) or addresses; %q is neither", entry)
+		}
+		c.proxies.Trusted = append(c.proxies.Trusted, prefix.Masked())
 	}
 	return nil
 }
@@ -303,8 +341,20 @@ func (c *Config) validateStripe() error {
 	return nil
 }
 
-// validateProduction checks what serving in production needs.
+// validateProduction checks what serving in production needs and names
+// every missing or weak setting in one error (never a value), so that one
+// start shows the operator all there is to fix.
 func (c *Config) validateProduction() error {
+	problems := c.productionProblems()
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("production refuses to start (%d settings to fix): %s", len(problems), strings.Join(problems, "; "))
+}
+
+// productionProblems lists what production refuses, one sentence a setting.
+func (c *Config) productionProblems() []string {
+	var problems []string
 	for _, required := range []struct{ name, value string }{
 		{"CREDITS_API_KEY", c.APIKey},
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey},
@@ -313,21 +363,105 @@ func (c *Config) validateProduction() error {
 		{"CREDITS_SIGNING_SECRET", c.SigningSecret},
 	} {
 		if required.value == "" {
-			return fmt.Errorf("production needs %s: set it in the environment", required.name)
+			problems = append(problems, fmt.Sprintf("production needs %s: set it in the environment", required.name))
 		}
 	}
-	if len(c.APIKey) < minAPIKeyLength {
-		return fmt.Errorf("CREDITS_API_KEY must be at least %d characters in production", minAPIKeyLength)
+	if c.APIKey != "" && len(c.APIKey) < minAPIKeyLength {
+		problems = append(problems, fmt.Sprintf("CREDITS_API_KEY must be at least %d characters in production", minAPIKeyLength))
+	} else if why := weakSecret(c.APIKey); c.APIKey != "" && why != "" {
+		problems = append(problems, "CREDITS_API_KEY "+why)
 	}
-	for _, s := range c.WebhookSecrets() {
-		if len(s)-len("whsec_") < minWebhookSecretLength {
-			return fmt.Errorf("STRIPE_WEBHOOK_SECRET must hold secrets of at least %d characters after whsec_ in production", minWebhookSecretLength)
+	if why := weakSecret(c.SigningSecret); c.SigningSecret != "" && why != "" {
+		problems = append(problems, "CREDITS_SIGNING_SECRET "+why)
+	}
+	if hasWhitespace(c.StripeSecretKey) {
+		problems = append(problems, "STRIPE_SECRET_KEY holds whitespace")
+	}
+	problems = append(problems, c.webhookSecretProblems()...)
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || !strings.EqualFold(u.Scheme, "https")) {
+		problems = append(problems, "CREDITS_PUBLIC_URL must be an https:// URL in production")
+	}
+	if u, err := url.Parse(c.StripeAPIBase); c.StripeAPIBase != "" && (err != nil || !strings.EqualFold(u.Scheme, "https")) {
+		problems = append(problems, "STRIPE_API_BASE must be an https:// URL in production (Stripe's keys travel in it)")
+	}
+	return problems
+}
+
+// webhookSecretProblems checks STRIPE_WEBHOOK_SECRET in production: at least
+// one secret, each long, strong and without whitespace.
+func (c *Config) webhookSecretProblems() []string {
+	secrets := c.WebhookSecrets()
+	if c.StripeWebhookSecret != "" && len(secrets) == 0 {
+		return []string{"STRIPE_WEBHOOK_SECRET holds no secret, only commas and spaces (every Stripe event would be refused)"}
+	}
+	var problems []string
+	for i, s := range secrets {
+		n := fmt.Sprintf("STRIPE_WEBHOOK_SECRET's secret %d of %d", i+1, len(secrets))
+		switch body := strings.TrimPrefix(s, "whsec_"); {
+		case len(body) < minWebhookSecretLength:
+			problems = append(problems, fmt.Sprintf("%s must have at least %d characters after whsec_ in production", n, minWebhookSecretLength))
+		case weakSecret(body) != "":
+			problems = append(problems, n+" "+weakSecret(body))
 		}
 	}
-	if u, _ := url.Parse(c.PublicURL); !strings.EqualFold(u.Scheme, "https") {
-		return errors.New("CREDITS_PUBLIC_URL must be an https:// URL in production")
+	return problems
+}
+
+// minSecretBits is the least estimated entropy production accepts in a
+// secret: 128 bits, what a guesser cannot go through.
+const minSecretBits = 128
+
+// weakSecret says why production refuses secret (whitespace, or fewer than
+// minSecretBits by secretBits), or "" when it does not.
+func weakSecret(secret string) string {
+	if hasWhitespace(secret) {
+		return "holds whitespace"
 	}
-	return nil
+	if bits := secretBits(secret); bits < minSecretBits {
+		return fmt.Sprintf("is too weak: about %d bits of entropy by its length and alphabet, production needs %d (use e.g. openssl rand -hex 32)", int(bits), minSecretBits)
+	}
+	return ""
+}
+
+// secretBits estimates a secret's entropy as its length times log2 of its
+// alphabet. The alphabet is the sum of the sizes of the character classes it
+// uses (26 lower-case letters, 26 upper-case, 10 digits, 33 other printable
+// ASCII characters, 128 for anything else), but never more than the number
+// of distinct characters it holds: a run of one letter counts 0 bits, a
+// short alphabet counts little, 64 random hex digits count 256.
+func secretBits(secret string) float64 {
+	classes := map[int]int{}
+	distinct := map[rune]bool{}
+	length := 0
+	for _, r := range secret {
+		length++
+		distinct[r] = true
+		switch {
+		case r >= 'a' && r <= 'z':
+			classes[0] = 26
+		case r >= 'A' && r <= 'Z':
+			classes[1] = 26
+		case r >= '0' && r <= '9':
+			classes[2] = 10
+		case r > ' ' && r < 0x7f:
+			classes[3] = 33
+		default:
+			classes[4] = 128
+		}
+	}
+	alphabet := 0
+	for _, size := range classes {
+		alphabet += size
+	}
+	alphabet = min(alphabet, len(distinct))
+	if alphabet < 2 {
+		return 0
+	}
+	return float64(length) * math.Log2(float64(alphabet))
+}
+
+func hasWhitespace(s string) bool {
+	return strings.IndexFunc(s, unicode.IsSpace) >= 0
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {

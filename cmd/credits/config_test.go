@@ -8,32 +8,63 @@ import (
 	"testing"
 )
 
+// strongWebhookSecret is as long and mixed as Stripe's own.
+const strongWebhookSecret = "whsec_SECRETVALUEq8Zr2MxT4vLk9PwB7nYc3HdF"
+
+// production is a production configuration that starts, with changes.
+func production(changes map[string]string) map[string]string {
+	vars := map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE",
+		"STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "https://credits.example.com"}
+	for k, v := range changes {
+		vars[k] = v
+	}
+	return vars
+}
+
 func TestConfigValidation(t *testing.T) {
-	secretValues := []string{"sk_live_SECRETVALUE", "whsec_SECRETVALUE0123456789", "apikey_SECRETVALUE_0123456789", "SECRETVALUE"}
+	secretValues := []string{"sk_live_SECRETVALUE", strongWebhookSecret, "apikey_SECRETVALUE_0123456789", "SECRETVALUE", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abababababababababababababababababababab"}
 	tests := []struct {
 		name    string
 		vars    map[string]string
 		wantErr string
 	}{
 		{"development needs nothing", map[string]string{}, ""},
-		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
+		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
 		{"production needs a webhook secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "production needs STRIPE_WEBHOOK_SECRET"},
-		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789"}, "production needs STRIPE_SECRET_KEY"},
-		{"production needs a public URL", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789"}, "production needs CREDITS_PUBLIC_URL"},
-		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_SECRETVALUE_0123456789abcdef", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, ""},
-		{"production needs a signing secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_SIGNING_SECRET"},
-		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_SECRETVALUE_0123456789abcdef", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 24"},
+		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret}, "production needs STRIPE_SECRET_KEY"},
+		{"production needs a public URL", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret}, "production needs CREDITS_PUBLIC_URL"},
+		{"production with everything", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "https://credits.example.com"}, ""},
+		{"short API key in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE", "CREDITS_API_KEY": "short", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 24"},
+		{"production needs a signing secret", production(map[string]string{"CREDITS_SIGNING_SECRET": ""}), "production needs CREDITS_SIGNING_SECRET"},
 		{"bad env", map[string]string{"CREDITS_ENV": "staging"}, "CREDITS_ENV must be"},
 		{"bad Stripe key", map[string]string{"STRIPE_SECRET_KEY": "pk_test_SECRETVALUE"}, "STRIPE_SECRET_KEY must start with"},
 		{"bad webhook secret", map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE,SECRETVALUE"}, "STRIPE_WEBHOOK_SECRET must hold"},
 		{"bad public URL", map[string]string{"CREDITS_PUBLIC_URL": "localhost"}, "CREDITS_PUBLIC_URL"},
 		{"a negative expiring notice", map[string]string{"CREDITS_EXPIRING_NOTICE_DAYS": "-1"}, "CREDITS_EXPIRING_NOTICE_DAYS must be a whole number"},
 		{"a negative rate limit", map[string]string{"CREDITS_RATE_SIGNINS": "-1"}, "CREDITS_RATE_SIGNINS must be a whole number"},
+		{"a negative API rate limit", map[string]string{"CREDITS_RATE_API": "-5"}, "CREDITS_RATE_API must be a whole number"},
+		{"trusted proxies", map[string]string{"CREDITS_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,fd00::/8"}, ""},
+		{"a trusted proxy that is no network", map[string]string{"CREDITS_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "CREDITS_TRUSTED_PROXIES must be comma-separated CIDRs"},
+		{"the Forwarded header", map[string]string{"CREDITS_FORWARDED_HEADER": "forwarded"}, ""},
+		{"an unknown forwarding header", map[string]string{"CREDITS_FORWARDED_HEADER": "X-Real-IP"}, "CREDITS_FORWARDED_HEADER must be X-Forwarded-For or Forwarded"},
 		{"a live key in development", map[string]string{"STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
 		{"a restricted live key in development", map[string]string{"STRIPE_SECRET_KEY": "rk_live_SECRETVALUE"}, "live keys need CREDITS_ENV=production"},
-		{"a short webhook secret in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_SECRETVALUE_0123456789abcdef", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 16 characters after whsec_"},
-		{"an http public URL in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_SECRETVALUE_0123456789abcdef", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "http://credits.example.com"}, "CREDITS_PUBLIC_URL must be an https:// URL in production"},
-		{"an HTTPS public URL in production, in capitals", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_SECRETVALUE_0123456789abcdef", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "HTTPS://credits.example.com"}, ""},
+		{"a short webhook secret in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": "whsec_", "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "at least 16 characters after whsec_"},
+		{"an http public URL in production", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "http://credits.example.com"}, "CREDITS_PUBLIC_URL must be an https:// URL in production"},
+		{"an API key of 24 spaces", production(map[string]string{"CREDITS_API_KEY": strings.Repeat(" ", 24)}), "CREDITS_API_KEY holds whitespace"},
+		{"an API key with a space inside", production(map[string]string{"CREDITS_API_KEY": "apikey_SECRETVALUE 0123456789xyz"}), "CREDITS_API_KEY holds whitespace"},
+		{"an API key of one letter", production(map[string]string{"CREDITS_API_KEY": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}), "CREDITS_API_KEY is too weak"},
+		{"an API key of two letters", production(map[string]string{"CREDITS_API_KEY": "abababababababababababababababababababab"}), "CREDITS_API_KEY is too weak"},
+		{"an API key of 32 digits", production(map[string]string{"CREDITS_API_KEY": "01234567890123456789012345678901"}), "CREDITS_API_KEY is too weak"},
+		{"an API key of 64 hex digits", production(map[string]string{"CREDITS_API_KEY": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}), ""},
+		{"a weak signing secret", production(map[string]string{"CREDITS_SIGNING_SECRET": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}), "CREDITS_SIGNING_SECRET is too weak"},
+		{"no webhook secret, only commas", production(map[string]string{"STRIPE_WEBHOOK_SECRET": " , "}), "STRIPE_WEBHOOK_SECRET holds no secret"},
+		{"a weak webhook secret", production(map[string]string{"STRIPE_WEBHOOK_SECRET": strongWebhookSecret + ",whsec_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}), "STRIPE_WEBHOOK_SECRET's secret 2 of 2 is too weak"},
+		{"a webhook secret with a space", production(map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUEq8Zr2Mx T4vLk9PwB7nYc3HdF"}), "STRIPE_WEBHOOK_SECRET's secret 1 of 1 holds whitespace"},
+		{"a Stripe key with a space", production(map[string]string{"STRIPE_SECRET_KEY": "sk_live_SECRETVALUE "}), "STRIPE_SECRET_KEY holds whitespace"},
+		{"an http Stripe API base in production", production(map[string]string{"STRIPE_API_BASE": "http://api.stripe.com"}), "STRIPE_API_BASE must be an https:// URL in production"},
+		{"an https Stripe API base in production", production(map[string]string{"STRIPE_API_BASE": "https://api.stripe.com"}), ""},
+		{"an HTTPS public URL in production, in capitals", map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "HTTPS://credits.example.com"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +86,51 @@ func TestConfigValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestProductionNamesEverySettingAtOnce: one start names every missing or
+// weak setting, and no value.
+func TestProductionNamesEverySettingAtOnce(t *testing.T) {
+	for name, tt := range map[string]struct {
+		vars map[string]string
+		want []string
+	}{
+		"all missing": {map[string]string{"CREDITS_ENV": "production"},
+			[]string{"CREDITS_API_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "CREDITS_PUBLIC_URL", "CREDITS_SIGNING_SECRET", "5 settings"}},
+		"all weak": {map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": strings.Repeat(" ", 24), "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE",
+			"STRIPE_WEBHOOK_SECRET": " , ", "CREDITS_PUBLIC_URL": "http://credits.example.com", "STRIPE_API_BASE": "http://api.stripe.com",
+			"CREDITS_SIGNING_SECRET": "abababababababababababababababababababab"},
+			[]string{"CREDITS_API_KEY holds whitespace", "STRIPE_WEBHOOK_SECRET holds no secret", "CREDITS_PUBLIC_URL must be an https://", "STRIPE_API_BASE must be an https://", "CREDITS_SIGNING_SECRET is too weak", "5 settings"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := NewMain(&bytes.Buffer{}, &stderr).ParseFlags(nil, env(tt.vars))
+			if err == nil {
+				t.Fatal("production started")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the error does not name %q: %v", want, err)
+				}
+			}
+			for _, secret := range []string{"SECRETVALUE", "ababab"} {
+				if strings.Contains(err.Error()+stderr.String(), secret) {
+					t.Errorf("a secret value leaked: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestTrustedProxiesParsed(t *testing.T) {
+	m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+	if err := m.ParseFlags(nil, env(map[string]string{"CREDITS_TRUSTED_PROXIES": "10.1.2.3/8,192.0.2.7", "CREDITS_FORWARDED_HEADER": "Forwarded"})); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Config.proxies
+	if got.Header != "Forwarded" || len(got.Trusted) != 2 || got.Trusted[0].String() != "10.0.0.0/8" || got.Trusted[1].String() != "192.0.2.7/32" {
+		t.Errorf("proxies = %+v, want 10.0.0.0/8 and 192.0.2.7/32 writing Forwarded", got)
 	}
 }
 
@@ -117,8 +193,7 @@ func TestCommandsShareServesConfiguration(t *testing.T) {
 func TestDefaultAddress(t *testing.T) {
 	for mode, want := range map[string]string{"development": "127.0.0.1:8080", "production": ":8080"} {
 		m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
-		vars := map[string]string{"CREDITS_ENV": mode, "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE",
-			"STRIPE_WEBHOOK_SECRET": "whsec_SECRETVALUE0123456789", "CREDITS_PUBLIC_URL": "https://credits.example.com"}
+		vars := production(map[string]string{"CREDITS_ENV": mode})
 		if mode == "development" {
 			vars = nil
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/credits/credits/internal/testkit"
 )
 
-const testAPIKey = "e2e_api_key_0123456789abcdef"
+const testAPIKey = "e2e_api_key_q8Zr2MxT4vLk9PwB7nYc3HdF" // strong enough for production
 
 // env returns a getenv over the given variables only.
 func env(vars map[string]string) func(string) string {
@@ -249,9 +249,19 @@ func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "u1@example.com") {
+		t.Fatalf("a link from before the restart: %d, want its page naming the account", resp.StatusCode)
+	}
+	// The link is exchanged once for a session (its token in the form, not the URL).
+	resp, err = noRedirect.PostForm(base2+"/dashboard/login", url.Values{"token": {u.Query().Get("token")}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/dashboard/credits" {
-		t.Errorf("a link from before the restart: %d to %q, want 303 to the page", resp.StatusCode, resp.Header.Get("Location"))
+		t.Errorf("continuing with a link from before the restart: %d to %q, want 303 to the page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

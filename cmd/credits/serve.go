@@ -113,7 +113,7 @@ func (m *Main) Run(ctx context.Context) error {
 	webhook := m.newWebhook()
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
 		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
-		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits}
+		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}
 	if m.Demo != nil {
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)

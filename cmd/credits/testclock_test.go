@@ -95,7 +95,8 @@ func TestTestClockEndToEnd(t *testing.T) {
 	}
 
 	production := map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "CREDITS_PUBLIC_URL": "https://credits.example.com",
-		"CREDITS_SIGNING_SECRET": "Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE"}
+		"CREDITS_SIGNING_SECRET": "Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE",
+		"STRIPE_API_BASE":        "https://127.0.0.1:1", "STRIPE_WEBHOOK_SECRET": "whsec_q8Zr2MxT4vLk9PwB7nYc3HdFj6Ws1Ea5"} // production needs https and strong secrets
 	for k, v := range vars {
 		if _, set := production[k]; !set {
 			production[k] = v

@@ -98,6 +98,13 @@ func (t *Tx) UpdateWebhookEndpoint(e credits.WebhookEndpoint) error {
 		t.d.Time(e.LockedUntil), t.d.Time(e.UpdatedAt), e.ID)
 }
 
+func (t *Tx) AdvanceWebhookEndpoint(e credits.WebhookEndpoint) error {
+	return t.execOne("advance webhook endpoint "+e.ID, `UPDATE webhook_endpoints SET status = ?, disabled_reason = ?, cursor = ?,
+		attempts = ?, next_attempt_at = ?, failing_since = ?, locked_until = ?, updated_at = ? WHERE id = ? AND status = 'enabled'`,
+		e.Status, e.DisabledReason, e.Cursor, e.Attempts, t.d.Time(e.NextAttemptAt), t.d.nullTime(e.FailingSince),
+		t.d.Time(e.LockedUntil), t.d.Time(e.UpdatedAt), e.ID)
+}
+
 // ClaimWebhookEndpoints skips endpoints another replica is delivering to,
 // and takes those whose earlier claim ran out.
 func (t *Tx) ClaimWebhookEndpoints(now time.Time, lease time.Duration, limit int) ([]credits.WebhookEndpoint, error) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Packs.
@@ -56,8 +58,8 @@ func scanAccount(s scanner) (credits.Account, error) {
 }
 
 func (t *Tx) CreateAccount(a credits.Account) error {
-	_, err := t.exec("create account "+a.ID, `INSERT INTO accounts (id, email, balance, trial, balance_state, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Email, a.Balance, a.Trial, a.BalanceState, t.d.Time(a.CreatedAt))
+	_, err := t.exec("create account "+a.ID, `INSERT INTO accounts (id, email, email_key, balance, trial, balance_state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Email, foldEmail(a.Email), a.Balance, a.Trial, a.BalanceState, t.d.Time(a.CreatedAt))
 	return err
 }
 
@@ -209,8 +211,24 @@ func (t *Tx) locked(a credits.Account) *lockedAccount {
 	return &lockedAccount{t: t, account: a}
 }
 
+// AccountsByEmail compares exactly: PostgreSQL's lower() folds by Unicode
+// rules (U+212A KELVIN SIGN becomes k), and NormalizeEmail has written both.
 func (t *Tx) AccountsByEmail(email string) ([]credits.Account, error) {
-	return queryAll(t, "find accounts by email", scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE email = lower(?) ORDER BY id`, email)
+	return queryAll(t, "find accounts by email", scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE email = ? ORDER BY id`, email)
+}
+
+// AccountsByFoldedEmail finds by email_key; strings.ToLower finds too the
+// accounts created before email_key, whose emails were lower-cased by
+// Unicode rules and whose key is that email.
+func (t *Tx) AccountsByFoldedEmail(email string) ([]credits.Account, error) {
+	return queryAll(t, "find accounts by folded email", scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE email_key = ? OR email_key = ? ORDER BY id`,
+		foldEmail(email), strings.ToLower(email))
+}
+
+// foldEmail is an email folded by Unicode compatibility and case (NFKC,
+// case fold, NFKC again, as NFKC_Casefold does), so that look-alikes meet.
+func foldEmail(email string) string {
+	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(email)))
 }
 
 func (t *Tx) Accounts(after string, limit int) ([]credits.Account, error) {
