@@ -207,6 +207,7 @@ func (s *Service) Reconcile(ctx context.Context, lister StripeLister, opt Reconc
 		return run, err
 	}
 	state := &reconcileState{run: &run, opt: opt, seen: map[string]twiceCandidate{}, refunded: map[string]bool{}, listed: map[string]bool{}}
+	relistForState(run.Progress)
 	for _, objectType := range ReconcileObjectTypes {
 		if run.Progress[objectType].Done {
 			continue
@@ -276,6 +277,27 @@ func (s *Service) startReconcile(ctx context.Context, opt ReconcileOptions) (Rec
 		run.Counts = map[string]int64{}
 	}
 	return run, err
+}
+
+// relistForState makes a continued run list again, from the newest, the
+// lists whose in-memory state a later comparison needs, since that state
+// is lost when a run stops: the payment intents when it stopped in them
+// (the first succeeded one of each recharge or checkout reference, for
+// charged_twice), and the refunds when it stopped in them or in the
+// charges (the payments a refund item named, whose charge's refunded total
+// must not be reported again). Comparing an object twice is harmless: an
+// item is one per run, kind and object, and fixes are exactly-once.
+func relistForState(progress map[string]ReconcileProgress) {
+	partial := func(objectType string) bool {
+		p := progress[objectType]
+		return !p.Done && p.LastID != ""
+	}
+	if partial(StripePaymentIntents) {
+		progress[StripePaymentIntents] = ReconcileProgress{}
+	}
+	if refunds := progress[StripeRefunds]; partial(StripeRefunds) || (refunds.Done && !progress[StripeCharges].Done) {
+		progress[StripeRefunds] = ReconcileProgress{}
+	}
 }
 
 // stopReconcile records why a run stopped; it stays running, for the next

@@ -32,6 +32,7 @@ var reconcileTests = []struct {
 	{"ReconcileCursorGone", testReconcileCursorGone},
 	{"ReconcileChargeRefundedWentDown", testReconcileChargeRefundedWentDown},
 	{"ReconcileRetrievesUnsettled", testReconcileRetrievesUnsettled},
+	{"ReconcileResumeKeepsWhatItSaw", testReconcileResumeKeepsWhatItSaw},
 }
 
 // memoryStripe stands in for Stripe's lists in the store suite: objects by
@@ -678,4 +679,43 @@ func testReconcileRetrievesUnsettled(t *testing.T, open Opener) {
 	if k := kinds(f.reconcile(stripe, true)); k != "[]" {
 		t.Errorf("items after the fix %s", k)
 	}
+}
+
+// testReconcileResumeKeepsWhatItSaw: what a run keeps in memory (the first
+// payment of a checkout reference, the payments a refund item named) is
+// lost when it stops; the continued run still finds the second payment
+// charged twice, and does not report a refund again through its charge.
+func testReconcileResumeKeepsWhatItSaw(t *testing.T, open Opener) {
+	ctx := context.Background()
+	t.Run("charged twice across the stop", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.account("u1", "u1@example.com")
+		meta := map[string]string{"credits_checkout": "chk_x", "account_id": "u1"}
+		stripe := &memoryStripe{failAfter: 2}
+		stripe.add(piObject(f, "pi_a", 500, "succeeded", meta))
+		stripe.add(piObject(f, "pi_b", 500, "succeeded", meta))
+		if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{Window: time.Hour}); err == nil {
+			t.Fatal("the first run did not stop")
+		}
+		got := f.reconcile(stripe, false)
+		if k := kinds(got); k != "[charged_twice:pi_a]" {
+			t.Errorf("items %s", k)
+		}
+	})
+	t.Run("a refund and its charge across the stop", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.pack("starter", 100, "")
+		f.account("u1", "u1@example.com")
+		f.buy("cs_1", "u1", "pi_1", 1)
+		stripe := &memoryStripe{failAfter: 2}
+		stripe.add(refundObject(f, "re_1", "pi_1", 500, "succeeded"))
+		stripe.add(credits.StripeObject{Type: credits.StripeCharges, ID: "ch_pi_1", Created: f.now,
+			Charge: &credits.StripeCharge{ID: "ch_pi_1", PaymentIntent: "pi_1", Amount: 500, AmountRefunded: 500, Currency: "usd"}})
+		if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{Window: time.Hour}); err == nil {
+			t.Fatal("the first run did not stop")
+		}
+		if k := kinds(f.reconcile(stripe, false)); k != "[refund_not_taken:re_1]" {
+			t.Errorf("items %s: the refund reported again through its charge", k)
+		}
+	})
 }
