@@ -74,6 +74,9 @@ const (
 	MaxStuckItems = 1000
 	// MaxReconcileItems bounds the items that one read answers.
 	MaxReconcileItems = 1000
+	// MaxUnsettledRetrieved bounds the refunds, and the disputes, that one
+	// run retrieves by id because the ledger holds them as not final.
+	MaxUnsettledRetrieved = 1000
 	// reconcileEventPrefix begins the id of every event that reconcile feeds.
 	reconcileEventPrefix = "reconcile_"
 )
@@ -104,9 +107,21 @@ type StripeObject struct {
 type StripeLister interface {
 	// ListStripe lists the objects of one type created at or after since,
 	// newest first as Stripe lists them, after the object startingAfter
-	// ("": from the newest).
+	// ("": from the newest). When Stripe no longer has the object
+	// startingAfter names, the list ends with an error wrapping
+	// ErrStripeCursorGone.
 	ListStripe(ctx context.Context, objectType string, since time.Time, startingAfter string) iter.Seq2[StripeObject, error]
+	// RetrieveStripe reads one object of a type (StripeRefunds or
+	// StripeDisputes) by id, whenever it was created; an error wrapping
+	// ErrNotFound when Stripe has no such object.
+	RetrieveStripe(ctx context.Context, objectType, id string) (StripeObject, error)
 }
+
+// ErrStripeCursorGone is what a list answers when the object it was asked
+// to list after no longer exists (Stripe: 400 resource_missing on
+// starting_after). Reconcile then lists that type again from the newest:
+// its fixes are exactly-once, so listing an object twice is harmless.
+var ErrStripeCursorGone = errors.New("the object the list continues after no longer exists")
 
 // ReconcileProgress is how far a run read one list.
 type ReconcileProgress struct {
@@ -177,6 +192,10 @@ type ReconcileOptions struct {
 type finding struct {
 	item   ReconcileItem
 	events []StripeEvent
+	// readAt, when set, dates the events: a snapshot (a charge's refunded
+	// total) is what Stripe said when the run read it, and must not shadow
+	// a real event created after that.
+	readAt time.Time
 }
 
 // Reconcile compares the ledger with Stripe over a period; it continues the
@@ -187,7 +206,8 @@ func (s *Service) Reconcile(ctx context.Context, lister StripeLister, opt Reconc
 	if err != nil {
 		return run, err
 	}
-	state := &reconcileState{run: &run, opt: opt, seen: map[string]twiceCandidate{}, refunded: map[string]bool{}}
+	state := &reconcileState{run: &run, opt: opt, seen: map[string]twiceCandidate{}, refunded: map[string]bool{}, listed: map[string]bool{}}
+	relistForState(run.Progress)
 	for _, objectType := range ReconcileObjectTypes {
 		if run.Progress[objectType].Done {
 			continue
@@ -195,6 +215,9 @@ func (s *Service) Reconcile(ctx context.Context, lister StripeLister, opt Reconc
 		if err := s.reconcileList(ctx, lister, state, objectType); err != nil {
 			return run, s.stopReconcile(run, err)
 		}
+	}
+	if err := s.reconcileUnsettled(ctx, lister, state); err != nil {
+		return run, s.stopReconcile(run, err)
 	}
 	if err := s.reconcileStuck(ctx, state); err != nil {
 		return run, s.stopReconcile(run, err)
@@ -256,6 +279,27 @@ func (s *Service) startReconcile(ctx context.Context, opt ReconcileOptions) (Rec
 	return run, err
 }
 
+// relistForState makes a continued run list again, from the newest, the
+// lists whose in-memory state a later comparison needs, since that state
+// is lost when a run stops: the payment intents when it stopped in them
+// (the first succeeded one of each recharge or checkout reference, for
+// charged_twice), and the refunds when it stopped in them or in the
+// charges (the payments a refund item named, whose charge's refunded total
+// must not be reported again). Comparing an object twice is harmless: an
+// item is one per run, kind and object, and fixes are exactly-once.
+func relistForState(progress map[string]ReconcileProgress) {
+	partial := func(objectType string) bool {
+		p := progress[objectType]
+		return !p.Done && p.LastID != ""
+	}
+	if partial(StripePaymentIntents) {
+		progress[StripePaymentIntents] = ReconcileProgress{}
+	}
+	if refunds := progress[StripeRefunds]; partial(StripeRefunds) || (refunds.Done && !progress[StripeCharges].Done) {
+		progress[StripeRefunds] = ReconcileProgress{}
+	}
+}
+
 // stopReconcile records why a run stopped; it stays running, for the next
 // run to continue.
 func (s *Service) stopReconcile(run ReconcileRun, cause error) error {
@@ -280,21 +324,49 @@ type reconcileState struct {
 	// refunded notes the payments that a refund item named (a charge's
 	// refunded total then says nothing new).
 	refunded map[string]bool
+	// listed notes the refunds and disputes that a list of this run showed
+	// (they need not be retrieved by id).
+	listed map[string]bool
+	// readAt is when the current list began: what it shows was true then.
+	readAt time.Time
 }
 
+// twiceCandidate is a succeeded payment intent for a recharge or checkout
+// reference; purchase names the purchase it credited ("" when none).
 type twiceCandidate struct {
 	id       string
 	credited bool
+	purchase string
 }
 
 // reconcileList reads one list from where the run left it, and saves how
 // far it read every reconcileSaveEvery objects.
+// When Stripe no longer has the object the run's cursor names (deleted,
+// or the key now names another account or mode), the list starts again
+// from the newest, once.
 func (s *Service) reconcileList(ctx context.Context, lister StripeLister, state *reconcileState, objectType string) error {
+	err := s.reconcileListFrom(ctx, lister, state, objectType)
+	if errors.Is(err, ErrStripeCursorGone) && state.run.Progress[objectType].LastID != "" {
+		s.Logger.Warn("reconcile: the list's cursor is gone in Stripe; listing again from the newest",
+			"run", state.run.ID, "type", objectType, "cursor", state.run.Progress[objectType].LastID)
+		progress := state.run.Progress[objectType]
+		progress.LastID = ""
+		state.run.Progress[objectType] = progress
+		err = s.reconcileListFrom(ctx, lister, state, objectType)
+	}
+	return err
+}
+
+func (s *Service) reconcileListFrom(ctx context.Context, lister StripeLister, state *reconcileState, objectType string) error {
 	run := state.run
 	progress := run.Progress[objectType]
+	state.readAt = s.now()
 	for object, err := range lister.ListStripe(ctx, objectType, run.Since, progress.LastID) {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", objectType, err)
+		}
+		if object.Refund != nil || object.Dispute != nil {
+			state.listed[object.ID] = true
 		}
 		if err := s.reconcileObject(ctx, state, object); err != nil {
 			return err
@@ -316,6 +388,52 @@ func (s *Service) reconcileList(ctx context.Context, lister StripeLister, state 
 	run.Progress[objectType] = progress
 	run.UpdatedAt = s.now()
 	return s.saveRun(ctx, *run)
+}
+
+// reconcileUnsettled retrieves by id each refund and dispute that the
+// ledger holds as not final (a refund pending or requires_action, a
+// dispute not closed) and that no list of this run showed: the lists only
+// show what was created within the window, and a dispute is decided, a
+// refund canceled or failed, weeks after it was created. What changed is
+// compared, and fixed, as a listed object is.
+func (s *Service) reconcileUnsettled(ctx context.Context, lister StripeLister, state *reconcileState) error {
+	var refunds []PaymentRefund
+	var disputes []PaymentDispute
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		if refunds, err = tx.UnsettledRefunds(MaxUnsettledRetrieved); err != nil {
+			return err
+		}
+		disputes, err = tx.UnsettledDisputes(MaxUnsettledRetrieved)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("find unsettled refunds and disputes: %w", err)
+	}
+	type unsettled struct{ objectType, id string }
+	var ids []unsettled
+	for _, r := range refunds {
+		ids = append(ids, unsettled{StripeRefunds, r.ID})
+	}
+	for _, d := range disputes {
+		ids = append(ids, unsettled{StripeDisputes, d.ID})
+	}
+	for _, o := range ids {
+		if state.listed[o.id] {
+			continue
+		}
+		state.readAt = s.now()
+		object, err := lister.RetrieveStripe(ctx, o.objectType, o.id)
+		if errors.Is(err, ErrNotFound) {
+			s.Logger.Warn("reconcile: Stripe has no such object", "run", state.run.ID, "type", o.objectType, "id", o.id)
+			continue
+		} else if err != nil {
+			return fmt.Errorf("retrieve %s %s: %w", o.objectType, o.id, err)
+		}
+		if err := s.reconcileObject(ctx, state, object); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reconcileObject compares one object with the ledger (in a read
@@ -364,6 +482,9 @@ func (s *Service) recordFinding(ctx context.Context, state *reconcileState, f fi
 		for _, in := range f.events {
 			// Listed with our own key, the object is of our mode.
 			in.Created, in.Livemode = item.CreatedAt, s.Livemode
+			if !f.readAt.IsZero() {
+				in.Created = f.readAt
+			}
 			ev, _, err := s.handleEvent(ctx, in)
 			if err != nil {
 				return fmt.Errorf("fix %s %s: %w", item.Kind, item.Object, err)

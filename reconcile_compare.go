@@ -120,6 +120,10 @@ func comparePaymentIntent(tx Tx, state *reconcileState, object StripeObject) ([]
 		return nil, err
 	}
 	credited := err == nil && payment.AccountID != ""
+	purchase := ""
+	if credited {
+		purchase = payment.SessionID
+	}
 	item := ReconcileItem{Object: pi.ID, AccountID: pi.Metadata["account_id"]}
 	if credited {
 		item.AccountID = payment.AccountID
@@ -132,7 +136,7 @@ func comparePaymentIntent(tx Tx, state *reconcileState, object StripeObject) ([]
 		item.Detail = fmt.Sprintf("%d credits added for it; Stripe says the payment intent is %s", payment.Credits, pi.Status)
 		return one(item), nil
 	}
-	if twice, err := chargedTwice(tx, state, object, rechargeID, credited); err != nil || twice != nil {
+	if twice, err := chargedTwice(tx, state, object, rechargeID, twiceCandidate{id: pi.ID, credited: credited, purchase: purchase}); err != nil || twice != nil {
 		return twice, err
 	}
 	switch {
@@ -149,9 +153,14 @@ func comparePaymentIntent(tx Tx, state *reconcileState, object StripeObject) ([]
 }
 
 // chargedTwice finds a second succeeded payment intent for one recharge (in
-// the ledger, or listed before in this run) or one checkout reference. It
-// names the one to refund: the one not credited.
-func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID string, credited bool) ([]finding, error) {
+// the ledger, or listed before in this run) or one checkout reference, when
+// one of the two is not credited, or both credit the same purchase. Two
+// payments that each credited a purchase of their own are two purchases,
+// not one charged twice: a checkout reference comes from the client's
+// Idempotency-Key, which the service forgets after a while, so a client
+// may reuse it for a new purchase. It names the one to refund: the one not
+// credited (the one listed later when neither is).
+func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID string, this twiceCandidate) ([]finding, error) {
 	pi := object.PaymentIntent
 	if rechargeID == "" && pi.Metadata["credits_checkout"] == "" {
 		return nil, nil // nothing names what it paid for
@@ -165,25 +174,34 @@ func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID 
 			return nil, err
 		}
 		if err == nil && purchase.PaymentIntent != "" && purchase.PaymentIntent != pi.ID {
-			other = twiceCandidate{id: purchase.PaymentIntent, credited: true}
+			other = twiceCandidate{id: purchase.PaymentIntent, credited: true, purchase: purchase.SessionID}
 		}
 	}
 	if first, ok := state.seen[key]; other.id == "" && ok && first.id != pi.ID {
 		other = first
 	} else if !ok {
-		state.seen[key] = twiceCandidate{id: pi.ID, credited: credited}
+		state.seen[key] = this
 	}
-	if other.id == "" {
+	if other.id == "" || (this.credited && other.credited && this.purchase != other.purchase) {
 		return nil, nil
 	}
-	refund, keep := pi.ID, other.id
-	if credited && !other.credited {
-		refund, keep = other.id, pi.ID
+	refund, keep := this, other
+	if this.credited && !other.credited {
+		refund, keep = other, this
 	}
-	command := "stripe refunds create --payment-intent " + refund
-	item := ReconcileItem{Kind: ItemChargedTwice, Object: refund, AccountID: pi.Metadata["account_id"], Command: command,
-		Detail: fmt.Sprintf("payment intents %s and %s both succeeded for %s; %s is the one credited or kept: refund %s (%s, or the Dashboard)",
-			keep, refund, what, keep, refund, command)}
+	var why string
+	switch {
+	case keep.credited && refund.credited:
+		why = fmt.Sprintf("both credit the same purchase %s", keep.purchase)
+	case keep.credited:
+		why = keep.id + " is credited, " + refund.id + " is not"
+	default:
+		why = "neither was credited when listed: check which one is before refunding the other"
+	}
+	command := "stripe refunds create --payment-intent " + refund.id
+	item := ReconcileItem{Kind: ItemChargedTwice, Object: refund.id, AccountID: pi.Metadata["account_id"], Command: command,
+		Detail: fmt.Sprintf("payment intents %s and %s both succeeded for %s; %s: refund %s (%s, or the Dashboard)",
+			keep.id, refund.id, what, why, refund.id, command)}
 	return one(item), nil
 }
 
@@ -192,7 +210,7 @@ func chargedTwice(tx Tx, state *reconcileState, object StripeObject, rechargeID 
 func compareRefund(tx Tx, state *reconcileState, object StripeObject) ([]finding, error) {
 	r := object.Refund
 	paymentID := paymentOf(r.PaymentIntent, r.Charge)
-	payment, refunds, _, ok, err := paymentFacts(tx, paymentID)
+	payment, refunds, disputes, ok, err := paymentFacts(tx, paymentID)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -215,6 +233,13 @@ func compareRefund(tx Tx, state *reconcileState, object StripeObject) ([]finding
 		if r.Currency == payment.ChargeCurrency && payment.ChargeRefunded-seen >= r.Amount {
 			return nil, nil
 		}
+	case known == nil && Owed(payment, append(refunds[:len(refunds):len(refunds)], PaymentRefund{ID: r.ID, PaymentID: paymentID,
+		Amount: r.Amount, Currency: r.Currency, Status: r.Status}), disputes) != Owed(payment, refunds, disputes):
+		// A refund that failed or was canceled, known only through a
+		// charge's refunded total (charge.refunded came, its own event
+		// did not): the snapshot still counts it, and takes credits for
+		// money that came back.
+		has = "no such refund, while the charge's refunded total still counts it"
 	default:
 		return nil, nil
 	}
@@ -282,24 +307,33 @@ func compareDispute(tx Tx, object StripeObject) ([]finding, error) {
 }
 
 // compareCharge: a charge's refunded total, where no refund item of this
-// run said so, must not owe the account less than the ledger holds.
+// run said so, must owe the account what the ledger holds: a total that
+// grew (a refund whose events were lost) takes credits, one that went down
+// (a refund that failed or was canceled after charge.refunded said it)
+// gives them back. The fix's charge.refunded is dated when the run read
+// the charge, so that it never shadows a real one created after.
 func compareCharge(tx Tx, state *reconcileState, object StripeObject) ([]finding, error) {
 	c := object.Charge
 	paymentID := paymentOf(c.PaymentIntent, c.ID)
 	payment, refunds, disputes, ok, err := paymentFacts(tx, paymentID)
-	if err != nil || !ok || payment.AccountID == "" || state.refunded[paymentID] || c.AmountRefunded <= payment.ChargeRefunded {
+	if err != nil || !ok || payment.AccountID == "" || state.refunded[paymentID] || c.AmountRefunded == payment.ChargeRefunded {
 		return nil, err
 	}
 	after := payment
 	after.ChargeID, after.ChargeAmount, after.ChargeCurrency, after.ChargeRefunded = c.ID, c.Amount, c.Currency, c.AmountRefunded
 	owedNow, owedAfter := Owed(payment, refunds, disputes), Owed(after, refunds, disputes)
-	if owedAfter >= owedNow {
+	if owedAfter == owedNow {
 		return nil, nil
 	}
+	what := "the payment's facts"
+	if c.AmountRefunded < payment.ChargeRefunded {
+		what = fmt.Sprintf("the payment's facts (%s refunded, by an older snapshot)", FormatMoney(payment.ChargeRefunded, payment.ChargeCurrency))
+	}
 	item := ReconcileItem{Kind: ItemRefundNotTaken, Object: c.ID, AccountID: payment.AccountID,
-		Detail: fmt.Sprintf("charge of %s has %s refunded in Stripe; the payment's facts owe %d credits, Stripe's %d",
-			paymentID, FormatMoney(c.AmountRefunded, c.Currency), owedNow, owedAfter)}
-	return one(item, fixEvent(ItemRefundNotTaken, EventChargeRefunded, fmt.Sprint(c.AmountRefunded), object)), nil
+		Detail: fmt.Sprintf("charge of %s has %s refunded in Stripe; %s owe %d credits, Stripe's %d",
+			paymentID, FormatMoney(c.AmountRefunded, c.Currency), what, owedNow, owedAfter)}
+	return []finding{{item: item, readAt: state.readAt,
+		events: []StripeEvent{fixEvent(ItemRefundNotTaken, EventChargeRefunded, fmt.Sprint(c.AmountRefunded), object)}}}, nil
 }
 
 // reconcileStuck reports recharges and events that wait longer than they

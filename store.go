@@ -262,6 +262,15 @@ type Tx interface {
 	// LatestReconcileRun reads the latest run with the given status ("" for
 	// any), with its items counted by kind.
 	LatestReconcileRun(status string) (ReconcileRun, error)
+	// LatestFixReconcileRun reads the latest run with Fix, whatever its
+	// status, without its items counted.
+	LatestFixReconcileRun() (ReconcileRun, error)
+	// UnsettledRefunds lists up to limit refunds still pending or
+	// requires_action, and UnsettledDisputes up to limit disputes not
+	// closed (won, lost, prevented, warning_closed, charge_refunded);
+	// least recently changed first.
+	UnsettledRefunds(limit int) ([]PaymentRefund, error)
+	UnsettledDisputes(limit int) ([]PaymentDispute, error)
 	// SaveReconcileItem records an item, or replaces the run's item of the
 	// same kind and object.
 	SaveReconcileItem(it ReconcileItem) error

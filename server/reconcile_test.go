@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,10 @@ func (o oneSession) ListStripe(_ context.Context, objectType string, _ time.Time
 			yield(credits.StripeObject{Type: objectType, ID: s.ID, Created: time.Now(), Session: &s}, nil)
 		}
 	}
+}
+
+func (o oneSession) RetrieveStripe(_ context.Context, objectType, id string) (credits.StripeObject, error) {
+	return credits.StripeObject{}, fmt.Errorf("no %s %s: %w", objectType, id, credits.ErrNotFound)
 }
 
 // TestReconciliation: GET /v1/reconciliation, the operator's page and the

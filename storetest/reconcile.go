@@ -29,6 +29,10 @@ var reconcileTests = []struct {
 	{"ReconcileStuckEvent", testReconcileStuckEvent},
 	{"ReconcileResumes", testReconcileResumes},
 	{"ReconcileWorkerSchedule", testReconcileWorkerSchedule},
+	{"ReconcileCursorGone", testReconcileCursorGone},
+	{"ReconcileChargeRefundedWentDown", testReconcileChargeRefundedWentDown},
+	{"ReconcileRetrievesUnsettled", testReconcileRetrievesUnsettled},
+	{"ReconcileResumeKeepsWhatItSaw", testReconcileResumeKeepsWhatItSaw},
 }
 
 // memoryStripe stands in for Stripe's lists in the store suite: objects by
@@ -41,6 +45,8 @@ type memoryStripe struct {
 	failAfter int
 	// asked records each list's startingAfter.
 	asked []string
+	// retrieved records each object retrieved by id.
+	retrieved []string
 }
 
 func (m *memoryStripe) add(o credits.StripeObject) {
@@ -85,6 +91,20 @@ func (m *memoryStripe) ListStripe(_ context.Context, objectType string, since ti
 			}
 		}
 	}
+}
+
+// RetrieveStripe reads one object by id, whenever it was created, as
+// Stripe's retrieve does.
+func (m *memoryStripe) RetrieveStripe(_ context.Context, objectType, id string) (credits.StripeObject, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.retrieved = append(m.retrieved, objectType+":"+id)
+	for _, o := range m.objects[objectType] {
+		if o.ID == id {
+			return o, nil
+		}
+	}
+	return credits.StripeObject{}, fmt.Errorf("stripe: 404 resource_missing: No such %s: '%s': %w", objectType, id, credits.ErrNotFound)
 }
 
 func paidSession(f *fixture, id, pi string, amount int64, metadata map[string]string) credits.StripeObject {
@@ -517,4 +537,185 @@ func testReconcileWorkerSchedule(t *testing.T, open Opener) {
 		t.Errorf("the stale run: %t %+v, want %s continued", ran, run, stopped.ID)
 	}
 	f.wantAccount("u1", 100, 100)
+}
+
+// goneCursor is memoryStripe answering as the stripe package's lister does
+// when Stripe no longer has the object a list continues after.
+type goneCursor struct{ *memoryStripe }
+
+func (g goneCursor) ListStripe(ctx context.Context, objectType string, since time.Time, startingAfter string) iter.Seq2[credits.StripeObject, error] {
+	g.mu.Lock()
+	found := startingAfter == ""
+	for _, o := range g.objects[objectType] {
+		found = found || o.ID == startingAfter
+	}
+	g.mu.Unlock()
+	if !found {
+		return func(yield func(credits.StripeObject, error) bool) {
+			g.mu.Lock()
+			g.asked = append(g.asked, objectType+":"+startingAfter)
+			g.mu.Unlock()
+			yield(credits.StripeObject{}, fmt.Errorf("stripe: list %s after %s: %w", objectType, startingAfter, credits.ErrStripeCursorGone))
+		}
+	}
+	return g.memoryStripe.ListStripe(ctx, objectType, since, startingAfter)
+}
+
+// testReconcileCursorGone: a run continued after its cursor's object
+// vanished from Stripe lists that type again from the newest, as the same
+// run, and succeeds.
+func testReconcileCursorGone(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	mem := &memoryStripe{failAfter: 2}
+	mem.add(paidSession(f, "cs_old_1", "pi_old_1", 500, nil))
+	mem.add(paidSession(f, "cs_old_2", "pi_old_2", 500, nil))
+	ctx := context.Background()
+	first, err := f.svc.Reconcile(ctx, goneCursor{mem}, credits.ReconcileOptions{Window: time.Hour, Fix: true})
+	if err == nil {
+		t.Fatal("the first run did not stop")
+	}
+	mem.mu.Lock()
+	mem.objects, mem.asked = nil, nil
+	mem.mu.Unlock()
+	f.session("cs_1", "u1", "starter", 1)
+	mem.add(paidSession(f, "cs_1", "pi_1", 500, nil))
+	second, err := f.svc.Reconcile(ctx, goneCursor{mem}, credits.ReconcileOptions{Window: time.Hour, Fix: true})
+	if err != nil || second.ID != first.ID || second.Status != credits.ReconcileSucceeded {
+		t.Fatalf("the continued run: %+v (%v), want %s succeeded", second, err, first.ID)
+	}
+	if want := []string{"checkout_sessions:cs_old_2", "checkout_sessions:"}; !slices.Equal(mem.asked[:2], want) {
+		t.Errorf("lists asked %v, want %v first", mem.asked, want)
+	}
+	f.wantAccount("u1", 100, 100)
+}
+
+// testReconcileChargeRefundedWentDown: charge.refunded said a refund took
+// the money back; the refund then failed, its own events lost, and no list
+// shows the refund: the charge's refunded total went down. It is reported,
+// and --fix gives the credits back once.
+func testReconcileChargeRefundedWentDown(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	if ev := f.receive(testkit.ChargeRefunded("evt_cr1", "ch_pi_1", "pi_1", 500, 500)); ev.Status != credits.EventProcessed {
+		t.Fatalf("charge.refunded: %+v", ev)
+	}
+	f.wantDebt("u1", 0, 0, 0)
+	// The service's clock after the event's time (the suite's events are
+	// dated by the real clock): the snapshot read now is the newer one.
+	f.now = time.Now().Add(time.Hour).UTC()
+	stripe := &memoryStripe{}
+	stripe.add(credits.StripeObject{Type: credits.StripeCharges, ID: "ch_pi_1", Created: f.now,
+		Charge: &credits.StripeCharge{ID: "ch_pi_1", PaymentIntent: "pi_1", Amount: 500, AmountRefunded: 0, Currency: "usd"}})
+	before := f.ledger()
+	if k := kinds(f.reconcile(stripe, false)); k != "[refund_not_taken:ch_pi_1]" {
+		t.Errorf("items %s", k)
+	}
+	if f.ledger() != before {
+		t.Error("reconcile without --fix changed the ledger")
+	}
+	for range 2 {
+		f.reconcile(stripe, true)
+		f.wantDebt("u1", 100, 100, 0)
+	}
+	if k := kinds(f.reconcile(stripe, true)); k != "[]" {
+		t.Errorf("items after the fix %s", k)
+	}
+}
+
+// testReconcileRetrievesUnsettled: only the refunds and disputes that the
+// ledger holds as not final, and that no list of the run showed, are
+// retrieved by id; one Stripe no longer has is skipped; a read-only run
+// reports what changed and changes nothing.
+func testReconcileRetrievesUnsettled(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	f.buy("cs_2", "u1", "pi_2", 1)
+	f.buy("cs_3", "u1", "pi_3", 1)
+	refund := func(id, pi, status string) {
+		t.Helper()
+		if ev := f.receive(testkit.Object("evt_"+id, credits.EventRefundCreated, map[string]any{"id": id, "object": "refund",
+			"amount": 500, "currency": "usd", "status": status, "payment_intent": pi, "charge": "ch_" + pi})); ev.Status != credits.EventProcessed {
+			t.Fatalf("refund %s: %+v", id, ev)
+		}
+	}
+	refund("re_pending", "pi_1", "pending")
+	refund("re_done", "pi_2", "succeeded")
+	refund("re_gone", "pi_3", "requires_action")
+	f.receive(testkit.Dispute("evt_d1", credits.EventDisputeCreated, "du_lost", "pi_1", 500, "lost"))
+	f.wantDebt("u1", 0, 0, 0)
+	created := f.now
+	f.now = f.now.Add(60 * 24 * time.Hour)
+	stripe := &memoryStripe{}
+	failed := refundObject(f, "re_pending", "pi_1", 500, "failed")
+	failed.Created = created
+	stripe.add(failed)
+	before := f.ledger()
+	if k := kinds(f.reconcile(stripe, false)); k != "[refund_not_taken:re_pending]" {
+		t.Errorf("items %s", k)
+	}
+	if f.ledger() != before {
+		t.Error("reconcile without --fix changed the ledger")
+	}
+	slices.Sort(stripe.retrieved)
+	if want := []string{"refunds:re_gone", "refunds:re_pending"}; !slices.Equal(stripe.retrieved, want) {
+		t.Errorf("retrieved %v, want %v", stripe.retrieved, want)
+	}
+	// Listed within the window, it is not retrieved again.
+	stripe.objects[credits.StripeRefunds][0].Created = f.now
+	stripe.retrieved = nil
+	if k := kinds(f.reconcile(stripe, true)); k != "[refund_not_taken:re_pending(fixed)]" {
+		t.Errorf("items of the fix %s", k)
+	}
+	if want := []string{"refunds:re_gone"}; !slices.Equal(stripe.retrieved, want) {
+		t.Errorf("retrieved %v, want %v", stripe.retrieved, want)
+	}
+	f.wantDebt("u1", 0, 0, 0) // pi_1's credits stay taken by its lost dispute
+	if k := kinds(f.reconcile(stripe, true)); k != "[]" {
+		t.Errorf("items after the fix %s", k)
+	}
+}
+
+// testReconcileResumeKeepsWhatItSaw: what a run keeps in memory (the first
+// payment of a checkout reference, the payments a refund item named) is
+// lost when it stops; the continued run still finds the second payment
+// charged twice, and does not report a refund again through its charge.
+func testReconcileResumeKeepsWhatItSaw(t *testing.T, open Opener) {
+	ctx := context.Background()
+	t.Run("charged twice across the stop", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.account("u1", "u1@example.com")
+		meta := map[string]string{"credits_checkout": "chk_x", "account_id": "u1"}
+		stripe := &memoryStripe{failAfter: 2}
+		stripe.add(piObject(f, "pi_a", 500, "succeeded", meta))
+		stripe.add(piObject(f, "pi_b", 500, "succeeded", meta))
+		if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{Window: time.Hour}); err == nil {
+			t.Fatal("the first run did not stop")
+		}
+		got := f.reconcile(stripe, false)
+		if k := kinds(got); k != "[charged_twice:pi_a]" {
+			t.Errorf("items %s", k)
+		}
+	})
+	t.Run("a refund and its charge across the stop", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.pack("starter", 100, "")
+		f.account("u1", "u1@example.com")
+		f.buy("cs_1", "u1", "pi_1", 1)
+		stripe := &memoryStripe{failAfter: 2}
+		stripe.add(refundObject(f, "re_1", "pi_1", 500, "succeeded"))
+		stripe.add(credits.StripeObject{Type: credits.StripeCharges, ID: "ch_pi_1", Created: f.now,
+			Charge: &credits.StripeCharge{ID: "ch_pi_1", PaymentIntent: "pi_1", Amount: 500, AmountRefunded: 500, Currency: "usd"}})
+		if _, err := f.svc.Reconcile(ctx, stripe, credits.ReconcileOptions{Window: time.Hour}); err == nil {
+			t.Fatal("the first run did not stop")
+		}
+		if k := kinds(f.reconcile(stripe, false)); k != "[refund_not_taken:re_1]" {
+			t.Errorf("items %s: the refund reported again through its charge", k)
+		}
+	})
 }

@@ -45,6 +45,10 @@ func (c *Client) ListStripe(ctx context.Context, objectType string, since time.T
 			if stopped || err == nil {
 				return
 			}
+			if cursorGone(err, last) {
+				yield(credits.StripeObject{}, fmt.Errorf("stripe: list %s after %s: %w (%w)", objectType, last, credits.ErrStripeCursorGone, err))
+				return
+			}
 			if !listRetryable(err) || failures == MaxListRetries || ctx.Err() != nil {
 				yield(credits.StripeObject{}, fmt.Errorf("stripe: list %s: %w", objectType, err))
 				return
@@ -59,6 +63,54 @@ func (c *Client) ListStripe(ctx context.Context, objectType string, since time.T
 			}
 		}
 	}
+}
+
+// cursorGone reports whether Stripe answered that the object a list
+// continues after no longer exists (400 resource_missing on starting_after):
+// asking again cannot pass.
+func cursorGone(err error, last string) bool {
+	var se *stripego.Error
+	return last != "" && errors.As(err, &se) && se.Code == stripego.ErrorCodeResourceMissing &&
+		(se.Param == "starting_after" || se.Param == "")
+}
+
+// RetrieveStripe reads one refund or dispute by id, read as a listed one
+// is; an error wrapping credits.ErrNotFound when Stripe has none. A 429 or
+// a 5xx is asked again, as a list's page is.
+func (c *Client) RetrieveStripe(ctx context.Context, objectType, id string) (credits.StripeObject, error) {
+	for failures := 0; ; failures++ {
+		object, err := c.retrieve(ctx, objectType, id)
+		var se *stripego.Error
+		switch {
+		case err == nil:
+			return object, nil
+		case errors.As(err, &se) && se.Code == stripego.ErrorCodeResourceMissing:
+			return object, fmt.Errorf("stripe: retrieve %s %s: %w (%w)", objectType, id, credits.ErrNotFound, err)
+		case !listRetryable(err) || failures == MaxListRetries || ctx.Err() != nil:
+			return object, fmt.Errorf("stripe: retrieve %s %s: %w", objectType, id, err)
+		}
+		if !listWait(ctx, min(listBackoff<<failures, maxListBackoff)) {
+			return object, fmt.Errorf("stripe: retrieve %s %s: %w", objectType, id, ctx.Err())
+		}
+	}
+}
+
+func (c *Client) retrieve(ctx context.Context, objectType, id string) (credits.StripeObject, error) {
+	switch objectType {
+	case credits.StripeRefunds:
+		r, err := c.api.V1Refunds.Retrieve(ctx, id, nil)
+		if err != nil {
+			return credits.StripeObject{}, err
+		}
+		return listedRefund(r)
+	case credits.StripeDisputes:
+		d, err := c.api.V1Disputes.Retrieve(ctx, id, nil)
+		if err != nil {
+			return credits.StripeObject{}, err
+		}
+		return listedDispute(d)
+	}
+	return credits.StripeObject{}, fmt.Errorf("stripe: cannot retrieve %q", objectType)
 }
 
 // listRetryable reports whether a list's failure may pass if asked again later:

@@ -3,6 +3,7 @@ package stripe_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -169,5 +170,70 @@ func TestListStripeDisputeFunds(t *testing.T) {
 	want := "[dp_won:won:true:true:pi_1 dp_open:needs_response:true:false:pi_2 dp_inquiry:warning_needs_response:false:false:]"
 	if fmt.Sprint(got) != want {
 		t.Errorf("disputes %v, want %s", got, want)
+	}
+}
+
+// TestListStripeCursorGone: Stripe answers 400 resource_missing on
+// starting_after when the object a list continues after no longer exists;
+// asking again cannot pass, so the list ends at once with
+// credits.ErrStripeCursorGone (reconcile then lists again from the newest).
+func TestListStripeCursorGone(t *testing.T) {
+	defer stripe.SetListBackoff(time.Millisecond)()
+	asks := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asks++
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("starting_after") == "" {
+			fmt.Fprint(w, `{"object":"list","url":"/v1/refunds","has_more":false,"data":[]}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","param":"starting_after","message":"No such refund: '%s'"}}`,
+			r.URL.Query().Get("starting_after"))
+	}))
+	defer srv.Close()
+	client := stripe.NewClient("sk_test_123", srv.URL)
+	var errs []error
+	for _, err := range client.ListStripe(context.Background(), credits.StripeRefunds, time.Unix(0, 0), "re_gone") {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], credits.ErrStripeCursorGone) || asks != 1 {
+		t.Errorf("after a vanished cursor: %v after %d asks, want one ErrStripeCursorGone after 1", errs, asks)
+	}
+	for _, err := range client.ListStripe(context.Background(), credits.StripeRefunds, time.Unix(0, 0), "") {
+		t.Errorf("from the newest: %v", err)
+	}
+}
+
+// TestRetrieveStripe: a dispute and a refund are read by id as listed ones
+// are; one Stripe no longer has is credits.ErrNotFound.
+func TestRetrieveStripe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/disputes/dp_1":
+			fmt.Fprint(w, `{"id":"dp_1","object":"dispute","amount":500,"currency":"usd","status":"won","charge":"ch_1","payment_intent":"pi_1","created":1700000000,
+				"balance_transactions":[{"id":"txn_1","object":"balance_transaction","amount":-500},{"id":"txn_2","object":"balance_transaction","amount":500}]}`)
+		case "/v1/refunds/re_1":
+			fmt.Fprint(w, `{"id":"re_1","object":"refund","amount":500,"currency":"usd","status":"canceled","charge":"ch_1","payment_intent":"pi_1","created":1700000000}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","param":"id","message":"No such object"}}`)
+		}
+	}))
+	defer srv.Close()
+	client := stripe.NewClient("sk_test_123", srv.URL)
+	ctx := context.Background()
+	d, err := client.RetrieveStripe(ctx, credits.StripeDisputes, "dp_1")
+	if err != nil || d.Type != credits.StripeDisputes || d.Dispute == nil || d.Dispute.Status != "won" || !d.FundsWithdrawn || !d.FundsReinstated ||
+		d.Created != time.Unix(1700000000, 0).UTC() {
+		t.Errorf("dispute: %+v (%v)", d, err)
+	}
+	r, err := client.RetrieveStripe(ctx, credits.StripeRefunds, "re_1")
+	if err != nil || r.Type != credits.StripeRefunds || r.Refund == nil || r.Refund.Status != "canceled" || r.Refund.PaymentIntent != "pi_1" {
+		t.Errorf("refund: %+v (%v)", r, err)
+	}
+	if _, err := client.RetrieveStripe(ctx, credits.StripeRefunds, "re_gone"); !errors.Is(err, credits.ErrNotFound) {
+		t.Errorf("a refund Stripe does not have: %v, want ErrNotFound", err)
 	}
 }

@@ -237,3 +237,39 @@ func TestReconcileProgress(t *testing.T) {
 		t.Errorf("progress lines %q, want 2, every 5 s", lines)
 	}
 }
+
+// TestReconcileRetrievesWhatTheWindowMisses: a dispute opened before the
+// period is decided now, its events lost; the list of the period does not
+// show it, so reconcile retrieves it by id (the ledger holds it as open)
+// and gives the credits back once.
+func TestReconcileRetrievesWhatTheWindowMisses(t *testing.T) {
+	stub := stripestub.Start(t)
+	cli := reconcileCLI{t: t, vars: map[string]string{"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "reconcile.db"),
+		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": stub.URL}}
+	cli.ok("migrate")
+	cli.ok("packs", "create", "--id", "starter", "--name", "Starter", "--credits", "100", "--unit-amount", "500", "--currency", "usd")
+	cli.ok("accounts", "create", "--id", "u1", "--email", "u1@example.com")
+	opened := time.Now().Add(-40 * 24 * time.Hour)
+	stub.SetNow(func() time.Time { return opened })
+	session := createCheckout(t, cli.vars)
+	stub.CompleteSession(session, "pm_card_visa")
+	pi := stub.SucceededPaymentIntents()[0]
+	dispute := stub.Dispute(pi.ID, "needs_response")
+	stub.SetNow(time.Now)
+	if items, _ := cli.reconcile("--fix", "--since", "1200h"); items != "paid_not_credited:"+session+"(fixed) dispute_not_taken:"+dispute.ID+"(fixed)" {
+		t.Fatalf("items %s", items)
+	}
+	if got := cli.balance(); got != 0 {
+		t.Fatalf("balance %d after the dispute, want 0", got)
+	}
+	stub.SetDisputeStatus(dispute.ID, "won") // its events are never delivered
+	for i, want := range []string{"dispute_not_taken:" + dispute.ID + "(fixed)", ""} {
+		if items, _ := cli.reconcile("--fix"); items != want { // the default period: 30 days
+			t.Errorf("run %d: %s, want %q", i, items, want)
+		}
+		if got := cli.balance(); got != 100 {
+			t.Errorf("run %d: balance %d, want 100", i, got)
+		}
+	}
+	cli.ok("verify")
+}

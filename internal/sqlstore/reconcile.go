@@ -82,6 +82,21 @@ func (t *Tx) LatestReconcileRun(status string) (credits.ReconcileRun, error) {
 	return run, nil
 }
 
+func (t *Tx) LatestFixReconcileRun() (credits.ReconcileRun, error) {
+	return queryOne(t, "read the latest reconcile run with fix", scanReconcileRun, `SELECT `+reconcileRunColumns+` FROM reconcile_runs
+		WHERE fix = ? ORDER BY seq DESC LIMIT 1`, true)
+}
+
+func (t *Tx) UnsettledRefunds(limit int) ([]credits.PaymentRefund, error) {
+	return queryAll(t, "list unsettled refunds", scanRefund, `SELECT `+refundColumns+` FROM payment_refunds
+		WHERE status IN ('pending', 'requires_action') ORDER BY updated_at, id LIMIT ?`, limit)
+}
+
+func (t *Tx) UnsettledDisputes(limit int) ([]credits.PaymentDispute, error) {
+	return queryAll(t, "list unsettled disputes", scanDispute, `SELECT `+disputeColumns+` FROM payment_disputes
+		WHERE status NOT IN ('won', 'lost', 'prevented', 'warning_closed', 'charge_refunded') ORDER BY updated_at, id LIMIT ?`, limit)
+}
+
 const reconcileItemColumns = `run_id, kind, object, account_id, detail, command, fixed, event_id, created_at`
 
 func (t *Tx) SaveReconcileItem(it credits.ReconcileItem) error {
