@@ -299,6 +299,14 @@ func emit(locked LockedAccount, eventType string, object any, now time.Time) err
 // at the event where they stopped, now. Enabling an enabled endpoint changes
 // nothing.
 func (s *Service) EnableWebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
+	return s.setEndpointStatus(ctx, id, EndpointEnabled, func(ep *WebhookEndpoint, now time.Time) {
+		ep.DisabledReason, ep.Attempts, ep.FailingSince, ep.NextAttemptAt = "", 0, nil, now
+	})
+}
+
+// setEndpointStatus moves an endpoint to status (change sets what else the
+// move changes); an endpoint already there changes nothing.
+func (s *Service) setEndpointStatus(ctx context.Context, id, status string, change func(*WebhookEndpoint, time.Time)) (WebhookEndpoint, error) {
 	if err := lookupID("webhook endpoint", id); err != nil {
 		return WebhookEndpoint{}, err
 	}
@@ -307,11 +315,12 @@ func (s *Service) EnableWebhookEndpoint(ctx context.Context, id string) (Webhook
 		ep, err = tx.WebhookEndpoint(id)
 		if errors.Is(err, ErrNotFound) {
 			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
-		} else if err != nil || ep.Status == EndpointEnabled {
+		} else if err != nil || ep.Status == status {
 			return err
 		}
 		now := s.now()
-		ep.Status, ep.DisabledReason, ep.Attempts, ep.FailingSince, ep.NextAttemptAt, ep.UpdatedAt = EndpointEnabled, "", 0, nil, now, now
+		ep.Status, ep.UpdatedAt = status, now
+		change(&ep, now)
 		return tx.UpdateWebhookEndpoint(ep)
 	})
 	return ep, err
@@ -398,20 +407,8 @@ func (s *Service) RemoveWebhookEndpoint(ctx context.Context, id string) error {
 // a request in flight (its event is not marked delivered); its events wait
 // for EnableWebhookEndpoint. Disabling a disabled endpoint changes nothing.
 func (s *Service) DisableWebhookEndpoint(ctx context.Context, id string) (WebhookEndpoint, error) {
-	if err := lookupID("webhook endpoint", id); err != nil {
-		return WebhookEndpoint{}, err
-	}
-	var ep WebhookEndpoint
-	err := s.update(ctx, func(tx Tx) (err error) {
-		ep, err = tx.WebhookEndpoint(id)
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(ENOTFOUND, "webhook endpoint %s not found", id)
-		} else if err != nil || ep.Status == EndpointDisabled {
-			return err
-		}
-		now := s.now()
-		ep.Status, ep.DisabledReason, ep.UpdatedAt = EndpointDisabled, "disabled by an operator", now
-		return tx.UpdateWebhookEndpoint(ep)
+	ep, err := s.setEndpointStatus(ctx, id, EndpointDisabled, func(ep *WebhookEndpoint, _ time.Time) {
+		ep.DisabledReason = "disabled by an operator"
 	})
 	if err == nil {
 		s.deliveries.stop(id)
