@@ -323,6 +323,8 @@ type LockedAccount interface {
 	// purchase's lot: source purchase, reference its session id).
 	LotByReference(source, reference string) (Lot, error)
 	SetLot(id, remaining, reserved int64) error
+	// Lot returns one of the account's lots by its id, spent or not.
+	Lot(id int64) (Lot, error)
 	// LotsToNotice lists up to limit lots whose unreserved credits expire
 	// after now and at or before until, not yet told (credits.expiring).
 	LotsToNotice(now, until time.Time, limit int) ([]Lot, error)

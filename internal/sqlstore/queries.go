@@ -822,6 +822,11 @@ func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, e
 		WHERE account_id = ? AND source = ? AND reference = ? ORDER BY id LIMIT 1`, l.id(), source, reference)
 }
 
+func (l *lockedAccount) Lot(id int64) (credits.Lot, error) {
+	return queryOne(l.t, fmt.Sprintf("read lot %d of account %s", id, l.id()), scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE id = ? AND account_id = ?`, id, l.id())
+}
+
 // SetLot sets whether the lot is spendable with its amounts (see
 // takeFromFirstLot).
 func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
