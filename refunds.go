@@ -111,11 +111,11 @@ func (s *Service) applyDispute(tx Tx, in StripeEvent, now time.Time) (status, re
 // entries hold (posted) and what they must hold (toPost): what its facts owe,
 // or more by what of its own lot expired, since credits that expired have
 // left the account already and are never taken twice. A take-back takes
-// what the payment's own lot still holds, then other credits for those it
-// spent (the rest is debt); a give-back returns what take-backs took in the
-// reverse order, the own lot's share into that lot with its expiry. A
-// payment whose purchase is not known yet keeps its facts until it is. The
-// payment must be locked.
+// what the payment's own lot still holds (held credits too, from under their
+// holds), then other credits for those it spent (the rest is debt); a
+// give-back returns what take-backs took in the reverse order, each part
+// into the lot it came from, with its expiry. A payment whose purchase is
+// not known yet keeps its facts until it is. The payment must be locked.
 func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.Time) (status, reason string, err error) {
 	if p.AccountID == "" || p.Credits == 0 {
 		return EventProcessed, "recorded; the payment's purchase is not known yet", nil
@@ -266,20 +266,35 @@ func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
-// payment's own lot (own, nil when it has none) unless it expired, then the
-// account's other unreserved credits in burn-down order; what they cannot
-// cover becomes debt. It writes entry (its amount, account and balance are
-// set here) with the lots it drew from.
+// payment's own lot (own, nil when it has none): its unreserved credits
+// unless it expired, then those holds reserve on it (kept alive by the
+// holds, expired or not), which come off the holds' reservations: each hold
+// keeps its amount, the part taken unbacked, and a capture takes that part
+// from the account's other credits (closeHold). Then, for credits of the lot
+// that were spent, the account's other unreserved credits in burn-down
+// order; what they cannot cover becomes debt. It writes entry (its amount,
+// account and balance are set here) with the lots it drew from.
 func takeBack(locked LockedAccount, account Account, own *Lot, entry Entry, amount int64) (Account, Entry, error) {
 	var draws []LotAmount
 	left := amount
-	if own != nil && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
-		if take := min(left, own.Spendable()); take > 0 {
-			if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
+	if own != nil {
+		spendable := own.Spendable()
+		if own.ExpiresAt != nil && !own.ExpiresAt.After(entry.CreatedAt) {
+			spendable = 0 // they expire with the lot
+		}
+		take := min(left, spendable)
+		unreserve := min(left-take, own.Reserved)
+		if unreserve > 0 {
+			if err := unreserveLot(locked, own.ID, unreserve); err != nil {
 				return account, entry, err
 			}
-			draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
-			left -= take
+		}
+		if take+unreserve > 0 {
+			if err := locked.SetLot(own.ID, own.Remaining-take-unreserve, own.Reserved-unreserve); err != nil {
+				return account, entry, err
+			}
+			draws = append(draws, LotAmount{LotID: own.ID, Amount: take + unreserve})
+			left -= take + unreserve
 		}
 	}
 	// The own lot is emptied before the others are read, so no lot is drawn twice.
@@ -397,6 +412,26 @@ func giveBack(locked LockedAccount, account Account, back []LotAmount, entry Ent
 	}
 	account, err = payDebt(locked, account, entry.CreatedAt)
 	return account, entry, err
+}
+
+// unreserveLot takes amount credits off what active holds reserve on a lot,
+// the hold that expires last first; the holds keep their amounts (the part
+// taken is unbacked). The caller takes the credits out of the lot.
+func unreserveLot(locked LockedAccount, lotID, amount int64) error {
+	holds, err := locked.LotHolds(lotID)
+	if err != nil {
+		return err
+	}
+	for _, h := range holds {
+		n := min(amount, h.Amount)
+		if err := locked.SetHoldLot(h.HoldID, lotID, h.Amount-n); err != nil {
+			return err
+		}
+		if amount -= n; amount == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("lot %d: holds reserve %d fewer credits on it than the lot says", lotID, amount)
 }
 
 // payDebt pays an account's debt from credits that became unreserved (a hold

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Refunds", testRefunds},
 		{"RefundAfterSpendingLeavesDebt", testRefundAfterSpendingLeavesDebt},
 		{"RefundWithAHoldOpen", testRefundWithAHoldOpen},
+		{"RefundWithAHoldCaptured", testRefundWithAHoldCaptured},
 		{"Disputes", testDisputes},
 		{"DisputeEscalation", testDisputeEscalation},
 		{"DisputeEventsInEveryOrder", testDisputeEventsInEveryOrder},
