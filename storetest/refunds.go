@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -133,6 +134,49 @@ func testRefundWithAHoldCaptured(t *testing.T, open Opener) {
 	f.verify()
 	f.buy("cs_2", "u1", "pi_2", 1)
 	f.wantDebt("u1", 90, 90, 0)
+}
+
+// testRefundFailedDuringAHold: a refund that takes held credits of an
+// expiring purchase from under a hold, then fails while the hold is still
+// open, ends where no refund would have: released, the purchase's credits
+// expire on their date; captured, the hold spent them.
+func testRefundFailedDuringAHold(t *testing.T, open Opener) {
+	refund := func(id, eventType, status string) []byte {
+		return stripeEvent(id, eventType, 1_800_000_100, map[string]any{"id": "re_1", "object": "refund", "amount": 500,
+			"currency": "usd", "status": status, "charge": "ch_1", "payment_intent": "pi_1"})
+	}
+	for _, capture := range []bool{false, true} {
+		t.Run(fmt.Sprintf("captured: %t", capture), func(t *testing.T) {
+			f := newFixture(t, open)
+			f.expiringPack()
+			f.account("u1", "u1@example.com")
+			expires := f.buyExpiring("cs_1", "u1", "pi_1")
+			h := f.hold("u1", 60, time.Hour)
+			f.grant("u1", 50, 0, 0)
+			f.receive(refund("evt_r1", credits.EventRefundCreated, "pending"))
+			f.wantDebt("u1", 50, -10, 0)
+			f.verify()
+			f.receive(refund("evt_r2", credits.EventRefundFailed, "failed"))
+			f.wantDebt("u1", 150, 90, 0)
+			f.verify()
+			var err error
+			if capture {
+				_, err = f.svc.CaptureHold(context.Background(), h.ID, nil)
+			} else {
+				_, err = f.svc.ReleaseHold(context.Background(), h.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if capture {
+				f.wantDebt("u1", 90, 90, 0)
+			} else {
+				f.wantDebt("u1", 150, 150, 0)
+			}
+			f.pastExpiry(expires)
+			f.wantDebt("u1", 50, 50, 0) // the grant; the purchase's credits spent or expired
+		})
+	}
 }
 
 func testDisputes(t *testing.T, open Opener) {

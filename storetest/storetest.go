@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"RefundAfterSpendingLeavesDebt", testRefundAfterSpendingLeavesDebt},
 		{"RefundWithAHoldOpen", testRefundWithAHoldOpen},
 		{"RefundWithAHoldCaptured", testRefundWithAHoldCaptured},
+		{"RefundFailedDuringAHold", testRefundFailedDuringAHold},
 		{"Disputes", testDisputes},
 		{"DisputeEscalation", testDisputeEscalation},
 		{"DisputeEventsInEveryOrder", testDisputeEventsInEveryOrder},
