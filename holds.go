@@ -147,7 +147,11 @@ func (s *Service) openHold(tx Tx, holdID string, now time.Time) (LockedAccount, 
 
 // closeHold captures captured credits of a held hold (none for a release or an
 // expiry), from its lots in burn-down order, and frees the rest of its
-// reservations. It returns the account and the hold as they are now.
+// reservations. What its lots no longer back (a take-back took those
+// credits of a refunded or disputed purchase: takeBack) is captured from the
+// account's other unreserved credits, and what they cannot cover becomes
+// debt; released, it is simply no longer held. It returns the account and
+// the hold as they are now.
 func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, captured int64, status string, now time.Time) (Account, Hold, error) {
 	lots, err := locked.HeldLots(hold.ID)
 	if err != nil {
@@ -170,12 +174,7 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 		return account, hold, err
 	}
 	if captured > 0 {
-		account.Balance -= captured
-		entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
-		if entry, err = addEntry(locked, account, entry); err != nil {
-			return account, hold, err
-		}
-		if err := locked.AddLotDraws(entry.ID, draws); err != nil {
+		if account, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
 			return account, hold, err
 		}
 	}
@@ -193,6 +192,55 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 	}
 	account, err = payDebt(locked, account, now)
 	return account, hold, err
+}
+
+// captureUnbacked writes the entry of a hold's capture of captured
+// credits: draws were taken from the hold's lots, and the left that they did
+// not back come from the account's unreserved credits in burn-down order,
+// then debt. The hold's amount is already off the account's held credits.
+func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, error) {
+	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
+		err := eachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
+			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
+			left -= n
+			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
+		})
+		if err != nil {
+			return account, err
+		}
+	}
+	account.Balance -= captured
+	entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
+	entry, err := addEntry(locked, account, entry)
+	if err != nil {
+		return account, err
+	}
+	if err := locked.AddLotDraws(entry.ID, draws); err != nil {
+		return account, err
+	}
+	if left == 0 {
+		return account, nil
+	}
+	inDebt := account.Debt == 0
+	account.Debt += left
+	if err := locked.SetDebt(account.Debt); err != nil {
+		return account, err
+	}
+	if inDebt {
+		return account, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, now)
+	}
+	return account, nil
+}
+
+// addDraw adds d to draws, merged with a draw of the same lot.
+func addDraw(draws []LotAmount, d LotAmount) []LotAmount {
+	for i := range draws {
+		if draws[i].LotID == d.LotID {
+			draws[i].Amount += d.Amount
+			return draws
+		}
+	}
+	return append(draws, d)
 }
 
 // settle locks an account and applies what came due for it at now: holds

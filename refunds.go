@@ -3,6 +3,7 @@ package credits
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -110,11 +111,11 @@ func (s *Service) applyDispute(tx Tx, in StripeEvent, now time.Time) (status, re
 // entries hold (posted) and what they must hold (toPost): what its facts owe,
 // or more by what of its own lot expired, since credits that expired have
 // left the account already and are never taken twice. A take-back takes
-// what the payment's own lot still holds, then other credits for those it
-// spent (the rest is debt); a give-back returns what take-backs took in the
-// reverse order, the own lot's share into that lot with its expiry. A
-// payment whose purchase is not known yet keeps its facts until it is. The
-// payment must be locked.
+// what the payment's own lot still holds (held credits too, from under their
+// holds), then other credits for those it spent (the rest is debt); a
+// give-back returns what take-backs took in the reverse order, each part
+// into the lot it came from, with its expiry. A payment whose purchase is
+// not known yet keeps its facts until it is. The payment must be locked.
 func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.Time) (status, reason string, err error) {
 	if p.AccountID == "" || p.Credits == 0 {
 		return EventProcessed, "recorded; the payment's purchase is not known yet", nil
@@ -187,59 +188,113 @@ func postDifference(tx Tx, locked LockedAccount, account Account, p Payment, ent
 		return takeBack(locked, account, own, entry, -diff)
 	}
 	entry.Description = fmt.Sprintf("%d credits of session %s given back (%s %s)", diff, p.SessionID, kind, reference)
-	elsewhere := diff
+	var ownID int64
 	if own != nil {
-		if elsewhere, err = takenElsewhere(tx, entries, own.ID); err != nil {
-			return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
-		}
+		ownID = own.ID
 	}
-	return giveBack(locked, account, own, elsewhere, entry, diff)
+	taken, err := takenFrom(tx, entries, ownID)
+	if err != nil {
+		return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
+	}
+	_, back := popTaken(taken, diff)
+	var placed int64
+	for _, b := range back {
+		placed += b.Amount
+	}
+	if rest := diff - placed; rest > 0 {
+		// Take-backs that recorded no draws: into the own lot, or a new lot.
+		back = append(back, LotAmount{LotID: ownID, Amount: rest})
+	}
+	return giveBack(locked, account, back, entry, diff)
 }
 
-// takenElsewhere replays a payment's take-backs and give-backs, oldest
-// first, and returns how much of what they took back, net, came from
-// elsewhere than the payment's own lot (the account's other lots, or debt):
-// a take-back draws the own lot first, so a give-back returns what came from
-// elsewhere first.
-func takenElsewhere(tx Tx, entries []Entry, ownLotID int64) (int64, error) {
-	var elsewhere int64
+// takenFrom replays a payment's take-backs and give-backs, oldest first,
+// and returns where what they took back, net, came from, in the order it
+// was taken: the lots each take-back drew (the payment's own lot, ownLotID,
+// first, as takeBack draws it first) and, as lot 0, what it left as debt.
+// A give-back returns the last taken first (popTaken).
+func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]LotAmount, error) {
+	var taken []LotAmount
 	for _, e := range entries {
 		if e.Kind != EntryRefund && e.Kind != EntryDispute {
 			continue
 		}
 		if e.Amount >= 0 {
-			elsewhere -= min(e.Amount, elsewhere)
+			taken, _ = popTaken(taken, e.Amount)
 			continue
 		}
 		draws, err := tx.EntryDraws(e.ID)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		elsewhere -= e.Amount
-		for _, d := range draws {
-			if d.LotID == ownLotID {
-				elsewhere -= d.Amount
+		slices.SortStableFunc(draws, func(a, b LotAmount) int { // the own lot first
+			switch {
+			case a.LotID == ownLotID && b.LotID != ownLotID:
+				return -1
+			case b.LotID == ownLotID && a.LotID != ownLotID:
+				return 1
 			}
+			return 0
+		})
+		left := -e.Amount
+		for _, d := range draws {
+			taken = append(taken, d)
+			left -= d.Amount
+		}
+		if left > 0 {
+			taken = append(taken, LotAmount{LotID: 0, Amount: left})
 		}
 	}
-	return elsewhere, nil
+	return taken, nil
+}
+
+// popTaken removes amount from the end of taken (what was taken last) and
+// returns what is left, and what it removed, last taken first.
+func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
+	taken = slices.Clone(taken)
+	for amount > 0 && len(taken) > 0 {
+		top := &taken[len(taken)-1]
+		n := min(amount, top.Amount)
+		removed = append(removed, LotAmount{LotID: top.LotID, Amount: n})
+		top.Amount -= n
+		amount -= n
+		if top.Amount == 0 {
+			taken = taken[:len(taken)-1]
+		}
+	}
+	return taken, removed
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
-// payment's own lot (own, nil when it has none) unless it expired, then the
-// account's other unreserved credits in burn-down order; what they cannot
-// cover becomes debt. It writes entry (its amount, account and balance are
-// set here) with the lots it drew from.
+// payment's own lot (own, nil when it has none): its unreserved credits
+// unless it expired, then those holds reserve on it (kept alive by the
+// holds, expired or not), which come off the holds' reservations: each hold
+// keeps its amount, the part taken unbacked, and a capture takes that part
+// from the account's other credits (closeHold). Then, for credits of the lot
+// that were spent, the account's other unreserved credits in burn-down
+// order; what they cannot cover becomes debt. It writes entry (its amount,
+// account and balance are set here) with the lots it drew from.
 func takeBack(locked LockedAccount, account Account, own *Lot, entry Entry, amount int64) (Account, Entry, error) {
 	var draws []LotAmount
 	left := amount
-	if own != nil && (own.ExpiresAt == nil || own.ExpiresAt.After(entry.CreatedAt)) {
-		if take := min(left, own.Spendable()); take > 0 {
-			if err := locked.SetLot(own.ID, own.Remaining-take, own.Reserved); err != nil {
+	if own != nil {
+		spendable := own.Spendable()
+		if own.ExpiresAt != nil && !own.ExpiresAt.After(entry.CreatedAt) {
+			spendable = 0 // they expire with the lot
+		}
+		take := min(left, spendable)
+		unreserve := min(left-take, own.Reserved)
+		if unreserve > 0 {
+			if err := unreserveLot(locked, own.ID, unreserve); err != nil {
 				return account, entry, err
 			}
-			draws = append(draws, LotAmount{LotID: own.ID, Amount: take})
-			left -= take
+		}
+		if take+unreserve > 0 {
+			if err := locked.SetLot(own.ID, own.Remaining-take-unreserve, own.Reserved-unreserve); err != nil {
+				return account, entry, err
+			}
+			draws = append(draws, LotAmount{LotID: own.ID, Amount: take + unreserve})
+			left -= take + unreserve
 		}
 	}
 	// The own lot is emptied before the others are read, so no lot is drawn twice.
@@ -277,37 +332,60 @@ func takeBack(locked LockedAccount, account Account, own *Lot, entry Entry, amou
 }
 
 // giveBack gives amount credits back to an account, the reverse of the
-// take-backs: the credits first pay any debt; of the rest, what take-backs
-// took from elsewhere than the payment's own lot comes back as a lot of its
-// own with no expiry (they were not the payment's credits), and what they
-// took from the own lot goes back into it, with its expiry and priority, so
-// that credits that would have expired do: at once if the date has passed.
-// It writes entry (its amount, account and balance are set here).
-func giveBack(locked LockedAccount, account Account, own *Lot, elsewhere int64, entry Entry, amount int64) (Account, Entry, error) {
+// take-backs: back says where each part came from (takenFrom). What came
+// from debt pays what is left of the account's debt (what others paid of it
+// meanwhile comes back as a lot of its own with no expiry, the one part
+// whose lots are not known); what came from a lot, the payment's own or
+// another, goes back into that lot, with its expiry and priority, so that
+// credits that would have expired do: at once if the date has passed.
+// Unreserved credits then pay any debt left. It writes entry (its amount,
+// account and balance are set here).
+func giveBack(locked LockedAccount, account Account, back []LotAmount, entry Entry, amount int64) (Account, Entry, error) {
 	balance, err := AddCredits(account.Balance, amount)
 	if err != nil {
 		return account, entry, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
 	}
-	elsewhere = min(elsewhere, amount)
-	if own == nil {
-		elsewhere = amount
+	var fromDebt int64
+	toLots := make(map[int64]int64)
+	var order []int64
+	for _, b := range back {
+		if b.LotID == 0 {
+			fromDebt += b.Amount
+			continue
+		}
+		if _, ok := toLots[b.LotID]; !ok {
+			order = append(order, b.LotID)
+		}
+		toLots[b.LotID] += b.Amount
 	}
-	repaid := min(account.Debt, amount)
-	toOwn := amount - max(elsewhere, repaid)
-	if toNew := elsewhere - min(repaid, elsewhere); toNew > 0 {
+	repaid := min(account.Debt, fromDebt)
+	toNew := fromDebt - repaid
+	var expiresNow, expiresLater bool
+	for _, id := range order {
+		lot, err := locked.Lot(id)
+		if errors.Is(err, ErrNotFound) {
+			toNew += toLots[id] // not a lot of this account: cannot be
+			continue
+		} else if err != nil {
+			return account, entry, err
+		}
+		if err := locked.SetLot(lot.ID, lot.Remaining+toLots[id], lot.Reserved); err != nil {
+			return account, entry, err
+		}
+		if lot.ExpiresAt != nil && !lot.ExpiresAt.After(entry.CreatedAt) {
+			expiresNow = true
+		} else if lot.ExpiresAt != nil {
+			expiresLater = true
+		}
+	}
+	if toNew > 0 {
 		lot := Lot{AccountID: account.ID, Amount: toNew, Remaining: toNew, Source: entry.Kind, Reference: entry.Reference, CreatedAt: entry.CreatedAt}
 		if _, err := locked.AddLot(lot); err != nil {
 			return account, entry, err
 		}
 	}
-	expiresNow := toOwn > 0 && own.ExpiresAt != nil && !own.ExpiresAt.After(entry.CreatedAt)
-	if toOwn > 0 {
-		if err := locked.SetLot(own.ID, own.Remaining+toOwn, own.Reserved); err != nil {
-			return account, entry, err
-		}
-	}
-	if toOwn > 0 && own.ExpiresAt != nil && !expiresNow {
-		if err := locked.RefreshDueAt(); err != nil { // the lot may now expire before the account's due time
+	if expiresLater {
+		if err := locked.RefreshDueAt(); err != nil { // a lot may now expire before the account's due time
 			return account, entry, err
 		}
 	}
@@ -328,9 +406,32 @@ func giveBack(locked LockedAccount, account Account, own *Lot, elsewhere int64, 
 		return account, entry, err
 	}
 	if expiresNow {
-		account, err = expireLots(locked, account, entry.CreatedAt)
+		if account, err = expireLots(locked, account, entry.CreatedAt); err != nil {
+			return account, entry, err
+		}
 	}
+	account, err = payDebt(locked, account, entry.CreatedAt)
 	return account, entry, err
+}
+
+// unreserveLot takes amount credits off what active holds reserve on a lot,
+// the hold that expires last first; the holds keep their amounts (the part
+// taken is unbacked). The caller takes the credits out of the lot.
+func unreserveLot(locked LockedAccount, lotID, amount int64) error {
+	holds, err := locked.LotHolds(lotID)
+	if err != nil {
+		return err
+	}
+	for _, h := range holds {
+		n := min(amount, h.Amount)
+		if err := locked.SetHoldLot(h.HoldID, lotID, h.Amount-n); err != nil {
+			return err
+		}
+		if amount -= n; amount == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("lot %d: holds reserve %d fewer credits on it than the lot says", lotID, amount)
 }
 
 // payDebt pays an account's debt from credits that became unreserved (a hold

@@ -343,6 +343,8 @@ type LockedAccount interface {
 	// purchase's lot: source purchase, reference its session id).
 	LotByReference(source, reference string) (Lot, error)
 	SetLot(id, remaining, reserved int64) error
+	// Lot returns one of the account's lots by its id, spent or not.
+	Lot(id int64) (Lot, error)
 	// LotsToNotice lists up to limit lots whose unreserved credits expire
 	// after now and at or before until, not yet told (credits.expiring).
 	LotsToNotice(now, until time.Time, limit int) ([]Lot, error)
@@ -355,6 +357,11 @@ type LockedAccount interface {
 	// HeldLots lists the lots a hold reserved credits on, with how many, in
 	// burn-down order.
 	HeldLots(holdID string) ([]HeldLot, error)
+	// LotHolds lists what active holds reserve on a lot, the hold that
+	// expires last first; SetHoldLot sets what a hold reserves on a lot
+	// (0: nothing), without changing the lot (SetLot does).
+	LotHolds(lotID int64) ([]HoldAmount, error)
+	SetHoldLot(holdID string, lotID, amount int64) error
 	UpdateHold(h Hold) error
 
 	CreatePurchase(p Purchase) (int64, error)
@@ -405,6 +412,13 @@ type PaymentEntrySum struct {
 	Posted    int64
 	EntrySum  int64 // its purchase, take-backs and give-backs
 	Expired   int64 // what its expiry entries took of its lot
+	Lot       int64 // what its lot holds now (0 when it has none)
+}
+
+// HoldAmount is what one hold reserves on a lot.
+type HoldAmount struct {
+	HoldID string
+	Amount int64
 }
 
 // HeldLot is a lot and what one hold reserves on it.
@@ -427,6 +441,10 @@ type HeldTotals struct {
 	Held      int64
 	HoldSum   int64
 	Reserved  int64
+	// Unbacked is what active holds hold beyond what they reserve on lots:
+	// credits of a refunded or disputed purchase that a take-back took
+	// from under a hold (takeBack).
+	Unbacked int64
 }
 
 // AccountTotals is what verify compares for one account.

@@ -21,11 +21,15 @@ type Violation struct {
 // 3. no checkout session was credited twice, and every account's purchases
 // are chained (each naming the one before; the account its latest);
 // 4. no balance or available amount is below zero, except by a debt (left by
-// a refund or a dispute), and then no unreserved credits are left; the held
-// amount is the sum of active holds and of the lots' reservations; no
+// a refund or a dispute), and then no unreserved credits are left but those
+// unbacked holds will capture, or by what holds hold unbacked (credits a
+// take-back took from under them); the held amount is the sum of active
+// holds, and of the lots' reservations and what the holds hold unbacked; no
 // account's due time is later than its earliest expiry;
 // 6. every payment's purchase, take-back and give-back entries sum to what
-// its facts owe, or more by at most what its expiry entries took (toPost).
+// its facts owe, or more by at most what its expiry entries took (toPost),
+// and its lot holds no more than that: a take-back takes the lot's own
+// credits first, so no refunded credit is left in it to expire or be spent.
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
@@ -45,8 +49,18 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 // verifyBalances checks invariants 1 and 4 on every account's totals.
 func verifyBalances(tx Tx) ([]Violation, error) {
 	var out []Violation
+	held, err := tx.HeldTotals()
+	if err != nil {
+		return nil, err
+	}
+	unbacked, reserved := make(map[string]int64), make(map[string]int64)
+	for _, h := range held {
+		unbacked[h.AccountID], reserved[h.AccountID] = h.Unbacked, h.Reserved
+	}
 	totals, err := tx.AccountTotals()
 	for _, t := range totals {
+		// Unreserved credits first back what holds hold unbacked, then pay a debt.
+		b, unreserved := unbacked[t.AccountID], t.LotSum-reserved[t.AccountID]
 		if t.Balance != t.EntrySum {
 			out = append(out, Violation{1, t.AccountID, fmt.Sprintf("balance %d but entries sum to %d", t.Balance, t.EntrySum)})
 		}
@@ -56,10 +70,10 @@ func verifyBalances(tx Tx) ([]Violation, error) {
 		switch available := t.Balance - t.Held; {
 		case t.Debt < 0:
 			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d is below zero", t.Debt)})
-		case t.Debt == 0 && (t.Balance < 0 || available < 0):
-			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d, available %d: below zero without a debt", t.Balance, available)})
-		case t.Debt > 0 && available != -t.Debt:
-			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d, but available is %d: unreserved credits must pay a debt", t.Debt, available)})
+		case t.Debt == 0 && (t.Balance < 0 || available < -b):
+			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("balance %d, available %d: below zero without a debt", t.Balance, available) + unbackedNote(b)})
+		case t.Debt > 0 && available != -t.Debt-max(0, b-unreserved):
+			out = append(out, Violation{4, t.AccountID, fmt.Sprintf("debt %d, but available is %d: unreserved credits must pay a debt", t.Debt, available) + unbackedNote(b)})
 		}
 	}
 	return out, err
@@ -113,11 +127,19 @@ func verifyHolds(tx Tx) ([]Violation, error) {
 	var out []Violation
 	held, err := tx.HeldTotals()
 	for _, h := range held {
-		if h.Held != h.HoldSum || h.Held != h.Reserved {
-			out = append(out, Violation{1, h.AccountID, fmt.Sprintf("held %d, but active holds sum to %d and lots reserve %d", h.Held, h.HoldSum, h.Reserved)})
+		if h.Held != h.HoldSum || h.Held != h.Reserved+h.Unbacked || h.Unbacked < 0 {
+			out = append(out, Violation{1, h.AccountID, fmt.Sprintf("held %d, but active holds sum to %d and lots reserve %d", h.Held, h.HoldSum, h.Reserved) + unbackedNote(h.Unbacked)})
 		}
 	}
 	return out, err
+}
+
+// unbackedNote says what holds hold unbacked, when they do.
+func unbackedNote(unbacked int64) string {
+	if unbacked == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (holds hold %d unbacked: a take-back took them)", unbacked)
 }
 
 // verifyPurchaseKeys checks invariant 3: a session credits at most once.
@@ -153,7 +175,8 @@ func verifyLotFlags(tx Tx) ([]Violation, error) {
 
 // verifyPayments checks invariant 6: every payment's entries (but its
 // expiry entries) sum to what it posted, and that is what its facts owe, or
-// more by no more than what expired of its lot.
+// more by no more than what expired of its lot; its lot holds no more than
+// it posted, now and when each of its expiries took from it.
 func verifyPayments(tx Tx) ([]Violation, error) {
 	var out []Violation
 	sums, err := tx.PaymentEntrySums()
@@ -167,6 +190,9 @@ func verifyPayments(tx Tx) ([]Violation, error) {
 		}
 		if s.Expired != 0 {
 			expired[s.PaymentID] = s.Expired
+		}
+		if s.Lot > s.Posted {
+			out = append(out, Violation{6, "", fmt.Sprintf("payment %s posted %d, but its lot still holds %d: credits taken back were left in it, to expire or be spent", s.PaymentID, s.Posted, s.Lot)})
 		}
 	}
 	after := ""
@@ -184,6 +210,15 @@ func verifyPayments(tx Tx) ([]Violation, error) {
 			if err != nil {
 				return nil, err
 			}
+			if expired[p.ID] > 0 {
+				entries, err := tx.PaymentEntries(p.ID)
+				if err != nil {
+					return nil, err
+				}
+				if e, posted, late := lateExpiry(entries); late {
+					out = append(out, Violation{6, p.AccountID, fmt.Sprintf("payment %s: entry %d expired %d credits of its lot when it posted %d: credits taken back were left in the lot, and expired in place of others", p.ID, e.ID, -e.Amount, posted)})
+				}
+			}
 			owed := Owed(p, refunds, disputes)
 			if p.AccountID == "" || toPost(owed, expired[p.ID], p.Posted) == p.Posted {
 				continue
@@ -196,6 +231,22 @@ func verifyPayments(tx Tx) ([]Violation, error) {
 		}
 		after = payments[len(payments)-1].ID
 	}
+}
+
+// lateExpiry returns the first of a payment's expiry entries (entries,
+// oldest first) that took more of its lot than the payment posted then, and
+// what it posted: the lot never holds more than the payment posts, since a
+// take-back takes the lot's own credits first (held ones too).
+func lateExpiry(entries []Entry) (Entry, int64, bool) {
+	var posted int64
+	for _, e := range entries {
+		if e.Kind != EntryExpiry {
+			posted += e.Amount
+		} else if -e.Amount > posted {
+			return e, posted, true
+		}
+	}
+	return Entry{}, 0, false
 }
 
 // verifyPageSize is how many payments verify reads at a time.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,12 +104,79 @@ func testRefundWithAHoldOpen(t *testing.T, open Opener) {
 	f.buy("cs_1", "u1", "pi_1", 1)
 	h := f.hold("u1", 60, time.Hour)
 	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
-	// The 40 unreserved credits go at once; the held 60 stay held, owed.
-	f.wantDebt("u1", 0, -60, 60)
+	// All 100 leave the purchase's lot; the hold keeps its 60, unbacked: a
+	// capture would take them from other credits, or leave them as debt.
+	f.wantDebt("u1", 0, -60, 0)
+	f.verify()
 	if _, err := f.svc.ReleaseHold(context.Background(), h.ID); err != nil {
 		t.Fatal(err)
 	}
-	f.wantDebt("u1", 0, 0, 0) // the freed credits paid the debt
+	f.wantDebt("u1", 0, 0, 0) // released: nothing was spent, nothing is owed
+}
+
+// testRefundWithAHoldCaptured: a hold whose credits a refund took is
+// captured: what it holds unbacked comes from the account's other credits,
+// then as debt.
+func testRefundWithAHoldCaptured(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	h := f.hold("u1", 60, time.Hour)
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	f.grant("u1", 50, 0, 0)
+	f.wantDebt("u1", 50, -10, 0)
+	f.verify()
+	if _, err := f.svc.CaptureHold(context.Background(), h.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.wantDebt("u1", -10, -10, 10) // 60 spent of the refunded purchase: 50 of the grant, 10 owed
+	f.verify()
+	f.buy("cs_2", "u1", "pi_2", 1)
+	f.wantDebt("u1", 90, 90, 0)
+}
+
+// testRefundFailedDuringAHold: a refund that takes held credits of an
+// expiring purchase from under a hold, then fails while the hold is still
+// open, ends where no refund would have: released, the purchase's credits
+// expire on their date; captured, the hold spent them.
+func testRefundFailedDuringAHold(t *testing.T, open Opener) {
+	refund := func(id, eventType, status string) []byte {
+		return stripeEvent(id, eventType, 1_800_000_100, map[string]any{"id": "re_1", "object": "refund", "amount": 500,
+			"currency": "usd", "status": status, "charge": "ch_1", "payment_intent": "pi_1"})
+	}
+	for _, capture := range []bool{false, true} {
+		t.Run(fmt.Sprintf("captured: %t", capture), func(t *testing.T) {
+			f := newFixture(t, open)
+			f.expiringPack()
+			f.account("u1", "u1@example.com")
+			expires := f.buyExpiring("cs_1", "u1", "pi_1")
+			h := f.hold("u1", 60, time.Hour)
+			f.grant("u1", 50, 0, 0)
+			f.receive(refund("evt_r1", credits.EventRefundCreated, "pending"))
+			f.wantDebt("u1", 50, -10, 0)
+			f.verify()
+			f.receive(refund("evt_r2", credits.EventRefundFailed, "failed"))
+			f.wantDebt("u1", 150, 90, 0)
+			f.verify()
+			var err error
+			if capture {
+				_, err = f.svc.CaptureHold(context.Background(), h.ID, nil)
+			} else {
+				_, err = f.svc.ReleaseHold(context.Background(), h.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if capture {
+				f.wantDebt("u1", 90, 90, 0)
+			} else {
+				f.wantDebt("u1", 150, 150, 0)
+			}
+			f.pastExpiry(expires)
+			f.wantDebt("u1", 50, 50, 0) // the grant; the purchase's credits spent or expired
+		})
+	}
 }
 
 func testDisputes(t *testing.T, open Opener) {

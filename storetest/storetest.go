@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 		{"Refunds", testRefunds},
 		{"RefundAfterSpendingLeavesDebt", testRefundAfterSpendingLeavesDebt},
 		{"RefundWithAHoldOpen", testRefundWithAHoldOpen},
+		{"RefundWithAHoldCaptured", testRefundWithAHoldCaptured},
+		{"RefundFailedDuringAHold", testRefundFailedDuringAHold},
 		{"Disputes", testDisputes},
 		{"DisputeEscalation", testDisputeEscalation},
 		{"DisputeEventsInEveryOrder", testDisputeEventsInEveryOrder},

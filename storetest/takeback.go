@@ -288,11 +288,12 @@ func (f *fixture) lotByReference(accountID, source, reference string) credits.Lo
 }
 
 // testRefundWithAHoldAcrossExpiry: a refund while a hold reserves the
-// purchase's credits leaves the held part as debt; the hold outlives the
-// lot, so on its release those credits expire (more than the refund left
-// posted), and verify stays clean. When the refund then fails, its credits
-// pay the debt and the rest goes back into the expired lot: the account
-// ends where it would have without the refund.
+// purchase's credits takes them all out of the lot, the held part from
+// under the hold, which keeps it unbacked; the hold outlives the lot and is
+// released: nothing was spent, so nothing is owed and nothing of the
+// refunded purchase is left to expire. When the refund then fails, its
+// credits go back into the expired lot and expire at once: the account ends
+// where it would have without the refund.
 func testRefundWithAHoldAcrossExpiry(t *testing.T, open Opener) {
 	refund := func(id, eventType, status string) []byte {
 		return stripeEvent(id, eventType, 1_800_000_100, map[string]any{"id": "re_1", "object": "refund", "amount": 500,
@@ -305,9 +306,10 @@ func testRefundWithAHoldAcrossExpiry(t *testing.T, open Opener) {
 	f.now = f.now.Add(time.Hour)
 	f.hold("u1", 60, 30*24*time.Hour) // released an hour after the lot expires
 	f.receive(refund("evt_r1", credits.EventRefundCreated, "pending"))
-	f.wantDebt("u1", 0, -60, 60)
+	f.wantDebt("u1", 0, -60, 0)
+	f.verify()
 	f.pastExpiry(expires)
-	f.wantDebt("u1", -60, -60, 60)
+	f.wantDebt("u1", 0, 0, 0)
 	f.verify()
 	f.receive(refund("evt_r2", credits.EventRefundFailed, "failed"))
 	f.wantDebt("u1", 0, 0, 0)

@@ -121,12 +121,14 @@ func (t *Tx) PaymentEntries(paymentID string) ([]credits.Entry, error) {
 func (t *Tx) PaymentEntrySums() ([]credits.PaymentEntrySum, error) {
 	return queryAll(t, "sum entries of payments", func(s scanner) (credits.PaymentEntrySum, error) {
 		var p credits.PaymentEntrySum
-		return p, s.Scan(&p.PaymentID, &p.Posted, &p.EntrySum, &p.Expired)
+		return p, s.Scan(&p.PaymentID, &p.Posted, &p.EntrySum, &p.Expired, &p.Lot)
 	}, `SELECT p.id, p.posted,
 		CAST(COALESCE((SELECT SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
 			WHERE pe.payment_id = p.id AND e.kind != 'expiry'), 0) AS BIGINT),
 		CAST(COALESCE((SELECT -SUM(e.amount) FROM payment_entries pe JOIN entries e ON e.id = pe.entry_id
-			WHERE pe.payment_id = p.id AND e.kind = 'expiry'), 0) AS BIGINT)
+			WHERE pe.payment_id = p.id AND e.kind = 'expiry'), 0) AS BIGINT),
+		CAST(COALESCE((SELECT l.remaining FROM lots l WHERE l.account_id = p.account_id AND l.source = 'purchase'
+			AND l.reference = p.session_id ORDER BY l.id LIMIT 1), 0) AS BIGINT)
 		FROM payments p ORDER BY p.id`)
 }
 

@@ -647,10 +647,12 @@ func (t *Tx) BrokenEntryChains() ([]credits.Entry, error) {
 func (t *Tx) HeldTotals() ([]credits.HeldTotals, error) {
 	return queryAll(t, "sum holds and reservations", func(s scanner) (credits.HeldTotals, error) {
 		var h credits.HeldTotals
-		return h, s.Scan(&h.AccountID, &h.Held, &h.HoldSum, &h.Reserved)
+		return h, s.Scan(&h.AccountID, &h.Held, &h.HoldSum, &h.Reserved, &h.Unbacked)
 	}, `SELECT a.id, a.held,
 		CAST(COALESCE((SELECT SUM(amount) FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0) AS BIGINT),
-		CAST(COALESCE((SELECT SUM(reserved) FROM lots l WHERE l.account_id = a.id), 0) AS BIGINT)
+		CAST(COALESCE((SELECT SUM(reserved) FROM lots l WHERE l.account_id = a.id), 0) AS BIGINT),
+		CAST(COALESCE((SELECT SUM(h.amount - COALESCE((SELECT SUM(hl.amount) FROM hold_lots hl WHERE hl.hold_id = h.id), 0))
+			FROM holds h WHERE h.account_id = a.id AND h.status = 'held'), 0) AS BIGINT)
 		FROM accounts a ORDER BY a.id`)
 }
 
@@ -840,6 +842,11 @@ func (l *lockedAccount) LotByReference(source, reference string) (credits.Lot, e
 		WHERE account_id = ? AND source = ? AND reference = ? ORDER BY id LIMIT 1`, l.id(), source, reference)
 }
 
+func (l *lockedAccount) Lot(id int64) (credits.Lot, error) {
+	return queryOne(l.t, fmt.Sprintf("read lot %d of account %s", id, l.id()), scanLot, `SELECT `+lotColumns+` FROM lots
+		WHERE id = ? AND account_id = ?`, id, l.id())
+}
+
 // SetLot sets whether the lot is spendable with its amounts (see
 // takeFromFirstLot).
 func (l *lockedAccount) SetLot(id, remaining, reserved int64) error {
@@ -891,6 +898,24 @@ func (l *lockedAccount) HeldLots(holdID string) ([]credits.HeldLot, error) {
 		return h, err
 	}, `SELECT `+lotColumns+`, hold_lots.amount FROM hold_lots JOIN lots ON lots.id = hold_lots.lot_id
 		WHERE hold_lots.hold_id = ? AND lots.account_id = ? ORDER BY `+burnDownOrder, holdID, l.id())
+}
+
+func (l *lockedAccount) LotHolds(lotID int64) ([]credits.HoldAmount, error) {
+	return queryAll(l.t, fmt.Sprintf("list holds on lot %d", lotID), func(s scanner) (credits.HoldAmount, error) {
+		var h credits.HoldAmount
+		return h, s.Scan(&h.HoldID, &h.Amount)
+	}, `SELECT hold_lots.hold_id, hold_lots.amount FROM hold_lots JOIN holds ON holds.id = hold_lots.hold_id
+		WHERE hold_lots.lot_id = ? AND holds.account_id = ? AND holds.status = 'held' ORDER BY holds.expires_at DESC, holds.id DESC`, lotID, l.id())
+}
+
+func (l *lockedAccount) SetHoldLot(holdID string, lotID, amount int64) error {
+	op := fmt.Sprintf("set what hold %s reserves on lot %d", holdID, lotID)
+	if amount == 0 {
+		return l.t.later(Write{Op: op, Args: []any{holdID, lotID, l.id()}, One: true},
+			`DELETE FROM hold_lots WHERE hold_id = ? AND lot_id = ? AND lot_id IN (SELECT id FROM lots WHERE account_id = ?)`)
+	}
+	return l.t.later(Write{Op: op, Args: []any{amount, holdID, lotID, l.id()}, One: true},
+		`UPDATE hold_lots SET amount = ? WHERE hold_id = ? AND lot_id = ? AND lot_id IN (SELECT id FROM lots WHERE account_id = ?)`)
 }
 
 // UpdateHold of a hold that closes refreshes the account's due time: the
