@@ -37,7 +37,7 @@ func TestExpiryEntriesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	storetest.TestExpiryEntriesMigration(t, db, 20)
+	storetest.TestExpiryEntriesMigration(t, db, 23)
 }
 
 // TestHeldBackWrites checks the writes that go out with the next statement or

@@ -163,8 +163,8 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return db.MigrateTo(ctx, math.MaxInt64)
 }
 
-// MigrateTo applies the migrations up to a version (tests build a database
-// of an older schema with it).
+// MigrateTo brings the schema to a version: up, or down when it is newer
+// (tests build a database of an older schema with it, or roll one back).
 func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -177,7 +177,14 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrations: %w", err)
 	}
+	current, err := provider.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: read the schema's version: %w", err)
+	}
 	results, err := provider.UpTo(ctx, version)
+	if current > version {
+		results, err = provider.DownTo(ctx, version) // tests roll a database back to an older schema
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrate: %w", err)
 	}

@@ -32,5 +32,5 @@ func TestExpiryEntriesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	storetest.TestExpiryEntriesMigration(t, db, 22)
+	storetest.TestExpiryEntriesMigration(t, db, 23)
 }
