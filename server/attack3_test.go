@@ -115,3 +115,24 @@ func TestAttack3LinkMadeWhileItsKeyIsRevoked(t *testing.T) {
 		t.Errorf("a link of key %s, revoked before the link was written, opened alice's page", keyID)
 	}
 }
+
+// TestAttack3WrongKeysFromTheOperatorsAddressLockTheOperatorOut: the
+// per-address sign-in bucket is taken before the key is looked at, and a
+// right key does not pass it. Whoever shares the operator's client address
+// (every client, in the production default: the service sits behind the
+// TLS proxy its https public URL needs, and CREDITS_TRUSTED_PROXIES is
+// optional; or one NAT / CGNAT address) sends 5 wrong keys a minute and the
+// operator's right key answers 429 for as long as they keep on. Issue 30
+// item 6 asks the opposite: "one attacker cannot lock out the real operator"
+// (the per-key bucket, over all addresses, exists for that).
+func TestAttack3WrongKeysFromTheOperatorsAddressLockTheOperatorOut(t *testing.T) {
+	s := newSite(t)
+	h := s.srv.Handler() // default limits, no trusted proxy: the proxy is every client
+	const proxy = "10.0.0.2:40000"
+	for range 5 {
+		signIn(h, proxy, "", "wrong-key")
+	}
+	if rec := signIn(h, proxy, "", apiKey); rec.Code != http.StatusSeeOther {
+		t.Errorf("the operator's right key after 5 wrong ones from the same address: %d, want 303 (the key's own bucket is full)", rec.Code)
+	}
+}
