@@ -5,6 +5,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -134,5 +135,24 @@ func TestAttack3WrongKeysFromTheOperatorsAddressLockTheOperatorOut(t *testing.T)
 	}
 	if rec := signIn(h, proxy, "", apiKey); rec.Code != http.StatusSeeOther {
 		t.Errorf("the operator's right key after 5 wrong ones from the same address: %d, want 303 (the key's own bucket is full)", rec.Code)
+	}
+}
+
+// TestAttack3OneIPv6NetworkIsManyAddresses: the per-address limits (sign-ins,
+// pages) key on the whole IPv6 address, and one host is routinely given a
+// /64 (2^64 addresses): each try from a new address of the same /64 gets a
+// fresh bucket, so the sign-in limit never slows a guesser on IPv6, and each
+// bucket is one more of the 10,000 the limiter keeps (past which every new
+// address scans them all under the lock).
+func TestAttack3OneIPv6NetworkIsManyAddresses(t *testing.T) {
+	s := newSite(t)
+	s.srv.RateLimits = server.RateLimits{PagesPerMinute: 100, CheckoutsPerMinute: 10, SignInsPerMinute: 3}
+	h := s.srv.Handler()
+	var statuses []int
+	for i := range 6 {
+		statuses = append(statuses, signIn(h, fmt.Sprintf("[2001:db8:1:2::%x]:4711", i+1), "", "wrong-key").Code)
+	}
+	if statuses[len(statuses)-1] != http.StatusTooManyRequests {
+		t.Errorf("6 wrong sign-ins from one /64, limit 3 a minute: %v, want the last ones 429", statuses)
 	}
 }
