@@ -103,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /dashboard/credits/card/remove", s.limitPages(s.handleDashboardRemoveCard))
 	mux.HandleFunc("POST /dashboard/credits/auto_recharge", s.limitPages(s.handleDashboardAutoRecharge))
 	mux.HandleFunc("GET /admin/login", s.limitPages(s.handleAdminLoginForm))
-	mux.HandleFunc("POST /admin/login", s.limitSignInsPerKey(s.handleAdminLogin))
+	mux.HandleFunc("POST /admin/login", s.handleAdminLogin)
 	mux.HandleFunc("POST /admin/logout", s.requireOperator(s.handleAdminLogout))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/accounts", http.StatusSeeOther))
 	mux.HandleFunc("GET /admin/accounts", s.requireOperator(s.handleAdminAccounts))
