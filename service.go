@@ -295,6 +295,9 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	now := s.now()
 	a := Account{ID: id, Email: email, Trial: true, CreatedAt: now}
 	err = s.update(ctx, func(tx Tx) error {
+		if err := lockFoldedEmail(tx, email); err != nil {
+			return err
+		}
 		if err := refuseLookAlike(tx, email); err != nil {
 			return err
 		}
@@ -320,6 +323,25 @@ func (s *Service) CreateAccount(ctx context.Context, id, email string) (Account,
 	})
 	a.Available = a.Balance
 	return a, err
+}
+
+// emailLocker is a store transaction whose concurrent writers do not queue
+// (PostgreSQL): LockFoldedEmail makes refuseLookAlike's read and the insert
+// that follows one step among creations of emails that fold alike.
+type emailLocker interface {
+	LockFoldedEmail(email string) error
+}
+
+// lockFoldedEmail takes the store's lock on email's folded form, where it
+// has one (emailLocker).
+func lockFoldedEmail(tx Tx, email string) error {
+	if l, ok := tx.(loggingTx); ok {
+		tx = l.Tx
+	}
+	if locker, ok := tx.(emailLocker); ok {
+		return locker.LockFoldedEmail(email)
+	}
+	return nil
 }
 
 // refuseLookAlike refuses an email that differs from an account's only by

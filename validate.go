@@ -66,6 +66,9 @@ func ValidateEmail(field, email string) (string, error) {
 	if err := checkText(field, email); err != nil {
 		return "", err
 	}
+	if strings.IndexFunc(email, invisible) >= 0 {
+		return "", Errorf(EINVALID, "%s must not hold invisible characters (zero-width spaces and joiners, soft hyphens, direction marks, non-ASCII spaces): the address would show as another one", field)
+	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email {
 		return "", Errorf(EINVALID, "%s is not a valid email address", field)
@@ -181,7 +184,8 @@ xaf xcd xof xpf yer zar zmw`
 // UTF-8, without NUL or any other control character (which PostgreSQL
 // refuses, or which would reach a terminal as escape sequences), and without
 // the bidirectional embedding, override and isolate controls (U+202A–U+202E,
-// U+2066–U+2069), which reorder what an operator reads ("Trojan Source").
+// U+2066–U+2069), which reorder what an operator reads ("Trojan Source"), nor
+// the invisible direction marks (U+200E, U+200F, U+061C).
 func PlainText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
@@ -195,9 +199,24 @@ func PlainText(s string) bool {
 }
 
 // isBidiControl reports the characters that change the display order of the
-// text around them.
+// text around them: the embeddings, overrides and isolates, and the marks
+// (LEFT-TO-RIGHT, RIGHT-TO-LEFT and ARABIC LETTER MARK), which are invisible
+// too.
 func isBidiControl(r rune) bool {
-	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') ||
+		r == '\u200E' || r == '\u200F' || r == '\u061C'
+}
+
+// invisible reports a character that shows as nothing, or as a plain space,
+// beside the letters of an address: format characters (Cf: zero-width
+// space and joiners, soft hyphen, word joiner, marks, tags), the other
+// default-ignorable code points (Hangul fillers, the combining grapheme
+// joiner), variation selectors, and spaces other than ASCII's. NFKC and case
+// folding keep most of them, so a look-alike address made with one would
+// not meet the real one.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		unicode.Is(unicode.Variation_Selector, r) || (r > 0x7f && unicode.IsSpace(r)) || unicode.Is(unicode.Zs, r) && r != ' '
 }
 
 // checkText refuses text that is not PlainText, naming the field.

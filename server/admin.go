@@ -19,13 +19,23 @@ func (s *Server) handleAdminLoginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminLogin(w http.ResponseWriter, r *http.Request) {
-	if s.limited(w, r, s.rateLimiters().signIns, clientAddress(r)) {
-		return // every try counts, right or wrong: guessing is slow
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
 	key, err := s.keyOf(r.Context(), r.PostFormValue("api_key"))
 	if code := credits.ErrorCode(err); err != nil && (code == credits.EINTERNAL || code == credits.EUNAVAILABLE) {
 		s.renderError(w, r, err, "/admin/login", "Sign in")
+		return
+	}
+	// Every try counts, right or wrong, so that guessing is slow; but a key
+	// that signs in (found, admin, unbound) counts only against its own
+	// bucket, over all addresses, never against its address's: wrong keys
+	// sent from the operator's address (a NAT, or the proxy itself when
+	// CREDITS_TRUSTED_PROXIES is not set) cannot lock the operator out.
+	limits := s.rateLimiters()
+	if err == nil && key.Scope == credits.ScopeAdmin && key.AccountID == "" {
+		if s.limited(w, r, limits.signInsPerKey, key.ID) {
+			return
+		}
+	} else if s.limited(w, r, limits.signIns, clientNetwork(r)) {
 		return
 	}
 	if err != nil || key.Scope != credits.ScopeAdmin {

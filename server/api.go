@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/credits/credits"
@@ -104,6 +105,12 @@ func (s *Server) handleCreateCheckout(w http.ResponseWriter, r *http.Request) {
 	var req createCheckoutRequest
 	idem, ok := s.decodeIdempotent(w, r, r.PathValue("id"), false, &req)
 	if !ok {
+		return
+	}
+	if key := requestKey(r); req.SaveCard && !slices.Contains(credits.Capabilities(key.Scope), credits.CanCard) {
+		// As on the customer page: only an admin key saves a card, which
+		// auto-recharge then charges off-session.
+		s.writeError(w, r, credits.Errorf(EFORBIDDEN, "save_card needs an admin key: this API key's scope is %s (it may buy, not save a card)", key.Scope))
 		return
 	}
 	quantity := int64(1)

@@ -60,7 +60,13 @@ func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Req
 		s.writeError(w, r, err)
 		return
 	}
-	url, expires, err := s.dashboardLink(r.Context(), credits.NewWebSession{Kind: credits.SessionLink, AccountID: account.ID, KeyID: key.ID, Can: can, TTL: ttl})
+	keyID := key.ID
+	if keyID == credits.BootstrapKeyID {
+		// CREDITS_API_KEY's value, as its operator sessions name it: a
+		// change of the value ends the links it made.
+		keyID = s.bootstrapSessionKey(s.SigningKey)
+	}
+	url, expires, err := s.dashboardLink(r.Context(), credits.NewWebSession{Kind: credits.SessionLink, AccountID: account.ID, KeyID: keyID, Can: can, TTL: ttl})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -117,6 +123,41 @@ func (s *Server) webSession(r *http.Request, token, purpose, kind string) (credi
 	return s.Service.CheckWebSession(r.Context(), secret, kind)
 }
 
+// customerSession is webSession for a link or a customer's session, which
+// also lives only as long as the key that made it: a key revoked after it
+// passed its check, while the request that wrote the link was in flight,
+// must not leave a link that opens (ErrSessionInvalid).
+func (s *Server) customerSession(r *http.Request, token, purpose, kind string) (credits.WebSession, error) {
+	ws, err := s.webSession(r, token, purpose, kind)
+	if err == nil {
+		err = s.customerKeyLive(r, ws)
+	}
+	return ws, err
+}
+
+// customerKeyLive checks the key that made a link or a customer's session:
+// none (the demo's link) passes; CREDITS_API_KEY's links pass while the
+// value that made them is the configured one, and the customers' sessions
+// they opened stay when it changes (a new value ends the old one's operator
+// sessions and unopened links, not the customers' pages); any other key
+// must be live.
+func (s *Server) customerKeyLive(r *http.Request, ws credits.WebSession) error {
+	switch {
+	case ws.KeyID == "":
+		return nil
+	case ws.KeyID == credits.BootstrapKeyID || strings.HasPrefix(ws.KeyID, credits.BootstrapKeyID+"."):
+		if ws.Kind == credits.SessionDashboard || s.isBootstrapSession(ws.KeyID) {
+			return nil
+		}
+		return credits.ErrSessionInvalid // a link of an earlier value, or of "bootstrap", which names none
+	}
+	_, err := s.Service.LiveAPIKey(r.Context(), ws.KeyID)
+	if credits.ErrorCode(err) == credits.EUNAUTHORIZED {
+		return credits.ErrSessionInvalid
+	}
+	return err
+}
+
 func (s *Server) signer() signer { return signer{key: s.SigningKey, previous: s.PreviousSigningKeys} }
 
 // handleDashboardLoginPage shows whose page a link opens, and a button to
@@ -124,7 +165,7 @@ func (s *Server) signer() signer { return signer{key: s.SigningKey, previous: s.
 // (login CSRF), and a mail scanner that fetches the link does not use it.
 func (s *Server) handleDashboardLoginPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	link, err := s.webSession(r, token, tokenPurposeLink, credits.SessionLink)
+	link, err := s.customerSession(r, token, tokenPurposeLink, credits.SessionLink)
 	if err == nil && link.Used {
 		err = credits.ErrLinkUsed
 	}
@@ -156,6 +197,17 @@ func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
 	var sessionSecret string
 	if err == nil {
 		session, sessionSecret, err = s.Service.UseLink(r.Context(), secret, DashboardSessionTTL)
+	}
+	if err == nil {
+		// The link's key, checked after the link is used: a key revoked
+		// before this point ends the session made here.
+		link := session
+		link.Kind = credits.SessionLink
+		if err = s.customerKeyLive(r, link); err != nil {
+			if rerr := s.Service.RevokeWebSession(r.Context(), session.ID); rerr != nil {
+				err = rerr
+			}
+		}
 	}
 	if err != nil {
 		s.linkRefused(w, r, err)
@@ -203,7 +255,7 @@ func (s *Server) dashboardSession(w http.ResponseWriter, r *http.Request) (credi
 			Message: "Open your credits page from the link in the application: this page needs it to know who you are."})
 		return credits.WebSession{}, ""
 	}
-	ws, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
+	ws, err := s.customerSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
 	if err != nil {
 		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
 			s.renderError(w, r, err, "", "")
@@ -355,7 +407,7 @@ func (s *Server) ownSession(r *http.Request) credits.WebSession {
 	if err != nil {
 		return credits.WebSession{}
 	}
-	session, err := s.webSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
+	session, err := s.customerSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
 	if err != nil {
 		return credits.WebSession{}
 	}

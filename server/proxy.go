@@ -131,3 +131,19 @@ func clientAddress(r *http.Request) string {
 	}
 	return peerAddress(r)
 }
+
+// clientNetwork is what the per-address limits key on: the client's IPv4
+// address, or the /64 of its IPv6 address (one host or site is routinely
+// given a whole /64: each of its addresses is not a new client).
+func clientNetwork(r *http.Request) string {
+	addr := clientAddress(r)
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() {
+		return addr
+	}
+	prefix, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return prefix.String()
+}

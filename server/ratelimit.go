@@ -26,7 +26,9 @@ var DefaultRateLimits = RateLimits{PagesPerMinute: 120, CheckoutsPerMinute: 10, 
 // signInsPerKeyFactor: one key may sign in this many times the per-address
 // limit a minute, from all addresses together. Only a right key counts
 // against its own bucket (a secret names no key until it is found), so
-// nobody without the key can use it up.
+// nobody without the key can use it up; and a right key counts against
+// nothing else (handleAdminLogin), so wrong keys from its address do not
+// lock it out.
 const signInsPerKeyFactor = 4
 
 // maxLimitedKeys bounds the keys one limiter remembers; keys whose bucket is
@@ -149,7 +151,7 @@ func (s *Server) limited(w http.ResponseWriter, r *http.Request, l *keyedLimiter
 // limitPages wraps a page handler with the per-address page limit.
 func (s *Server) limitPages(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.limited(w, r, s.rateLimiters().pages, clientAddress(r)) {
+		if s.limited(w, r, s.rateLimiters().pages, clientNetwork(r)) {
 			return
 		}
 		next(w, r)
@@ -185,27 +187,4 @@ func (s *Server) apiLimited(w http.ResponseWriter, r *http.Request, keyID string
 	header.Set("Retry-After", strconv.Itoa(seconds))
 	s.writeError(w, r, credits.Errorf(ERATELIMITED, "this API key made more than %d requests in a minute: retry in %d seconds", l.burst, seconds))
 	return true
-}
-
-// limitSignInsPerKey adds to the sign-in's per-address limit one per key,
-// over all addresses: a key found by its secret may sign in
-// signInsPerKeyFactor times the per-address limit a minute. A wrong secret
-// names no key and counts only against its address, so an attacker
-// hammering wrong keys from one address never reaches the operator's.
-func (s *Server) limitSignInsPerKey(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		limits := s.rateLimiters()
-		if limits.signInsPerKey == nil || limits.signIns.empty(clientAddress(r), time.Now()) {
-			next(w, r) // it answers 429 for the address, without looking the key up
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxAPIBodyBytes)
-		if secret := r.PostFormValue("api_key"); secret != "" {
-			key, err := s.keyOf(r.Context(), secret)
-			if err == nil && s.limited(w, r, limits.signInsPerKey, key.ID) {
-				return
-			}
-		}
-		next(w, r)
-	}
 }

@@ -409,3 +409,20 @@ func TestSigningSecretRotation(t *testing.T) {
 		t.Errorf("after the window, an operator cookie of the old secret opened %s", p.url)
 	}
 }
+
+// TestOnlyAdminKeysSaveCardsOverTheAPI: the customer page saves a card only
+// for an admin key's link (auto-recharge charges it off-session); the API
+// holds a spend key to the same: no setup session, no save_card checkout.
+func TestOnlyAdminKeysSaveCardsOverTheAPI(t *testing.T) {
+	s := newSite(t)
+	_, spend := s.newKey(credits.ScopeSpend, "alice")
+	if status, body := s.call(spend, "POST", "/v1/accounts/alice/setup_sessions", ""); status != http.StatusForbidden {
+		t.Errorf("a spend key's setup session: %d %s, want 403", status, body)
+	}
+	if status, body := s.call(spend, "POST", "/v1/accounts/alice/checkout_sessions", `{"pack_id":"starter","save_card":true}`); status != http.StatusForbidden || !strings.Contains(body, "save_card") {
+		t.Errorf("a spend key's checkout with save_card: %d %s, want 403 naming save_card", status, body)
+	}
+	if status, body := s.call(spend, "POST", "/v1/accounts/alice/checkout_sessions", `{"pack_id":"starter"}`); status == http.StatusForbidden {
+		t.Errorf("a spend key's checkout without save_card: %d %s, want it allowed", status, body)
+	}
+}

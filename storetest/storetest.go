@@ -143,6 +143,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, reconcileTests...)
 	tests = append(tests, attack2Tests...)
+	tests = append(tests, attack3Tests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
 	}

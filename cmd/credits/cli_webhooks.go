@@ -25,6 +25,9 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 		if _, err := cmd.parse(args, 0); err != nil {
 			return err
 		}
+		if err := cmd.cfg.sealsSecrets("webhooks add"); err != nil {
+			return err
+		}
 		return withService(ctx, cmd, func(svc *credits.Service) error {
 			ep, err := svc.CreateWebhookEndpoint(ctx, *url, strings.Split(*events, ","), *description)
 			if err != nil {
@@ -38,6 +41,11 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 		rest, err := cmd.parse(args, 1)
 		if err != nil {
 			return err
+		}
+		if name == "rotate" {
+			if err := cmd.cfg.sealsSecrets("webhooks rotate"); err != nil {
+				return err
+			}
 		}
 		return withService(ctx, cmd, func(svc *credits.Service) error { return c.webhookEndpointCommand(ctx, cmd, svc, name, rest[0]) })
 	case "resend":

@@ -316,6 +316,10 @@ func (c *Config) parseProxies() error {
 		if err != nil {
 			return fmt.Errorf("CREDITS_TRUSTED_PROXIES must be comma-separated CIDRs (10.0.0.0/8) or addresses; %q is neither", entry)
 		}
+		if prefix.Bits() == 0 {
+			// Every peer a proxy: anyone writes the client address they like.
+			return fmt.Errorf("CREDITS_TRUSTED_PROXIES must name the proxies' networks, not every address (%q): any client could then choose its address in the forwarding header", entry)
+		}
 		c.proxies.Trusted = append(c.proxies.Trusted, prefix.Masked())
 	}
 	return nil
@@ -373,6 +377,14 @@ func (c *Config) productionProblems() []string {
 	}
 	if why := weakSecret(c.SigningSecret); c.SigningSecret != "" && why != "" {
 		problems = append(problems, "CREDITS_SIGNING_SECRET "+why)
+	}
+	// The previous secret verifies tokens and forms, names bootstrap
+	// sessions and opens sealed secrets as the current one does: it is held
+	// to the same rules.
+	if p := c.SigningSecretPrevious; p != "" && len(p) < minSigningSecretLength {
+		problems = append(problems, fmt.Sprintf("CREDITS_SIGNING_SECRET_PREVIOUS must be at least %d characters", minSigningSecretLength))
+	} else if why := weakSecret(p); p != "" && why != "" {
+		problems = append(problems, "CREDITS_SIGNING_SECRET_PREVIOUS "+why)
 	}
 	if hasWhitespace(c.StripeSecretKey) {
 		problems = append(problems, "STRIPE_SECRET_KEY holds whitespace")

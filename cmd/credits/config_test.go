@@ -29,6 +29,9 @@ func TestConfigValidation(t *testing.T) {
 		wantErr string
 	}{
 		{"development needs nothing", map[string]string{}, ""},
+		{"trusted proxies are not every IPv4 address", map[string]string{"CREDITS_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"}, "CREDITS_TRUSTED_PROXIES must name the proxies' networks"},
+		{"trusted proxies are not every IPv6 address", map[string]string{"CREDITS_TRUSTED_PROXIES": "::/0"}, "CREDITS_TRUSTED_PROXIES must name the proxies' networks"},
+		{"production refuses a weak previous signing secret", production(map[string]string{"CREDITS_SIGNING_SECRET_PREVIOUS": strings.Repeat("ab", 20)}), "CREDITS_SIGNING_SECRET_PREVIOUS is too weak"},
 		{"production needs an API key", map[string]string{"CREDITS_ENV": "production", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret, "CREDITS_PUBLIC_URL": "https://credits.example.com"}, "production needs CREDITS_API_KEY"},
 		{"production needs a webhook secret", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_SECRET_KEY": "sk_live_SECRETVALUE"}, "production needs STRIPE_WEBHOOK_SECRET"},
 		{"production needs a Stripe key", map[string]string{"CREDITS_ENV": "production", "CREDITS_API_KEY": "apikey_SECRETVALUE_0123456789", "STRIPE_WEBHOOK_SECRET": strongWebhookSecret}, "production needs STRIPE_SECRET_KEY"},

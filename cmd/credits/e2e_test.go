@@ -229,13 +229,20 @@ func TestUnsignedEventsOnlyInTheOfflineDemo(t *testing.T) {
 
 // TestSigningSecretOutlivesAPIKeys: with no CREDITS_SIGNING_SECRET the
 // secret is made once and kept in the database, so a link made before a
-// restart with another API key still opens the page.
+// restart with another CREDITS_API_KEY still opens the page. The link is made
+// by a stored admin key: one made by CREDITS_API_KEY itself ends when its
+// value changes (issue 30, TestAttack3BootstrapKeysLinksEndWithIt).
 func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "credits.db")
 	first, base := startMain(t, map[string]string{"CREDITS_DATABASE_URL": dbPath, "CREDITS_API_KEY": testAPIKey})
 	c := client{t, base}
 	c.must(201, "POST", "/v1/accounts", map[string]any{"id": "u1", "email": "u1@example.com"})
-	link := c.must(201, "POST", "/v1/accounts/u1/dashboard_sessions", nil)["url"].(string)
+	stored := c.must(201, "POST", "/v1/api_keys", map[string]any{"name": "app", "scope": "admin"})["secret"].(string)
+	status, out := c.call("POST", "/v1/accounts/u1/dashboard_sessions", nil, map[string]string{"Authorization": "Bearer " + stored})
+	if status != http.StatusCreated {
+		t.Fatalf("dashboard_sessions with a stored admin key: %d %v", status, out)
+	}
+	link := out["url"].(string)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}

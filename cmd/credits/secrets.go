@@ -27,8 +27,9 @@ func (c *Config) signingKeys(ctx context.Context, svc *credits.Service) (current
 
 // useSecretBox lets the service seal and open webhook endpoints' secrets
 // with a key derived from the signing secret. A command run in production
-// without CREDITS_SIGNING_SECRET keeps a new secret as it is; the server
-// seals it at its next start.
+// without CREDITS_SIGNING_SECRET has no box: the commands that write a new
+// endpoint secret refuse to run without it (sealsSecrets), the others do not
+// need it.
 func (c *Config) useSecretBox(ctx context.Context, svc *credits.Service, readOnly bool) error {
 	if readOnly || (c.Env == envProduction && c.SigningSecret == "") {
 		return nil
@@ -39,4 +40,15 @@ func (c *Config) useSecretBox(ctx context.Context, svc *credits.Service, readOnl
 	}
 	svc.Secrets, err = credits.NewSecretBox(current, previous...)
 	return err
+}
+
+// sealsSecrets refuses a production command that writes an endpoint's
+// signing secret without CREDITS_SIGNING_SECRET: the secret would be stored
+// in plain text until every server restarted and sealed it, and a copy of
+// the database meanwhile would hold a secret that signs events.
+func (c *Config) sealsSecrets(command string) error {
+	if c.Env != envProduction || c.SigningSecret != "" {
+		return nil
+	}
+	return fmt.Errorf("credits %s in production needs CREDITS_SIGNING_SECRET (the servers' value): the endpoint's secret is stored sealed with it, never in plain text", command)
 }

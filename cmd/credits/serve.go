@@ -111,6 +111,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	webhook := m.newWebhook()
+	if cfg.Env == envProduction && len(cfg.proxies.Trusted) == 0 {
+		// Not refused: a server exposed without a proxy is legitimate.
+		m.Logger.Warn("CREDITS_TRUSTED_PROXIES is not set: each request's client is its TCP peer; behind a proxy (or a load balancer) every client " +
+			"shares its address for the per-address limits of pages and wrong sign-ins; set it to the proxies' CIDRs")
+	}
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
 		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
 		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}

@@ -31,7 +31,11 @@ func TestWebhookEndpointsOnPrivateNetworks(t *testing.T) {
 		code := run(context.Background(), args, env(vars), &stdout, &stderr)
 		return cliRun{code, stdout.String(), stderr.String()}
 	}
-	production := func() map[string]string { return map[string]string{"CREDITS_ENV": "production"} }
+	// A production command that writes an endpoint's secret needs the
+	// servers' signing secret, to store the secret sealed (attack3 #6).
+	production := func() map[string]string {
+		return map[string]string{"CREDITS_ENV": "production", "CREDITS_SIGNING_SECRET": "signing_Kq8vZ2mT5xR9wL3nB7cF1hJ6pD4sG0yE"}
+	}
 	localhost := strings.Replace(receiver.URL, "127.0.0.1", "localhost", 1)
 
 	for _, u := range []string{receiver.URL + "/hook", localhost + "/hook", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/hook"} {

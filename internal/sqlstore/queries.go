@@ -225,6 +225,23 @@ func (t *Tx) AccountsByFoldedEmail(email string) ([]credits.Account, error) {
 		foldEmail(email), strings.ToLower(email))
 }
 
+// emailLockClass is the first key of the advisory locks LockFoldedEmail
+// takes (two-key form), so that they meet no other advisory lock.
+const emailLockClass = 0x656d6c // "eml"
+
+// LockFoldedEmail holds, until the write transaction ends, a lock on
+// email's folded form: creations of look-alike emails (which fold alike)
+// then read and insert one after the other. On PostgreSQL a transaction-level
+// advisory lock on a hash of the folded email (a collision only makes two
+// creations queue); SQLite's one writer already serialises them.
+func (t *Tx) LockFoldedEmail(email string) error {
+	if !t.write || t.d != Postgres {
+		return nil
+	}
+	_, err := t.exec("lock folded email", `SELECT pg_advisory_xact_lock(?, hashtext(?))`, emailLockClass, foldEmail(email))
+	return err
+}
+
 // foldEmail is an email folded by Unicode compatibility and case (NFKC,
 // case fold, NFKC again, as NFKC_Casefold does), so that look-alikes meet.
 func foldEmail(email string) string {
