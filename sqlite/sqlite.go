@@ -163,9 +163,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return db.MigrateTo(ctx, math.MaxInt64)
 }
 
-// MigrateTo brings the schema to a version: up, or down when it is newer
-// (tests build a database of an older schema with it, or roll one back).
+// MigrateTo applies the migrations up to a version (tests build a database
+// of an older schema with it).
 func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
+	return db.migrate(ctx, version, false)
+}
+
+// MigrateDownTo rolls the schema back to a version (tests roll a database
+// back to redo a migration).
+func (db *DB) MigrateDownTo(ctx context.Context, version int64) (int, error) {
+	return db.migrate(ctx, version, true)
+}
+
+func (db *DB) migrate(ctx context.Context, version int64, down bool) (int, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return 0, err
@@ -177,14 +187,11 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	current, err := provider.GetDBVersion(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: read the schema's version: %w", err)
+	run := provider.UpTo
+	if down {
+		run = provider.DownTo
 	}
-	results, err := provider.UpTo(ctx, version)
-	if current > version {
-		results, err = provider.DownTo(ctx, version) // tests roll a database back to an older schema
-	}
+	results, err := run(ctx, version)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrate: %w", err)
 	}

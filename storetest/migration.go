@@ -17,6 +17,7 @@ type Migrator interface {
 	credits.Store
 	Exec(ctx context.Context, query string, args ...any) error
 	MigrateTo(ctx context.Context, version int64) (int, error)
+	MigrateDownTo(ctx context.Context, version int64) (int, error)
 	Migrate(ctx context.Context) (int, error)
 }
 
@@ -111,7 +112,7 @@ func TestExpiryEntriesMigration(t *testing.T, db Migrator, before int64) {
 	if err := db.Exec(ctx, `DELETE FROM payment_entries WHERE entry_id IN (SELECT id FROM entries WHERE kind = 'expiry')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.MigrateTo(ctx, before); err != nil {
+	if _, err := db.MigrateDownTo(ctx, before); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Migrate(ctx); err != nil {
