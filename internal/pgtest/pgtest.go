@@ -6,12 +6,18 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/credits/credits/postgres"
 )
@@ -70,13 +76,45 @@ func Open(t testing.TB) *postgres.DB {
 // schema stand for replicas) and migrates it, closed with the test.
 func OpenURL(t testing.TB, url string) *postgres.DB {
 	t.Helper()
+	if err := migrate(url); err != nil {
+		t.Fatal(err)
+	}
 	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return db
+}
+
+// migrate applies the store's migrations (the files it embeds) to the schema
+// at url without the store's lock: Migrate takes one advisory lock per
+// database so that replicas starting at once migrate once, and a Migrate that
+// finds it taken retries every 5 s, which tests side by side, each in a
+// schema of its own, would do all the time. Migrate itself is tested where
+// it is the subject (the migration tests, the replicas and every serve).
+func migrate(databaseURL string) error {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return fmt.Errorf("pgtest: cannot find the store's migrations")
+	}
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "postgres", "migrations")
+	config, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return err
+	}
+	sqlDB := stdlib.OpenDB(*config)
+	defer sqlDB.Close()
+	return migrateDB(sqlDB, dir)
+}
+
+func migrateDB(sqlDB *sql.DB, dir string) error {
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir))
+	if err != nil {
+		return fmt.Errorf("pgtest: migrations in %s: %w", dir, err)
+	}
+	if _, err := provider.Up(context.Background()); err != nil {
+		return fmt.Errorf("pgtest: migrate: %w", err)
+	}
+	return nil
 }
