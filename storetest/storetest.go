@@ -136,8 +136,13 @@ func Run(t *testing.T, open Opener) {
 		{"RandomOperations", testRandomOperations},
 	}
 	tests = append(tests, reconcileTests...)
+	// Each case opens a store of its own (SQLite in its own directory,
+	// PostgreSQL in its own schema): they run side by side.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open)
+		})
 	}
 }
 
