@@ -7,8 +7,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -194,4 +197,17 @@ func event(id, eventType string, livemode bool, object map[string]any) []byte {
 		panic(err)
 	}
 	return body
+}
+
+// ParallelByDefault runs up to perCPU × GOMAXPROCS parallel tests at once
+// unless -parallel was given: a TestMain's first call, for tests that wait
+// far more than they use a CPU (the PostgreSQL store's), where GOMAXPROCS
+// at a time leaves the machine idle.
+func ParallelByDefault(perCPU int) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(perCPU*runtime.GOMAXPROCS(0)))
+	}
 }
