@@ -170,12 +170,12 @@ func lockAndSetBalance(tx credits.Tx) (credits.LockedAccount, error) {
 	return locked, locked.SetBalance(999, false)
 }
 
-// TestRoundTrips holds a debit to the round trips it was brought down to
-// (docs/architecture.md, "Performance" 4, 5, 9, 14, 15): BEGIN, the lock,
-// the lots, the entry's id and the key's lookup in one; every write with
-// the COMMIT in the other; with or without a key, from one lot or two; and
-// a read of one account to one (26).
-func TestRoundTrips(t *testing.T) {
+// TestDebitPathsOnPostgres runs the debit paths whose round trips `credits
+// bench` guards (with or without a key, from one lot or two, a read of one
+// account, a debit that emits an event): each answers right, and the event
+// is numbered from the locked row. Their counts are the bench's to report
+// (bench_roundtrips.go), not a test's to fail on.
+func TestDebitPathsOnPostgres(t *testing.T) {
 	db := pgtest.Open(t)
 	svc := credits.NewService(db)
 	ctx := context.Background()
@@ -194,41 +194,27 @@ func TestRoundTrips(t *testing.T) {
 		name   string
 		amount int64
 		idem   *credits.Idempotency
-		want   int64
 	}{
-		{"with a key", 1, key("a"), 2},
-		{"without a key", 1, nil, 2},
-		{"from two lots", 10, key("b"), 2},
+		{"with a key", 1, key("a")},
+		{"without a key", 1, nil},
+		{"from two lots", 10, key("b")},
 	}
 	for _, tt := range tests {
-		before := postgres.RoundTrips(db)
 		if _, _, err := svc.Debit(ctx, "u1", credits.DebitRequest{Amount: tt.amount}, tt.idem); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		if got := postgres.RoundTrips(db) - before; got != tt.want {
-			t.Errorf("a debit %s took %d round trips, want %d", tt.name, got, tt.want)
-		}
 	}
-	// A read of one account is one statement outside a transaction: one
-	// round trip, not BEGIN with it and then COMMIT.
-	before := postgres.RoundTrips(db)
+	// A read of one account is one statement outside a transaction.
 	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 8 || a.Available != 8 {
 		t.Errorf("account after the debits: %+v (%v), want balance 8", a, err)
-	}
-	if got := postgres.RoundTrips(db) - before; got != 1 {
-		t.Errorf("a read of an account took %d round trips, want 1", got)
 	}
 	if _, err := svc.GetAccount(ctx, "nobody"); credits.ErrorCode(err) != credits.ENOTFOUND {
 		t.Errorf("a read of no account: %v, want not found", err)
 	}
 	// A debit that empties the account tells the application: its outbox
 	// event is numbered from the locked row, and goes out with the COMMIT.
-	before = postgres.RoundTrips(db)
 	if r, _, err := svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 8}, key("c")); err != nil || r.Balance != 0 {
 		t.Fatalf("the last debit: %+v (%v), want balance 0", r, err)
-	}
-	if got := postgres.RoundTrips(db) - before; got != 2 {
-		t.Errorf("a debit that emits an event took %d round trips, want 2", got)
 	}
 	var events []credits.OutboxEvent
 	if err := db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 100); return err }); err != nil {
@@ -252,15 +238,11 @@ func seq(from, to int64) []int64 {
 	return s
 }
 
-// TestPurchaseRoundTrips holds a purchase (a checkout.session.completed of a
-// paid session) to its round trips: BEGIN with the session's read, the
-// payment's lock, the account's lock with its lots, the entry's id and the
-// look for an earlier purchase of the session, the pack, the purchase's and
-// the lot's inserts, then every other write with the COMMIT: seven (nine
-// before the account's lock went out with the look for the purchase). A
-// second event for the session finds the purchase and adds nothing, in five
-// (six before).
-func TestPurchaseRoundTrips(t *testing.T) {
+// TestPurchaseOnPostgres runs the purchase whose round trips `credits bench`
+// guards (a checkout.session.completed of a paid session: seven, and five for
+// a second event of the session, bench_roundtrips.go): the first credits the
+// pack, the second finds the purchase and adds nothing.
+func TestPurchaseOnPostgres(t *testing.T) {
 	db := pgtest.Open(t)
 	svc := credits.NewService(db)
 	ctx := context.Background()
@@ -280,19 +262,14 @@ func TestPurchaseRoundTrips(t *testing.T) {
 	session := testkit.Session{ID: "cs_1", PaymentStatus: "paid", AmountTotal: 500, Currency: "usd", PaymentIntent: "pi_1"}
 	for _, tt := range []struct {
 		event string
-		want  int64
 		error string
 	}{
-		{"evt_1", 7, ""},
-		{"evt_2", 5, "session already credited: nothing added"},
+		{"evt_1", ""},
+		{"evt_2", "session already credited: nothing added"},
 	} {
-		before := postgres.RoundTrips(db)
 		ev, err := svc.HandleEvent(ctx, testkit.MustEvent(t, testkit.Event(tt.event, credits.EventCheckoutCompleted, false, session)))
 		if err != nil || ev.Status != credits.EventProcessed || ev.Error != tt.error {
 			t.Fatalf("%s: %+v (%v), want processed, %q", tt.event, ev, err, tt.error)
-		}
-		if got := postgres.RoundTrips(db) - before; got != tt.want {
-			t.Errorf("%s took %d round trips, want %d", tt.event, got, tt.want)
 		}
 	}
 	if a, err := svc.GetAccount(ctx, "u1"); err != nil || a.Balance != 100 || a.Trial {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	logger := slog.New(slog.DiscardHandler)
 	srv := &server.Server{Service: credits.NewService(db), APIKey: apiKey, Logger: logger, Metrics: server.NewMetrics(),

@@ -80,6 +80,7 @@ func checkAgainstSpec(t testing.TB, req *http.Request, status int, header http.H
 // TestOpenAPIDescribesEveryRoute: every /v1 route is in openapi.json, which
 // is what the server serves and what docs/ keeps.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
 	doc, _ := openAPISpec(t)
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi %q, want 3.1.0", doc.OpenAPI)

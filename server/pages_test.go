@@ -187,6 +187,7 @@ func (s *site) signIn(account string) (*visitor, page) {
 }
 
 func TestDashboardShowsTheAccount(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
 	expires := s.now.Add(10 * 24 * time.Hour)
@@ -238,6 +239,7 @@ func TestDashboardShowsTheAccount(t *testing.T) {
 }
 
 func TestDashboardLedgerPages(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	for range 25 {
 		if _, _, err := s.svc.Grant(context.Background(), "alice", credits.GrantRequest{Amount: 1}, nil); err != nil {
@@ -255,6 +257,7 @@ func TestDashboardLedgerPages(t *testing.T) {
 }
 
 func TestDashboardRefusals(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	link := s.link("alice")
 	tests := []struct {
@@ -315,6 +318,7 @@ func forgeSubject(token, account string) string {
 }
 
 func TestOneAccountNeverSeesAnother(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	grant, _, err := s.svc.Grant(context.Background(), "bob", credits.GrantRequest{Amount: 999, Reason: "bob's bonus"}, nil)
 	if err != nil {
@@ -337,6 +341,7 @@ func TestOneAccountNeverSeesAnother(t *testing.T) {
 }
 
 func TestPurchaseNeedsCSRF(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v, _ := s.signIn("alice")
 	other, otherPage := s.signIn("bob")
@@ -351,6 +356,7 @@ func TestPurchaseNeedsCSRF(t *testing.T) {
 }
 
 func TestPurchaseAndSuccessPages(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v, p := s.signIn("alice")
 	checkout := v.submit(p, `#packs form.pack[data-pack="starter"]`, nil)
@@ -398,6 +404,7 @@ func TestPurchaseAndSuccessPages(t *testing.T) {
 }
 
 func TestOperatorPages(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v := s.visitor()
 	if p := v.get("/admin/accounts"); !strings.HasSuffix(p.url, "/admin/login") {
@@ -509,6 +516,7 @@ func (c *countingPayments) count() int {
 // asks Stripe at most once per session every 10 s, without line items; the
 // page of an expired session says so, does not refresh, and asks nothing.
 func TestSuccessPageAsksStripeSparingly(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	counting := &countingPayments{Payments: s.svc.Payments}
 	s.svc.Payments = counting
@@ -546,6 +554,7 @@ func TestSuccessPageAsksStripeSparingly(t *testing.T) {
 // TestSecurityHeaders: nosniff on every answer, Referrer-Policy on pages,
 // no-store on authenticated JSON, and __Host- cookies over https.
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	for _, tt := range []struct {
 		path, auth string
@@ -612,6 +621,7 @@ func (c *countingCheckouts) CreateCheckoutSession(ctx context.Context, req credi
 // TestRateLimits: past its limit an edge answers 429 with Retry-After and
 // creates nothing.
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	t.Run("dashboard checkouts per account", func(t *testing.T) {
 		s := newSite(t)
 		counting := &countingCheckouts{Payments: s.svc.Payments}
@@ -668,6 +678,7 @@ func TestRateLimits(t *testing.T) {
 // links at once; an operator's sign-out ends that session; rotating the API
 // key signs nobody out (links and cookies have their own secret).
 func TestSessionsAreRevocable(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v, _ := s.signIn("alice")
 	unused := s.link("alice")

@@ -17,6 +17,7 @@ import (
 // TestPanicAnswers500: a handler's panic answers 500 with the request id
 // the log names, instead of dropping the connection.
 func TestPanicAnswers500(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	var logs bytes.Buffer
 	srv := &server.Server{Service: credits.NewService(db), APIKey: apiKey, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),

@@ -15,6 +15,7 @@ import (
 // TestAdminShowsRecharges: every attempt of an account's auto-recharge is on
 // its /admin page, with its idempotency key, status and reason.
 func TestAdminShowsRecharges(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
 	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
@@ -49,6 +50,7 @@ func TestAdminShowsRecharges(t *testing.T) {
 }
 
 func TestAutoRechargeAPI(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.svc.Payments = demo.NewCheckout("http://localhost:8080", func([]byte, time.Time) string { return "" }, slog.New(slog.DiscardHandler))
 	h.fund("u1", 100)
@@ -96,6 +98,7 @@ func TestAutoRechargeAPI(t *testing.T) {
 // customer page says so, with the bank's reason and when it is tried again,
 // and this month's total counts no unpaid retry.
 func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
 	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})

@@ -35,6 +35,7 @@ func (o oneSession) RetrieveStripe(_ context.Context, objectType, id string) (cr
 // TestReconciliation: GET /v1/reconciliation, the operator's page and the
 // metrics show the latest run and its items.
 func TestReconciliation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.api("GET", "/v1/reconciliation", ""); r.status != http.StatusNotFound {
 		t.Errorf("before any run: %d, want 404", r.status)
@@ -69,6 +70,7 @@ func TestReconciliation(t *testing.T) {
 }
 
 func TestReconciliationPageAndMetrics(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v := s.visitor()
 	v.post("/admin/login", url.Values{"api_key": {apiKey}})

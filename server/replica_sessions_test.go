@@ -42,6 +42,7 @@ func replicaSites(t *testing.T, open func() credits.Store) (*site, *site) {
 // replica ends, on the other at once, the /admin session it signed in and the
 // dashboard links and sessions it made; other keys' sessions stay.
 func TestRevokingAKeyEndsItsSessionsOnEveryReplica(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(t *testing.T) func() credits.Store{
 		"sqlite": func(t *testing.T) func() credits.Store {
 			_, path := testkit.OpenSQLite(t)
@@ -103,6 +104,7 @@ func TestRevokingAKeyEndsItsSessionsOnEveryReplica(t *testing.T) {
 // TestOperatorSessionsRevokedFromThePage: an operator revokes another
 // operator's session from /admin/sessions; it ends at once.
 func TestOperatorSessionsRevokedFromThePage(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	first, second := s.visitor(), s.visitor()
 	first.post("/admin/login", url.Values{"api_key": {apiKey}})

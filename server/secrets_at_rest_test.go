@@ -95,6 +95,7 @@ func copyDatabase(t *testing.T, path string) map[string][]string {
 // cookie or endpoint secret; even with the signing secret, its session rows
 // sign no cookie and no link that opens anything.
 func TestCopiedDatabaseForgesNothing(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
 	box, err := credits.NewSecretBox(s.srv.SigningKey)

@@ -93,6 +93,7 @@ func (r response) errorMessage() string {
 }
 
 func TestAPIKeyRequired(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, header := range []map[string]string{
 		nil,
@@ -111,6 +112,7 @@ func TestAPIKeyRequired(t *testing.T) {
 }
 
 func TestCreateAndGet(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":999,"currency":"USD","stripe_price_id":"price_1"}`)
 	if r.status != http.StatusCreated || r.body["currency"] != "usd" || r.body["active"] != true {
@@ -149,6 +151,7 @@ func TestCreateAndGet(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.api("POST", "/v1/packs", `{"id":"starter","name":"Starter","credits":100,"unit_amount":999,"currency":"usd"}`)
 	h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
@@ -226,6 +229,7 @@ func (h *harness) snapshot() string {
 }
 
 func TestEntriesPagination(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.api("POST", "/v1/packs", `{"id":"p","name":"P","credits":10,"unit_amount":100,"currency":"usd"}`)
 	h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
@@ -278,6 +282,7 @@ func (h *harness) webhook(path string, payload []byte) response {
 }
 
 func TestWebhookPaths(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{"/stripe/webhook", "/account/stripe-webhook/"} {
 		t.Run(path, func(t *testing.T) {
 			h := newHarness(t)
@@ -290,6 +295,7 @@ func TestWebhookPaths(t *testing.T) {
 }
 
 func TestWebhookRefusesAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	payload := testkit.Event("evt_1", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_1", PaymentStatus: "paid"})
 	tests := []struct {
@@ -320,6 +326,7 @@ func TestWebhookRefusesAndWritesNothing(t *testing.T) {
 }
 
 func TestWebhookStoreFailureAnswers5xx(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.db.Close()
 	r := h.webhook("/stripe/webhook", testkit.Event("evt_1", credits.EventCheckoutCompleted, false, testkit.Session{ID: "cs_1", PaymentStatus: "paid"}))
@@ -335,6 +342,7 @@ func TestWebhookStoreFailureAnswers5xx(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.do("GET", "/healthz", "", nil); r.status != http.StatusOK || r.body["reads"] != "ok" || r.body["writes"] != "ok" {
 		t.Errorf("healthz: %d %s", r.status, r.raw)
@@ -345,6 +353,7 @@ func TestHealthz(t *testing.T) {
 // storage failing, not our bug: 503 (retryable), and /healthz says which
 // side fails.
 func TestStorageFailuresAnswer503(t *testing.T) {
+	t.Parallel()
 	t.Run("disk full", func(t *testing.T) {
 		h := newHarness(t)
 		h.api("POST", "/v1/accounts", `{"id":"u1","email":"u1@example.com"}`)
@@ -401,6 +410,7 @@ func TestStorageFailuresAnswer503(t *testing.T) {
 }
 
 func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {
+	t.Parallel()
 	event := testkit.Event("evt_1", "customer.created", false, testkit.Session{})
 	tests := []struct {
 		name          string
@@ -451,6 +461,7 @@ func TestUnsignedAcceptedOnlyWhenAllowed(t *testing.T) {
 // deliver for three days, so a signed event that the service cannot use is
 // recorded (failed or ignored, with the reason) and answered 2xx.
 func TestSignedEventsThatCannotBeUsedAreKept(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, payload, wantStatus, wantReason string }{
 		{"undecodable", `{"id":"evt_bad","object":"event","type":"checkout.session.completed","data":{"object":{"id":["cs_1"]}}}`, credits.EventFailed, "not a checkout session"},
 		{"no object", `{"id":"evt_empty","object":"event","type":"charge.refunded","data":{}}`, credits.EventFailed, "no data.object"},
@@ -479,6 +490,7 @@ func TestSignedEventsThatCannotBeUsedAreKept(t *testing.T) {
 // known path with a wrong method answers 405 with Allow, the Bearer scheme
 // is case-insensitive, and seconds are range-checked before arithmetic.
 func TestStrictRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	for _, tt := range []struct{ name, body, want string }{
@@ -516,6 +528,7 @@ func TestStrictRequests(t *testing.T) {
 // that no record can have is not found; a signed event with a NUL in its
 // metadata is kept and answered 200.
 func TestOneInputRule(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	for _, tt := range []struct {
@@ -554,6 +567,7 @@ func TestOneInputRule(t *testing.T) {
 // key bound to an account reaches it alone; a revoked key stops at once;
 // idempotency keys follow the key's id, not its secret.
 func TestScopedAPIKeys(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	h.fund("u2", 100)
@@ -640,6 +654,7 @@ func TestScopedAPIKeys(t *testing.T) {
 // TestIdempotencyOutlivesARotation: the bootstrap key's secret changes, its
 // id does not: a retry with the new secret answers the first debit.
 func TestIdempotencyOutlivesARotation(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	svc := credits.NewService(db)
 	logger := slog.New(slog.DiscardHandler)
@@ -673,6 +688,7 @@ func TestIdempotencyOutlivesARotation(t *testing.T) {
 // TestWebhookEndpointsAPI: an admin adds, lists, reads the deliveries of
 // and removes an endpoint; bad input is refused.
 func TestWebhookEndpointsAPI(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := h.api("POST", "/v1/webhook_endpoints", `{"url":"https://app.example.com/credits","events":["purchase.completed"],"description":"billing"}`)
 	if r.status != 201 || !strings.HasPrefix(fmt.Sprint(r.body["secret"]), "whsec_") {
@@ -700,6 +716,7 @@ func TestWebhookEndpointsAPI(t *testing.T) {
 
 // TestUpdateAccountThreshold: PATCH sets the threshold; the account shows it.
 func TestUpdateAccountThreshold(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	if r := h.api("PATCH", "/v1/accounts/u1", `{"low_balance_threshold":150}`); r.status != 200 || r.body["low_balance_threshold"] != 150.0 || r.body["balance_state"] != "low" {

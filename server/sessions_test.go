@@ -85,6 +85,7 @@ func (s *site) signedInCookie(key string) *http.Cookie {
 // is the old one's revocation: the /admin sessions it signed in end, and the
 // customers' sessions stay.
 func TestChangingTheBootstrapKeyEndsItsOperatorSessions(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	cookie := s.signedInCookie(apiKey)
 	customer, _ := s.signIn("alice")
@@ -135,6 +136,7 @@ func (s *site) adminAnswer(t *testing.T, cookie *http.Cookie, method, path strin
 // a spend, key) is refused by every operator page and action; the unbound
 // admin key is let in everywhere.
 func TestBoundAdminKeyNeverReachesAdmin(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	boundID, boundSecret := s.newKey(credits.ScopeAdmin, "alice")
 	p := s.visitor().post("/admin/login", url.Values{"api_key": {boundSecret}})
@@ -177,6 +179,7 @@ func TestBoundAdminKeyNeverReachesAdmin(t *testing.T) {
 // TestAdminNoticesComeFromTheSession: a notice is kept with the operator's
 // session and shown once; one written in the URL is never shown.
 func TestAdminNoticesComeFromTheSession(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	v := s.visitor()
 	v.post("/admin/login", url.Values{"api_key": {apiKey}})
@@ -214,6 +217,7 @@ func TestAdminNoticesComeFromTheSession(t *testing.T) {
 // TestHSTSInProduction: every answer in production carries HSTS; none in
 // development.
 func TestHSTSInProduction(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	for _, production := range []bool{false, true} {
 		s.srv.Production = production
@@ -234,6 +238,7 @@ func TestHSTSInProduction(t *testing.T) {
 // TestBidiControlsRefused: text fields refuse the characters that reorder
 // what is displayed, as they refuse other control characters.
 func TestBidiControlsRefused(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	for _, r := range []rune{'\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069'} {
 		body := `{"amount": 1, "reason": "refund ` + string(r) + `gnp.exe"}`
@@ -260,6 +265,7 @@ func httptestRecorder(h http.Handler, method, path string) *httptest.ResponseRec
 // second use answers 410; a cross-site exchange is refused; Sign out ends the
 // session.
 func TestLinksAreSingleUse(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	link := s.link("alice")
 	v := s.visitor()
@@ -325,6 +331,7 @@ func (s *site) saveCard(account string) {
 // refuses those forms posted anyway (403, nothing changed); a link asks for
 // less than its key may, never more.
 func TestSpendKeyLinkOffersOnlyPurchases(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	ctx := context.Background()
 	s.saveCard("alice")
@@ -388,6 +395,7 @@ func TestSpendKeyLinkOffersOnlyPurchases(t *testing.T) {
 // old secret signed (cookies, links, form tokens) still opens while it is
 // given as the previous one, and not after.
 func TestSigningSecretRotation(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	operator := s.visitor()
 	operator.post("/admin/login", url.Values{"api_key": {apiKey}})

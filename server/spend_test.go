@@ -33,6 +33,7 @@ func (h *harness) fund(account string, amount int64) {
 }
 
 func TestSpendValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	tests := []struct {
@@ -94,6 +95,7 @@ func manyKeys(n int) string {
 }
 
 func TestDebitReplay(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	h.fund("u2", 100)
@@ -129,6 +131,7 @@ func TestDebitReplay(t *testing.T) {
 }
 
 func TestHoldLifecycleOverHTTP(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	r := h.keyed("POST", "/v1/accounts/u1/holds", `{"amount":40,"expires_in_seconds":60,"description":"render"}`, "hold-1")
@@ -163,6 +166,7 @@ func TestHoldLifecycleOverHTTP(t *testing.T) {
 // TestHoldStateBeforeAmount: a closed hold answers 409 naming its state,
 // whatever the capture body; {} captures all of an open hold.
 func TestHoldStateBeforeAmount(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	hold := func(key string) string {
@@ -197,6 +201,7 @@ func TestHoldStateBeforeAmount(t *testing.T) {
 // TestConcurrentDebitsOverHTTP sends 1,000 concurrent debits of 1 credit
 // against 100 available through a real HTTP server.
 func TestConcurrentDebitsOverHTTP(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	srv := httptest.NewServer(h.handler)
@@ -247,6 +252,7 @@ func TestConcurrentDebitsOverHTTP(t *testing.T) {
 
 // TestConcurrentSameKeyOverHTTP sends one Idempotency-Key 50 times at once.
 func TestConcurrentSameKeyOverHTTP(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.fund("u1", 100)
 	srv := httptest.NewServer(h.handler)

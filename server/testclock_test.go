@@ -46,6 +46,7 @@ func (h *harness) clockAt() (time.Time, int64) {
 }
 
 func TestTestClockAdvances(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	near := func(got, want time.Time) bool { return got.Sub(want).Abs() < 5*time.Second }
@@ -68,6 +69,7 @@ func TestTestClockAdvances(t *testing.T) {
 }
 
 func TestTestClockExpiresHoldsAndLots(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	h.fund("u1", 100)
@@ -111,6 +113,7 @@ func TestTestClockExpiresHoldsAndLots(t *testing.T) {
 }
 
 func TestTestClockAdminOnly(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	h.fund("u1", 0)
@@ -147,6 +150,7 @@ func TestTestClockAdminOnly(t *testing.T) {
 // TestTestClockNotInProduction: without a test clock (production) the
 // routes answer exactly what an unknown route answers.
 func TestTestClockNotInProduction(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, tt := range []struct{ method, path, body string }{
 		{"GET", "/v1/test_clock", ""},
@@ -165,6 +169,7 @@ func TestTestClockNotInProduction(t *testing.T) {
 }
 
 func TestTestClockRefusesBadSeconds(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	for _, body := range []string{
@@ -200,6 +205,7 @@ func TestTestClockRefusesBadSeconds(t *testing.T) {
 // server opened again on the same file (or a replica starting) goes on from
 // it, never back.
 func TestTestClockSurvivesARestart(t *testing.T) {
+	t.Parallel()
 	db, path := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	h.advance(25 * 3600)
@@ -225,6 +231,7 @@ func TestTestClockSurvivesARestart(t *testing.T) {
 // signed event still verifies a day after the test clock moved; the service
 // records it at its own time.
 func TestTestClockKeepsStripeTime(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	h.advance(25 * 3600)
@@ -258,6 +265,7 @@ func (r *recordingCheckouts) CreateCheckoutSession(_ context.Context, req credit
 // time on Stripe's clock, which the test clock does not move (Stripe refuses
 // one more than 24 hours ahead).
 func TestTestClockSendsStripeItsOwnTime(t *testing.T) {
+	t.Parallel()
 	db, _ := testkit.OpenSQLite(t)
 	h := newClockHarness(t, db)
 	payments := &recordingCheckouts{}

@@ -19,6 +19,7 @@ import (
 // resends an event (same id, once more), and turns an endpoint disabled
 // after 3 days of failures back on; it then resumes where it stopped.
 func TestAdminWebhooksPage(t *testing.T) {
+	t.Parallel()
 	s := newSite(t)
 	s.svc.Webhooks = outbound.New(false)
 	ctx := context.Background()

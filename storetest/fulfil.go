@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/credits/credits"
-	"github.com/credits/credits/internal/stripemock"
 	"github.com/credits/credits/internal/testkit"
-	"github.com/credits/credits/stripe"
 )
 
-// mockPriceID is the price of the line item that stripe-mock's fixture returns
-// for every session.
+// mockPriceID is the price of the line item that foreignSessions gives every
+// session: the one stripe-mock's fixture has.
 const mockPriceID = "price_1PgafmB7WZ01zgkW02Hf9z6c"
 
 // fixtureNow is the time that fixtures start at.
@@ -236,6 +234,7 @@ func testDelayedPayment(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			f.pack("starter", 100, "")
 			f.account("u1", "u1@example.com")
@@ -344,8 +343,25 @@ func testUnhandledEventTypeIsRecorded(t *testing.T, open Opener) {
 
 func newForeignFixture(t *testing.T, open Opener) *fixture {
 	f := newFixture(t, open)
-	f.svc.Payments = stripe.NewClient("sk_test_123", stripemock.Start(t))
+	f.svc.Payments = foreignSessions{}
 	return f
+}
+
+// foreignSessions stands in for the Stripe API that a foreign session is read
+// from: every session has one line item, a pack of price mockPriceID, as
+// stripe-mock's fixture has. The suite drives the store and the domain; the
+// Stripe client's reading of a session is tested in the stripe package
+// (TestRetrieveSessionReadsLineItems).
+type foreignSessions struct {
+	credits.Payments // what it does not fake panics, should a test reach it
+}
+
+func (foreignSessions) RetrieveSession(_ context.Context, id string, withLineItems bool) (credits.StripeSession, error) {
+	s := credits.StripeSession{ID: id}
+	if withLineItems {
+		s.LineItems = []credits.LineItem{{PriceID: mockPriceID, Quantity: 1}}
+	}
+	return s, nil
 }
 
 func (f *fixture) drain() {
@@ -441,6 +457,7 @@ func foreignSessionCases() []foreignSessionCase {
 func testForeignSessionMatching(t *testing.T, open Opener) {
 	for _, tt := range foreignSessionCases() {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newForeignFixture(t, open)
 			f.pack("mocked", 250, tt.pack)
 			f.account("u1", "u1@example.com")

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,8 +15,44 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/creditswebhook"
-	"github.com/credits/credits/outbound"
 )
+
+// endpoints stands in for the network between the service and the
+// application's endpoints: a delivery is signed as the outbound package signs
+// it and handed to the receiver that serves its URL's host, in this process.
+// The suite drives the store and the domain; outbound's own tests send over
+// HTTP.
+type endpoints struct {
+	mu       sync.Mutex
+	handlers map[string]http.Handler // by host
+}
+
+// serve returns the base URL at which h receives deliveries.
+func (e *endpoints) serve(h http.Handler) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.handlers == nil {
+		e.handlers = map[string]http.Handler{}
+	}
+	host := fmt.Sprintf("receiver-%d.test", len(e.handlers)+1)
+	e.handlers[host] = h
+	return "http://" + host
+}
+
+func (e *endpoints) Send(ctx context.Context, url string, payload []byte, secrets []string) (int, error) {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(creditswebhook.Header, creditswebhook.Sign(payload, time.Now(), secrets...))
+	e.mu.Lock()
+	h, ok := e.handlers[req.URL.Host]
+	e.mu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("could not reach the endpoint: no receiver at %s", url)
+	}
+	answer := httptest.NewRecorder()
+	h.ServeHTTP(answer, req)
+	return answer.Code, nil
+}
 
 // receiver is an application's endpoint: it verifies every signature and
 // keeps the events, failing the first requests when told to.
@@ -59,15 +97,14 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // was down for a while; an endpoint failing for 3 days is disabled.
 func testWebhooksReachTheApplication(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New(false)
+	hooks := &endpoints{}
+	f.svc.Webhooks = hooks
 	f.pack("starter", 100, "")
 	f.account("u1", "u1@example.com")
 	ctx := context.Background()
 	add := func(events ...string) (*receiver, credits.WebhookEndpoint) {
 		rc := &receiver{t: t}
-		srv := httptest.NewServer(rc)
-		t.Cleanup(srv.Close)
-		ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL+"/hooks", events, "test")
+		ep, err := f.svc.CreateWebhookEndpoint(ctx, hooks.serve(rc)+"/hooks", events, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,9 +360,9 @@ func testBalanceThresholds(t *testing.T, open Opener) {
 // both signatures, so a receiver still on the old secret verifies them; a
 // ping reaches the endpoint at once and is recorded.
 func testWebhookSecretRotation(t *testing.T, open Opener) {
-	f, rc, srv := webhookFixture(t, open)
+	f, rc, url := webhookFixture(t, open)
 	ctx := context.Background()
-	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{"*"}, "")
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, url, []string{"*"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,13 +396,13 @@ func testWebhookSecretRotation(t *testing.T, open Opener) {
 // testWebhookResend: an event is sent again on request, with the same id,
 // recorded as an attempt, and the endpoint's place in the stream stays.
 func testWebhookResend(t *testing.T, open Opener) {
-	f, rc, srv := webhookFixture(t, open)
+	f, rc, url := webhookFixture(t, open)
 	ctx := context.Background()
-	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{credits.OutCreditsGranted}, "")
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, url, []string{credits.OutCreditsGranted}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL, []string{credits.OutPurchaseCompleted}, "")
+	other, err := f.svc.CreateWebhookEndpoint(ctx, url, []string{credits.OutPurchaseCompleted}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,20 +444,19 @@ func testWebhookResend(t *testing.T, open Opener) {
 }
 
 // webhookFixture is a fixture that sends webhooks, with account u1 and a
-// receiver to send them to.
-func webhookFixture(t *testing.T, open Opener) (*fixture, *receiver, *httptest.Server) {
-	f := newFixture(t, open)
-	f.svc.Webhooks = outbound.New(false)
+// receiver to send them to, at url.
+func webhookFixture(t *testing.T, open Opener) (f *fixture, rc *receiver, url string) {
+	f = newFixture(t, open)
+	hooks := &endpoints{}
+	f.svc.Webhooks = hooks
 	box, err := credits.NewSecretBox([]byte("storetest signing secret 0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Secrets = box // endpoint secrets kept sealed, as serve keeps them
 	f.account("u1", "u1@example.com")
-	rc := &receiver{t: t}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
-	return f, rc, srv
+	rc = &receiver{t: t}
+	return f, rc, hooks.serve(rc)
 }
 
 // testCreditsExpiring: credits.expiring is written once per lot whose
@@ -495,13 +531,12 @@ func testDeliveryWaitsAtAGap(t *testing.T, open Opener) {
 	if !ok {
 		t.Fatalf("%T has no Exec: the suite needs raw SQL to hide an event", f.db)
 	}
-	f.svc.Webhooks = outbound.New(false)
+	hooks := &endpoints{}
+	f.svc.Webhooks = hooks
 	f.account("u1", "u1@example.com")
 	ctx := context.Background()
 	rc := &receiver{t: t}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
-	ep, err := f.svc.CreateWebhookEndpoint(ctx, srv.URL+"/hooks", []string{"*"}, "test")
+	ep, err := f.svc.CreateWebhookEndpoint(ctx, hooks.serve(rc)+"/hooks", []string{"*"}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

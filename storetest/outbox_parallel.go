@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,9 +37,8 @@ func (rc *slowReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // addSlowEndpoint adds an endpoint for every event, answering after 9 s.
 func addSlowEndpoint(t *testing.T, f *fixture) (*slowReceiver, credits.WebhookEndpoint) {
 	slow := &slowReceiver{delay: 9 * time.Second, started: make(chan struct{}, 16)}
-	srv := httptest.NewServer(slow)
-	t.Cleanup(srv.Close)
-	ep, err := f.svc.CreateWebhookEndpoint(context.Background(), srv.URL+"/hooks", []string{"*"}, "slow")
+	url := f.svc.Webhooks.(*endpoints).serve(slow)
+	ep, err := f.svc.CreateWebhookEndpoint(context.Background(), url+"/hooks", []string{"*"}, "slow")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +74,7 @@ func testSlowEndpointDelaysOnlyItself(t *testing.T, open Opener) {
 	ctx := context.Background()
 	slow, slowEndpoint := addSlowEndpoint(t, f) // first: claimed first
 	f.now = f.now.Add(time.Second)
-	fastEndpoint, err := f.svc.CreateWebhookEndpoint(ctx, fastServer.URL+"/hooks", []string{"*"}, "fast")
+	fastEndpoint, err := f.svc.CreateWebhookEndpoint(ctx, fastServer+"/hooks", []string{"*"}, "fast")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +166,7 @@ func testDisabledEndpointStopsOnEveryReplica(t *testing.T, open Opener) {
 func testDispatcherServesOthersMeanwhile(t *testing.T, open Opener) {
 	f, fast, fastServer := webhookFixture(t, open)
 	slow, slowEndpoint := addSlowEndpoint(t, f)
-	fastEndpoint, err := f.svc.CreateWebhookEndpoint(context.Background(), fastServer.URL+"/hooks", []string{"*"}, "fast")
+	fastEndpoint, err := f.svc.CreateWebhookEndpoint(context.Background(), fastServer+"/hooks", []string{"*"}, "fast")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -249,6 +249,7 @@ func testNamedPaymentCases(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			f.pack("starter", 100, "")
 			f.account("u1", "u1@example.com")

@@ -378,6 +378,7 @@ func testOneRechargeForConcurrentDebits(t *testing.T, open Opener) {
 // meet on the payment intent, in either order, however often the event comes.
 func testRechargeCreditedOnce(t *testing.T, open Opener) {
 	t.Run("answer first", func(t *testing.T) {
+		t.Parallel()
 		f, _ := rechargeFixture(t, open, 100, 50, 500)
 		f.debit("u1", 60)
 		f.workRecharges()
@@ -392,6 +393,7 @@ func testRechargeCreditedOnce(t *testing.T, open Opener) {
 		f.wantAccount("u1", 140, 140)
 	})
 	t.Run("event first", func(t *testing.T) {
+		t.Parallel()
 		f, _ := rechargeFixture(t, open, 100, 50, 500)
 		f.debit("u1", 60)
 		r := f.recharges("u1")[0]
@@ -405,6 +407,7 @@ func testRechargeCreditedOnce(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("processing, then the event", func(t *testing.T) {
+		t.Parallel()
 		f, pay := rechargeFixture(t, open, 100, 50, 500)
 		pay.script = []credits.ChargeResult{stillPending}
 		f.debit("u1", 60)
@@ -424,6 +427,7 @@ func testRechargeCreditedOnce(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("a paid amount that differs", func(t *testing.T) {
+		t.Parallel()
 		f, pay := rechargeFixture(t, open, 100, 50, 500)
 		pay.script = []credits.ChargeResult{stillPending}
 		f.debit("u1", 60)
@@ -467,6 +471,7 @@ func testRechargeMonthlyLimit(t *testing.T, open Opener) {
 func testRechargeNeedsTheCustomer(t *testing.T, open Opener) {
 	for _, ending := range []string{"paid", "expired"} {
 		t.Run(ending, func(t *testing.T) {
+			t.Parallel()
 			f, pay := rechargeFixture(t, open, 100, 50, 5000)
 			pay.script = []credits.ChargeResult{needsAuth}
 			f.debit("u1", 60)
@@ -580,6 +585,7 @@ func testRechargeRefundedLikeAPurchase(t *testing.T, open Opener) {
 func testSavedCardRemoved(t *testing.T, open Opener) {
 	for _, eventType := range []string{credits.EventPaymentMethodDetached, credits.EventCustomerDeleted} {
 		t.Run(eventType, func(t *testing.T) {
+			t.Parallel()
 			f, _ := rechargeFixture(t, open, 100, 50, 500)
 			object := map[string]any{"id": "pm_test_4242", "object": "payment_method", "customer": nil}
 			if eventType == credits.EventCustomerDeleted {

@@ -45,6 +45,7 @@ func testAttackSentRechargeNotCanceledBlind(t *testing.T, open Opener) {
 	}
 	for _, name := range []string{"turned off by the customer", "card detached in Stripe", "customer deleted in Stripe"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			f, pay := rechargeFixture(t, open, 100, 50, 500)
 			pay.faults = []chargeFault{lostAnswer} // Stripe charged; the answer never came back
 			f.debit("u1", 60)
@@ -70,6 +71,7 @@ func testAttackSentRechargeNotCanceledBlind(t *testing.T, open Opener) {
 		})
 	}
 	t.Run("turned off and on again: charged twice under a one-pack limit", func(t *testing.T) {
+		t.Parallel()
 		f, pay := rechargeFixture(t, open, 100, 50, 500)
 		pay.faults = []chargeFault{lostAnswer}
 		f.debit("u1", 60)
@@ -268,6 +270,7 @@ func testAttackLinkNeverMade(t *testing.T, open Opener) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f, card := rechargeFixture(t, open, 100, 50, 5000)
 			f.svc.CheckoutExpiresIn = time.Hour
 			pay := tc.pay(card)

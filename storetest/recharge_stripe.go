@@ -34,6 +34,7 @@ var (
 func testRechargeNotChargedTwiceAfterADay(t *testing.T, open Opener) {
 	for _, pruned := range []bool{false, true} {
 		t.Run(fmt.Sprint("keys pruned: ", pruned), func(t *testing.T) {
+			t.Parallel()
 			f, pay := rechargeFixture(t, open, 100, 50, 5000)
 			pay.faults = []chargeFault{lostAnswer}
 			f.debit("u1", 60)
@@ -111,6 +112,7 @@ func testRechargeAnswersTreated(t *testing.T, open Opener) {
 			"failed failed pending", []string{"", "next"}, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f, pay := rechargeFixture(t, open, 100, 50, 5000)
 			pay.faults, pay.script = tc.faults, tc.script
 			f.debit("u1", 60)
@@ -199,6 +201,7 @@ func testRechargeSoftDeclineRetriesOnce(t *testing.T, open Opener) {
 func testRechargeProcessingReadBack(t *testing.T, open Opener) {
 	for _, end := range []string{"succeeded", "requires_payment_method", "processing"} {
 		t.Run(end, func(t *testing.T) {
+			t.Parallel()
 			f, pay := rechargeFixture(t, open, 100, 50, 5000)
 			pay.script = []credits.ChargeResult{stillPending}
 			f.debit("u1", 60)
@@ -255,6 +258,7 @@ func testRechargeLinkEnds(t *testing.T, open Opener) {
 		return f, pay, r
 	}
 	t.Run("async payment failed", func(t *testing.T) {
+		t.Parallel()
 		f, _, r := start(t)
 		link := testkit.Session{ID: r.CheckoutSessionID, PaymentStatus: "unpaid", AmountTotal: 500, Currency: "usd",
 			Metadata: map[string]string{"credits_checkout": r.ID}}
@@ -268,6 +272,7 @@ func testRechargeLinkEnds(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("its event never comes, and Stripe has no such session", func(t *testing.T) {
+		t.Parallel()
 		f, pay, r := start(t)
 		delete(pay.sessions, r.CheckoutSessionID)
 		f.now = f.now.Add(24*time.Hour + 16*time.Minute) // past the link's expiry and the margin
@@ -277,6 +282,7 @@ func testRechargeLinkEnds(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("its event never comes, and the link expired", func(t *testing.T) {
+		t.Parallel()
 		f, pay, r := start(t)
 		f.now = f.now.Add(24*time.Hour + 14*time.Minute)
 		f.workRecharges()
@@ -291,6 +297,7 @@ func testRechargeLinkEnds(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("canceled: the link is expired, and paid anyway it counts", func(t *testing.T) {
+		t.Parallel()
 		f, pay, r := start(t)
 		ctx := context.Background()
 		v, err := f.svc.SetAutoRecharge(ctx, "u1", credits.AutoRechargeSettings{Enabled: false, Threshold: 50, PackID: "starter", Quantity: 1, MonthlyLimit: 500})

@@ -220,6 +220,7 @@ func testHoldStateConflicts(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			f.account("u1", "u1@example.com")
 			f.grant("u1", 100, 0, 0)
@@ -414,6 +415,7 @@ func testConcurrentSameIdempotencyKey(t *testing.T, open Opener) {
 func testRandomOperations(t *testing.T, open Opener) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			rng := rand.New(rand.NewPCG(seed, 42))
 			accounts := []string{"a", "b"}

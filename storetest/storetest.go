@@ -144,8 +144,13 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, reconcileTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
+	// Each case opens a store of its own (SQLite in its own directory,
+	// PostgreSQL in its own schema): they run side by side.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open)
+		})
 	}
 }
 

@@ -79,6 +79,7 @@ func testRefundAfterExpiry(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			f.expiringPack()
 			f.account("u1", "u1@example.com")
@@ -154,6 +155,7 @@ func testRefundFailedAfterExpiry(t *testing.T, open Opener) {
 func testDisputeWonAfterExpiry(t *testing.T, open Opener) {
 	for _, afterExpiry := range []bool{true, false} {
 		t.Run(fmt.Sprintf("won after the expiry date: %t", afterExpiry), func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, open)
 			f.expiringPack()
 			f.account("u1", "u1@example.com")

@@ -140,6 +140,7 @@ func testVerifyFindsCorruption(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			db := open(t)
 			svc := credits.NewService(db)
 			ctx := context.Background()

@@ -195,6 +195,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		report(r)
 		failed += r.Errors
 	}
+	var guards []roundTripGuard
+	if db, ok := m.Service.Store.(roundTripCounter); ok {
+		if guards, err = guardRoundTrips(ctx, db, b.run); err != nil {
+			return err
+		}
+	}
 	delivered := b.stopReceiver()
 	runtime.GC()
 	var mem runtime.MemStats
@@ -205,7 +211,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts, Replicas: *replicas, LedgerEntries: *ledger,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
-		ResidentMiB: residentMiB(), Violations: len(violations)}
+		ResidentMiB: residentMiB(), Violations: len(violations), RoundTrips: guards}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -219,6 +225,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if pgbenchNote != "" {
 			fmt.Fprintln(stdout, pgbenchNote)
 		}
+		printRoundTrips(stdout, guards)
 		fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
 		fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
 	}
@@ -264,6 +271,8 @@ type benchSummary struct {
 	HeapInUseMiB        float64       `json:"heap_in_use_mib"`
 	ResidentMiB         float64       `json:"resident_mib"`
 	Violations          int           `json:"verify_violations"`
+	// RoundTrips are the guarded paths' round trips (PostgreSQL only).
+	RoundTrips []roundTripGuard `json:"round_trips,omitempty"`
 }
 
 // residentMiB is the process's resident memory (Linux), or 0.

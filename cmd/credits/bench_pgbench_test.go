@@ -20,6 +20,7 @@ import (
 // run-time settings pgx passes to the server (search_path) become -c in
 // options.
 func TestLibpqURI(t *testing.T) {
+	t.Parallel()
 	uri, password, err := libpqURI("postgres://bench:s3cret@db.example:5433/credits?sslmode=require&pool_max_conns=20&search_path=tenant_1&statement_cache_capacity=64&options=-cwork_mem%3D8MB")
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +54,7 @@ func TestLibpqURI(t *testing.T) {
 // compared with pgbench's TPC-B run on the same database in the same run,
 // and pgbench's tables are gone afterwards.
 func TestBenchPostgresPgbench(t *testing.T) {
+	t.Parallel()
 	databaseURL := pgtest.URL(t)
 	if _, err := exec.LookPath("pgbench"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -77,6 +79,11 @@ func TestBenchPostgresPgbench(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\ndebit-100 +[1-9][0-9]* .* pgbench +[1-9][0-9]* +[0-9]+\.[0-9]{2} +0 `).MatchString(out) {
 		t.Errorf("debit-100 is not compared with pgbench:\n%s", out)
+	}
+	// The round trips of each guarded path are reported (a count over its
+	// limit is the bench's warning, not this test's failure).
+	if !regexp.MustCompile(`\nround trips \(PostgreSQL\): debit with a key [0-9]+/2;.* purchase [0-9]+/7; purchase, second event [0-9]+/5;\n`).MatchString(out) {
+		t.Errorf("no round trips of the guarded paths:\n%s", out)
 	}
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {

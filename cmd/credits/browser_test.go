@@ -90,6 +90,7 @@ func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 // link, Purchase, the simulated checkout with 4242…, the success page, the
 // dashboard; then a declined card that adds nothing.
 func TestBrowserPurchase(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a browser")
 	}

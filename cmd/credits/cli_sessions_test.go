@@ -15,6 +15,7 @@ import (
 // TestSessionsCommand: credits sessions list shows the live operator
 // sessions (by the hash of their secret) and revoke ends one.
 func TestSessionsCommand(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "cli.db")
 	if r := runCLI(t, path, "migrate"); r.code != 0 {
 		t.Fatal(r.stderr)
@@ -61,6 +62,7 @@ func TestSessionsCommand(t *testing.T) {
 // CREDITS_SIGNING_SECRET and writes no generated secret to the database;
 // without it, it does not start.
 func TestProductionSigningSecretIsNotStored(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "cli.db")
 	if r := runCLI(t, path, "migrate"); r.code != 0 {
 		t.Fatal(r.stderr)

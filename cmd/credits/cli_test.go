@@ -38,6 +38,7 @@ func runCLI(t *testing.T, dbPath string, args ...string) cliRun {
 }
 
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "cli.db")
 	ok := func(r cliRun) cliRun {
 		t.Helper()
@@ -92,6 +93,7 @@ func TestCLI(t *testing.T) {
 }
 
 func TestVerifyFindsCorruptedBalance(t *testing.T) {
+	t.Parallel()
 	store, path := testkit.OpenSQLite(t)
 	svc := credits.NewService(store)
 	ctx := context.Background()
@@ -135,6 +137,7 @@ func TestVerifyFindsCorruptedBalance(t *testing.T) {
 }
 
 func TestLedgerIsAppendOnly(t *testing.T) {
+	t.Parallel()
 	store, _ := testkit.OpenSQLite(t)
 	ctx := context.Background()
 	for _, stmt := range []string{`UPDATE entries SET amount = 1`, `DELETE FROM entries`} {
@@ -152,6 +155,7 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 }
 
 func TestCLISpending(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "spend.db")
 	ok := func(args ...string) string {
 		t.Helper()
@@ -192,6 +196,7 @@ func TestCLISpending(t *testing.T) {
 }
 
 func TestCLIHolds(t *testing.T) {
+	t.Parallel()
 	store, path := testkit.OpenSQLite(t)
 	svc := credits.NewService(store)
 	ctx := context.Background()
@@ -228,6 +233,7 @@ func TestCLIHolds(t *testing.T) {
 // figures are read by people, not asserted. bench itself exits non-zero when
 // any request failed or an invariant broke.
 func TestBenchRuns(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--duration", "300ms", "--concurrency", "4", "--accounts", "5"}, env(nil), &stdout, &stderr)
 	if code != 0 {
@@ -249,6 +255,7 @@ func TestBenchRuns(t *testing.T) {
 // checkout.session.completed of a paid session. The call to stripe-mock is
 // real, and so is the lookup of the session's line items.
 func TestStripeReplay(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "replay.db")
 	vars := map[string]string{"CREDITS_DATABASE_URL": db, "STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": missedEventProxy(t, stripemock.Start(t))}
 	ok := func(args ...string) {
@@ -324,6 +331,7 @@ func TestStripeReplay(t *testing.T) {
 // TestEventsRetry: an event unmatched for want of an account is matched once
 // the operator creates the account and retries it.
 func TestEventsRetry(t *testing.T) {
+	t.Parallel()
 	store, path := testkit.OpenSQLite(t)
 	svc := credits.NewService(store)
 	mock := stripemock.Start(t)
@@ -408,6 +416,7 @@ func missedEventProxy(t *testing.T, stripeMockURL string) string {
 // TestCommandsOpenAnExistingDatabase: commands other than serve and migrate
 // create nothing and migrate nothing; verify opens the file for reading only.
 func TestCommandsOpenAnExistingDatabase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo.db")
 	for _, args := range [][]string{{"verify"}, {"accounts", "list"}, {"packs", "list"}} {
@@ -455,6 +464,7 @@ func TestCommandsOpenAnExistingDatabase(t *testing.T) {
 // TestCLIEscapesControlCharacters: a string stored before control characters
 // were refused cannot drive the terminal when the CLI prints it.
 func TestCLIEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	fmt.Fprint(escaping{&out}, "red \x1b[31mtext\x1b[0m\tcolumn\nline \x00 \u0085 \xff é")
 	if want := "red \\x1b[31mtext\\x1b[0m\tcolumn\nline \\x00 \\u0085 \\xff é"; out.String() != want {
@@ -481,6 +491,7 @@ func TestCLIEscapesControlCharacters(t *testing.T) {
 // TestCLIKeys: keys create prints the secret once, keys list shows the key
 // without it, keys revoke stops it.
 func TestCLIKeys(t *testing.T) {
+	t.Parallel()
 	store, path := testkit.OpenSQLite(t)
 	if _, err := credits.NewService(store).CreateAccount(context.Background(), "u1", "u1@example.com"); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ func production(changes map[string]string) map[string]string {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	secretValues := []string{"sk_live_SECRETVALUE", strongWebhookSecret, "apikey_SECRETVALUE_0123456789", "SECRETVALUE", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abababababababababababababababababababab"}
 	tests := []struct {
 		name    string
@@ -138,6 +139,7 @@ func TestTrustedProxiesParsed(t *testing.T) {
 }
 
 func TestServeRefusesToStartInProductionWithoutSecrets(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve"}, env(map[string]string{"CREDITS_ENV": "production"}), &stdout, &stderr)
 	if code == 0 || !strings.Contains(stderr.String(), "production needs CREDITS_API_KEY") {
@@ -146,6 +148,7 @@ func TestServeRefusesToStartInProductionWithoutSecrets(t *testing.T) {
 }
 
 func TestHelpHidesSecretValues(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	run(context.Background(), []string{"serve", "-h"}, env(map[string]string{"STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "CREDITS_API_KEY": "SECRETVALUE"}), &stdout, &stderr)
 	if strings.Contains(stderr.String()+stdout.String(), "SECRETVALUE") {
@@ -159,6 +162,7 @@ func TestHelpHidesSecretValues(t *testing.T) {
 // TestCommandsShareServesConfiguration: every command reads and checks the
 // same settings as serve, with the same defaults, before it opens anything.
 func TestCommandsShareServesConfiguration(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		name    string
@@ -194,6 +198,7 @@ func TestCommandsShareServesConfiguration(t *testing.T) {
 }
 
 func TestDefaultAddress(t *testing.T) {
+	t.Parallel()
 	for mode, want := range map[string]string{"development": "127.0.0.1:8080", "production": ":8080"} {
 		m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
 		vars := production(map[string]string{"CREDITS_ENV": mode})

@@ -102,6 +102,7 @@ func text(doc *goquery.Document, selector string) string {
 }
 
 func TestDemoFromAFreshDatabase(t *testing.T) {
+	t.Parallel()
 	m, link := startDemo(t)
 	b := newBrowser(t)
 
@@ -166,6 +167,7 @@ func TestDemoFromAFreshDatabase(t *testing.T) {
 // sees the off-session payment follow the card: 4242 pays, 3184 asks for
 // authentication (a Checkout link on the page), 0002 is declined.
 func TestDemoAutoRecharge(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ card, want string }{
 		{"4242 4242 4242 4242", "paid"},
 		{"4000 0027 6000 3184", "authentication"},

@@ -95,6 +95,7 @@ func (c client) must(wantStatus int, method, path string, body any) map[string]a
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "credits.db")
 	vars := map[string]string{
 		"CREDITS_DATABASE_URL":  dbPath,
@@ -166,6 +167,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // creates one Stripe session and answers it twice; the key with another
 // request answers 422. A proxy in front of stripe-mock counts the calls.
 func TestCheckoutIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	target, err := url.Parse(stripemock.Start(t))
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +208,7 @@ func TestCheckoutIdempotencyKey(t *testing.T) {
 // secret, an unsigned event is refused (it could credit a real session);
 // with no key at all (the offline demo) it is accepted.
 func TestUnsignedEventsOnlyInTheOfflineDemo(t *testing.T) {
+	t.Parallel()
 	payload := testkit.Event("evt_unsigned", "customer.created", false, testkit.Session{})
 	for _, tt := range []struct {
 		name string
@@ -233,6 +236,7 @@ func TestUnsignedEventsOnlyInTheOfflineDemo(t *testing.T) {
 // by a stored admin key: one made by CREDITS_API_KEY itself ends when its
 // value changes (issue 30, TestAttack3BootstrapKeysLinksEndWithIt).
 func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "credits.db")
 	first, base := startMain(t, map[string]string{"CREDITS_DATABASE_URL": dbPath, "CREDITS_API_KEY": testAPIKey})
 	c := client{t, base}
@@ -275,6 +279,7 @@ func TestSigningSecretOutlivesAPIKeys(t *testing.T) {
 // TestWebhooksFromTheServer: through the real serve wiring, a grant reaches
 // the application's endpoint, signed with the secret its creation answered.
 func TestWebhooksFromTheServer(t *testing.T) {
+	t.Parallel()
 	got := make(chan string, 4)
 	var secret atomic.Value
 	secret.Store("")

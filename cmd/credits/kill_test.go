@@ -28,6 +28,7 @@ import (
 // events concurrently, kills the process with SIGKILL in the middle, and checks
 // that every event that was answered 2xx was credited.
 func TestAcknowledgedEventsSurviveKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
@@ -134,6 +135,7 @@ func waitForListening(t *testing.T, scanner *bufio.Scanner) string {
 // with its cause, not yet delivered (the receiver was answering 503), is
 // delivered by the next process after SIGKILL, with its id unchanged.
 func TestWebhookEventsSurviveKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/credits/credits/internal/stripemock"
 )
 
 var (
@@ -15,8 +17,10 @@ var (
 	binaryErr  error
 )
 
+// TestMain removes the binary built for the tests and stops the one
+// stripe-mock that they share.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := stripemock.Main(m)
 	if binaryDir != "" {
 		os.RemoveAll(binaryDir)
 	}

@@ -107,6 +107,7 @@ func freePort(t *testing.T) int {
 // answers 5xx and the API 503; what was acknowledged before is kept; when
 // the database is back, the same service resumes without a restart.
 func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts and stops a PostgreSQL server")
 	}

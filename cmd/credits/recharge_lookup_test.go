@@ -22,6 +22,7 @@ import (
 // the payment up instead of sending the key again: one charge in Stripe, one
 // pack of credits, however often Stripe's event comes. On both stores.
 func TestRechargeKilledAndForgottenChargesOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}

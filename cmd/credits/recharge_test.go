@@ -92,6 +92,7 @@ func startStripeProxy(t *testing.T) (*stripeProxy, string) {
 // and the credits arrive once, from the answer and from the signed
 // payment_intent.succeeded however often it is delivered.
 func TestRechargeSurvivesKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}

@@ -16,6 +16,7 @@ import (
 )
 
 func TestReconcileEverySetting(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		value   string
 		want    time.Duration
@@ -46,6 +47,7 @@ func TestReconcileEverySetting(t *testing.T) {
 // TestReconcilerOnlyWithStripe: serve's worker reconciles only with a
 // Stripe key, never in the offline demo, and not when turned off.
 func TestReconcilerOnlyWithStripe(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		vars map[string]string
@@ -117,6 +119,7 @@ func (c reconcileCLI) balance() int64 {
 // made in the Dashboard, a second payment for one checkout) is reported by
 // `credits reconcile`, healed once by --fix, and verify stays clean.
 func TestReconcileAgainstTheStandIn(t *testing.T) {
+	t.Parallel()
 	stub := stripestub.Start(t)
 	cli := reconcileCLI{t: t, vars: map[string]string{"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "reconcile.db"),
 		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": stub.URL}}
@@ -222,6 +225,7 @@ func createCheckout(t *testing.T, vars map[string]string) string {
 // TestReconcileProgress: a long run prints a line with its counts every
 // few seconds, and nothing more often.
 func TestReconcileProgress(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	cli := &CLI{stderr: &stderr}
 	clock := time.Unix(1_790_000_000, 0)

@@ -19,6 +19,7 @@ import (
 // endpoint once, one request at a time, in the order written: the endpoint
 // is claimed by one replica at a time.
 func TestWebhooksFromTwoReplicas(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs two processes")
 	}
@@ -71,11 +72,19 @@ func TestWebhooksFromTwoReplicas(t *testing.T) {
 	}
 	wg.Wait()
 	waitFor(t, 60*time.Second, fmt.Sprintf("%d events", grants), func() bool { mu.Lock(); defer mu.Unlock(); return len(order) >= grants })
-	time.Sleep(2 * time.Second) // two more dispatcher rounds on each replica: nothing may be sent again
+	// Nothing may be sent again: rather than wait a while for nothing, one
+	// more grant through each replica in turn must arrive next, after
+	// dispatcher rounds that began with all the others delivered; an event
+	// sent again before it breaks the order or the counts below.
+	const sentinels = 2
+	for i := range sentinels {
+		client{t, replicas[i%2].base}.must(201, "POST", "/v1/accounts/u1/grants", map[string]any{"amount": 1, "reason": fmt.Sprintf("sentinel %d", i)})
+		waitFor(t, 60*time.Second, fmt.Sprintf("sentinel %d", i), func() bool { mu.Lock(); defer mu.Unlock(); return len(order) >= grants+i+1 })
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(count) != grants || len(order) != grants {
-		t.Errorf("%d distinct events in %d requests, want %d of each", len(count), len(order), grants)
+	if len(count) != grants+sentinels || len(order) != grants+sentinels {
+		t.Errorf("%d distinct events in %d requests, want %d of each", len(count), len(order), grants+sentinels)
 	}
 	for i := 1; i < len(order); i++ {
 		if order[i] <= order[i-1] {
@@ -86,7 +95,7 @@ func TestWebhooksFromTwoReplicas(t *testing.T) {
 		t.Errorf("%d requests overlapped another: two replicas sent at once", n)
 	}
 	deliveries := c.must(200, "GET", "/v1/webhook_endpoints/"+created["endpoint"].(map[string]any)["id"].(string)+"/deliveries?limit=100", nil)["data"].([]any)
-	if len(deliveries) != grants {
-		t.Errorf("%d attempts recorded, want %d (one per event)", len(deliveries), grants)
+	if len(deliveries) != grants+sentinels {
+		t.Errorf("%d attempts recorded, want %d (one per event)", len(deliveries), grants+sentinels)
 	}
 }

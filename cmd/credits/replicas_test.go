@@ -74,6 +74,7 @@ func post(client *http.Client, url, key string, body []byte, header map[string]s
 var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 
 func TestReplicasShareOnePostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs three processes")
 	}
@@ -183,6 +184,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 }
 
 func TestReplicaKilledMidLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs three processes")
 	}

@@ -17,6 +17,7 @@ import (
 // a delivery connects (after DNS); CREDITS_WEBHOOK_ALLOW_PRIVATE=true lets
 // private networks through, and development allows them as it is.
 func TestWebhookEndpointsOnPrivateNetworks(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(receiver.Close)

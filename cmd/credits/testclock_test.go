@@ -20,6 +20,7 @@ import (
 // signed with real time so that it verifies. A Stripe event signed now still
 // verifies; the offset survives a restart; production has no test clock.
 func TestTestClockEndToEnd(t *testing.T) {
+	t.Parallel()
 	dbPath := filepath.Join(t.TempDir(), "credits.db")
 	vars := map[string]string{
 		"CREDITS_DATABASE_URL":  dbPath,

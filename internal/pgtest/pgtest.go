@@ -6,12 +6,18 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/credits/credits/postgres"
 )
@@ -70,13 +76,53 @@ func Open(t testing.TB) *postgres.DB {
 // schema stand for replicas) and migrates it, closed with the test.
 func OpenURL(t testing.TB, url string) *postgres.DB {
 	t.Helper()
+	migrated, err := migrate(url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+	if !migrated {
+		if _, err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return db
+}
+
+// migrate applies the store's migrations (the files it embeds) to the schema
+// at url without the store's lock: Migrate takes one advisory lock per
+// database so that replicas starting at once migrate once, and a Migrate that
+// finds it taken retries every 5 s, which tests side by side, each in a
+// schema of its own, would do all the time. Migrate itself is tested where
+// it is the subject (the migration tests, the replicas and every serve).
+// Without the source tree (a -trimpath build) it migrates nothing and says
+// so: the store's Migrate then does.
+func migrate(databaseURL string) (bool, error) {
+	_, file, _, ok := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "postgres", "migrations")
+	if _, err := os.Stat(dir); !ok || err != nil {
+		return false, nil
+	}
+	config, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return false, err
+	}
+	sqlDB := stdlib.OpenDB(*config)
+	defer sqlDB.Close()
+	return true, migrateDB(sqlDB, dir)
+}
+
+func migrateDB(sqlDB *sql.DB, dir string) error {
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir))
+	if err != nil {
+		return fmt.Errorf("pgtest: migrations in %s: %w", dir, err)
+	}
+	if _, err := provider.Up(context.Background()); err != nil {
+		return fmt.Errorf("pgtest: migrate: %w", err)
+	}
+	return nil
 }

@@ -6,7 +6,13 @@ package testkit
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,9 +25,18 @@ import (
 const WebhookSecret = "whsec_test_secret_for_credits"
 
 // OpenSQLite returns a migrated SQLite store in t.TempDir, closed with the test.
+// Its file is a copy of one migrated once per test binary: migrating a new
+// file costs a second or two under -race, and most tests open a store.
 func OpenSQLite(t testing.TB) (*sqlite.DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "credits.db")
+	migrated.once.Do(func() { migrated.file, migrated.err = migrateOnce() })
+	if migrated.err != nil {
+		t.Fatalf("migrate the template database: %v", migrated.err)
+	}
+	if err := os.WriteFile(path, migrated.file, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	db, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +46,39 @@ func OpenSQLite(t testing.TB) (*sqlite.DB, string) {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db, path
+}
+
+// migrated is the file of a store migrated once, closed, and read back.
+var migrated struct {
+	once sync.Once
+	file []byte
+	err  error
+}
+
+func migrateOnce() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "credits-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "credits.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	// Closed, the store has checkpointed its write-ahead log into the file:
+	// the file alone is the database.
+	if info, err := os.Stat(path + "-wal"); err == nil && info.Size() > 0 {
+		return nil, errors.New("the write-ahead log outlived Close: the file alone is not the database")
+	}
+	return os.ReadFile(path)
 }
 
 // Session describes the checkout session inside a test event.
@@ -149,4 +197,17 @@ func event(id, eventType string, livemode bool, object map[string]any) []byte {
 		panic(err)
 	}
 	return body
+}
+
+// ParallelByDefault runs up to perCPU × GOMAXPROCS parallel tests at once
+// unless -parallel was given: a TestMain's first call, for tests that wait
+// far more than they use a CPU (the PostgreSQL store's), where GOMAXPROCS
+// at a time leaves the machine idle.
+func ParallelByDefault(perCPU int) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(perCPU*runtime.GOMAXPROCS(0)))
+	}
 }
