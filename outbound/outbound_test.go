@@ -35,7 +35,7 @@ func TestSendOverHTTP(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, r.Method+" "+r.Header.Get("Content-Type")+" "+string(body))
-		for _, secret := range []string{"whsec_old", "whsec_new"} {
+		for _, secret := range []string{"whsec_old_0123456789abcdef", "whsec_new_0123456789abcdef"} {
 			if err := creditswebhook.Verify(body, r.Header.Get(creditswebhook.Header), []string{secret}, creditswebhook.DefaultTolerance, time.Now()); err != nil {
 				t.Errorf("a receiver on %s: %v", secret, err)
 			}
@@ -52,7 +52,7 @@ func TestSendOverHTTP(t *testing.T) {
 		{"/down", http.StatusServiceUnavailable},
 		{"/moved", http.StatusFound},
 	} {
-		status, err := sender.Send(ctx, receiver.URL+tt.path, []byte(`{"id":"evt_1"}`), []string{"whsec_new", "whsec_old"})
+		status, err := sender.Send(ctx, receiver.URL+tt.path, []byte(`{"id":"evt_1"}`), []string{"whsec_new_0123456789abcdef", "whsec_old_0123456789abcdef"})
 		if err != nil || status != tt.want {
 			t.Errorf("send to %s = %d, %v; want %d", tt.path, status, err, tt.want)
 		}
