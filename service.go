@@ -126,14 +126,13 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // updateAccount runs fn, a write confined to one account, with the writes
-// of other accounts where the store groups them (AccountUpdater), and again
-// when fn asks for a retry.
+// of other accounts where the store groups them, and again when fn asks for
+// a retry.
 func (s *Service) updateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error {
-	grouped, ok := s.Store.(AccountUpdater)
-	if !ok || lookupID("account", w.AccountID) != nil {
+	if lookupID("account", w.AccountID) != nil {
 		return s.update(ctx, fn)
 	}
-	return s.logAfter(func(fn func(Tx) error) error { return grouped.UpdateAccount(ctx, w, fn) }, fn)
+	return s.logAfter(func(fn func(Tx) error) error { return s.Store.UpdateAccount(ctx, w, fn) }, fn)
 }
 
 // logAfter runs fn through run, again when fn asks for a retry, and logs
@@ -376,22 +375,12 @@ func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
 	return s.readAccount(ctx, id)
 }
 
-// readAccount reads one account: through the store's memory of rows when it
-// has a cheaper read than a transaction (AccountReader), in a read
-// transaction otherwise.
+// readAccount reads one account, as a read transaction begun now would.
 func (s *Service) readAccount(ctx context.Context, id string) (a Account, err error) {
-	reader, ok := s.Store.(AccountReader)
-	if !ok {
-		err = s.Store.View(ctx, func(tx Tx) (err error) {
-			a, err = getAccount(tx, id)
-			return err
-		})
-		return a, err
-	}
 	if err := lookupID("account", id); err != nil {
 		return Account{}, err
 	}
-	a, err = reader.ReadAccount(ctx, id)
+	a, err = s.Store.ReadAccount(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(ENOTFOUND, "account %s not found", id)
 	}

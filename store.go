@@ -11,18 +11,20 @@ import (
 // the transaction.
 type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateAccount is Update for a write that locks no account but
+	// w.AccountID: the store may run it together with other such writes
+	// (PostgreSQL: one transaction with a savepoint each, committed once,
+	// with what w says the write reads first read for all of them). Its
+	// contract is Update's: fn may run more than once, a write that fails
+	// leaves nothing, and nothing is answered before its commit is durable.
+	UpdateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error
 	View(ctx context.Context, fn func(Tx) error) error
+	// ReadAccount reads one account's row: what a read transaction begun at
+	// this moment would read (ErrNotFound when there is no such account),
+	// for less than a read transaction costs where the store can.
+	ReadAccount(ctx context.Context, id string) (Account, error)
 	Ping(ctx context.Context) error
 	Close() error
-}
-
-// AccountUpdater is a Store that can run a write confined to one account
-// (it locks no other account) together with other such writes, in one
-// transaction with a savepoint each, committed once for all of them (group
-// commit). Its contract is Update's: fn may run more than once, a write that
-// fails leaves nothing, and nothing is answered before its commit is durable.
-type AccountUpdater interface {
-	UpdateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error
 }
 
 // AccountWrite is a grouped write's account and what the write reads first,
@@ -33,16 +35,6 @@ type AccountWrite struct {
 	AccountID  string
 	Now        time.Time
 	Scope, Key string
-}
-
-// AccountReader is a Store that reads one account's row for less than a
-// read transaction costs: what it answers is what a read transaction begun
-// at this moment would read (ErrNotFound when there is no such account).
-// SQLite reads it through a memory of rows, which its single writer can
-// vouch for; PostgreSQL in one statement outside a transaction (nothing
-// that caches across replicas may answer).
-type AccountReader interface {
-	ReadAccount(ctx context.Context, id string) (Account, error)
 }
 
 // Tx is one transaction: reads, and the writes that move no credits.

@@ -14,7 +14,7 @@ import (
 	"github.com/credits/credits/internal/sqlstore"
 )
 
-// Group commit for writes confined to one account (credits.AccountUpdater:
+// Group commit for writes confined to one account (credits.Store.UpdateAccount:
 // debits, grants, adjustments, holds). A transaction's own work on
 // PostgreSQL (its start, its commit record, the flush it waits for, its end)
 // cost more than a debit's statements: pgbench measured 15,000 one-write

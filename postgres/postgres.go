@@ -64,8 +64,7 @@ type DB struct {
 }
 
 var (
-	_ credits.Store          = (*DB)(nil)
-	_ credits.AccountUpdater = (*DB)(nil)
+	_ credits.Store = (*DB)(nil)
 )
 
 // IsURL reports whether a database URL names PostgreSQL.
@@ -185,7 +184,7 @@ func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
 }
 
 // ReadAccount reads one account's row in one statement, outside a
-// transaction (credits.AccountReader): a statement reads one snapshot, and a
+// transaction (credits.Store): a statement reads one snapshot, and a
 // read transaction's BEGIN and COMMIT made a read two round trips, not one.
 func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
 	var a credits.Account

@@ -50,7 +50,8 @@ const maxCachedStatements = 512
 // user), so the cache needs no lock.
 type cachingConn struct {
 	driver.Conn
-	stmts map[string]driver.Stmt
+	stmts    map[string]driver.Stmt
+	accounts readAccounts // a read connection's rows (reads.go)
 }
 
 func (c *cachingConn) Close() error {

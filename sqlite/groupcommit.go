@@ -68,6 +68,11 @@ func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
 	return res.err
 }
 
+// UpdateAccount is Update: the one writer groups every write already.
+func (db *DB) UpdateAccount(ctx context.Context, _ credits.AccountWrite, fn func(credits.Tx) error) error {
+	return db.Update(ctx, fn)
+}
+
 func (db *DB) commitLoop() {
 	defer close(db.stopped)
 	for {
@@ -122,12 +127,8 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 		defer func() {
 			if !committed {
 				_ = c.run(ctx, "ROLLBACK")
-				db.rows.ended(false)
 			}
 		}()
-		if err := db.noticeOtherWriters(ctx, c); err != nil {
-			return err
-		}
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i].err = err // the caller gave up while it waited: do nothing for it
@@ -143,8 +144,6 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 			return fmt.Errorf("sqlite: commit: %w", err)
 		}
 		committed = true
-		db.rows.ended(true)
-		db.markRows(ctx, c)
 		return nil
 	})
 	if err != nil {
@@ -167,7 +166,6 @@ func (db *DB) runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult
 			res = writeResult{panicked: p}
 		}
 		if res.err != nil || res.panicked != nil {
-			db.rows.rolledBack()
 			if err := c.run(ctx, "ROLLBACK TO write"); err != nil {
 				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 				if credits.ErrorCode(res.err) == credits.EUNAVAILABLE {
@@ -183,61 +181,7 @@ func (db *DB) runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult
 			fatal = fmt.Errorf("sqlite: release savepoint: %w", err)
 			return
 		}
-		if res.err == nil && res.panicked == nil {
-			db.rows.released()
-		}
 	}()
-	res.err = req.fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, true).WithAccountRows(db.rows))
+	res.err = req.fn(sqlstore.NewTx(ctx, c, sqlstore.SQLite, true))
 	return res, nil
-}
-
-// noticeOtherWriters forgets the remembered account rows when another
-// connection committed since the writer's last transaction (SQLite's
-// data_version changes for commits by any connection but this one). It runs
-// under BEGIN IMMEDIATE, so nobody else can commit until this batch ends.
-func (db *DB) noticeOtherWriters(ctx context.Context, c *cachingConn) error {
-	version, err := dataVersion(ctx, c)
-	if err != nil {
-		return err
-	}
-	if version != db.dataVersion {
-		db.rows.forget()
-		db.dataVersion = version
-	}
-	return nil
-}
-
-// markRows lets reads use the committed rows, which are the database's
-// rows right after this commit, for as long as the WAL-index header stays
-// the one read here. The header is read first and the data_version after:
-// if another connection committed since the batch began, before or after
-// the header was read, the version shows it and the rows are not marked
-// (the next batch forgets them).
-func (db *DB) markRows(ctx context.Context, c *cachingConn) {
-	header, ok := db.walIndex.header()
-	if !ok {
-		db.rows.unmark()
-		return
-	}
-	if version, err := dataVersion(ctx, c); err != nil || version != db.dataVersion {
-		db.rows.unmark()
-		return
-	}
-	db.rows.mark(header)
-}
-
-func dataVersion(ctx context.Context, c *cachingConn) (int64, error) {
-	rows, err := c.Query(ctx, "PRAGMA data_version")
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: read data_version: %w", err)
-	}
-	defer rows.Close()
-	var version int64
-	if !rows.Next() {
-		return 0, fmt.Errorf("sqlite: read data_version: %w", rows.Err())
-	}
-	if err := rows.Scan(&version); err != nil {
-		return 0, fmt.Errorf("sqlite: read data_version: %w", err)
-	}
-	return version, nil
 }

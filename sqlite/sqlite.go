@@ -38,10 +38,6 @@ type DB struct {
 	read       *sql.DB
 	migrateDSN string // the writer's, without its in-memory temporary files
 
-	rows        *accountRows // the writer's memory of account rows (rows.go)
-	dataVersion int64        // the writer's data_version when it last looked
-	walIndex    *walIndex    // the -shm file's header, for reads of rows (walindex.go)
-
 	writes  chan *writeRequest
 	closing chan struct{}
 	stopped chan struct{}
@@ -99,8 +95,7 @@ func Open(path string) (*DB, error) {
 	read := openPool(path + "?" + readQuery.Encode())
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8) // idle connections keep their prepared statements
-	db := &DB{write: write, read: read, migrateDSN: migrateDSN, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path),
-		dir: filepath.Dir(path)}
+	db := &DB{write: write, read: read, migrateDSN: migrateDSN, dir: filepath.Dir(path)}
 	db.startCommitter()
 	// Opening the writer first makes the file and switches it to WAL.
 	if err := write.Ping(); err != nil {
@@ -131,7 +126,7 @@ func OpenExisting(path string, readOnly bool) (*DB, error) {
 	write := openPool(dsn)
 	write.SetMaxOpenConns(1)
 	read := openPool(dsn)
-	db := &DB{write: write, read: read, migrateDSN: dsn, rows: newAccountRows(), dataVersion: -1, walIndex: newWalIndex(path)}
+	db := &DB{write: write, read: read, migrateDSN: dsn}
 	db.startCommitter()
 	if err := read.Ping(); err != nil {
 		db.Close()
@@ -201,33 +196,7 @@ func (db *DB) migrate(ctx context.Context, version int64, down bool) (int, error
 // Close stops the writer and closes both pools.
 func (db *DB) Close() error {
 	db.stopCommitter()
-	return errors.Join(db.write.Close(), db.read.Close(), db.walIndex.close())
-}
-
-// ReadAccount reads one account's row; it implements credits.AccountReader.
-// The row comes from memory when nobody has committed since the writer
-// marked what it remembers (rows.go); otherwise from a read transaction, and
-// when the header was the mark before and after that read, the row is
-// remembered for the next reads.
-func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
-	before, ok := db.walIndex.header()
-	if ok {
-		if a, ok := db.rows.Remembered(id, before); ok {
-			return a, nil
-		}
-	}
-	var a credits.Account
-	err := db.View(ctx, func(tx credits.Tx) (err error) {
-		a, err = tx.Account(id)
-		return err
-	})
-	if err != nil || !ok {
-		return a, err
-	}
-	if after, ok := db.walIndex.header(); ok && after == before {
-		db.rows.offer(a, before, db.walIndex.header)
-	}
-	return a, nil
+	return errors.Join(db.write.Close(), db.read.Close())
 }
 
 // Ping checks that the database answers.
@@ -240,7 +209,6 @@ func (db *DB) Ping(ctx context.Context) error {
 // corrupt a database on purpose.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.write.ExecContext(ctx, query, args...)
-	db.rows.forget() // the writer's own connection: data_version does not show it
 	return err
 }
 

@@ -67,6 +67,24 @@ func (t *Tx) Account(id string) (credits.Account, error) {
 	return queryOne(t, "read account "+id, scanAccount, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
 }
 
+// AccountAtDataVersion reads an account's row and, in the same statement (so
+// of the same snapshot), SQLite's PRAGMA data_version: a read connection
+// keeps the rows it read while that version stays the same (sqlite/reads.go).
+func (t *Tx) AccountAtDataVersion(id string) (a credits.Account, version int64, err error) {
+	a, err = queryOne(t, "read account "+id, func(s scanner) (credits.Account, error) {
+		return scanAccount(withColumn{s, &version})
+	}, `SELECT `+accountColumns+`, (SELECT data_version FROM pragma_data_version()) FROM accounts WHERE id = ?`, id)
+	return a, version, err
+}
+
+// withColumn scans one more column, after the ones its caller asks for.
+type withColumn struct {
+	scanner
+	last any
+}
+
+func (w withColumn) Scan(dest ...any) error { return w.scanner.Scan(append(dest, w.last)...) }
+
 // LockAccount reads the account with a row lock on PostgreSQL, so that
 // writers of one account queue and each reads what the previous committed.
 // SQLite needs none: its write transaction holds the database's one write
@@ -175,11 +193,6 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	if !t.write {
 		return nil, fmt.Errorf("lock account %s: a read transaction cannot lock", id)
 	}
-	if t.rows != nil {
-		if a, ok := t.rows.Account(id); ok {
-			return t.locked(a), nil
-		}
-	}
 	if ahead := t.ahead; ahead != nil && ahead.id == id && ahead.answered && !ahead.rowTaken {
 		ahead.rowTaken = true // a second lock of the account reads the row as it is then
 		if !ahead.found {
@@ -190,9 +203,6 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 	a, err := queryOne(t, "lock account "+id, scanAccount, lockAccount, id)
 	if err != nil {
 		return nil, err
-	}
-	if t.rows != nil {
-		t.rows.Keep(a)
 	}
 	return t.locked(a), nil
 }
@@ -689,15 +699,12 @@ var _ credits.LockedAccount = (*lockedAccount)(nil)
 
 func (l *lockedAccount) Account() credits.Account { return l.account }
 
-// changed tells the remembered rows, if any, and the row read ahead with
-// the account's lock, what a statement that succeeded did to the account's
-// row.
+// changed tells the row read ahead with the account's lock (PostgreSQL's
+// batch read-ahead, which hands it to the account's next write: HandBack)
+// what a statement that succeeded did to the account's row.
 func (l *lockedAccount) changed(err error, change func(*credits.Account)) error {
 	if err != nil {
 		return err
-	}
-	if l.t.rows != nil {
-		l.t.rows.Change(l.id(), change)
 	}
 	if a := l.aheadFor(); a != nil {
 		change(&a.account)

@@ -64,20 +64,6 @@ type Write struct {
 	Scan func(Rows) error
 }
 
-// AccountRows is what a store's only writer remembers of account rows
-// between its transactions (SQLite), so that locking an account it wrote
-// before reads nothing. Every statement here that changes an account's row
-// tells it how (Change), or that it cannot say (Forget); a store keeps a
-// write's changes only if the write is kept, and forgets them all when
-// another process may have written.
-type AccountRows interface {
-	Account(id string) (credits.Account, bool)
-	// Keep remembers a row as the transaction read it.
-	Keep(a credits.Account)
-	// Change applies to a remembered row what a statement did to it.
-	Change(id string, change func(*credits.Account))
-}
-
 // Rows is a driver's result set.
 type Rows interface {
 	Next() bool
@@ -213,8 +199,7 @@ type Tx struct {
 	conn  Conn
 	d     *Dialect
 	write bool
-	rows  AccountRows // nil: none
-	ahead *lockAhead  // an account lock sent ahead (WillLock), and what was read with it
+	ahead *lockAhead // an account lock sent ahead (WillLock), and what was read with it
 	// sequences is each locked account's last outbox event number, as this
 	// transaction has counted it.
 	sequences map[string]int64
@@ -226,13 +211,6 @@ var _ credits.Tx = (*Tx)(nil)
 // write (and lock accounts).
 func NewTx(ctx context.Context, conn Conn, d *Dialect, write bool) *Tx {
 	return &Tx{ctx: ctx, conn: conn, d: d, write: write}
-}
-
-// WithAccountRows has the write transaction lock accounts from rows where
-// they are remembered, and tell rows what it changes.
-func (t *Tx) WithAccountRows(rows AccountRows) *Tx {
-	t.rows = rows
-	return t
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -2,8 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -46,9 +44,9 @@ func openAccounts(t *testing.T, svc *credits.Service, amount int64, ids ...strin
 	}
 }
 
-// TestWriterSeesOtherWriters: the writer remembers account rows between its
-// transactions; a write by another connection to the same file (the CLI,
-// while the server runs) must not be overwritten from that memory. Each
+// TestWriterSeesOtherWriters: a write by another connection to the same
+// file (the CLI, while the server runs) must not be overwritten by the
+// server's writer. Each
 // service debits and grants in turn on one account: the balance must be
 // the sum of the entries every time.
 func TestWriterSeesOtherWriters(t *testing.T) {
@@ -82,11 +80,10 @@ func TestWriterSeesOtherWriters(t *testing.T) {
 	}
 }
 
-// TestReadsOfRememberedRows: a read of one account is answered from the
-// writer's memory while nobody has committed since the writer did, and from
-// the database as soon as anyone has: another process (the CLI), or the
+// TestReadsFollowEveryWriter: a read of one account shows what was last
+// committed, by the server's writer, by another process (the CLI), or by the
 // writer's own connection outside the service (a raw Exec).
-func TestReadsOfRememberedRows(t *testing.T) {
+func TestReadsFollowEveryWriter(t *testing.T) {
 	ctx := context.Background()
 	serverDB, cliDB := openShared(t)
 	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
@@ -101,23 +98,16 @@ func TestReadsOfRememberedRows(t *testing.T) {
 		}
 		return a.Balance
 	}
-	remembered := func() (int64, bool) {
-		a, ok := serverDB.RememberedAccount("u1")
-		return a.Balance, ok
-	}
 
 	if _, _, err := server.Grant(ctx, "u1", credits.GrantRequest{Amount: 100}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := remembered(); !ok || got != 100 {
-		t.Fatalf("after the server's grant: remembered %d, %v; want 100, true", got, ok)
+	if got := balance(server); got != 100 {
+		t.Fatalf("after the server's grant the server reads %d, want 100", got)
 	}
 
 	if _, _, err := cli.Grant(ctx, "u1", credits.GrantRequest{Amount: 50}, nil); err != nil {
 		t.Fatal(err)
-	}
-	if got, ok := remembered(); ok {
-		t.Errorf("after the CLI's grant: remembered %d, want no answer", got)
 	}
 	if got := balance(server); got != 150 {
 		t.Errorf("after the CLI's grant the server reads %d, want 150", got)
@@ -126,8 +116,8 @@ func TestReadsOfRememberedRows(t *testing.T) {
 	if _, _, err := server.Debit(ctx, "u1", credits.DebitRequest{Amount: 30}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := remembered(); !ok || got != 120 {
-		t.Errorf("after the server's debit: remembered %d, %v; want 120, true", got, ok)
+	if got := balance(server); got != 120 {
+		t.Errorf("after the server's debit the server reads %d, want 120", got)
 	}
 
 	if err := serverDB.Exec(ctx, "UPDATE accounts SET email = 'moved@example.com' WHERE id = 'u1'"); err != nil {
@@ -141,13 +131,12 @@ func TestReadsOfRememberedRows(t *testing.T) {
 	}
 }
 
-// TestRememberedReadsFollowWrites: every read that begins after a write was
+// TestReadsFollowWrites: every read that begins after a write was
 // answered shows that write, whether the server or another store on the
 // file (the CLI) wrote it, while reads and the server's writes of another
-// account run beside it. Run with -race, it also checks the memory's
-// locking. (Two stores writing at once would wait on SQLite's busy handler,
+// account run beside it. (Two stores writing at once would wait on SQLite's busy handler,
 // which sleeps: the other store writes only in turn here.)
-func TestRememberedReadsFollowWrites(t *testing.T) {
+func TestReadsFollowWrites(t *testing.T) {
 	ctx := context.Background()
 	serverDB, cliDB := openShared(t)
 	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
@@ -199,11 +188,10 @@ func TestRememberedReadsFollowWrites(t *testing.T) {
 	}
 }
 
-// TestReadsRememberWhatTheyRead: an account the writer does not remember is
-// remembered once a read fetched it while nobody committed, until a commit
-// changes it: the writer's own (of that account; a commit of another one
-// keeps it), or another store's (of any account).
-func TestReadsRememberWhatTheyRead(t *testing.T) {
+// TestReadsAfterWritesOfEither: reads of two accounts, between writes of
+// one or the other by the server or by another store (the CLI), show every
+// account as last committed.
+func TestReadsAfterWritesOfEither(t *testing.T) {
 	ctx := context.Background()
 	serverDB, cliDB := openShared(t)
 	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
@@ -216,10 +204,6 @@ func TestReadsRememberWhatTheyRead(t *testing.T) {
 		}
 		return a.Balance
 	}
-	remembered := func(id string) string {
-		a, ok := serverDB.RememberedAccount(id)
-		return fmt.Sprint(a.Balance, ok)
-	}
 	debit := func(svc *credits.Service, id string) func() error {
 		return func() error {
 			_, _, err := svc.Debit(ctx, id, credits.DebitRequest{Amount: 10}, nil)
@@ -229,68 +213,26 @@ func TestReadsRememberWhatTheyRead(t *testing.T) {
 	steps := []struct {
 		name string
 		do   func() error
-		want map[string]string // account: remembered balance and whether, after the step
+		want map[string]int64 // account: balance the server reads after the step
 	}{
-		// Nothing remembered yet: the read starts the memory at its header.
-		{"the server reads u1 first", func() error { read(server, "u1"); return nil }, map[string]string{"u1": "100 true", "u2": "0 false"}},
-		// The writer's first transaction sees the CLI's commits (from before
-		// the read, but it cannot tell) and forgets what reads fetched.
-		{"the server writes u2", debit(server, "u2"), map[string]string{"u1": "0 false", "u2": "90 true"}},
-		{"the server reads u1", func() error { read(server, "u1"); return nil }, map[string]string{"u1": "100 true", "u2": "90 true"}},
-		{"the server writes u2 again", debit(server, "u2"), map[string]string{"u1": "100 true", "u2": "80 true"}},
-		{"the CLI writes u1", debit(cli, "u1"), map[string]string{"u1": "0 false", "u2": "0 false"}},
-		{"the server writes u2 once more", debit(server, "u2"), map[string]string{"u1": "0 false", "u2": "70 true"}},
-		{"the server reads u1 again", func() error {
-			if got := read(server, "u1"); got != 90 {
-				return fmt.Errorf("the server reads u1 at %d, want 90", got)
-			}
-			return nil
-		}, map[string]string{"u1": "90 true", "u2": "70 true"}},
+		{"the server reads u1 first", func() error { read(server, "u1"); return nil }, map[string]int64{"u1": 100, "u2": 100}},
+		{"the server writes u2", debit(server, "u2"), map[string]int64{"u1": 100, "u2": 90}},
+		{"the server reads u1", func() error { read(server, "u1"); return nil }, map[string]int64{"u1": 100, "u2": 90}},
+		{"the server writes u2 again", debit(server, "u2"), map[string]int64{"u1": 100, "u2": 80}},
+		{"the CLI writes u1", debit(cli, "u1"), map[string]int64{"u1": 90, "u2": 80}},
+		{"the server writes u2 once more", debit(server, "u2"), map[string]int64{"u1": 90, "u2": 70}},
 	}
 	for _, step := range steps {
 		if err := step.do(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
 		for _, id := range []string{"u1", "u2"} {
-			if got := remembered(id); got != step.want[id] {
-				t.Errorf("%s: %s remembered as %s, want %s", step.name, id, got, step.want[id])
+			if got := read(server, id); got != step.want[id] {
+				t.Errorf("%s: the server reads %s at %d, want %d", step.name, id, got, step.want[id])
 			}
 		}
 	}
 	if got := read(cli, "u2"); got != 70 {
 		t.Errorf("the CLI reads u2 at %d, want 70", got)
-	}
-}
-
-// TestRemovedSharedMemoryFileIsNotTrusted: once the -shm file whose header
-// vouches for the remembered rows is removed (SQLite removes it when the
-// last connection closes, and a new one starts another), that header stops
-// moving; it must vouch for nothing after that.
-func TestRemovedSharedMemoryFileIsNotTrusted(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.db")
-	ctx := context.Background()
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	svc := credits.NewService(db)
-	if _, err := svc.CreateAccount(ctx, "u1", "u1@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := svc.Grant(ctx, "u1", credits.GrantRequest{Amount: 100}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := db.RememberedAccount("u1"); !ok {
-		t.Fatal("after a grant: not remembered")
-	}
-	if err := os.Remove(path + "-shm"); err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := db.RememberedAccount("u1"); ok {
-		t.Errorf("after the -shm file was removed: remembered %+v", a)
 	}
 }
