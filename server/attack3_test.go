@@ -56,11 +56,22 @@ func (g *gateStore) View(ctx context.Context, fn func(credits.Tx) error) error {
 }
 
 func (t gateTx) Account(id string) (credits.Account, error) {
-	if t.g.armed.CompareAndSwap(true, false) {
-		t.g.reached <- struct{}{}
-		<-t.g.release
-	}
+	t.g.wait()
 	return t.Tx.Account(id)
+}
+
+// ReadAccount is the other way a request reads an account.
+func (g *gateStore) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
+	g.wait()
+	return g.Store.ReadAccount(ctx, id)
+}
+
+// wait holds the first read after arming until release.
+func (g *gateStore) wait() {
+	if g.armed.CompareAndSwap(true, false) {
+		g.reached <- struct{}{}
+		<-g.release
+	}
 }
 
 // TestAttack3LinkMadeWhileItsKeyIsRevoked: a leaked spend key is revoked while
