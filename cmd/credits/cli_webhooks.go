@@ -19,24 +19,7 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 	cmd := c.newCommand("webhooks "+name, true)
 	switch name {
 	case "add":
-		url := cmd.fs.String("url", "", "where to send the events (required)")
-		events := cmd.fs.String("events", "*", "event types, comma-separated, or * for all")
-		description := cmd.fs.String("description", "", "what the endpoint is for")
-		if _, err := cmd.parse(args, 0); err != nil {
-			return err
-		}
-		if err := cmd.cfg.sealsSecrets("webhooks add"); err != nil {
-			return err
-		}
-		return withService(ctx, cmd, func(svc *credits.Service) error {
-			ep, err := svc.CreateWebhookEndpoint(ctx, *url, strings.Split(*events, ","), *description)
-			if err != nil {
-				return err
-			}
-			return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
-				fmt.Fprintf(w, "added endpoint %s for %s\nsigning secret (shown once): %s\n", ep.ID, strings.Join(ep.Events, ", "), ep.Secret)
-			})
-		})
+		return c.webhooksAdd(ctx, cmd, args)
 	case "rotate", "test", "enable", "disable":
 		rest, err := cmd.parse(args, 1)
 		if err != nil {
@@ -63,27 +46,7 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 			})
 		})
 	case "remove", "deliveries":
-		rest, err := cmd.parse(args, 1)
-		if err != nil {
-			return err
-		}
-		return withService(ctx, cmd, func(svc *credits.Service) error {
-			if name == "remove" {
-				if err := svc.RemoveWebhookEndpoint(ctx, rest[0]); err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]string{"removed": rest[0]}, "", func(w io.Writer) { fmt.Fprintf(w, "removed endpoint %s\n", rest[0]) })
-			}
-			attempts, err := svc.WebhookAttempts(ctx, rest[0], credits.MaxPageSize)
-			if err != nil {
-				return err
-			}
-			return c.print(cmd, attempts, "AT\tEVENT\tSTATUS\tMS\tERROR", func(w io.Writer) {
-				for _, a := range attempts {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", a.At.Format(time.RFC3339), a.EventID, a.StatusCode, a.LatencyMS, dash(a.Error))
-				}
-			})
-		})
+		return c.webhooksRemoveOrDeliveries(ctx, cmd, name, args)
 	}
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
@@ -96,6 +59,54 @@ func (c *CLI) webhooks(ctx context.Context, args []string) error {
 		return c.print(cmd, endpoints, "ID\tURL\tEVENTS\tSTATUS\tFAILED TRIES\tNOTE", func(w io.Writer) {
 			for _, ep := range endpoints {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", ep.ID, ep.URL, strings.Join(ep.Events, ","), ep.Status, ep.Attempts, dash(ep.DisabledReason))
+			}
+		})
+	})
+}
+
+// webhooksAdd adds an endpoint and shows its secret, once.
+func (c *CLI) webhooksAdd(ctx context.Context, cmd *command, args []string) error {
+	url := cmd.fs.String("url", "", "where to send the events (required)")
+	events := cmd.fs.String("events", "*", "event types, comma-separated, or * for all")
+	description := cmd.fs.String("description", "", "what the endpoint is for")
+	if _, err := cmd.parse(args, 0); err != nil {
+		return err
+	}
+	if err := cmd.cfg.sealsSecrets("webhooks add"); err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		ep, err := svc.CreateWebhookEndpoint(ctx, *url, strings.Split(*events, ","), *description)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, map[string]any{"endpoint": ep, "secret": ep.Secret}, "", func(w io.Writer) {
+			fmt.Fprintf(w, "added endpoint %s for %s\nsigning secret (shown once): %s\n", ep.ID, strings.Join(ep.Events, ", "), ep.Secret)
+		})
+	})
+}
+
+// webhooksRemoveOrDeliveries removes an endpoint, or lists its latest
+// delivery attempts.
+func (c *CLI) webhooksRemoveOrDeliveries(ctx context.Context, cmd *command, name string, args []string) error {
+	rest, err := cmd.parse(args, 1)
+	if err != nil {
+		return err
+	}
+	return withService(ctx, cmd, func(svc *credits.Service) error {
+		if name == "remove" {
+			if err := svc.RemoveWebhookEndpoint(ctx, rest[0]); err != nil {
+				return err
+			}
+			return c.print(cmd, map[string]string{"removed": rest[0]}, "", func(w io.Writer) { fmt.Fprintf(w, "removed endpoint %s\n", rest[0]) })
+		}
+		attempts, err := svc.WebhookAttempts(ctx, rest[0], credits.MaxPageSize)
+		if err != nil {
+			return err
+		}
+		return c.print(cmd, attempts, "AT\tEVENT\tSTATUS\tMS\tERROR", func(w io.Writer) {
+			for _, a := range attempts {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", a.At.Format(time.RFC3339), a.EventID, a.StatusCode, a.LatencyMS, dash(a.Error))
 			}
 		})
 	})
