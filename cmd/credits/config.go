@@ -192,22 +192,8 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.trial = trial
-	if c.CheckoutExpiresIn != "" {
-		d, err := time.ParseDuration(c.CheckoutExpiresIn)
-		if err != nil || d < minCheckoutExpiry || d > maxCheckoutExpiry {
-			return errors.New("CREDITS_CHECKOUT_EXPIRES_IN must be a duration from 30m to 24h")
-		}
-		c.checkoutExpiresIn = d
-	}
-	if d, err := time.ParseDuration(c.RechargeLease); err != nil || d < minRechargeLease || d > maxRechargeLease {
-		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 30m")
-	} else {
-		c.rechargeLease = d
-	}
-	if d, err := time.ParseDuration(c.RechargeCheckAfter); err != nil || d < minRechargeCheck || d > maxRechargeCheck {
-		return errors.New("CREDITS_RECHARGE_CHECK_AFTER must be a duration from 1m to 168h")
-	} else {
-		c.rechargeCheck = d
+	if err := c.parseDurations(); err != nil {
+		return err
 	}
 	if err := c.parseRateLimits(); err != nil {
 		return err
@@ -248,6 +234,28 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return c.validateProduction()
+}
+
+// parseDurations reads the settings that are durations.
+func (c *Config) parseDurations() error {
+	if c.CheckoutExpiresIn != "" {
+		d, err := time.ParseDuration(c.CheckoutExpiresIn)
+		if err != nil || d < minCheckoutExpiry || d > maxCheckoutExpiry {
+			return errors.New("CREDITS_CHECKOUT_EXPIRES_IN must be a duration from 30m to 24h")
+		}
+		c.checkoutExpiresIn = d
+	}
+	d, err := time.ParseDuration(c.RechargeLease)
+	if err != nil || d < minRechargeLease || d > maxRechargeLease {
+		return errors.New("CREDITS_RECHARGE_LEASE must be a duration from 5s to 30m")
+	}
+	c.rechargeLease = d
+	d, err = time.ParseDuration(c.RechargeCheckAfter)
+	if err != nil || d < minRechargeCheck || d > maxRechargeCheck {
+		return errors.New("CREDITS_RECHARGE_CHECK_AFTER must be a duration from 1m to 168h")
+	}
+	c.rechargeCheck = d
+	return nil
 }
 
 // webhooksPublicOnly reports whether webhook endpoints must be on the public
