@@ -345,39 +345,14 @@ func giveBack(locked LockedAccount, account Account, back []LotAmount, entry Ent
 	if err != nil {
 		return account, entry, Errorf(EINVALID, "amount would overflow the balance of account %s", account.ID)
 	}
-	var fromDebt int64
-	toLots := make(map[int64]int64)
-	var order []int64
-	for _, b := range back {
-		if b.LotID == 0 {
-			fromDebt += b.Amount
-			continue
-		}
-		if _, ok := toLots[b.LotID]; !ok {
-			order = append(order, b.LotID)
-		}
-		toLots[b.LotID] += b.Amount
-	}
+	fromDebt, toLots, order := splitBack(back)
 	repaid := min(account.Debt, fromDebt)
 	toNew := fromDebt - repaid
-	var expiresNow, expiresLater bool
-	for _, id := range order {
-		lot, err := locked.Lot(id)
-		if errors.Is(err, ErrNotFound) {
-			toNew += toLots[id] // not a lot of this account: cannot be
-			continue
-		} else if err != nil {
-			return account, entry, err
-		}
-		if err := locked.SetLot(lot.ID, lot.Remaining+toLots[id], lot.Reserved); err != nil {
-			return account, entry, err
-		}
-		if lot.ExpiresAt != nil && !lot.ExpiresAt.After(entry.CreatedAt) {
-			expiresNow = true
-		} else if lot.ExpiresAt != nil {
-			expiresLater = true
-		}
+	lost, expiresNow, expiresLater, err := returnToLots(locked, toLots, order, entry.CreatedAt)
+	if err != nil {
+		return account, entry, err
 	}
+	toNew += lost
 	if toNew > 0 {
 		lot := Lot{AccountID: account.ID, Amount: toNew, Remaining: toNew, Source: entry.Kind, Reference: entry.Reference, CreatedAt: entry.CreatedAt}
 		if _, err := locked.AddLot(lot); err != nil {
@@ -412,6 +387,48 @@ func giveBack(locked LockedAccount, account Account, back []LotAmount, entry Ent
 	}
 	account, err = payDebt(locked, account, entry.CreatedAt)
 	return account, entry, err
+}
+
+// splitBack sums what a give-back returns: to the debt (LotID 0), and to
+// each lot, in the order the lots were drawn.
+func splitBack(back []LotAmount) (fromDebt int64, toLots map[int64]int64, order []int64) {
+	toLots = make(map[int64]int64)
+	for _, b := range back {
+		if b.LotID == 0 {
+			fromDebt += b.Amount
+			continue
+		}
+		if _, ok := toLots[b.LotID]; !ok {
+			order = append(order, b.LotID)
+		}
+		toLots[b.LotID] += b.Amount
+	}
+	return fromDebt, toLots, order
+}
+
+// returnToLots puts credits back into the lots they were drawn from, and
+// says whether one of them expired already (expiresNow) or expires later.
+// What belongs to no lot of the account (it cannot be) comes back in lost,
+// for a new lot.
+func returnToLots(locked LockedAccount, toLots map[int64]int64, order []int64, now time.Time) (lost int64, expiresNow, expiresLater bool, err error) {
+	for _, id := range order {
+		lot, err := locked.Lot(id)
+		if errors.Is(err, ErrNotFound) {
+			lost += toLots[id]
+			continue
+		} else if err != nil {
+			return lost, expiresNow, expiresLater, err
+		}
+		if err := locked.SetLot(lot.ID, lot.Remaining+toLots[id], lot.Reserved); err != nil {
+			return lost, expiresNow, expiresLater, err
+		}
+		if lot.ExpiresAt != nil && !lot.ExpiresAt.After(now) {
+			expiresNow = true
+		} else if lot.ExpiresAt != nil {
+			expiresLater = true
+		}
+	}
+	return lost, expiresNow, expiresLater, nil
 }
 
 // unreserveLot takes amount credits off what active holds reserve on a lot,
