@@ -239,23 +239,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if mismatch := soldAsPaid(ev.Session, cs); mismatch != "" && !accept {
 		return EventUnmatched, MismatchPrefix + mismatch, nil
 	}
-	// The payment is locked first, then the account (the order of every
-	// payment path), so that a concurrent event for the same session waits
-	// here and then sees the purchase.
-	paymentID := ev.Session.PaymentIntent
-	if paymentID == "" {
-		paymentID = cs.ID // nothing to pay (a 100 % discount): the session stands for the payment
-	}
-	payment, fresh, err := tx.LockPayment(paymentID, now)
+	payment, fresh, err := lockSessionPayment(tx, ev, cs, now)
 	if err != nil {
 		return "", "", err
-	}
-	if payment.SessionID != "" && payment.SessionID != cs.ID {
-		// Another session already paid with this payment intent (Stripe does
-		// not do that): keep the two apart rather than merge their facts.
-		if payment, fresh, err = tx.LockPayment(cs.ID, now); err != nil {
-			return "", "", err
-		}
 	}
 	// The account's lock goes out before the look for an existing purchase
 	// (on PostgreSQL in one round trip with it, and with the lots and the
@@ -275,18 +261,9 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	} else if err != nil {
 		return "", "", err
 	}
-	pack, err := tx.Pack(cs.PackID)
-	if errors.Is(err, ErrNotFound) {
-		return EventUnmatched, fmt.Sprintf("pack %s not found", cs.PackID), nil
-	} else if err != nil {
-		return "", "", err
-	}
-	credits, err := MulCredits(pack.Credits, cs.Quantity)
-	if err != nil {
-		return EventFailed, "credits of the purchase overflow", nil
-	}
-	if _, err := AddCredits(account.Balance, credits); err != nil {
-		return EventFailed, "purchase would overflow the balance", nil
+	pack, credits, status, reason, err := sessionCredits(tx, cs, account)
+	if status != "" || err != nil {
+		return status, reason, err
 	}
 	p := Purchase{
 		AccountID: account.ID, PackID: pack.ID, Quantity: cs.Quantity, Credits: credits,
@@ -307,10 +284,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	payment.AccountID, payment.SessionID, payment.PackID, payment.Quantity, payment.Credits = account.ID, cs.ID, pack.ID, cs.Quantity, credits
 	payment.SoldAmount, payment.PaidAmount, payment.Currency = cs.ExpectedAmount, p.AmountPaid, p.Currency
 	payment.Discount, payment.UpdatedAt, payment.Posted = ev.Session.AmountDiscount, now, credits
-	if err := locked.RecordPurchase(payment); err != nil {
-		return "", "", err
-	}
-	if err := locked.LinkPaymentEntry(entry.ID, payment.ID); err != nil {
+	if err := recordPayment(locked, payment, entry); err != nil {
 		return "", "", err
 	}
 	if err := emit(locked, OutPurchaseCompleted, p, now); err != nil {
@@ -326,6 +300,50 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
+}
+
+// sessionCredits reads a session's pack and what it credits, or says why
+// the event stops here (status set).
+func sessionCredits(tx Tx, cs CheckoutSession, account Account) (pack Pack, credits int64, status, reason string, err error) {
+	pack, err = tx.Pack(cs.PackID)
+	if errors.Is(err, ErrNotFound) {
+		return pack, 0, EventUnmatched, fmt.Sprintf("pack %s not found", cs.PackID), nil
+	} else if err != nil {
+		return pack, 0, "", "", err
+	}
+	credits, err = MulCredits(pack.Credits, cs.Quantity)
+	if err != nil {
+		return pack, 0, EventFailed, "credits of the purchase overflow", nil
+	}
+	if _, err := AddCredits(account.Balance, credits); err != nil {
+		return pack, 0, EventFailed, "purchase would overflow the balance", nil
+	}
+	return pack, credits, "", "", nil
+}
+
+// lockSessionPayment locks the payment a session's event pays: first, then
+// the account (the order of every payment path), so that a concurrent
+// event for the same session waits here and then sees the purchase.
+func lockSessionPayment(tx Tx, ev Event, cs CheckoutSession, now time.Time) (Payment, bool, error) {
+	paymentID := ev.Session.PaymentIntent
+	if paymentID == "" {
+		paymentID = cs.ID // nothing to pay (a 100 % discount): the session stands for the payment
+	}
+	payment, fresh, err := tx.LockPayment(paymentID, now)
+	if err != nil || payment.SessionID == "" || payment.SessionID == cs.ID {
+		return payment, fresh, err
+	}
+	// Another session already paid with this payment intent (Stripe does
+	// not do that): keep the two apart rather than merge their facts.
+	return tx.LockPayment(cs.ID, now)
+}
+
+// recordPayment records what a payment bought and links its purchase entry.
+func recordPayment(locked LockedAccount, payment Payment, entry Entry) error {
+	if err := locked.RecordPurchase(payment); err != nil {
+		return err
+	}
+	return locked.LinkPaymentEntry(entry.ID, payment.ID)
 }
 
 // writePurchase records a purchase and credits its lot; it returns the
