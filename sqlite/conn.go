@@ -221,32 +221,9 @@ func assign(dest, src any) error {
 	}
 	switch d := dest.(type) {
 	case *string:
-		switch s := src.(type) {
-		case string:
-			*d = s
-		case []byte:
-			*d = string(s)
-		case int64:
-			*d = strconv.FormatInt(s, 10)
-		case nil:
-			return errNull
-		default:
-			return fmt.Errorf("cannot scan %T into a string", src)
-		}
+		return assignString(d, src)
 	case *int64:
-		switch s := src.(type) {
-		case int64:
-			*d = s
-		case bool:
-			*d = 0
-			if s {
-				*d = 1
-			}
-		case nil:
-			return errNull
-		default:
-			return fmt.Errorf("cannot scan %T into an int64", src)
-		}
+		return assignInt64(d, src)
 	case *int:
 		v, ok := src.(int64)
 		if !ok {
@@ -263,16 +240,7 @@ func assign(dest, src any) error {
 			return fmt.Errorf("cannot scan %T into a bool", src)
 		}
 	case *[]byte:
-		switch s := src.(type) {
-		case []byte:
-			*d = append([]byte(nil), s...) // the driver reuses its buffer
-		case string:
-			*d = []byte(s)
-		case nil:
-			*d = nil
-		default:
-			return fmt.Errorf("cannot scan %T into bytes", src)
-		}
+		return assignBytes(d, src)
 	case *float64:
 		switch s := src.(type) {
 		case float64:
@@ -289,6 +257,53 @@ func assign(dest, src any) error {
 		*d = src
 	default:
 		return fmt.Errorf("cannot scan into %T", dest)
+	}
+	return nil
+}
+
+func assignString(d *string, src any) error {
+	switch s := src.(type) {
+	case string:
+		*d = s
+	case []byte:
+		*d = string(s)
+	case int64:
+		*d = strconv.FormatInt(s, 10)
+	case nil:
+		return errNull
+	default:
+		return fmt.Errorf("cannot scan %T into a string", src)
+	}
+	return nil
+}
+
+func assignInt64(d *int64, src any) error {
+	switch s := src.(type) {
+	case int64:
+		*d = s
+	case bool:
+		*d = 0
+		if s {
+			*d = 1
+		}
+	case nil:
+		return errNull
+	default:
+		return fmt.Errorf("cannot scan %T into an int64", src)
+	}
+	return nil
+}
+
+func assignBytes(d *[]byte, src any) error {
+	switch s := src.(type) {
+	case []byte:
+		*d = append([]byte(nil), s...) // the driver reuses its buffer
+	case string:
+		*d = []byte(s)
+	case nil:
+		*d = nil
+	default:
+		return fmt.Errorf("cannot scan %T into bytes", src)
 	}
 	return nil
 }
