@@ -120,27 +120,32 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 			}},
 	}
 	if len(keys) > 0 {
-		reads = append(reads, Write{Op: "read the batch's idempotency keys",
-			// A lookup by the key's index for each key, whatever the planner
-			// thinks of the table: as (scope, key) IN (SELECT … unnest),
-			// PostgreSQL planned a new table (not yet analyzed) as a
-			// sequential scan probing a hash of the keys, and kept that plan
-			// while the table grew (1,554 scans reading 38 million rows in
-			// one bench run of 49,416 debits). The LIMIT keeps the subquery
-			// a per-key lookup rather than a join it may plan again.
-			Query: `SELECT k.* FROM unnest($1::text[], $2::text[]) AS batch (batch_scope, batch_key)
-				CROSS JOIN LATERAL (SELECT ` + idempotencyColumns + ` FROM idempotency_keys
-					WHERE scope = batch.batch_scope AND key = batch.batch_key LIMIT 1) AS k`,
-			Args: []any{scopes, keys},
-			Scan: func(rows Rows) error {
-				return eachRow(rows, scanIdempotencyRecord, func(r credits.IdempotencyRecord) {
-					if e := a.keys[[2]string{r.Scope, r.Key}]; e != nil {
-						e.found, e.record = true, r
-					}
-				})
-			}})
+		reads = append(reads, a.keysRead(scopes, keys))
 	}
 	return a, reads
+}
+
+// keysRead reads the batch's idempotency keys.
+func (a *BatchAhead) keysRead(scopes, keys []string) Write {
+	return Write{Op: "read the batch's idempotency keys",
+		// A lookup by the key's index for each key, whatever the planner
+		// thinks of the table: as (scope, key) IN (SELECT … unnest),
+		// PostgreSQL planned a new table (not yet analyzed) as a
+		// sequential scan probing a hash of the keys, and kept that plan
+		// while the table grew (1,554 scans reading 38 million rows in
+		// one bench run of 49,416 debits). The LIMIT keeps the subquery
+		// a per-key lookup rather than a join it may plan again.
+		Query: `SELECT k.* FROM unnest($1::text[], $2::text[]) AS batch (batch_scope, batch_key)
+			CROSS JOIN LATERAL (SELECT ` + idempotencyColumns + ` FROM idempotency_keys
+				WHERE scope = batch.batch_scope AND key = batch.batch_key LIMIT 1) AS k`,
+		Args: []any{scopes, keys},
+		Scan: func(rows Rows) error {
+			return eachRow(rows, scanIdempotencyRecord, func(r credits.IdempotencyRecord) {
+				if e := a.keys[[2]string{r.Scope, r.Key}]; e != nil {
+					e.found, e.record = true, r
+				}
+			})
+		}}
 }
 
 // takeAccount returns what was read ahead for the account, as WillLock
