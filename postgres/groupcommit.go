@@ -251,16 +251,7 @@ func (db *DB) commitBatch(batch []*accountWrite) (results []writeResult, alone [
 			}
 		}
 	}()
-	ids := make([]string, 0, len(batch))
-	for _, req := range batch {
-		ids = append(ids, req.w.AccountID)
-	}
-	slices.Sort(ids)
-	// Held back: they go out with BEGIN and what the batch reads ahead, or
-	// with the first write's statements.
-	c.Defer(sqlstore.Write{Op: "bound the batch's lock waits", Query: fmt.Sprintf("SET LOCAL lock_timeout = %d", batchLockTimeout.Milliseconds())})
-	c.Defer(sqlstore.Write{Op: "lock the batch's accounts", Query: lockAccounts, Args: []any{slices.Compact(ids)}})
-	if err := c.readAhead(ctx, batch); lockNotAvailable(err) {
+	if err := c.lockBatch(ctx, batch); lockNotAvailable(err) {
 		return db.allAlone(batch)
 	} else if err != nil {
 		return failAll(err)
@@ -302,13 +293,33 @@ func (db *DB) commitBatch(batch []*accountWrite) (results []writeResult, alone [
 			i = failed
 		}
 	}
+	committed = true
+	return results, lockedOut(results)
+}
+
+// lockBatch holds back the batch's lock of its accounts (in id order) and
+// its bounded lock wait: they go out with BEGIN and what the batch reads
+// ahead, or with the first write's statements.
+func (c *conn) lockBatch(ctx context.Context, batch []*accountWrite) error {
+	ids := make([]string, 0, len(batch))
+	for _, req := range batch {
+		ids = append(ids, req.w.AccountID)
+	}
+	slices.Sort(ids)
+	c.Defer(sqlstore.Write{Op: "bound the batch's lock waits", Query: fmt.Sprintf("SET LOCAL lock_timeout = %d", batchLockTimeout.Milliseconds())})
+	c.Defer(sqlstore.Write{Op: "lock the batch's accounts", Query: lockAccounts, Args: []any{slices.Compact(ids)}})
+	return c.readAhead(ctx, batch)
+}
+
+// lockedOut lists the writes that met a lock they could not take: they run
+// again alone.
+func lockedOut(results []writeResult) (alone []int) {
 	for i, res := range results {
 		if lockNotAvailable(res.err) {
 			alone = append(alone, i)
 		}
 	}
-	committed = true
-	return results, alone
+	return alone
 }
 
 // readAhead reads, with BEGIN and the batch's lock, what the batch's writes
