@@ -45,36 +45,11 @@ const (
 // routes and JSON shapes: the ceiling that HTTP and JSON alone allow. It
 // prints each path's rate, p50/p99 and ratio to its ceiling, then verify.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("credits bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	databaseURL := fs.String("database-url", "", "a postgres:// URL to benchmark (its data is added to); default: a new SQLite file in a temporary directory")
-	duration := fs.Duration("duration", 8*time.Second, "how long each phase runs")
-	concurrency := fs.Int("concurrency", 64, "requests in flight at once")
-	accounts := fs.Int("accounts", 100, "accounts the many-account phases spread over")
-	cpuprofile := fs.String("cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
-	asJSON := fs.Bool("json", false, "print the figures as JSON")
-	only := fs.String("phases", "", "a comma-separated list of the phases to run (default: all); the ceilings run when a phase needs them")
-	replicas := fs.Int("replicas", 1, "services on the one PostgreSQL database, each on its own port; requests go to them in turn")
-	ledger := fs.Int64("ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
-	ceilingOnce := fs.Bool("ceiling-once", false, "measure each ceiling once, at the start, rather than again right before each phase that is compared with it")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	o, err := parseBench(args, stderr)
+	if err != nil {
+		return err
 	}
-	if *replicas < 1 || *replicas > benchMaxReplicas || (*replicas > 1 && !postgres.IsURL(*databaseURL)) {
-		return usageError{fmt.Sprintf("--replicas must be 1..%d, and more than 1 needs a postgres:// --database-url", benchMaxReplicas)}
-	}
-	if *ledger < 0 || *ledger > benchMaxLedger {
-		return usageError{fmt.Sprintf("--ledger must be 0..%d", int64(benchMaxLedger))}
-	}
-	if *duration <= 0 || *duration > benchMaxDuration || *concurrency < 1 || *concurrency > benchMaxConcurrency || *accounts < 1 || *accounts > benchMaxAccounts {
-		return usageError{fmt.Sprintf("--duration must be up to %s, --concurrency 1..%d, --accounts 1..%d", benchMaxDuration, benchMaxConcurrency, benchMaxAccounts)}
-	}
-	if *cpuprofile != "" {
-		if err := os.MkdirAll(*cpuprofile, 0o755); err != nil {
-			return err
-		}
-	}
-	url := *databaseURL
+	url := o.databaseURL
 	if url == "" {
 		dir, err := os.MkdirTemp("", "credits-bench-")
 		if err != nil {
@@ -85,115 +60,52 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	const apiKey = "bench_api_key_0123456789abcdef"
 	secret := "whsec_bench_" + randomHex(8)
-	m := NewMain(io.Discard, io.Discard)
 	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0", "CREDITS_RATE_API": "0"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
+	mains, err := startBenchServices(ctx, o.replicas, vars)
+	for _, m := range mains {
+		defer m.Close()
+	}
+	if err != nil {
 		return err
 	}
-	if err := m.Run(ctx); err != nil {
-		return err
-	}
-	defer m.Close()
-	bases := []string{"http://" + m.Addr()}
-	for range *replicas - 1 {
-		replica := NewMain(io.Discard, io.Discard)
-		if err := replica.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
-			return err
-		}
-		if err := replica.Run(ctx); err != nil {
-			return err
-		}
-		defer replica.Close()
-		bases = append(bases, "http://"+replica.Addr())
+	m := mains[0]
+	bases := make([]string, len(mains))
+	for i, r := range mains {
+		bases[i] = "http://" + r.Addr()
 	}
 	noop, err := startNoop()
 	if err != nil {
 		return err
 	}
 	defer noop.Close()
-	transport := &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxIdleConns: 2 * *concurrency}
+	transport := &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxIdleConns: 2 * o.concurrency}
 	b := &bench{bases: bases, noop: "http://" + noop.Addr, apiKey: apiKey, secret: secret, run: randomHex(4),
-		client: &http.Client{Transport: transport}, accounts: *accounts, concurrency: *concurrency, duration: *duration, profiles: *cpuprofile}
-	sessions := min(benchMaxSessions, max(1_000, int(duration.Seconds()*benchSessionsPerSecond)))
+		client: &http.Client{Transport: transport}, accounts: o.accounts, concurrency: o.concurrency, duration: o.duration, profiles: o.cpuprofile}
+	sessions := min(benchMaxSessions, max(1_000, int(o.duration.Seconds()*benchSessionsPerSecond)))
 	if err := b.setup(ctx, m.Service, sessions); err != nil {
 		return err
 	}
-	if err := b.fillLedger(ctx, m.Service, url, *ledger); err != nil {
+	if err := b.fillLedger(ctx, m.Service, url, o.ledger); err != nil {
 		return err
 	}
-	pgbenchNote := ""
-	if postgres.IsURL(url) && phaseWanted(*only, "debit-100") {
-		pg, reason := newPgbench(url, *duration)
-		if pg != nil {
-			if err := pg.init(ctx); err != nil {
-				reason = err.Error()
-				_ = pg.drop(context.WithoutCancel(ctx)) // what a failed init made, if anything
-			} else {
-				b.pgbench = pg
-				defer pg.drop(context.WithoutCancel(ctx))
-			}
-		}
-		if reason != "" {
-			pgbenchNote = "pgbench: not measured (" + reason + "): debit-100 is compared with the no-op"
-		} else {
-			pgbenchNote = fmt.Sprintf("pgbench: its TPC-B-like transaction, -M prepared -c %d -j 2, scale 10, on the same database: the ceiling of debit-100", pgbenchClients)
-		}
-	}
-	if !*asJSON {
+	pgbenchNote, dropPgbench := b.usePgbench(ctx, url, o)
+	defer dropPgbench()
+	if !o.asJSON {
 		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
-			describeDatabase(url), *replicas, *duration, *concurrency, *accounts, *ledger, runtime.GOMAXPROCS(0))
+			describeDatabase(url), o.replicas, o.duration, o.concurrency, o.accounts, o.ledger, runtime.GOMAXPROCS(0))
 		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ceil/s", "ratio", "errors", "cpu µs")
 	}
-	var results []phaseResult
-	report := func(r phaseResult) {
-		results = append(results, r)
-		if !*asJSON {
-			ratio, ceiling, ceilingRate := "-", "-", "-"
-			if r.Ceiling != "" {
-				ratio, ceiling, ceilingRate = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling, fmt.Sprintf("%.0f", r.CeilingPerSecond)
-			}
-			if r.External {
-				fmt.Fprintf(stdout, "%-11s %10.0f %9s %9s %9s %8s %8s %8d %7s\n", r.Name, r.PerSecond, "-", "-", ceiling, ceilingRate, ratio, r.Errors, "-")
-				return
-			}
-			fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ceilingRate, ratio, r.Errors, r.CPUMicros)
-		}
-	}
-	phases, err := selectPhases(b.phases(ctx, m.Service), *only)
+	phases, err := selectPhases(b.phases(ctx, m.Service), o.only)
 	if err != nil {
 		return err
 	}
-	failed := 0
-	ceilings := map[string]phaseResult{} // the latest measurement of each
-	for _, p := range phases {
-		if p.before != nil {
-			if err := p.before(); err != nil {
-				return fmt.Errorf("bench: before %s: %w", p.name, err)
-			}
+	results, failed, err := b.runPhases(phases, o.ceilingOnce, func(r phaseResult) {
+		if !o.asJSON {
+			printPhase(stdout, r)
 		}
-		if c, ok := ceilings[p.ceiling]; ok && !*ceilingOnce {
-			// The machine's speed moves within a run (by a quarter on this
-			// project's, minute to minute): a ratio compares with its
-			// ceiling measured just before, not at the start.
-			again, err := b.measure(phaseNamed(phases, c.Name))
-			if err != nil {
-				return err
-			}
-			ceilings[p.ceiling] = again
-			failed += again.Errors
-		}
-		r, err := b.measure(p)
-		if err != nil {
-			return err
-		}
-		if c, ok := ceilings[p.ceiling]; ok && c.PerSecond > 0 {
-			r.Ceiling, r.CeilingPerSecond, r.Ratio = c.Name, c.PerSecond, r.PerSecond/c.PerSecond
-		}
-		if p.ceiling == "" {
-			ceilings[p.name] = r
-		}
-		report(r)
-		failed += r.Errors
+	})
+	if err != nil {
+		return err
 	}
 	var guards []roundTripGuard
 	if db, ok := m.Service.Store.(roundTripCounter); ok {
@@ -209,30 +121,175 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: duration.Seconds(), Concurrency: *concurrency, Accounts: *accounts, Replicas: *replicas, LedgerEntries: *ledger,
+	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Accounts: o.accounts, Replicas: o.replicas, LedgerEntries: o.ledger,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
 		ResidentMiB: residentMiB(), Violations: len(violations), RoundTrips: guards}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(summary); err != nil {
-			return err
-		}
-	} else {
-		if b.receiver != nil {
-			fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", delivered)
-		}
-		if pgbenchNote != "" {
-			fmt.Fprintln(stdout, pgbenchNote)
-		}
-		printRoundTrips(stdout, guards)
-		fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
-		fmt.Fprintf(stdout, "verify: %d violation(s)\n", len(violations))
+	if err := printBenchSummary(stdout, o.asJSON, summary, b.receiver != nil, pgbenchNote); err != nil {
+		return err
 	}
 	// Figures of a run whose requests failed measure nothing.
 	if failed > 0 || len(violations) > 0 {
 		return fmt.Errorf("bench: %d request(s) failed and %d invariant(s) broken: the figures are not valid", failed, len(violations))
 	}
+	return nil
+}
+
+// benchOptions are credits bench's flags.
+type benchOptions struct {
+	databaseURL, cpuprofile, only   string
+	duration                        time.Duration
+	concurrency, accounts, replicas int
+	ledger                          int64
+	asJSON, ceilingOnce             bool
+}
+
+// parseBench reads and checks credits bench's flags.
+func parseBench(args []string, stderr io.Writer) (benchOptions, error) {
+	var o benchOptions
+	fs := flag.NewFlagSet("credits bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.databaseURL, "database-url", "", "a postgres:// URL to benchmark (its data is added to); default: a new SQLite file in a temporary directory")
+	fs.DurationVar(&o.duration, "duration", 8*time.Second, "how long each phase runs")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "requests in flight at once")
+	fs.IntVar(&o.accounts, "accounts", 100, "accounts the many-account phases spread over")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "a directory to write one CPU profile per phase into (PHASE.pprof)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the figures as JSON")
+	fs.StringVar(&o.only, "phases", "", "a comma-separated list of the phases to run (default: all); the ceilings run when a phase needs them")
+	fs.IntVar(&o.replicas, "replicas", 1, "services on the one PostgreSQL database, each on its own port; requests go to them in turn")
+	fs.Int64Var(&o.ledger, "ledger", 0, "ledger entries to write first, on an account of their own (reads must not slow down as the ledger grows)")
+	fs.BoolVar(&o.ceilingOnce, "ceiling-once", false, "measure each ceiling once, at the start, rather than again right before each phase that is compared with it")
+	if err := fs.Parse(args); err != nil {
+		return o, usageError{err.Error()}
+	}
+	if o.replicas < 1 || o.replicas > benchMaxReplicas || (o.replicas > 1 && !postgres.IsURL(o.databaseURL)) {
+		return o, usageError{fmt.Sprintf("--replicas must be 1..%d, and more than 1 needs a postgres:// --database-url", benchMaxReplicas)}
+	}
+	if o.ledger < 0 || o.ledger > benchMaxLedger {
+		return o, usageError{fmt.Sprintf("--ledger must be 0..%d", int64(benchMaxLedger))}
+	}
+	if o.duration <= 0 || o.duration > benchMaxDuration || o.concurrency < 1 || o.concurrency > benchMaxConcurrency || o.accounts < 1 || o.accounts > benchMaxAccounts {
+		return o, usageError{fmt.Sprintf("--duration must be up to %s, --concurrency 1..%d, --accounts 1..%d", benchMaxDuration, benchMaxConcurrency, benchMaxAccounts)}
+	}
+	if o.cpuprofile != "" {
+		if err := os.MkdirAll(o.cpuprofile, 0o755); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// startBenchServices runs n services on one database, each on its own
+// port; it returns those it started, to be closed, even with an error.
+func startBenchServices(ctx context.Context, n int, vars map[string]string) ([]*Main, error) {
+	var mains []*Main
+	for range n {
+		m := NewMain(io.Discard, io.Discard)
+		if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0"}, func(k string) string { return vars[k] }); err != nil {
+			return mains, err
+		}
+		if err := m.Run(ctx); err != nil {
+			return mains, err
+		}
+		mains = append(mains, m)
+	}
+	return mains, nil
+}
+
+// usePgbench makes pgbench debit-100's ceiling on PostgreSQL, when it is
+// wanted and can run; it says what it did, and returns how to drop its
+// tables.
+func (b *bench) usePgbench(ctx context.Context, url string, o benchOptions) (note string, drop func()) {
+	drop = func() {}
+	if !postgres.IsURL(url) || !phaseWanted(o.only, "debit-100") {
+		return "", drop
+	}
+	pg, reason := newPgbench(url, o.duration)
+	if pg != nil {
+		if err := pg.init(ctx); err != nil {
+			reason = err.Error()
+			_ = pg.drop(context.WithoutCancel(ctx)) // what a failed init made, if anything
+		} else {
+			b.pgbench = pg
+			drop = func() { _ = pg.drop(context.WithoutCancel(ctx)) }
+		}
+	}
+	if reason != "" {
+		return "pgbench: not measured (" + reason + "): debit-100 is compared with the no-op", drop
+	}
+	return fmt.Sprintf("pgbench: its TPC-B-like transaction, -M prepared -c %d -j 2, scale 10, on the same database: the ceiling of debit-100", pgbenchClients), drop
+}
+
+// runPhases measures each phase, its ceiling again right before it unless
+// ceilingOnce, and reports each; it returns the results and how many
+// requests failed.
+func (b *bench) runPhases(phases []phase, ceilingOnce bool, report func(phaseResult)) ([]phaseResult, int, error) {
+	var results []phaseResult
+	failed := 0
+	ceilings := map[string]phaseResult{} // the latest measurement of each
+	for _, p := range phases {
+		if p.before != nil {
+			if err := p.before(); err != nil {
+				return results, failed, fmt.Errorf("bench: before %s: %w", p.name, err)
+			}
+		}
+		if c, ok := ceilings[p.ceiling]; ok && !ceilingOnce {
+			// The machine's speed moves within a run (by a quarter on this
+			// project's, minute to minute): a ratio compares with its
+			// ceiling measured just before, not at the start.
+			again, err := b.measure(phaseNamed(phases, c.Name))
+			if err != nil {
+				return results, failed, err
+			}
+			ceilings[p.ceiling] = again
+			failed += again.Errors
+		}
+		r, err := b.measure(p)
+		if err != nil {
+			return results, failed, err
+		}
+		if c, ok := ceilings[p.ceiling]; ok && c.PerSecond > 0 {
+			r.Ceiling, r.CeilingPerSecond, r.Ratio = c.Name, c.PerSecond, r.PerSecond/c.PerSecond
+		}
+		if p.ceiling == "" {
+			ceilings[p.name] = r
+		}
+		results = append(results, r)
+		report(r)
+		failed += r.Errors
+	}
+	return results, failed, nil
+}
+
+// printPhase prints one phase's line of the table.
+func printPhase(stdout io.Writer, r phaseResult) {
+	ratio, ceiling, ceilingRate := "-", "-", "-"
+	if r.Ceiling != "" {
+		ratio, ceiling, ceilingRate = fmt.Sprintf("%.2f", r.Ratio), r.Ceiling, fmt.Sprintf("%.0f", r.CeilingPerSecond)
+	}
+	if r.External {
+		fmt.Fprintf(stdout, "%-11s %10.0f %9s %9s %9s %8s %8s %8d %7s\n", r.Name, r.PerSecond, "-", "-", ceiling, ceilingRate, ratio, r.Errors, "-")
+		return
+	}
+	fmt.Fprintf(stdout, "%-11s %10.0f %9.2f %9.2f %9s %8s %8s %8d %7.0f\n", r.Name, r.PerSecond, r.P50MS, r.P99MS, ceiling, ceilingRate, ratio, r.Errors, r.CPUMicros)
+}
+
+// printBenchSummary prints what follows the table, or the whole summary as
+// JSON.
+func printBenchSummary(stdout io.Writer, asJSON bool, summary benchSummary, hooked bool, pgbenchNote string) error {
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(summary)
+	}
+	if hooked {
+		fmt.Fprintf(stdout, "debit+hook: one webhook endpoint for balance.low/depleted/recovered; %d event(s) delivered during the run\n", summary.HookEventsDelivered)
+	}
+	if pgbenchNote != "" {
+		fmt.Fprintln(stdout, pgbenchNote)
+	}
+	printRoundTrips(stdout, summary.RoundTrips)
+	fmt.Fprintf(stdout, "memory: heap in use %.1f MiB, resident %.1f MiB\n", summary.HeapInUseMiB, summary.ResidentMiB)
+	fmt.Fprintf(stdout, "verify: %d violation(s)\n", summary.Violations)
 	return nil
 }
 
