@@ -291,8 +291,9 @@ type Tx interface {
 	// not the one the account names (Purchases walks that chain).
 	BrokenPurchaseLinks() ([]string, error)
 	// EntriesOfNoAccount returns the entries whose account does not exist
-	// (PostgreSQL has no foreign key there: Performance 30 in
-	// docs/architecture.md), which no balance counts.
+	// (PostgreSQL has no foreign key there: the check was a query per entry
+	// in the group-commit batch's serial part; every entry is written under
+	// its account's lock), which no balance counts.
 	EntriesOfNoAccount() ([]Entry, error)
 	// DuplicatePurchaseReferences returns the session ids credited by more than
 	// one purchase entry.

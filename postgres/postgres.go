@@ -48,8 +48,8 @@ const (
 type DB struct {
 	pool *pgxpool.Pool
 	// roundTrips counts the round trips to the server that transactions
-	// made: the unit a write's cost on PostgreSQL is counted in (see
-	// docs/architecture.md, Performance), which tests hold to.
+	// made: the unit a write's cost on PostgreSQL is counted in, which
+	// credits bench's round-trip guards hold to (docs/performance.md).
 	roundTrips atomic.Int64
 
 	// The group commit of writes confined to one account (groupcommit.go).
