@@ -49,18 +49,13 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	url := o.databaseURL
-	if url == "" {
-		dir, err := os.MkdirTemp("", "credits-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		url = filepath.Join(dir, "bench.db")
+	url, removeDir, err := benchDatabase(o.databaseURL)
+	if err != nil {
+		return err
 	}
-	const apiKey = "bench_api_key_0123456789abcdef"
+	defer removeDir()
 	secret := "whsec_bench_" + randomHex(8)
-	vars := map[string]string{"CREDITS_API_KEY": apiKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0", "CREDITS_RATE_API": "0"}
+	vars := map[string]string{"CREDITS_API_KEY": benchAPIKey, "STRIPE_WEBHOOK_SECRET": secret, "CREDITS_DATABASE_URL": url, "CREDITS_RATE_PAGES": "0", "CREDITS_RATE_API": "0"}
 	mains, err := startBenchServices(ctx, o.replicas, vars)
 	for _, m := range mains {
 		defer m.Close()
@@ -69,18 +64,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	m := mains[0]
-	bases := make([]string, len(mains))
-	for i, r := range mains {
-		bases[i] = "http://" + r.Addr()
-	}
 	noop, err := startNoop()
 	if err != nil {
 		return err
 	}
 	defer noop.Close()
-	transport := &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxIdleConns: 2 * o.concurrency}
-	b := &bench{bases: bases, noop: "http://" + noop.Addr, apiKey: apiKey, secret: secret, run: randomHex(4),
-		client: &http.Client{Transport: transport}, accounts: o.accounts, concurrency: o.concurrency, duration: o.duration, profiles: o.cpuprofile}
+	b := newBench(mains, "http://"+noop.Addr, benchAPIKey, secret, o)
 	sessions := min(benchMaxSessions, max(1_000, int(o.duration.Seconds()*benchSessionsPerSecond)))
 	if err := b.setup(ctx, m.Service, sessions); err != nil {
 		return err
@@ -91,9 +80,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	pgbenchNote, dropPgbench := b.usePgbench(ctx, url, o)
 	defer dropPgbench()
 	if !o.asJSON {
-		fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
-			describeDatabase(url), o.replicas, o.duration, o.concurrency, o.accounts, o.ledger, runtime.GOMAXPROCS(0))
-		fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ceil/s", "ratio", "errors", "cpu µs")
+		printBenchHeader(stdout, url, o)
 	}
 	phases, err := selectPhases(b.phases(ctx, m.Service), o.only)
 	if err != nil {
@@ -114,24 +101,66 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	delivered := b.stopReceiver()
-	runtime.GC()
-	var mem runtime.MemStats
-	runtime.ReadMemStats(&mem)
-	violations, err := m.Service.Verify(ctx)
+	summary, err := summarizeBench(ctx, m.Service, url, o, results, guards, delivered)
 	if err != nil {
 		return err
 	}
-	summary := benchSummary{Database: describeDatabase(url), DurationSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Accounts: o.accounts, Replicas: o.replicas, LedgerEntries: o.ledger,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
-		ResidentMiB: residentMiB(), Violations: len(violations), RoundTrips: guards}
 	if err := printBenchSummary(stdout, o.asJSON, summary, b.receiver != nil, pgbenchNote); err != nil {
 		return err
 	}
 	// Figures of a run whose requests failed measure nothing.
-	if failed > 0 || len(violations) > 0 {
-		return fmt.Errorf("bench: %d request(s) failed and %d invariant(s) broken: the figures are not valid", failed, len(violations))
+	if failed > 0 || summary.Violations > 0 {
+		return fmt.Errorf("bench: %d request(s) failed and %d invariant(s) broken: the figures are not valid", failed, summary.Violations)
 	}
 	return nil
+}
+
+// benchAPIKey is the API key of the services a bench runs.
+const benchAPIKey = "bench_api_key_0123456789abcdef"
+
+// newBench is a bench of the services mains, with its no-op ceiling at noop.
+func newBench(mains []*Main, noop, apiKey, secret string, o benchOptions) *bench {
+	bases := make([]string, len(mains))
+	for i, r := range mains {
+		bases[i] = "http://" + r.Addr()
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxIdleConns: 2 * o.concurrency}
+	return &bench{bases: bases, noop: noop, apiKey: apiKey, secret: secret, run: randomHex(4),
+		client: &http.Client{Transport: transport}, accounts: o.accounts, concurrency: o.concurrency, duration: o.duration, profiles: o.cpuprofile}
+}
+
+// benchDatabase is the database to benchmark: the one given, or a new
+// SQLite file in a temporary directory (remove deletes it).
+func benchDatabase(given string) (url string, remove func(), err error) {
+	if given != "" {
+		return given, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "credits-bench-")
+	if err != nil {
+		return "", func() {}, err
+	}
+	return filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
+}
+
+// printBenchHeader prints what the run is and the table's heading.
+func printBenchHeader(stdout io.Writer, url string, o benchOptions) {
+	fmt.Fprintf(stdout, "credits bench: %s, %d replica(s), %s per phase, %d in flight, %d accounts, %d more ledger entries, GOMAXPROCS %d\n",
+		describeDatabase(url), o.replicas, o.duration, o.concurrency, o.accounts, o.ledger, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "%-11s %10s %9s %9s %9s %8s %8s %8s %7s\n", "phase", "req/s", "p50 ms", "p99 ms", "ceiling", "ceil/s", "ratio", "errors", "cpu µs")
+}
+
+// summarizeBench adds memory and verify to the phases' figures.
+func summarizeBench(ctx context.Context, svc *credits.Service, url string, o benchOptions, results []phaseResult, guards []roundTripGuard, delivered int64) (benchSummary, error) {
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	violations, err := svc.Verify(ctx)
+	if err != nil {
+		return benchSummary{}, err
+	}
+	return benchSummary{Database: describeDatabase(url), DurationSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Accounts: o.accounts, Replicas: o.replicas, LedgerEntries: o.ledger,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Phases: results, HookEventsDelivered: delivered, HeapInUseMiB: float64(mem.HeapInuse) / (1 << 20),
+		ResidentMiB: residentMiB(), Violations: len(violations), RoundTrips: guards}, nil
 }
 
 // benchOptions are credits bench's flags.
