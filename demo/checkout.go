@@ -61,6 +61,10 @@ type Checkout struct {
 
 	mu       sync.Mutex
 	sessions map[string]*simulatedSession
+	// deliveries are the events on their way to the webhook; stop ends them.
+	deliveries sync.WaitGroup
+	stop       chan struct{}
+	stopOnce   sync.Once
 	// intents maps a setup or payment intent that saved a card to the card's number.
 	intents map[string]string
 	// charges answers an off-session charge's idempotency key again.
@@ -84,6 +88,7 @@ func NewCheckout(publicURL string, sign func(payload []byte, at time.Time) strin
 		PublicURL: strings.TrimRight(publicURL, "/"), Sign: sign, Logger: logger,
 		Client:   &http.Client{Timeout: 10 * time.Second},
 		sessions: map[string]*simulatedSession{}, intents: map[string]string{}, charges: map[string]credits.ChargeResult{},
+		stop: make(chan struct{}),
 	}
 }
 
@@ -239,7 +244,7 @@ func (s *Checkout) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.deliver(r.Context(), event); err != nil {
 		s.Logger.Warn("demo checkout: webhook delivery failed; retrying in the background", "session", id, "error", err)
-		go s.deliverWithRetries(event)
+		s.deliverWithRetries(event)
 	}
 	http.Redirect(w, r, successURL, http.StatusSeeOther)
 }
@@ -322,11 +327,35 @@ func (s *Checkout) deliver(ctx context.Context, event []byte) error {
 // deliverWithRetries retries with exponential back-off, as Stripe does (on
 // a much shorter scale).
 func (s *Checkout) deliverWithRetries(event []byte) {
+	s.deliveries.Go(func() { s.deliverLater(event) })
+}
+
+// Close stops the demo's deliveries in flight and waits for them: they end
+// with the service.
+func (s *Checkout) Close() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.deliveries.Wait()
+}
+
+func (s *Checkout) deliverLater(event []byte) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	delay := retryBase
 	for attempt := 1; attempt <= deliveryAttempts; attempt++ {
-		time.Sleep(delay)
-		err := s.deliver(context.Background(), event)
-		if err == nil {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		err := s.deliver(ctx, event)
+		if err == nil || ctx.Err() != nil {
 			return
 		}
 		s.Logger.Warn("demo checkout: webhook delivery failed", "attempt", attempt, "error", err)

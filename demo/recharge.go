@@ -88,7 +88,7 @@ func (s *Checkout) ChargeOffSession(ctx context.Context, charge credits.OffSessi
 	if err != nil {
 		return res, err
 	}
-	go s.deliverWithRetries(event)
+	s.deliverWithRetries(event)
 	return res, nil
 }
 

@@ -166,7 +166,7 @@ func (db *DB) runBatch(batch []*accountWrite) {
 	results, alone := db.commitBatch(batch)
 	for i, req := range batch {
 		if slices.Contains(alone, i) {
-			go db.runAlone(req)
+			db.alone.Go(func() { db.runAlone(req) })
 			continue
 		}
 		req.done <- results[i]

@@ -55,6 +55,7 @@ type DB struct {
 	// The group commit of writes confined to one account (groupcommit.go).
 	queues     []chan *accountWrite
 	committers sync.WaitGroup
+	alone      sync.WaitGroup // writes run on their own after a batch (runAlone)
 	closing    chan struct{}
 	closeOnce  sync.Once
 	// Accounts whose writes stay out of batches until a time (a batch that
@@ -158,6 +159,7 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 // Close closes the pool.
 func (db *DB) Close() error {
 	db.stopCommitters()
+	db.alone.Wait() // their callers wait for them: they end soon
 	db.pool.Close()
 	return nil
 }

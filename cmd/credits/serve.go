@@ -280,6 +280,9 @@ func (m *Main) Close() error {
 		m.stopWorker()
 	}
 	m.done.Wait()
+	if m.Demo != nil {
+		m.Demo.Close()
+	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
 	}

@@ -355,11 +355,6 @@ func scanString(s scanner) (string, error) {
 	return v, s.Scan(&v)
 }
 
-func scanBool(s scanner) (bool, error) {
-	var v bool
-	return v, s.Scan(&v)
-}
-
 func nullInt64(v sql.NullInt64) *int64 {
 	if !v.Valid {
 		return nil
