@@ -295,7 +295,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if err := m.Run(ctx); err != nil {
-		return err
+		return errors.Join(err, m.Close()) // what Run started before it failed stops too
 	}
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
