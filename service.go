@@ -211,7 +211,7 @@ func (s *Service) noteWrite(err error) {
 	case errors.Is(err, ErrDiskFull):
 		now := time.Now().UTC()
 		s.diskFull.Store(&now)
-	case err == nil:
+	case err == nil && s.diskFull.Load() != nil: // a read, not a write to a shared word, on every write
 		s.diskFull.Store(nil)
 	}
 }

@@ -61,10 +61,11 @@ type Checkout struct {
 
 	mu       sync.Mutex
 	sessions map[string]*simulatedSession
-	// deliveries are the events on their way to the webhook; stop ends them.
+	// deliveries are the events on their way to the webhook; stop (Close)
+	// ends them.
 	deliveries sync.WaitGroup
-	stop       chan struct{}
-	stopOnce   sync.Once
+	stopped    context.Context
+	stop       context.CancelFunc
 	// intents maps a setup or payment intent that saved a card to the card's number.
 	intents map[string]string
 	// charges answers an off-session charge's idempotency key again.
@@ -84,11 +85,12 @@ var _ credits.Payments = (*Checkout)(nil)
 
 // NewCheckout returns a demo checkout whose events sign signs.
 func NewCheckout(publicURL string, sign func(payload []byte, at time.Time) string, logger *slog.Logger) *Checkout {
+	stopped, stop := context.WithCancel(context.Background())
 	return &Checkout{
 		PublicURL: strings.TrimRight(publicURL, "/"), Sign: sign, Logger: logger,
 		Client:   &http.Client{Timeout: 10 * time.Second},
 		sessions: map[string]*simulatedSession{}, intents: map[string]string{}, charges: map[string]credits.ChargeResult{},
-		stop: make(chan struct{}),
+		stopped: stopped, stop: stop,
 	}
 }
 
@@ -333,20 +335,12 @@ func (s *Checkout) deliverWithRetries(event []byte) {
 // Close stops the demo's deliveries in flight and waits for them: they end
 // with the service.
 func (s *Checkout) Close() {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stop()
 	s.deliveries.Wait()
 }
 
 func (s *Checkout) deliverLater(event []byte) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := s.stopped
 	delay := retryBase
 	for attempt := 1; attempt <= deliveryAttempts; attempt++ {
 		select {
