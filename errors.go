@@ -12,6 +12,7 @@ import (
 // Error codes. Each maps to one HTTP status in the server package.
 const (
 	EINVALID      = "invalid"                // bad input: 400
+	ENORATE       = "no_rate"                // no rate prices a usage's quantity: 400
 	EUNAUTHORIZED = "unauthorized"           // no or wrong key: 401
 	EINSUFFICIENT = "insufficient_credits"   // not enough credits: 402
 	EINDEBT       = "account_in_debt"        // a refund or dispute left a debt that new credits must pay first: 402

@@ -423,6 +423,7 @@ var statusByCode = map[string]int{
 	ERATELIMITED:          http.StatusTooManyRequests,
 	EFORBIDDEN:            http.StatusForbidden,
 	credits.EINVALID:      http.StatusBadRequest,
+	credits.ENORATE:       http.StatusBadRequest,
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,
 	credits.EINDEBT:       http.StatusPaymentRequired,
