@@ -39,23 +39,31 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err := checkAvailable(account, req.Amount, "requested"); err != nil {
 			return Hold{}, err
 		}
-		hold := Hold{
-			ID: NewOrderedID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
-			ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
-		}
-		reserved, err := reserveLots(locked, req.Amount, now)
-		if err != nil {
-			return Hold{}, err
-		}
-		if err := locked.CreateHold(hold, reserved); err != nil {
-			return Hold{}, err
-		}
-		account.Held += req.Amount
-		if err := locked.SetHeld(account.Held); err != nil {
-			return Hold{}, err
-		}
-		return hold, s.watch(tx, locked, account, now)
+		req.Description = description
+		hold, _, err := s.reserve(tx, locked, account, req, now)
+		return hold, err
 	})
+}
+
+// reserve makes a hold of the account's available credits, which the caller
+// has checked.
+func (s *Service) reserve(tx Tx, locked LockedAccount, account Account, req HoldRequest, now time.Time) (Hold, Account, error) {
+	hold := Hold{
+		ID: NewOrderedID("hold_"), AccountID: account.ID, Amount: req.Amount, Status: HoldHeld, Description: req.Description,
+		ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
+	}
+	reserved, err := reserveLots(locked, req.Amount, now)
+	if err != nil {
+		return Hold{}, account, err
+	}
+	if err := locked.CreateHold(hold, reserved); err != nil {
+		return Hold{}, account, err
+	}
+	account.Held += req.Amount
+	if err := locked.SetHeld(account.Held); err != nil {
+		return Hold{}, account, err
+	}
+	return hold, account, s.watch(tx, locked, account, now)
 }
 
 func reserveLots(locked LockedAccount, amount int64, now time.Time) ([]LotAmount, error) {
@@ -174,7 +182,7 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 		return account, hold, err
 	}
 	if captured > 0 {
-		if account, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
+		if account, hold.captureEntryID, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
 			return account, hold, err
 		}
 	}
@@ -198,7 +206,8 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 // credits: draws were taken from the hold's lots, and the left that they did
 // not back come from the account's unreserved credits in burn-down order,
 // then debt. The hold's amount is already off the account's held credits.
-func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, error) {
+// It returns the entry's id.
+func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, int64, error) {
 	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
 		err := eachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
 			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
@@ -206,30 +215,30 @@ func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured,
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 		})
 		if err != nil {
-			return account, err
+			return account, 0, err
 		}
 	}
 	account.Balance -= captured
 	entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
 	entry, err := addEntry(locked, account, entry)
 	if err != nil {
-		return account, err
+		return account, 0, err
 	}
 	if err := locked.AddLotDraws(entry.ID, draws); err != nil {
-		return account, err
+		return account, entry.ID, err
 	}
 	if left == 0 {
-		return account, nil
+		return account, entry.ID, nil
 	}
 	inDebt := account.Debt == 0
 	account.Debt += left
 	if err := locked.SetDebt(account.Debt); err != nil {
-		return account, err
+		return account, entry.ID, err
 	}
 	if inDebt {
-		return account, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, now)
+		return account, entry.ID, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, now)
 	}
-	return account, nil
+	return account, entry.ID, nil
 }
 
 // addDraw adds d to draws, merged with a draw of the same lot.

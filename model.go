@@ -111,6 +111,13 @@ type Entry struct {
 	Description  string    `json:"description"`
 	BalanceAfter int64     `json:"balance_after"`
 	CreatedAt    time.Time `json:"created_at"`
+	// An entry that took a usage's credits names the usage, what was used
+	// and the rate card version that priced it (read with the ledger).
+	UsageID    string            `json:"usage_id,omitempty"`
+	Feature    string            `json:"feature,omitempty"`
+	Quantities map[string]int64  `json:"quantities,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
+	RateCard   *RateCardRef      `json:"rate_card,omitempty"`
 }
 
 // Lot is credits that arrived together, with what is left of them.
@@ -188,6 +195,8 @@ type Hold struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// captureEntryID is the entry its capture wrote, as closeHold returns it.
+	captureEntryID int64
 }
 
 // IdempotencyRecord is the stored first answer to an idempotent request.

@@ -448,8 +448,10 @@ func (s *Service) ListEntries(ctx context.Context, accountID string, before int6
 			return err
 		}
 		var err error
-		entries, err = tx.Entries(accountID, before, limit+1)
-		return err
+		if entries, err = tx.Entries(accountID, before, limit+1); err != nil {
+			return err
+		}
+		return attachUsages(tx, entries)
 	})
 	return page(entries, limit), err
 }
