@@ -29,12 +29,14 @@ type Violation struct {
 // 6. every payment's purchase, take-back and give-back entries sum to what
 // its facts owe, or more by at most what its expiry entries took (toPost),
 // and its lot holds no more than that: a take-back takes the lot's own
-// credits first, so no refunded credit is left in it to expire or be spent.
+// credits first, so no refunded credit is left in it to expire or be spent;
+// 9. every usage re-prices to its own credits from its pinned rate card
+// version (verifyUsages).
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
 		for _, check := range []func(Tx) ([]Violation, error){verifyBalances, verifyChains, verifyDraws, verifyHolds, verifyPurchaseKeys,
-			verifyDue, verifyLotFlags, verifyPayments} {
+			verifyDue, verifyLotFlags, verifyPayments, verifyUsages} {
 			found, err := check(tx)
 			out = append(out, found...)
 			if err != nil {

@@ -18,6 +18,7 @@ var usageTests = []struct {
 	{"UsageFromAHold", testUsageFromAHold},
 	{"CheckThenUsagePriceTheSame", testCheckThenUsagePriceTheSame},
 	{"UsagePropertyRandomCardsAndConcurrency", testUsageProperty},
+	{"VerifyRepricesUsages", testVerifyRepricesUsages},
 }
 
 // pricing makes the features chat (tokens) and image, and the card default:
@@ -205,5 +206,34 @@ func testCheckThenUsagePriceTheSame(t *testing.T, open Opener) {
 	c, _, err = f.svc.Check(ctx, "u1", req, nil)
 	if err != nil || c.Allowed || c.Shortfall != 8 {
 		t.Errorf("check with 1 left: %+v, %v; want refused, 8 short", c, err)
+	}
+}
+
+// testVerifyRepricesUsages: verify re-prices every usage from its pinned
+// version, and reports a usage whose credits are not its price.
+func testVerifyRepricesUsages(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pricing()
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	u, _, err := f.use("u1", "k", map[string]int64{"input": 1234, "output": 567}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec", f.db)
+	}
+	ctx := context.Background()
+	if err := raw.Exec(ctx, `UPDATE usages SET credits = 10`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Verify(ctx)
+	want := []credits.Violation{{Invariant: 9, AccountID: "u1", Message: "usage " + u.ID + " cost 10 credits, but rate card default version 1 prices it at 9"}}
+	if err != nil || len(got) != 1 || got[0] != want[0] {
+		t.Errorf("verify: %+v, %v; want %+v", got, err, want)
+	}
+	if err := raw.Exec(ctx, `UPDATE usages SET credits = 9`); err != nil {
+		t.Fatal(err)
 	}
 }
