@@ -26,7 +26,9 @@ schemas = {
     "Account": obj({"id": S, "email": S, "balance": I, "available": I, "held": I, "debt": I, "trial": B, "created_at": T,
                     "low_balance_threshold": I, "balance_state": {"type": "string", "enum": ["", "ok", "low", "depleted"]}},
                    ["id", "email", "balance", "available", "held", "debt", "trial"]),
-    "Entry": obj({"id": I, "account_id": S, "amount": I, "kind": S, "reference": S, "description": S, "balance_after": I, "created_at": T},
+    "Entry": obj({"id": I, "account_id": S, "amount": I, "kind": S, "reference": S, "description": S, "balance_after": I, "created_at": T,
+                  "usage_id": S, "feature": S, "quantities": {"type": "object", "additionalProperties": I},
+                  "properties": {"type": "object", "additionalProperties": S}, "rate_card": ref("RateCardRef")},
                  ["id", "account_id", "amount", "kind", "balance_after"]),
     "Purchase": obj({"id": I, "account_id": S, "pack_id": S, "quantity": I, "credits": I, "amount_paid": I, "currency": S,
                      "session_id": S, "payment_intent": S, "event_id": S, "recharge": B, "created_at": T}, ["id", "account_id", "credits", "session_id"]),
@@ -191,6 +193,59 @@ paths = {
         "(1 to 316224000) for everything that reads time (expiries, holds, retries, sessions); workers run what came due at once",
         ok(200, ref("TestClock")), None, {**body({"seconds": I}, ["seconds"]), "required": True}, "413")},
 }
+# Pricing: features, rate cards and their versions, check and usage (docs/pricing.md).
+UNITS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+PROPS = {"type": "object", "additionalProperties": S}
+ROUNDING = {"type": "string", "enum": ["up", "down", "nearest"]}
+schemas.update({
+    "Feature": obj({"id": S, "name": S, "unit": S, "created_at": T}, ["id", "name", "unit", "created_at"]),
+    "Rate": obj({"feature": S, "quantity": S, "credits": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,6})?$"},
+                 "per": {"type": "integer", "minimum": 1}, "match": PROPS}, ["feature", "credits"]),
+    "RateCardRef": obj({"id": S, "version": I}, ["id", "version"]),
+    "RateCardVersion": obj({"rate_card_id": S, "version": I, "rates": arr(ref("Rate")), "rounding": ROUNDING, "minimum": I,
+                            "effective_at": T, "created_at": T}, ["rate_card_id", "version", "rates", "rounding", "minimum", "effective_at"]),
+    "RateCard": obj({"id": S, "name": S, "created_at": T, "current": {"oneOf": [ref("RateCardVersion"), {"type": "null"}]},
+                     "versions": arr(ref("RateCardVersion"))}, ["id", "name", "current", "versions"]),
+    "PriceLine": obj({"quantity": S, "units": I, "rate": obj({"credits": S, "per": I, "match": PROPS}, ["credits", "per", "match"]),
+                      "credits_exact": {"type": "string", "description": "the line's exact credits: a decimal, or a fraction (10/3)"}},
+                     ["quantity", "units", "rate", "credits_exact"]),
+    "CheckResult": obj({"allowed": B, "credits": I, "available": I, "shortfall": I, "rate_card": ref("RateCardRef"),
+                        "breakdown": arr(ref("PriceLine")), "hold_id": S},
+                       ["allowed", "credits", "available", "shortfall", "rate_card", "breakdown"]),
+    "UsageResult": obj({"id": S, "account_id": S, "feature": S, "quantities": UNITS, "properties": PROPS, "credits": I, "balance": I,
+                        "available": I, "rate_card": ref("RateCardRef"), "breakdown": arr(ref("PriceLine")), "lots": arr(ref("LotAmount")),
+                        "hold_id": S, "description": S, "metadata": {"type": ["object", "null"], "additionalProperties": S}, "created_at": T},
+                       ["id", "credits", "balance", "available", "rate_card", "breakdown", "lots"]),
+    "UsageTotal": obj({"feature": S, "day": {"type": "string", "format": "date"}, "credits": I, "units": UNITS, "usages": I},
+                      ["credits", "units", "usages"]),
+})
+version_body = {"rates": arr(ref("Rate")), "rounding": ROUNDING, "minimum": I, "effective_at": T}
+usage_body = {"feature": S, "quantity": I, "quantities": UNITS, "properties": PROPS, "description": S}
+card = {"name": "id", "in": "path", "required": True, "schema": S}
+paths.update({
+    "/v1/features": {
+        "get": op("List the features", ok(200, obj({"data": arr(ref("Feature"))}, ["data"]))),
+        "post": op("Add a feature to meter", ok(201, ref("Feature")), None, body({"id": S, "name": S, "unit": S}), "409", "413"),
+    },
+    "/v1/rate_cards": {"post": op("Create a rate card with its version 1", ok(201, ref("RateCardVersion")), None,
+        body({"id": S, "name": S, **version_body}), "409", "413")},
+    "/v1/rate_cards/{id}": {"get": op("A rate card: the version in effect now and every version", ok(200, ref("RateCard")), [card])},
+    "/v1/rate_cards/{id}/versions": {"post": op("Add the next version; it takes effect at effective_at (now when omitted)",
+        ok(201, ref("RateCardVersion")), [card], body(version_body), "409", "413")},
+    "/v1/rate_cards/{id}/versions/{n}": {"get": op("One version of a rate card", ok(200, ref("RateCardVersion")),
+        [card, {"name": "n", "in": "path", "required": True, "schema": S}])},
+    "/v1/accounts/{id}/rate_card": {"put": op("Price the account by a rate card of its own (others: the card `default`)",
+        ok(200, obj({"account_id": S, "rate_card_id": S}, ["account_id", "rate_card_id"])), [acct], body({"rate_card_id": S}), "413")},
+    "/v1/accounts/{id}/check": {"post": op("Price a usage and say whether the account can pay; with reserve, hold the price",
+        ok(200, ref("CheckResult")), [acct, idem], body({**usage_body, "reserve": B, "expires_in_seconds": I}), "402", "413", "422")},
+    "/v1/accounts/{id}/usage": {
+        "post": op("Price a usage by the account's rate card now and take its credits (from hold_id when given)",
+                   ok(201, ref("UsageResult")), [acct, idem_req], body({**usage_body, "metadata": PROPS, "hold_id": S}), "402", "409", "413", "422"),
+        "get": op("Totals of credits and units of usages in [from, to) (the last 30 days by default)",
+                  ok(200, obj({"data": arr(ref("UsageTotal"))}, ["data"])),
+                  [acct, q("from", T), q("to", T), q("group_by", {"type": "string", "enum": ["feature", "day", "feature,day"]})]),
+    },
+})
 for item in paths.values():
     for o in item.values():
         o["responses"].update(errors("405"))  # answered before the key is known: no rate-limit headers
