@@ -167,7 +167,7 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 }
 
 func (c *CLI) accounts(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history", "logout")
+	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history", "logout", "usage")
 	if err != nil {
 		return err
 	}
@@ -177,6 +177,8 @@ func (c *CLI) accounts(ctx context.Context, args []string) error {
 		return c.spend(ctx, cmd, name, args)
 	case "history":
 		return c.history(ctx, cmd, args)
+	case "usage":
+		return c.accountUsage(ctx, cmd, args)
 	case "logout":
 		return c.logout(ctx, cmd, args)
 	case "create":

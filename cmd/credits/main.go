@@ -35,7 +35,11 @@ Usage:
   credits accounts create|show|list|history
   credits accounts debit|grant|adjust ID --amount N
   credits accounts logout ID    revoke the account's dashboard links and sessions
+  credits accounts usage ID [--days 30] [--group-by feature|day|feature,day]
   credits holds list|capture|release
+  credits features [create --id ID --name N --unit U]
+  credits rates create ID --name N FILE | import ID FILE [--effective-at T] | show ID [--version N]
+                                rate cards: FILE is a JSON array of rates (docs/pricing.md)
   credits events list [--status unmatched] | retry EVENT | accept EVENT
   credits webhooks add --url URL [--events a,b] | list | remove ID | deliveries ID | rotate ID | test ID
                                 | resend ID EVENT_ID | enable ID
@@ -93,6 +97,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.accounts(ctx, args[1:])
 	case "holds":
 		return cli.holds(ctx, args[1:])
+	case "features":
+		return cli.features(ctx, args[1:])
+	case "rates":
+		return cli.rates(ctx, args[1:])
 	case "events":
 		return cli.events(ctx, args[1:])
 	case "verify":
