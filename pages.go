@@ -29,6 +29,10 @@ type Dashboard struct {
 	AutoRecharge AutoRechargeView
 	// RechargePack is the pack auto-recharge buys (nil when none is set).
 	RechargePack *Pack
+	// Usage is what each feature cost in the last DashboardUsageDays, most
+	// first; Features names the features (usage.go).
+	Usage    []FeatureUsage
+	Features map[string]Feature
 }
 
 // DashboardQuery says what a dashboard shows: one page of PageSize entries
@@ -89,7 +93,7 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQu
 			return err
 		}
 		slices.Reverse(d.History)
-		return nil
+		return dashboardUsage(tx, &d, now)
 	})
 	if err != nil {
 		return d, err

@@ -33,6 +33,7 @@ var templateFuncs = template.FuncMap{
 	"kind":      describeKind,
 	"last":      func(entries []credits.Entry) int { return len(entries) - 1 },
 	"shortID":   shortID,
+	"units":     formatUnits,
 }
 
 // pages holds one template per page, each with the shared layout.
