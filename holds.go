@@ -60,7 +60,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 
 func reserveLots(locked LockedAccount, amount int64, now time.Time) ([]LotAmount, error) {
 	var reserved []LotAmount
-	err := eachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
+	err := EachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
 		reserved = append(reserved, LotAmount{LotID: lot.ID, Amount: take})
 		return locked.SetLot(lot.ID, lot.Remaining, lot.Reserved+take)
 	})
@@ -200,7 +200,7 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 // then debt. The hold's amount is already off the account's held credits.
 func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, error) {
 	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
-		err := eachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
+		err := EachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
 			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
 			left -= n
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
