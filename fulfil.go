@@ -292,7 +292,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	s.logAfterCommit(tx, "credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		// A payment made just now has no refund or dispute to count.
-		return EventProcessed, "", s.watch(tx, locked, account, now)
+		return EventProcessed, "", s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)

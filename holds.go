@@ -54,7 +54,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err := locked.SetHeld(account.Held); err != nil {
 			return Hold{}, err
 		}
-		return hold, s.watch(tx, locked, account, now)
+		return hold, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
@@ -95,7 +95,7 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount *int64)
 		if account, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now); err != nil {
 			return err
 		}
-		return s.watch(tx, locked, account, now)
+		return s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 	return hold, err
 }
@@ -117,7 +117,7 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 			if account, hold, err = s.closeHold(locked, account, hold, 0, HoldReleased, now); err != nil {
 				return err
 			}
-			return s.watch(tx, locked, account, now)
+			return s.alertAndRechargeIfLow(tx, locked, account, now)
 		default:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be released", holdID, hold.Status)
 		}
@@ -259,7 +259,7 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	}
 	account := locked.Account()
 	if !account.due(now) {
-		return locked, account, s.watch(tx, locked, account, now)
+		return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
 	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
 	if err != nil {
@@ -279,7 +279,7 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if err := locked.RefreshDueAt(); err != nil {
 		return locked, account, err
 	}
-	return locked, account, s.watch(tx, locked, account, now)
+	return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 }
 
 // due reports whether something of the account may have come due at now.

@@ -211,7 +211,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		if err != nil {
 			return DebitResult{}, err
 		}
-		if err := s.watch(tx, locked, account, now); err != nil {
+		if err := s.alertAndRechargeIfLow(tx, locked, account, now); err != nil {
 			return DebitResult{}, err
 		}
 		return DebitResult{
@@ -370,7 +370,7 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 		if err := emit(locked, OutCreditsGranted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
@@ -449,6 +449,6 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		if err := emit(locked, OutCreditsAdjusted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
