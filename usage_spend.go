@@ -190,7 +190,7 @@ func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRe
 		return UsageResult{ID: u.ID, AccountID: accountID, Feature: u.Feature, Quantities: u.Quantities, Properties: u.Properties,
 			Credits: u.Credits, Balance: account.Balance, Available: account.Balance - account.Held, RateCard: u.RateCard,
 			Breakdown: price.Breakdown, Lots: lots, HoldID: u.HoldID, Description: req.Description, Metadata: req.Metadata, CreatedAt: now,
-		}, s.watch(tx, locked, account, now)
+		}, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
