@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,6 +17,8 @@ import (
 // its time taken once at the start from Now.
 type Service struct {
 	Store Store
+	// versions caches rate card versions by RateCardRef (they never change).
+	versions sync.Map
 	// Payments is nil when no Stripe key is configured: checkout then answers
 	// unavailable, and foreign sessions wait in the queue.
 	Payments Payments

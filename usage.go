@@ -223,26 +223,27 @@ func (s *Service) SetAccountRateCard(ctx context.Context, accountID, rateCardID 
 }
 
 // priceFor prices a usage by the account's rate card (its own, else the
-// card "default") in effect at now.
-func priceFor(tx Tx, accountID, feature string, quantities map[string]int64, properties map[string]string, now time.Time) (Price, error) {
-	if _, err := tx.Feature(feature); errors.Is(err, ErrNotFound) {
+// card "default") in effect at now. Versions never change: each is read from
+// the store once, then from the service's cache.
+func (s *Service) priceFor(tx Tx, accountID, feature string, quantities map[string]int64, properties map[string]string, now time.Time) (Price, error) {
+	p, err := tx.UsagePricing(accountID, feature, now)
+	switch {
+	case err != nil:
+		return Price{}, err
+	case !p.FeatureExists:
 		return Price{}, Errorf(ENOTFOUND, "feature %s not found", feature)
-	} else if err != nil {
-		return Price{}, err
+	case p.RateCard.Version == 0:
+		return Price{}, Errorf(ENORATE, "rate card %s of account %s has no version in effect", p.RateCard.ID, accountID)
 	}
-	card, err := tx.AccountRateCard(accountID)
-	if errors.Is(err, ErrNotFound) {
-		card = DefaultRateCard
-	} else if err != nil {
-		return Price{}, err
+	v, ok := s.versions.Load(p.RateCard)
+	if !ok {
+		read, err := tx.RateCardVersion(p.RateCard.ID, p.RateCard.Version)
+		if err != nil {
+			return Price{}, err
+		}
+		v, _ = s.versions.LoadOrStore(p.RateCard, read)
 	}
-	v, err := tx.EffectiveRateCardVersion(card, now)
-	if errors.Is(err, ErrNotFound) {
-		return Price{}, Errorf(ENORATE, "rate card %s of account %s has no version in effect", card, accountID)
-	} else if err != nil {
-		return Price{}, err
-	}
-	return PriceUsage(v, feature, quantities, properties)
+	return PriceUsage(v.(RateCardVersion), feature, quantities, properties)
 }
 
 // attachUsages names, on each entry that took a usage's credits, the usage

@@ -79,7 +79,7 @@ func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest,
 		if err != nil {
 			return CheckResult{}, err
 		}
-		res, err := checkPrice(tx, account, req, now)
+		res, err := s.checkPrice(tx, account, req, now)
 		if err != nil {
 			return res, err
 		}
@@ -105,14 +105,14 @@ func (s *Service) quote(ctx context.Context, accountID string, req UsageRequest)
 		if err != nil {
 			return err
 		}
-		res, err = checkPrice(tx, account, req, now)
+		res, err = s.checkPrice(tx, account, req, now)
 		return err
 	})
 	return res, err
 }
 
-func checkPrice(tx Tx, account Account, req UsageRequest, now time.Time) (CheckResult, error) {
-	price, err := priceFor(tx, account.ID, req.Feature, req.Quantities, req.Properties, now)
+func (s *Service) checkPrice(tx Tx, account Account, req UsageRequest, now time.Time) (CheckResult, error) {
+	price, err := s.priceFor(tx, account.ID, req.Feature, req.Quantities, req.Properties, now)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -166,7 +166,7 @@ func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRe
 		if err != nil {
 			return UsageResult{}, err
 		}
-		price, err := priceFor(tx, accountID, req.Feature, req.Quantities, req.Properties, now)
+		price, err := s.priceFor(tx, accountID, req.Feature, req.Quantities, req.Properties, now)
 		if err != nil {
 			return UsageResult{}, err
 		}

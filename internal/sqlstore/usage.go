@@ -79,9 +79,17 @@ func (t *Tx) RateCardVersion(id string, version int64) (credits.RateCardVersion,
 		FROM rate_card_versions WHERE rate_card_id = ? AND version = ?`, id, version)
 }
 
-func (t *Tx) EffectiveRateCardVersion(id string, now time.Time) (credits.RateCardVersion, error) {
-	return queryOne(t, "read the effective version of rate card "+id, scanVersion, `SELECT `+versionColumns+`
-		FROM rate_card_versions WHERE rate_card_id = ? AND effective_at <= ? ORDER BY version DESC LIMIT 1`, id, t.d.Time(now))
+func (t *Tx) UsagePricing(accountID, feature string, now time.Time) (credits.UsagePricing, error) {
+	return queryOne(t, "read the rate card of account "+accountID, func(s scanner) (credits.UsagePricing, error) {
+		var p credits.UsagePricing
+		var exists int64
+		err := s.Scan(&exists, &p.RateCard.ID, &p.RateCard.Version)
+		p.FeatureExists = exists == 1
+		return p, err
+	}, `SELECT CASE WHEN EXISTS (SELECT 1 FROM features WHERE id = ?) THEN 1 ELSE 0 END, c.id,
+			COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at <= ?), 0)
+		FROM (SELECT COALESCE((SELECT rate_card_id FROM account_rate_cards WHERE account_id = ?), ?) AS id) c`,
+		feature, t.d.Time(now), accountID, credits.DefaultRateCard)
 }
 
 func (t *Tx) AccountRateCard(accountID string) (string, error) {
