@@ -54,8 +54,7 @@ func expectedPrice(v credits.RateCardRequest, feature string, quantities map[str
 		den.Mul(den, big.NewInt(best.Per))
 	}
 	num := new(big.Int)
-	for i, q := range sortedKeys(quantities) {
-		_ = i
+	for _, q := range sortedKeys(quantities) {
 		for _, r := range chosen {
 			if r.Quantity != q {
 				continue
@@ -125,45 +124,19 @@ func testUsageProperty(t *testing.T, open Opener) {
 	seed := rng.Int63()
 	rng = rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-	type version struct {
-		req credits.RateCardRequest
-		at  time.Time
-	}
-	var versions []version
-	addVersion := func(at time.Time) {
-		req := credits.RateCardRequest{ID: "default", Name: "Default", Rates: randomRates(rng), Rounding: []string{"up", "down", "nearest"}[rng.Intn(3)], Minimum: int64(rng.Intn(3)), EffectiveAt: &at}
-		var err error
-		if len(versions) == 0 {
-			_, err = f.svc.CreateRateCard(ctx, req)
-		} else {
-			_, err = f.svc.AddRateCardVersion(ctx, "default", req)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		versions = append(versions, version{req, at})
-	}
-	effective := func() (int64, credits.RateCardRequest) {
-		n := 0
-		for i, v := range versions {
-			if !v.at.After(f.now) {
-				n = i
-			}
-		}
-		return int64(n + 1), versions[n].req
-	}
-	addVersion(f.now)
+	cards := &propertyCards{f: f, rng: rng}
+	cards.add(f.now)
 	balance := int64(200_000)
 	first := map[string]credits.UsageResult{}
 	var done []usageCase
 	for i := 0; i < 60; i++ {
 		switch rng.Intn(6) {
 		case 0:
-			at := versions[len(versions)-1].at
+			at := cards.versions[len(cards.versions)-1].at
 			if at.Before(f.now) {
 				at = f.now
 			}
-			addVersion(at.Add(time.Duration(rng.Intn(3)) * time.Minute))
+			cards.add(at.Add(time.Duration(rng.Intn(3)) * time.Minute))
 		case 1:
 			f.now = f.now.Add(time.Minute)
 		case 2:
@@ -177,7 +150,7 @@ func testUsageProperty(t *testing.T, open Opener) {
 			}
 		}
 		u := f.randomUsage(rng, fmt.Sprint("k", i))
-		n, req := effective()
+		n, req := cards.effective()
 		want := expectedPrice(req, u.feature, u.quantities, u.model)
 		got, _, err := f.record(u)
 		if err != nil || got.Credits != want || got.RateCard.Version != n {
@@ -187,7 +160,47 @@ func testUsageProperty(t *testing.T, open Opener) {
 		first[u.key], done = got, append(done, u)
 	}
 	f.wantAccount("u1", balance, balance)
-	f.concurrentUsages(t, rng, effective)
+	f.concurrentUsages(t, rng, cards.effective)
+}
+
+// propertyCards adds random versions of the card default and knows which
+// is in effect at the fixture's now.
+type propertyCards struct {
+	f        *fixture
+	rng      *rand.Rand
+	versions []struct {
+		req credits.RateCardRequest
+		at  time.Time
+	}
+}
+
+func (c *propertyCards) add(at time.Time) {
+	c.f.t.Helper()
+	req := credits.RateCardRequest{ID: "default", Name: "Default", Rates: randomRates(c.rng), Rounding: []string{"up", "down", "nearest"}[c.rng.Intn(3)],
+		Minimum: int64(c.rng.Intn(3)), EffectiveAt: &at}
+	var err error
+	if len(c.versions) == 0 {
+		_, err = c.f.svc.CreateRateCard(context.Background(), req)
+	} else {
+		_, err = c.f.svc.AddRateCardVersion(context.Background(), "default", req)
+	}
+	if err != nil {
+		c.f.t.Fatal(err)
+	}
+	c.versions = append(c.versions, struct {
+		req credits.RateCardRequest
+		at  time.Time
+	}{req, at})
+}
+
+func (c *propertyCards) effective() (int64, credits.RateCardRequest) {
+	n := 0
+	for i, v := range c.versions {
+		if !v.at.After(c.f.now) {
+			n = i
+		}
+	}
+	return int64(n + 1), c.versions[n].req
 }
 
 func sameJSON(a, b any) bool {
@@ -214,7 +227,7 @@ func (f *fixture) concurrentUsages(t *testing.T, rng *rand.Rand, effective func(
 	start := f.accountNow("u1").Balance
 	var mu sync.Mutex
 	answers := map[string]credits.UsageResult{}
-	var spent int64
+	var spent, refused int64
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -234,6 +247,8 @@ func (f *fixture) concurrentUsages(t *testing.T, rng *rand.Rand, effective func(
 						}
 					} else if !ok && credits.ErrorCode(err) != credits.EINSUFFICIENT {
 						t.Errorf("usage %s: %v", cases[i].key, err)
+					} else if !ok {
+						refused++
 					}
 					mu.Unlock()
 				}
@@ -241,6 +256,9 @@ func (f *fixture) concurrentUsages(t *testing.T, rng *rand.Rand, effective func(
 		}()
 	}
 	wg.Wait()
+	if total > 0 && refused == 0 {
+		t.Errorf("no usage was refused with credits for half of them: the phase tested no overdraft")
+	}
 	a := f.accountNow("u1")
 	if a.Balance != start-spent || a.Balance < 0 || a.Available < 0 {
 		t.Errorf("after concurrent usages: balance %d available %d; want %d (started %d, spent %d) and never below 0", a.Balance, a.Available, start-spent, start, spent)
