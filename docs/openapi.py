@@ -191,6 +191,58 @@ paths = {
         "(1 to 316224000) for everything that reads time (expiries, holds, retries, sessions); workers run what came due at once",
         ok(200, ref("TestClock")), None, {**body({"seconds": I}, ["seconds"]), "required": True}, "413")},
 }
+# operationId of every operation, by method and path: the names generated
+# clients give their methods. Kept here, not derived from the paths' order, so
+# that a new route never renames an old method; the script fails on a route
+# without a name here, or a name without a route.
+operation_ids = {
+    ("get", "/v1/packs"): "listPacks",
+    ("post", "/v1/packs"): "createPack",
+    ("get", "/v1/accounts"): "listAccounts",
+    ("post", "/v1/accounts"): "createAccount",
+    ("get", "/v1/accounts/{id}"): "getAccount",
+    ("patch", "/v1/accounts/{id}"): "updateAccount",
+    ("post", "/v1/accounts/{id}/checkout_sessions"): "createCheckoutSession",
+    ("post", "/v1/accounts/{id}/setup_sessions"): "createSetupSession",
+    ("delete", "/v1/accounts/{id}/payment_method"): "deletePaymentMethod",
+    ("get", "/v1/accounts/{id}/auto_recharge"): "getAutoRecharge",
+    ("put", "/v1/accounts/{id}/auto_recharge"): "setAutoRecharge",
+    ("get", "/v1/accounts/{id}/recharges"): "listRecharges",
+    ("get", "/v1/accounts/{id}/entries"): "listEntries",
+    ("get", "/v1/accounts/{id}/purchases"): "listPurchases",
+    ("post", "/v1/accounts/{id}/debits"): "createDebit",
+    ("post", "/v1/accounts/{id}/grants"): "createGrant",
+    ("post", "/v1/accounts/{id}/adjustments"): "createAdjustment",
+    ("post", "/v1/accounts/{id}/holds"): "createHold",
+    ("get", "/v1/accounts/{id}/holds"): "listHolds",
+    ("get", "/v1/holds/{id}"): "getHold",
+    ("post", "/v1/holds/{id}/capture"): "captureHold",
+    ("post", "/v1/holds/{id}/release"): "releaseHold",
+    ("post", "/v1/accounts/{id}/dashboard_sessions"): "createDashboardSession",
+    ("get", "/v1/events"): "listEvents",
+    ("get", "/v1/reconciliation"): "getReconciliation",
+    ("get", "/v1/api_keys"): "listApiKeys",
+    ("post", "/v1/api_keys"): "createApiKey",
+    ("delete", "/v1/api_keys/{id}"): "revokeApiKey",
+    ("get", "/v1/webhook_endpoints"): "listWebhookEndpoints",
+    ("post", "/v1/webhook_endpoints"): "createWebhookEndpoint",
+    ("get", "/v1/webhook_endpoints/{id}"): "getWebhookEndpoint",
+    ("delete", "/v1/webhook_endpoints/{id}"): "deleteWebhookEndpoint",
+    ("post", "/v1/webhook_endpoints/{id}/rotate_secret"): "rotateWebhookEndpointSecret",
+    ("post", "/v1/webhook_endpoints/{id}/enable"): "enableWebhookEndpoint",
+    ("post", "/v1/webhook_endpoints/{id}/disable"): "disableWebhookEndpoint",
+    ("post", "/v1/webhook_endpoints/{id}/test"): "testWebhookEndpoint",
+    ("post", "/v1/webhook_endpoints/{id}/events/{event_id}/resend"): "resendWebhookEvent",
+    ("get", "/v1/webhook_endpoints/{id}/deliveries"): "listWebhookDeliveries",
+    ("get", "/v1/test_clock"): "getTestClock",
+    ("post", "/v1/test_clock/advance"): "advanceTestClock",
+}
+named = {(method, path) for path, item in paths.items() for method in item}
+if named != set(operation_ids):
+    raise SystemExit("docs/openapi.py: operation_ids and paths differ: no name for %s; no route for %s"
+                     % (sorted(named - set(operation_ids)), sorted(set(operation_ids) - named)))
+for (method, path), name in operation_ids.items():
+    paths[path][method]["operationId"] = name
 for item in paths.values():
     for o in item.values():
         o["responses"].update(errors("405"))  # answered before the key is known: no rate-limit headers
@@ -199,6 +251,7 @@ doc = {
     "openapi": "3.1.0",
     "info": {"title": "credits", "version": "1", "description": "Sell and spend prepaid credits. Every call takes Authorization: Bearer <key>."},
     "components": {"schemas": schemas, "headers": header_components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "servers": [{"url": "http://127.0.0.1:8080", "description": "credits serve in development (CREDITS_ADDR)"}],
     "security": [{"bearer": []}],
     "paths": paths,
 }
