@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -163,5 +165,39 @@ func contractSpend(t *testing.T, c *api.Client) {
 	}
 	if account, err := c.Account(ctx, "contract-1"); err != nil || account.Balance != 55 || account.Held != 0 {
 		t.Errorf("after the capture: %+v, %v; want 55 credits, none held", account, err)
+	}
+}
+
+// TestTypeScriptClientContract drives the TypeScript client
+// (clients/typescript, test/contract.test.ts) the same way, with Node's test
+// runner. It needs node and the client's packages (npm ci there), which CI
+// installs; elsewhere it skips without them.
+func TestTypeScriptClientContract(t *testing.T) {
+	t.Parallel()
+	dir, _ := filepath.Abs("../../clients/typescript")
+	node, err := exec.LookPath("node")
+	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
+	if _, statErr := os.Stat(tsc); err != nil || statErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("node (%v) or the TypeScript client's packages (%v) are missing: run npm ci in clients/typescript", err, statErr)
+		}
+		t.Skip("no node, or no npm ci in clients/typescript")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, node, tsc, "-p", dir)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+	m, base := startMain(t, map[string]string{"CREDITS_DATABASE_URL": filepath.Join(t.TempDir(), "credits.db"), "CREDITS_API_KEY": testAPIKey})
+	t.Cleanup(func() { m.Close() })
+	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", filepath.Join(dir, "dist", "test", "contract.test.js"))
+	run.Env = append(os.Environ(), "CREDITS_URL="+base, "CREDITS_API_KEY="+testAPIKey)
+	out, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "pass 1") || strings.Contains(string(out), "skipped 1") {
+		t.Fatalf("the contract test did not run and pass:\n%s", out)
 	}
 }
