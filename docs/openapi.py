@@ -171,7 +171,7 @@ paths = {
     "/v1/webhook_endpoints": {
         "get": op("List the application's webhook endpoints", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookEndpoint"))}, "required": ["data"]})),
         "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), None,
-                   body({"url": S, "events": arr(S), "description": S}, ["url"]), "409", "413"),
+                   body({"url": S, "events": arr(S), "description": S}, ["url", "events"]), "409", "413"),
     },
     "/v1/webhook_endpoints/{id}": {
         "get": op("Read a webhook endpoint", ok(200, ref("WebhookEndpoint")), [acct]),
@@ -231,7 +231,7 @@ descriptions = {
                     "The `ck_…` secret is shown only here.",
     "revokeApiKey": "Admin keys only. Revoked at once on every replica.",
     "listWebhookEndpoints": "Admin keys only. See [webhooks.md](webhooks.md).",
-    "createWebhookEndpoint": "Admin keys only. `events` names the event types sent (see [webhooks.md](webhooks.md)); the `whsec_…` "
+    "createWebhookEndpoint": "Admin keys only. `events` lists the event types to send (see [webhooks.md](webhooks.md)), or `[\"*\"]` for all; the `whsec_…` "
                              "secret is shown only here. In production an endpoint on a private address is refused unless "
                              "`CREDITS_WEBHOOK_ALLOW_PRIVATE` is true.",
     "resendWebhookEvent": "The event again, now, with the same id, recorded as an attempt; 400 if the endpoint does not subscribe to its type.",
