@@ -324,3 +324,5 @@ text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
 root = pathlib.Path(__file__).resolve().parent.parent
 for path in (root / "docs" / "openapi.json", root / "server" / "openapi.json"):
     path.write_text(text)
+print("wrote docs/openapi.json and server/openapi.json; what is made from them: go run ./internal/apidoc && "
+      "go generate ./client/... && (cd clients/typescript && npm run generate)")
