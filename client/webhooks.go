@@ -46,12 +46,9 @@ type CreateWebhookEndpoint struct {
 	Description string
 }
 
-// NewWebhookEndpoint is a created endpoint with its signing secret, which is
-// shown only once.
-type NewWebhookEndpoint struct {
-	Endpoint WebhookEndpoint `json:"endpoint"`
-	Secret   string          `json:"secret"`
-}
+// NewWebhookEndpoint is a created endpoint (or one whose secret was
+// rotated) with its signing secret, which is shown only then.
+type NewWebhookEndpoint = api.WebhookEndpointWithSecret
 
 // CreateWebhookEndpoint adds an endpoint (admin keys only).
 func (c *Client) CreateWebhookEndpoint(ctx context.Context, e CreateWebhookEndpoint) (NewWebhookEndpoint, error) {

@@ -59,6 +59,7 @@ schemas = {
                             "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T,
                             "previous_secret_until": NT},
                            ["id", "url", "events", "status"]),
+    "WebhookEndpointWithSecret": obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"]),
     "SavedCard": {"type": ["object", "null"], "properties": {"payment_method_id": S, "brand": S, "last4": S}},
     "Recharge": obj({"id": S, "account_id": S, "pack_id": S, "quantity": I, "credits": I, "amount": I, "currency": S, "attempt": I,
                      "status": {"type": "string", "enum": ["pending", "processing", "action_required", "succeeded", "failed", "canceled", "limit_reached"]},
@@ -170,7 +171,7 @@ paths = {
     "/v1/api_keys/{id}": {"delete": op("Revoke an API key", ok(200, ref("APIKey")), [acct])},
     "/v1/webhook_endpoints": {
         "get": op("List the application's webhook endpoints", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookEndpoint"))}, "required": ["data"]})),
-        "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), None,
+        "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, ref("WebhookEndpointWithSecret")), None,
                    body({"url": S, "events": arr(S), "description": S}, ["url", "events"]), "409", "413"),
     },
     "/v1/webhook_endpoints/{id}": {
@@ -178,7 +179,7 @@ paths = {
         "delete": op("Remove a webhook endpoint", ok(200, obj({"id": S, "deleted": B}, ["id", "deleted"])), [acct]),
     },
     "/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("A new signing secret (shown once); the old one signs too for 24 hours",
-        ok(200, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), [acct])},
+        ok(200, ref("WebhookEndpointWithSecret")), [acct])},
     "/v1/webhook_endpoints/{id}/enable": {"post": op("Turn a disabled endpoint back on; deliveries resume where they stopped", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/disable": {"post": op("Stop deliveries to an endpoint at once, a request in flight included (its event is not marked delivered)", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/test": {"post": op("Send a ping to the endpoint now", ok(200, ref("WebhookAttempt")), [acct])},

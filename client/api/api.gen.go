@@ -573,6 +573,12 @@ type WebhookEndpoint struct {
 // WebhookEndpointStatus defines model for WebhookEndpoint.Status.
 type WebhookEndpointStatus string
 
+// WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
+type WebhookEndpointWithSecret struct {
+	Endpoint WebhookEndpoint `json:"endpoint"`
+	Secret   string          `json:"secret"`
+}
+
 // ListAccountsParams defines parameters for ListAccounts.
 type ListAccountsParams struct {
 	Limit         *int64  `form:"limit,omitempty" json:"limit,omitempty"`
@@ -8200,10 +8206,7 @@ type CreateWebhookEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
-	JSON201 *struct {
-		Endpoint WebhookEndpoint `json:"endpoint"`
-		Secret   string          `json:"secret"`
-	}
+	JSON201 *WebhookEndpointWithSecret
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -8229,10 +8232,7 @@ type CreateWebhookEndpointResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r CreateWebhookEndpointResponse) GetJSON201() *struct {
-	Endpoint WebhookEndpoint `json:"endpoint"`
-	Secret   string          `json:"secret"`
-} {
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointWithSecret {
 	return r.JSON201
 }
 
@@ -8993,10 +8993,7 @@ type RotateWebhookEndpointSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		Endpoint WebhookEndpoint `json:"endpoint"`
-		Secret   string          `json:"secret"`
-	}
+	JSON200 *WebhookEndpointWithSecret
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -9018,10 +9015,7 @@ type RotateWebhookEndpointSecretResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RotateWebhookEndpointSecretResponse) GetJSON200() *struct {
-	Endpoint WebhookEndpoint `json:"endpoint"`
-	Secret   string          `json:"secret"`
-} {
+func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointWithSecret {
 	return r.JSON200
 }
 
@@ -14334,10 +14328,7 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest struct {
-			Endpoint WebhookEndpoint `json:"endpoint"`
-			Secret   string          `json:"secret"`
-		}
+		var dest WebhookEndpointWithSecret
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15287,10 +15278,7 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			Endpoint WebhookEndpoint `json:"endpoint"`
-			Secret   string          `json:"secret"`
-		}
+		var dest WebhookEndpointWithSecret
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ export type Hold = Schemas["Hold"];
 export type Event = Schemas["Event"];
 export type WebhookEndpoint = Schemas["WebhookEndpoint"];
 export type WebhookAttempt = Schemas["WebhookAttempt"];
+export type WebhookEndpointWithSecret = Schemas["WebhookEndpointWithSecret"];
 
 type Body<P extends keyof paths, M extends "post"> = paths[P][M] extends { requestBody?: { content: { "application/json": infer B } } } ? B : never;
 
@@ -101,7 +102,7 @@ export class CreditsClient {
   }
 
   /** Adds a webhook endpoint (admin keys only); its secret is in this answer only. */
-  async createWebhookEndpoint(body: Body<"/v1/webhook_endpoints", "post">): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  async createWebhookEndpoint(body: Body<"/v1/webhook_endpoints", "post">): Promise<WebhookEndpointWithSecret> {
     return unwrap(await this.api.POST("/v1/webhook_endpoints", { body }));
   }
 
