@@ -38,7 +38,7 @@ var templateFuncs = template.FuncMap{
 // pages holds one template per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_sessions", "dashboard_login", "admin_reconciliation"} {
+	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_sessions", "dashboard_login", "admin_reconciliation", "home"} {
 		files := []string{"templates/layout.html", "templates/" + name + ".html"}
 		if strings.HasPrefix(name, "admin") {
 			files = append(files, "templates/admin.html")
