@@ -50,12 +50,14 @@ var pages = func() map[string]*template.Template {
 
 // view is what every page gets.
 type view struct {
-	Title    string
-	Refresh  int
-	CSRF     string
-	Operator bool
-	Chart    *chart
-	Data     any
+	Title   string
+	Refresh int
+	// RefreshURL is where the refresh goes (the same page when empty).
+	RefreshURL string
+	CSRF       string
+	Operator   bool
+	Chart      *chart
+	Data       any
 	// Can names what a customer page may change (credits.CanPurchase, …).
 	Can map[string]bool
 

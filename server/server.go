@@ -72,6 +72,9 @@ type Server struct {
 	PreviousSigningKeys [][]byte
 	// Production adds Strict-Transport-Security to every answer.
 	Production bool
+	// CardWait is how long the customer page, back from Save a card, waits
+	// for the card to arrive by Stripe's webhook; zero means 4 seconds.
+	CardWait time.Duration
 	// Welcome, in development, makes / a page for newcomers (see handleHome).
 	Welcome *Welcome
 	// Extra handles more routes (the offline demo's checkout pages).
