@@ -51,7 +51,7 @@ func (s *Service) DevelopmentAPIKey(ctx context.Context) (string, error) {
 	}
 	key, _, err := s.Secrets.Open(stored, developmentKeySetting)
 	if err != nil || key == "" {
-		return "", fmt.Errorf("the development API key kept in the database is sealed with another signing secret: set CREDITS_SIGNING_SECRET_PREVIOUS to the one before, or choose a key with CREDITS_API_KEY")
+		return "", fmt.Errorf("the development API key kept in the database: %w", ErrSecretSealed)
 	}
 	return key, nil
 }

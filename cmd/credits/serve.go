@@ -410,7 +410,16 @@ func (m *Main) useDevelopmentKey(ctx context.Context) error {
 		return errors.New("production needs CREDITS_API_KEY") // Validate refuses it first
 	}
 	key, err := m.Service.DevelopmentAPIKey(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, credits.ErrSecretSealed):
+		// The signing secret changed: development still starts, with a key
+		// for this run only.
+		m.Logger.Warn("the development API key kept in the database is sealed with another signing secret: "+
+			"this run uses a new key; set CREDITS_SIGNING_SECRET_PREVIOUS to the one before to get the kept key back", "error", err)
+		m.Config.APIKey = credits.DevelopmentKeyPrefix + randomHex(16)
+		fmt.Fprintf(m.Stdout, "Development API key (for this run only; CREDITS_API_KEY chooses one): %s\n", m.Config.APIKey)
+		return nil
+	case err != nil:
 		return err
 	}
 	m.Config.APIKey = key
