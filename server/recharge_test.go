@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +101,10 @@ func TestAutoRechargeAPI(t *testing.T) {
 func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
+	// The clock moves while the demo may still deliver events to the site.
+	var later atomic.Int64
+	start := s.now
+	s.svc.Now = func() time.Time { return start.Add(time.Duration(later.Load())) }
 	ctx := context.Background()
 	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
 	if err != nil {
@@ -131,7 +136,8 @@ func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
 	}
 	// The retry an hour later fails too: auto-recharge is off, and the page
 	// says what to do.
-	s.now = s.now.Add(61 * time.Minute)
+	later.Store(int64(61 * time.Minute))
+	s.now = start.Add(61 * time.Minute) // what s.link expects; read by this goroutine only
 	if _, err := s.svc.ProcessRecharges(ctx); err != nil {
 		t.Fatal(err)
 	}
