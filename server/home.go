@@ -18,7 +18,7 @@ type Welcome struct {
 	// APIKey is the key for /v1 that the page shows to this machine.
 	APIKey string
 	// DemoAccountID is the offline demo's account, whose credits page the
-	// home page links to; empty without the demo.
+	// home page links to when it exists; empty without the demo.
 	DemoAccountID string
 }
 
@@ -46,6 +46,17 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := homeView{Local: fromThisMachine(r), DemoAccount: s.Welcome.DemoAccountID}
+	if v.DemoAccount != "" {
+		// The demo seeds only an empty database: one with accounts of its
+		// own has no demo account.
+		_, err := s.Service.GetAccount(r.Context(), v.DemoAccount)
+		if credits.ErrorCode(err) == credits.ENOTFOUND {
+			v.DemoAccount = ""
+		} else if err != nil {
+			s.renderError(w, r, err, "", "")
+			return
+		}
+	}
 	key := "dev_…   # printed by `credits serve`"
 	if v.Local {
 		v.APIKey, key = s.Welcome.APIKey, s.Welcome.APIKey
@@ -59,7 +70,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var err error
-	if v.Commands, err = s.tourCommands(r.Context(), key); err != nil {
+	if v.Commands, err = s.tourCommands(r.Context(), key, v.DemoAccount); err != nil {
 		s.renderError(w, r, err, "", "")
 		return
 	}
@@ -84,12 +95,12 @@ func fromThisMachine(r *http.Request) bool {
 // account, a debit that takes the demo account's available credits below
 // its auto-recharge threshold, and then an account of one's own with ids
 // the demo does not take.
-func (s *Server) tourCommands(ctx context.Context, key string) (string, error) {
+func (s *Server) tourCommands(ctx context.Context, key, demoAccount string) (string, error) {
 	base := s.publicURL()
 	var b strings.Builder
 	auth := `-H "Authorization: Bearer $KEY"`
 	fmt.Fprintf(&b, "KEY=%s\nBASE=%s\n\n", key, base)
-	if id := s.Welcome.DemoAccountID; id != "" {
+	if id := demoAccount; id != "" {
 		fmt.Fprintf(&b, "# the demo's packs, and its account\ncurl -s %s $BASE/v1/packs\ncurl -s %s $BASE/v1/accounts/%s\n\n", auth, auth, id)
 		if err := s.belowThreshold(ctx, &b, auth, id); err != nil {
 			return "", err

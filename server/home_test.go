@@ -154,3 +154,20 @@ func TestHomeHidesTheKeyFromOtherMachines(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeWithoutTheDemoAccount: a database with accounts of its own has no
+// demo account: the page offers no link to it and no commands for it.
+func TestHomeWithoutTheDemoAccount(t *testing.T) {
+	t.Parallel()
+	db, _ := testkit.OpenSQLite(t)
+	svc := credits.NewService(db)
+	if _, err := svc.CreateAccount(context.Background(), "someone", "someone@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{Service: svc, APIKey: apiKey, Logger: slog.New(slog.DiscardHandler), SigningKey: []byte("test signing key"),
+		PublicURL: "http://localhost:8080", Welcome: &server.Welcome{APIKey: apiKey, DemoAccountID: demo.AccountID}}
+	status, _, body := getHome(t, srv.Handler(), "127.0.0.1:4000", nil)
+	if status != 200 || strings.Contains(body, "demo-link") || strings.Contains(body, "/v1/accounts/demo") || !strings.Contains(body, apiKey) {
+		t.Errorf("GET / without the demo account: %d\n%s", status, body)
+	}
+}

@@ -123,6 +123,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Server.Welcome = &server.Welcome{APIKey: cfg.APIKey}
 	}
 	if m.Demo != nil {
+		m.Server.Welcome.DemoAccountID = demo.AccountID // when the demo made it (see handleHome)
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
 	}
@@ -180,7 +181,6 @@ func (m *Main) startDemo(ctx context.Context) error {
 	if _, err := m.Service.GetAccount(ctx, demo.AccountID); err != nil {
 		return nil // the database has accounts of its own: no demo account to link to
 	}
-	m.Server.Welcome.DemoAccountID = demo.AccountID
 	link, _, err := m.Server.DashboardLink(ctx, demo.AccountID, demoLinkTTL)
 	if err != nil {
 		return fmt.Errorf("demo link: %w", err)
