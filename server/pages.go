@@ -28,6 +28,7 @@ var templateFuncs = template.FuncMap{
 	"money":     credits.FormatMoney,
 	"mul":       func(a, b int64) int64 { return a * b },
 	"hasPrefix": strings.HasPrefix,
+	"hasSuffix": strings.HasSuffix,
 	"date":      formatDate,
 	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"kind":      describeKind,

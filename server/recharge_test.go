@@ -131,6 +131,9 @@ func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
 	if settings := p.text("#recharge-settings"); !strings.Contains(settings, "$0.00 so far this month") {
 		t.Errorf("settings %q count the unpaid retry", settings)
 	}
+	if strings.Contains(outcome, "..") {
+		t.Errorf("the outcome %q ends the bank's sentence twice", outcome)
+	}
 	if next := p.text("#recharge-next"); !strings.Contains(next, "if that fails too, auto-recharge turns off") {
 		t.Errorf("what happens next: %q", next)
 	}
