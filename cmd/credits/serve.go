@@ -93,10 +93,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Store = store
-	if cfg.APIKey == "" {
-		cfg.APIKey = "dev_" + randomHex(16)
-		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
-	}
 	m.Service = m.newService(store)
 	if cfg.Env == envDevelopment {
 		m.Clock = clock.New(m.Now)
@@ -110,6 +106,10 @@ func (m *Main) Run(ctx context.Context) error {
 		store.Close()
 		return err
 	}
+	if err := m.useDevelopmentKey(ctx); err != nil {
+		store.Close()
+		return err
+	}
 	webhook := m.newWebhook()
 	if cfg.Env == envProduction && len(cfg.proxies.Trusted) == 0 {
 		// Not refused: a server exposed without a proxy is legitimate.
@@ -119,7 +119,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
 		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
 		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}
+	if cfg.Env == envDevelopment {
+		m.Server.Welcome = &server.Welcome{APIKey: cfg.APIKey}
+	}
 	if m.Demo != nil {
+		m.Server.Welcome.DemoAccountID = demo.AccountID // when the demo made it (see handleHome)
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
 	}
@@ -146,7 +150,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "error", err)
 		}
 	}()
-	m.Logger.Info("credits listening", "url", "http://"+m.Addr(), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
+	m.Logger.Info("credits listening", "url", "http://"+loopback(m.listener.Addr()), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
 		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
 	if m.Demo != nil {
 		return m.startDemo(ctx)
@@ -393,4 +397,32 @@ func (m *Main) useSigningSecret(ctx context.Context) (current []byte, previous [
 			"CREDITS_SIGNING_SECRET_PREVIOUS is set to it, or `credits webhooks rotate ID` gives each a new secret", "endpoints", unopened)
 	}
 	return current, previous, nil
+}
+
+// useDevelopmentKey gives a development server without CREDITS_API_KEY the
+// database's own key, made once and kept sealed (Service.DevelopmentAPIKey
+// says why there), and prints it: a saved KEY= works after a restart.
+func (m *Main) useDevelopmentKey(ctx context.Context) error {
+	if m.Config.APIKey != "" {
+		return nil
+	}
+	if m.Config.Env != envDevelopment {
+		return errors.New("production needs CREDITS_API_KEY") // Validate refuses it first
+	}
+	key, err := m.Service.DevelopmentAPIKey(ctx)
+	switch {
+	case errors.Is(err, credits.ErrSecretSealed):
+		// The signing secret changed: development still starts, with a key
+		// for this run only.
+		m.Logger.Warn("the development API key kept in the database is sealed with another signing secret: "+
+			"this run uses a new key; set CREDITS_SIGNING_SECRET_PREVIOUS to the one before to get the kept key back", "error", err)
+		m.Config.APIKey = credits.DevelopmentKeyPrefix + randomHex(16)
+		fmt.Fprintf(m.Stdout, "Development API key (for this run only; CREDITS_API_KEY chooses one): %s\n", m.Config.APIKey)
+		return nil
+	case err != nil:
+		return err
+	}
+	m.Config.APIKey = key
+	fmt.Fprintf(m.Stdout, "Development API key (made once for this database and kept; CREDITS_API_KEY chooses another): %s\n", key)
+	return nil
 }
