@@ -15,7 +15,7 @@ import (
 // period, read from Stripe's Events API and applied like webhook deliveries.
 // What was already received changes nothing; what was missed is applied now.
 func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
-	_, args, err := subcommand(args, "stripe", "replay")
+	_, args, err := c.subcommand(args, "stripe")
 	if err != nil {
 		return err
 	}

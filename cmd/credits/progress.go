@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progressLineEvery is how often long work prints a line of progress when
+// stderr is not a terminal (a log, a pipe, CI).
+const progressLineEvery = 5 * time.Second
+
+// progress shows, on stderr, how far long work (a backup, a replay, a
+// verify, a reconcile, the bench's fill) has come: on a terminal a bar with
+// the counts and an estimate of the time left (schollz/progressbar), else a
+// plain line every progressLineEvery. The work itself knows nothing of it:
+// it is handed a callback (Update) that the service or store calls.
+type progress struct {
+	what string
+	// bytes says the counts are bytes (shown as KiB, MiB…); else unit names them.
+	bytes bool
+	unit  string
+	w     io.Writer
+	now   func() time.Time
+
+	mu         sync.Mutex
+	bar        *progressbar.ProgressBar // on a terminal
+	start      time.Time
+	lastLine   time.Time
+	done, max  int64
+	detail     string
+	terminated bool
+}
+
+// newProgress reports the progress of what, counted in unit ("" and
+// bytes=true for bytes), on c.stderr.
+func (c *CLI) newProgress(what, unit string, bytes bool) *progress {
+	return newProgressOn(c.stderr, isTerminal(c.stderr), time.Now, what, unit, bytes)
+}
+
+func newProgressOn(w io.Writer, terminal bool, now func() time.Time, what, unit string, bytes bool) *progress {
+	p := &progress{what: what, unit: unit, bytes: bytes, w: w, now: now, start: now()}
+	p.lastLine = p.start
+	if terminal {
+		p.bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowBytes(bytes),
+			progressbar.OptionSetItsString(unit),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	return p
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Update says done of total units are done (total 0: not known).
+func (p *progress) Update(done, total int64) { p.UpdateDetail(done, total, "") }
+
+// UpdateDetail is Update with a few words more (counts of another kind).
+func (p *progress) UpdateDetail(done, total int64, detail string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminated {
+		return
+	}
+	p.done, p.max, p.detail = done, total, detail
+	if p.bar != nil {
+		if total > 0 && p.bar.GetMax64() != total {
+			p.bar.ChangeMax64(total)
+		}
+		if detail != "" {
+			p.bar.Describe(p.what + " (" + detail + ")")
+		}
+		_ = p.bar.Set64(done)
+		return
+	}
+	if now := p.now(); now.Sub(p.lastLine) >= progressLineEvery {
+		p.lastLine = now
+		fmt.Fprintln(p.w, p.line(now))
+	}
+}
+
+// line is the plain report: what, the counts, the share done, the time left.
+func (p *progress) line(now time.Time) string {
+	s := p.what + ": " + p.count(p.done)
+	if p.max > 0 {
+		s += " of " + p.count(p.max) + fmt.Sprintf(" (%d%%)", p.done*100/p.max)
+	}
+	if p.detail != "" {
+		s += ", " + p.detail
+	}
+	if left, ok := p.left(now); ok {
+		s += ", about " + left.String() + " left"
+	}
+	return s
+}
+
+func (p *progress) count(n int64) string {
+	if p.bytes {
+		return formatBytes(n)
+	}
+	if p.unit == "" {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%d %s", n, p.unit)
+}
+
+// left estimates the time left at the rate so far.
+func (p *progress) left(now time.Time) (time.Duration, bool) {
+	elapsed := now.Sub(p.start)
+	if p.max <= 0 || p.done <= 0 || p.done >= p.max || elapsed <= 0 {
+		return 0, false
+	}
+	left := time.Duration(float64(elapsed) * float64(p.max-p.done) / float64(p.done))
+	return left.Round(time.Second), true
+}
+
+// Finish ends the report: the bar is cleared; a plain report that printed
+// lines prints its last.
+func (p *progress) Finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminated {
+		return
+	}
+	p.terminated = true
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		return
+	}
+	if p.lastLine != p.start { // lines were printed: say where it ended
+		fmt.Fprintln(p.w, p.line(p.now()))
+	}
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	value, suffix := float64(n), ""
+	for _, s := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		value, suffix = value/unit, s
+		if value < unit {
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f %s", value, suffix)
+}
