@@ -346,7 +346,9 @@ func (c *CLI) verify(ctx context.Context, args []string) error {
 		return err
 	}
 	return withService(ctx, cmd, func(svc *credits.Service) error {
-		violations, err := svc.Verify(ctx)
+		progress := c.newProgress("verify", "checks", false)
+		violations, err := svc.VerifyProgress(ctx, progress.UpdateDetail)
+		progress.Finish()
 		if err != nil {
 			return err
 		}

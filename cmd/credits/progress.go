@@ -37,28 +37,49 @@ type progress struct {
 	terminated bool
 }
 
+// unitPercent counts progress in hundredths of the work, when its units
+// mean little (seconds of a period listed): shown as a share, not as counts.
+const unitPercent = "%"
+
 // newProgress reports the progress of what, counted in unit ("" and
-// bytes=true for bytes), on c.stderr.
+// bytes=true for bytes; unitPercent for a share), on c.stderr.
 func (c *CLI) newProgress(what, unit string, bytes bool) *progress {
-	return newProgressOn(c.stderr, isTerminal(c.stderr), time.Now, what, unit, bytes)
+	return c.progressOutput(time.Now).newProgress(what, unit, bytes)
 }
 
-func newProgressOn(w io.Writer, terminal bool, now func() time.Time, what, unit string, bytes bool) *progress {
-	p := &progress{what: what, unit: unit, bytes: bytes, w: w, now: now, start: now()}
+// progressOutput is where progress goes: a terminal gets a bar, drawn at
+// most once a throttle; anything else gets lines, by the clock now.
+type progressOutput struct {
+	w        io.Writer
+	terminal bool
+	now      func() time.Time
+	throttle time.Duration
+}
+
+// barThrottle is the least time between two drawings of a bar.
+const barThrottle = 100 * time.Millisecond
+
+func (c *CLI) progressOutput(now func() time.Time) progressOutput {
+	return progressOutput{w: c.stderr, terminal: isTerminal(c.stderr), now: now, throttle: barThrottle}
+}
+
+func (out progressOutput) newProgress(what, unit string, bytes bool) *progress {
+	p := &progress{what: what, unit: unit, bytes: bytes, w: out.w, now: out.now, start: out.now()}
 	p.lastLine = p.start
-	if terminal {
-		p.bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(w),
+	if out.terminal {
+		options := []progressbar.Option{
+			progressbar.OptionSetWriter(out.w),
 			progressbar.OptionSetDescription(what),
-			progressbar.OptionShowCount(),
 			progressbar.OptionShowBytes(bytes),
-			progressbar.OptionSetItsString(unit),
-			progressbar.OptionShowIts(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionFullWidth(),
-			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionThrottle(out.throttle),
 			progressbar.OptionClearOnFinish(),
-		)
+		}
+		if unit != unitPercent {
+			options = append(options, progressbar.OptionShowCount(), progressbar.OptionSetItsString(unit), progressbar.OptionShowIts())
+		}
+		p.bar = progressbar.NewOptions64(-1, options...)
 	}
 	return p
 }
@@ -80,13 +101,13 @@ func (p *progress) UpdateDetail(done, total int64, detail string) {
 	}
 	p.done, p.max, p.detail = done, total, detail
 	if p.bar != nil {
-		if total > 0 && p.bar.GetMax64() != total {
-			p.bar.ChangeMax64(total)
-		}
 		if detail != "" {
 			p.bar.Describe(p.what + " (" + detail + ")")
 		}
 		_ = p.bar.Set64(done)
+		if total > 0 && p.bar.GetMax64() != total {
+			p.bar.ChangeMax64(total) // and draws the bar at once
+		}
 		return
 	}
 	if now := p.now(); now.Sub(p.lastLine) >= progressLineEvery {
@@ -97,9 +118,14 @@ func (p *progress) UpdateDetail(done, total int64, detail string) {
 
 // line is the plain report: what, the counts, the share done, the time left.
 func (p *progress) line(now time.Time) string {
-	s := p.what + ": " + p.count(p.done)
-	if p.max > 0 {
-		s += " of " + p.count(p.max) + fmt.Sprintf(" (%d%%)", p.done*100/p.max)
+	s := p.what + ": "
+	switch {
+	case p.unit == unitPercent && p.max > 0:
+		s += fmt.Sprintf("%d%%", p.done*100/p.max)
+	case p.max > 0:
+		s += p.count(p.done) + " of " + p.count(p.max) + fmt.Sprintf(" (%d%%)", p.done*100/p.max)
+	default:
+		s += p.count(p.done)
 	}
 	if p.detail != "" {
 		s += ", " + p.detail

@@ -229,7 +229,7 @@ func TestReconcileProgress(t *testing.T) {
 	var stderr bytes.Buffer
 	cli := &CLI{stderr: &stderr}
 	clock := time.Unix(1_790_000_000, 0)
-	progress := cli.reconcileProgress(func() time.Time { return clock })
+	progress, _ := cli.reconcileProgress(func() time.Time { return clock })
 	run := credits.ReconcileRun{ID: "rec_1", Progress: map[string]credits.ReconcileProgress{}, Counts: map[string]int64{credits.ItemStuck: 2}}
 	for i := range 10_000 {
 		clock = clock.Add(time.Millisecond) // 10 s in all
@@ -237,7 +237,7 @@ func TestReconcileProgress(t *testing.T) {
 		progress(run)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	if len(lines) != 2 || lines[0] != "reconcile rec_1: 5000 Stripe objects listed, checkout_sessions 5000; stuck 2" {
+	if len(lines) != 2 || lines[0] != "reconcile: 5000 Stripe objects listed, checkout_sessions 5000; stuck 2" {
 		t.Errorf("progress lines %q, want 2, every 5 s", lines)
 	}
 }
