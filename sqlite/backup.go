@@ -278,3 +278,8 @@ func closeForReplace(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// WALAutocheckpointPages is the WAL size, in pages, at which the service's
+// writer checkpoints (see Open). A replicator that checkpoints the WAL itself,
+// as Litestream does, should do so at fewer pages.
+const WALAutocheckpointPages = walCheckpointPages
