@@ -70,11 +70,6 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 	err = s.updateAccount(ctx, w, func(tx Tx) error {
 		var zero T
 		result, replayed, opErr = zero, false, nil
-		if lookupID("account", accountID) == nil {
-			// On PostgreSQL the lock, the lots a draw reads and the entry's id
-			// go out with the key's lookup, or with the lock op takes.
-			tx.WillLock(accountID, now)
-		}
 		if idem != nil {
 			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
 			switch {
@@ -216,7 +211,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		if err != nil {
 			return DebitResult{}, err
 		}
-		if err := s.watch(tx, locked, account, now); err != nil {
+		if err := s.alertAndRechargeIfLow(tx, locked, account, now); err != nil {
 			return DebitResult{}, err
 		}
 		return DebitResult{
@@ -249,42 +244,20 @@ func metadataReference(m Metadata) string {
 // takeFromLots writes entry (a negative amount) and takes it from the
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
-//
-// Most draws fit in the first lot, and AddEntryTakingFromFirstLot takes it
-// with the entry: on SQLite one statement finds the lot and draws from it (a
-// debit's lot SELECT was 15 % of the writer); on PostgreSQL the lot was read
-// with the lock (WillLock) and the draw goes out with the COMMIT. Otherwise
-// nothing was taken, and the lots are walked.
 func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
-	amount := -entry.Amount
 	account.Balance += entry.Amount
 	entry.BalanceAfter = account.Balance
-	var lotID int64
-	var drawn bool
+	var draws []LotAmount
 	var err error
-	if amount > 0 {
-		entry.ID, lotID, drawn, err = locked.AddEntryTakingFromFirstLot(entry, amount)
+	if entry.Amount < 0 {
+		entry.ID, draws, err = locked.AddEntryTakingFromLots(entry)
 	} else {
 		entry.ID, err = locked.AddEntry(entry)
-	}
-	if err == nil && drawn {
-		// Recorded with the entry.
-		return account, entry, []LotAmount{{LotID: lotID, Amount: amount}}, keepTrial(locked, account)
-	}
-	var draws []LotAmount
-	if err == nil {
-		err = eachSpendableLot(locked, entry.CreatedAt, amount, func(lot Lot, take int64) error {
-			draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-			return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
-		})
 	}
 	if err == nil {
 		err = keepTrial(locked, account)
 	}
-	if err != nil {
-		return account, entry, nil, err
-	}
-	return account, entry, draws, locked.AddLotDraws(entry.ID, draws)
+	return account, entry, draws, err
 }
 
 // A draw reads firstLotBatch lots, and lotBatch at a time after that: most
@@ -295,10 +268,11 @@ const (
 	lotBatch      = 32
 )
 
-// eachSpendableLot calls use with the lots to take amount from, in burn-down
-// order, and how much to take of each; use must take it (so that the next
-// batch starts after it). The caller has checked that the credits are there.
-func eachSpendableLot(locked LockedAccount, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
+// EachSpendableLot calls use with the lots to take amount from, in burn-down
+// order (SpendableLots at now), and how much to take of each; use must take it
+// (so that the next batch starts after it). The caller has checked that the
+// credits are there. Stores walk a spend's lots with it too.
+func EachSpendableLot(locked LockedAccount, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
 	for batch := firstLotBatch; amount > 0; batch = lotBatch {
 		lots, err := locked.SpendableLots(now, batch)
 		if err != nil {
@@ -396,7 +370,7 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 		if err := emit(locked, OutCreditsGranted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
@@ -475,6 +449,6 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		if err := emit(locked, OutCreditsAdjusted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }

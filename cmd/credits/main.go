@@ -114,7 +114,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "reconcile":
 		return cli.reconcile(ctx, args[1:])
 	case "bench":
-		return runBench(ctx, args[1:], getenv, stdout, stderr)
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return cli.backup(ctx, args[1:])
 	case "restore":
