@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/sqlite"
 )
@@ -31,15 +32,15 @@ func (c *CLI) backup(ctx context.Context, args []string) error {
 	if postgres.IsURL(cmd.cfg.DatabaseURL) {
 		return credits.Errorf(credits.EINVALID, "credits backup copies a SQLite database. %s", postgresBackups)
 	}
-	progress := c.newProgress("backup", "", true)
-	info, err := sqlite.Backup(ctx, sqlitePath(cmd.cfg.DatabaseURL), *to, progress.Update)
-	progress.Finish()
+	report := c.newProgress("backup", "", true)
+	info, err := sqlite.Backup(ctx, sqlitePath(cmd.cfg.DatabaseURL), *to, report.Update)
+	report.Finish()
 	if err != nil {
 		return err
 	}
 	return c.print(cmd, backupView(info), "", func(w io.Writer) {
 		fmt.Fprintf(w, "backed up %s to %s: %s, schema version %d, %d accounts, %d entries; it reads back whole\n",
-			sqlitePath(cmd.cfg.DatabaseURL), info.Path, formatBytes(info.Bytes), info.SchemaVersion, info.Accounts, info.Entries)
+			sqlitePath(cmd.cfg.DatabaseURL), info.Path, progress.FormatBytes(info.Bytes), info.SchemaVersion, info.Accounts, info.Entries)
 	})
 }
 
@@ -58,9 +59,9 @@ func (c *CLI) restore(ctx context.Context, args []string) error {
 		return credits.Errorf(credits.EINVALID, "credits restore writes a SQLite database. %s", postgresBackups)
 	}
 	path := sqlitePath(cmd.cfg.DatabaseURL)
-	progress := c.newProgress("restore", "", true)
-	info, replaced, err := sqlite.Restore(ctx, *from, path, time.Now(), progress.Update)
-	progress.Finish()
+	report := c.newProgress("restore", "", true)
+	info, replaced, err := sqlite.Restore(ctx, *from, path, time.Now(), report.Update)
+	report.Finish()
 	if errors.Is(err, sqlite.ErrInUse) {
 		return credits.Errorf(credits.ECONFLICT, "%s", err.Error())
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/stripe"
 )
 
@@ -56,7 +57,9 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 // line every progressLineEvery, by the clock now, when stderr is not a
 // terminal). Stripe's lists do not say how long they are: no estimate.
 func (c *CLI) reconcileProgress(now func() time.Time) (update func(credits.ReconcileRun), finish func()) {
-	p := c.progressOutput(now).newProgress("reconcile", "Stripe objects listed", false)
+	out := progress.To(c.stderr)
+	out.Now = now
+	p := out.Start("reconcile", "Stripe objects listed", false)
 	return func(run credits.ReconcileRun) {
 		var detail []string
 		for _, objectType := range credits.ReconcileObjectTypes {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/stripe"
 )
 
@@ -70,17 +71,17 @@ func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
 func (c *CLI) replayWithProgress(ctx context.Context, svc *credits.Service, client *stripe.Client, from time.Time) (credits.ReplayResult, error) {
 	now := time.Now()
 	period := now.Sub(from)
-	listing := c.newProgress("replay: listing Stripe's events", unitPercent, false)
+	listing := c.newProgress("replay: listing Stripe's events", progress.Percent, false)
 	listed := 0
 	client.EventListed = func(created time.Time) {
 		listed++
 		listing.UpdateDetail(int64(min(max(now.Sub(created), 0), period)/time.Second), int64(period/time.Second), fmt.Sprintf("%d listed", listed))
 	}
-	var applying *progress
+	var applying *progress.Reporter
 	result, err := svc.ReplayEventsProgress(ctx, client, from, func(done, total int64, detail string) {
 		if applying == nil { // the list is whole: the events come now
 			listing.Finish()
-			applying = c.newProgress("replay: applying", unitPercent, false)
+			applying = c.newProgress("replay: applying", progress.Percent, false)
 		}
 		applying.UpdateDetail(done, total, detail)
 	})
