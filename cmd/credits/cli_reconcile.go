@@ -34,8 +34,8 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 	client := stripe.NewClient(key, cmd.cfg.StripeAPIBase)
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
-		progress, finish := c.reconcileProgress(time.Now)
-		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: progress})
+		report, finish := reconcileProgress(progress.To(c.stderr))
+		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: report})
 		finish()
 		if err != nil {
 			return fmt.Errorf("%w (run it again to continue where it stopped)", err)
@@ -53,12 +53,9 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 	})
 }
 
-// reconcileProgress shows, on stderr, the counts of a run as it lists (a
-// line every progressLineEvery, by the clock now, when stderr is not a
-// terminal). Stripe's lists do not say how long they are: no estimate.
-func (c *CLI) reconcileProgress(now func() time.Time) (update func(credits.ReconcileRun), finish func()) {
-	out := progress.To(c.stderr)
-	out.Now = now
+// reconcileProgress shows the counts of a run as it lists (a line every
+// progress.LineEvery when the output is not a terminal). Stripe's lists do not say how long they are: no estimate.
+func reconcileProgress(out progress.Output) (update func(credits.ReconcileRun), finish func()) {
 	p := out.Start("reconcile", "Stripe objects listed", false)
 	return func(run credits.ReconcileRun) {
 		var detail []string

@@ -37,6 +37,8 @@ type Reporter struct {
 	done, max  int64
 	detail     string
 	terminated bool
+	stop       chan struct{} // ends the heartbeat
+	beating    sync.WaitGroup
 }
 
 // Percent counts progress in hundredths of the work, when its units mean
@@ -50,6 +52,9 @@ type Output struct {
 	Terminal bool
 	Now      func() time.Time
 	Throttle time.Duration
+	// Heartbeat, when set, prints the line again after this long without
+	// news (one step of the work may take minutes), until Finish.
+	Heartbeat time.Duration
 }
 
 // barThrottle is the least time between two drawings of a bar.
@@ -57,7 +62,7 @@ const barThrottle = 100 * time.Millisecond
 
 // To is the output w: a bar if w is a terminal, else lines.
 func To(w io.Writer) Output {
-	return Output{W: w, Terminal: isTerminal(w), Now: time.Now, Throttle: barThrottle}
+	return Output{W: w, Terminal: isTerminal(w), Now: time.Now, Throttle: barThrottle, Heartbeat: LineEvery}
 }
 
 // Start reports the progress of what, counted in unit ("" and bytes=true
@@ -79,8 +84,38 @@ func (out Output) Start(what, unit string, bytes bool) *Reporter {
 			options = append(options, progressbar.OptionShowCount(), progressbar.OptionSetItsString(unit), progressbar.OptionShowIts())
 		}
 		p.bar = progressbar.NewOptions64(-1, options...)
+		return p
+	}
+	if out.Heartbeat > 0 {
+		p.stop = make(chan struct{})
+		p.beating.Go(func() { p.heartbeat(out.Heartbeat) })
 	}
 	return p
+}
+
+// heartbeat prints the line when the work has said nothing for a while.
+func (p *Reporter) heartbeat(every time.Duration) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-ticker.C:
+			p.beat()
+		}
+	}
+}
+
+// beat prints the line again, with the time so far, if none was printed
+// for LineEvery.
+func (p *Reporter) beat() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := p.now(); !p.terminated && now.Sub(p.lastLine) >= LineEvery {
+		p.lastLine = now
+		fmt.Fprintf(p.w, "%s, %s so far\n", p.line(now), now.Sub(p.start).Round(time.Second))
+	}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -164,6 +199,12 @@ func (p *Reporter) Finish() {
 		return
 	}
 	p.terminated = true
+	if p.stop != nil {
+		close(p.stop)
+		p.mu.Unlock() // a beat waiting for the lock sees terminated and returns
+		p.beating.Wait()
+		p.mu.Lock()
+	}
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		return

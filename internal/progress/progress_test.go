@@ -78,3 +78,27 @@ func TestProgressBar(t *testing.T) {
 	}
 	p.Finish()
 }
+
+// TestHeartbeat: a step that takes long still gets a line every LineEvery,
+// with the time so far; none after Finish.
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	clock := time.Unix(1_790_000_000, 0)
+	p := Output{W: &out, Now: func() time.Time { return clock }}.Start("verify", "checks", false)
+	p.UpdateDetail(1, 8, "checking entry chains")
+	for range 3 {
+		clock = clock.Add(3 * time.Second)
+		p.beat()
+	}
+	p.Finish()
+	p.beat()
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{
+		"verify: 1 checks of 8 checks (12%), checking entry chains, about 42s left, 6s so far",
+		"verify: 1 checks of 8 checks (12%), checking entry chains, about 1m3s left",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
