@@ -233,7 +233,13 @@ func Restore(ctx context.Context, from, path string, now time.Time, progress fun
 		os.Remove(tmp)
 		return info, "", fmt.Errorf("sqlite: restore from %s: %w", from, err)
 	}
-	if _, err := os.Stat(path); err == nil {
+	if _, err := os.Stat(path + "-wal"); err == nil && !exists(path) {
+		// The WAL of a database that is gone: SQLite would apply it to the
+		// restored one. Whoever deleted the database decides about it.
+		os.Remove(tmp)
+		return info, "", fmt.Errorf("sqlite: restore to %s: %s-wal is there without its database: remove it (and %s-shm) if nothing uses it", path, path, path)
+	}
+	if exists(path) {
 		if err := closeForReplace(ctx, path); err != nil {
 			os.Remove(tmp)
 			return info, "", err
@@ -248,6 +254,11 @@ func Restore(ctx context.Context, from, path string, now time.Time, progress fun
 		return info, replaced, fmt.Errorf("sqlite: restore to %s: %w", path, err)
 	}
 	return info, replaced, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // closeForReplace makes sure that no connection has the database at path

@@ -177,6 +177,10 @@ func TestBackupAndRestoreRefuse(t *testing.T) {
 	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	orphanWAL := filepath.Join(dir, "orphan.db")
+	if err := os.WriteFile(orphanWAL+"-wal", []byte("frames of a deleted database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pg := "postgres://credits:pw@127.0.0.1:5432/credits"
 	tests := []struct {
 		name     string
@@ -191,6 +195,7 @@ func TestBackupAndRestoreRefuse(t *testing.T) {
 		{"restore without --from", []string{"restore"}, 2, "restore needs --from FILE"},
 		{"restore of junk", []string{"restore", "--from", junk, "--database-url", filepath.Join(dir, "new1.db")}, 1, "is not a SQLite database"},
 		{"restore of another database", []string{"restore", "--from", other, "--database-url", filepath.Join(dir, "new2.db")}, 1, "is not a credits database"},
+		{"restore beside the WAL of a deleted database", []string{"restore", "--from", db, "--database-url", orphanWAL}, 1, "-wal is there without its database"},
 		{"restore of a missing file", []string{"restore", "--from", filepath.Join(dir, "absent.db"), "--database-url", filepath.Join(dir, "new3.db")}, 1, "absent.db"},
 	}
 	for _, tt := range tests {
@@ -202,9 +207,45 @@ func TestBackupAndRestoreRefuse(t *testing.T) {
 	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
 		t.Errorf("backup changed a file it refused to overwrite: %q", b)
 	}
-	for _, name := range []string{"new1.db", "new2.db", "new3.db", "pg.db"} {
+	for _, name := range []string{"new1.db", "new2.db", "new3.db", "pg.db", "orphan.db"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 			t.Errorf("a refused command made %s (%v)", name, err)
 		}
+	}
+}
+
+// TestRestoreReplacesADatabaseNotInUse: restore over a database nobody has
+// open puts the backup in its place and keeps the one it replaced aside.
+func TestRestoreReplacesADatabaseNotInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "credits.db")
+	ok := func(args ...string) cliRun {
+		t.Helper()
+		r := runCLI(t, db, args...)
+		if r.code != 0 {
+			t.Fatalf("credits %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		return r
+	}
+	ok("migrate")
+	ok("accounts", "create", "--id", "before", "--email", "before@example.com")
+	backupFile := filepath.Join(dir, "backup.db")
+	ok("backup", "--to", backupFile)
+	ok("accounts", "create", "--id", "after", "--email", "after@example.com")
+	restored := ok("restore", "--from", backupFile, "--json")
+	var view struct {
+		Replaced string `json:"replaced"`
+	}
+	if err := json.Unmarshal([]byte(restored.stdout), &view); err != nil || view.Replaced == "" {
+		t.Fatalf("restore said %q (%v), want the replaced file named", restored.stdout, err)
+	}
+	if r := runCLI(t, db, "accounts", "show", "after"); r.code == 0 {
+		t.Errorf("the account made after the backup is still there after the restore")
+	}
+	ok("accounts", "show", "before")
+	ok("verify")
+	if r := runCLI(t, view.Replaced, "accounts", "show", "after"); r.code != 0 {
+		t.Errorf("the replaced database %s lacks what it held: %s", view.Replaced, r.stderr)
 	}
 }
