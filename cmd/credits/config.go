@@ -156,6 +156,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string, scope in
 			continue
 		}
 		fs.StringVar(p, v.flag, value, help)
+		if v.env == "CREDITS_DATABASE_URL" {
+			fs.Lookup(v.flag).DefValue = databaseLocation(value) // help shows no password
+		}
 	}
 }
 
