@@ -173,7 +173,7 @@ func TestDatabaseURLErrors(t *testing.T) {
 			[]string{fmt.Sprintf("127.0.0.1:%d", closedPort), "connection refused"}},
 	}
 	for _, tt := range tests {
-		for _, command := range [][]string{{"verify"}, {"accounts", "list"}, {"migrate"}} {
+		for _, command := range [][]string{{"verify"}, {"accounts", "list"}, {"migrate"}, {"serve", "--addr", "127.0.0.1:0"}} {
 			r := runCLI(t, filepath.Join(dir, "unused.db"), append(command, "--database-url", tt.url)...)
 			if r.code != tt.wantCode {
 				t.Errorf("%s, credits %s: exit %d, want %d (%s)", tt.name, command[0], r.code, tt.wantCode, r.stderr)

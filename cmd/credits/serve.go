@@ -83,7 +83,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
-	return m.Config.Validate()
+	if err := m.Config.Validate(); err != nil {
+		return usageError{err.Error()} // exit 2, as every command's bad settings
+	}
+	return nil
 }
 
 // Run opens and migrates the store, starts the worker and the HTTP server,
