@@ -75,13 +75,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("credits serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.Config.register(fs, getenv, forServe)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return errHelpShown // the flag package wrote serve's settings
+	} else if err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
-	return m.Config.Validate()
+	if err := m.Config.Validate(); err != nil {
+		return usageError{err.Error()} // exit 2, as every command's bad settings
+	}
+	return nil
 }
 
 // Run opens and migrates the store, starts the worker and the HTTP server,
@@ -316,8 +321,15 @@ type store interface {
 // openDatabase opens the store that the database URL names: a postgres://
 // URL is PostgreSQL, anything else a SQLite file path, opened by openSQLite.
 func openDatabase(ctx context.Context, databaseURL string, openSQLite func(path string) (*sqlite.DB, error)) (store, error) {
+	if err := checkDatabaseURL(databaseURL); err != nil {
+		return nil, err
+	}
 	if postgres.IsURL(databaseURL) {
-		return postgres.Open(ctx, databaseURL)
+		db, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, databaseError(databaseURL, err)
+		}
+		return db, nil
 	}
 	return openSQLite(sqlitePath(databaseURL))
 }
@@ -330,7 +342,7 @@ func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, databaseError(databaseURL, err)
 	}
 	return db, nil
 }
@@ -344,6 +356,7 @@ func openExisting(ctx context.Context, databaseURL string, readOnly bool) (credi
 		return nil, err
 	}
 	pending, err := db.Pending(ctx)
+	err = databaseError(databaseURL, err)
 	if err == nil && pending {
 		err = fmt.Errorf("the database (%s) is behind this binary's schema: run `credits migrate` first", describeDatabase(databaseURL))
 	}
