@@ -14,12 +14,26 @@ import (
 	"github.com/credits/credits"
 )
 
+// The pricing commands' help (credits GROUP -h).
+func init() {
+	groups["features"] = []subcommandHelp{
+		{"list", "", "the features usage is priced for (also: credits features)"},
+		{"create", "--id ID --name N --unit U", "add a feature to meter"},
+	}
+	groups["rates"] = []subcommandHelp{
+		{"create", "ID FILE --name N", "create a rate card, version 1 from FILE (a JSON array of rates; docs/pricing.md)"},
+		{"import", "ID FILE [--effective-at T]", "add the next version of a rate card from FILE"},
+		{"show", "ID [--version N]", "a rate card's versions and the rates in effect (or of version N)"},
+	}
+	groups["accounts"] = append(groups["accounts"], subcommandHelp{"usage", "ID [--days 30] [--group-by G]", "credits and units used, by feature and/or day"})
+}
+
 // features lists the features (no subcommand) or creates one.
 func (c *CLI) features(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
 		args = append([]string{"list"}, args...)
 	}
-	name, args, err := subcommand(args, "features", "list", "create")
+	name, args, err := c.subcommand(args, "features")
 	if err != nil {
 		return err
 	}
@@ -83,7 +97,7 @@ func readRateFile(path string) (rateFile, error) {
 // rates runs rates create ID FILE, import ID FILE (the next version) and
 // show ID.
 func (c *CLI) rates(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "rates", "create", "import", "show")
+	name, args, err := c.subcommand(args, "rates")
 	if err != nil {
 		return err
 	}
