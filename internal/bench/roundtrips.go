@@ -79,6 +79,9 @@ func guardRoundTrips(ctx context.Context, db roundTripCounter, run string) ([]ro
 	if err := guardPurchaseRoundTrips(ctx, svc, db, run, count); err != nil {
 		return nil, err
 	}
+	if err := guardUsageRoundTrips(ctx, svc, run, count); err != nil {
+		return nil, err
+	}
 	return guards, nil
 }
 

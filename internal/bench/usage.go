@@ -48,3 +48,40 @@ func (b *bench) usagePhase(ctx context.Context, svc *credits.Service) phase {
 	}
 	return phase{name: "usage", ceiling: "noop", before: before, do: do}
 }
+
+// guardUsageRoundTrips counts a usage with a key, priced by a card of its
+// own: as a debit with a key, and the read of what prices it (the feature,
+// the account's card and its version in effect), which needs the lock's
+// answer first.
+func guardUsageRoundTrips(ctx context.Context, svc *credits.Service, run string, count func(string, int64, func() error) error) error {
+	account, feature := "bench-rt-user-"+run, "bench-rt-"+run
+	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
+		return err
+	}
+	if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: 100}, nil); err != nil {
+		return err
+	}
+	if _, err := svc.CreateFeature(ctx, credits.Feature{ID: feature, Name: "Round trips", Unit: "tokens"}); err != nil {
+		return err
+	}
+	rates := []credits.Rate{{Feature: feature, Quantity: "input", Credits: "1", Per: 1000}, {Feature: feature, Quantity: "output", Credits: "2", Per: 1000}}
+	if _, err := svc.CreateRateCard(ctx, credits.RateCardRequest{ID: feature, Name: "Round trips", Rates: rates}); err != nil {
+		return err
+	}
+	if _, err := svc.SetAccountRateCard(ctx, account, feature); err != nil {
+		return err
+	}
+	req := credits.UsageRequest{Feature: feature, Quantities: map[string]int64{"input": 1000, "output": 1000}}
+	use := func() error {
+		_, _, err := svc.RecordUsage(ctx, account, req, &credits.Idempotency{Scope: "k/" + account, Key: "u", RequestHash: "u"})
+		return err
+	}
+	if err := use(); err != nil { // the version is read once, then cached
+		return err
+	}
+	req.Quantities["input"]++
+	return count("usage with a key", 3, func() error {
+		_, _, err := svc.RecordUsage(ctx, account, req, &credits.Idempotency{Scope: "k/" + account, Key: "u2", RequestHash: "u2"})
+		return err
+	})
+}
