@@ -224,26 +224,55 @@ func (s *Service) SetAccountRateCard(ctx context.Context, accountID, rateCardID 
 
 // priceFor prices a usage by the account's rate card (its own, else the
 // card "default") in effect at now. Versions never change: each is read from
-// the store once, then from the service's cache.
+// the store once, then from the service's cache. A version that prices the
+// feature proves it exists (a version's features must exist, and features
+// are never deleted); only a usage about to be refused reads the feature,
+// to say whether it is unknown (404) or has no rate (no_rate).
 func (s *Service) priceFor(tx Tx, accountID, feature string, quantities map[string]int64, properties map[string]string, now time.Time) (Price, error) {
-	p, err := tx.UsagePricing(accountID, feature, now)
-	switch {
-	case err != nil:
+	ref, err := tx.PricingVersion(accountID, now)
+	if err != nil {
 		return Price{}, err
-	case !p.FeatureExists:
-		return Price{}, Errorf(ENOTFOUND, "feature %s not found", feature)
-	case p.RateCard.Version == 0:
-		return Price{}, Errorf(ENORATE, "rate card %s of account %s has no version in effect", p.RateCard.ID, accountID)
 	}
-	v, ok := s.versions.Load(p.RateCard)
-	if !ok {
-		read, err := tx.RateCardVersion(p.RateCard.ID, p.RateCard.Version)
-		if err != nil {
+	var v RateCardVersion
+	if ref.Version != 0 {
+		if v, err = s.version(tx, ref); err != nil {
 			return Price{}, err
 		}
-		v, _ = s.versions.LoadOrStore(p.RateCard, read)
 	}
-	return PriceUsage(v.(RateCardVersion), feature, quantities, properties)
+	if !v.prices(feature) {
+		if _, err := tx.Feature(feature); errors.Is(err, ErrNotFound) {
+			return Price{}, Errorf(ENOTFOUND, "feature %s not found", feature)
+		} else if err != nil {
+			return Price{}, err
+		}
+	}
+	if ref.Version == 0 {
+		return Price{}, Errorf(ENORATE, "rate card %s of account %s has no version in effect", ref.ID, accountID)
+	}
+	return PriceUsage(v, feature, quantities, properties)
+}
+
+// version reads a rate card version, from the service's cache once read.
+func (s *Service) version(tx Tx, ref RateCardRef) (RateCardVersion, error) {
+	if v, ok := s.versions.Load(ref); ok {
+		return v.(RateCardVersion), nil
+	}
+	read, err := tx.RateCardVersion(ref.ID, ref.Version)
+	if err != nil {
+		return RateCardVersion{}, err
+	}
+	v, _ := s.versions.LoadOrStore(ref, read)
+	return v.(RateCardVersion), nil
+}
+
+// prices reports whether the version has a rate of the feature.
+func (v RateCardVersion) prices(feature string) bool {
+	for _, r := range v.Rates {
+		if r.Feature == feature {
+			return true
+		}
+	}
+	return false
 }
 
 // attachUsages names, on each entry that took a usage's credits, the usage

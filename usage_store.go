@@ -37,12 +37,6 @@ type UsageEntries struct {
 	EntrySum int64 // what its entries add up to (negative)
 }
 
-// UsagePricing is what UsagePricing reads.
-type UsagePricing struct {
-	FeatureExists bool
-	RateCard      RateCardRef
-}
-
 // PricingTx is what a transaction reads and writes of features, rate cards
 // and usages (embedded in Tx).
 type PricingTx interface {
@@ -58,11 +52,10 @@ type PricingTx interface {
 	// RateCardVersions lists a card's versions, oldest first.
 	RateCardVersions(id string) ([]RateCardVersion, error)
 	RateCardVersion(id string, version int64) (RateCardVersion, error)
-	// UsagePricing reads, in one statement, what prices a usage of feature
-	// by the account at now: whether the feature exists, the account's rate
-	// card (its own, else DefaultRateCard) and the latest version of it in
-	// effect at now (0: none yet).
-	UsagePricing(accountID, feature string, now time.Time) (UsagePricing, error)
+	// PricingVersion reads what prices a usage by the account at now: its
+	// rate card (its own, else DefaultRateCard) and the latest version of
+	// it in effect at now (Version 0: none yet).
+	PricingVersion(accountID string, now time.Time) (RateCardRef, error)
 	// AccountRateCard reads the id of an account's own rate card
 	// (ErrNotFound when it has none); SetAccountRateCard sets it.
 	AccountRateCard(accountID string) (string, error)

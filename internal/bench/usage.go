@@ -50,9 +50,9 @@ func (b *bench) usagePhase(ctx context.Context, svc *credits.Service) phase {
 }
 
 // guardUsageRoundTrips counts a usage with a key, priced by a card of its
-// own: as a debit with a key, and the read of what prices it (the feature,
-// the account's card and its version in effect), which needs the lock's
-// answer first.
+// own: as a debit with a key, since the read of what prices it (the
+// account's card and its version in effect) goes out with the account's
+// lock.
 func guardUsageRoundTrips(ctx context.Context, svc *credits.Service, run string, count func(string, int64, func() error) error) error {
 	account, feature := "bench-rt-user-"+run, "bench-rt-"+run
 	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
@@ -80,7 +80,7 @@ func guardUsageRoundTrips(ctx context.Context, svc *credits.Service, run string,
 		return err
 	}
 	req.Quantities["input"]++
-	return count("usage with a key", 3, func() error {
+	return count("usage with a key", 2, func() error {
 		_, _, err := svc.RecordUsage(ctx, account, req, &credits.Idempotency{Scope: "k/" + account, Key: "u2", RequestHash: "u2"})
 		return err
 	})

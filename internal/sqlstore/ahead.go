@@ -43,6 +43,9 @@ type aheadAccount struct {
 	lotsAt    time.Time
 	lotsKnown bool
 	taken     bool
+	// pricing is the account's rate card and version, which no write of
+	// the batch changes (else pricingChanged forgets it).
+	pricing *aheadPricing
 }
 
 type aheadKey struct {
@@ -118,6 +121,11 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 				}
 				return nil
 			}},
+		readPricingAhead(d, ids, a.since, func(id string, p *aheadPricing) {
+			if e := a.accounts[id]; e != nil {
+				e.pricing = p
+			}
+		}),
 	}
 	if len(keys) > 0 {
 		reads = append(reads, a.keysRead(scopes, keys))
@@ -162,7 +170,7 @@ func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
 	if a.spoiled || len(a.entryIDs) == 0 || now.Before(a.since) || now.Before(e.lotsAt) {
 		return nil
 	}
-	ahead := &lockAhead{id: id, at: now, answered: true, found: e.found, account: e.account, lotsRead: e.lotsKnown, batch: true}
+	ahead := &lockAhead{id: id, at: now, answered: true, found: e.found, account: e.account, lotsRead: e.lotsKnown, batch: true, pricing: e.pricing}
 	ahead.entryID, a.entryIDs = a.entryIDs[0], a.entryIDs[1:]
 	// The lots spendable at since that are still spendable at now are, in
 	// order, the first of those spendable at now, unless the read was cut

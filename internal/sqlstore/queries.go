@@ -105,6 +105,7 @@ type lockAhead struct {
 	lotsRead bool          // lots came back and no lot of the account changed since
 	entryID  int64         // 0: none, or used
 	batch    bool          // taken from the batch's read-ahead, to hand back (HandBack)
+	pricing  *aheadPricing // nil: not read, or changed since
 }
 
 // lotsReadAhead is how many spendable lots LockAhead reads: a draw's first batch
@@ -161,6 +162,9 @@ func (t *Tx) LockAhead(id string, now time.Time) {
 		}
 		return rows.Scan(&ahead.entryID)
 	}}, t.d.NextEntryID)
+	// A usage's pricing read needs no answer of its own.
+	pricing := readPricingAhead(t.d, []string{id}, now, func(_ string, p *aheadPricing) { ahead.pricing = p })
+	_ = t.later(pricing, pricing.Query)
 }
 
 // aheadFor returns what LockAhead read for the locked account, once its

@@ -49,6 +49,7 @@ func (t *Tx) AddRateCardVersion(v credits.RateCardVersion) error {
 	if err != nil {
 		return fmt.Errorf("add version %d of rate card %s: %w", v.Version, v.RateCardID, err)
 	}
+	t.pricingChanged()
 	_, err = t.exec(fmt.Sprintf("add version %d of rate card %s", v.Version, v.RateCardID), `INSERT INTO rate_card_versions
 		(rate_card_id, version, rates, rounding, minimum, effective_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		v.RateCardID, v.Version, string(rates), v.Rounding, v.Minimum, t.d.Time(v.EffectiveAt), t.d.Time(v.CreatedAt))
@@ -79,17 +80,76 @@ func (t *Tx) RateCardVersion(id string, version int64) (credits.RateCardVersion,
 		FROM rate_card_versions WHERE rate_card_id = ? AND version = ?`, id, version)
 }
 
-func (t *Tx) UsagePricing(accountID, feature string, now time.Time) (credits.UsagePricing, error) {
-	return queryOne(t, "read the rate card of account "+accountID, func(s scanner) (credits.UsagePricing, error) {
-		var p credits.UsagePricing
-		var exists int64
-		err := s.Scan(&exists, &p.RateCard.ID, &p.RateCard.Version)
-		p.FeatureExists = exists == 1
-		return p, err
-	}, `SELECT CASE WHEN EXISTS (SELECT 1 FROM features WHERE id = ?) THEN 1 ELSE 0 END, c.id,
-			COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at <= ?), 0)
+// PricingVersion answers from what was read with the account's lock
+// (pricingAhead) when that still holds at now; else it reads.
+func (t *Tx) PricingVersion(accountID string, now time.Time) (credits.RateCardRef, error) {
+	if a := t.ahead; a != nil && a.id == accountID && a.answered {
+		if ref, ok := a.pricing.at(now); ok {
+			return ref, nil
+		}
+	}
+	return queryOne(t, "read the rate card of account "+accountID, func(s scanner) (credits.RateCardRef, error) {
+		var ref credits.RateCardRef
+		return ref, s.Scan(&ref.ID, &ref.Version)
+	}, `SELECT c.id, COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at <= ?), 0)
 		FROM (SELECT COALESCE((SELECT rate_card_id FROM account_rate_cards WHERE account_id = ?), ?) AS id) c`,
-		feature, t.d.Time(now), accountID, credits.DefaultRateCard)
+		t.d.Time(now), accountID, credits.DefaultRateCard)
+}
+
+// aheadPricing is an account's rate card and the latest version of it in
+// effect at since, read with the account's lock, and when the next version
+// takes effect (nil: none yet): the version in effect at any time from
+// since until then.
+type aheadPricing struct {
+	since time.Time
+	ref   credits.RateCardRef
+	next  *time.Time
+}
+
+func (p *aheadPricing) at(now time.Time) (credits.RateCardRef, bool) {
+	if p == nil || now.Before(p.since) || p.next != nil && !now.Before(*p.next) {
+		return credits.RateCardRef{}, false
+	}
+	return p.ref, true
+}
+
+// pricingAhead reads, for each of the accounts $1, its rate card ($3 for
+// none of its own), the latest version in effect at $2 and when the next
+// takes effect: PostgreSQL's SQL, sent with the accounts' lock.
+const pricingAhead = `SELECT batch.id, c.card,
+		COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.card AND effective_at <= $2), 0),
+		(SELECT MIN(effective_at) FROM rate_card_versions WHERE rate_card_id = c.card AND effective_at > $2)
+	FROM unnest($1::text[]) AS batch (id)
+	CROSS JOIN LATERAL (SELECT COALESCE((SELECT rate_card_id FROM account_rate_cards WHERE account_id = batch.id), $3) AS card) c`
+
+// readPricingAhead is the statement that reads pricingAhead for ids at
+// since, and gives each account's answer to use.
+func readPricingAhead(d *Dialect, ids []string, since time.Time, use func(id string, p *aheadPricing)) Write {
+	return Write{Op: "read the rate cards of accounts", Query: pricingAhead, Args: []any{ids, d.Time(since), credits.DefaultRateCard},
+		Scan: func(rows Rows) error {
+			for rows.Next() {
+				var id string
+				p := &aheadPricing{since: since}
+				if err := rows.Scan(&id, &p.ref.ID, &p.ref.Version, nullTimeValue{&p.next}); err != nil {
+					return err
+				}
+				use(id, p)
+			}
+			return nil
+		}}
+}
+
+// pricingChanged forgets what was read ahead of rate cards: the
+// transaction changed an account's card or a card's versions.
+func (t *Tx) pricingChanged() {
+	if t.ahead != nil {
+		t.ahead.pricing = nil
+	}
+	if a := t.batchAhead(); a != nil {
+		for _, e := range a.accounts {
+			e.pricing = nil
+		}
+	}
 }
 
 func (t *Tx) AccountRateCard(accountID string) (string, error) {
@@ -98,6 +158,7 @@ func (t *Tx) AccountRateCard(accountID string) (string, error) {
 }
 
 func (t *Tx) SetAccountRateCard(accountID, rateCardID string, now time.Time) error {
+	t.pricingChanged()
 	_, err := t.exec("set the rate card of account "+accountID, `INSERT INTO account_rate_cards (account_id, rate_card_id, updated_at)
 		VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET rate_card_id = excluded.rate_card_id, updated_at = excluded.updated_at`,
 		accountID, rateCardID, t.d.Time(now))
