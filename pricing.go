@@ -2,7 +2,9 @@ package credits
 
 import (
 	"fmt"
+	"math"
 	"math/big"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,22 +96,27 @@ type Price struct {
 // ParseCredits parses a rate's credits, a non-negative decimal with at most
 // six decimal places ("0.0025", "12", "1.5"), into micro-credits, exactly.
 func ParseCredits(s string) (int64, error) {
-	bad := Errorf(EINVALID, "credits %q must be a decimal number from 0 to %d with at most %d decimal places", s, int64(MaxRateCredits), CreditDecimals)
+	bad := func() error { // made only when needed: pricing parses every rate it uses
+		return Errorf(EINVALID, "credits %q must be a decimal number from 0 to %d with at most %d decimal places", s, int64(MaxRateCredits), CreditDecimals)
+	}
 	whole, frac, dotted := strings.Cut(s, ".")
 	if whole == "" || len(whole) > 13 || len(frac) > CreditDecimals || (dotted && frac == "") || !digits(whole) || !digits(frac) {
-		return 0, bad
+		return 0, bad()
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w > MaxRateCredits {
-		return 0, bad
+		return 0, bad()
 	}
 	f := int64(0)
 	if frac != "" {
-		f, _ = strconv.ParseInt(frac+strings.Repeat("0", CreditDecimals-len(frac)), 10, 64)
+		f, _ = strconv.ParseInt(frac, 10, 64)
+		for range CreditDecimals - len(frac) {
+			f *= 10
+		}
 	}
 	micro := w*microPerCredit + f
 	if micro > MaxRateCredits*microPerCredit {
-		return 0, bad
+		return 0, bad()
 	}
 	return micro, nil
 }
@@ -223,6 +230,11 @@ func roundCredits(r *big.Rat, rounding string) (int64, bool) {
 // exactDecimal writes r as a decimal when it has a finite one, else as a
 // fraction (1/3).
 func exactDecimal(r *big.Rat) string {
+	if r.Num().IsInt64() && r.Denom().IsInt64() {
+		if s, ok := exactDecimal64(r.Num().Int64(), r.Denom().Int64()); ok {
+			return s
+		}
+	}
 	den := new(big.Int).Set(r.Denom())
 	places := 0
 	for _, p := range []int64{2, 5} {
@@ -305,6 +317,38 @@ func normalizeRate(i int, r Rate) (Rate, error) {
 		r.Match = map[string]string{}
 	}
 	return r, nil
+}
+
+// exactDecimal64 is exactDecimal of the reduced fraction n/d (n ≥ 0,
+// d > 0) without big numbers; false when it has no finite decimal or it
+// does not fit in int64.
+func exactDecimal64(n, d int64) (string, bool) {
+	twos, fives, rest := 0, 0, d
+	for ; rest%2 == 0; rest /= 2 {
+		twos++
+	}
+	for ; rest%5 == 0; rest /= 5 {
+		fives++
+	}
+	places := max(twos, fives)
+	if rest != 1 || n < 0 || places > 18 {
+		return "", false
+	}
+	scale := int64(1)
+	for range places {
+		scale *= 10
+	}
+	hi, v := bits.Mul64(uint64(n), uint64(scale/d)) // n/d = n·(scale/d) / scale
+	if hi != 0 || v > math.MaxInt64 {
+		return "", false
+	}
+	whole, frac := int64(v)/scale, int64(v)%scale
+	s := strconv.FormatInt(whole, 10)
+	if frac == 0 {
+		return s, true
+	}
+	f := strconv.FormatInt(frac, 10)
+	return s + "." + strings.TrimRight(strings.Repeat("0", places-len(f))+f, "0"), true
 }
 
 // validateName checks a quantity's or a property's name: 1 to 64 of
