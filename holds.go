@@ -12,6 +12,9 @@ type HoldRequest struct {
 	Amount           int64
 	ExpiresInSeconds int64
 	Description      string
+	// MemberID, when set, holds as that member of the account: the credits
+	// count against its cap while held.
+	MemberID string
 }
 
 // CreateHold reserves amount of the account's available credits, on its lots
@@ -39,6 +42,12 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err := checkAvailable(account, req.Amount, "requested"); err != nil {
 			return Hold{}, err
 		}
+		var charge MemberCharge
+		if req.MemberID != "" {
+			if charge, err = chargeMember(locked, req.MemberID, req.Amount, true, now); err != nil {
+				return Hold{}, err
+			}
+		}
 		hold := Hold{
 			ID: NewOrderedID("hold_"), AccountID: accountID, Amount: req.Amount, Status: HoldHeld, Description: description,
 			ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
@@ -49,6 +58,11 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		}
 		if err := locked.CreateHold(hold, reserved); err != nil {
 			return Hold{}, err
+		}
+		if req.MemberID != "" {
+			if err := locked.TagMemberHold(hold.ID, charge.Spending); err != nil {
+				return Hold{}, err
+			}
 		}
 		account.Held += req.Amount
 		if err := locked.SetHeld(account.Held); err != nil {
@@ -173,10 +187,14 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 	if err := locked.SetHeld(account.Held); err != nil {
 		return account, hold, err
 	}
+	var captureID int64
 	if captured > 0 {
-		if account, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
+		if account, captureID, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
 			return account, hold, err
 		}
+	}
+	if err := closeMemberHold(locked, hold, captured, captureID); err != nil {
+		return account, hold, err
 	}
 	hold.Status, hold.Captured, hold.UpdatedAt = status, captured, now
 	if err := locked.UpdateHold(hold); err != nil {
@@ -198,7 +216,7 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 // credits: draws were taken from the hold's lots, and the left that they did
 // not back come from the account's unreserved credits in burn-down order,
 // then debt. The hold's amount is already off the account's held credits.
-func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, error) {
+func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, int64, error) {
 	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
 		err := eachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
 			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
@@ -206,30 +224,30 @@ func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured,
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 		})
 		if err != nil {
-			return account, err
+			return account, 0, err
 		}
 	}
 	account.Balance -= captured
 	entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
 	entry, err := addEntry(locked, account, entry)
 	if err != nil {
-		return account, err
+		return account, 0, err
 	}
 	if err := locked.AddLotDraws(entry.ID, draws); err != nil {
-		return account, err
+		return account, 0, err
 	}
 	if left == 0 {
-		return account, nil
+		return account, entry.ID, nil
 	}
 	inDebt := account.Debt == 0
 	account.Debt += left
 	if err := locked.SetDebt(account.Debt); err != nil {
-		return account, err
+		return account, 0, err
 	}
 	if inDebt {
-		return account, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, now)
+		return account, entry.ID, emit(locked, OutAccountInDebt, map[string]any{"debt": account.Debt, "entry": entry}, now)
 	}
-	return account, nil
+	return account, entry.ID, nil
 }
 
 // addDraw adds d to draws, merged with a draw of the same lot.

@@ -46,6 +46,8 @@ type AccountWrite struct {
 // code that changes a balance, a lot, a hold or the ledger without holding the
 // account's lock does not compile.
 type Tx interface {
+	MemberTx
+	TransferTx
 	CreatePack(p Pack) error
 	Pack(id string) (Pack, error)
 	PackByPriceID(priceID string) (Pack, error)
@@ -308,6 +310,7 @@ type Tx interface {
 // payments posted and its ledger entries. Every call acts on this account alone; a lot, hold or
 // purchase of another account is not found.
 type LockedAccount interface {
+	MemberLocked
 	// Account is the account as read when it was locked.
 	Account() Account
 	// SetBalance sets the balance and the trial flag without an entry (AddEntry

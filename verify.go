@@ -34,7 +34,7 @@ func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
 		for _, check := range []func(Tx) ([]Violation, error){verifyBalances, verifyChains, verifyDraws, verifyHolds, verifyPurchaseKeys,
-			verifyDue, verifyLotFlags, verifyPayments} {
+			verifyDue, verifyLotFlags, verifyPayments, verifyMembers, verifyTransfers} {
 			found, err := check(tx)
 			out = append(out, found...)
 			if err != nil {

@@ -426,6 +426,7 @@ var statusByCode = map[string]int{
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,
 	credits.EINDEBT:       http.StatusPaymentRequired,
+	credits.EMEMBERCAP:    http.StatusPaymentRequired,
 	credits.ENOTFOUND:     http.StatusNotFound,
 	credits.ECONFLICT:     http.StatusConflict,
 	credits.ETOOLARGE:     http.StatusRequestEntityTooLarge,

@@ -77,6 +77,7 @@ type debitRequest struct {
 	Amount      int64            `json:"amount"`
 	Description string           `json:"description"`
 	Metadata    credits.Metadata `json:"metadata"`
+	MemberID    string           `json:"member_id"`
 }
 
 func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
@@ -132,6 +133,7 @@ type holdRequest struct {
 	Amount           int64  `json:"amount"`
 	ExpiresInSeconds int64  `json:"expires_in_seconds"`
 	Description      string `json:"description"`
+	MemberID         string `json:"member_id"`
 }
 
 func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {

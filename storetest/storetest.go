@@ -142,6 +142,7 @@ func Run(t *testing.T, open Opener) {
 		{"RandomOperations", testRandomOperations},
 	}
 	tests = append(tests, reconcileTests...)
+	tests = append(tests, memberTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	// Each case opens a store of its own (SQLite in its own directory,
