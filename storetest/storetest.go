@@ -143,6 +143,7 @@ func Run(t *testing.T, open Opener) {
 	}
 	tests = append(tests, reconcileTests...)
 	tests = append(tests, memberTests...)
+	tests = append(tests, transferTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	// Each case opens a store of its own (SQLite in its own directory,
