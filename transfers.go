@@ -65,6 +65,8 @@ type TransferTx interface {
 	// MovedLots lists the lots that transfers made from credits of an
 	// origin lot, with their accounts, by id.
 	MovedLots(originLotID int64) ([]Lot, error)
+	// LotMovedOut sums what transfers took from a lot.
+	LotMovedOut(lotID int64) (int64, error)
 	// BrokenTransfers describes every transfer whose parts do not sum to
 	// its credits, and every part whose new lot names no origin or differs
 	// from the lot it came from in expiry, priority, source or reference

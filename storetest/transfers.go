@@ -22,6 +22,8 @@ var transferTests = []struct {
 	{"OpposingTransfersAtOnce", testOpposingTransfersAtOnce},
 	{"TransferPaysTheReceiversDebt", testTransferPaysTheReceiversDebt},
 	{"VerifyFindsABrokenTransfer", testVerifyFindsABrokenTransfer},
+	{"RefundOfMovedCredits", testRefundOfMovedCredits},
+	{"RefundAfterMovedCreditsMovedOn", testRefundAfterMovedCreditsMovedOn},
 }
 
 func (f *fixture) transfer(req credits.TransferRequest, key string) (credits.Transfer, bool, error) {
@@ -230,4 +232,58 @@ func testVerifyFindsABrokenTransfer(t *testing.T, open Opener) {
 	if len(violations) != 1 || violations[0].Invariant != 10 || !strings.Contains(violations[0].Message, "tr_broken") {
 		t.Errorf("violations %+v, want one naming tr_broken", violations)
 	}
+}
+
+// testRefundOfMovedCredits: a refund of a payment whose credits partly
+// moved takes back what its lot holds, then what the moved lot holds, and
+// what the receiver spent of them becomes the receiver's debt; a partial
+// refund first ends at the same balances.
+func testRefundOfMovedCredits(t *testing.T, open Opener) {
+	for _, refunds := range [][]int64{{500}, {250, 500}} {
+		t.Run(fmt.Sprint(refunds), func(t *testing.T) {
+			f := newFixture(t, open)
+			f.pack("starter", 100, "")
+			f.account("a", "a@example.com")
+			f.account("b", "b@example.com")
+			f.buy("cs_1", "a", "pi_1", 1)
+			if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 80}, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.debit("b", 50); err != nil {
+				t.Fatal(err)
+			}
+			for i, refunded := range refunds {
+				if ev := f.receive(testkit.ChargeRefunded(fmt.Sprint("evt_r", i), "ch_1", "pi_1", 500, refunded)); ev.Status != credits.EventProcessed {
+					t.Fatalf("refund: %+v", ev)
+				}
+			}
+			f.wantDebt("a", 0, 0, 0)
+			f.wantDebt("b", -50, -50, 50)
+		})
+	}
+}
+
+// testRefundAfterMovedCreditsMovedOn: credits moved twice (a to b to c)
+// are taken back from c, and what b spent is b's debt.
+func testRefundAfterMovedCreditsMovedOn(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	for _, id := range []string{"a", "b", "c"} {
+		f.account(id, id+"@example.com")
+	}
+	f.buy("cs_1", "a", "pi_1", 1)
+	if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 100}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.transfer(credits.TransferRequest{From: "b", To: "c", Credits: 60}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.debit("b", 10); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("b", 5, 0, 0)
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	f.wantDebt("a", 0, 0, 0)
+	f.wantDebt("b", -5, -5, 5) // 30 left in its lot, 10 spent: its 5 granted credits, then 5 of debt
+	f.wantDebt("c", 0, 0, 0)
 }

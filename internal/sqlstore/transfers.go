@@ -85,6 +85,11 @@ func (t *Tx) MovedLots(originLotID int64) ([]credits.Lot, error) {
 		FROM lot_origins JOIN lots ON lots.id = lot_origins.lot_id WHERE lot_origins.origin_lot_id = ? ORDER BY lots.id`, originLotID)
 }
 
+func (t *Tx) LotMovedOut(lotID int64) (int64, error) {
+	return queryOne(t, fmt.Sprintf("sum what transfers took from lot %d", lotID), scanInt64,
+		`SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM transfer_parts WHERE from_lot = ?`, lotID)
+}
+
 func (t *Tx) BrokenTransfers() ([]string, error) {
 	sums, err := queryAll(t, "sum the parts of transfers", scanString, `SELECT 'transfer ' || t.id || ' moves ' || CAST(t.credits AS TEXT)
 		|| ' credits but its parts sum to ' || CAST(COALESCE((SELECT SUM(p.credits) FROM transfer_parts p WHERE p.transfer_id = t.id), 0) AS TEXT)

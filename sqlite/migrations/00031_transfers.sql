@@ -26,6 +26,7 @@ CREATE TABLE transfer_parts (
     expires_at  INTEGER,
     PRIMARY KEY (transfer_id, seq)
 );
+CREATE INDEX transfer_parts_from ON transfer_parts (from_lot);
 
 CREATE TABLE lot_origins (
     lot_id        INTEGER PRIMARY KEY REFERENCES lots (id),
