@@ -441,3 +441,16 @@ func (s *Service) ListMembers(ctx context.Context, accountID string) ([]MemberVi
 	})
 	return views, err
 }
+
+// checkKeyMember checks a key's member: one of its account's, for a spend
+// key (a read key has nothing to spend; an admin key could make any key).
+func (s *Service) checkKeyMember(ctx context.Context, scope, accountID, memberID string) error {
+	if memberID == "" {
+		return nil
+	}
+	if scope != ScopeSpend || accountID == "" {
+		return Errorf(EINVALID, "a key bound to a member has scope spend and names the member's account_id")
+	}
+	_, err := s.GetMember(ctx, accountID, memberID)
+	return err
+}

@@ -278,7 +278,7 @@ type apiRoute struct {
 
 func (s *Server) apiRoutes() []apiRoute {
 	read, spend, admin := credits.ScopeRead, credits.ScopeSpend, credits.ScopeAdmin
-	return []apiRoute{
+	return append([]apiRoute{
 		{"POST /v1/packs", admin, anyAccount, s.handleCreatePack},
 		{"GET /v1/packs", read, catalog, s.handleListPacks},
 		{"POST /v1/accounts", admin, anyAccount, s.handleCreateAccount},
@@ -317,7 +317,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
 		{"GET /v1/reconciliation", admin, anyAccount, s.handleGetReconciliation},
-	}
+	}, s.teamRoutes()...)
 }
 
 // APIPatterns lists the patterns of the /v1 routes ("GET /v1/packs", …),

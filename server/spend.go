@@ -87,6 +87,11 @@ func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	result, replayed, err := s.Service.Debit(r.Context(), accountID, credits.DebitRequest(req), idem)
 	s.writeIdempotent(w, r, "debit", result, replayed, err)
 }
@@ -141,6 +146,11 @@ func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {
 	var req holdRequest
 	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
 	if !ok {
+		return
+	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	hold, replayed, err := s.Service.CreateHold(r.Context(), accountID, credits.HoldRequest(req), idem)

@@ -1056,18 +1056,18 @@ func (t *Tx) DeleteWebSessionsBefore(before time.Time) (int64, error) {
 
 // API keys.
 
-const apiKeyColumns = `id, name, scope, account_id, secret_hash, created_at, last_used_at, revoked_at`
+const apiKeyColumns = `id, name, scope, account_id, secret_hash, created_at, last_used_at, revoked_at, member_id`
 
 func scanAPIKey(s scanner) (credits.APIKey, error) {
 	var k credits.APIKey
 	err := s.Scan(&k.ID, &k.Name, &k.Scope, &k.AccountID, &k.SecretHash, timeValue{&k.CreatedAt},
-		nullTimeValue{&k.LastUsedAt}, nullTimeValue{&k.RevokedAt})
+		nullTimeValue{&k.LastUsedAt}, nullTimeValue{&k.RevokedAt}, &k.MemberID)
 	return k, err
 }
 
 func (t *Tx) CreateAPIKey(k credits.APIKey) error {
-	_, err := t.exec("create API key "+k.ID, `INSERT INTO api_keys (id, name, scope, account_id, secret_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.Name, k.Scope, k.AccountID, k.SecretHash, t.d.Time(k.CreatedAt))
+	_, err := t.exec("create API key "+k.ID, `INSERT INTO api_keys (id, name, scope, account_id, secret_hash, created_at, member_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Name, k.Scope, k.AccountID, k.SecretHash, t.d.Time(k.CreatedAt), k.MemberID)
 	return err
 }
 

@@ -47,7 +47,11 @@ CREATE TABLE member_holds (
 );
 CREATE INDEX member_holds_member ON member_holds (account_id, member_id, period_start);
 
+-- A key bound to a member spends as that member alone ('' : bound to none).
+ALTER TABLE api_keys ADD COLUMN member_id TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE api_keys DROP COLUMN member_id;
 DROP TABLE member_holds;
 DROP TABLE member_entries;
 DROP TABLE member_spending;
