@@ -42,6 +42,9 @@ Usage:
   credits keys create --scope read|spend|admin [--account ID] [--name N] | list | revoke ID
                                 revoking a key also ends its /admin sessions and dashboard links
   credits sessions list | revoke ID   the live operator sessions of /admin
+  credits members set ID --account A [--name N] [--email E] [--cap N|none] [--period day|week|month|total]
+                                | list --account A | remove ID --account A
+  credits transfer --from A --to B --credits N [--description D] [--include-granted]
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
@@ -109,6 +112,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.stripeCommands(ctx, args[1:])
 	case "reconcile":
 		return cli.reconcile(ctx, args[1:])
+	case "members":
+		return cli.members(ctx, args[1:])
+	case "transfer":
+		return cli.transfer(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
