@@ -77,13 +77,7 @@ func ErrorMessage(err error) string {
 
 // Sentinel errors that stores return, wrapped or as is; callers test them with
 // errors.Is. Stores map their own "no rows" and "unique violation" to these.
-//
-// ErrRetry is what Update returns (wrapped) when a write that the store sent
-// with the commit met a unique key that another transaction took meanwhile
-// (see Tx.CreateIdempotencyRecord): nothing was written, and fn, run again,
-// sees the other transaction's row.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
-	ErrRetry    = errors.New("retry transaction")
 )

@@ -37,8 +37,8 @@ func (s *Service) handleEvent(ctx context.Context, in StripeEvent) (out Event, i
 	// redelivery, and then the transaction runs again, reading it.
 	lookUp, runs := false, 0
 	err = s.update(ctx, func(tx Tx) error {
-		// A run again may follow a conflict that the store met only at the
-		// commit (ErrRetry): look the event up then too.
+		// A run again (the store's or errRetry's) may follow another
+		// delivery's commit: look the event up then.
 		if runs++; runs > 1 {
 			lookUp = true
 		}
@@ -243,22 +243,18 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	if err != nil {
 		return "", "", err
 	}
-	// The account's lock goes out before the look for an existing purchase
-	// (on PostgreSQL in one round trip with it, and with the lots and the
-	// entry's id that the credit needs), so that a concurrent second event
-	// waits for the first's commit and then finds its purchase.
-	if lookupID("account", cs.AccountID) == nil {
-		tx.WillLock(cs.AccountID, now)
-	}
-	if _, err := tx.PurchaseBySession(cs.ID); err == nil {
-		return EventProcessed, "session already credited: nothing added", nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return "", "", err
-	}
+	// The account is locked before the look for an existing purchase, so
+	// that a concurrent second event waits for the first's commit and then
+	// finds its purchase.
 	locked, account, err := s.settle(tx, cs.AccountID, now)
 	if ErrorCode(err) == ENOTFOUND {
 		return EventUnmatched, fmt.Sprintf("account %s not found", cs.AccountID), nil
 	} else if err != nil {
+		return "", "", err
+	}
+	if _, err := tx.PurchaseBySession(cs.ID); err == nil {
+		return EventProcessed, "session already credited: nothing added", nil
+	} else if !errors.Is(err, ErrNotFound) {
 		return "", "", err
 	}
 	pack, credits, status, reason, err := sessionCredits(tx, cs, account)
@@ -296,7 +292,7 @@ func (s *Service) fulfil(tx Tx, ev Event, cs CheckoutSession, now time.Time, acc
 	s.logAfterCommit(tx, "credits added", "account", account.ID, "credits", credits, "session", cs.ID, "event", ev.ID)
 	if fresh {
 		// A payment made just now has no refund or dispute to count.
-		return EventProcessed, "", s.watch(tx, locked, account, now)
+		return EventProcessed, "", s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
 	// Refunds and disputes that arrived before the purchase count now.
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)

@@ -68,13 +68,13 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 		if err := locked.SetHeld(account.Held); err != nil {
 			return Hold{}, err
 		}
-		return hold, s.watch(tx, locked, account, now)
+		return hold, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
 func reserveLots(locked LockedAccount, amount int64, now time.Time) ([]LotAmount, error) {
 	var reserved []LotAmount
-	err := eachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
+	err := EachSpendableLot(locked, now, amount, func(lot Lot, take int64) error {
 		reserved = append(reserved, LotAmount{LotID: lot.ID, Amount: take})
 		return locked.SetLot(lot.ID, lot.Remaining, lot.Reserved+take)
 	})
@@ -109,7 +109,7 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount *int64)
 		if account, hold, err = s.closeHold(locked, account, hold, captured, HoldCaptured, now); err != nil {
 			return err
 		}
-		return s.watch(tx, locked, account, now)
+		return s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 	return hold, err
 }
@@ -131,7 +131,7 @@ func (s *Service) ReleaseHold(ctx context.Context, holdID string) (Hold, error) 
 			if account, hold, err = s.closeHold(locked, account, hold, 0, HoldReleased, now); err != nil {
 				return err
 			}
-			return s.watch(tx, locked, account, now)
+			return s.alertAndRechargeIfLow(tx, locked, account, now)
 		default:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be released", holdID, hold.Status)
 		}
@@ -218,7 +218,7 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 // then debt. The hold's amount is already off the account's held credits.
 func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, int64, error) {
 	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
-		err := eachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
+		err := EachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
 			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
 			left -= n
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
@@ -277,7 +277,7 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	}
 	account := locked.Account()
 	if !account.due(now) {
-		return locked, account, s.watch(tx, locked, account, now)
+		return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
 	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
 	if err != nil {
@@ -297,7 +297,7 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if err := locked.RefreshDueAt(); err != nil {
 		return locked, account, err
 	}
-	return locked, account, s.watch(tx, locked, account, now)
+	return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 }
 
 // due reports whether something of the account may have come due at now.

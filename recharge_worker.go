@@ -426,7 +426,7 @@ func (s *Service) creditRecharge(tx Tx, rechargeID string, pi StripePaymentInten
 	}
 	s.logAfterCommit(tx, "recharge credited", "account", r.AccountID, "credits", r.Credits, "recharge", r.ID, "payment_intent", pi.ID)
 	if fresh {
-		return EventProcessed, "", s.watch(tx, locked, account, now)
+		return EventProcessed, "", s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
 	return s.reconcile(tx, payment, EntryRefund, payment.ID, now)
 }

@@ -302,7 +302,7 @@ func takeBack(locked LockedAccount, account Account, owns []Lot, entry Entry, am
 	// The own lot is emptied before the others are read, so no lot is drawn twice.
 	unreserved := account.Balance - account.Held + account.Debt - (amount - left)
 	if take := min(left, max(unreserved, 0)); take > 0 {
-		err := eachSpendableLot(locked, entry.CreatedAt, take, func(lot Lot, n int64) error {
+		err := EachSpendableLot(locked, entry.CreatedAt, take, func(lot Lot, n int64) error {
 			draws = append(draws, LotAmount{LotID: lot.ID, Amount: n})
 			return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 		})
@@ -462,7 +462,7 @@ func payDebt(locked LockedAccount, account Account, now time.Time) (Account, err
 	if pay <= 0 {
 		return account, nil
 	}
-	err := eachSpendableLot(locked, now, pay, func(lot Lot, n int64) error {
+	err := EachSpendableLot(locked, now, pay, func(lot Lot, n int64) error {
 		return locked.SetLot(lot.ID, lot.Remaining-n, lot.Reserved)
 	})
 	if err != nil {

@@ -115,8 +115,9 @@ func wake(c chan struct{}) {
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
-// errRetry asks update to run a transaction again (as a store's ErrRetry does).
-var errRetry = ErrRetry
+// errRetry asks update to run a transaction again: fn met a row that another
+// transaction wrote meanwhile, and reads it on its next run.
+var errRetry = errors.New("run the transaction again")
 
 const maxTransactionRetries = 5
 
@@ -643,7 +644,7 @@ func (s *Service) recordCheckout(ctx context.Context, cs CheckoutSession, idem *
 		rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, Result: result, CreatedAt: s.now()}
 		return tx.CreateIdempotencyRecord(rec)
 	})
-	if errors.Is(err, ErrConflict) || errors.Is(err, ErrRetry) { // ErrRetry: the key's conflict, met at the commit
+	if errors.Is(err, ErrConflict) {
 		cs, replayed, err := s.checkoutReplay(ctx, idem)
 		if err == nil && !replayed { // a record past its retention, not yet swept
 			err = Errorf(ECONFLICT, "Idempotency-Key %q is still held by an expired request; try again in a minute", idem.Key)

@@ -67,14 +67,7 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 		w.Scope, w.Key = idem.Scope, idem.Key
 	}
 	run := func(fn func(Tx) error) error { return s.updateAccount(ctx, w, fn) }
-	return runIdempotent(run, idem, now, func(tx Tx, now time.Time) (T, error) {
-		if lookupID("account", accountID) == nil {
-			// On PostgreSQL the lock, the lots a draw reads and the entry's id
-			// go out with the key's lookup, or with the lock op takes.
-			tx.WillLock(accountID, now)
-		}
-		return op(tx, now)
-	})
+	return runIdempotent(run, idem, now, op)
 }
 
 // idempotentUpdate is idempotent for an op that locks more than one
@@ -91,8 +84,9 @@ func runIdempotent[T any](run func(func(Tx) error) error, idem *Idempotency, now
 		var zero T
 		result, replayed, opErr = zero, false, nil
 		if idem != nil {
-			var done bool
-			if done, replayed, opErr, err = replay(tx, idem, now, &result); done || err != nil {
+			done, again, stored, err := replay(tx, idem, now, &result)
+			if done || err != nil {
+				replayed, opErr = again, stored
 				return err
 			}
 		}
@@ -257,7 +251,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 				return DebitResult{}, err
 			}
 		}
-		if err := s.watch(tx, locked, account, now); err != nil {
+		if err := s.alertAndRechargeIfLow(tx, locked, account, now); err != nil {
 			return DebitResult{}, err
 		}
 		return DebitResult{
@@ -290,42 +284,20 @@ func metadataReference(m Metadata) string {
 // takeFromLots writes entry (a negative amount) and takes it from the
 // account's spendable lots in burn-down order. The caller has checked that the
 // account has the credits available.
-//
-// Most draws fit in the first lot, and AddEntryTakingFromFirstLot takes it
-// with the entry: on SQLite one statement finds the lot and draws from it (a
-// debit's lot SELECT was 15 % of the writer); on PostgreSQL the lot was read
-// with the lock (WillLock) and the draw goes out with the COMMIT. Otherwise
-// nothing was taken, and the lots are walked.
 func takeFromLots(locked LockedAccount, account Account, entry Entry) (Account, Entry, []LotAmount, error) {
-	amount := -entry.Amount
 	account.Balance += entry.Amount
 	entry.BalanceAfter = account.Balance
-	var lotID int64
-	var drawn bool
+	var draws []LotAmount
 	var err error
-	if amount > 0 {
-		entry.ID, lotID, drawn, err = locked.AddEntryTakingFromFirstLot(entry, amount)
+	if entry.Amount < 0 {
+		entry.ID, draws, err = locked.AddEntryTakingFromLots(entry)
 	} else {
 		entry.ID, err = locked.AddEntry(entry)
-	}
-	if err == nil && drawn {
-		// Recorded with the entry.
-		return account, entry, []LotAmount{{LotID: lotID, Amount: amount}}, keepTrial(locked, account)
-	}
-	var draws []LotAmount
-	if err == nil {
-		err = eachSpendableLot(locked, entry.CreatedAt, amount, func(lot Lot, take int64) error {
-			draws = append(draws, LotAmount{LotID: lot.ID, Amount: take})
-			return locked.SetLot(lot.ID, lot.Remaining-take, lot.Reserved)
-		})
 	}
 	if err == nil {
 		err = keepTrial(locked, account)
 	}
-	if err != nil {
-		return account, entry, nil, err
-	}
-	return account, entry, draws, locked.AddLotDraws(entry.ID, draws)
+	return account, entry, draws, err
 }
 
 // A draw reads firstLotBatch lots, and lotBatch at a time after that: most
@@ -336,10 +308,11 @@ const (
 	lotBatch      = 32
 )
 
-// eachSpendableLot calls use with the lots to take amount from, in burn-down
-// order, and how much to take of each; use must take it (so that the next
-// batch starts after it). The caller has checked that the credits are there.
-func eachSpendableLot(locked LockedAccount, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
+// EachSpendableLot calls use with the lots to take amount from, in burn-down
+// order (SpendableLots at now), and how much to take of each; use must take it
+// (so that the next batch starts after it). The caller has checked that the
+// credits are there. Stores walk a spend's lots with it too.
+func EachSpendableLot(locked LockedAccount, now time.Time, amount int64, use func(lot Lot, take int64) error) error {
 	for batch := firstLotBatch; amount > 0; batch = lotBatch {
 		lots, err := locked.SpendableLots(now, batch)
 		if err != nil {
@@ -437,7 +410,7 @@ func (s *Service) Grant(ctx context.Context, accountID string, req GrantRequest,
 		if err := emit(locked, OutCreditsGranted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
@@ -516,6 +489,6 @@ func (s *Service) Adjust(ctx context.Context, accountID string, req AdjustmentRe
 		if err := emit(locked, OutCreditsAdjusted, result, now); err != nil {
 			return result, err
 		}
-		return result, s.watch(tx, locked, account, now)
+		return result, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }

@@ -12,11 +12,11 @@ import (
 type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// UpdateAccount is Update for a write that locks no account but
-	// w.AccountID: the store may run it together with other such writes
-	// (PostgreSQL: one transaction with a savepoint each, committed once,
-	// with what w says the write reads first read for all of them). Its
-	// contract is Update's: fn may run more than once, a write that fails
-	// leaves nothing, and nothing is answered before its commit is durable.
+	// w.AccountID (and may spend from it at w.Now, and look up w's
+	// idempotency key). Its contract is Update's: fn may run more than once,
+	// a write that fails leaves nothing, and nothing is answered before its
+	// commit is durable. How the store runs it is its own: PostgreSQL runs
+	// such writes together, one transaction with a savepoint each.
 	UpdateAccount(ctx context.Context, w AccountWrite, fn func(Tx) error) error
 	View(ctx context.Context, fn func(Tx) error) error
 	// ReadAccount reads one account's row: what a read transaction begun at
@@ -27,10 +27,8 @@ type Store interface {
 	Close() error
 }
 
-// AccountWrite is a grouped write's account and what the write reads first,
-// so that a batch may read it for all its writes in one statement each: the
-// account's row and lots spendable at Now (a zero Now: nothing said), and
-// the record of the idempotency key in Scope ("" Key: none).
+// AccountWrite names the one account a write locks, the time it spends at
+// (zero: unknown), and the idempotency key it looks up ("" Key: none).
 type AccountWrite struct {
 	AccountID  string
 	Now        time.Time
@@ -60,12 +58,6 @@ type Tx interface {
 	// account queue here) and returns it as read under the lock. It is an
 	// error in a View transaction.
 	LockAccount(id string) (LockedAccount, error)
-	// WillLock says that the transaction will lock the account and may spend
-	// from it at now: a store may send the lock with its next statement (one
-	// round trip for both), with what a debit reads under it, and
-	// LockAccount, SpendableLots and AddEntry then answer from that. It
-	// changes nothing else; a store may ignore it.
-	WillLock(id string, now time.Time)
 	// AccountsByEmail lists the accounts whose email is exactly email (as
 	// NormalizeEmail wrote both), by id.
 	AccountsByEmail(email string) ([]Account, error)
@@ -141,9 +133,7 @@ type Tx interface {
 	MislabelledLots() ([]Lot, error)
 
 	IdempotencyRecord(scope, key string) (IdempotencyRecord, error)
-	// CreateIdempotencyRecord returns ErrConflict when the key is taken; a
-	// store may instead send it with the commit, and Update then returns
-	// ErrRetry.
+	// CreateIdempotencyRecord returns ErrConflict when the key is taken.
 	CreateIdempotencyRecord(r IdempotencyRecord) error
 	DeleteIdempotencyRecord(scope, key string) error
 	// DeleteIdempotencyRecordsBefore removes records created before t.
@@ -232,9 +222,7 @@ type Tx interface {
 	// touches the disk, so that a failing disk shows.
 	RecordHealthCheck(now time.Time) error
 
-	// CreateEvent returns ErrConflict when the event is recorded already;
-	// a store may instead send it with the commit, and Update then returns
-	// ErrRetry.
+	// CreateEvent returns ErrConflict when the event is recorded already.
 	CreateEvent(e Event) error
 	Event(id string) (Event, error)
 	// UpdateEvent writes the status, error, attempts, processed and next
@@ -326,12 +314,11 @@ type LockedAccount interface {
 	// SpendableLots lists up to limit lots that have unreserved credits and
 	// have not expired at now, in burn-down order.
 	SpendableLots(now time.Time, limit int) ([]Lot, error)
-	// AddEntryTakingFromFirstLot is AddEntry(e), with amount taken from the
-	// first lot that SpendableLots(e.CreatedAt) would list when that lot
-	// alone holds it: ok says so and lotID names it, and the draw is
-	// recorded with the entry (no AddLotDraws for it); when ok is false no
-	// lot changed (the entry is added either way).
-	AddEntryTakingFromFirstLot(e Entry, amount int64) (entryID, lotID int64, ok bool, err error)
+	// AddEntryTakingFromLots is AddEntry(e) for a spend (e.Amount < 0): it
+	// takes -e.Amount from the lots SpendableLots(e.CreatedAt) lists, in
+	// that order, and records each draw against the entry (EntryDraws). The
+	// caller has checked that the account has the credits available.
+	AddEntryTakingFromLots(e Entry) (entryID int64, draws []LotAmount, err error)
 	// ExpiringLots lists up to limit lots whose unreserved credits expire at
 	// or before until, earliest first.
 	ExpiringLots(until time.Time, limit int) ([]Lot, error)

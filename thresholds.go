@@ -21,12 +21,14 @@ const (
 // MaxLowBalanceThreshold bounds a threshold.
 const MaxLowBalanceThreshold = MaxAmount
 
-// watch compares an account's available credits, as the transaction leaves
-// them, with its threshold, and writes balance.low, balance.depleted or
-// balance.recovered when they cross it. The state lives in the account's
+// alertAndRechargeIfLow follows every change of an account's available
+// credits: it starts an auto-recharge when they fell below the account's
+// recharge threshold (maybeRecharge), and writes balance.low,
+// balance.depleted or balance.recovered when they cross the low-balance
+// threshold. The state lives in the account's
 // row, which the transaction has locked, so concurrent debits crossing
 // together tell it once.
-func (s *Service) watch(tx Tx, locked LockedAccount, account Account, now time.Time) error {
+func (s *Service) alertAndRechargeIfLow(tx Tx, locked LockedAccount, account Account, now time.Time) error {
 	threshold := locked.Account().LowBalanceThreshold
 	if threshold < 0 {
 		threshold = s.LowBalanceThreshold
@@ -86,12 +88,12 @@ func (s *Service) SetLowBalanceThreshold(ctx context.Context, accountID string, 
 		if err := locked.SetLowBalanceThreshold(threshold); err != nil {
 			return err
 		}
-		// The next watch reads the new threshold from the row.
+		// The next alertAndRechargeIfLow reads the new threshold from the row.
 		relocked, err := tx.LockAccount(accountID)
 		if err != nil {
 			return err
 		}
-		return s.watch(tx, relocked, account, now)
+		return s.alertAndRechargeIfLow(tx, relocked, account, now)
 	})
 	if err != nil {
 		return Account{}, err
@@ -106,5 +108,5 @@ func (s *Service) watchAgain(tx Tx, accountID string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return s.watch(tx, locked, locked.Account(), now)
+	return s.alertAndRechargeIfLow(tx, locked, locked.Account(), now)
 }

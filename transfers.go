@@ -108,7 +108,7 @@ func (s *Service) Transfer(ctx context.Context, req TransferRequest, idem *Idemp
 			if err := emit(side.locked, OutTransferCreated, t, now); err != nil {
 				return Transfer{}, err
 			}
-			if err := s.watch(tx, side.locked, side.account, now); err != nil {
+			if err := s.alertAndRechargeIfLow(tx, side.locked, side.account, now); err != nil {
 				return Transfer{}, err
 			}
 		}

@@ -117,5 +117,5 @@ func (s *Service) takeBackFrom(tx Tx, p Payment, accountID string, lots []Lot, e
 	if err := emit(locked, eventType, map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "credits": -take, "entry": e}, entry.CreatedAt); err != nil {
 		return 0, err
 	}
-	return take, s.watch(tx, locked, account, entry.CreatedAt)
+	return take, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
 }

@@ -110,7 +110,7 @@ func (db *DB) stopCommitters() {
 // retried, as Update retries them.
 func (db *DB) UpdateAccount(ctx context.Context, w credits.AccountWrite, fn func(credits.Tx) error) error {
 	if db.contended(w.AccountID) {
-		return db.Update(ctx, fn)
+		return db.run(ctx, "BEGIN", true, w, fn)
 	}
 	h := fnv.New32a()
 	h.Write([]byte(w.AccountID))
@@ -129,10 +129,16 @@ func (db *DB) UpdateAccount(ctx context.Context, w credits.AccountWrite, fn func
 		if res.panicked != nil {
 			panic(res.panicked)
 		}
-		if err = res.err; !retryable(err) {
+		switch err = res.err; {
+		case errors.Is(err, sqlstore.ErrConflictAtCommit):
+			// Run on its own, where the insert's conflict meets fn.
+			return db.run(ctx, "BEGIN", true, w, fn)
+		case !retryable(err):
 			return err
 		}
-		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+		if err := backOff(ctx, attempt); err != nil {
+			return err
+		}
 	}
 	return err
 }
@@ -183,7 +189,7 @@ func (db *DB) runAlone(req *accountWrite) {
 			res = writeResult{panicked: p}
 		}
 	}()
-	res.err = db.Update(req.ctx, req.fn)
+	res.err = db.run(req.ctx, "BEGIN", true, req.w, req.fn)
 }
 
 // contended reports whether an account's writes are kept out of batches.
@@ -416,6 +422,9 @@ func runInSavepoint(ctx context.Context, c *conn, req *accountWrite, index int) 
 			}
 		}
 	}()
+	if !req.w.Now.IsZero() {
+		tx.LockAhead(req.w.AccountID, req.w.Now)
+	}
 	res.err = req.fn(tx)
 	return res, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -177,12 +178,12 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 
 // Update runs fn in one read-write transaction; account reads lock the row.
 func (db *DB) Update(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, "BEGIN", true, fn)
+	return db.run(ctx, "BEGIN", true, credits.AccountWrite{}, fn)
 }
 
 // View runs fn in one read-only transaction on one snapshot.
 func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
-	return db.run(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, fn)
+	return db.run(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", false, credits.AccountWrite{}, fn)
 }
 
 // ReadAccount reads one account's row in one statement, outside a
@@ -190,7 +191,7 @@ func (db *DB) View(ctx context.Context, fn func(credits.Tx) error) error {
 // read transaction's BEGIN and COMMIT made a read two round trips, not one.
 func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, error) {
 	var a credits.Account
-	err := db.run(ctx, "", false, func(tx credits.Tx) (err error) {
+	err := db.run(ctx, "", false, credits.AccountWrite{}, func(tx credits.Tx) (err error) {
 		a, err = tx.Account(id)
 		return err
 	})
@@ -198,19 +199,53 @@ func (db *DB) ReadAccount(ctx context.Context, id string) (credits.Account, erro
 }
 
 // run runs fn in a transaction begun by begin, or in none when begin is ""
-// (each statement on its own: reads only).
-func (db *DB) run(ctx context.Context, begin string, write bool, fn func(credits.Tx) error) error {
+// (each statement on its own: reads only), with w's account's lock (and
+// its lots spendable at w.Now) sent ahead when w says when it spends
+// (UpdateAccount's writes). A transaction that met a
+// deadlock or a serialization failure runs again; one whose held-back insert
+// met a unique key at the commit runs again at once, sending such inserts as
+// they are made, so that fn sees the conflict where it made the insert.
+func (db *DB) run(ctx context.Context, begin string, write bool, w credits.AccountWrite, fn func(credits.Tx) error) error {
 	var err error
+	conflictsNow := false
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		if err = db.runOnce(ctx, begin, write, fn); !retryable(err) {
+		err = db.runOnce(ctx, begin, write, func(tx *sqlstore.Tx) error {
+			if conflictsNow {
+				tx.SendConflictsNow()
+			}
+			if !w.Now.IsZero() {
+				tx.LockAhead(w.AccountID, w.Now)
+			}
+			return fn(tx)
+		})
+		switch {
+		case errors.Is(err, sqlstore.ErrConflictAtCommit) && !conflictsNow:
+			conflictsNow = true
+		case !retryable(err):
 			return err
+		default:
+			if err := backOff(ctx, attempt); err != nil {
+				return err
+			}
 		}
-		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
 	}
 	return err
 }
 
-func (db *DB) runOnce(ctx context.Context, begin string, write bool, fn func(credits.Tx) error) error {
+// backOff waits before a transaction's next attempt (attempt ≥ 1), or until
+// ctx ends.
+func backOff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) runOnce(ctx context.Context, begin string, write bool, fn func(*sqlstore.Tx) error) error {
 	pooled, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return mapError(err)

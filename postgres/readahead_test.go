@@ -166,7 +166,6 @@ func TestGroupCommitReadAheadFailure(t *testing.T) {
 		ws = append(ws, credits.AccountWrite{AccountID: id, Now: now, Scope: "s", Key: id})
 		fns = append(fns, func(tx credits.Tx) error {
 			runs[i]++
-			tx.WillLock(id, now)
 			if _, err := tx.IdempotencyRecord("s", id); !errors.Is(err, credits.ErrNotFound) {
 				return fmt.Errorf("key %s: %v, want none", id, err)
 			}
@@ -195,7 +194,6 @@ func TestGroupCommitReadAheadFailure(t *testing.T) {
 		ws = append(ws, credits.AccountWrite{AccountID: id, Now: at, Scope: "s", Key: id + "-again"})
 		fns = append(fns, func(tx credits.Tx) error {
 			runs[index]++
-			tx.WillLock(id, at)
 			if _, err := tx.IdempotencyRecord("s", id+"-again"); !errors.Is(err, credits.ErrNotFound) {
 				return fmt.Errorf("key %s-again: %v, want none", id, err)
 			}
@@ -221,7 +219,7 @@ func TestGroupCommitReadAheadFailure(t *testing.T) {
 		batchWs, batchFns = append(batchWs, ws[i]), append(batchFns, fns[i])
 	}
 	errs := postgres.CommitWrites(db, batchWs, batchFns)
-	for place, want := range []error{nil, credits.ErrRetry, nil, nil, nil, nil} {
+	for place, want := range []error{nil, sqlstore.ErrConflictAtCommit, nil, nil, nil, nil} {
 		if !errors.Is(errs[place], want) || (want == nil && errs[place] != nil) {
 			t.Errorf("write %d: error %v, want %v", order[place], errs[place], want)
 		}

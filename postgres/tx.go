@@ -193,13 +193,14 @@ func readPending(results pgx.BatchResults, w sqlstore.Write) error {
 
 // lateError is the failure of a write that went out with a later statement.
 // Its conflict or missing row is not that statement's: it keeps them out of
-// the error's chain (errors.Is), unless the write asked for a retry, and keeps
+// the error's chain (errors.Is), but for a MayConflict write's conflict
+// (sqlstore.ErrConflictAtCommit: the transaction runs again), and keeps
 // the rest (the database being unavailable, a deadlock to retry).
 func lateError(w sqlstore.Write, err error) error {
 	err = mapError(err)
 	switch {
-	case errors.Is(err, credits.ErrConflict) && w.RetryOnConflict:
-		return fmt.Errorf("%s: %w (%v)", w.Op, credits.ErrRetry, err)
+	case errors.Is(err, credits.ErrConflict) && w.MayConflict:
+		return fmt.Errorf("%s: %w (%v)", w.Op, sqlstore.ErrConflictAtCommit, err)
 	case errors.Is(err, credits.ErrConflict), errors.Is(err, credits.ErrNotFound):
 		return fmt.Errorf("%s (sent with the next statement): %v", w.Op, err)
 	}

@@ -536,77 +536,70 @@ func captureAmount(n int64) *int64 {
 	return &n
 }
 
-// testTakeFromFirstLot checks the one-statement draw that goes with an
-// entry against what SpendableLots lists: it takes only from the first lot,
-// less than that lot has unreserved (the lot stays spendable), never from an
-// expired lot, and changes no lot otherwise; the entry is added either way.
-func testTakeFromFirstLot(t *testing.T, open Opener) {
+// testTakeFromLots checks AddEntryTakingFromLots against what
+// SpendableLots lists, in a write confined to the account (UpdateAccount:
+// PostgreSQL reads the lots with the lock it sends ahead) and in a plain
+// Update: it takes in burn-down order, never from an expired lot or reserved
+// credits, marks a lot left with nothing unreserved as spent, records each
+// draw against the entry, and adds the entry with the balance it was given.
+func testTakeFromLots(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
-	f.account("u2", "u2@example.com")
 	first := f.grant("u1", 10, time.Hour, 0) // expires first: drawn first
 	second := f.grant("u1", 50, 0, 0)
 	f.hold("u1", 4, 30*time.Minute) // reserves 4 of the first lot
 	errUndo := errors.New("undo")
 	tests := []struct {
-		name    string
-		account string
-		at      time.Time
-		amount  int64
-		wantLot int64 // 0: not taken
+		name   string
+		at     time.Time
+		amount int64
+		draws  []credits.LotAmount
 		// wantLots is SpendableLots afterwards, as lot:remaining/reserved
 		wantLots string
 	}{
-		{"fits in the first lot", "u1", f.now, 5, first.LotID, fmt.Sprintf("[%d:5/4 %d:50/0]", first.LotID, second.LotID)},
-		// It would leave the lot with nothing to spend: the draw is left to
-		// the walk, which marks the lot spent (SetLot).
-		{"all the first lot has unreserved", "u1", f.now, 6, 0, fmt.Sprintf("[%d:10/4 %d:50/0]", first.LotID, second.LotID)},
-		{"more than the first lot has unreserved", "u1", f.now, 7, 0, fmt.Sprintf("[%d:10/4 %d:50/0]", first.LotID, second.LotID)},
-		{"the first lot has expired", "u1", f.now.Add(2 * time.Hour), 7, second.LotID, fmt.Sprintf("[%d:43/0]", second.LotID)},
-		{"no lots", "u2", f.now, 1, 0, "[]"},
+		{"fits in the first lot", f.now, 5, []credits.LotAmount{{LotID: first.LotID, Amount: 5}}, fmt.Sprintf("[%d:5/4 %d:50/0]", first.LotID, second.LotID)},
+		{"all the first lot has unreserved", f.now, 6, []credits.LotAmount{{LotID: first.LotID, Amount: 6}}, fmt.Sprintf("[%d:50/0]", second.LotID)},
+		{"more than the first lot has unreserved", f.now, 7, []credits.LotAmount{{LotID: first.LotID, Amount: 6}, {LotID: second.LotID, Amount: 1}}, fmt.Sprintf("[%d:49/0]", second.LotID)},
+		{"the first lot has expired", f.now.Add(2 * time.Hour), 7, []credits.LotAmount{{LotID: second.LotID, Amount: 7}}, fmt.Sprintf("[%d:43/0]", second.LotID)},
 	}
 	for _, tt := range tests {
-		for _, ahead := range []bool{false, true} {
+		for _, confined := range []bool{false, true} {
 			name := tt.name
-			if ahead {
-				name += " (lots read with the lock)"
+			update := func(fn func(credits.Tx) error) error { return f.db.Update(context.Background(), fn) }
+			if confined {
+				name += " (UpdateAccount)"
+				update = func(fn func(credits.Tx) error) error {
+					return f.db.UpdateAccount(context.Background(), credits.AccountWrite{AccountID: "u1", Now: tt.at}, fn)
+				}
 			}
 			t.Run(name, func(t *testing.T) {
-				err := f.db.Update(context.Background(), func(tx credits.Tx) error {
-					if ahead {
-						tx.WillLock(tt.account, tt.at)
-					}
-					locked, err := tx.LockAccount(tt.account)
+				err := update(func(tx credits.Tx) error {
+					locked, err := tx.LockAccount("u1")
 					if err != nil {
 						return err
 					}
 					balance := locked.Account().Balance - tt.amount
-					entryID, lotID, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -tt.amount, Kind: credits.EntryDebit,
-						Reference: "test", BalanceAfter: balance, CreatedAt: tt.at}, tt.amount)
+					entryID, draws, err := locked.AddEntryTakingFromLots(credits.Entry{Amount: -tt.amount, Kind: credits.EntryDebit,
+						Reference: "test", BalanceAfter: balance, CreatedAt: tt.at})
 					if err != nil {
 						return err
 					}
-					if got, want := fmt.Sprint(lotID, ok), fmt.Sprint(tt.wantLot, tt.wantLot != 0); got != want {
-						t.Errorf("AddEntryTakingFromFirstLot(%d) took from lot %s, want %s", tt.amount, got, want)
+					if got, want := fmt.Sprint(draws), fmt.Sprint(tt.draws); got != want {
+						t.Errorf("AddEntryTakingFromLots(%d) drew %s, want %s", tt.amount, got, want)
 					}
-					entries, err := tx.Entries(tt.account, 0, 1)
+					entries, err := tx.Entries("u1", 0, 1)
 					if err != nil {
 						return err
 					}
 					if len(entries) != 1 || entries[0].ID != entryID || entries[0].BalanceAfter != balance {
 						t.Errorf("latest entry %+v, want id %d with balance %d", entries, entryID, balance)
 					}
-					// A draw from one lot is recorded with it; none otherwise.
-					draws, err := tx.EntryDraws(entryID)
+					recorded, err := tx.EntryDraws(entryID)
 					if err != nil {
 						return err
 					}
-					wantDraws := "[]"
-					if tt.wantLot != 0 {
-						wantDraws = fmt.Sprint([]credits.LotAmount{{LotID: tt.wantLot, Amount: tt.amount}})
-					}
-					if got := fmt.Sprint(draws); got != wantDraws {
-						t.Errorf("draws of the entry = %s, want %s", got, wantDraws)
+					if got, want := fmt.Sprint(recorded), fmt.Sprint(tt.draws); got != want {
+						t.Errorf("draws of the entry = %s, want %s", got, want)
 					}
 					lots, err := locked.SpendableLots(tt.at, 10)
 					if err != nil {
@@ -629,12 +622,13 @@ func testTakeFromFirstLot(t *testing.T, open Opener) {
 	}
 }
 
-// testWillLock: a lock sent ahead with the next statement is the lock
-// LockAccount answers with, for the account it named only; an account that
-// does not exist is not found; a lock asked for before any statement went
-// out is taken all the same. (The 1,000-way debit race, half with
-// idempotency keys, checks that the lock sent ahead keeps writers apart.)
-func testWillLock(t *testing.T, open Opener) {
+// testLockAhead: in a write confined to one account (UpdateAccount, whose
+// account's lock PostgreSQL sends ahead with the next statement),
+// LockAccount answers with the account as it is, whether a statement went
+// out before it or not; an account that does not exist is not found. (The
+// 1,000-way debit race, half with idempotency keys, checks that the lock
+// sent ahead keeps writers apart.)
+func testLockAhead(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	f.account("u2", "u2@example.com")
@@ -642,27 +636,25 @@ func testWillLock(t *testing.T, open Opener) {
 	f.grant("u2", 20, 0, 0)
 	tests := []struct {
 		name      string
-		ahead     string
-		statement bool // a statement runs between WillLock and LockAccount
-		lock      string
+		account   string
+		statement bool   // a statement runs before LockAccount
 		want      string // the locked account's id and balance, or the error
 	}{
-		{"answered with the next statement", "u1", true, "u1", "u1 10"},
-		{"not yet answered", "u1", false, "u1", "u1 10"},
-		{"another account locked", "u1", true, "u2", "u2 20"},
-		{"no such account", "nobody", true, "nobody", credits.ErrNotFound.Error()},
+		{"answered with the next statement", "u1", true, "u1 10"},
+		{"not yet answered", "u1", false, "u1 10"},
+		{"another account", "u2", true, "u2 20"},
+		{"no such account", "nobody", true, credits.ErrNotFound.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
-			err := f.db.Update(context.Background(), func(tx credits.Tx) error {
-				tx.WillLock(tt.ahead, f.now)
+			err := f.db.UpdateAccount(context.Background(), credits.AccountWrite{AccountID: tt.account, Now: f.now}, func(tx credits.Tx) error {
 				if tt.statement {
 					if _, err := tx.IdempotencyRecord("k/u1", "never-used"); !errors.Is(err, credits.ErrNotFound) {
 						return fmt.Errorf("lookup with the lock: %v", err)
 					}
 				}
-				locked, err := tx.LockAccount(tt.lock)
+				locked, err := tx.LockAccount(tt.account)
 				switch {
 				case errors.Is(err, credits.ErrNotFound):
 					got = credits.ErrNotFound.Error()
@@ -677,14 +669,13 @@ func testWillLock(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Errorf("LockAccount(%s) after WillLock(%s) = %s, want %s", tt.lock, tt.ahead, got, tt.want)
+				t.Errorf("LockAccount(%s) = %s, want %s", tt.account, got, tt.want)
 			}
 		})
 	}
 	t.Run("what is read with the lock follows the transaction's writes", func(t *testing.T) {
 		errUndo := errors.New("undo")
-		err := f.db.Update(context.Background(), func(tx credits.Tx) error {
-			tx.WillLock("u1", f.now)
+		err := f.db.UpdateAccount(context.Background(), credits.AccountWrite{AccountID: "u1", Now: f.now}, func(tx credits.Tx) error {
 			if _, err := tx.IdempotencyRecord("k/u1", "never-used"); !errors.Is(err, credits.ErrNotFound) {
 				return fmt.Errorf("lookup with the lock: %v", err)
 			}
@@ -706,9 +697,9 @@ func testWillLock(t *testing.T, open Opener) {
 			if got, want := spendable(), "[10/0]"; got != want {
 				t.Errorf("spendable lots before = %s, want %s", got, want)
 			}
-			first, _, ok, err := locked.AddEntryTakingFromFirstLot(credits.Entry{Amount: -3, Kind: credits.EntryDebit, Reference: "a", BalanceAfter: 7, CreatedAt: f.now}, 3)
-			if err != nil || !ok {
-				return fmt.Errorf("draw: %v, %v", ok, err)
+			first, draws, err := locked.AddEntryTakingFromLots(credits.Entry{Amount: -3, Kind: credits.EntryDebit, Reference: "a", BalanceAfter: 7, CreatedAt: f.now})
+			if err != nil || len(draws) != 1 {
+				return fmt.Errorf("draw: %v, %v", draws, err)
 			}
 			if got, want := spendable(), "[7/0]"; got != want {
 				t.Errorf("spendable lots after the draw = %s, want %s", got, want)

@@ -115,8 +115,8 @@ func Run(t *testing.T, open Opener) {
 		{"CreditsExpiring", testCreditsExpiring},
 		{"BurnDownOrder", testBurnDownOrder},
 		{"DebitSpansLots", testDebitSpansLots},
-		{"TakeFromFirstLot", testTakeFromFirstLot},
-		{"WillLock", testWillLock},
+		{"TakeFromLots", testTakeFromLots},
+		{"LockAhead", testLockAhead},
 		{"DebitRefusedWhenShort", testDebitRefusedWhenShort},
 		{"ConcurrentDebits", testConcurrentDebits},
 		{"LotExpiry", testLotExpiry},
@@ -400,7 +400,7 @@ func testConcurrentDebits(t *testing.T, open Opener) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			// Half with a key: its lookup goes out with the account's
-			// lock (WillLock); the other half lock first.
+			// lock, which PostgreSQL sends ahead; the other half lock first.
 			var idem *credits.Idempotency
 			if i%2 == 0 {
 				idem = &credits.Idempotency{Scope: "k/u1", Key: fmt.Sprint("race-", i), RequestHash: credits.HashRequest("debit", "1")}

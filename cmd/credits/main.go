@@ -117,7 +117,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "transfer":
 		return cli.transfer(ctx, args[1:])
 	case "bench":
-		return runBench(ctx, args[1:], getenv, stdout, stderr)
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -11,7 +11,7 @@ import (
 // reads for all its writes at once, under the batch's account locks and
 // before any of its writes: each account's row, its first spendable lots
 // and an id for its next entry, and each idempotency key's record. A write
-// that finds its answers here (WillLock, IdempotencyRecord) needs no round
+// that finds its answers here (LockAhead, IdempotencyRecord) needs no round
 // trip before its statements, which then go out together with the other
 // writes' and the COMMIT: a batch of writes of distinct accounts takes two
 // round trips, not one per write.
@@ -148,7 +148,7 @@ func (a *BatchAhead) keysRead(scopes, keys []string) Write {
 		}}
 }
 
-// takeAccount returns what was read ahead for the account, as WillLock
+// takeAccount returns what was read ahead for the account, as LockAhead
 // would have read it at now; nil when nothing was, another write has it,
 // or the batch is spoiled.
 func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
@@ -181,7 +181,7 @@ func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
 }
 
 // HandBack gives the batch back the account that the write took from it
-// (WillLock), as the write left it, for the account's next write in the
+// (LockAhead), as the write left it, for the account's next write in the
 // batch: the row with the write's changes (each statement that changes an
 // account's row mirrors itself: lockedAccount.changed), and the lots unless
 // the write changed them other than by a draw from the first (lotsChanged).

@@ -81,7 +81,7 @@ func TestHandBack(t *testing.T) {
 	take := func(a *BatchAhead, now time.Time, change func(*lockedAccount)) *lockAhead {
 		t.Helper()
 		tx := &Tx{conn: aheadConn{a}, d: Postgres, write: true}
-		tx.WillLock("a", now)
+		tx.LockAhead("a", now)
 		took := tx.ahead
 		if took == nil || !took.batch {
 			return nil // it reads for itself
@@ -97,7 +97,7 @@ func TestHandBack(t *testing.T) {
 		if !ok || len(lots) == 0 {
 			t.Fatal("no lots read ahead")
 		}
-		lots[0].Remaining -= 2 // what AddEntryTakingFromFirstLot does to the lot it draws from
+		lots[0].Remaining -= 2 // what addEntryTakingFromFirstLot does to the lot it draws from
 		_ = l.changed(nil, func(a *credits.Account) { a.Balance -= 2 })
 	}
 

@@ -21,6 +21,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,10 +44,16 @@ type Conn interface {
 // that statement, or the commit; a conflict or a missing row it meets is
 // reported as a plain failure, never as the later statement's own
 // credits.ErrConflict or credits.ErrNotFound, except that a conflict of a
-// write that asks for it is credits.ErrRetry.
+// MayConflict write is ErrConflictAtCommit.
 type Deferrer interface {
 	Defer(w Write)
 }
+
+// ErrConflictAtCommit is a held-back MayConflict write's unique key, met when
+// it went out with a later statement or the commit. The store runs the
+// transaction again with SendConflictsNow, so that the write's own call
+// returns credits.ErrConflict, as Tx promises; nothing above the store sees it.
+var ErrConflictAtCommit = errors.New("an insert held back met a unique key")
 
 // Write is a statement held back.
 type Write struct {
@@ -55,9 +62,10 @@ type Write struct {
 	Args  []any
 	// One says it must touch exactly one row.
 	One bool
-	// RetryOnConflict says that a unique key it meets means: run the
-	// transaction again (credits.ErrRetry).
-	RetryOnConflict bool
+	// MayConflict marks an insert whose unique key another transaction may
+	// hold (credits.ErrConflict is a likely answer): its conflict is
+	// ErrConflictAtCommit, and after SendConflictsNow it is not held back.
+	MayConflict bool
 	// Scan, when set, reads the statement's rows (an UPDATE … RETURNING)
 	// when they come back: with the next statement's answer, before that
 	// statement returns.
@@ -199,7 +207,9 @@ type Tx struct {
 	conn  Conn
 	d     *Dialect
 	write bool
-	ahead *lockAhead // an account lock sent ahead (WillLock), and what was read with it
+	ahead *lockAhead // an account lock sent ahead (LockAhead), and what was read with it
+	// conflictsNow: MayConflict writes go out at once (SendConflictsNow).
+	conflictsNow bool
 	// sequences is each locked account's last outbox event number, as this
 	// transaction has counted it.
 	sequences map[string]int64
@@ -212,6 +222,11 @@ var _ credits.Tx = (*Tx)(nil)
 func NewTx(ctx context.Context, conn Conn, d *Dialect, write bool) *Tx {
 	return &Tx{ctx: ctx, conn: conn, d: d, write: write}
 }
+
+// SendConflictsNow has the transaction send its MayConflict writes at once,
+// where it held them back: a store runs a transaction again so after
+// ErrConflictAtCommit.
+func (t *Tx) SendConflictsNow() { t.conflictsNow = true }
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -242,7 +257,7 @@ func (t *Tx) execOne(op, template string, args ...any) error {
 // it runs now, and a conflict is credits.ErrConflict as usual.
 func (t *Tx) later(w Write, template string) error {
 	w.Query = t.d.statement(template)
-	if d, ok := t.conn.(Deferrer); ok && t.write {
+	if d, ok := t.conn.(Deferrer); ok && t.write && !(w.MayConflict && t.conflictsNow) {
 		d.Defer(w)
 		return nil
 	}
