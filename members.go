@@ -72,6 +72,10 @@ type MemberView struct {
 type MemberLocked interface {
 	// Member reads one of the account's members, deleted or not.
 	Member(memberID string) (Member, error)
+	// MemberAt reads one of the account's members (deleted or not) with
+	// its spending in those of the periods starting at starts that it spent
+	// in, in one statement (a spend's first read).
+	MemberAt(memberID string, starts []time.Time) (Member, []MemberSpending, error)
 	// SaveMember writes a member (created or replaced).
 	SaveMember(m Member) error
 	// MemberSpending reads a member's spending in the period that starts at
@@ -170,6 +174,32 @@ func spendingNow(locked LockedAccount, m Member, now time.Time) (MemberSpending,
 	return sp, end, err
 }
 
+// memberNow reads a member of the locked account that may spend, with its
+// spending in the period of its cap that holds at now, in one statement.
+func memberNow(locked LockedAccount, memberID string, now time.Time) (Member, MemberSpending, *time.Time, error) {
+	if err := lookupID("member", memberID); err != nil {
+		return Member{}, MemberSpending{}, nil, err
+	}
+	var starts []time.Time
+	for _, period := range []string{PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal} {
+		start, _ := periodOf(&MemberCap{Period: period}, now)
+		starts = append(starts, start)
+	}
+	m, spendings, err := locked.MemberAt(memberID, starts)
+	if errors.Is(err, ErrNotFound) || (err == nil && m.Deleted) {
+		return m, MemberSpending{}, nil, Errorf(ENOTFOUND, "member %s of account %s not found", memberID, locked.Account().ID)
+	} else if err != nil {
+		return m, MemberSpending{}, nil, err
+	}
+	start, end := periodOf(m.Cap, now)
+	for _, sp := range spendings {
+		if sp.PeriodStart.Equal(start) {
+			return m, sp, end, nil
+		}
+	}
+	return m, MemberSpending{AccountID: m.AccountID, MemberID: m.MemberID, PeriodStart: start}, end, nil
+}
+
 // remaining is what a member may still spend in sp's period (-1: no cap).
 func remaining(m Member, sp MemberSpending) int64 {
 	if m.Cap == nil {
@@ -195,11 +225,7 @@ type MemberCharge struct {
 // then names what it wrote: TagMemberEntry (a debit, a usage, a capture) or
 // TagMemberHold (a hold).
 func chargeMember(locked LockedAccount, memberID string, amount int64, held bool, now time.Time) (MemberCharge, error) {
-	m, err := activeMember(locked, memberID)
-	if err != nil {
-		return MemberCharge{}, err
-	}
-	sp, end, err := spendingNow(locked, m, now)
+	m, sp, end, err := memberNow(locked, memberID, now)
 	if err != nil {
 		return MemberCharge{}, err
 	}

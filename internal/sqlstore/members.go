@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/credits/credits"
@@ -35,6 +36,45 @@ func (l *lockedAccount) Member(memberID string) (credits.Member, error) {
 func (t *Tx) MemberOf(accountID, memberID string) (credits.Member, error) {
 	return queryOne(t, fmt.Sprintf("read member %s of account %s", memberID, accountID), scanMember,
 		`SELECT `+memberColumns+` FROM members WHERE account_id = ? AND member_id = ?`, accountID, memberID)
+}
+
+func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.Member, []credits.MemberSpending, error) {
+	op := fmt.Sprintf("read member %s of account %s", memberID, l.id())
+	args := []any{l.id(), memberID}
+	marks := make([]string, len(starts))
+	for i, s := range starts {
+		marks[i] = "?"
+		args = append(args, l.t.d.Time(s))
+	}
+	args = append(args, l.id(), memberID)
+	var m credits.Member
+	var spendings []credits.MemberSpending
+	rows, err := queryAll(l.t, op, func(s scanner) (struct{}, error) {
+		var start nullTimeValue
+		var at *time.Time
+		start.t = &at
+		var spent, held sql.NullInt64
+		var reached sql.NullBool
+		var capCredits sql.NullInt64
+		var capPeriod string
+		err := s.Scan(&m.AccountID, &m.MemberID, &m.Name, &m.Email, &capCredits, &capPeriod, &m.Deleted, timeValue{&m.CreatedAt}, timeValue{&m.UpdatedAt},
+			start, &spent, &held, &reached)
+		m.Cap = nil
+		if capCredits.Valid {
+			m.Cap = &credits.MemberCap{Credits: capCredits.Int64, Period: capPeriod}
+		}
+		if err == nil && at != nil {
+			spendings = append(spendings, credits.MemberSpending{AccountID: m.AccountID, MemberID: m.MemberID, PeriodStart: *at,
+				Spent: spent.Int64, Held: held.Int64, CapReached: reached.Bool})
+		}
+		return struct{}{}, err
+	}, `SELECT `+prefixed("m", memberColumns)+`, s.period_start, s.spent, s.held, s.cap_reached FROM members m
+		LEFT JOIN member_spending s ON s.account_id = ? AND s.member_id = ? AND s.period_start IN (`+strings.Join(marks, ", ")+`)
+		WHERE m.account_id = ? AND m.member_id = ?`, args...)
+	if err == nil && len(rows) == 0 {
+		err = fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	return m, spendings, err
 }
 
 func (t *Tx) Members(accountID string, limit int) ([]credits.Member, error) {
