@@ -451,21 +451,28 @@ func (s *Service) ListMembers(ctx context.Context, accountID string) ([]MemberVi
 		if _, err := getAccount(tx, accountID); err != nil {
 			return err
 		}
-		members, err := tx.Members(accountID, MaxMembers)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		for _, m := range members {
-			v, err := readMemberView(tx, m, now)
-			if err != nil {
-				return err
-			}
-			views = append(views, v)
-		}
-		return nil
+		found, err := membersNow(tx, accountID, s.now())
+		views = append(views, found...)
+		return err
 	})
 	return views, err
+}
+
+// membersNow reads an account's members with their spending at now.
+func membersNow(tx Tx, accountID string, now time.Time) ([]MemberView, error) {
+	members, err := tx.Members(accountID, MaxMembers)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]MemberView, 0, len(members))
+	for _, m := range members {
+		v, err := readMemberView(tx, m, now)
+		if err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	return views, nil
 }
 
 // checkKeyMember checks a key's member: one of its account's, for a spend

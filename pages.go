@@ -29,6 +29,8 @@ type Dashboard struct {
 	AutoRecharge AutoRechargeView
 	// RechargePack is the pack auto-recharge buys (nil when none is set).
 	RechargePack *Pack
+	// Members are the account's members with their current periods.
+	Members []MemberView
 }
 
 // DashboardQuery says what a dashboard shows: one page of PageSize entries
@@ -89,7 +91,8 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQu
 			return err
 		}
 		slices.Reverse(d.History)
-		return nil
+		d.Members, err = membersNow(tx, accountID, now)
+		return err
 	})
 	if err != nil {
 		return d, err

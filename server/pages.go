@@ -139,6 +139,10 @@ func describeKind(kind string) string {
 		return "Dispute"
 	case credits.EntryAdjustment:
 		return "Adjustment"
+	case credits.EntryTransferOut:
+		return "Transferred out"
+	case credits.EntryTransferIn:
+		return "Transferred in"
 	}
 	return kind
 }
