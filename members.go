@@ -102,6 +102,9 @@ type MemberTx interface {
 	// MemberSpendingOf reads a member's spending in one period without the
 	// account's lock (ErrNotFound when it spent nothing in it).
 	MemberSpendingOf(accountID, memberID string, periodStart time.Time) (MemberSpending, error)
+	// MemberEntries lists the entries spent as a member, newest first, with
+	// ids below before (0: from the newest), at most limit.
+	MemberEntries(accountID, memberID string, before int64, limit int) ([]Entry, error)
 	// MemberSpendingTotals returns, for every member and period, its spent
 	// and held credits, what its tagged entries sum to, and what its active
 	// holds hold (verify).
@@ -486,4 +489,27 @@ func (s *Service) checkKeyMember(ctx context.Context, scope, accountID, memberID
 	}
 	_, err := s.GetMember(ctx, accountID, memberID)
 	return err
+}
+
+// memberDashboard makes an account's page a member's: its allowance, and
+// its own history instead of the account's; the packs it may buy stay the
+// account's (purchases credit the account).
+func memberDashboard(tx Tx, d *Dashboard, q DashboardQuery, pageSize int, now time.Time) error {
+	m, err := tx.MemberOf(d.Account.ID, q.MemberID)
+	if errors.Is(err, ErrNotFound) || (err == nil && m.Deleted) {
+		return Errorf(ENOTFOUND, "member %s of account %s not found", q.MemberID, d.Account.ID)
+	} else if err != nil {
+		return err
+	}
+	view, err := readMemberView(tx, m, now)
+	if err != nil {
+		return err
+	}
+	entries, err := tx.MemberEntries(d.Account.ID, m.MemberID, q.Before, pageSize+1)
+	if err != nil {
+		return err
+	}
+	d.Member, d.Entries = &view, page(entries, pageSize)
+	d.Purchases, d.Holds, d.ExpiringSoon, d.History = nil, nil, nil, nil
+	return nil
 }

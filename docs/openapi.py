@@ -158,7 +158,7 @@ paths = {
     "/v1/holds/{id}/capture": {"post": op("Capture a hold (all when amount is omitted)", ok(200, ref("Hold")), [acct], body({"amount": I}), "409", "413")},
     "/v1/holds/{id}/release": {"post": op("Release a hold", ok(200, ref("Hold")), [acct], None, "409")},
     "/v1/accounts/{id}/dashboard_sessions": {"post": op("A single-use link to the account's credits page; the page may do what the key may (spend: purchase; admin: all), or the narrower `can`",
-        ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I, "can": arr(CAN)}), "413")},
+        ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I, "can": arr(CAN), "member_id": S}), "413")},
     "/v1/events": {"get": op("Stripe events, newest first", ok(200, page(ref("Event"))), [q("status"), q("type"), q("limit", I), q("starting_after")])},
     "/v1/reconciliation": {"get": op("The latest comparison of the ledger with Stripe (credits reconcile) and its items, in the order found",
         ok(200, obj({"run": ref("ReconcileRun"), "items": arr(ref("ReconcileItem"))}, ["run", "items"])), [q("limit", I)])},

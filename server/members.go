@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/credits/credits"
 )
@@ -141,4 +142,22 @@ func (s *Server) handleListTransfers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": transfers})
+}
+
+// memberPage is the member a dashboard link is for ("": the account's own
+// page), as a member key allows (spendAs), and what the page may do: a
+// member's page buys for the account at most; the card and auto-recharge
+// are the account's.
+func (s *Server) memberPage(r *http.Request, accountID, asked string, can []string) (string, []string, error) {
+	memberID, err := spendAs(r, asked)
+	if err != nil || memberID == "" {
+		return memberID, can, err
+	}
+	if _, err := s.Service.GetMember(r.Context(), accountID, memberID); err != nil {
+		return "", nil, err
+	}
+	if slices.Contains(can, credits.CanPurchase) {
+		return memberID, []string{credits.CanPurchase}, nil
+	}
+	return memberID, []string{}, nil
 }

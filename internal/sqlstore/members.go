@@ -146,3 +146,10 @@ func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
 			WHERE h.account_id = s.account_id AND h.member_id = s.member_id AND h.period_start = s.period_start AND holds.status = 'held'), 0) AS BIGINT)
 		FROM member_spending s ORDER BY s.account_id, s.member_id, s.period_start`)
 }
+
+func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) ([]credits.Entry, error) {
+	return queryAll(t, fmt.Sprintf("list entries of member %s of account %s", memberID, accountID), scanEntry,
+		`SELECT `+prefixed("e", entryColumns)+` FROM member_entries me JOIN entries e ON e.id = me.entry_id
+		WHERE me.account_id = ? AND me.member_id = ? AND (me.entry_id < ? OR ? = 0) ORDER BY me.entry_id DESC LIMIT ?`,
+		accountID, memberID, before, before, limit)
+}

@@ -1033,19 +1033,19 @@ func (t *Tx) AddToSetting(key string, n int64) (int64, error) {
 	return sum, nil
 }
 
-const webSessionColumns = `id, kind, account_id, key_id, capabilities, used, flash, expires_at, revoked, created_at`
+const webSessionColumns = `id, kind, account_id, key_id, capabilities, used, flash, expires_at, revoked, created_at, member_id`
 
 func scanWebSession(s scanner) (credits.WebSession, error) {
 	var ws credits.WebSession
 	var can string
-	err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, &ws.KeyID, &can, &ws.Used, &ws.Flash, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt})
+	err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, &ws.KeyID, &can, &ws.Used, &ws.Flash, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt}, &ws.MemberID)
 	ws.Can = strings.Fields(can)
 	return ws, err
 }
 
 func (t *Tx) CreateWebSession(ws credits.WebSession) error {
-	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ws.ID, ws.Kind, ws.AccountID, ws.KeyID, strings.Join(ws.Can, " "), ws.Used, ws.Flash, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt))
+	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ws.ID, ws.Kind, ws.AccountID, ws.KeyID, strings.Join(ws.Can, " "), ws.Used, ws.Flash, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt), ws.MemberID)
 	return err
 }
 

@@ -50,7 +50,11 @@ CREATE INDEX member_holds_member ON member_holds (account_id, member_id, period_
 -- A key bound to a member spends as that member alone ('' : bound to none).
 ALTER TABLE api_keys ADD COLUMN member_id TEXT NOT NULL DEFAULT '';
 
+-- A member's credits page (a dashboard link or session made for a member).
+ALTER TABLE web_sessions ADD COLUMN member_id TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE web_sessions DROP COLUMN member_id;
 ALTER TABLE api_keys DROP COLUMN member_id;
 DROP TABLE member_holds;
 DROP TABLE member_entries;
