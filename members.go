@@ -102,6 +102,8 @@ type MemberTx interface {
 	// MemberSpendingOf reads a member's spending in one period without the
 	// account's lock (ErrNotFound when it spent nothing in it).
 	MemberSpendingOf(accountID, memberID string, periodStart time.Time) (MemberSpending, error)
+	// HoldMemberOf names the member a hold was made as ("" for none).
+	HoldMemberOf(holdID string) (string, error)
 	// MemberEntries lists the entries spent as a member, newest first, with
 	// ids below before (0: from the newest), at most limit.
 	MemberEntries(accountID, memberID string, before int64, limit int) ([]Entry, error)
@@ -512,4 +514,14 @@ func memberDashboard(tx Tx, d *Dashboard, q DashboardQuery, pageSize int, now ti
 	d.Member, d.Entries = &view, page(entries, pageSize)
 	d.Purchases, d.Holds, d.ExpiringSoon, d.History = nil, nil, nil, nil
 	return nil
+}
+
+// HoldMember names the member a hold was made as ("" for none).
+func (s *Service) HoldMember(ctx context.Context, holdID string) (string, error) {
+	var memberID string
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		memberID, err = tx.HoldMemberOf(holdID)
+		return err
+	})
+	return memberID, err
 }

@@ -161,3 +161,9 @@ func (s *Server) memberPage(r *http.Request, accountID, asked string, can []stri
 	}
 	return memberID, []string{}, nil
 }
+
+// holdOfMember reports whether the request's hold was made as the member.
+func (s *Server) holdOfMember(r *http.Request, memberID string) bool {
+	held, err := s.Service.HoldMember(r.Context(), r.PathValue("id"))
+	return err == nil && held == memberID
+}

@@ -92,6 +92,21 @@ func TestMemberKeySpendsAsItsMember(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tt.body, r.status, r.raw, tt.wantStatus)
 		}
 	}
+	// Holds: its member's alone.
+	byAdmin := h.keyed("POST", "/v1/accounts/team/holds", `{"amount":1,"member_id":"cat"}`, "hc")
+	byKey := h.do("POST", "/v1/accounts/team/holds", `{"amount":1}`, map[string]string{"Authorization": "Bearer " + secret, "Idempotency-Key": "hb"})
+	if byAdmin.status != 201 || byKey.status != 201 {
+		t.Fatalf("holds: %d %s, %d %s", byAdmin.status, byAdmin.raw, byKey.status, byKey.raw)
+	}
+	release := func(hold response) int {
+		return h.do("POST", "/v1/holds/"+hold.body["id"].(string)+"/release", "", map[string]string{"Authorization": "Bearer " + secret}).status
+	}
+	if got := release(byAdmin); got != 403 {
+		t.Errorf("releasing cat's hold with bob's key: %d, want 403", got)
+	}
+	if got := release(byKey); got != 200 {
+		t.Errorf("releasing bob's hold with bob's key: %d, want 200", got)
+	}
 	if r := h.api("GET", "/v1/accounts/team/members/bob", ""); r.body["spent"] != 6.0 {
 		t.Errorf("bob: %s, want 6 spent", r.raw)
 	}

@@ -360,6 +360,10 @@ func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handl
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches account %s only", key.AccountID))
 			return
 		}
+		if key.MemberID != "" && reach == pathHold && !s.holdOfMember(r, key.MemberID) {
+			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches member %s's holds only", key.MemberID))
+			return
+		}
 		next(w, r)
 	})
 }

@@ -153,3 +153,11 @@ func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) 
 		WHERE me.account_id = ? AND me.member_id = ? AND (me.entry_id < ? OR ? = 0) ORDER BY me.entry_id DESC LIMIT ?`,
 		accountID, memberID, before, before, limit)
 }
+
+func (t *Tx) HoldMemberOf(holdID string) (string, error) {
+	members, err := queryAll(t, "read the member of hold "+holdID, scanString, `SELECT member_id FROM member_holds WHERE hold_id = ?`, holdID)
+	if err != nil || len(members) == 0 {
+		return "", err
+	}
+	return members[0], nil
+}
