@@ -108,6 +108,7 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQu
 	if d.AutoRecharge, err = s.GetAutoRecharge(ctx, accountID); err != nil {
 		return d, err
 	}
+	markRechargePurchases(d.Purchases, d.AutoRecharge.Recharges)
 	for _, p := range d.Packs {
 		if p.ID == d.AutoRecharge.PackID {
 			d.RechargePack = &p

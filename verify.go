@@ -31,16 +31,32 @@ type Violation struct {
 // and its lot holds no more than that: a take-back takes the lot's own
 // credits first, so no refunded credit is left in it to expire or be spent.
 func (s *Service) Verify(ctx context.Context) ([]Violation, error) {
+	return s.VerifyProgress(ctx, nil)
+}
+
+// verifyChecks are Verify's checks, each over the whole ledger, by name.
+var verifyChecks = []struct {
+	name  string
+	check func(Tx) ([]Violation, error)
+}{
+	{"balances", verifyBalances}, {"entry chains", verifyChains}, {"lot draws", verifyDraws}, {"holds", verifyHolds},
+	{"purchase keys", verifyPurchaseKeys}, {"due times", verifyDue}, {"lot flags", verifyLotFlags}, {"payments", verifyPayments},
+	{"members", verifyMembers}, {"transfers", verifyTransfers},
+}
+
+// VerifyProgress is Verify, telling progress of each check done.
+func (s *Service) VerifyProgress(ctx context.Context, progress Progress) ([]Violation, error) {
 	var out []Violation
 	err := s.Store.View(ctx, func(tx Tx) error {
-		for _, check := range []func(Tx) ([]Violation, error){verifyBalances, verifyChains, verifyDraws, verifyHolds, verifyPurchaseKeys,
-			verifyDue, verifyLotFlags, verifyPayments, verifyMembers, verifyTransfers} {
-			found, err := check(tx)
+		for i, c := range verifyChecks {
+			progress.report(int64(i), int64(len(verifyChecks)), "checking "+c.name)
+			found, err := c.check(tx)
 			out = append(out, found...)
 			if err != nil {
 				return err
 			}
 		}
+		progress.report(int64(len(verifyChecks)), int64(len(verifyChecks)), fmt.Sprintf("%d violation(s)", len(out)))
 		return nil
 	})
 	return out, err

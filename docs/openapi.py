@@ -59,6 +59,7 @@ schemas = {
                             "disabled_reason": S, "attempts": I, "next_attempt_at": T, "failing_since": NT, "created_at": T, "updated_at": T,
                             "previous_secret_until": NT},
                            ["id", "url", "events", "status"]),
+    "WebhookEndpointWithSecret": obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"]),
     "SavedCard": {"type": ["object", "null"], "properties": {"payment_method_id": S, "brand": S, "last4": S}},
     "Recharge": obj({"id": S, "account_id": S, "pack_id": S, "quantity": I, "credits": I, "amount": I, "currency": S, "attempt": I,
                      "status": {"type": "string", "enum": ["pending", "processing", "action_required", "succeeded", "failed", "canceled", "limit_reached"]},
@@ -119,18 +120,18 @@ paths = {
     "/v1/packs": {
         "get": op("List the packs", ok(200, {"type": "object", "properties": {"data": arr(ref("Pack"))}, "required": ["data"]}), [q("all")]),
         "post": op("Create a pack", ok(201, ref("Pack")), None, body({"id": S, "name": S, "credits": I, "unit_amount": I, "currency": S,
-                   "stripe_price_id": S, "expires_after_days": I, "active": B}), "409", "413"),
+                   "stripe_price_id": S, "expires_after_days": I, "active": B}, ["name", "credits", "unit_amount", "currency"]), "409", "413"),
     },
     "/v1/accounts": {
         "get": op("List accounts", ok(200, page(ref("Account"))), [q("limit", I), q("starting_after")]),
-        "post": op("Create an account", ok(201, ref("Account")), None, body({"id": S, "email": S}), "409", "413"),
+        "post": op("Create an account", ok(201, ref("Account")), None, body({"id": S, "email": S}, ["id", "email"]), "409", "413"),
     },
     "/v1/accounts/{id}": {
         "get": op("Read an account", ok(200, ref("Account")), [acct]),
-        "patch": op("Set an account's low-balance threshold (-1: the default, 0: off)", ok(200, ref("Account")), [acct], body({"low_balance_threshold": I}), "413"),
+        "patch": op("Set an account's low-balance threshold (-1: the default, 0: off)", ok(200, ref("Account")), [acct], body({"low_balance_threshold": I}, ["low_balance_threshold"]), "413"),
     },
     "/v1/accounts/{id}/checkout_sessions": {"post": op("Create a Checkout Session (save_card: admin keys only)", ok(201, ref("CheckoutSession")), [acct, idem],
-        body({"pack_id": S, "quantity": I, "save_card": B}), "413", "422")},
+        body({"pack_id": S, "quantity": I, "save_card": B}, ["pack_id"]), "413", "422")},
     "/v1/accounts/{id}/setup_sessions": {"post": op("Open Checkout in setup mode to save a card for auto-recharge (admin keys only)",
         ok(201, obj({"id": S, "url": S}, ["id", "url"])), [acct])},
     "/v1/accounts/{id}/payment_method": {"delete": op("Remove the saved card (auto-recharge turns off)",
@@ -138,20 +139,20 @@ paths = {
     "/v1/accounts/{id}/auto_recharge": {
         "get": op("Auto-recharge: settings, saved card, this month's total, the last attempt", ok(200, ref("AutoRecharge")), [acct]),
         "put": op("Set auto-recharge (monthly_limit in the pack's minor units, required)", ok(200, ref("AutoRecharge")), [acct],
-                  body({"enabled": B, "threshold": I, "pack_id": S, "quantity": I, "monthly_limit": I}), "409", "413"),
+                  body({"enabled": B, "threshold": I, "pack_id": S, "quantity": I, "monthly_limit": I}, ["monthly_limit"]), "409", "413"),
     },
     "/v1/accounts/{id}/recharges": {"get": op("The latest recharges, newest first",
         ok(200, obj({"data": arr(ref("Recharge"))}, ["data"])), [acct])},
     "/v1/accounts/{id}/entries": {"get": op("The ledger, newest first", ok(200, page(ref("Entry"))), [acct, q("limit", I), q("starting_after", I)])},
     "/v1/accounts/{id}/purchases": {"get": op("The purchases, newest first", ok(200, {"type": "object", "properties": {"data": arr(ref("Purchase"))}, "required": ["data"]}), [acct, q("limit", I)])},
     "/v1/accounts/{id}/debits": {"post": op("Spend credits", ok(201, ref("DebitResult")), [acct, idem_req],
-        body({"amount": I, "description": S, "metadata": {"type": "object", "additionalProperties": S}, "member_id": S}), "402", "413", "422")},
+        body({"amount": I, "description": S, "metadata": {"type": "object", "additionalProperties": S}, "member_id": S}, ["amount"]), "402", "413", "422")},
     "/v1/accounts/{id}/grants": {"post": op("Grant credits", ok(201, ref("GrantResult")), [acct, idem],
-        body({"amount": I, "expires_at": T, "priority": I, "reason": S}), "413", "422")},
+        body({"amount": I, "expires_at": T, "priority": I, "reason": S}, ["amount"]), "413", "422")},
     "/v1/accounts/{id}/adjustments": {"post": op("Correct a balance", ok(201, ref("DebitResult")), [acct, idem],
-        body({"amount": I, "reason": S}), "402", "413", "422")},
+        body({"amount": I, "reason": S}, ["amount", "reason"]), "402", "413", "422")},
     "/v1/accounts/{id}/holds": {
-        "post": op("Reserve credits", ok(201, ref("Hold")), [acct, idem_req], body({"amount": I, "expires_in_seconds": I, "description": S, "member_id": S}), "402", "413", "422"),
+        "post": op("Reserve credits", ok(201, ref("Hold")), [acct, idem_req], body({"amount": I, "expires_in_seconds": I, "description": S, "member_id": S}, ["amount"]), "402", "413", "422"),
         "get": op("An account's holds", ok(200, {"type": "object", "properties": {"data": arr(ref("Hold"))}, "required": ["data"]}), [acct, q("status"), q("limit", I)]),
     },
     "/v1/holds/{id}": {"get": op("Read a hold", ok(200, ref("Hold")), [acct])},
@@ -165,20 +166,20 @@ paths = {
     "/v1/api_keys": {
         "get": op("List API keys", ok(200, {"type": "object", "properties": {"data": arr(ref("APIKey"))}, "required": ["data"]})),
         "post": op("Create an API key (the secret is shown once)", ok(201, obj({"key": ref("APIKey"), "secret": S}, ["key", "secret"])), None,
-                   body({"name": S, "scope": S, "account_id": S, "member_id": S}), "413"),
+                   body({"name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S, "member_id": S}, ["scope"]), "413"),
     },
     "/v1/api_keys/{id}": {"delete": op("Revoke an API key", ok(200, ref("APIKey")), [acct])},
     "/v1/webhook_endpoints": {
         "get": op("List the application's webhook endpoints", ok(200, {"type": "object", "properties": {"data": arr(ref("WebhookEndpoint"))}, "required": ["data"]})),
-        "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), None,
-                   body({"url": S, "events": arr(S), "description": S}), "409", "413"),
+        "post": op("Add a webhook endpoint (its secret is shown once)", ok(201, ref("WebhookEndpointWithSecret")), None,
+                   body({"url": S, "events": arr(S), "description": S}, ["url", "events"]), "409", "413"),
     },
     "/v1/webhook_endpoints/{id}": {
         "get": op("Read a webhook endpoint", ok(200, ref("WebhookEndpoint")), [acct]),
         "delete": op("Remove a webhook endpoint", ok(200, obj({"id": S, "deleted": B}, ["id", "deleted"])), [acct]),
     },
     "/v1/webhook_endpoints/{id}/rotate_secret": {"post": op("A new signing secret (shown once); the old one signs too for 24 hours",
-        ok(200, obj({"endpoint": ref("WebhookEndpoint"), "secret": S}, ["endpoint", "secret"])), [acct])},
+        ok(200, ref("WebhookEndpointWithSecret")), [acct])},
     "/v1/webhook_endpoints/{id}/enable": {"post": op("Turn a disabled endpoint back on; deliveries resume where they stopped", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/disable": {"post": op("Stop deliveries to an endpoint at once, a request in flight included (its event is not marked delivered)", ok(200, ref("WebhookEndpoint")), [acct])},
     "/v1/webhook_endpoints/{id}/test": {"post": op("Send a ping to the endpoint now", ok(200, ref("WebhookAttempt")), [acct])},
@@ -213,12 +214,140 @@ paths.update({
         "delete": op("Remove a member: later spends naming it answer 404", {"204": {"description": "removed"}}, [acct, member_path]),
     },
     "/v1/transfers": {"post": op("Move credits to another account, lot by lot, keeping expiry, priority and origin (402: not enough movable credits; nothing moved)",
-        ok(201, ref("Transfer")), [idem_req], body({"from": S, "to": S, "credits": I, "description": S, "include_granted": B}), "402", "413", "422")},
+        ok(201, ref("Transfer")), [idem_req], body({"from": S, "to": S, "credits": I, "description": S, "include_granted": B}, ["from", "to", "credits"]), "402", "413", "422")},
     "/v1/transfers/{id}": {"get": op("Read a transfer", ok(200, ref("Transfer")), [acct])},
     "/v1/accounts/{id}/transfers": {"get": op("The transfers from or to an account, newest first",
         ok(200, obj({"data": arr(ref("Transfer"))}, ["data"])), [acct, q("limit", I)])},
 })
 
+# What each operation's summary leaves out: limits, defaults, the answers
+# that need a word (docs/api.md shows them under the route).
+descriptions = {
+    "putMember": "`cap` is `{credits, period}` (period `day`, `week` from Monday, `month`, or `total`; UTC) or `null` for none. "
+                 "A removed member comes back with its history. See [teams.md](teams.md).",
+    "createTransfer": "Only purchased credits move unless `include_granted`; each part keeps its lot's expiry, priority and origin. "
+                      "The same `Idempotency-Key` again answers the first answer. Keys bound to one account cannot transfer.",
+    "listPacks": "Active packs only, unless `all=true`.",
+    "createPack": "`id` is optional (`pack_…` when omitted). `stripe_price_id` (optional) is a `price_…` id, unique; "
+                  "`expires_after_days` (optional) is 1–3650: the credits of a purchase expire then; `active` defaults to true.",
+    "listAccounts": "Ordered by id; `starting_after` is the last id of the previous page.",
+    "createAccount": "`id` is your application's id for the customer: 1–128 of `A-Za-z0-9_.:@+-`. 409 when the id exists, "
+                     "or when the email differs from another account's only by Unicode case or compatibility forms.",
+    "updateAccount": "The account's own threshold for `balance_state` `low` and the `balance.low` webhook.",
+    "listEntries": "Newest first; `starting_after` is the last entry id of the previous page. An entry's kind is one of "
+                   "`purchase`, `debit`, `capture`, `grant`, `expiry`, `refund`, `dispute`, `adjustment`.",
+    "createCheckoutSession": "Send the customer to `url`. `quantity` is 1–100 (default 1). `save_card` is for admin keys only "
+                             "(403 otherwise): the payment also saves its card for auto-recharge. With an `Idempotency-Key`, "
+                             "the same key again answers the same session (`Idempotent-Replayed: true`); the key with another request, 422.",
+    "createSetupSession": "Admin keys only. Checkout in setup mode: saves a card for auto-recharge without buying.",
+    "deletePaymentMethod": "The saved card is detached and forgotten and auto-recharge turns off; 404 when there is none.",
+    "setAutoRecharge": "`quantity` defaults to 1; `monthly_limit` is required, in the pack's minor units. Answers the settings as "
+                       "`GET` shows them; 409 when turning it on without a saved card. See [auto-recharge.md](auto-recharge.md).",
+    "listRecharges": "See [auto-recharge.md](auto-recharge.md).",
+    "createDebit": "`metadata` has at most 20 keys. `lots` says which lots the credits came from. 402 when short: nothing was taken.",
+    "createGrant": "`expires_at` (optional) is in the future; `priority` is 0–1000000, lower is spent first.",
+    "createAdjustment": "`amount` is signed and not zero; `reason` is required. 402 when a negative one is short.",
+    "createHold": "`expires_in_seconds` is 1–2592000 (default 600): then it expires and holds nothing. 402 when short.",
+    "listHolds": "`status` is one of `held`, `captured`, `released`, `expired`.",
+    "captureHold": "`amount` is 1 to the amount held; all of it when omitted (an empty body or `{}` included). The same capture "
+                   "again answers the same; 409 naming the state of a released or expired hold, whatever the body.",
+    "releaseHold": "Releasing again answers the same; 409 on a captured or expired hold.",
+    "createDashboardSession": "A signed link the customer opens once. `expires_in_seconds` is 60–604800 (default 900); "
+                              "`can` defaults to what the key may (spend: `purchase`; admin: all three); 403 when it asks for more.",
+    "listEvents": "Newest first, each with its status and reason; filter by `status` (`pending`, `processed`, `ignored`, `unmatched`, "
+                  "`failed`) and `type` (e.g. `charge.refunded`). The payloads of ignored events are dropped after "
+                  "`CREDITS_IGNORED_EVENT_RETENTION_DAYS` (30).",
+    "getReconciliation": "Admin keys only. `limit` is at most 1000. The latest run of `credits reconcile` or of the worker's daily run; "
+                         "404 before the first run. See [reconcile.md](reconcile.md).",
+    "listApiKeys": "Admin keys only: id, name, scope, account, created, last used, revoked.",
+    "createApiKey": "Admin keys only. `scope` is `read`, `spend` or `admin`; `account_id` (optional) binds the key to one account. "
+                    "The `ck_…` secret is shown only here.",
+    "revokeApiKey": "Admin keys only. Revoked at once on every replica.",
+    "listWebhookEndpoints": "Admin keys only. See [webhooks.md](webhooks.md).",
+    "createWebhookEndpoint": "Admin keys only. `events` lists the event types to send (see [webhooks.md](webhooks.md)), or `[\"*\"]` for all; the `whsec_…` "
+                             "secret is shown only here. In production an endpoint on a private address is refused unless "
+                             "`CREDITS_WEBHOOK_ALLOW_PRIVATE` is true.",
+    "resendWebhookEvent": "The event again, now, with the same id, recorded as an attempt; 400 if the endpoint does not subscribe to its type.",
+    "rotateWebhookEndpointSecret": "For 24 hours deliveries carry a `v1` signature with each secret, so a receiver can be updated at leisure.",
+    "getTestClock": "Admin keys only; development only (404 in production, as an unknown route). See [testing.md](testing.md).",
+    "advanceTestClock": "Admin keys only; development only. It never goes back: anything but 1 to 316224000 seconds is 400.",
+}
+tags = [
+    {"name": "Catalog", "description": "The packs of credits on sale."},
+    {"name": "Accounts", "description": "Your application's customers and their ledgers."},
+    {"name": "Buying", "description": "Checkout, saved cards, auto-recharge and the customer's credits page."},
+    {"name": "Spending", "description": "Debits, grants, adjustments and holds."},
+    {"name": "Stripe events", "description": "The Stripe events received and what became of them."},
+    {"name": "Webhook endpoints", "description": "Where credits sends your application signed events ([webhooks.md](webhooks.md))."},
+    {"name": "Operations", "description": "API keys and the reconciliation with Stripe."},
+    {"name": "Teams", "description": "Members spending from one account under caps, and transfers between accounts ([teams.md](teams.md))."},
+    {"name": "Test clock", "description": "Development only: move the service's clock forward."},
+]
+
+# operationId and tag of every operation, by method and path: the names
+# generated clients give their methods, and the sections of docs/api.md. Kept here, not derived from the paths' order, so
+# that a new route never renames an old method; the script fails on a route
+# without a name here, or a name without a route.
+operation_ids = {
+    ("get", "/v1/accounts/{id}/members"): ("listMembers", "Teams"),
+    ("put", "/v1/accounts/{id}/members/{member_id}"): ("putMember", "Teams"),
+    ("get", "/v1/accounts/{id}/members/{member_id}"): ("getMember", "Teams"),
+    ("delete", "/v1/accounts/{id}/members/{member_id}"): ("deleteMember", "Teams"),
+    ("post", "/v1/transfers"): ("createTransfer", "Teams"),
+    ("get", "/v1/transfers/{id}"): ("getTransfer", "Teams"),
+    ("get", "/v1/accounts/{id}/transfers"): ("listTransfers", "Teams"),
+    ("get", "/v1/packs"): ("listPacks", "Catalog"),
+    ("post", "/v1/packs"): ("createPack", "Catalog"),
+    ("get", "/v1/accounts"): ("listAccounts", "Accounts"),
+    ("post", "/v1/accounts"): ("createAccount", "Accounts"),
+    ("get", "/v1/accounts/{id}"): ("getAccount", "Accounts"),
+    ("patch", "/v1/accounts/{id}"): ("updateAccount", "Accounts"),
+    ("post", "/v1/accounts/{id}/checkout_sessions"): ("createCheckoutSession", "Buying"),
+    ("post", "/v1/accounts/{id}/setup_sessions"): ("createSetupSession", "Buying"),
+    ("delete", "/v1/accounts/{id}/payment_method"): ("deletePaymentMethod", "Buying"),
+    ("get", "/v1/accounts/{id}/auto_recharge"): ("getAutoRecharge", "Buying"),
+    ("put", "/v1/accounts/{id}/auto_recharge"): ("setAutoRecharge", "Buying"),
+    ("get", "/v1/accounts/{id}/recharges"): ("listRecharges", "Buying"),
+    ("get", "/v1/accounts/{id}/entries"): ("listEntries", "Accounts"),
+    ("get", "/v1/accounts/{id}/purchases"): ("listPurchases", "Buying"),
+    ("post", "/v1/accounts/{id}/debits"): ("createDebit", "Spending"),
+    ("post", "/v1/accounts/{id}/grants"): ("createGrant", "Spending"),
+    ("post", "/v1/accounts/{id}/adjustments"): ("createAdjustment", "Spending"),
+    ("post", "/v1/accounts/{id}/holds"): ("createHold", "Spending"),
+    ("get", "/v1/accounts/{id}/holds"): ("listHolds", "Spending"),
+    ("get", "/v1/holds/{id}"): ("getHold", "Spending"),
+    ("post", "/v1/holds/{id}/capture"): ("captureHold", "Spending"),
+    ("post", "/v1/holds/{id}/release"): ("releaseHold", "Spending"),
+    ("post", "/v1/accounts/{id}/dashboard_sessions"): ("createDashboardSession", "Buying"),
+    ("get", "/v1/events"): ("listEvents", "Stripe events"),
+    ("get", "/v1/reconciliation"): ("getReconciliation", "Operations"),
+    ("get", "/v1/api_keys"): ("listApiKeys", "Operations"),
+    ("post", "/v1/api_keys"): ("createApiKey", "Operations"),
+    ("delete", "/v1/api_keys/{id}"): ("revokeApiKey", "Operations"),
+    ("get", "/v1/webhook_endpoints"): ("listWebhookEndpoints", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints"): ("createWebhookEndpoint", "Webhook endpoints"),
+    ("get", "/v1/webhook_endpoints/{id}"): ("getWebhookEndpoint", "Webhook endpoints"),
+    ("delete", "/v1/webhook_endpoints/{id}"): ("deleteWebhookEndpoint", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints/{id}/rotate_secret"): ("rotateWebhookEndpointSecret", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints/{id}/enable"): ("enableWebhookEndpoint", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints/{id}/disable"): ("disableWebhookEndpoint", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints/{id}/test"): ("testWebhookEndpoint", "Webhook endpoints"),
+    ("post", "/v1/webhook_endpoints/{id}/events/{event_id}/resend"): ("resendWebhookEvent", "Webhook endpoints"),
+    ("get", "/v1/webhook_endpoints/{id}/deliveries"): ("listWebhookDeliveries", "Webhook endpoints"),
+    ("get", "/v1/test_clock"): ("getTestClock", "Test clock"),
+    ("post", "/v1/test_clock/advance"): ("advanceTestClock", "Test clock"),
+}
+named = {(method, path) for path, item in paths.items() for method in item}
+if named != set(operation_ids):
+    raise SystemExit("docs/openapi.py: operation_ids and paths differ: no name for %s; no route for %s"
+                     % (sorted(named - set(operation_ids)), sorted(set(operation_ids) - named)))
+for (method, path), (name, tag) in operation_ids.items():
+    paths[path][method]["operationId"] = name
+    paths[path][method]["tags"] = [tag]
+    if name in descriptions:
+        paths[path][method]["description"] = descriptions.pop(name)
+if descriptions:
+    raise SystemExit("docs/openapi.py: descriptions of no operation: %s" % sorted(descriptions))
 for item in paths.values():
     for o in item.values():
         o["responses"].update(errors("405"))  # answered before the key is known: no rate-limit headers
@@ -227,6 +356,8 @@ doc = {
     "openapi": "3.1.0",
     "info": {"title": "credits", "version": "1", "description": "Sell and spend prepaid credits. Every call takes Authorization: Bearer <key>."},
     "components": {"schemas": schemas, "headers": header_components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "tags": tags,
+    "servers": [{"url": "http://127.0.0.1:8080", "description": "credits serve in development (CREDITS_ADDR)"}],
     "security": [{"bearer": []}],
     "paths": paths,
 }
@@ -234,3 +365,5 @@ text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
 root = pathlib.Path(__file__).resolve().parent.parent
 for path in (root / "docs" / "openapi.json", root / "server" / "openapi.json"):
     path.write_text(text)
+print("wrote docs/openapi.json and server/openapi.json; what is made from them: go run ./internal/apidoc && "
+      "go generate ./client/... && (cd clients/typescript && npm run generate)")

@@ -326,9 +326,16 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err, "", "")
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", view{
-		Title: "Your credits", CSRF: s.signer().csrf(session), Chart: newChart(d.History, s.Service.Now()), Data: d, Can: capabilitySet(ws),
-	})
+	page := dashboardPage{Dashboard: d}
+	v := view{Title: "Your credits", CSRF: s.signer().csrf(session), Can: capabilitySet(ws)}
+	if before == 0 {
+		if err := s.awaitCard(r, accountID, &page, &v); err != nil {
+			s.renderError(w, r, err, "", "")
+			return
+		}
+	}
+	v.Chart, v.Data = newChart(page.History, s.Service.Now()), page
+	s.render(w, r, http.StatusOK, "dashboard", v)
 }
 
 func capabilitySet(ws credits.WebSession) map[string]bool {

@@ -34,6 +34,7 @@ var templateFuncs = template.FuncMap{
 	"money":     credits.FormatMoney,
 	"mul":       func(a, b int64) int64 { return a * b },
 	"hasPrefix": strings.HasPrefix,
+	"hasSuffix": strings.HasSuffix,
 	"date":      formatDate,
 	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"kind":      describeKind,
@@ -44,7 +45,7 @@ var templateFuncs = template.FuncMap{
 // pages holds one template per page, each with the shared layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_sessions", "dashboard_login", "admin_reconciliation"} {
+	for _, name := range []string{"message", "dashboard", "admin_login", "admin_accounts", "admin_account", "admin_events", "admin_payment", "admin_webhooks", "admin_sessions", "dashboard_login", "admin_reconciliation", "home"} {
 		files := []string{"templates/layout.html", "templates/" + name + ".html"}
 		if strings.HasPrefix(name, "admin") {
 			files = append(files, "templates/admin.html")
@@ -56,12 +57,14 @@ var pages = func() map[string]*template.Template {
 
 // view is what every page gets.
 type view struct {
-	Title    string
-	Refresh  int
-	CSRF     string
-	Operator bool
-	Chart    *chart
-	Data     any
+	Title   string
+	Refresh int
+	// RefreshURL is where the refresh goes (the same page when empty).
+	RefreshURL string
+	CSRF       string
+	Operator   bool
+	Chart      *chart
+	Data       any
 	// Can names what a customer page may change (credits.CanPurchase, …).
 	Can map[string]bool
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +101,10 @@ func TestAutoRechargeAPI(t *testing.T) {
 func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
+	// The clock moves while the demo may still deliver events to the site.
+	var later atomic.Int64
+	start := s.now
+	s.svc.Now = func() time.Time { return start.Add(time.Duration(later.Load())) }
 	ctx := context.Background()
 	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
 	if err != nil {
@@ -125,5 +130,64 @@ func TestCustomerPageShowsRechargeOutcome(t *testing.T) {
 	}
 	if settings := p.text("#recharge-settings"); !strings.Contains(settings, "$0.00 so far this month") {
 		t.Errorf("settings %q count the unpaid retry", settings)
+	}
+	if strings.Contains(outcome, "..") {
+		t.Errorf("the outcome %q ends the bank's sentence twice", outcome)
+	}
+	if next := p.text("#recharge-next"); !strings.Contains(next, "if that fails too, auto-recharge turns off") {
+		t.Errorf("what happens next: %q", next)
+	}
+	// The retry an hour later fails too: auto-recharge is off, and the page
+	// says what to do.
+	later.Store(int64(61 * time.Minute))
+	s.now = start.Add(61 * time.Minute) // what s.link expects; read by this goroutine only
+	if _, err := s.svc.ProcessRecharges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, p = s.signIn("alice")
+	if next := p.text("#recharge-next"); !strings.Contains(next, "Auto-recharge is off: save another card (or fix this one), then turn it on again.") {
+		t.Errorf("after the second decline, what happens next: %q (outcome %q)", next, p.text("#recharge-outcome"))
+	}
+}
+
+// TestCustomerPageRechargeNeedsTheCustomer: a recharge the bank wants
+// authenticated shows its reason, the link, and what happens meanwhile;
+// paid through the link, it is labelled in the purchases.
+func TestCustomerPageRechargeNeedsTheCustomer(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	cs, err := s.svc.CreateSetupSession(ctx, "alice", credits.ReturnURLs{Success: s.url + "/dashboard/credits", Cancel: s.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.visitor()
+	v.submit(v.get(strings.TrimPrefix(cs.URL, s.url)), "#pay-form", map[string]string{"card": "4000 0027 6000 3184"})
+	if err := readCard(s, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.SetAutoRecharge(ctx, "alice", credits.AutoRechargeSettings{Enabled: true, Threshold: 50, PackID: "starter", Quantity: 1, MonthlyLimit: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the charge, then the link
+		if _, err := s.svc.ProcessRecharges(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	customer, p := s.signIn("alice")
+	notice := p.text("#recharge-action")
+	for _, want := range []string{"Your bank asks you to confirm a recharge of $5.00", "authentication", "Until then nothing is charged and no other recharge starts."} {
+		if !strings.Contains(notice, want) {
+			t.Errorf("the notice %q does not say %q", notice, want)
+		}
+	}
+	link := p.doc.Find("#recharge-action-link").AttrOr("href", "")
+	if link == "" {
+		t.Fatalf("no link to confirm the recharge: %q", notice)
+	}
+	customer.submit(customer.get(link), "#pay-form", map[string]string{"card": "4242 4242 4242 4242"})
+	p = customer.get("/dashboard/credits")
+	if got := p.text("#purchases .recharge-label"); got != "auto-recharge" || p.text("#balance") != "100" || p.count("#recharge-action") != 0 {
+		t.Errorf("after paying the link: label %q, balance %q, notice %q", got, p.text("#balance"), p.text("#recharge-action"))
 	}
 }

@@ -72,6 +72,11 @@ type Server struct {
 	PreviousSigningKeys [][]byte
 	// Production adds Strict-Transport-Security to every answer.
 	Production bool
+	// CardWait is how long the customer page, back from Save a card, waits
+	// for the card to arrive by Stripe's webhook; zero means 4 seconds.
+	CardWait time.Duration
+	// Welcome, in development, makes / a page for newcomers (see handleHome).
+	Welcome *Welcome
 	// Extra handles more routes (the offline demo's checkout pages).
 	Extra map[string]http.Handler
 	// Metrics, when set, are kept and served at GET /metrics (with the API key).
@@ -91,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /stripe/webhook", s.handleWebhook)
 	mux.HandleFunc("POST /account/stripe-webhook/", s.handleWebhook)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /{$}", s.limitPages(s.handleHome))
 	mux.HandleFunc("GET /v1/openapi.json", s.handleOpenAPI)
 	mux.HandleFunc("GET "+checkoutSuccessPath, s.limitPages(s.handleCheckoutSuccess))
 	mux.HandleFunc("GET "+checkoutCancelPath, s.limitPages(s.handleCheckoutCancel))

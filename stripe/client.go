@@ -20,6 +20,10 @@ const maxLineItems = 100
 // Client creates and reads Checkout Sessions; it implements credits.Payments.
 type Client struct {
 	api *stripego.Client
+	// EventListed, when set, is told the creation time of each event that
+	// listing events read (Stripe lists newest first): how far back into
+	// the period a long list has come, for the command line's progress.
+	EventListed func(created time.Time)
 }
 
 var _ credits.Payments = (*Client)(nil)
@@ -229,6 +233,9 @@ func (c *Client) listEvents(ctx context.Context, since time.Time, types []string
 			continue
 		}
 		events = append(events, mapEvent(env, object, payload))
+		if c.EventListed != nil {
+			c.EventListed(time.Unix(env.Created, 0))
+		}
 	}
 	// Stripe lists newest first.
 	slices.Reverse(events)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type CLI struct {
 // command shares (the same settings, defaults and checks as serve's).
 type command struct {
 	fs   *flag.FlagSet
+	out  io.Writer // where -h writes the command's help
 	cfg  Config
 	json bool
 	// readOnly opens a SQLite database for reading only (verify).
@@ -37,8 +39,10 @@ type command struct {
 }
 
 func (c *CLI) newCommand(name string, withJSON bool) *command {
-	cmd := &command{fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError)}
-	cmd.fs.SetOutput(c.stderr)
+	cmd := &command{fs: flag.NewFlagSet("credits "+name, flag.ContinueOnError), out: c.stdout}
+	// parse reports a wrong flag once, and -h lists the command's own flags.
+	cmd.fs.SetOutput(io.Discard)
+	cmd.fs.Usage = func() {}
 	cmd.cfg.register(cmd.fs, c.getenv, forCommands)
 	if withJSON {
 		cmd.fs.BoolVar(&cmd.json, "json", false, "print JSON")
@@ -50,8 +54,11 @@ func (c *CLI) newCommand(name string, withJSON bool) *command {
 func (cmd *command) parse(args []string, positional int) ([]string, error) {
 	var rest []string
 	for {
-		if err := cmd.fs.Parse(args); err != nil {
-			return nil, usageError{err.Error()}
+		if err := cmd.fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			commandHelp(cmd.out, cmd.fs)
+			return nil, errHelpShown
+		} else if err != nil {
+			return nil, usageError{fmt.Sprintf("%s (%s -h lists its flags)", err, cmd.fs.Name())}
 		}
 		if cmd.fs.NArg() == 0 {
 			break
@@ -108,20 +115,8 @@ func (c *CLI) migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-func subcommand(args []string, group string, names ...string) (string, []string, error) {
-	if len(args) == 0 {
-		return "", nil, usageError{fmt.Sprintf("%s needs a subcommand: %s", group, strings.Join(names, ", "))}
-	}
-	for _, n := range names {
-		if args[0] == n {
-			return n, args[1:], nil
-		}
-	}
-	return "", nil, usageError{fmt.Sprintf("unknown %s subcommand %q (want %s)", group, args[0], strings.Join(names, ", "))}
-}
-
 func (c *CLI) packs(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "packs", "create", "list")
+	name, args, err := c.subcommand(args, "packs")
 	if err != nil {
 		return err
 	}
@@ -167,7 +162,7 @@ func (c *CLI) packs(ctx context.Context, args []string) error {
 }
 
 func (c *CLI) accounts(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "accounts", "create", "show", "list", "debit", "grant", "adjust", "history", "logout")
+	name, args, err := c.subcommand(args, "accounts")
 	if err != nil {
 		return err
 	}
@@ -258,7 +253,7 @@ func (c *CLI) showAccount(ctx context.Context, cmd *command, svc *credits.Servic
 }
 
 func (c *CLI) events(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "events", "list", "retry", "accept")
+	name, args, err := c.subcommand(args, "events")
 	if err != nil {
 		return err
 	}
@@ -351,7 +346,9 @@ func (c *CLI) verify(ctx context.Context, args []string) error {
 		return err
 	}
 	return withService(ctx, cmd, func(svc *credits.Service) error {
-		violations, err := svc.Verify(ctx)
+		progress := c.newProgress("verify", "checks", false)
+		violations, err := svc.VerifyProgress(ctx, progress.UpdateDetail)
+		progress.Finish()
 		if err != nil {
 			return err
 		}
@@ -436,7 +433,7 @@ func dash(s string) string {
 
 // payments shows a payment: its facts, what they owe, and its entries.
 func (c *CLI) payments(ctx context.Context, args []string) error {
-	_, args, err := subcommand(args, "payments", "show")
+	_, args, err := c.subcommand(args, "payments")
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // keys manages scoped API keys: create (the secret is printed once), list,
 // revoke (at once, on every replica).
 func (c *CLI) keys(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "keys", "create", "list", "revoke")
+	name, args, err := c.subcommand(args, "keys")
 	if err != nil {
 		return err
 	}

@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/stripe"
 )
-
-// reconcileProgressEvery is how often a long run prints where it is.
-const reconcileProgressEvery = 5 * time.Second
 
 // reconcile runs `credits reconcile`: the ledger compared with Stripe's
 // lists of the period. Read-only unless --fix, which feeds what events
@@ -36,8 +34,9 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 	client := stripe.NewClient(key, cmd.cfg.StripeAPIBase)
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
-		progress := c.reconcileProgress(time.Now)
-		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: progress})
+		report, finish := reconcileProgress(progress.To(c.stderr))
+		run, err := svc.Reconcile(ctx, client, credits.ReconcileOptions{Window: *since, Fix: *fix, Restart: *restart, Progress: report})
+		finish()
 		if err != nil {
 			return fmt.Errorf("%w (run it again to continue where it stopped)", err)
 		}
@@ -54,31 +53,25 @@ func (c *CLI) reconcile(ctx context.Context, args []string) error {
 	})
 }
 
-// reconcileProgress prints, to stderr, a line with the counts every
-// reconcileProgressEvery while a run lists (by the clock now).
-func (c *CLI) reconcileProgress(now func() time.Time) func(credits.ReconcileRun) {
-	var mu sync.Mutex
-	last := now()
+// reconcileProgress shows the counts of a run as it lists (a line every
+// progress.LineEvery when the output is not a terminal). Stripe's lists do not say how long they are: no estimate.
+func reconcileProgress(out progress.Output) (update func(credits.ReconcileRun), finish func()) {
+	p := out.Start("reconcile", "Stripe objects listed", false)
 	return func(run credits.ReconcileRun) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now().Sub(last) < reconcileProgressEvery {
-			return
-		}
-		last = now()
-		fmt.Fprintf(c.stderr, "reconcile %s: %d Stripe objects listed", run.ID, run.Listed())
+		var detail []string
 		for _, objectType := range credits.ReconcileObjectTypes {
-			if p, ok := run.Progress[objectType]; ok {
-				fmt.Fprintf(c.stderr, ", %s %d", objectType, p.Listed)
+			if progress, ok := run.Progress[objectType]; ok {
+				detail = append(detail, fmt.Sprintf("%s %d", objectType, progress.Listed))
 			}
 		}
+		counts := ""
 		for _, kind := range credits.ReconcileItemKinds {
 			if n := run.Counts[kind]; n > 0 {
-				fmt.Fprintf(c.stderr, "; %s %d", kind, n)
+				counts += fmt.Sprintf("; %s %d", kind, n)
 			}
 		}
-		fmt.Fprintln(c.stderr)
-	}
+		p.UpdateDetail(run.Listed(), 0, strings.Join(detail, ", ")+counts)
+	}, p.Finish
 }
 
 func drainPending(ctx context.Context, svc *credits.Service) error {

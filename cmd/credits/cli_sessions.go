@@ -13,7 +13,7 @@ import (
 // once on every replica. A session is named by the hash of its secret, which
 // opens nothing.
 func (c *CLI) sessions(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "sessions", "list", "revoke")
+	name, args, err := c.subcommand(args, "sessions")
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 func (c *CLI) spend(ctx context.Context, cmd *command, name string, args []string) error {
 	amount := cmd.fs.Int64("amount", 0, "credits (adjust: signed)")
 	text := cmd.fs.String("reason", "", "why (grant, adjust) or what for (debit)")
-	key := cmd.fs.String("idempotency-key", "", "a unique key for this operation, reused only to retry it")
+	key := cmd.fs.String("idempotency-key", "", "the key of an earlier try of this same operation, to retry it without applying it twice (default: a new key, printed to stderr)")
 	var expiresAt string
 	var priority int64
 	if name == "grant" {
@@ -26,14 +26,17 @@ func (c *CLI) spend(ctx context.Context, cmd *command, name string, args []strin
 		return err
 	}
 	accountID := rest[0]
-	var idem *credits.Idempotency
-	if *key != "" {
-		if err := credits.ValidateIdempotencyKey(*key); err != nil {
-			return err
-		}
-		idem = &credits.Idempotency{Scope: "cli/" + accountID, Key: *key,
-			RequestHash: credits.HashRequest(name, fmt.Sprint(*amount), *text, expiresAt, fmt.Sprint(priority))}
+	if *key == "" {
+		// Every spend is idempotent: a command retried after a lost answer
+		// (a timeout, a dropped connection) with this key applies once.
+		*key = "cli_" + randomHex(16)
+		fmt.Fprintf(c.stderr, "idempotency key: %s (to retry this %s safely, run it again with --idempotency-key %s)\n", *key, name, *key)
 	}
+	if err := credits.ValidateIdempotencyKey(*key); err != nil {
+		return err
+	}
+	idem := &credits.Idempotency{Scope: "cli/" + accountID, Key: *key,
+		RequestHash: credits.HashRequest(name, fmt.Sprint(*amount), *text, expiresAt, fmt.Sprint(priority))}
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		var result any
 		var replayed bool
@@ -90,7 +93,7 @@ func (c *CLI) history(ctx context.Context, cmd *command, args []string) error {
 }
 
 func (c *CLI) holds(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "holds", "list", "capture", "release")
+	name, args, err := c.subcommand(args, "holds")
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/stripe"
 )
 
@@ -15,7 +16,7 @@ import (
 // period, read from Stripe's Events API and applied like webhook deliveries.
 // What was already received changes nothing; what was missed is applied now.
 func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
-	_, args, err := subcommand(args, "stripe", "replay")
+	_, args, err := c.subcommand(args, "stripe")
 	if err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
 	return withService(ctx, cmd, func(svc *credits.Service) error {
 		svc.Payments, svc.Livemode = client, stripe.Livemode(key)
 		from := time.Now().Add(-*since)
-		result, err := svc.ReplayEvents(ctx, client, from)
+		result, err := c.replayWithProgress(ctx, svc, client, from)
 		if err != nil {
 			return err
 		}
@@ -62,4 +63,32 @@ func (c *CLI) stripeCommands(ctx context.Context, args []string) error {
 			}
 		})
 	})
+}
+
+// replayWithProgress replays with progress shown in two parts: the listing
+// (Stripe lists newest first: the share of the period gone back through) and
+// the applying (oldest first: the share of the period applied).
+func (c *CLI) replayWithProgress(ctx context.Context, svc *credits.Service, client *stripe.Client, from time.Time) (credits.ReplayResult, error) {
+	now := time.Now()
+	period := now.Sub(from)
+	listing := c.newProgress("replay: listing Stripe's events", progress.Percent, false)
+	listed := 0
+	client.EventListed = func(created time.Time) {
+		listed++
+		listing.UpdateDetail(int64(min(max(now.Sub(created), 0), period)/time.Second), int64(period/time.Second), fmt.Sprintf("%d listed", listed))
+	}
+	var applying *progress.Reporter
+	result, err := svc.ReplayEventsProgress(ctx, client, from, func(done, total int64, detail string) {
+		if applying == nil { // the list is whole: the events come now
+			listing.Finish()
+			applying = c.newProgress("replay: applying", progress.Percent, false)
+		}
+		applying.UpdateDetail(done, total, detail)
+	})
+	listing.Finish()
+	if applying != nil {
+		applying.Finish()
+	}
+	client.EventListed = nil
+	return result, err
 }

@@ -14,7 +14,7 @@ import (
 // per period or none), list (with what each spent in its current period),
 // remove.
 func (c *CLI) members(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "members", "set", "list", "remove")
+	name, args, err := c.subcommand(args, "members")
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 // webhooks manages the application's webhook endpoints.
 func (c *CLI) webhooks(ctx context.Context, args []string) error {
-	name, args, err := subcommand(args, "webhooks", "add", "list", "remove", "deliveries", "rotate", "test", "resend", "enable", "disable")
+	name, args, err := c.subcommand(args, "webhooks")
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,9 @@ func (c *Config) register(fs *flag.FlagSet, getenv func(string) string, scope in
 			continue
 		}
 		fs.StringVar(p, v.flag, value, help)
+		if v.env == "CREDITS_DATABASE_URL" {
+			fs.Lookup(v.flag).DefValue = databaseLocation(value) // help shows no password
+		}
 	}
 }
 
@@ -171,58 +174,18 @@ func (c *Config) WebhookSecrets() []string {
 }
 
 // Validate checks the configuration and parses its numbers, once, for every
-// command. Errors name the setting, never its value.
+// command. Errors name the setting, never its value; every setting that is
+// wrong is named at once, so that one start shows the operator all there is
+// to fix.
 func (c *Config) Validate() error {
-	if c.DatabaseURL == "" {
-		return errors.New("CREDITS_DATABASE_URL must not be empty")
-	}
-	switch c.Env {
-	case envDevelopment, envProduction:
-	default:
-		return fmt.Errorf("CREDITS_ENV must be development or production, not %q", c.Env)
-	}
-	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Host == "") {
-		return errors.New("CREDITS_PUBLIC_URL must be an http:// or https:// URL")
-	}
-	if err := c.validateStripe(); err != nil {
-		return err
-	}
-	trial, err := parseTrial(c.TrialCredits, c.TrialDays)
-	if err != nil {
-		return err
-	}
-	c.trial = trial
-	if err := c.parseDurations(); err != nil {
-		return err
-	}
-	if err := c.parseRateLimits(); err != nil {
-		return err
-	}
-	if n, err := strconv.ParseInt(c.LowBalanceThreshold, 10, 64); err != nil || n < 0 || n > credits.MaxLowBalanceThreshold {
-		return fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold))
-	} else {
-		c.lowBalance = n
-	}
-	if days, err := strconv.Atoi(c.ExpiringNoticeDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
-		return fmt.Errorf("CREDITS_EXPIRING_NOTICE_DAYS must be a whole number of days from 0 (never) to %d", credits.MaxExpiryDays)
-	} else {
-		c.expiringNotice = time.Duration(days) * 24 * time.Hour
-	}
-	if err := c.parseReconcileEvery(); err != nil {
-		return err
-	}
-	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
-		return errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false")
-	} else {
-		c.allowPrivate = b
-	}
-	if c.SigningSecret != "" && len(c.SigningSecret) < minSigningSecretLength {
-		return fmt.Errorf("CREDITS_SIGNING_SECRET must be at least %d characters", minSigningSecretLength)
-	}
-	if days, err := strconv.Atoi(c.IgnoredRetentionDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
-		return fmt.Errorf("CREDITS_IGNORED_EVENT_RETENTION_DAYS must be a whole number of days from 0 (forever) to %d", credits.MaxExpiryDays)
-	} else {
-		c.ignoredRetention = time.Duration(days) * 24 * time.Hour
+	var problems []string
+	for _, check := range []func() error{
+		c.checkDatabase, c.checkEnv, c.checkPublicURL, c.validateStripe, c.parseTrial, c.parseDurations,
+		c.parseRateLimits, c.parseNumbers, c.parseReconcileEvery, c.checkSigningSecret,
+	} {
+		if err := check(); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if c.Addr == "" {
 		c.Addr = developmentAddr // development stays on this machine unless told otherwise
@@ -230,10 +193,91 @@ func (c *Config) Validate() error {
 			c.Addr = productionAddr
 		}
 	}
-	if c.Env != envProduction || c.scope&forServe == 0 {
+	production := c.Env == envProduction && c.scope&forServe != 0
+	if production {
+		problems = append(problems, c.productionProblems()...)
+	}
+	switch {
+	case len(problems) == 0:
+		return nil
+	case production:
+		return fmt.Errorf("production refuses to start (%d settings to fix): %s", len(problems), strings.Join(problems, "; "))
+	case len(problems) == 1:
+		return errors.New(problems[0])
+	}
+	return fmt.Errorf("%d settings to fix: %s", len(problems), strings.Join(problems, "; "))
+}
+
+func (c *Config) checkDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("CREDITS_DATABASE_URL must not be empty")
+	}
+	return checkDatabaseURL(c.DatabaseURL)
+}
+
+func (c *Config) checkEnv() error {
+	switch c.Env {
+	case envDevelopment, envProduction:
 		return nil
 	}
-	return c.validateProduction()
+	return fmt.Errorf("CREDITS_ENV must be development or production, not %q", c.Env)
+}
+
+func (c *Config) checkPublicURL() error {
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Host == "") {
+		return errors.New("CREDITS_PUBLIC_URL must be an http:// or https:// URL")
+	}
+	return nil
+}
+
+func (c *Config) parseTrial() (err error) {
+	c.trial, err = parseTrial(c.TrialCredits, c.TrialDays)
+	return err
+}
+
+func (c *Config) checkSigningSecret() error {
+	if c.SigningSecret != "" && len(c.SigningSecret) < minSigningSecretLength {
+		return fmt.Errorf("CREDITS_SIGNING_SECRET must be at least %d characters", minSigningSecretLength)
+	}
+	return nil
+}
+
+// parseNumbers reads the settings that are whole numbers or booleans.
+func (c *Config) parseNumbers() error {
+	var errs []error
+	if n, err := strconv.ParseInt(c.LowBalanceThreshold, 10, 64); err != nil || n < 0 || n > credits.MaxLowBalanceThreshold {
+		errs = append(errs, fmt.Errorf("CREDITS_LOW_BALANCE_THRESHOLD must be a whole number of credits from 0 (off) to %d", int64(credits.MaxLowBalanceThreshold)))
+	} else {
+		c.lowBalance = n
+	}
+	if days, err := strconv.Atoi(c.ExpiringNoticeDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
+		errs = append(errs, fmt.Errorf("CREDITS_EXPIRING_NOTICE_DAYS must be a whole number of days from 0 (never) to %d", credits.MaxExpiryDays))
+	} else {
+		c.expiringNotice = time.Duration(days) * 24 * time.Hour
+	}
+	if b, err := strconv.ParseBool(c.WebhookAllowPrivate); err != nil {
+		errs = append(errs, errors.New("CREDITS_WEBHOOK_ALLOW_PRIVATE must be true or false"))
+	} else {
+		c.allowPrivate = b
+	}
+	if days, err := strconv.Atoi(c.IgnoredRetentionDays); err != nil || days < 0 || days > credits.MaxExpiryDays {
+		errs = append(errs, fmt.Errorf("CREDITS_IGNORED_EVENT_RETENTION_DAYS must be a whole number of days from 0 (forever) to %d", credits.MaxExpiryDays))
+	} else {
+		c.ignoredRetention = time.Duration(days) * 24 * time.Hour
+	}
+	return joinProblems(errs)
+}
+
+// joinProblems joins errors into one, "; "-separated, as Validate lists them.
+func joinProblems(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	texts := make([]string, len(errs))
+	for i, err := range errs {
+		texts[i] = err.Error()
+	}
+	return errors.New(strings.Join(texts, "; "))
 }
 
 // parseDurations reads the settings that are durations.
@@ -351,17 +395,6 @@ func (c *Config) validateStripe() error {
 		}
 	}
 	return nil
-}
-
-// validateProduction checks what serving in production needs and names
-// every missing or weak setting in one error (never a value), so that one
-// start shows the operator all there is to fix.
-func (c *Config) validateProduction() error {
-	problems := c.productionProblems()
-	if len(problems) == 0 {
-		return nil
-	}
-	return fmt.Errorf("production refuses to start (%d settings to fix): %s", len(problems), strings.Join(problems, "; "))
 }
 
 // productionProblems lists what production refuses, one sentence a setting.

@@ -150,9 +150,16 @@ func TestServeRefusesToStartInProductionWithoutSecrets(t *testing.T) {
 func TestHelpHidesSecretValues(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	run(context.Background(), []string{"serve", "-h"}, env(map[string]string{"STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "CREDITS_API_KEY": "SECRETVALUE"}), &stdout, &stderr)
-	if strings.Contains(stderr.String()+stdout.String(), "SECRETVALUE") {
-		t.Errorf("help printed a secret: %s", stderr.String())
+	vars := env(map[string]string{"STRIPE_SECRET_KEY": "sk_test_SECRETVALUE", "CREDITS_API_KEY": "SECRETVALUE",
+		"CREDITS_DATABASE_URL": "postgres://credits:SECRETVALUE@db.internal/credits?password=SECRETVALUE"})
+	run(context.Background(), []string{"serve", "-h"}, vars, &stdout, &stderr)
+	var main bytes.Buffer
+	run(context.Background(), []string{"-h"}, vars, &main, &main)
+	if strings.Contains(stderr.String()+stdout.String()+main.String(), "SECRETVALUE") {
+		t.Errorf("help printed a secret: %s\n%s", stderr.String(), main.String())
+	}
+	if !strings.Contains(main.String(), "postgres://credits@db.internal/credits") {
+		t.Errorf("credits -h does not show the database's location: %s", main.String())
 	}
 	if !strings.Contains(stderr.String(), "STRIPE_SECRET_KEY") {
 		t.Errorf("help does not name the variables: %s", stderr.String())

@@ -50,16 +50,20 @@ Usage:
   credits stripe replay         apply the Stripe events of a recent period that were missed
   credits reconcile [--since 720h] [--fix] [--restart]
                                 compare the ledger with Stripe; --fix applies what events missed
+  credits backup --to FILE      a consistent copy of a SQLite database, while it serves
+  credits restore --from FILE   put a backup in place of a SQLite database that is not in use
   credits bench                 measure the webhook and debit paths on a fresh database
 
-Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db);
-add -h to a command for its flags.
+Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db)
+and the other global flags below; credits GROUP -h lists a group's subcommands
+(packs, accounts, holds, events, webhooks, keys, sessions, members, payments, stripe),
+and credits COMMAND -h a command's own flags.
 `
 
 // run runs one command and returns the process's exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, getenv, stdout, stderr)
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return 0
 	}
 	var uerr usageError
@@ -118,8 +122,12 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.transfer(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "backup":
+		return cli.backup(ctx, args[1:])
+	case "restore":
+		return cli.restore(ctx, args[1:])
+	case "help", "-h", "-help", "--help":
+		mainHelp(stdout, getenv)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)

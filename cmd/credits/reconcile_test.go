@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/internal/stripestub"
 	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/stripe"
@@ -227,17 +228,17 @@ func createCheckout(t *testing.T, vars map[string]string) string {
 func TestReconcileProgress(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	cli := &CLI{stderr: &stderr}
 	clock := time.Unix(1_790_000_000, 0)
-	progress := cli.reconcileProgress(func() time.Time { return clock })
+	report, finish := reconcileProgress(progress.Output{W: &stderr, Now: func() time.Time { return clock }})
 	run := credits.ReconcileRun{ID: "rec_1", Progress: map[string]credits.ReconcileProgress{}, Counts: map[string]int64{credits.ItemStuck: 2}}
 	for i := range 10_000 {
 		clock = clock.Add(time.Millisecond) // 10 s in all
 		run.Progress[credits.StripeCheckoutSessions] = credits.ReconcileProgress{Listed: int64(i + 1)}
-		progress(run)
+		report(run)
 	}
+	finish()
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	if len(lines) != 2 || lines[0] != "reconcile rec_1: 5000 Stripe objects listed, checkout_sessions 5000; stuck 2" {
+	if len(lines) != 3 || lines[0] != "reconcile: 5000 Stripe objects listed, checkout_sessions 5000; stuck 2" {
 		t.Errorf("progress lines %q, want 2, every 5 s", lines)
 	}
 }

@@ -75,13 +75,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("credits serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	m.Config.register(fs, getenv, forServe)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return errHelpShown // the flag package wrote serve's settings
+	} else if err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
-	return m.Config.Validate()
+	if err := m.Config.Validate(); err != nil {
+		return usageError{err.Error()} // exit 2, as every command's bad settings
+	}
+	return nil
 }
 
 // Run opens and migrates the store, starts the worker and the HTTP server,
@@ -93,10 +98,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Store = store
-	if cfg.APIKey == "" {
-		cfg.APIKey = "dev_" + randomHex(16)
-		fmt.Fprintf(m.Stdout, "Development API key (generated at start; set CREDITS_API_KEY to choose one): %s\n", cfg.APIKey)
-	}
 	m.Service = m.newService(store)
 	if cfg.Env == envDevelopment {
 		m.Clock = clock.New(m.Now)
@@ -110,6 +111,10 @@ func (m *Main) Run(ctx context.Context) error {
 		store.Close()
 		return err
 	}
+	if err := m.useDevelopmentKey(ctx); err != nil {
+		store.Close()
+		return err
+	}
 	webhook := m.newWebhook()
 	if cfg.Env == envProduction && len(cfg.proxies.Trusted) == 0 {
 		// Not refused: a server exposed without a proxy is legitimate.
@@ -119,7 +124,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
 		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
 		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}
+	if cfg.Env == envDevelopment {
+		m.Server.Welcome = &server.Welcome{APIKey: cfg.APIKey}
+	}
 	if m.Demo != nil {
+		m.Server.Welcome.DemoAccountID = demo.AccountID // when the demo made it (see handleHome)
 		m.Server.Extra = m.Demo.Routes()
 		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
 	}
@@ -146,7 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "error", err)
 		}
 	}()
-	m.Logger.Info("credits listening", "url", "http://"+m.Addr(), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
+	m.Logger.Info("credits listening", "url", "http://"+loopback(m.listener.Addr()), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
 		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
 	if m.Demo != nil {
 		return m.startDemo(ctx)
@@ -312,8 +321,15 @@ type store interface {
 // openDatabase opens the store that the database URL names: a postgres://
 // URL is PostgreSQL, anything else a SQLite file path, opened by openSQLite.
 func openDatabase(ctx context.Context, databaseURL string, openSQLite func(path string) (*sqlite.DB, error)) (store, error) {
+	if err := checkDatabaseURL(databaseURL); err != nil {
+		return nil, err
+	}
 	if postgres.IsURL(databaseURL) {
-		return postgres.Open(ctx, databaseURL)
+		db, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, databaseError(databaseURL, err)
+		}
+		return db, nil
 	}
 	return openSQLite(sqlitePath(databaseURL))
 }
@@ -326,7 +342,7 @@ func openStore(ctx context.Context, databaseURL string) (credits.Store, error) {
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, databaseError(databaseURL, err)
 	}
 	return db, nil
 }
@@ -340,6 +356,7 @@ func openExisting(ctx context.Context, databaseURL string, readOnly bool) (credi
 		return nil, err
 	}
 	pending, err := db.Pending(ctx)
+	err = databaseError(databaseURL, err)
 	if err == nil && pending {
 		err = fmt.Errorf("the database (%s) is behind this binary's schema: run `credits migrate` first", describeDatabase(databaseURL))
 	}
@@ -393,4 +410,32 @@ func (m *Main) useSigningSecret(ctx context.Context) (current []byte, previous [
 			"CREDITS_SIGNING_SECRET_PREVIOUS is set to it, or `credits webhooks rotate ID` gives each a new secret", "endpoints", unopened)
 	}
 	return current, previous, nil
+}
+
+// useDevelopmentKey gives a development server without CREDITS_API_KEY the
+// database's own key, made once and kept sealed (Service.DevelopmentAPIKey
+// says why there), and prints it: a saved KEY= works after a restart.
+func (m *Main) useDevelopmentKey(ctx context.Context) error {
+	if m.Config.APIKey != "" {
+		return nil
+	}
+	if m.Config.Env != envDevelopment {
+		return errors.New("production needs CREDITS_API_KEY") // Validate refuses it first
+	}
+	key, err := m.Service.DevelopmentAPIKey(ctx)
+	switch {
+	case errors.Is(err, credits.ErrSecretSealed):
+		// The signing secret changed: development still starts, with a key
+		// for this run only.
+		m.Logger.Warn("the development API key kept in the database is sealed with another signing secret: "+
+			"this run uses a new key; set CREDITS_SIGNING_SECRET_PREVIOUS to the one before to get the kept key back", "error", err)
+		m.Config.APIKey = credits.DevelopmentKeyPrefix + randomHex(16)
+		fmt.Fprintf(m.Stdout, "Development API key (for this run only; CREDITS_API_KEY chooses one): %s\n", m.Config.APIKey)
+		return nil
+	case err != nil:
+		return err
+	}
+	m.Config.APIKey = key
+	fmt.Fprintf(m.Stdout, "Development API key (made once for this database and kept; CREDITS_API_KEY chooses another): %s\n", key)
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/progress"
 	"github.com/credits/credits/postgres"
 	"github.com/credits/credits/stripe"
 )
@@ -76,7 +77,7 @@ func Run(ctx context.Context, args []string, start Start, stdout, stderr io.Writ
 	if err := b.setup(ctx, m.Service, sessions); err != nil {
 		return err
 	}
-	if err := b.fillLedger(ctx, m.Service, url, o.ledger); err != nil {
+	if err := b.fillLedgerShowing(ctx, m.Service, url, o.ledger, stderr); err != nil {
 		return err
 	}
 	pgbenchNote, dropPgbench := b.usePgbench(ctx, url, o)
@@ -403,7 +404,11 @@ type bench struct {
 	receiver                  *httptest.Server
 	received                  atomic.Int64
 	pgbench                   *pgbench // PostgreSQL's own benchmark, when the database is PostgreSQL and pgbench is there
+	fillBatch                 int64    // rows per statement of the ledger's fill (fillBatch when 0; tests make it small)
 }
+
+// fillBatch is how many entries one statement of the ledger's fill writes.
+const fillBatch = 100_000
 
 // phase is one measured path: do sends request i and says whether its
 // answer is the expected one; limit, when set, bounds the requests.
@@ -647,10 +652,21 @@ func (b *bench) setup(ctx context.Context, svc *credits.Service, sessions int) e
 	return nil
 }
 
+// fillLedgerShowing fills the ledger (fillLedger), its progress on stderr:
+// a bar on a terminal, a line every few seconds otherwise.
+func (b *bench) fillLedgerShowing(ctx context.Context, svc *credits.Service, url string, n int64, stderr io.Writer) error {
+	if n == 0 {
+		return nil
+	}
+	report := progress.To(stderr).Start("bench: filling the ledger", "entries", false)
+	defer report.Finish()
+	return b.fillLedger(ctx, svc, url, n, report.Update)
+}
+
 // fillLedger writes n ledger entries of 0 credits (a consistent running
 // balance of 0) on an account of their own, in SQL, so that a large ledger
 // is made in seconds; the phases then run beside it.
-func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string, n int64) error {
+func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string, n int64, filled func(done, total int64)) error {
 	if n == 0 {
 		return nil
 	}
@@ -669,7 +685,11 @@ func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string
 	if pg {
 		now, placeholders = time.Now().UTC(), []string{"$1", "$2", "$3"}
 	}
-	const batch = 1_000_000 // rows per statement: each is one transaction
+	// Rows per statement: each is one transaction, and progress is told after each.
+	batch := int64(fillBatch)
+	if b.fillBatch > 0 {
+		batch = b.fillBatch
+	}
 	for done := int64(0); done < n; done += batch {
 		rows := min(batch, n-done)
 		// Ids given here, after the largest, so that each entry names the one
@@ -689,6 +709,7 @@ func (b *bench) fillLedger(ctx context.Context, svc *credits.Service, url string
 		if err != nil {
 			return fmt.Errorf("bench: fill the ledger: %w", err)
 		}
+		filled(done+rows, n)
 	}
 	return nil
 }

@@ -104,8 +104,8 @@ func guardPurchaseRoundTrips(ctx context.Context, svc *credits.Service, db credi
 		limit int64
 		event string
 	}{
-		{"purchase", 7, "evt_bench_rt_1_" + run},
-		{"purchase, second event", 5, "evt_bench_rt_2_" + run},
+		{"purchase", 8, "evt_bench_rt_1_" + run},
+		{"purchase, second event", 6, "evt_bench_rt_2_" + run},
 	} {
 		ev, err := stripe.ParseEvent(fmt.Appendf(nil, `{"id":%q,"object":"event","type":"checkout.session.completed","livemode":false,`+
 			`"data":{"object":{"id":%q,"object":"checkout.session","mode":"payment","status":"complete","payment_status":"paid",`+

@@ -201,11 +201,33 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 		}
 		return t.locked(ahead.account), nil
 	}
+	entryID := t.entryIDWithLock()
 	a, err := queryOne(t, "lock account "+id, scanAccount, lockAccount, id)
 	if err != nil {
 		return nil, err
 	}
+	if t.ahead == nil && *entryID != 0 {
+		// The account's next entry needs no answer before the COMMIT.
+		t.ahead = &lockAhead{id: id, answered: true, found: true, account: a, rowTaken: true, entryID: *entryID}
+	}
 	return t.locked(a), nil
+}
+
+// entryIDWithLock takes an id for a ledger entry with the lock that goes out
+// next, where the connection holds statements back and nothing was locked
+// ahead; the id is 0 until the lock's answer is back, and stays 0 elsewhere.
+func (t *Tx) entryIDWithLock() *int64 {
+	id := new(int64)
+	if _, ok := t.conn.(Deferrer); !ok || t.ahead != nil || t.d.NextEntryID == "" {
+		return id
+	}
+	_ = t.later(Write{Op: "take an id for an entry", Scan: func(rows Rows) error {
+		if !rows.Next() {
+			return fmt.Errorf("no id")
+		}
+		return rows.Scan(id)
+	}}, t.d.NextEntryID)
+	return id
 }
 
 // locked is the lock of an account whose row is a. The transaction counts
