@@ -142,6 +142,8 @@ func Run(t *testing.T, open Opener) {
 		{"RandomOperations", testRandomOperations},
 	}
 	tests = append(tests, reconcileTests...)
+	tests = append(tests, memberTests...)
+	tests = append(tests, transferTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	tests = append(tests, usageTests...)
