@@ -182,3 +182,37 @@ func TestUsageAttackReplays(t *testing.T) {
 		t.Errorf("account: %s; want balance 97, 6 held", r.raw)
 	}
 }
+
+// TestUsageAttackDashboardShowsItsOwnAccount: the customer page's credits by
+// feature count its own account's usage only.
+func TestUsageAttackDashboardShowsItsOwnAccount(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	if _, err := s.svc.CreateFeature(ctx, credits.Feature{ID: "image", Name: "Images", Unit: "images"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.svc.CreateFeature(ctx, credits.Feature{ID: "video", Name: "Videos", Unit: "videos"}); err != nil {
+		t.Fatal(err)
+	}
+	rates := []credits.Rate{{Feature: "image", Credits: "3"}, {Feature: "video", Credits: "5"}}
+	if _, err := s.svc.CreateRateCard(ctx, credits.RateCardRequest{ID: "default", Name: "Default", Rates: rates}); err != nil {
+		t.Fatal(err)
+	}
+	for _, use := range []struct {
+		account, feature string
+		n                int64
+	}{{"alice", "image", 1}, {"bob", "image", 7}, {"bob", "video", 2}} {
+		if _, _, err := s.svc.Grant(ctx, use.account, credits.GrantRequest{Amount: 100}, nil); err != nil {
+			t.Fatal(err)
+		}
+		req := credits.UsageRequest{Feature: use.feature, Quantity: &use.n}
+		if _, _, err := s.svc.RecordUsage(ctx, use.account, req, &credits.Idempotency{Scope: "t", Key: use.account + use.feature, RequestHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, p := s.signIn("alice")
+	if got, want := p.text("#usage tr.feature-usage"), "Images"; !strings.Contains(got, want) || strings.Contains(got, "Videos") || strings.Contains(got, "21") {
+		t.Errorf("alice's usage rows %q: want her 1 image (3 credits) only", got)
+	}
+}
