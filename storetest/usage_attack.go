@@ -22,6 +22,7 @@ var usageAttackTests = []struct {
 	{"UsageAttackVersionBoundary", testUsageAttackVersionBoundary},
 	{"UsageAttackVerifyTamperedVersion", testUsageAttackVerifyTamperedVersion},
 	{"UsageAttackVerifyAfterTheCardChanged", testUsageAttackVerifyAfterTheCardChanged},
+	{"UsageAttackConcurrentVersionsStayOrdered", testUsageAttackConcurrentVersionsStayOrdered},
 }
 
 func (f *fixture) reserveImages(accountID, key string, images int64, seconds int64) string {
@@ -218,5 +219,38 @@ func testUsageAttackVerifyAfterTheCardChanged(t *testing.T, open Opener) {
 	}
 	if got, err := f.svc.Verify(ctx); err != nil || len(got) != 0 {
 		t.Errorf("verify: %+v, %v; want no violation", got, err)
+	}
+}
+
+// testUsageAttackConcurrentVersionsStayOrdered: versions added at once, with
+// effective times in any order, are numbered without gaps and never take
+// effect before the version before them (the version in effect is the
+// latest whose time has come).
+func testUsageAttackConcurrentVersionsStayOrdered(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pricing()
+	ctx := context.Background()
+	const admins = 6
+	var wg sync.WaitGroup
+	for i := range admins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := f.now.Add(time.Duration((i*7)%admins) * time.Minute)
+			_, err := f.svc.AddRateCardVersion(ctx, "default", credits.RateCardRequest{Rates: []credits.Rate{{Feature: "image", Credits: fmt.Sprint(i)}}, EffectiveAt: &at})
+			if err != nil && credits.ErrorCode(err) != credits.EINVALID {
+				t.Errorf("admin %d: %v; want a version, or invalid when a later one came first", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := f.svc.GetRateCard(ctx, "default")
+	if err != nil || len(c.Versions) < 2 {
+		t.Fatalf("card: %+v, %v; want versions added", c, err)
+	}
+	for i, v := range c.Versions {
+		if v.Version != int64(i+1) || i > 0 && v.EffectiveAt.Before(c.Versions[i-1].EffectiveAt) {
+			t.Errorf("version %d (at %d) takes effect %s, before version %d: %s", v.Version, i, v.EffectiveAt, i, c.Versions[max(i-1, 0)].EffectiveAt)
+		}
 	}
 }
