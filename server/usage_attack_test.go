@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 )
@@ -214,5 +216,46 @@ func TestUsageAttackDashboardShowsItsOwnAccount(t *testing.T) {
 	_, p := s.signIn("alice")
 	if got, want := p.text("#usage tr.feature-usage"), "Images"; !strings.Contains(got, want) || strings.Contains(got, "Videos") || strings.Contains(got, "21") {
 		t.Errorf("alice's usage rows %q: want her 1 image (3 credits) only", got)
+	}
+}
+
+// TestUsageAttackTotalsQuery: the totals' query is parsed strictly; time
+// zones are honoured; ranges are bounded.
+func TestUsageAttackTotalsQuery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fund("u1", 100)
+	h.pricingAPI()
+	if r := h.keyed("POST", "/v1/accounts/u1/usage", `{"feature":"image","quantity":2}`, "u"); r.status != 201 {
+		t.Fatalf("usage: %d %s", r.status, r.raw)
+	}
+	now := time.Now().UTC()
+	at := func(d time.Duration, zone int) string {
+		return url.QueryEscape(now.Add(d).In(time.FixedZone("z", zone*3600)).Format(time.RFC3339))
+	}
+	tests := []struct {
+		name, query string
+		status      int
+		want        string
+	}{
+		{"in another zone", "from=" + at(-time.Hour, 5) + "&to=" + at(time.Hour, -8), 200, `"credits":6`},
+		{"before it, in another zone", "from=" + at(-2*time.Hour, 14) + "&to=" + at(-time.Hour, -12), 200, `"data":[]`},
+		{"an unescaped plus", "from=" + now.In(time.FixedZone("z", 3600)).Format(time.RFC3339), 400, "from"},
+		{"empty range", "from=" + at(0, 0) + "&to=" + at(0, 0), 400, "before"},
+		{"reversed", "from=" + at(time.Hour, 0) + "&to=" + at(0, 0), 400, "before"},
+		{"367 days", "from=" + at(-367*24*time.Hour, 0) + "&to=" + at(0, 0), 400, "366"},
+		{"group_by injection", "group_by=" + url.QueryEscape("feature'); DROP TABLE usages; --"), 400, "group_by"},
+		{"group_by twice", "group_by=feature,feature", 400, "group_by"},
+		{"group_by case", "group_by=Feature", 400, "group_by"},
+		{"a date only", "from=2026-12-01", 400, "RFC 3339"},
+		{"still there", "group_by=day,feature", 200, `"credits":6`},
+	}
+	for _, tt := range tests {
+		if r := h.api("GET", "/v1/accounts/u1/usage?"+tt.query, ""); r.status != tt.status || !strings.Contains(string(r.raw), tt.want) {
+			t.Errorf("%s (%s): %d %s; want %d with %s", tt.name, tt.query, r.status, r.raw, tt.status, tt.want)
+		}
+	}
+	if r := h.api("GET", "/v1/accounts/nobody/usage", ""); r.status != 404 {
+		t.Errorf("unknown account: %d %s; want 404", r.status, r.raw)
 	}
 }
