@@ -23,6 +23,7 @@ var usageAttackTests = []struct {
 	{"UsageAttackVerifyTamperedVersion", testUsageAttackVerifyTamperedVersion},
 	{"UsageAttackVerifyAfterTheCardChanged", testUsageAttackVerifyAfterTheCardChanged},
 	{"UsageAttackConcurrentVersionsStayOrdered", testUsageAttackConcurrentVersionsStayOrdered},
+	{"UsageAttackUnsettledExpiredHold", testUsageAttackUnsettledExpiredHold},
 }
 
 func (f *fixture) reserveImages(accountID, key string, images int64, seconds int64) string {
@@ -252,5 +253,32 @@ func testUsageAttackConcurrentVersionsStayOrdered(t *testing.T, open Opener) {
 		if v.Version != int64(i+1) || i > 0 && v.EffectiveAt.Before(c.Versions[i-1].EffectiveAt) {
 			t.Errorf("version %d (at %d) takes effect %s, before version %d: %s", v.Version, i, v.EffectiveAt, i, c.Versions[max(i-1, 0)].EffectiveAt)
 		}
+	}
+}
+
+// testUsageAttackUnsettledExpiredHold: a hold past its expiry that no
+// settlement closed yet (one settles at most MaxHoldsSettled holds, newest
+// first; here the account's due time is cleared) is not captured by a usage.
+func testUsageAttackUnsettledExpiredHold(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pricing()
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	hold := f.reserveImages("u1", "r", 2, 60) // 6 held
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec", f.db)
+	}
+	ctx := context.Background()
+	if err := raw.Exec(ctx, `UPDATE accounts SET due_at = NULL WHERE id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(61 * time.Second)
+	if r, err := f.useImages("u1", "late", 1, hold); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("usage of an expired, unsettled hold: %+v, %v; want conflict", r, err)
+	}
+	f.wantAccount("u1", 100, 94)
+	if _, err := f.svc.ReleaseHold(ctx, hold); err != nil { // what a settlement would do
+		t.Fatal(err)
 	}
 }
