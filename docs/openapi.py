@@ -314,9 +314,10 @@ descriptions = {
                       "units (default 1) of the quantity (default `quantity`), when the usage's properties contain `match`. The most "
                       "specific matching rate wins; two equally specific ones are refused (400). `rounding` is `up` (default), `down` or "
                       "`nearest` (halves up); `minimum` credits per usage. 404 naming an unknown feature; 409 when the id exists.",
-    "createRateCardVersion": "Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not "
-                             "before the latest version's).",
-    "getRateCard": "`current` is the version in effect now (null before the first takes effect); `versions` lists every version.",
+    "createRateCardVersion": "Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at "
+                             "most 366 days ahead, not before the latest version's).",
+    "getRateCard": "`current` is the version in effect now (null before the first takes effect); `versions` lists every version. "
+                   "A key bound to an account reads only the card that prices it (another card is 404).",
     "setAccountRateCard": "The account is priced by this card from now on; accounts without one by the card `default`.",
     "checkUsage": "Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` "
                   "returned (402 when not allowed). `quantity` n is `quantities: {\"quantity\": n}`. 400 `no_rate` names the quantities "

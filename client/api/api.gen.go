@@ -1741,14 +1741,14 @@ type ClientInterface interface {
 
 	// GetRateCard A rate card: the version in effect now and every version
 	//
-	// `current` is the version in effect now (null before the first takes effect); `versions` lists every version.
+	// `current` is the version in effect now (null before the first takes effect); `versions` lists every version. A key bound to an account reads only the card that prices it (another card is 404).
 	//
 	// Corresponds with GET /v1/rate_cards/{id} (the `GetRateCard` operationId).
 	GetRateCard(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRateCardVersionWithBody Add the next version; it takes effect at effective_at (now when omitted)
 	//
-	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1757,7 +1757,7 @@ type ClientInterface interface {
 
 	// CreateRateCardVersion Add the next version; it takes effect at effective_at (now when omitted)
 	//
-	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2917,7 +2917,7 @@ func (c *Client) CreateRateCard(ctx context.Context, body CreateRateCardJSONRequ
 
 // GetRateCard A rate card: the version in effect now and every version
 //
-// `current` is the version in effect now (null before the first takes effect); `versions` lists every version.
+// `current` is the version in effect now (null before the first takes effect); `versions` lists every version. A key bound to an account reads only the card that prices it (another card is 404).
 //
 // Corresponds with GET /v1/rate_cards/{id} (the `GetRateCard` operationId).
 func (c *Client) GetRateCard(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2934,7 +2934,7 @@ func (c *Client) GetRateCard(ctx context.Context, id string, reqEditors ...Reque
 
 // CreateRateCardVersionWithBody Add the next version; it takes effect at effective_at (now when omitted)
 //
-// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2953,7 +2953,7 @@ func (c *Client) CreateRateCardVersionWithBody(ctx context.Context, id string, c
 
 // CreateRateCardVersion Add the next version; it takes effect at effective_at (now when omitted)
 //
-// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6453,7 +6453,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetRateCardWithResponse A rate card: the version in effect now and every version
 	//
-	// `current` is the version in effect now (null before the first takes effect); `versions` lists every version.
+	// `current` is the version in effect now (null before the first takes effect); `versions` lists every version. A key bound to an account reads only the card that prices it (another card is 404).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6462,7 +6462,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRateCardVersionWithBodyWithResponse Add the next version; it takes effect at effective_at (now when omitted)
 	//
-	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6471,7 +6471,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateRateCardVersionWithResponse Add the next version; it takes effect at effective_at (now when omitted)
 	//
-	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+	// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14084,7 +14084,7 @@ func (c *ClientWithResponses) CreateRateCardWithResponse(ctx context.Context, bo
 
 // GetRateCardWithResponse A rate card: the version in effect now and every version
 //
-// `current` is the version in effect now (null before the first takes effect); `versions` lists every version.
+// `current` is the version in effect now (null before the first takes effect); `versions` lists every version. A key bound to an account reads only the card that prices it (another card is 404).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14099,7 +14099,7 @@ func (c *ClientWithResponses) GetRateCardWithResponse(ctx context.Context, id st
 
 // CreateRateCardVersionWithBodyWithResponse Add the next version; it takes effect at effective_at (now when omitted)
 //
-// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14114,7 +14114,7 @@ func (c *ClientWithResponses) CreateRateCardVersionWithBodyWithResponse(ctx cont
 
 // CreateRateCardVersionWithResponse Add the next version; it takes effect at effective_at (now when omitted)
 //
-// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+// Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

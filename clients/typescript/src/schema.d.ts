@@ -606,7 +606,7 @@ export interface paths {
         };
         /**
          * A rate card: the version in effect now and every version
-         * @description `current` is the version in effect now (null before the first takes effect); `versions` lists every version.
+         * @description `current` is the version in effect now (null before the first takes effect); `versions` lists every version. A key bound to an account reads only the card that prices it (another card is 404).
          */
         get: operations["getRateCard"];
         put?: never;
@@ -628,7 +628,7 @@ export interface paths {
         put?: never;
         /**
          * Add the next version; it takes effect at effective_at (now when omitted)
-         * @description Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not before the latest version's).
+         * @description Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at most 366 days ahead, not before the latest version's).
          */
         post: operations["createRateCardVersion"];
         delete?: never;
