@@ -41,10 +41,13 @@ const lastUsedResolution = time.Minute
 
 // APIKey is a scoped key; its secret is shown once and only a hash is kept.
 type APIKey struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
-	AccountID  string     `json:"account_id,omitempty"` // set: the key reaches this account only
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Scope     string `json:"scope"`
+	AccountID string `json:"account_id,omitempty"` // set: the key reaches this account only
+	// MemberID, set, binds a spend key of one account to one of its
+	// members: it spends as that member only.
+	MemberID   string     `json:"member_id,omitempty"`
 	SecretHash string     `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
@@ -59,6 +62,13 @@ func HashAPIKey(secret string) string {
 
 // CreateAPIKey makes a key and returns it with its secret, which is not kept.
 func (s *Service) CreateAPIKey(ctx context.Context, name, scope, accountID string) (APIKey, string, error) {
+	return s.CreateMemberAPIKey(ctx, name, scope, accountID, "")
+}
+
+// CreateMemberAPIKey is CreateAPIKey for a key that may also be bound to a
+// member of its account (memberID; "" for none): a spend key, that spends
+// as that member only.
+func (s *Service) CreateMemberAPIKey(ctx context.Context, name, scope, accountID, memberID string) (APIKey, string, error) {
 	if ScopeRank(scope) == 0 {
 		return APIKey{}, "", Errorf(EINVALID, "scope must be read, spend or admin")
 	}
@@ -74,8 +84,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, name, scope, accountID strin
 			return APIKey{}, "", err
 		}
 	}
+	if err := s.checkKeyMember(ctx, scope, accountID, memberID); err != nil {
+		return APIKey{}, "", err
+	}
 	secret := apiKeyPrefix + NewID("") + NewID("") // 192 random bits
-	key := APIKey{ID: NewID("key_"), Name: name, Scope: scope, AccountID: accountID, SecretHash: HashAPIKey(secret), CreatedAt: s.now()}
+	key := APIKey{ID: NewID("key_"), Name: name, Scope: scope, AccountID: accountID, MemberID: memberID, SecretHash: HashAPIKey(secret), CreatedAt: s.now()}
 	err := s.Store.Update(ctx, func(tx Tx) error { return tx.CreateAPIKey(key) })
 	return key, secret, err
 }

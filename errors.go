@@ -16,6 +16,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"           // no or wrong key: 401
 	EINSUFFICIENT = "insufficient_credits"   // not enough credits: 402
 	EINDEBT       = "account_in_debt"        // a refund or dispute left a debt that new credits must pay first: 402
+	EMEMBERCAP    = "member_cap_exceeded"    // the spend would take a member past its cap: 402
 	ENOTFOUND     = "not_found"              // unknown: 404
 	ECONFLICT     = "conflict"               // already exists or wrong state: 409
 	ETOOLARGE     = "too_large"              // body too large: 413

@@ -12,6 +12,9 @@ type HoldRequest struct {
 	Amount           int64
 	ExpiresInSeconds int64
 	Description      string
+	// MemberID, when set, holds as that member of the account: the credits
+	// count against its cap while held.
+	MemberID string
 }
 
 // CreateHold reserves amount of the account's available credits, on its lots
@@ -48,6 +51,13 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 // reserve makes a hold of the account's available credits, which the caller
 // has checked.
 func (s *Service) reserve(tx Tx, locked LockedAccount, account Account, req HoldRequest, now time.Time) (Hold, Account, error) {
+	var charge MemberCharge
+	if req.MemberID != "" {
+		var err error
+		if charge, err = chargeMember(locked, req.MemberID, req.Amount, true, now); err != nil {
+			return Hold{}, account, err
+		}
+	}
 	hold := Hold{
 		ID: NewOrderedID("hold_"), AccountID: account.ID, Amount: req.Amount, Status: HoldHeld, Description: req.Description,
 		ExpiresAt: now.Add(time.Duration(req.ExpiresInSeconds) * time.Second), CreatedAt: now, UpdatedAt: now,
@@ -58,6 +68,11 @@ func (s *Service) reserve(tx Tx, locked LockedAccount, account Account, req Hold
 	}
 	if err := locked.CreateHold(hold, reserved); err != nil {
 		return Hold{}, account, err
+	}
+	if req.MemberID != "" {
+		if err := locked.TagMemberHold(hold.ID, charge.Spending); err != nil {
+			return Hold{}, account, err
+		}
 	}
 	account.Held += req.Amount
 	if err := locked.SetHeld(account.Held); err != nil {
@@ -181,10 +196,15 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 	if err := locked.SetHeld(account.Held); err != nil {
 		return account, hold, err
 	}
+	var captureID int64
 	if captured > 0 {
-		if account, hold.captureEntryID, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
+		if account, captureID, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
 			return account, hold, err
 		}
+		hold.captureEntryID = captureID
+	}
+	if err := closeMemberHold(locked, hold, captured, captureID); err != nil {
+		return account, hold, err
 	}
 	hold.Status, hold.Captured, hold.UpdatedAt = status, captured, now
 	if err := locked.UpdateHold(hold); err != nil {

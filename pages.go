@@ -33,6 +33,11 @@ type Dashboard struct {
 	// first; Features names the features (usage.go).
 	Usage    []FeatureUsage
 	Features map[string]Feature
+	// Members are the account's members with their current periods.
+	Members []MemberView
+	// Member is the member whose page this is (nil: the account's page);
+	// its Entries are the member's own.
+	Member *MemberView
 }
 
 // DashboardQuery says what a dashboard shows: one page of PageSize entries
@@ -43,6 +48,8 @@ type DashboardQuery struct {
 	PageSize       int
 	ExpiringWithin time.Duration
 	HistoryLength  int
+	// MemberID makes a member's page: its allowance and its own history.
+	MemberID string
 }
 
 // Dashboard reads an account's page in one snapshot.
@@ -93,6 +100,12 @@ func (s *Service) Dashboard(ctx context.Context, accountID string, q DashboardQu
 			return err
 		}
 		slices.Reverse(d.History)
+		if q.MemberID != "" {
+			return memberDashboard(tx, &d, q, pageSize, now)
+		}
+		if d.Members, err = membersNow(tx, accountID, now); err != nil {
+			return err
+		}
 		return dashboardUsage(tx, &d, now)
 	})
 	if err != nil {

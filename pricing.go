@@ -187,6 +187,9 @@ func PriceUsage(v RateCardVersion, feature string, quantities map[string]int64, 
 			continue
 		}
 		micro, err := ParseCredits(rate.Credits)
+		if err == nil && (rate.Per < 1 || rate.Per > MaxRatePer) {
+			err = Errorf(EINVALID, "a rate of %s has per %d", name, rate.Per) // a stored version edited in place
+		}
 		if err != nil {
 			return price, fmt.Errorf("rate card %s version %d: %w", v.RateCardID, v.Version, err)
 		}

@@ -146,7 +146,7 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	if post == p.Posted {
 		return EventProcessed, fmt.Sprintf("%d credits of the payment expired: nothing left to take back", expired), nil
 	}
-	account, entry, err := postDifference(tx, locked, account, p, entries, post-p.Posted, kind, reference, now)
+	account, entry, err := s.postDifference(tx, locked, account, p, entries, post-p.Posted, kind, reference, now)
 	if err != nil {
 		return "", "", err
 	}
@@ -174,7 +174,7 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 // postDifference writes one entry that takes diff credits back (diff < 0)
 // or gives them back (diff > 0) for payment p, whose entries are given, and
 // returns the account as it leaves it with the entry.
-func postDifference(tx Tx, locked LockedAccount, account Account, p Payment, entries []Entry, diff int64, kind, reference string, now time.Time) (Account, Entry, error) {
+func (s *Service) postDifference(tx Tx, locked LockedAccount, account Account, p Payment, entries []Entry, diff int64, kind, reference string, now time.Time) (Account, Entry, error) {
 	var own *Lot
 	lot, err := locked.LotByReference(EntryPurchase, p.SessionID)
 	if err == nil {
@@ -185,7 +185,7 @@ func postDifference(tx Tx, locked LockedAccount, account Account, p Payment, ent
 	entry := Entry{Kind: kind, Reference: reference, CreatedAt: now}
 	if diff < 0 {
 		entry.Description = fmt.Sprintf("%d credits of session %s taken back (%s %s)", -diff, p.SessionID, kind, reference)
-		return takeBack(locked, account, own, entry, -diff)
+		return s.takeBackEverywhere(tx, locked, account, p, own, entry, -diff)
 	}
 	entry.Description = fmt.Sprintf("%d credits of session %s given back (%s %s)", diff, p.SessionID, kind, reference)
 	var ownID int64
@@ -266,7 +266,8 @@ func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
 }
 
 // takeBack takes amount credits out of an account: first what is left of the
-// payment's own lot (own, nil when it has none): its unreserved credits
+// payment's own lots (owns: its lot, or the lots transfers moved its credits
+// to in this account; none when it has none): their unreserved credits
 // unless it expired, then those holds reserve on it (kept alive by the
 // holds, expired or not), which come off the holds' reservations: each hold
 // keeps its amount, the part taken unbacked, and a capture takes that part
@@ -274,10 +275,11 @@ func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
 // that were spent, the account's other unreserved credits in burn-down
 // order; what they cannot cover becomes debt. It writes entry (its amount,
 // account and balance are set here) with the lots it drew from.
-func takeBack(locked LockedAccount, account Account, own *Lot, entry Entry, amount int64) (Account, Entry, error) {
+func takeBack(locked LockedAccount, account Account, owns []Lot, entry Entry, amount int64) (Account, Entry, error) {
 	var draws []LotAmount
 	left := amount
-	if own != nil {
+	for i := range owns {
+		own := &owns[i]
 		spendable := own.Spendable()
 		if own.ExpiresAt != nil && !own.ExpiresAt.After(entry.CreatedAt) {
 			spendable = 0 // they expire with the lot

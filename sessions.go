@@ -44,11 +44,12 @@ func Capabilities(scope string) []string {
 type WebSession struct {
 	ID        string    `json:"id"` // hex SHA-256 of the token's secret: names the session, forges nothing
 	Kind      string    `json:"kind"`
-	AccountID string    `json:"account_id"`       // "" for an operator
-	KeyID     string    `json:"key_id,omitempty"` // the API key that made it (or its link)
-	Can       []string  `json:"can,omitempty"`    // what a customer page may change
-	Used      bool      `json:"used,omitempty"`   // a link already exchanged for a session
-	Flash     string    `json:"-"`                // an operator's notice, shown once
+	AccountID string    `json:"account_id"`          // "" for an operator
+	KeyID     string    `json:"key_id,omitempty"`    // the API key that made it (or its link)
+	Can       []string  `json:"can,omitempty"`       // what a customer page may change
+	MemberID  string    `json:"member_id,omitempty"` // a member's page: its allowance and its own history
+	Used      bool      `json:"used,omitempty"`      // a link already exchanged for a session
+	Flash     string    `json:"-"`                   // an operator's notice, shown once
 	ExpiresAt time.Time `json:"expires_at"`
 	Revoked   bool      `json:"revoked"`
 	CreatedAt time.Time `json:"created_at"`
@@ -64,6 +65,7 @@ type NewWebSession struct {
 	KeyID     string
 	Can       []string
 	TTL       time.Duration
+	MemberID  string
 }
 
 // SessionHash is what the store keeps of a session's secret.
@@ -89,7 +91,7 @@ func (s *Service) CreateWebSession(ctx context.Context, req NewWebSession) (WebS
 	now := s.now()
 	secret := newSessionSecret()
 	ws := WebSession{ID: SessionHash(secret), Kind: req.Kind, AccountID: req.AccountID, KeyID: req.KeyID, Can: req.Can,
-		ExpiresAt: now.Add(req.TTL), CreatedAt: now}
+		MemberID: req.MemberID, ExpiresAt: now.Add(req.TTL), CreatedAt: now}
 	err := s.Store.Update(ctx, func(tx Tx) error { return tx.CreateWebSession(ws) })
 	return ws, secret, err
 }
@@ -156,7 +158,7 @@ func (s *Service) UseLink(ctx context.Context, linkSecret string, ttl time.Durat
 			return ErrLinkUsed
 		}
 		session = WebSession{ID: SessionHash(secret), Kind: SessionDashboard, AccountID: link.AccountID, KeyID: link.KeyID,
-			Can: link.Can, ExpiresAt: now.Add(ttl), CreatedAt: now}
+			Can: link.Can, MemberID: link.MemberID, ExpiresAt: now.Add(ttl), CreatedAt: now}
 		return tx.CreateWebSession(session)
 	})
 	return session, secret, err

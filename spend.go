@@ -62,34 +62,31 @@ func HashRequest(parts ...string) string {
 // changes nothing. Internal errors store nothing, so a retry runs again.
 func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accountID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
 	now := s.now()
-	var opErr error
 	w := AccountWrite{AccountID: accountID, Now: now}
 	if idem != nil {
 		w.Scope, w.Key = idem.Scope, idem.Key
 	}
-	err = s.updateAccount(ctx, w, func(tx Tx) error {
+	run := func(fn func(Tx) error) error { return s.updateAccount(ctx, w, fn) }
+	return runIdempotent(run, idem, now, op)
+}
+
+// idempotentUpdate is idempotent for an op that locks more than one
+// account (a transfer): it runs alone, never grouped with other writes.
+func idempotentUpdate[T any](s *Service, ctx context.Context, idem *Idempotency, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	run := func(fn func(Tx) error) error { return s.update(ctx, fn) }
+	return runIdempotent(run, idem, s.now(), op)
+}
+
+// runIdempotent is idempotent's transaction, run by run.
+func runIdempotent[T any](run func(func(Tx) error) error, idem *Idempotency, now time.Time, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	var opErr error
+	err = run(func(tx Tx) error {
 		var zero T
 		result, replayed, opErr = zero, false, nil
 		if idem != nil {
-			rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
-			switch {
-			case err == nil && rec.CreatedAt.After(now.Add(-IdempotencyKeyRetention)):
-				replayed = true
-				if rec.RequestHash != idem.RequestHash {
-					opErr = Errorf(EIDEMPOTENCY, "Idempotency-Key %q was already used with another request", idem.Key)
-					replayed = false
-					return nil
-				}
-				if rec.ErrorCode != "" {
-					opErr = Errorf(rec.ErrorCode, "%s", rec.ErrorMessage)
-					return nil
-				}
-				return json.Unmarshal(rec.Result, &result)
-			case err == nil: // older than the retention: forget it
-				if err := tx.DeleteIdempotencyRecord(idem.Scope, idem.Key); err != nil {
-					return err
-				}
-			case !errors.Is(err, ErrNotFound):
+			done, again, stored, err := replay(tx, idem, now, &result)
+			if done || err != nil {
+				replayed, opErr = again, stored
 				return err
 			}
 		}
@@ -100,25 +97,54 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 		if idem == nil {
 			return nil
 		}
-		rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, CreatedAt: now}
-		if opErr != nil {
-			rec.ErrorCode, rec.ErrorMessage = ErrorCode(opErr), ErrorMessage(opErr)
-		} else if rec.Result, err = json.Marshal(result); err != nil {
-			return err
-		}
-		if err := tx.CreateIdempotencyRecord(rec); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return errRetry // another replica stored this key first: read its answer
-			}
-			return err
-		}
-		return nil
+		return keepAnswer(tx, idem, now, result, opErr)
 	})
 	if err != nil {
 		var zero T
 		return zero, false, err
 	}
 	return result, replayed, opErr
+}
+
+// replay looks the key up: done says the stored answer (into result, or
+// opErr) is the request's.
+func replay[T any](tx Tx, idem *Idempotency, now time.Time, result *T) (done, replayed bool, opErr, err error) {
+	rec, err := tx.IdempotencyRecord(idem.Scope, idem.Key)
+	switch {
+	case err == nil && rec.CreatedAt.After(now.Add(-IdempotencyKeyRetention)):
+		if rec.RequestHash != idem.RequestHash {
+			return true, false, Errorf(EIDEMPOTENCY, "Idempotency-Key %q was already used with another request", idem.Key), nil
+		}
+		if rec.ErrorCode != "" {
+			return true, true, Errorf(rec.ErrorCode, "%s", rec.ErrorMessage), nil
+		}
+		return true, true, nil, json.Unmarshal(rec.Result, result)
+	case err == nil: // older than the retention: forget it
+		return false, false, nil, tx.DeleteIdempotencyRecord(idem.Scope, idem.Key)
+	case !errors.Is(err, ErrNotFound):
+		return false, false, nil, err
+	}
+	return false, false, nil, nil
+}
+
+// keepAnswer stores the first answer to a key with its effect.
+func keepAnswer(tx Tx, idem *Idempotency, now time.Time, result any, opErr error) error {
+	rec := IdempotencyRecord{Scope: idem.Scope, Key: idem.Key, RequestHash: idem.RequestHash, CreatedAt: now}
+	if opErr != nil {
+		rec.ErrorCode, rec.ErrorMessage = ErrorCode(opErr), ErrorMessage(opErr)
+	} else {
+		var err error
+		if rec.Result, err = json.Marshal(result); err != nil {
+			return err
+		}
+	}
+	if err := tx.CreateIdempotencyRecord(rec); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return errRetry // another replica stored this key first: read its answer
+		}
+		return err
+	}
+	return nil
 }
 
 // Metadata is a client's small key-value annotations.
@@ -169,6 +195,8 @@ type DebitRequest struct {
 	Amount      int64
 	Description string
 	Metadata    Metadata
+	// MemberID, when set, spends as that member of the account, under its cap.
+	MemberID string
 }
 
 // DebitResult is the answer to a debit.
@@ -178,6 +206,7 @@ type DebitResult struct {
 	Amount      int64       `json:"amount"`
 	Description string      `json:"description"`
 	Metadata    Metadata    `json:"metadata"`
+	MemberID    string      `json:"member_id,omitempty"`
 	Balance     int64       `json:"balance"`
 	Available   int64       `json:"available"`
 	Lots        []LotAmount `json:"lots"`
@@ -205,17 +234,28 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		if err := checkAvailable(account, req.Amount, "requested"); err != nil {
 			return DebitResult{}, err
 		}
+		var charge MemberCharge
+		if req.MemberID != "" {
+			if charge, err = chargeMember(locked, req.MemberID, req.Amount, false, now); err != nil {
+				return DebitResult{}, err
+			}
+		}
 		entry := Entry{AccountID: accountID, Amount: -req.Amount, Kind: EntryDebit, Description: description, CreatedAt: now}
 		entry.Reference = metadataReference(req.Metadata)
 		account, entry, draws, err := takeFromLots(locked, account, entry)
 		if err != nil {
 			return DebitResult{}, err
 		}
+		if req.MemberID != "" {
+			if err := locked.TagMemberEntry(entry.ID, charge.Spending, req.Amount); err != nil {
+				return DebitResult{}, err
+			}
+		}
 		if err := s.alertAndRechargeIfLow(tx, locked, account, now); err != nil {
 			return DebitResult{}, err
 		}
 		return DebitResult{
-			ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: description, Metadata: req.Metadata,
+			ID: entry.ID, AccountID: accountID, Amount: req.Amount, Description: description, Metadata: req.Metadata, MemberID: req.MemberID,
 			Balance: account.Balance, Available: account.Balance - account.Held, Lots: draws, CreatedAt: now,
 		}, nil
 	})

@@ -45,6 +45,8 @@ type AccountWrite struct {
 // account's lock does not compile.
 type Tx interface {
 	PricingTx
+	MemberTx
+	TransferTx
 	CreatePack(p Pack) error
 	Pack(id string) (Pack, error)
 	PackByPriceID(priceID string) (Pack, error)
@@ -298,6 +300,7 @@ type Tx interface {
 // purchase of another account is not found.
 type LockedAccount interface {
 	UsageWriter
+	MemberLocked
 	// Account is the account as read when it was locked.
 	Account() Account
 	// SetBalance sets the balance and the trial flag without an entry (AddEntry

@@ -113,6 +113,11 @@ func (s *Service) AddRateCardVersion(ctx context.Context, id string, req RateCar
 	return v, err
 }
 
+// MaxEffectiveAhead bounds how far ahead a version may take effect: a
+// mistyped year would otherwise freeze the card's prices until then, as no
+// later version may take effect before it.
+const MaxEffectiveAhead = 366 * 24 * time.Hour
+
 // addVersion checks a version (its features must exist) and adds it after
 // the card's latest.
 func addVersion(tx Tx, req RateCardRequest, now time.Time) (RateCardVersion, error) {
@@ -121,8 +126,8 @@ func addVersion(tx Tx, req RateCardRequest, now time.Time) (RateCardVersion, err
 		return v, err
 	}
 	if req.EffectiveAt != nil {
-		if req.EffectiveAt.Before(now) {
-			return v, Errorf(EINVALID, "effective_at must be now or later")
+		if req.EffectiveAt.Before(now) || req.EffectiveAt.After(now.Add(MaxEffectiveAhead)) {
+			return v, Errorf(EINVALID, "effective_at must be from now to %d days from now", int(MaxEffectiveAhead/(24*time.Hour)))
 		}
 		v.EffectiveAt = req.EffectiveAt.UTC()
 	}
@@ -220,6 +225,21 @@ func (s *Service) SetAccountRateCard(ctx context.Context, accountID, rateCardID 
 		return tx.SetAccountRateCard(accountID, rateCardID, now)
 	})
 	return AccountRateCard{AccountID: accountID, RateCardID: rateCardID}, err
+}
+
+// PricingRateCard names the rate card that prices an account: its own, else
+// DefaultRateCard.
+func (s *Service) PricingRateCard(ctx context.Context, accountID string) (string, error) {
+	id := DefaultRateCard
+	err := s.Store.View(ctx, func(tx Tx) error {
+		own, err := tx.AccountRateCard(accountID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		id = own
+		return err
+	})
+	return id, err
 }
 
 // priceFor prices a usage by the account's rate card (its own, else the

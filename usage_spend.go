@@ -229,6 +229,9 @@ func (s *Service) useHold(tx Tx, locked LockedAccount, account Account, u *Usage
 	} else if err != nil {
 		return account, nil, err
 	}
+	if hold.Status == HoldHeld && !hold.ExpiresAt.After(now) {
+		hold.Status = HoldExpired // not settled yet (a settlement closes a bounded number)
+	}
 	if hold.Status != HoldHeld {
 		return account, nil, Errorf(ECONFLICT, "hold %s is %s; it can no longer be captured", hold.ID, hold.Status)
 	}

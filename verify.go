@@ -44,6 +44,7 @@ var verifyChecks = []struct {
 	{"balances", verifyBalances}, {"entry chains", verifyChains}, {"lot draws", verifyDraws}, {"holds", verifyHolds},
 	{"purchase keys", verifyPurchaseKeys}, {"due times", verifyDue}, {"lot flags", verifyLotFlags}, {"payments", verifyPayments},
 	{"usages", verifyUsages},
+	{"members", verifyMembers}, {"transfers", verifyTransfers},
 }
 
 // VerifyProgress is Verify, telling progress of each check done.

@@ -36,7 +36,7 @@ schemas = {
                             "url": S, "created_at": T, "updated_at": T}, ["id", "account_id", "pack_id", "quantity", "status"]),
     "LotAmount": obj({"lot_id": I, "amount": I}, ["lot_id", "amount"]),
     "DebitResult": obj({"id": I, "account_id": S, "amount": I, "description": S, "metadata": {"type": ["object", "null"], "additionalProperties": S},
-                        "balance": I, "available": I, "lots": {"type": ["array", "null"], "items": ref("LotAmount")}, "created_at": T},
+                        "member_id": S, "balance": I, "available": I, "lots": {"type": ["array", "null"], "items": ref("LotAmount")}, "created_at": T},
                        ["id", "account_id", "amount", "balance", "available"]),
     "GrantResult": obj({"id": I, "account_id": S, "lot_id": I, "amount": I, "expires_at": NT, "priority": I, "reason": S,
                         "balance": I, "available": I, "created_at": T}, ["id", "account_id", "lot_id", "amount", "balance"]),
@@ -54,7 +54,7 @@ schemas = {
                                                                          "dispute_not_taken", "amount_mismatch", "charged_twice", "stuck"]},
                           "object": S, "account_id": S, "detail": S, "command": S, "fixed": B, "event_id": S, "created_at": T},
                          ["kind", "object", "detail", "fixed"]),
-    "APIKey": obj({"id": S, "name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S,
+    "APIKey": obj({"id": S, "name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S, "member_id": S,
                    "created_at": T, "last_used_at": NT, "revoked_at": NT}, ["id", "scope", "created_at"]),
     "DashboardSession": obj({"url": S, "expires_at": T, "can": arr(CAN)}, ["url", "expires_at", "can"]),
     "WebhookEndpoint": obj({"id": S, "url": S, "events": arr(S), "description": S, "status": {"type": "string", "enum": ["enabled", "disabled"]},
@@ -148,27 +148,27 @@ paths = {
     "/v1/accounts/{id}/entries": {"get": op("The ledger, newest first", ok(200, page(ref("Entry"))), [acct, q("limit", I), q("starting_after", I)])},
     "/v1/accounts/{id}/purchases": {"get": op("The purchases, newest first", ok(200, {"type": "object", "properties": {"data": arr(ref("Purchase"))}, "required": ["data"]}), [acct, q("limit", I)])},
     "/v1/accounts/{id}/debits": {"post": op("Spend credits", ok(201, ref("DebitResult")), [acct, idem_req],
-        body({"amount": I, "description": S, "metadata": {"type": "object", "additionalProperties": S}}, ["amount"]), "402", "413", "422")},
+        body({"amount": I, "description": S, "metadata": {"type": "object", "additionalProperties": S}, "member_id": S}, ["amount"]), "402", "413", "422")},
     "/v1/accounts/{id}/grants": {"post": op("Grant credits", ok(201, ref("GrantResult")), [acct, idem],
         body({"amount": I, "expires_at": T, "priority": I, "reason": S}, ["amount"]), "413", "422")},
     "/v1/accounts/{id}/adjustments": {"post": op("Correct a balance", ok(201, ref("DebitResult")), [acct, idem],
         body({"amount": I, "reason": S}, ["amount", "reason"]), "402", "413", "422")},
     "/v1/accounts/{id}/holds": {
-        "post": op("Reserve credits", ok(201, ref("Hold")), [acct, idem_req], body({"amount": I, "expires_in_seconds": I, "description": S}, ["amount"]), "402", "413", "422"),
+        "post": op("Reserve credits", ok(201, ref("Hold")), [acct, idem_req], body({"amount": I, "expires_in_seconds": I, "description": S, "member_id": S}, ["amount"]), "402", "413", "422"),
         "get": op("An account's holds", ok(200, {"type": "object", "properties": {"data": arr(ref("Hold"))}, "required": ["data"]}), [acct, q("status"), q("limit", I)]),
     },
     "/v1/holds/{id}": {"get": op("Read a hold", ok(200, ref("Hold")), [acct])},
     "/v1/holds/{id}/capture": {"post": op("Capture a hold (all when amount is omitted)", ok(200, ref("Hold")), [acct], body({"amount": I}), "409", "413")},
     "/v1/holds/{id}/release": {"post": op("Release a hold", ok(200, ref("Hold")), [acct], None, "409")},
     "/v1/accounts/{id}/dashboard_sessions": {"post": op("A single-use link to the account's credits page; the page may do what the key may (spend: purchase; admin: all), or the narrower `can`",
-        ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I, "can": arr(CAN)}), "413")},
+        ok(201, ref("DashboardSession")), [acct], body({"expires_in_seconds": I, "can": arr(CAN), "member_id": S}), "413")},
     "/v1/events": {"get": op("Stripe events, newest first", ok(200, page(ref("Event"))), [q("status"), q("type"), q("limit", I), q("starting_after")])},
     "/v1/reconciliation": {"get": op("The latest comparison of the ledger with Stripe (credits reconcile) and its items, in the order found",
         ok(200, obj({"run": ref("ReconcileRun"), "items": arr(ref("ReconcileItem"))}, ["run", "items"])), [q("limit", I)])},
     "/v1/api_keys": {
         "get": op("List API keys", ok(200, {"type": "object", "properties": {"data": arr(ref("APIKey"))}, "required": ["data"]})),
         "post": op("Create an API key (the secret is shown once)", ok(201, obj({"key": ref("APIKey"), "secret": S}, ["key", "secret"])), None,
-                   body({"name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S}, ["scope"]), "413"),
+                   body({"name": S, "scope": {"type": "string", "enum": ["read", "spend", "admin"]}, "account_id": S, "member_id": S}, ["scope"]), "413"),
     },
     "/v1/api_keys/{id}": {"delete": op("Revoke an API key", ok(200, ref("APIKey")), [acct])},
     "/v1/webhook_endpoints": {
@@ -247,9 +247,41 @@ paths.update({
                   [acct, q("from", T), q("to", T), q("group_by", {"type": "string", "enum": ["feature", "day", "feature,day"]})]),
     },
 })
+# Teams (docs/teams.md): members spending under caps, and transfers.
+NI = {"type": ["integer", "null"], "format": "int64"}
+CAP = {"oneOf": [obj({"credits": I, "period": {"type": "string", "enum": ["day", "week", "month", "total"]}}, ["credits", "period"]), {"type": "null"}]}
+schemas.update({
+    "Member": obj({"account_id": S, "member_id": S, "name": S, "email": S, "cap": CAP, "spent": I, "held": I, "remaining": NI,
+                   "period_start": NT, "period_end": NT, "created_at": T, "updated_at": T},
+                  ["account_id", "member_id", "cap", "spent", "held", "remaining", "period_start", "period_end"]),
+    "TransferPart": obj({"from_lot": I, "to_lot": I, "credits": I, "expires_at": NT, "origin_lot": I}, ["from_lot", "to_lot", "credits", "expires_at"]),
+    "Transfer": obj({"id": S, "from": S, "to": S, "credits": I, "description": S, "include_granted": B, "parts": arr(ref("TransferPart")),
+                     "created_at": T}, ["id", "from", "to", "credits", "parts"]),
+})
+member_path = {"name": "member_id", "in": "path", "required": True, "schema": S}
+paths.update({
+    "/v1/accounts/{id}/members": {"get": op("An account's members, with their spending in the current period",
+        ok(200, obj({"data": arr(ref("Member"))}, ["data"])), [acct])},
+    "/v1/accounts/{id}/members/{member_id}": {
+        "put": op("Create or change a member (absent fields stay; cap null: no cap)", ok(200, ref("Member")), [acct, member_path],
+                  body({"name": S, "email": S, "cap": CAP}), "413"),
+        "get": op("Read a member, with its spending in the current period", ok(200, ref("Member")), [acct, member_path]),
+        "delete": op("Remove a member: later spends naming it answer 404", {"204": {"description": "removed"}}, [acct, member_path]),
+    },
+    "/v1/transfers": {"post": op("Move credits to another account, lot by lot, keeping expiry, priority and origin (402: not enough movable credits; nothing moved)",
+        ok(201, ref("Transfer")), [idem_req], body({"from": S, "to": S, "credits": I, "description": S, "include_granted": B}, ["from", "to", "credits"]), "402", "413", "422")},
+    "/v1/transfers/{id}": {"get": op("Read a transfer", ok(200, ref("Transfer")), [acct])},
+    "/v1/accounts/{id}/transfers": {"get": op("The transfers from or to an account, newest first",
+        ok(200, obj({"data": arr(ref("Transfer"))}, ["data"])), [acct, q("limit", I)])},
+})
+
 # What each operation's summary leaves out: limits, defaults, the answers
 # that need a word (docs/api.md shows them under the route).
 descriptions = {
+    "putMember": "`cap` is `{credits, period}` (period `day`, `week` from Monday, `month`, or `total`; UTC) or `null` for none. "
+                 "A removed member comes back with its history. See [teams.md](teams.md).",
+    "createTransfer": "Only purchased credits move unless `include_granted`; each part keeps its lot's expiry, priority and origin. "
+                      "The same `Idempotency-Key` again answers the first answer. Keys bound to one account cannot transfer.",
     "listPacks": "Active packs only, unless `all=true`.",
     "createPack": "`id` is optional (`pack_…` when omitted). `stripe_price_id` (optional) is a `price_…` id, unique; "
                   "`expires_after_days` (optional) is 1–3650: the credits of a purchase expire then; `active` defaults to true.",
@@ -282,9 +314,10 @@ descriptions = {
                       "units (default 1) of the quantity (default `quantity`), when the usage's properties contain `match`. The most "
                       "specific matching rate wins; two equally specific ones are refused (400). `rounding` is `up` (default), `down` or "
                       "`nearest` (halves up); `minimum` credits per usage. 404 naming an unknown feature; 409 when the id exists.",
-    "createRateCardVersion": "Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, not "
-                             "before the latest version's).",
-    "getRateCard": "`current` is the version in effect now (null before the first takes effect); `versions` lists every version.",
+    "createRateCardVersion": "Versions never change: a new one takes effect at `effective_at` (now when omitted; not in the past, at "
+                             "most 366 days ahead, not before the latest version's).",
+    "getRateCard": "`current` is the version in effect now (null before the first takes effect); `versions` lists every version. "
+                   "A key bound to an account reads only the card that prices it (another card is 404).",
     "setAccountRateCard": "The account is priced by this card from now on; accounts without one by the card `default`.",
     "checkUsage": "Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` "
                   "returned (402 when not allowed). `quantity` n is `quantities: {\"quantity\": n}`. 400 `no_rate` names the quantities "
@@ -321,6 +354,7 @@ tags = [
     {"name": "Stripe events", "description": "The Stripe events received and what became of them."},
     {"name": "Webhook endpoints", "description": "Where credits sends your application signed events ([webhooks.md](webhooks.md))."},
     {"name": "Operations", "description": "API keys and the reconciliation with Stripe."},
+    {"name": "Teams", "description": "Members spending from one account under caps, and transfers between accounts ([teams.md](teams.md))."},
     {"name": "Test clock", "description": "Development only: move the service's clock forward."},
 ]
 
@@ -329,6 +363,13 @@ tags = [
 # that a new route never renames an old method; the script fails on a route
 # without a name here, or a name without a route.
 operation_ids = {
+    ("get", "/v1/accounts/{id}/members"): ("listMembers", "Teams"),
+    ("put", "/v1/accounts/{id}/members/{member_id}"): ("putMember", "Teams"),
+    ("get", "/v1/accounts/{id}/members/{member_id}"): ("getMember", "Teams"),
+    ("delete", "/v1/accounts/{id}/members/{member_id}"): ("deleteMember", "Teams"),
+    ("post", "/v1/transfers"): ("createTransfer", "Teams"),
+    ("get", "/v1/transfers/{id}"): ("getTransfer", "Teams"),
+    ("get", "/v1/accounts/{id}/transfers"): ("listTransfers", "Teams"),
     ("get", "/v1/packs"): ("listPacks", "Catalog"),
     ("post", "/v1/packs"): ("createPack", "Catalog"),
     ("get", "/v1/accounts"): ("listAccounts", "Accounts"),

@@ -10,6 +10,7 @@ type createAPIKeyRequest struct {
 	Name      string `json:"name"`
 	Scope     string `json:"scope"`
 	AccountID string `json:"account_id"`
+	MemberID  string `json:"member_id"`
 }
 
 // handleCreateAPIKey makes a scoped key; its secret is in this answer only.
@@ -19,7 +20,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key, secret, err := s.Service.CreateAPIKey(r.Context(), req.Name, req.Scope, req.AccountID)
+	key, secret, err := s.Service.CreateMemberAPIKey(r.Context(), req.Name, req.Scope, req.AccountID, req.MemberID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

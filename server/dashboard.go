@@ -26,6 +26,7 @@ func dashboardQuery(before int64) credits.DashboardQuery {
 type dashboardSessionRequest struct {
 	ExpiresInSeconds int64     `json:"expires_in_seconds"`
 	Can              *[]string `json:"can"`
+	MemberID         string    `json:"member_id"`
 }
 
 // handleCreateDashboardSession makes a short-lived signed link to one
@@ -60,13 +61,18 @@ func (s *Server) handleCreateDashboardSession(w http.ResponseWriter, r *http.Req
 		s.writeError(w, r, err)
 		return
 	}
+	memberID, can, err := s.memberPage(r, account.ID, req.MemberID, can)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	keyID := key.ID
 	if keyID == credits.BootstrapKeyID {
 		// CREDITS_API_KEY's value, as its operator sessions name it: a
 		// change of the value ends the links it made.
 		keyID = s.bootstrapSessionKey(s.SigningKey)
 	}
-	url, expires, err := s.dashboardLink(r.Context(), credits.NewWebSession{Kind: credits.SessionLink, AccountID: account.ID, KeyID: keyID, Can: can, TTL: ttl})
+	url, expires, err := s.dashboardLink(r.Context(), credits.NewWebSession{Kind: credits.SessionLink, AccountID: account.ID, KeyID: keyID, Can: can, TTL: ttl, MemberID: memberID})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -313,7 +319,9 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err, "/dashboard/credits", "Back to your credits")
 		return
 	}
-	d, err := s.Service.Dashboard(r.Context(), accountID, dashboardQuery(before))
+	q := dashboardQuery(before)
+	q.MemberID = ws.MemberID
+	d, err := s.Service.Dashboard(r.Context(), accountID, q)
 	if err != nil {
 		s.renderError(w, r, err, "", "")
 		return

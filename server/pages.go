@@ -18,6 +18,12 @@ var templateFiles embed.FS
 
 var templateFuncs = template.FuncMap{
 	"num": formatNumber,
+	"deref": func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 	"signed": func(n int64) string {
 		s := formatNumber(n)
 		if n > 0 {
@@ -143,6 +149,10 @@ func describeKind(kind string) string {
 		return "Dispute"
 	case credits.EntryAdjustment:
 		return "Adjustment"
+	case credits.EntryTransferOut:
+		return "Transferred out"
+	case credits.EntryTransferIn:
+		return "Transferred in"
 	}
 	return kind
 }

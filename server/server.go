@@ -323,7 +323,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /v1/webhook_endpoints/{id}/deliveries", admin, anyAccount, s.handleWebhookDeliveries},
 		{"POST /v1/webhook_endpoints/{id}/events/{event_id}/resend", admin, anyAccount, s.handleResendWebhookEvent},
 		{"GET /v1/reconciliation", admin, anyAccount, s.handleGetReconciliation},
-	}, s.pricingRoutes()...)
+	}, append(s.pricingRoutes(), s.teamRoutes()...)...)
 }
 
 // APIPatterns lists the patterns of the /v1 routes ("GET /v1/packs", …),
@@ -364,6 +364,10 @@ func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handl
 		}
 		if key.AccountID != "" && !s.reaches(r, key.AccountID, reach) {
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches account %s only", key.AccountID))
+			return
+		}
+		if key.MemberID != "" && reach == pathHold && !s.holdOfMember(r, key.MemberID) {
+			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches member %s's holds only", key.MemberID))
 			return
 		}
 		next(w, r)
@@ -433,6 +437,7 @@ var statusByCode = map[string]int{
 	credits.EUNAUTHORIZED: http.StatusUnauthorized,
 	credits.EINSUFFICIENT: http.StatusPaymentRequired,
 	credits.EINDEBT:       http.StatusPaymentRequired,
+	credits.EMEMBERCAP:    http.StatusPaymentRequired,
 	credits.ENOTFOUND:     http.StatusNotFound,
 	credits.ECONFLICT:     http.StatusConflict,
 	credits.ETOOLARGE:     http.StatusRequestEntityTooLarge,

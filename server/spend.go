@@ -77,6 +77,7 @@ type debitRequest struct {
 	Amount      int64            `json:"amount"`
 	Description string           `json:"description"`
 	Metadata    credits.Metadata `json:"metadata"`
+	MemberID    string           `json:"member_id"`
 }
 
 func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +85,11 @@ func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
 	var req debitRequest
 	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
 	if !ok {
+		return
+	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	result, replayed, err := s.Service.Debit(r.Context(), accountID, credits.DebitRequest(req), idem)
@@ -132,6 +138,7 @@ type holdRequest struct {
 	Amount           int64  `json:"amount"`
 	ExpiresInSeconds int64  `json:"expires_in_seconds"`
 	Description      string `json:"description"`
+	MemberID         string `json:"member_id"`
 }
 
 func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +146,11 @@ func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {
 	var req holdRequest
 	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
 	if !ok {
+		return
+	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	hold, replayed, err := s.Service.CreateHold(r.Context(), accountID, credits.HoldRequest(req), idem)

@@ -92,12 +92,35 @@ func (s *Server) handleAddRateCardVersion(w http.ResponseWriter, r *http.Request
 	s.answer(w, r, http.StatusCreated, v, err)
 }
 
+// cardReached refuses, to a key bound to an account, a rate card other than
+// the one pricing that account (another account's own card is its own
+// business), as not found.
+func (s *Server) cardReached(r *http.Request) error {
+	key := requestKey(r)
+	if key.AccountID == "" {
+		return nil
+	}
+	id, err := s.Service.PricingRateCard(r.Context(), key.AccountID)
+	if err == nil && id != r.PathValue("id") {
+		err = credits.Errorf(credits.ENOTFOUND, "rate card %s not found", r.PathValue("id"))
+	}
+	return err
+}
+
 func (s *Server) handleGetRateCard(w http.ResponseWriter, r *http.Request) {
+	if err := s.cardReached(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	c, err := s.Service.GetRateCard(r.Context(), r.PathValue("id"))
 	s.answer(w, r, http.StatusOK, c, err)
 }
 
 func (s *Server) handleGetRateCardVersion(w http.ResponseWriter, r *http.Request) {
+	if err := s.cardReached(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
 	if err != nil || n < 1 {
 		s.writeError(w, r, credits.Errorf(credits.ENOTFOUND, "rate card %s has no version %q", r.PathValue("id"), r.PathValue("n")))

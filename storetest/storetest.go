@@ -142,9 +142,12 @@ func Run(t *testing.T, open Opener) {
 		{"RandomOperations", testRandomOperations},
 	}
 	tests = append(tests, reconcileTests...)
+	tests = append(tests, memberTests...)
+	tests = append(tests, transferTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	tests = append(tests, usageTests...)
+	tests = append(tests, usageAttackTests...)
 	// Each case opens a store of its own (SQLite in its own directory,
 	// PostgreSQL in its own schema): they run side by side.
 	for _, tt := range tests {

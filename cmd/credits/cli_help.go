@@ -58,6 +58,11 @@ var groups = map[string][]subcommandHelp{
 		{"list", "", "the API keys"},
 		{"revoke", "ID", "revoke a key, its /admin sessions and its dashboard links"},
 	},
+	"members": {
+		{"set", "ID --account A [--cap N|none] [--period P]", "create or change a member of an account, with its cap per day, week, month or total"},
+		{"list", "--account A", "an account's members with what each spent in its current period"},
+		{"remove", "ID --account A", "remove a member: later spends naming it are refused"},
+	},
 	"sessions": {
 		{"list", "", "the live operator sessions of /admin"},
 		{"revoke", "ID", "end one session at once, on every replica"},

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/sqlite"
@@ -44,10 +45,11 @@ func TestCLIPricing(t *testing.T) {
 	if out := ok("rates", "create", "default", v1, "--name", "Default"); !strings.Contains(out, "version 1: 2 rates, rounding up") {
 		t.Errorf("rates create = %q", out)
 	}
-	if out := ok("rates", "import", "default", v2, "--effective-at", "2999-01-01T00:00:00Z"); !strings.Contains(out, "version 2: 1 rates, rounding nearest, minimum 1") {
+	later := time.Now().UTC().AddDate(0, 6, 0).Truncate(24 * time.Hour).Format(time.RFC3339) // at most 366 days ahead
+	if out := ok("rates", "import", "default", v2, "--effective-at", later); !strings.Contains(out, "version 2: 1 rates, rounding nearest, minimum 1") {
 		t.Errorf("rates import = %q", out)
 	}
-	if out := ok("rates", "show", "default"); !strings.Contains(out, "version 1:") || !strings.Contains(out, "model=gpt-4o") || !strings.Contains(out, "2999-01-01") {
+	if out := ok("rates", "show", "default"); !strings.Contains(out, "version 1:") || !strings.Contains(out, "model=gpt-4o") || !strings.Contains(out, later[:10]) {
 		t.Errorf("rates show = %q", out)
 	}
 	if r := runCLI(t, db, "rates", "import", "default", filepath.Join(dir, "none.json")); r.code != 1 {

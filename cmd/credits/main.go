@@ -46,6 +46,9 @@ Usage:
   credits keys create --scope read|spend|admin [--account ID] [--name N] | list | revoke ID
                                 revoking a key also ends its /admin sessions and dashboard links
   credits sessions list | revoke ID   the live operator sessions of /admin
+  credits members set ID --account A [--name N] [--email E] [--cap N|none] [--period day|week|month|total]
+                                | list --account A | remove ID --account A
+  credits transfer --from A --to B --credits N [--description D] [--include-granted]
   credits payments show ID      a payment's facts (charge, refunds, disputes) and the entries they posted
   credits verify                check the ledger's invariants (exit 1 on any violation)
   credits stripe replay         apply the Stripe events of a recent period that were missed
@@ -57,7 +60,7 @@ Usage:
 
 Each command takes --database-url (or $CREDITS_DATABASE_URL, default ./credits.db)
 and the other global flags below; credits GROUP -h lists a group's subcommands
-(packs, accounts, holds, features, rates, events, webhooks, keys, sessions, payments, stripe),
+(packs, accounts, holds, features, rates, events, webhooks, keys, sessions, members, payments, stripe),
 and credits COMMAND -h a command's own flags.
 `
 
@@ -121,6 +124,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cli.stripeCommands(ctx, args[1:])
 	case "reconcile":
 		return cli.reconcile(ctx, args[1:])
+	case "members":
+		return cli.members(ctx, args[1:])
+	case "transfer":
+		return cli.transfer(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "backup":

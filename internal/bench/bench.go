@@ -466,6 +466,9 @@ func (b *bench) phases(ctx context.Context, svc *credits.Service) []phase {
 			return ok, err
 		}},
 		b.usagePhase(ctx, svc),
+		{name: "debit-member", ceiling: debitCeiling, before: func() error { return b.addMembers(ctx, svc) }, do: func(i int) (bool, error) {
+			return b.memberDebit(b.at(i), i)
+		}},
 		{name: "read", ceiling: "noop-read", do: func(i int) (bool, error) { return read(b.at(i), b.account(i)) }},
 		{name: "replay", ceiling: "noop", do: func(i int) (bool, error) {
 			// The keys of the debit-100 phase again: answered from the first answers.

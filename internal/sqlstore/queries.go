@@ -104,8 +104,11 @@ type lockAhead struct {
 	lots     []credits.Lot // up to lotsReadAhead, in burn-down order at at
 	lotsRead bool          // lots came back and no lot of the account changed since
 	entryID  int64         // 0: none, or used
-	batch    bool          // taken from the batch's read-ahead, to hand back (HandBack)
-	pricing  *aheadPricing // nil: not read, or changed since
+	// pendingID is an id taken after the lock (entryIDWithLock): 0 until
+	// its answer is back, then entryID's.
+	pendingID *int64
+	batch     bool          // taken from the batch's read-ahead, to hand back (HandBack)
+	pricing   *aheadPricing // nil: not read, or changed since
 }
 
 // lotsReadAhead is how many spendable lots LockAhead reads: a draw's first batch
@@ -205,26 +208,32 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 		}
 		return t.locked(ahead.account), nil
 	}
-	entryID := t.entryIDWithLock()
 	a, err := queryOne(t, "lock account "+id, scanAccount, lockAccount, id)
 	if err != nil {
 		return nil, err
 	}
-	if t.ahead == nil && *entryID != 0 {
-		// The account's next entry needs no answer before the COMMIT.
-		t.ahead = &lockAhead{id: id, answered: true, found: true, account: a, rowTaken: true, entryID: *entryID}
+	if t.ahead == nil {
+		// The id goes out with the next statement, after the lock: ids of
+		// one account's entries follow the order its writers lock it (an id
+		// taken before the lock, while another writer held it, would come
+		// before that writer's). Once it is back, the account's next entry
+		// needs no answer before the COMMIT.
+		if pending := t.entryIDWithLock(); pending != nil {
+			t.ahead = &lockAhead{id: id, answered: true, found: true, account: a, rowTaken: true, pendingID: pending}
+		}
 	}
 	return t.locked(a), nil
 }
 
-// entryIDWithLock takes an id for a ledger entry with the lock that goes out
-// next, where the connection holds statements back and nothing was locked
-// ahead; the id is 0 until the lock's answer is back, and stays 0 elsewhere.
+// entryIDWithLock takes an id for a ledger entry with the statement that
+// goes out next (the caller holds the account's lock), where the connection
+// holds statements back and nothing was locked ahead (nil elsewhere); the
+// id is 0 until that statement's answer is back.
 func (t *Tx) entryIDWithLock() *int64 {
-	id := new(int64)
 	if _, ok := t.conn.(Deferrer); !ok || t.ahead != nil || t.d.NextEntryID == "" {
-		return id
+		return nil
 	}
+	id := new(int64)
 	_ = t.later(Write{Op: "take an id for an entry", Scan: func(rows Rows) error {
 		if !rows.Next() {
 			return fmt.Errorf("no id")
@@ -774,6 +783,9 @@ func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 	op := "add " + e.Kind + " entry to account " + l.id()
 	var id int64
 	var err error
+	if a := l.aheadFor(); a != nil && a.entryID == 0 && a.pendingID != nil && *a.pendingID != 0 {
+		a.entryID, a.pendingID = *a.pendingID, nil
+	}
 	if a := l.aheadFor(); a != nil && a.entryID != 0 {
 		// Its id was taken with the lock: the INSERT needs no answer, and
 		// goes out with the next statement or the COMMIT.
@@ -783,6 +795,9 @@ func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id){overriding}
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
 	} else {
+		if a := l.aheadFor(); a != nil {
+			a.pendingID = nil // its id, when it comes, is older than this entry's: unused
+		}
 		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
 			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, l.id())
@@ -1059,19 +1074,19 @@ func (t *Tx) AddToSetting(key string, n int64) (int64, error) {
 	return sum, nil
 }
 
-const webSessionColumns = `id, kind, account_id, key_id, capabilities, used, flash, expires_at, revoked, created_at`
+const webSessionColumns = `id, kind, account_id, key_id, capabilities, used, flash, expires_at, revoked, created_at, member_id`
 
 func scanWebSession(s scanner) (credits.WebSession, error) {
 	var ws credits.WebSession
 	var can string
-	err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, &ws.KeyID, &can, &ws.Used, &ws.Flash, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt})
+	err := s.Scan(&ws.ID, &ws.Kind, &ws.AccountID, &ws.KeyID, &can, &ws.Used, &ws.Flash, timeValue{&ws.ExpiresAt}, &ws.Revoked, timeValue{&ws.CreatedAt}, &ws.MemberID)
 	ws.Can = strings.Fields(can)
 	return ws, err
 }
 
 func (t *Tx) CreateWebSession(ws credits.WebSession) error {
-	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ws.ID, ws.Kind, ws.AccountID, ws.KeyID, strings.Join(ws.Can, " "), ws.Used, ws.Flash, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt))
+	_, err := t.exec("create "+ws.Kind+" session", `INSERT INTO web_sessions (`+webSessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ws.ID, ws.Kind, ws.AccountID, ws.KeyID, strings.Join(ws.Can, " "), ws.Used, ws.Flash, t.d.Time(ws.ExpiresAt), ws.Revoked, t.d.Time(ws.CreatedAt), ws.MemberID)
 	return err
 }
 
@@ -1115,18 +1130,18 @@ func (t *Tx) DeleteWebSessionsBefore(before time.Time) (int64, error) {
 
 // API keys.
 
-const apiKeyColumns = `id, name, scope, account_id, secret_hash, created_at, last_used_at, revoked_at`
+const apiKeyColumns = `id, name, scope, account_id, secret_hash, created_at, last_used_at, revoked_at, member_id`
 
 func scanAPIKey(s scanner) (credits.APIKey, error) {
 	var k credits.APIKey
 	err := s.Scan(&k.ID, &k.Name, &k.Scope, &k.AccountID, &k.SecretHash, timeValue{&k.CreatedAt},
-		nullTimeValue{&k.LastUsedAt}, nullTimeValue{&k.RevokedAt})
+		nullTimeValue{&k.LastUsedAt}, nullTimeValue{&k.RevokedAt}, &k.MemberID)
 	return k, err
 }
 
 func (t *Tx) CreateAPIKey(k credits.APIKey) error {
-	_, err := t.exec("create API key "+k.ID, `INSERT INTO api_keys (id, name, scope, account_id, secret_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.Name, k.Scope, k.AccountID, k.SecretHash, t.d.Time(k.CreatedAt))
+	_, err := t.exec("create API key "+k.ID, `INSERT INTO api_keys (id, name, scope, account_id, secret_hash, created_at, member_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Name, k.Scope, k.AccountID, k.SecretHash, t.d.Time(k.CreatedAt), k.MemberID)
 	return err
 }
 

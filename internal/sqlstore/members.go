@@ -1,0 +1,163 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+const memberColumns = `account_id, member_id, name, email, cap_credits, cap_period, deleted, created_at, updated_at`
+
+func scanMember(s scanner) (credits.Member, error) {
+	var m credits.Member
+	var capCredits sql.NullInt64
+	var capPeriod string
+	err := s.Scan(&m.AccountID, &m.MemberID, &m.Name, &m.Email, &capCredits, &capPeriod, &m.Deleted, timeValue{&m.CreatedAt}, timeValue{&m.UpdatedAt})
+	if capCredits.Valid {
+		m.Cap = &credits.MemberCap{Credits: capCredits.Int64, Period: capPeriod}
+	}
+	return m, err
+}
+
+const memberSpendingColumns = `account_id, member_id, period_start, spent, held, cap_reached`
+
+func scanMemberSpending(s scanner) (credits.MemberSpending, error) {
+	var sp credits.MemberSpending
+	return sp, s.Scan(&sp.AccountID, &sp.MemberID, timeValue{&sp.PeriodStart}, &sp.Spent, &sp.Held, &sp.CapReached)
+}
+
+func (l *lockedAccount) Member(memberID string) (credits.Member, error) {
+	return l.t.MemberOf(l.id(), memberID)
+}
+
+func (t *Tx) MemberOf(accountID, memberID string) (credits.Member, error) {
+	return queryOne(t, fmt.Sprintf("read member %s of account %s", memberID, accountID), scanMember,
+		`SELECT `+memberColumns+` FROM members WHERE account_id = ? AND member_id = ?`, accountID, memberID)
+}
+
+func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.Member, []credits.MemberSpending, error) {
+	op := fmt.Sprintf("read member %s of account %s", memberID, l.id())
+	args := []any{l.id(), memberID}
+	marks := make([]string, len(starts))
+	for i, s := range starts {
+		marks[i] = "?"
+		args = append(args, l.t.d.Time(s))
+	}
+	args = append(args, l.id(), memberID)
+	var m credits.Member
+	var spendings []credits.MemberSpending
+	rows, err := queryAll(l.t, op, func(s scanner) (struct{}, error) {
+		var start nullTimeValue
+		var at *time.Time
+		start.t = &at
+		var spent, held sql.NullInt64
+		var reached sql.NullBool
+		var capCredits sql.NullInt64
+		var capPeriod string
+		err := s.Scan(&m.AccountID, &m.MemberID, &m.Name, &m.Email, &capCredits, &capPeriod, &m.Deleted, timeValue{&m.CreatedAt}, timeValue{&m.UpdatedAt},
+			start, &spent, &held, &reached)
+		m.Cap = nil
+		if capCredits.Valid {
+			m.Cap = &credits.MemberCap{Credits: capCredits.Int64, Period: capPeriod}
+		}
+		if err == nil && at != nil {
+			spendings = append(spendings, credits.MemberSpending{AccountID: m.AccountID, MemberID: m.MemberID, PeriodStart: *at,
+				Spent: spent.Int64, Held: held.Int64, CapReached: reached.Bool})
+		}
+		return struct{}{}, err
+	}, `SELECT `+prefixed("m", memberColumns)+`, s.period_start, s.spent, s.held, s.cap_reached FROM members m
+		LEFT JOIN member_spending s ON s.account_id = ? AND s.member_id = ? AND s.period_start IN (`+strings.Join(marks, ", ")+`)
+		WHERE m.account_id = ? AND m.member_id = ?`, args...)
+	if err == nil && len(rows) == 0 {
+		err = fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	return m, spendings, err
+}
+
+func (t *Tx) Members(accountID string, limit int) ([]credits.Member, error) {
+	return queryAll(t, "list members of account "+accountID, scanMember,
+		`SELECT `+memberColumns+` FROM members WHERE account_id = ? AND NOT deleted ORDER BY member_id LIMIT ?`, accountID, limit)
+}
+
+func (l *lockedAccount) SaveMember(m credits.Member) error {
+	var capCredits any
+	capPeriod := ""
+	if m.Cap != nil {
+		capCredits, capPeriod = m.Cap.Credits, m.Cap.Period
+	}
+	_, err := l.t.exec(fmt.Sprintf("save member %s of account %s", m.MemberID, l.id()), `INSERT INTO members (`+memberColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, member_id) DO UPDATE SET name = excluded.name, email = excluded.email,
+		cap_credits = excluded.cap_credits, cap_period = excluded.cap_period, deleted = excluded.deleted, updated_at = excluded.updated_at`,
+		l.id(), m.MemberID, m.Name, m.Email, capCredits, capPeriod, m.Deleted, l.t.d.Time(m.CreatedAt), l.t.d.Time(m.UpdatedAt))
+	return err
+}
+
+func (l *lockedAccount) MemberSpending(memberID string, periodStart time.Time) (credits.MemberSpending, error) {
+	return l.t.MemberSpendingOf(l.id(), memberID, periodStart)
+}
+
+func (t *Tx) MemberSpendingOf(accountID, memberID string, periodStart time.Time) (credits.MemberSpending, error) {
+	return queryOne(t, fmt.Sprintf("read spending of member %s of account %s", memberID, accountID), scanMemberSpending,
+		`SELECT `+memberSpendingColumns+` FROM member_spending WHERE account_id = ? AND member_id = ? AND period_start = ?`,
+		accountID, memberID, t.d.Time(periodStart))
+}
+
+// SaveMemberSpending goes out with the next statement on PostgreSQL: the
+// spend's own writes follow it.
+func (l *lockedAccount) SaveMemberSpending(sp credits.MemberSpending) error {
+	return l.t.later(Write{Op: fmt.Sprintf("save spending of member %s of account %s", sp.MemberID, l.id()),
+		Args: []any{l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), sp.Spent, sp.Held, sp.CapReached}},
+		`INSERT INTO member_spending (`+memberSpendingColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, member_id, period_start) DO UPDATE SET spent = excluded.spent, held = excluded.held,
+		cap_reached = excluded.cap_reached`)
+}
+
+func (l *lockedAccount) TagMemberEntry(entryID int64, sp credits.MemberSpending, amount int64) error {
+	return l.t.later(Write{Op: fmt.Sprintf("tag entry %d as member %s's", entryID, sp.MemberID),
+		Args: []any{entryID, l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), amount}},
+		`INSERT INTO member_entries (entry_id, account_id, member_id, period_start, amount) VALUES (?, ?, ?, ?, ?)`)
+}
+
+func (l *lockedAccount) TagMemberHold(holdID string, sp credits.MemberSpending) error {
+	return l.t.later(Write{Op: fmt.Sprintf("tag hold %s as member %s's", holdID, sp.MemberID),
+		Args: []any{holdID, l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart)}},
+		`INSERT INTO member_holds (hold_id, account_id, member_id, period_start) VALUES (?, ?, ?, ?)`)
+}
+
+func (l *lockedAccount) MemberHold(holdID string) (credits.MemberSpending, error) {
+	return queryOne(l.t, "read the member of hold "+holdID, scanMemberSpending, `SELECT `+prefixed("s", memberSpendingColumns)+`
+		FROM member_holds h JOIN member_spending s ON s.account_id = h.account_id AND s.member_id = h.member_id AND s.period_start = h.period_start
+		WHERE h.hold_id = ? AND h.account_id = ?`, holdID, l.id())
+}
+
+func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
+	return queryAll(t, "sum the spending of members", func(s scanner) (credits.MemberSpendingTotal, error) {
+		var m credits.MemberSpendingTotal
+		err := s.Scan(&m.AccountID, &m.MemberID, timeValue{&m.PeriodStart}, &m.Spent, &m.Held, &m.CapReached, &m.EntrySum, &m.HoldSum)
+		return m, err
+	}, `SELECT `+prefixed("s", memberSpendingColumns)+`,
+		CAST(COALESCE((SELECT SUM(e.amount) FROM member_entries e
+			WHERE e.account_id = s.account_id AND e.member_id = s.member_id AND e.period_start = s.period_start), 0) AS BIGINT),
+		CAST(COALESCE((SELECT SUM(holds.amount) FROM member_holds h JOIN holds ON holds.id = h.hold_id
+			WHERE h.account_id = s.account_id AND h.member_id = s.member_id AND h.period_start = s.period_start AND holds.status = 'held'), 0) AS BIGINT)
+		FROM member_spending s ORDER BY s.account_id, s.member_id, s.period_start`)
+}
+
+func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) ([]credits.Entry, error) {
+	return queryAll(t, fmt.Sprintf("list entries of member %s of account %s", memberID, accountID), scanEntry,
+		`SELECT `+prefixed("e", entryColumns)+` FROM member_entries me JOIN entries e ON e.id = me.entry_id
+		WHERE me.account_id = ? AND me.member_id = ? AND (me.entry_id < ? OR ? = 0) ORDER BY me.entry_id DESC LIMIT ?`,
+		accountID, memberID, before, before, limit)
+}
+
+func (t *Tx) HoldMemberOf(holdID string) (string, error) {
+	members, err := queryAll(t, "read the member of hold "+holdID, scanString, `SELECT member_id FROM member_holds WHERE hold_id = ?`, holdID)
+	if err != nil || len(members) == 0 {
+		return "", err
+	}
+	return members[0], nil
+}

@@ -1,0 +1,121 @@
+package credits
+
+import "time"
+
+// takeBackEverywhere takes amount credits of payment p back: first from its
+// own lot (own, nil when it has none) in the payment's account; then from
+// each other account that transfers moved the lot's credits to, in the
+// order the moves were made: what its moved lots still hold, then, for what
+// it spent of them, its other credits and at last its debt (what was spent
+// becomes debt where it was spent), each as an entry of that account linked
+// to the payment; the rest from the payment's account as takeBack takes it.
+// It returns the payment's account and its entry.
+func (s *Service) takeBackEverywhere(tx Tx, locked LockedAccount, account Account, p Payment, own *Lot, entry Entry, amount int64) (Account, Entry, error) {
+	if own == nil {
+		return takeBack(locked, account, nil, entry, amount)
+	}
+	var taken int64
+	if left := amount - ownAvailable(*own, entry.CreatedAt); left > 0 {
+		var err error
+		if taken, err = s.takeBackMoved(tx, p, own.ID, entry, left); err != nil {
+			return account, entry, err
+		}
+	}
+	return takeBack(locked, account, []Lot{*own}, entry, amount-taken)
+}
+
+// ownAvailable is what a take-back can take from a lot: its unreserved
+// credits unless it expired, and those holds reserve on it.
+func ownAvailable(lot Lot, now time.Time) int64 {
+	if lot.ExpiresAt != nil && !lot.ExpiresAt.After(now) {
+		return lot.Reserved
+	}
+	return lot.Remaining
+}
+
+// takeBackMoved takes up to amount credits of payment p from the accounts
+// its lot's credits moved to (not the payment's own account, which takes
+// the rest) and returns how many it took.
+func (s *Service) takeBackMoved(tx Tx, p Payment, ownLotID int64, entry Entry, amount int64) (int64, error) {
+	moved, err := tx.MovedLots(ownLotID)
+	if err != nil || len(moved) == 0 {
+		return 0, err
+	}
+	entries, err := tx.PaymentEntries(p.ID)
+	if err != nil {
+		return 0, err
+	}
+	var order []string
+	byAccount := map[string][]Lot{}
+	for _, lot := range moved {
+		if lot.AccountID == p.AccountID {
+			continue // moved back: the payment's account takes what is left
+		}
+		if _, ok := byAccount[lot.AccountID]; !ok {
+			order = append(order, lot.AccountID)
+		}
+		byAccount[lot.AccountID] = append(byAccount[lot.AccountID], lot)
+	}
+	var taken int64
+	for _, id := range order {
+		if taken == amount {
+			break
+		}
+		n, err := s.takeBackFrom(tx, p, id, byAccount[id], entries, entry, amount-taken)
+		if err != nil {
+			return taken, err
+		}
+		taken += n
+	}
+	return taken, nil
+}
+
+// takeBackFrom takes up to amount credits of payment p from one account
+// that holds lots moved from its lot: what those lots hold, and what the
+// account spent of them and was not yet charged for (what came in, less
+// what is left, what moved on and what take-backs took from it before).
+func (s *Service) takeBackFrom(tx Tx, p Payment, accountID string, lots []Lot, entries []Entry, entry Entry, amount int64) (int64, error) {
+	locked, account, err := s.settle(tx, accountID, entry.CreatedAt)
+	if err != nil {
+		return 0, err
+	}
+	var came, held, owes int64
+	for i, lot := range lots {
+		if lots[i], err = locked.Lot(lot.ID); err != nil { // as settled
+			return 0, err
+		}
+		out, err := tx.LotMovedOut(lot.ID)
+		if err != nil {
+			return 0, err
+		}
+		came += lots[i].Amount - out
+		held += ownAvailable(lots[i], entry.CreatedAt)
+		owes -= lots[i].Remaining
+	}
+	for _, e := range entries {
+		if e.AccountID == accountID {
+			owes += e.Amount // take-backs are negative; give-backs positive
+		}
+	}
+	spent := max(0, came+owes)
+	take := min(amount, held+spent)
+	if take == 0 {
+		return 0, nil
+	}
+	entry.Description = "credits of session " + p.SessionID + " moved here, taken back (" + entry.Kind + " " + entry.Reference + ")"
+	account, e, err := takeBack(locked, account, lots, entry, take)
+	if err != nil {
+		return 0, err
+	}
+	if err := locked.LinkPaymentEntry(e.ID, p.ID); err != nil {
+		return 0, err
+	}
+	eventType := OutPaymentRefunded
+	if entry.Kind == EntryDispute {
+		eventType = OutPaymentDisputed
+	}
+	if err := emit(locked, eventType, map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "credits": -take, "entry": e}, entry.CreatedAt); err != nil {
+		return 0, err
+	}
+	return take, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
+}
