@@ -486,20 +486,23 @@ type AutoRecharge struct {
 	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
 }
 
+// CheckMember defines model for CheckMember.
+type CheckMember struct {
+	MemberID string `json:"member_id"`
+
+	// Remaining what the member may still spend this period, after the check's hold (null: no cap)
+	Remaining *int64 `json:"remaining"`
+}
+
 // CheckResult defines model for CheckResult.
 type CheckResult struct {
-	Allowed   bool        `json:"allowed"`
-	Available int64       `json:"available"`
-	Breakdown []PriceLine `json:"breakdown"`
-	Credits   int64       `json:"credits"`
-	HoldID    *string     `json:"hold_id,omitempty"`
-	Member    *struct {
-		MemberID string `json:"member_id"`
-
-		// Remaining what the member may still spend this period, after the check's hold (null: no cap)
-		Remaining *int64 `json:"remaining"`
-	} `json:"member,omitempty"`
-	RateCard RateCardRef `json:"rate_card"`
+	Allowed   bool         `json:"allowed"`
+	Available int64        `json:"available"`
+	Breakdown []PriceLine  `json:"breakdown"`
+	Credits   int64        `json:"credits"`
+	HoldID    *string      `json:"hold_id,omitempty"`
+	Member    *CheckMember `json:"member,omitempty"`
+	RateCard  RateCardRef  `json:"rate_card"`
 
 	// Reason why the usage is not allowed (absent when it is)
 	Reason    *CheckResultReason `json:"reason,omitempty"`

@@ -961,6 +961,14 @@ export interface components {
             /** Format: date-time */
             updated_at?: string;
         };
+        CheckMember: {
+            member_id: string;
+            /**
+             * Format: int64
+             * @description what the member may still spend this period, after the check's hold (null: no cap)
+             */
+            remaining: number | null;
+        };
         CheckResult: {
             allowed: boolean;
             /** Format: int64 */
@@ -969,14 +977,7 @@ export interface components {
             /** Format: int64 */
             credits: number;
             hold_id?: string;
-            member?: {
-                member_id: string;
-                /**
-                 * Format: int64
-                 * @description what the member may still spend this period, after the check's hold (null: no cap)
-                 */
-                remaining: number | null;
-            };
+            member?: components["schemas"]["CheckMember"];
             rate_card: components["schemas"]["RateCardRef"];
             /**
              * @description why the usage is not allowed (absent when it is)
