@@ -195,7 +195,7 @@ paths = {
         ok(200, ref("TestClock")), None, {**body({"seconds": I}, ["seconds"]), "required": True}, "413")},
 }
 # Pricing: features, rate cards and their versions, check and usage (docs/pricing.md).
-UNITS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+UNITS = {"type": "object", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}}
 PROPS = {"type": "object", "additionalProperties": S}
 ROUNDING = {"type": "string", "enum": ["up", "down", "nearest"]}
 schemas.update({

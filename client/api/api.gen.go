@@ -849,7 +849,7 @@ type UsageResult struct {
 	MemberID    *string            `json:"member_id,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
 	Properties  *map[string]string `json:"properties,omitempty"`
-	Quantities  *map[string]int    `json:"quantities,omitempty"`
+	Quantities  *map[string]int64  `json:"quantities,omitempty"`
 	RateCard    RateCardRef        `json:"rate_card"`
 }
 
@@ -858,7 +858,7 @@ type UsageTotal struct {
 	Credits int64               `json:"credits"`
 	Day     *openapi_types.Date `json:"day,omitempty"`
 	Feature *string             `json:"feature,omitempty"`
-	Units   map[string]int      `json:"units"`
+	Units   map[string]int64    `json:"units"`
 	Usages  int64               `json:"usages"`
 }
 
@@ -941,7 +941,7 @@ type CheckUsageJSONBody struct {
 	Feature          *string            `json:"feature,omitempty"`
 	MemberID         *string            `json:"member_id,omitempty"`
 	Properties       *map[string]string `json:"properties,omitempty"`
-	Quantities       *map[string]int    `json:"quantities,omitempty"`
+	Quantities       *map[string]int64  `json:"quantities,omitempty"`
 	Quantity         *int64             `json:"quantity,omitempty"`
 	Reserve          *bool              `json:"reserve,omitempty"`
 }
@@ -1070,7 +1070,7 @@ type CreateUsageJSONBody struct {
 	MemberID    *string            `json:"member_id,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
 	Properties  *map[string]string `json:"properties,omitempty"`
-	Quantities  *map[string]int    `json:"quantities,omitempty"`
+	Quantities  *map[string]int64  `json:"quantities,omitempty"`
 	Quantity    *int64             `json:"quantity,omitempty"`
 }
 
