@@ -65,9 +65,10 @@ type CheckResult struct {
 }
 
 // Check prices a usage as RecordUsage would now, and says whether the
-// account's available credits cover it. It changes nothing, unless
-// req.Reserve: then a hold of the price is made in the same transaction
-// (insufficient_credits when not allowed).
+// account's available credits (and req.MemberID's cap) cover it. It
+// changes nothing, unless req.Reserve: then a hold of the price is made in
+// the same transaction, as the member (insufficient_credits or
+// member_cap_exceeded when not allowed).
 func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest, idem *Idempotency) (CheckResult, bool, error) {
 	if err := req.validate(); err != nil {
 		return CheckResult{}, false, err
@@ -169,7 +170,8 @@ type UsageResult struct {
 // effect now and takes its credits, all in one transaction: from the hold
 // req.HoldID names (the rest released; a price above the hold takes the
 // difference from available credits), or else from available credits.
-// Refused (insufficient_credits) with nothing changed when they are short.
+// Refused (insufficient_credits) with nothing changed when they are short,
+// and (member_cap_exceeded) when req.MemberID's cap does not allow them.
 func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRequest, idem *Idempotency) (UsageResult, bool, error) {
 	if idem == nil {
 		return UsageResult{}, false, Errorf(EINVALID, "an Idempotency-Key is required")
