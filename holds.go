@@ -107,6 +107,8 @@ func (s *Service) CaptureHold(ctx context.Context, holdID string, amount *int64)
 			return nil
 		case hold.Status != HoldHeld:
 			return Errorf(ECONFLICT, "hold %s is %s; it can no longer be captured", holdID, hold.Status)
+		case !now.Before(hold.ExpiresAt): // expired, and no settlement closed it yet
+			return Errorf(ECONFLICT, "hold %s expired at %s; it can no longer be captured", holdID, hold.ExpiresAt.Format(time.RFC3339))
 		case amount == nil:
 		case *amount < 1 || *amount > hold.Amount:
 			return Errorf(EINVALID, "amount must be a whole number from 1 to the %d credits held (omit it to capture all)", hold.Amount)

@@ -22,6 +22,9 @@ type UsageRequest struct {
 	// ExpiresInSeconds (DefaultHoldSeconds when 0).
 	Reserve          bool
 	ExpiresInSeconds int64
+	// MemberID, when set, spends (or, for a check, quotes and reserves) as
+	// that member of the account, under its cap.
+	MemberID string
 }
 
 func (req *UsageRequest) validate() error {
@@ -54,12 +57,18 @@ type CheckResult struct {
 	RateCard  RateCardRef `json:"rate_card"`
 	Breakdown []PriceLine `json:"breakdown"`
 	HoldID    string      `json:"hold_id,omitempty"`
+	// Reason says why a usage is not allowed (absent when it is):
+	// insufficient_credits, account_in_debt or member_cap_exceeded.
+	Reason string `json:"reason,omitempty"`
+	// Member is the member the check spends as (absent for none).
+	Member *CheckMember `json:"member,omitempty"`
 }
 
 // Check prices a usage as RecordUsage would now, and says whether the
-// account's available credits cover it. It changes nothing, unless
-// req.Reserve: then a hold of the price is made in the same transaction
-// (insufficient_credits when not allowed).
+// account's available credits (and req.MemberID's cap) cover it. It
+// changes nothing, unless req.Reserve: then a hold of the price is made in
+// the same transaction, as the member (insufficient_credits or
+// member_cap_exceeded when not allowed).
 func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest, idem *Idempotency) (CheckResult, bool, error) {
 	if err := req.validate(); err != nil {
 		return CheckResult{}, false, err
@@ -83,12 +92,18 @@ func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest,
 		if err != nil {
 			return res, err
 		}
-		if err := checkAvailable(account, res.Credits, "the usage costs"); err != nil || res.Credits == 0 {
-			return res, err // a price of 0 needs no hold
+		if err := checkAvailable(account, res.Credits, "the usage costs"); err != nil {
+			return res, err
 		}
-		hold, account, err := s.reserve(tx, locked, account, HoldRequest{Amount: res.Credits, ExpiresInSeconds: req.ExpiresInSeconds, Description: req.Description}, now)
-		res.HoldID, res.Available = hold.ID, account.Balance-account.Held
-		return res, err
+		if res.Credits > 0 { // a price of 0 needs no hold
+			hold, account, err := s.reserve(tx, locked, account, HoldRequest{Amount: res.Credits, ExpiresInSeconds: req.ExpiresInSeconds,
+				Description: req.Description, MemberID: req.MemberID}, now)
+			if err != nil {
+				return res, err
+			}
+			res.HoldID, res.Available = hold.ID, account.Balance-account.Held
+		}
+		return res, reservedMember(locked, &res, req.MemberID, now)
 	})
 }
 
@@ -105,8 +120,10 @@ func (s *Service) quote(ctx context.Context, accountID string, req UsageRequest)
 		if err != nil {
 			return err
 		}
-		res, err = s.checkPrice(tx, account, req, now)
-		return err
+		if res, err = s.checkPrice(tx, account, req, now); err != nil || req.MemberID == "" {
+			return err
+		}
+		return quoteMember(tx, &res, accountID, req.MemberID, now)
 	})
 	return res, err
 }
@@ -121,6 +138,10 @@ func (s *Service) checkPrice(tx Tx, account Account, req UsageRequest, now time.
 	res.Allowed = account.Debt == 0 && price.Credits <= available
 	if price.Credits > available {
 		res.Shortfall = price.Credits - max(available, 0)
+		res.Reason = EINSUFFICIENT
+	}
+	if account.Debt > 0 {
+		res.Reason = EINDEBT
 	}
 	return res, nil
 }
@@ -139,6 +160,7 @@ type UsageResult struct {
 	Breakdown   []PriceLine       `json:"breakdown"`
 	Lots        []LotAmount       `json:"lots"`
 	HoldID      string            `json:"hold_id,omitempty"`
+	MemberID    string            `json:"member_id,omitempty"`
 	Description string            `json:"description"`
 	Metadata    Metadata          `json:"metadata"`
 	CreatedAt   time.Time         `json:"created_at"`
@@ -148,7 +170,8 @@ type UsageResult struct {
 // effect now and takes its credits, all in one transaction: from the hold
 // req.HoldID names (the rest released; a price above the hold takes the
 // difference from available credits), or else from available credits.
-// Refused (insufficient_credits) with nothing changed when they are short.
+// Refused (insufficient_credits) with nothing changed when they are short,
+// and (member_cap_exceeded) when req.MemberID's cap does not allow them.
 func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRequest, idem *Idempotency) (UsageResult, bool, error) {
 	if idem == nil {
 		return UsageResult{}, false, Errorf(EINVALID, "an Idempotency-Key is required")
@@ -173,8 +196,9 @@ func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRe
 		u := Usage{ID: NewOrderedID("use_"), AccountID: accountID, Feature: req.Feature, Quantities: req.Quantities,
 			Properties: req.Properties, RateCard: price.RateCard, Credits: price.Credits, HoldID: req.HoldID, CreatedAt: now}
 		var lots []LotAmount
+		spend := req // a usage from a hold spends as the hold's member
 		if req.HoldID != "" {
-			account, lots, err = s.useHold(tx, locked, account, &u, req, now)
+			account, lots, err = s.useHold(tx, locked, account, &u, &spend, now)
 		} else {
 			account, lots, err = takeUsage(locked, account, &u, req, price.Credits, now)
 		}
@@ -189,20 +213,33 @@ func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRe
 		}
 		return UsageResult{ID: u.ID, AccountID: accountID, Feature: u.Feature, Quantities: u.Quantities, Properties: u.Properties,
 			Credits: u.Credits, Balance: account.Balance, Available: account.Balance - account.Held, RateCard: u.RateCard,
-			Breakdown: price.Breakdown, Lots: lots, HoldID: u.HoldID, Description: req.Description, Metadata: req.Metadata, CreatedAt: now,
+			Breakdown: price.Breakdown, Lots: lots, HoldID: u.HoldID, MemberID: spend.MemberID, Description: req.Description, Metadata: req.Metadata, CreatedAt: now,
 		}, s.alertAndRechargeIfLow(tx, locked, account, now)
 	})
 }
 
 // takeUsage debits amount credits of a usage from available credits (none
-// for 0), as Debit does, and names the entry on the usage as its EntryID
-// (or ExtraEntryID when it already has one: the part beyond its hold).
+// for 0), as Debit does, as req.MemberID under its cap.
 func takeUsage(locked LockedAccount, account Account, u *Usage, req UsageRequest, amount int64, now time.Time) (Account, []LotAmount, error) {
+	if amount > 0 {
+		if err := checkAvailable(account, amount, "the usage costs"); err != nil {
+			return account, nil, err
+		}
+	}
+	charge, err := chargeUsage(locked, req.MemberID, amount, now)
+	if err != nil {
+		return account, nil, err
+	}
+	return debitUsage(locked, account, u, req, amount, charge, now)
+}
+
+// debitUsage writes the entry of amount credits of a usage (none for 0),
+// which the caller checked and charged to its member (charge, nil for none),
+// and names it on the usage as its EntryID (or ExtraEntryID when it already
+// has one: the part beyond its hold).
+func debitUsage(locked LockedAccount, account Account, u *Usage, req UsageRequest, amount int64, charge *MemberCharge, now time.Time) (Account, []LotAmount, error) {
 	if amount == 0 {
 		return account, nil, nil
-	}
-	if err := checkAvailable(account, amount, "the usage costs"); err != nil {
-		return account, nil, err
 	}
 	entry := Entry{AccountID: account.ID, Amount: -amount, Kind: EntryDebit, Description: req.Description, CreatedAt: now}
 	entry.Reference = metadataReference(req.Metadata)
@@ -210,10 +247,16 @@ func takeUsage(locked LockedAccount, account Account, u *Usage, req UsageRequest
 		entry.Reference = u.ID
 	}
 	account, entry, draws, err := takeFromLots(locked, account, entry)
+	if err != nil {
+		return account, nil, err
+	}
 	if u.EntryID == 0 {
 		u.EntryID = entry.ID
 	} else {
 		u.ExtraEntryID = entry.ID
+	}
+	if charge != nil {
+		err = locked.TagMemberEntry(entry.ID, charge.Spending, amount)
 	}
 	return account, draws, err
 }
@@ -221,8 +264,9 @@ func takeUsage(locked LockedAccount, account Account, u *Usage, req UsageRequest
 // useHold takes a usage's price from one of the account's holds: the price
 // is captured and the rest released; a price above the hold captures all of
 // it and takes the difference from available credits, which are checked
-// before anything changes.
-func (s *Service) useHold(tx Tx, locked LockedAccount, account Account, u *Usage, req UsageRequest, now time.Time) (Account, []LotAmount, error) {
+// before anything changes. It spends as the hold's member (req.MemberID
+// becomes it), whose cap the difference is charged to.
+func (s *Service) useHold(tx Tx, locked LockedAccount, account Account, u *Usage, req *UsageRequest, now time.Time) (Account, []LotAmount, error) {
 	hold, err := tx.Hold(req.HoldID)
 	if errors.Is(err, ErrNotFound) || err == nil && hold.AccountID != account.ID {
 		return account, nil, Errorf(ENOTFOUND, "hold %s not found", req.HoldID)
@@ -235,12 +279,19 @@ func (s *Service) useHold(tx Tx, locked LockedAccount, account Account, u *Usage
 	if hold.Status != HoldHeld {
 		return account, nil, Errorf(ECONFLICT, "hold %s is %s; it can no longer be captured", hold.ID, hold.Status)
 	}
+	if req.MemberID, err = spendsAsHoldMember(locked, hold, req.MemberID); err != nil {
+		return account, nil, err
+	}
 	captured := min(u.Credits, hold.Amount)
 	extra := u.Credits - captured
 	if extra > 0 {
 		if err := checkAvailable(account, extra, "the usage costs beyond its hold"); err != nil {
 			return account, nil, err
 		}
+	}
+	charge, err := chargeUsage(locked, req.MemberID, extra, now)
+	if err != nil {
+		return account, nil, err
 	}
 	status := HoldCaptured
 	if captured == 0 {
@@ -255,7 +306,7 @@ func (s *Service) useHold(tx Tx, locked LockedAccount, account Account, u *Usage
 			return account, nil, err
 		}
 	}
-	account, more, err := takeUsage(locked, account, u, req, extra, now)
+	account, more, err := debitUsage(locked, account, u, *req, extra, charge, now)
 	for _, d := range more {
 		lots = addDraw(lots, d)
 	}

@@ -38,6 +38,8 @@ var (
 	ErrUnauthorized        = errors.New("credits: unauthorized")
 	ErrInsufficientCredits = errors.New("credits: insufficient credits")
 	ErrAccountInDebt       = errors.New("credits: account in debt")
+	ErrMemberCapExceeded   = errors.New("credits: member cap exceeded")
+	ErrNoRate              = errors.New("credits: no rate prices the usage")
 	ErrForbidden           = errors.New("credits: forbidden")
 	ErrNotFound            = errors.New("credits: not found")
 	ErrMethodNotAllowed    = errors.New("credits: method not allowed")
@@ -54,6 +56,8 @@ var sentinels = map[string]error{
 	"unauthorized":           ErrUnauthorized,
 	"insufficient_credits":   ErrInsufficientCredits,
 	"account_in_debt":        ErrAccountInDebt,
+	"member_cap_exceeded":    ErrMemberCapExceeded,
+	"no_rate":                ErrNoRate,
 	"forbidden":              ErrForbidden,
 	"not_found":              ErrNotFound,
 	"method_not_allowed":     ErrMethodNotAllowed,

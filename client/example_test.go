@@ -18,5 +18,8 @@ func Example() {
 	d, err := c.Debit(ctx, "user-1", client.Debit{Amount: 5, Description: "image", IdempotencyKey: key})
 	if errors.Is(err, client.ErrInsufficientCredits) { /* offer a pack */
 	}
-	_ = d
+	u, err := c.Usage(ctx, "team-1", client.Usage{Feature: "image", Quantity: 2, MemberID: "ann"})
+	if errors.Is(err, client.ErrMemberCapExceeded) { /* ann has spent her allowance */
+	}
+	_, _ = d, u
 }

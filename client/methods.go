@@ -18,6 +18,8 @@ type (
 	DebitResult     = api.DebitResult
 	GrantResult     = api.GrantResult
 	Hold            = api.Hold
+	CheckResult     = api.CheckResult
+	UsageResult     = api.UsageResult
 	Event           = api.Event
 	WebhookEndpoint = api.WebhookEndpoint
 	WebhookAttempt  = api.WebhookAttempt
@@ -67,13 +69,15 @@ type Debit struct {
 	Amount         int64
 	Description    string
 	Metadata       map[string]string
+	MemberID       string // spends as this member of the account, under its cap
 	IdempotencyKey string
 }
 
 // Debit spends credits now; ErrInsufficientCredits (nothing taken) when the
-// account has too few, ErrAccountInDebt when it owes credits.
+// account has too few, ErrAccountInDebt when it owes credits,
+// ErrMemberCapExceeded when the member's cap does not allow them.
 func (c *Client) Debit(ctx context.Context, accountID string, d Debit) (DebitResult, error) {
-	body := api.CreateDebitJSONRequestBody{Amount: d.Amount, Description: ifSet(d.Description)}
+	body := api.CreateDebitJSONRequestBody{Amount: d.Amount, Description: ifSet(d.Description), MemberID: ifSet(d.MemberID)}
 	if d.Metadata != nil {
 		body.Metadata = &d.Metadata
 	}
@@ -107,12 +111,13 @@ type CreateHold struct {
 	Amount         int64
 	ExpiresIn      time.Duration
 	Description    string
+	MemberID       string // holds as this member of the account, under its cap
 	IdempotencyKey string // made when empty
 }
 
 // CreateHold reserves credits; ErrInsufficientCredits when short.
 func (c *Client) CreateHold(ctx context.Context, accountID string, h CreateHold) (Hold, error) {
-	body := api.CreateHoldJSONRequestBody{Amount: h.Amount, Description: ifSet(h.Description),
+	body := api.CreateHoldJSONRequestBody{Amount: h.Amount, Description: ifSet(h.Description), MemberID: ifSet(h.MemberID),
 		ExpiresInSeconds: ifSet(int64(h.ExpiresIn / time.Second))}
 	params := &api.CreateHoldParams{IdempotencyKey: keyOr(h.IdempotencyKey)}
 	return decode[Hold](c.api.CreateHold(ctx, accountID, params, body))

@@ -195,7 +195,7 @@ paths = {
         ok(200, ref("TestClock")), None, {**body({"seconds": I}, ["seconds"]), "required": True}, "413")},
 }
 # Pricing: features, rate cards and their versions, check and usage (docs/pricing.md).
-UNITS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+UNITS = {"type": "object", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}}
 PROPS = {"type": "object", "additionalProperties": S}
 ROUNDING = {"type": "string", "enum": ["up", "down", "nearest"]}
 schemas.update({
@@ -211,17 +211,24 @@ schemas.update({
                       "credits_exact": {"type": "string", "description": "the line's exact credits: a decimal, or a fraction (10/3)"}},
                      ["quantity", "units", "rate", "credits_exact"]),
     "CheckResult": obj({"allowed": B, "credits": I, "available": I, "shortfall": I, "rate_card": ref("RateCardRef"),
-                        "breakdown": arr(ref("PriceLine")), "hold_id": S},
+                        "breakdown": arr(ref("PriceLine")), "hold_id": S,
+                        "reason": {"type": "string", "enum": ["insufficient_credits", "account_in_debt", "member_cap_exceeded"],
+                                   "description": "why the usage is not allowed (absent when it is)"},
+                        "member": ref("CheckMember")},
                        ["allowed", "credits", "available", "shortfall", "rate_card", "breakdown"]),
+    "CheckMember": obj({"member_id": S, "remaining": {"type": ["integer", "null"], "format": "int64",
+                        "description": "what the member may still spend this period, after the check's hold (null: no cap)"}},
+                       ["member_id", "remaining"]),
     "UsageResult": obj({"id": S, "account_id": S, "feature": S, "quantities": UNITS, "properties": PROPS, "credits": I, "balance": I,
                         "available": I, "rate_card": ref("RateCardRef"), "breakdown": arr(ref("PriceLine")), "lots": arr(ref("LotAmount")),
-                        "hold_id": S, "description": S, "metadata": {"type": ["object", "null"], "additionalProperties": S}, "created_at": T},
+                        "hold_id": S, "member_id": S, "description": S, "metadata": {"type": ["object", "null"], "additionalProperties": S},
+                        "created_at": T},
                        ["id", "credits", "balance", "available", "rate_card", "breakdown", "lots"]),
     "UsageTotal": obj({"feature": S, "day": {"type": "string", "format": "date"}, "credits": I, "units": UNITS, "usages": I},
                       ["credits", "units", "usages"]),
 })
 version_body = {"rates": arr(ref("Rate")), "rounding": ROUNDING, "minimum": I, "effective_at": T}
-usage_body = {"feature": S, "quantity": I, "quantities": UNITS, "properties": PROPS, "description": S}
+usage_body = {"feature": S, "quantity": I, "quantities": UNITS, "properties": PROPS, "description": S, "member_id": S}
 card = {"name": "id", "in": "path", "required": True, "schema": S}
 paths.update({
     "/v1/features": {
@@ -321,11 +328,15 @@ descriptions = {
     "setAccountRateCard": "The account is priced by this card from now on; accounts without one by the card `default`.",
     "checkUsage": "Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` "
                   "returned (402 when not allowed). `quantity` n is `quantities: {\"quantity\": n}`. 400 `no_rate` names the quantities "
-                  "without a rate; 404 an unknown feature.",
+                  "without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the "
+                  "member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve "
+                  "holds as the member (402 `member_cap_exceeded` past its cap).",
     "createUsage": "Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With "
                    "`hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from "
                    "available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. "
-                   "Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.",
+                   "Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a "
+                   "key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a "
+                   "usage from a hold spends as the hold's member (400 naming another).",
     "listUsageTotals": "`from` and `to` are RFC 3339 (default: the last 30 days; at most 366 days and 100,000 usages).",
     "listEvents": "Newest first, each with its status and reason; filter by `status` (`pending`, `processed`, `ignored`, `unmatched`, "
                   "`failed`) and `type` (e.g. `charge.refunded`). The payloads of ignored events are dropped after "

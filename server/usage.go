@@ -152,6 +152,7 @@ type checkRequest struct {
 	Description      string            `json:"description"`
 	Reserve          bool              `json:"reserve"`
 	ExpiresInSeconds int64             `json:"expires_in_seconds"`
+	MemberID         string            `json:"member_id"`
 }
 
 // handleCheck prices a usage; with reserve, it holds the price (an
@@ -163,9 +164,14 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	res, replayed, err := s.Service.Check(r.Context(), accountID, credits.UsageRequest{Feature: req.Feature, Quantity: req.Quantity,
 		Quantities: req.Quantities, Properties: req.Properties, Description: req.Description, Reserve: req.Reserve,
-		ExpiresInSeconds: req.ExpiresInSeconds}, idem)
+		ExpiresInSeconds: req.ExpiresInSeconds, MemberID: req.MemberID}, idem)
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -180,6 +186,7 @@ type usageRequest struct {
 	Description string            `json:"description"`
 	Metadata    credits.Metadata  `json:"metadata"`
 	HoldID      string            `json:"hold_id"`
+	MemberID    string            `json:"member_id"`
 }
 
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
@@ -189,8 +196,14 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var err error
+	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	res, replayed, err := s.Service.RecordUsage(r.Context(), accountID, credits.UsageRequest{Feature: req.Feature, Quantity: req.Quantity,
-		Quantities: req.Quantities, Properties: req.Properties, Description: req.Description, Metadata: req.Metadata, HoldID: req.HoldID}, idem)
+		Quantities: req.Quantities, Properties: req.Properties, Description: req.Description, Metadata: req.Metadata, HoldID: req.HoldID,
+		MemberID: req.MemberID}, idem)
 	s.writeIdempotent(w, r, "usage", res, replayed, err)
 }
 

@@ -278,6 +278,10 @@ func testUsageAttackUnsettledExpiredHold(t *testing.T, open Opener) {
 		t.Errorf("usage of an expired, unsettled hold: %+v, %v; want conflict", r, err)
 	}
 	f.wantAccount("u1", 100, 94)
+	if h, err := f.svc.CaptureHold(ctx, hold, nil); credits.ErrorCode(err) != credits.ECONFLICT {
+		t.Errorf("capture of an expired, unsettled hold: %+v, %v; want conflict", h, err)
+	}
+	f.wantAccount("u1", 100, 94)
 	if _, err := f.svc.ReleaseHold(ctx, hold); err != nil { // what a settlement would do
 		t.Fatal(err)
 	}

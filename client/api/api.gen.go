@@ -63,6 +63,27 @@ func (e AccountBalanceState) Valid() bool {
 	}
 }
 
+// Defines values for CheckResultReason.
+const (
+	AccountInDebt       CheckResultReason = "account_in_debt"
+	InsufficientCredits CheckResultReason = "insufficient_credits"
+	MemberCapExceeded   CheckResultReason = "member_cap_exceeded"
+)
+
+// Valid indicates whether the value is a known member of the CheckResultReason enum.
+func (e CheckResultReason) Valid() bool {
+	switch e {
+	case AccountInDebt:
+		return true
+	case InsufficientCredits:
+		return true
+	case MemberCapExceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DashboardSessionCan.
 const (
 	DashboardSessionCanAutoRecharge DashboardSessionCan = "auto_recharge"
@@ -465,16 +486,31 @@ type AutoRecharge struct {
 	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
 }
 
+// CheckMember defines model for CheckMember.
+type CheckMember struct {
+	MemberID string `json:"member_id"`
+
+	// Remaining what the member may still spend this period, after the check's hold (null: no cap)
+	Remaining *int64 `json:"remaining"`
+}
+
 // CheckResult defines model for CheckResult.
 type CheckResult struct {
-	Allowed   bool        `json:"allowed"`
-	Available int64       `json:"available"`
-	Breakdown []PriceLine `json:"breakdown"`
-	Credits   int64       `json:"credits"`
-	HoldID    *string     `json:"hold_id,omitempty"`
-	RateCard  RateCardRef `json:"rate_card"`
-	Shortfall int64       `json:"shortfall"`
+	Allowed   bool         `json:"allowed"`
+	Available int64        `json:"available"`
+	Breakdown []PriceLine  `json:"breakdown"`
+	Credits   int64        `json:"credits"`
+	HoldID    *string      `json:"hold_id,omitempty"`
+	Member    *CheckMember `json:"member,omitempty"`
+	RateCard  RateCardRef  `json:"rate_card"`
+
+	// Reason why the usage is not allowed (absent when it is)
+	Reason    *CheckResultReason `json:"reason,omitempty"`
+	Shortfall int64              `json:"shortfall"`
 }
+
+// CheckResultReason why the usage is not allowed (absent when it is)
+type CheckResultReason string
 
 // CheckoutSession defines model for CheckoutSession.
 type CheckoutSession struct {
@@ -810,9 +846,10 @@ type UsageResult struct {
 	HoldID      *string            `json:"hold_id,omitempty"`
 	ID          string             `json:"id"`
 	Lots        []LotAmount        `json:"lots"`
+	MemberID    *string            `json:"member_id,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
 	Properties  *map[string]string `json:"properties,omitempty"`
-	Quantities  *map[string]int    `json:"quantities,omitempty"`
+	Quantities  *map[string]int64  `json:"quantities,omitempty"`
 	RateCard    RateCardRef        `json:"rate_card"`
 }
 
@@ -821,7 +858,7 @@ type UsageTotal struct {
 	Credits int64               `json:"credits"`
 	Day     *openapi_types.Date `json:"day,omitempty"`
 	Feature *string             `json:"feature,omitempty"`
-	Units   map[string]int      `json:"units"`
+	Units   map[string]int64    `json:"units"`
 	Usages  int64               `json:"usages"`
 }
 
@@ -902,8 +939,9 @@ type CheckUsageJSONBody struct {
 	Description      *string            `json:"description,omitempty"`
 	ExpiresInSeconds *int64             `json:"expires_in_seconds,omitempty"`
 	Feature          *string            `json:"feature,omitempty"`
+	MemberID         *string            `json:"member_id,omitempty"`
 	Properties       *map[string]string `json:"properties,omitempty"`
-	Quantities       *map[string]int    `json:"quantities,omitempty"`
+	Quantities       *map[string]int64  `json:"quantities,omitempty"`
 	Quantity         *int64             `json:"quantity,omitempty"`
 	Reserve          *bool              `json:"reserve,omitempty"`
 }
@@ -1029,9 +1067,10 @@ type CreateUsageJSONBody struct {
 	Description *string            `json:"description,omitempty"`
 	Feature     *string            `json:"feature,omitempty"`
 	HoldID      *string            `json:"hold_id,omitempty"`
+	MemberID    *string            `json:"member_id,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
 	Properties  *map[string]string `json:"properties,omitempty"`
-	Quantities  *map[string]int    `json:"quantities,omitempty"`
+	Quantities  *map[string]int64  `json:"quantities,omitempty"`
 	Quantity    *int64             `json:"quantity,omitempty"`
 }
 
@@ -1379,7 +1418,7 @@ type ClientInterface interface {
 
 	// CheckUsageWithBody Price a usage and say whether the account can pay; with reserve, hold the price
 	//
-	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1388,7 +1427,7 @@ type ClientInterface interface {
 
 	// CheckUsage Price a usage and say whether the account can pay; with reserve, hold the price
 	//
-	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1590,7 +1629,7 @@ type ClientInterface interface {
 
 	// CreateUsageWithBody Price a usage by the account's rate card now and take its credits (from hold_id when given)
 	//
-	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1599,7 +1638,7 @@ type ClientInterface interface {
 
 	// CreateUsage Price a usage by the account's rate card now and take its credits (from hold_id when given)
 	//
-	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2095,7 +2134,7 @@ func (c *Client) SetAutoRecharge(ctx context.Context, id string, body SetAutoRec
 
 // CheckUsageWithBody Price a usage and say whether the account can pay; with reserve, hold the price
 //
-// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2114,7 +2153,7 @@ func (c *Client) CheckUsageWithBody(ctx context.Context, id string, params *Chec
 
 // CheckUsage Price a usage and say whether the account can pay; with reserve, hold the price
 //
-// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2576,7 +2615,7 @@ func (c *Client) ListUsageTotals(ctx context.Context, id string, params *ListUsa
 
 // CreateUsageWithBody Price a usage by the account's rate card now and take its credits (from hold_id when given)
 //
-// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2595,7 +2634,7 @@ func (c *Client) CreateUsageWithBody(ctx context.Context, id string, params *Cre
 
 // CreateUsage Price a usage by the account's rate card now and take its credits (from hold_id when given)
 //
-// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6055,7 +6094,7 @@ type ClientWithResponsesInterface interface {
 
 	// CheckUsageWithBodyWithResponse Price a usage and say whether the account can pay; with reserve, hold the price
 	//
-	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6064,7 +6103,7 @@ type ClientWithResponsesInterface interface {
 
 	// CheckUsageWithResponse Price a usage and say whether the account can pay; with reserve, hold the price
 	//
-	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+	// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6288,7 +6327,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUsageWithBodyWithResponse Price a usage by the account's rate card now and take its credits (from hold_id when given)
 	//
-	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6297,7 +6336,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUsageWithResponse Price a usage by the account's rate card now and take its credits (from hold_id when given)
 	//
-	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+	// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13410,7 +13449,7 @@ func (c *ClientWithResponses) SetAutoRechargeWithResponse(ctx context.Context, i
 
 // CheckUsageWithBodyWithResponse Price a usage and say whether the account can pay; with reserve, hold the price
 //
-// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13425,7 +13464,7 @@ func (c *ClientWithResponses) CheckUsageWithBodyWithResponse(ctx context.Context
 
 // CheckUsageWithResponse Price a usage and say whether the account can pay; with reserve, hold the price
 //
-// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+// Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13805,7 +13844,7 @@ func (c *ClientWithResponses) ListUsageTotalsWithResponse(ctx context.Context, i
 
 // CreateUsageWithBodyWithResponse Price a usage by the account's rate card now and take its credits (from hold_id when given)
 //
-// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13820,7 +13859,7 @@ func (c *ClientWithResponses) CreateUsageWithBodyWithResponse(ctx context.Contex
 
 // CreateUsageWithResponse Price a usage by the account's rate card now and take its credits (from hold_id when given)
 //
-// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+// Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

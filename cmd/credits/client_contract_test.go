@@ -15,6 +15,7 @@ import (
 	"time"
 
 	api "github.com/credits/credits/client"
+	generated "github.com/credits/credits/client/api"
 )
 
 // webhookReceiver is an application's endpoint: it verifies each delivery
@@ -123,6 +124,54 @@ func TestGoClientContract(t *testing.T) {
 	}
 	if kinds["purchase"] != 1 || kinds["debit"] != 1 || kinds["capture"] != 1 {
 		t.Errorf("ledger entries by kind %v, want a purchase, a debit and a capture", kinds)
+	}
+	contractUsage(t, c)
+}
+
+// contractUsage: a rate card (made through the generated operations), a
+// check and a usage as a capped member, its replay, and the member's cap
+// and a missing rate matched with errors.Is.
+func contractUsage(t *testing.T, c *api.Client) {
+	ctx := context.Background()
+	id, name, unit, card := "image", "Images", "image", "default"
+	rates := []generated.Rate{{Feature: "image", Credits: "3"}}
+	if r, err := c.API().CreateFeatureWithResponse(ctx, generated.CreateFeatureJSONRequestBody{ID: &id, Name: &name, Unit: &unit}); err != nil || r.StatusCode() != 201 {
+		t.Fatalf("CreateFeature: %v, %v", r, err)
+	}
+	if r, err := c.API().CreateRateCardWithResponse(ctx, generated.CreateRateCardJSONRequestBody{ID: &card, Name: &card, Rates: &rates}); err != nil || r.StatusCode() != 201 {
+		t.Fatalf("CreateRateCard: %v, %v", r, err)
+	}
+	capped := generated.PutMemberJSONRequestBody{}
+	capped.Cap = &struct {
+		Credits int64                                `json:"credits"`
+		Period  generated.PutMemberJSONBodyCapPeriod `json:"period"`
+	}{Credits: 10, Period: "day"}
+	if r, err := c.API().PutMemberWithResponse(ctx, "contract-1", "ann", capped); err != nil || r.StatusCode() != 200 {
+		t.Fatalf("PutMember: %v, %v", r, err)
+	}
+	check, err := c.Check(ctx, "contract-1", api.Check{Feature: "image", Quantity: 2, MemberID: "ann"})
+	if err != nil || !check.Allowed || check.Credits != 6 || check.Member == nil || check.Member.Remaining == nil || *check.Member.Remaining != 10 {
+		t.Fatalf("Check = %+v, %v; want 6 credits allowed, 10 left to ann", check, err)
+	}
+	key := api.NewIdempotencyKey()
+	used, err := c.Usage(ctx, "contract-1", api.Usage{Feature: "image", Quantity: 2, MemberID: "ann", IdempotencyKey: key})
+	if err != nil || used.Credits != 6 || used.Balance != 49 || used.RateCard.ID != "default" {
+		t.Fatalf("Usage = %+v, %v; want 6 credits, 49 left", used, err)
+	}
+	if again, err := c.Usage(ctx, "contract-1", api.Usage{Feature: "image", Quantity: 2, MemberID: "ann", IdempotencyKey: key}); err != nil || again.ID != used.ID {
+		t.Errorf("the same usage again = %+v, %v; want the first answer", again, err)
+	}
+	if check, err = c.Check(ctx, "contract-1", api.Check{Feature: "image", Quantity: 2, MemberID: "ann"}); err != nil || check.Allowed ||
+		check.Reason == nil || *check.Reason != "member_cap_exceeded" {
+		t.Errorf("Check past the cap = %+v, %v; want not allowed, member_cap_exceeded", check, err)
+	}
+	_, err = c.Usage(ctx, "contract-1", api.Usage{Feature: "image", Quantity: 2, MemberID: "ann"})
+	var apiErr *api.Error
+	if !errors.Is(err, api.ErrMemberCapExceeded) || !errors.As(err, &apiErr) || apiErr.Status != 402 {
+		t.Errorf("a usage past ann's cap: %v, want 402 ErrMemberCapExceeded", err)
+	}
+	if _, err = c.Usage(ctx, "contract-1", api.Usage{Feature: "image", Quantities: map[string]int64{"audio": 1}}); !errors.Is(err, api.ErrNoRate) {
+		t.Errorf("a usage without a rate: %v, want ErrNoRate", err)
 	}
 }
 

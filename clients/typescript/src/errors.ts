@@ -19,6 +19,8 @@ export const ErrorCode = {
   unauthorized: "unauthorized",
   insufficientCredits: "insufficient_credits",
   accountInDebt: "account_in_debt",
+  memberCapExceeded: "member_cap_exceeded",
+  noRate: "no_rate",
   forbidden: "forbidden",
   notFound: "not_found",
   methodNotAllowed: "method_not_allowed",

@@ -16,6 +16,8 @@ export type CheckoutSession = Schemas["CheckoutSession"];
 export type DebitResult = Schemas["DebitResult"];
 export type GrantResult = Schemas["GrantResult"];
 export type Hold = Schemas["Hold"];
+export type CheckResult = Schemas["CheckResult"];
+export type UsageResult = Schemas["UsageResult"];
 export type Event = Schemas["Event"];
 export type WebhookEndpoint = Schemas["WebhookEndpoint"];
 export type WebhookAttempt = Schemas["WebhookAttempt"];
@@ -89,6 +91,26 @@ export class CreditsClient {
   async createHold(accountId: string, body: Body<"/v1/accounts/{id}/holds", "post">, idempotencyKey = newIdempotencyKey()): Promise<Hold> {
     const params = { path: { id: accountId }, header: { "Idempotency-Key": idempotencyKey } };
     return unwrap(await this.api.POST("/v1/accounts/{id}/holds", { params, body }));
+  }
+
+  /**
+   * Prices a usage by the account's rate card and says whether it is allowed (`reason` when not; `member.remaining`
+   * when it names a member). With `reserve: true` it holds the price (a key is made when none is given, so that a
+   * retry answers the same hold); CreditsError insufficient_credits or member_cap_exceeded when not allowed.
+   */
+  async check(accountId: string, body: Body<"/v1/accounts/{id}/check", "post">, idempotencyKey?: string): Promise<CheckResult> {
+    const key = idempotencyKey ?? (body.reserve ? newIdempotencyKey() : undefined);
+    const params = { path: { id: accountId }, header: key === undefined ? {} : { "Idempotency-Key": key } };
+    return unwrap(await this.api.POST("/v1/accounts/{id}/check", { params, body }));
+  }
+
+  /**
+   * Prices a usage now and takes its credits (from `hold_id` when given); the same idempotencyKey again answers the
+   * first result. CreditsError insufficient_credits or member_cap_exceeded (nothing taken), no_rate, not_found.
+   */
+  async usage(accountId: string, body: Body<"/v1/accounts/{id}/usage", "post">, idempotencyKey = newIdempotencyKey()): Promise<UsageResult> {
+    const params = { path: { id: accountId }, header: { "Idempotency-Key": idempotencyKey } };
+    return unwrap(await this.api.POST("/v1/accounts/{id}/usage", { params, body }));
   }
 
   /** Spends amount of a hold's credits (all when omitted); capturing again answers the same. */

@@ -101,7 +101,7 @@ export interface paths {
         put?: never;
         /**
          * Price a usage and say whether the account can pay; with reserve, hold the price
-         * @description Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature.
+         * @description Changes nothing unless `reserve` is true: then a hold of `credits` is made in the same transaction and its `hold_id` returned (402 when not allowed). `quantity` n is `quantities: {"quantity": n}`. 400 `no_rate` names the quantities without a rate; 404 an unknown feature. With `member_id` (or a key bound to a member), `member` says what the member may still spend and a price beyond it is `allowed: false` with `reason: member_cap_exceeded`; a reserve holds as the member (402 `member_cap_exceeded` past its cap).
          */
         post: operations["checkUsage"];
         delete?: never;
@@ -402,7 +402,7 @@ export interface paths {
         put?: never;
         /**
          * Price a usage by the account's rate card now and take its credits (from hold_id when given)
-         * @description Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`.
+         * @description Priced by the version of the account's rate card in effect now, in the transaction that takes the credits. With `hold_id`, the price is captured from the hold and the rest released; above the hold, the difference is taken from available credits, or 402 with nothing changed. The same key answers the first answer, even after the card changed. Entries of usages carry `usage_id`, `feature`, `quantities`, `properties` and `rate_card`. With `member_id` (or a key bound to a member) the credits count toward the member's cap (402 `member_cap_exceeded`, nothing taken); a usage from a hold spends as the hold's member (400 naming another).
          */
         post: operations["createUsage"];
         delete?: never;
@@ -961,6 +961,14 @@ export interface components {
             /** Format: date-time */
             updated_at?: string;
         };
+        CheckMember: {
+            member_id: string;
+            /**
+             * Format: int64
+             * @description what the member may still spend this period, after the check's hold (null: no cap)
+             */
+            remaining: number | null;
+        };
         CheckResult: {
             allowed: boolean;
             /** Format: int64 */
@@ -969,7 +977,13 @@ export interface components {
             /** Format: int64 */
             credits: number;
             hold_id?: string;
+            member?: components["schemas"]["CheckMember"];
             rate_card: components["schemas"]["RateCardRef"];
+            /**
+             * @description why the usage is not allowed (absent when it is)
+             * @enum {string}
+             */
+            reason?: "insufficient_credits" | "account_in_debt" | "member_cap_exceeded";
             /** Format: int64 */
             shortfall: number;
         };
@@ -1338,6 +1352,7 @@ export interface components {
             hold_id?: string;
             id: string;
             lots: components["schemas"]["LotAmount"][];
+            member_id?: string;
             metadata?: {
                 [key: string]: string;
             } | null;
@@ -2188,6 +2203,7 @@ export interface operations {
                     /** Format: int64 */
                     expires_in_seconds?: number;
                     feature?: string;
+                    member_id?: string;
                     properties?: {
                         [key: string]: string;
                     };
@@ -4213,6 +4229,7 @@ export interface operations {
                     description?: string;
                     feature?: string;
                     hold_id?: string;
+                    member_id?: string;
                     metadata?: {
                         [key: string]: string;
                     };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { CreditsClient, CreditsError, newIdempotencyKey, verifyWebhook } from "../src/index.js";
+import { CreditsClient, CreditsError, ErrorCode, newIdempotencyKey, verifyWebhook } from "../src/index.js";
 
 // Run by cmd/credits's TestTypeScriptClientContract against a real `credits serve` in the offline demo,
 // which passes its address and key; skipped when run alone.
@@ -74,6 +74,20 @@ test("the TypeScript client against credits serve", { skip: !baseUrl || !apiKey 
     const kinds: string[] = [];
     for await (const entry of c.entries("contract-ts")) kinds.push(entry.kind);
     assert.deepEqual(kinds.sort(), ["capture", "debit", "purchase"]);
+
+    // A usage priced by a rate card, as a member under a cap.
+    assert.equal((await c.api.POST("/v1/features", { body: { id: "image", name: "Images", unit: "image" } })).response.status, 201);
+    assert.equal((await c.api.POST("/v1/rate_cards", { body: { id: "default", name: "Default", rates: [{ feature: "image", credits: "3" }] } })).response.status, 201);
+    const member = await c.api.PUT("/v1/accounts/{id}/members/{member_id}", { params: { path: { id: "contract-ts", member_id: "ann" } }, body: { cap: { credits: 10, period: "day" } } });
+    assert.equal(member.response.status, 200);
+    const check = await c.check("contract-ts", { feature: "image", quantity: 2, member_id: "ann" });
+    assert.equal(check.allowed, true);
+    assert.deepEqual(check.member, { member_id: "ann", remaining: 10 });
+    const used = await c.usage("contract-ts", { feature: "image", quantity: 2, member_id: "ann" });
+    assert.equal(used.credits, 6);
+    assert.equal(used.balance, 49);
+    assert.equal((await c.check("contract-ts", { feature: "image", quantity: 2, member_id: "ann" })).reason, "member_cap_exceeded");
+    await assert.rejects(c.usage("contract-ts", { feature: "image", quantity: 2, member_id: "ann" }), (e) => e instanceof CreditsError && e.code === ErrorCode.memberCapExceeded && e.status === 402);
     assert.deepEqual(hooks.failures, []);
   } finally {
     hooks.close();
