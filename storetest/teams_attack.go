@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+)
+
+// teamAttackTests are the members' and transfers' behaviours an attack
+// pass found wanting, or checked.
+var teamAttackTests = []struct {
+	name string
+	fn   func(*testing.T, Opener)
+}{
+	{"TeamAttackExpiredMovedCreditsAreNotTakenBack", testAttackExpiredMovedCreditsNotTakenBack},
+	{"TeamAttackHoldAcrossPeriods", testAttackHoldAcrossPeriods},
+	{"TeamAttackTransferRefusals", testAttackTransferRefusals},
+}
+
+// testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
+// they moved left the ledger on their date, as they would have in the
+// payment's account: a later refund takes them back from nobody (without
+// the transfer the refund takes 40 and a's debt is 40; with it, the same).
+func testAttackExpiredMovedCreditsNotTakenBack(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.expiringPack()
+	f.account("a", "a@example.com")
+	f.account("b", "b@example.com")
+	expires := f.buyExpiring("cs_1", "a", "pi_1")
+	if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 60}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.debit("a", 40); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("b", 30, 0, 0)
+	f.pastExpiry(expires)
+	f.wantDebt("b", 30, 30, 0)
+	if ev := f.receive(fullRefund("evt_r")); ev.Status != credits.EventProcessed {
+		t.Fatalf("refund: %+v", ev)
+	}
+	f.wantDebt("a", -40, -40, 40) // what a spent of its own 40
+	f.wantDebt("b", 30, 30, 0)    // b spent none of the 60: they expired
+}
+
+// testAttackHoldAcrossPeriods: a hold made as a member in one day and
+// captured (or left to expire) in the next counts in the day it was made:
+// the next day's allowance is whole, and the share a release gives back goes
+// to the day that held it.
+func testAttackHoldAcrossPeriods(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("team", "team@example.com")
+	f.grant("team", 1000, 0, 0)
+	f.member("team", "ann", &credits.MemberCap{Credits: 10, Period: credits.PeriodDay})
+	day := f.now.UTC().Truncate(24 * time.Hour)
+	f.now = day.Add(23 * time.Hour)
+	captured, err := f.memberHold("team", "ann", 6, 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiring, err := f.memberHold("team", "ann", 4, 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "past the day's cap", f.memberDebit("team", "ann", 1), credits.EMEMBERCAP)
+	f.now = day.Add(24*time.Hour + 30*time.Minute) // the next day
+	f.wantMember("team", "ann", 0, 0, 10)
+	amount := int64(5)
+	if _, err := f.svc.CaptureHold(context.Background(), captured.ID, &amount); err != nil {
+		t.Fatal(err)
+	}
+	f.wantMember("team", "ann", 0, 0, 10)
+	if err := f.memberDebit("team", "ann", 10); err != nil {
+		t.Fatal(err)
+	}
+	f.now = day.Add(26 * time.Hour) // the second hold expired
+	if _, err := f.svc.SweepExpired(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := f.svc.GetHold(context.Background(), expiring.ID); err != nil || h.Status != credits.HoldExpired {
+		t.Fatalf("hold %+v, %v; want expired", h, err)
+	}
+	f.wantMember("team", "ann", 10, 0, 0)
+	f.now = day.Add(23 * time.Hour)
+	f.wantMember("team", "ann", 5, 0, 5) // the first day: 5 captured, the rest given back
+}
+
+// testAttackTransferRefusals: a transfer that cannot be made moves nothing:
+// held credits, expired ones, granted ones (unless asked), a sender in
+// debt, an unknown account.
+func testAttackTransferRefusals(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("a", "a@example.com")
+	f.account("b", "b@example.com")
+	f.buy("cs_1", "a", "pi_1", 1)
+	f.grant("a", 50, time.Hour, 0)
+	if _, err := f.memberHold("a", "", 70, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		req  credits.TransferRequest
+		code string
+	}{
+		{"held credits", credits.TransferRequest{From: "a", To: "b", Credits: 81}, credits.EINSUFFICIENT},
+		{"granted credits", credits.TransferRequest{From: "a", To: "b", Credits: 31, IncludeGranted: true}, ""},
+		{"unknown receiver", credits.TransferRequest{From: "a", To: "nobody", Credits: 1}, credits.ENOTFOUND},
+		{"unknown sender", credits.TransferRequest{From: "nobody", To: "a", Credits: 1}, credits.ENOTFOUND},
+		{"to itself", credits.TransferRequest{From: "a", To: "a", Credits: 1}, credits.EINVALID},
+		{"zero", credits.TransferRequest{From: "a", To: "b", Credits: 0}, credits.EINVALID},
+		{"negative", credits.TransferRequest{From: "a", To: "b", Credits: -5}, credits.EINVALID},
+	} {
+		_, _, err := f.transfer(c.req, "")
+		if c.code == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.what, err)
+			}
+			continue
+		}
+		wantCode(t, c.what, err, c.code)
+	}
+	f.wantAccount("a", 119, 49) // 31 moved, 70 held
+	f.wantAccount("b", 31, 31)
+	f.now = f.now.Add(2 * time.Hour) // the grant and the hold expired
+	if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 69, IncludeGranted: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "expired grant", func() error {
+		_, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 1, IncludeGranted: true}, "")
+		return err
+	}(), credits.EINSUFFICIENT)
+	f.wantAccount("a", 0, 0)
+	f.wantAccount("b", 100, 100)
+}
