@@ -150,8 +150,10 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	if err != nil {
 		return "", "", err
 	}
-	if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
-		return "", "", err
+	if entry.ID != 0 { // none when all of it went back to accounts transfers moved it to
+		if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
+			return "", "", err
+		}
 	}
 	if err := locked.SetPaymentPosted(p.ID, post); err != nil {
 		return "", "", err
@@ -196,25 +198,46 @@ func (s *Service) postDifference(tx Tx, locked LockedAccount, account Account, p
 	if err != nil {
 		return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
 	}
-	_, back := popTaken(taken, diff)
-	var placed int64
-	for _, b := range back {
-		placed += b.Amount
+	_, popped := popTaken(taken, diff)
+	elsewhere, err := s.giveBackMoved(tx, p, popped, entry)
+	if err != nil {
+		return account, entry, err
 	}
-	if rest := diff - placed; rest > 0 {
+	var back []LotAmount
+	var placed int64
+	for _, b := range popped {
+		if b.AccountID == p.AccountID {
+			back = append(back, b.LotAmount)
+			placed += b.Amount
+		}
+	}
+	mine := diff - elsewhere
+	if rest := mine - placed; rest > 0 {
 		// Take-backs that recorded no draws: into the own lot, or a new lot.
 		back = append(back, LotAmount{LotID: ownID, Amount: rest})
 	}
-	return giveBack(locked, account, back, entry, diff)
+	if mine == 0 {
+		return account, Entry{}, nil // all of it went back to where transfers had moved it
+	}
+	return giveBack(locked, account, back, entry, mine)
+}
+
+// takenPart is credits a take-back took from a lot (lot 0: debt) of an
+// account.
+type takenPart struct {
+	AccountID string
+	LotAmount
 }
 
 // takenFrom replays a payment's take-backs and give-backs, oldest first,
 // and returns where what they took back, net, came from, in the order it
 // was taken: the lots each take-back drew (the payment's own lot, ownLotID,
-// first, as takeBack draws it first) and, as lot 0, what it left as debt.
-// A give-back returns the last taken first (popTaken).
-func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]LotAmount, error) {
-	var taken []LotAmount
+// first, as takeBack draws it first) and, as lot 0, what it left as debt,
+// each of the account whose entry took it (the payment's, or one that
+// transfers moved its credits to). A give-back returns the last taken first
+// (popTaken).
+func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]takenPart, error) {
+	var taken []takenPart
 	for _, e := range entries {
 		if e.Kind != EntryRefund && e.Kind != EntryDispute {
 			continue
@@ -238,11 +261,11 @@ func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]LotAmount, error) {
 		})
 		left := -e.Amount
 		for _, d := range draws {
-			taken = append(taken, d)
+			taken = append(taken, takenPart{e.AccountID, d})
 			left -= d.Amount
 		}
 		if left > 0 {
-			taken = append(taken, LotAmount{LotID: 0, Amount: left})
+			taken = append(taken, takenPart{e.AccountID, LotAmount{LotID: 0, Amount: left}})
 		}
 	}
 	return taken, nil
@@ -250,12 +273,12 @@ func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]LotAmount, error) {
 
 // popTaken removes amount from the end of taken (what was taken last) and
 // returns what is left, and what it removed, last taken first.
-func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
+func popTaken(taken []takenPart, amount int64) (left, removed []takenPart) {
 	taken = slices.Clone(taken)
 	for amount > 0 && len(taken) > 0 {
 		top := &taken[len(taken)-1]
 		n := min(amount, top.Amount)
-		removed = append(removed, LotAmount{LotID: top.LotID, Amount: n})
+		removed = append(removed, takenPart{top.AccountID, LotAmount{LotID: top.LotID, Amount: n}})
 		top.Amount -= n
 		amount -= n
 		if top.Amount == 0 {

@@ -119,3 +119,59 @@ func (s *Service) takeBackFrom(tx Tx, p Payment, accountID string, lots []Lot, e
 	}
 	return take, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
 }
+
+// giveBackMoved gives back, to each account other than the payment's, what
+// take-backs of payment p took from it (back: the parts a give-back
+// returns, last taken first), each as an entry of that account linked to
+// the payment, and returns how many credits it gave back.
+func (s *Service) giveBackMoved(tx Tx, p Payment, back []takenPart, entry Entry) (int64, error) {
+	var order []string
+	byAccount := map[string][]LotAmount{}
+	for _, b := range back {
+		if b.AccountID == p.AccountID {
+			continue
+		}
+		if _, ok := byAccount[b.AccountID]; !ok {
+			order = append(order, b.AccountID)
+		}
+		byAccount[b.AccountID] = append(byAccount[b.AccountID], b.LotAmount)
+	}
+	var given int64
+	for _, id := range order {
+		n, err := s.giveBackTo(tx, p, id, byAccount[id], entry)
+		if err != nil {
+			return given, err
+		}
+		given += n
+	}
+	return given, nil
+}
+
+// giveBackTo gives back to one account what take-backs of payment p took
+// from it: into the lots they drew, and what became its debt pays it.
+func (s *Service) giveBackTo(tx Tx, p Payment, accountID string, back []LotAmount, entry Entry) (int64, error) {
+	locked, account, err := s.settle(tx, accountID, entry.CreatedAt)
+	if err != nil {
+		return 0, err
+	}
+	var amount int64
+	for _, b := range back {
+		amount += b.Amount
+	}
+	entry.Description = "credits of session " + p.SessionID + " moved here, given back (" + entry.Kind + " " + entry.Reference + ")"
+	account, e, err := giveBack(locked, account, back, entry, amount)
+	if err != nil {
+		return 0, err
+	}
+	if err := locked.LinkPaymentEntry(e.ID, p.ID); err != nil {
+		return 0, err
+	}
+	eventType := OutPaymentRefunded
+	if entry.Kind == EntryDispute {
+		eventType = OutPaymentDisputeClosed
+	}
+	if err := emit(locked, eventType, map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "credits": amount, "entry": e}, entry.CreatedAt); err != nil {
+		return 0, err
+	}
+	return amount, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
 )
 
 // teamAttackTests are the members' and transfers' behaviours an attack
@@ -17,6 +18,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackExpiredMovedCreditsAreNotTakenBack", testAttackExpiredMovedCreditsNotTakenBack},
 	{"TeamAttackHoldAcrossPeriods", testAttackHoldAcrossPeriods},
 	{"TeamAttackTransferRefusals", testAttackTransferRefusals},
+	{"TeamAttackDisputeWonGivesBackWhereTaken", testAttackDisputeWonGivesBackWhereTaken},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -134,4 +136,43 @@ func testAttackTransferRefusals(t *testing.T, open Opener) {
 	}(), credits.EINSUFFICIENT)
 	f.wantAccount("a", 0, 0)
 	f.wantAccount("b", 100, 100)
+}
+
+// testAttackDisputeWonGivesBackWhereTaken: a dispute lost, then won (or a
+// refund that failed), gives the credits back to the accounts the take-back
+// took them from: the receiver that spent moved credits is out of debt
+// again, and the payer gets back only what was taken from it. Duplicated
+// events change nothing more.
+func testAttackDisputeWonGivesBackWhereTaken(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	for _, id := range []string{"a", "b", "c"} {
+		f.account(id, id+"@example.com")
+	}
+	f.buy("cs_1", "a", "pi_1", 1)
+	for _, tr := range []credits.TransferRequest{{From: "a", To: "b", Credits: 70}, {From: "b", To: "c", Credits: 20}} {
+		if _, _, err := f.transfer(tr, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.debit("b", 50); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.debit("c", 5); err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", 500, "needs_response")
+	won := testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", 500, "won")
+	for _, ev := range [][]byte{withdrawn, withdrawn} {
+		f.receive(ev)
+	}
+	f.wantDebt("a", 0, 0, 0)
+	f.wantDebt("b", -50, -50, 50)
+	f.wantDebt("c", -5, -5, 5)
+	for _, ev := range [][]byte{won, won, withdrawn} {
+		f.receive(ev)
+	}
+	f.wantDebt("a", 30, 30, 0)
+	f.wantDebt("b", 0, 0, 0)
+	f.wantDebt("c", 15, 15, 0)
 }
