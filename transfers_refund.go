@@ -14,14 +14,26 @@ func (s *Service) takeBackEverywhere(tx Tx, locked LockedAccount, account Accoun
 	if own == nil {
 		return takeBack(locked, account, nil, entry, amount)
 	}
+	moved, err := tx.MovedLots(own.ID)
+	if err != nil {
+		return account, entry, err
+	}
+	// The payment's credits in its own account: its lot, and lots of
+	// credits that moved away and back.
+	owns, held := []Lot{*own}, ownAvailable(*own, entry.CreatedAt)
+	for _, lot := range moved {
+		if lot.AccountID == p.AccountID {
+			owns = append(owns, lot)
+			held += ownAvailable(lot, entry.CreatedAt)
+		}
+	}
 	var taken int64
-	if left := amount - ownAvailable(*own, entry.CreatedAt); left > 0 {
-		var err error
-		if taken, err = s.takeBackMoved(tx, p, own.ID, entry, left); err != nil {
+	if left := amount - held; left > 0 {
+		if taken, err = s.takeBackMoved(tx, p, moved, entry, left); err != nil {
 			return account, entry, err
 		}
 	}
-	return takeBack(locked, account, []Lot{*own}, entry, amount-taken)
+	return takeBack(locked, account, owns, entry, amount-taken)
 }
 
 // ownAvailable is what a take-back can take from a lot: its unreserved
@@ -34,12 +46,12 @@ func ownAvailable(lot Lot, now time.Time) int64 {
 }
 
 // takeBackMoved takes up to amount credits of payment p from the accounts
-// its lot's credits moved to (not the payment's own account, which takes
-// the rest) and returns how many it took.
-func (s *Service) takeBackMoved(tx Tx, p Payment, ownLotID int64, entry Entry, amount int64) (int64, error) {
-	moved, err := tx.MovedLots(ownLotID)
-	if err != nil || len(moved) == 0 {
-		return 0, err
+// its lot's credits moved to (moved: the lots transfers made of them), not
+// the payment's own account, which takes the rest, and returns how many it
+// took.
+func (s *Service) takeBackMoved(tx Tx, p Payment, moved []Lot, entry Entry, amount int64) (int64, error) {
+	if len(moved) == 0 {
+		return 0, nil
 	}
 	entries, err := tx.PaymentEntries(p.ID)
 	if err != nil {

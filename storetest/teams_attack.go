@@ -19,6 +19,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackHoldAcrossPeriods", testAttackHoldAcrossPeriods},
 	{"TeamAttackTransferRefusals", testAttackTransferRefusals},
 	{"TeamAttackDisputeWonGivesBackWhereTaken", testAttackDisputeWonGivesBackWhereTaken},
+	{"TeamAttackRefundTakesCreditsMovedBack", testAttackRefundTakesCreditsMovedBack},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -175,4 +176,33 @@ func testAttackDisputeWonGivesBackWhereTaken(t *testing.T, open Opener) {
 	f.wantDebt("a", 30, 30, 0)
 	f.wantDebt("b", 0, 0, 0)
 	f.wantDebt("c", 15, 15, 0)
+}
+
+// testAttackRefundTakesCreditsMovedBack: credits that moved away and back
+// are the payment's credits in its own account: a refund takes them, not
+// another purchase's (here one that expires, which would have left the
+// account non-expiring credits in place of expiring ones).
+func testAttackRefundTakesCreditsMovedBack(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.expiringPack()
+	f.account("a", "a@example.com")
+	f.account("b", "b@example.com")
+	f.buy("cs_1", "a", "pi_1", 1)
+	if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 100}, ""); err != nil {
+		t.Fatal(err)
+	}
+	expires := f.buyExpiring("cs_2", "a", "pi_2")
+	if _, _, err := f.transfer(credits.TransferRequest{From: "b", To: "a", Credits: 100}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500)); ev.Status != credits.EventProcessed {
+		t.Fatalf("refund: %+v", ev)
+	}
+	if lot := f.ownLot("a", "cs_2"); lot.Remaining != 100 {
+		t.Errorf("the lot of cs_2 holds %d, want its 100: the refund of cs_1 took another purchase's credits", lot.Remaining)
+	}
+	f.wantDebt("b", 0, 0, 0)
+	f.pastExpiry(expires)
+	f.wantDebt("a", 0, 0, 0)
 }
