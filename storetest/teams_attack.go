@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackTransferRefusals", testAttackTransferRefusals},
 	{"TeamAttackDisputeWonGivesBackWhereTaken", testAttackDisputeWonGivesBackWhereTaken},
 	{"TeamAttackRefundTakesCreditsMovedBack", testAttackRefundTakesCreditsMovedBack},
+	{"TeamAttackCapUnderClosingHolds", testAttackCapUnderClosingHolds},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -205,4 +208,63 @@ func testAttackRefundTakesCreditsMovedBack(t *testing.T, open Opener) {
 	f.wantDebt("b", 0, 0, 0)
 	f.pastExpiry(expires)
 	f.wantDebt("a", 0, 0, 0)
+}
+
+// testAttackCapUnderClosingHolds: captures (smaller than their holds) and
+// releases racing with new debits of the same member: what they give back
+// may be spent again, never more than the cap.
+func testAttackCapUnderClosingHolds(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.account("team", "team@example.com")
+	f.grant("team", 1000, 0, 0)
+	f.member("team", "ann", &credits.MemberCap{Credits: 50, Period: credits.PeriodDay})
+	var holds []credits.Hold
+	for range 10 {
+		h, err := f.memberHold("team", "ann", 5, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, h)
+	}
+	var wg sync.WaitGroup
+	var debited atomic.Int64
+	errs := make(chan error, 60)
+	for i, h := range holds {
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				three := int64(3)
+				_, err = f.svc.CaptureHold(ctx, h.ID, &three)
+			} else {
+				_, err = f.svc.ReleaseHold(ctx, h.ID)
+			}
+			errs <- err
+		})
+	}
+	for range 40 {
+		wg.Go(func() {
+			_, _, err := f.svc.Debit(ctx, "team", credits.DebitRequest{Amount: 1, MemberID: "ann"}, nil)
+			if err == nil {
+				debited.Add(1)
+			} else if credits.ErrorCode(err) != credits.EMEMBERCAP {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := f.svc.GetMember(ctx, "team", "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Held != 0 || v.Spent != 15+debited.Load() || v.Spent > 50 {
+		t.Errorf("ann spent %d and holds %d; want 15 captured and %d debited, at most 50", v.Spent, v.Held, debited.Load())
+	}
+	f.wantAccount("team", 1000-v.Spent, 1000-v.Spent)
 }
