@@ -194,7 +194,11 @@ func (s *Service) postDifference(tx Tx, locked LockedAccount, account Account, p
 	if own != nil {
 		ownID = own.ID
 	}
-	taken, err := takenFrom(tx, entries, ownID)
+	owns, err := ownLots(tx, p.AccountID, ownID)
+	if err != nil {
+		return account, entry, err
+	}
+	taken, err := takenFrom(tx, entries, p.AccountID, owns)
 	if err != nil {
 		return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
 	}
@@ -231,44 +235,58 @@ type takenPart struct {
 
 // takenFrom replays a payment's take-backs and give-backs, oldest first,
 // and returns where what they took back, net, came from, in the order it
-// was taken: the lots each take-back drew (the payment's own lot, ownLotID,
-// first, as takeBack draws it first) and, as lot 0, what it left as debt,
-// each of the account whose entry took it (the payment's, or one that
-// transfers moved its credits to). A give-back returns the last taken first
-// (popTaken).
-func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]takenPart, error) {
-	var taken []takenPart
+// was taken: for each take-back, the lots of the payment's credits in its
+// account (owns) first, then what it took from the accounts that transfers
+// moved them to (entries of those accounts, written before the payment
+// account's), then the payment account's other lots and, as lot 0, what it
+// left as debt; each part names the account that it was taken from. A
+// give-back returns the last taken first (popTaken).
+func takenFrom(tx Tx, entries []Entry, accountID string, owns map[int64]bool) ([]takenPart, error) {
+	var taken, moved []takenPart // moved: what the take-back under way took from other accounts
 	for _, e := range entries {
 		if e.Kind != EntryRefund && e.Kind != EntryDispute {
 			continue
 		}
-		if e.Amount >= 0 {
-			taken, _ = popTaken(taken, e.Amount)
+		if e.Amount > 0 || (e.Amount == 0 && e.AccountID != accountID) {
+			taken, _ = popTaken(append(taken, moved...), e.Amount)
+			moved = nil
 			continue
 		}
 		draws, err := tx.EntryDraws(e.ID)
 		if err != nil {
 			return nil, err
 		}
-		slices.SortStableFunc(draws, func(a, b LotAmount) int { // the own lot first
+		slices.SortStableFunc(draws, func(a, b LotAmount) int { // the own lots first
 			switch {
-			case a.LotID == ownLotID && b.LotID != ownLotID:
+			case owns[a.LotID] && !owns[b.LotID]:
 				return -1
-			case b.LotID == ownLotID && a.LotID != ownLotID:
+			case owns[b.LotID] && !owns[a.LotID]:
 				return 1
 			}
 			return 0
 		})
+		var parts []takenPart
 		left := -e.Amount
 		for _, d := range draws {
-			taken = append(taken, takenPart{e.AccountID, d})
+			parts = append(parts, takenPart{e.AccountID, d})
 			left -= d.Amount
 		}
 		if left > 0 {
-			taken = append(taken, takenPart{e.AccountID, LotAmount{LotID: 0, Amount: left}})
+			parts = append(parts, takenPart{e.AccountID, LotAmount{LotID: 0, Amount: left}})
 		}
+		if e.AccountID != accountID {
+			moved = append(moved, parts...) // written before the payment's account's entry
+			continue
+		}
+		// One take-back: the own lots, then the other accounts, then the rest.
+		n := 0
+		for n < len(parts) && owns[parts[n].LotID] {
+			n++
+		}
+		taken = append(append(append(taken, parts[:n]...), moved...), parts[n:]...)
+		moved = nil
 	}
-	return taken, nil
+	return append(taken, moved...), nil
 }
 
 // popTaken removes amount from the end of taken (what was taken last) and

@@ -187,3 +187,20 @@ func (s *Service) giveBackTo(tx Tx, p Payment, accountID string, back []LotAmoun
 	}
 	return amount, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
 }
+
+// ownLots are the lots of a payment's credits in its account: its own lot
+// (ownLotID, 0 for none) and those of its credits that moved away and back.
+func ownLots(tx Tx, accountID string, ownLotID int64) (map[int64]bool, error) {
+	owns := map[int64]bool{}
+	if ownLotID == 0 {
+		return owns, nil
+	}
+	owns[ownLotID] = true
+	moved, err := tx.MovedLots(ownLotID)
+	for _, lot := range moved {
+		if lot.AccountID == accountID {
+			owns[lot.ID] = true
+		}
+	}
+	return owns, err
+}

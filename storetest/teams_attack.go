@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackDisputeWonGivesBackWhereTaken", testAttackDisputeWonGivesBackWhereTaken},
 	{"TeamAttackRefundTakesCreditsMovedBack", testAttackRefundTakesCreditsMovedBack},
 	{"TeamAttackCapUnderClosingHolds", testAttackCapUnderClosingHolds},
+	{"TeamAttackStripeOrdersAfterTransfer", testAttackStripeOrdersAfterTransfer},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -267,4 +269,54 @@ func testAttackCapUnderClosingHolds(t *testing.T, open Opener) {
 		t.Errorf("ann spent %d and holds %d; want 15 captured and %d debited, at most 50", v.Spent, v.Held, debited.Load())
 	}
 	f.wantAccount("team", 1000-v.Spent, 1000-v.Spent)
+}
+
+// testAttackStripeOrdersAfterTransfer: refunds and disputes in any order,
+// duplicated, end with the credits of a payment whose credits partly moved
+// (and were partly spent where they went) where they end without the
+// transfer: the two accounts' balances and debts sum to the payer's alone.
+func testAttackStripeOrdersAfterTransfer(t *testing.T, open Opener) {
+	withdrawn := testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", 500, "needs_response")
+	won := testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", 500, "won")
+	half := testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", 500, 250)
+	full := testkit.ChargeRefunded("evt_r2", "ch_1", "pi_1", 500, 500)
+	for i, events := range [][][]byte{
+		{half, half, full},
+		{withdrawn, withdrawn, won, won},
+		{half, withdrawn, won, full},
+		{withdrawn, half, won, half},
+		{full, half, full},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			end := func(moved bool) (balance, debt int64) {
+				f := newFixture(t, open)
+				f.pack("starter", 100, "")
+				f.account("a", "a@example.com")
+				f.account("b", "b@example.com")
+				f.buy("cs_1", "a", "pi_1", 1)
+				spender := "a"
+				if moved {
+					if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 70}, ""); err != nil {
+						t.Fatal(err)
+					}
+					spender = "b"
+				}
+				if _, err := f.debit(spender, 40); err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range events {
+					f.receive(ev)
+				}
+				for _, id := range []string{"a", "b"} {
+					a := f.accountNow(id)
+					balance, debt = balance+a.Balance, debt+a.Debt
+				}
+				return balance, debt
+			}
+			wantBalance, wantDebt := end(false)
+			if balance, debt := end(true); balance != wantBalance || debt != wantDebt {
+				t.Errorf("after a transfer: balances sum to %d, debts to %d; without: %d and %d", balance, debt, wantBalance, wantDebt)
+			}
+		})
+	}
 }
