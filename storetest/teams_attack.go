@@ -25,6 +25,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackRefundTakesCreditsMovedBack", testAttackRefundTakesCreditsMovedBack},
 	{"TeamAttackCapUnderClosingHolds", testAttackCapUnderClosingHolds},
 	{"TeamAttackStripeOrdersAfterTransfer", testAttackStripeOrdersAfterTransfer},
+	{"TeamAttackMemberDeletedWithHolds", testAttackMemberDeletedWithHolds},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -319,4 +320,39 @@ func testAttackStripeOrdersAfterTransfer(t *testing.T, open Opener) {
 			}
 		})
 	}
+}
+
+// testAttackMemberDeletedWithHolds: a member deleted while it holds credits
+// spends no more, but its holds still close (captured or expired) and count
+// in its period; brought back in the same period, it finds what it spent.
+func testAttackMemberDeletedWithHolds(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.account("team", "team@example.com")
+	f.grant("team", 100, 0, 0)
+	f.member("team", "ann", &credits.MemberCap{Credits: 20, Period: credits.PeriodMonth})
+	captured, err := f.memberHold("team", "ann", 8, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.memberHold("team", "ann", 7, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteMember(ctx, "team", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "a deleted member's debit", f.memberDebit("team", "ann", 1), credits.ENOTFOUND)
+	_, err = f.memberHold("team", "ann", 1, time.Hour)
+	wantCode(t, "a deleted member's hold", err, credits.ENOTFOUND)
+	if _, err := f.svc.CaptureHold(ctx, captured.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(2 * time.Hour) // the other hold expires
+	if _, err := f.svc.SweepExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.member("team", "ann", &credits.MemberCap{Credits: 20, Period: credits.PeriodMonth})
+	f.wantMember("team", "ann", 8, 0, 12)
+	wantCode(t, "past the cap after coming back", f.memberDebit("team", "ann", 13), credits.EMEMBERCAP)
+	f.wantAccount("team", 92, 92)
 }
