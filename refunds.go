@@ -133,6 +133,9 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 		return EventProcessed, "", nil // what expired cannot move it: posted is within its bounds
 	}
 	// Settled first, so that credits of the lot that expired by now count.
+	if err := s.lockMovedFirst(tx, p, now); err != nil {
+		return "", "", err
+	}
 	locked, account, err := s.settle(tx, p.AccountID, now)
 	if err != nil {
 		return "", "", err

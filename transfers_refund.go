@@ -1,6 +1,9 @@
 package credits
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // takeBackEverywhere takes amount credits of payment p back: first from its
 // own lot (own, nil when it has none) in the payment's account; then from
@@ -203,4 +206,23 @@ func ownLots(tx Tx, accountID string, ownLotID int64) (map[int64]bool, error) {
 		}
 	}
 	return owns, err
+}
+
+// lockMovedFirst locks and settles, in the order of their ids, a payment's
+// account and the accounts that transfers moved its credits to, before a
+// take-back or a give-back reaches them: transfers lock accounts in that
+// order too, so that neither waits for the other in a cycle.
+func (s *Service) lockMovedFirst(tx Tx, p Payment, now time.Time) error {
+	ids, err := tx.MovedToAccounts(p.AccountID, p.SessionID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	ids = append(ids, p.AccountID)
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, _, err := s.settle(tx, id, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ var teamAttackTests = []struct {
 	{"TeamAttackCapUnderClosingHolds", testAttackCapUnderClosingHolds},
 	{"TeamAttackStripeOrdersAfterTransfer", testAttackStripeOrdersAfterTransfer},
 	{"TeamAttackMemberDeletedWithHolds", testAttackMemberDeletedWithHolds},
+	{"TeamAttackRefundWhileTransfersRun", testAttackRefundWhileTransfersRun},
 }
 
 // testAttackExpiredMovedCreditsNotTakenBack: credits that expired after
@@ -355,4 +356,50 @@ func testAttackMemberDeletedWithHolds(t *testing.T, open Opener) {
 	f.wantMember("team", "ann", 8, 0, 12)
 	wantCode(t, "past the cap after coming back", f.memberDebit("team", "ann", 13), credits.EMEMBERCAP)
 	f.wantAccount("team", 92, 92)
+}
+
+// testAttackRefundWhileTransfersRun: a refund that takes back from the
+// account its credits moved to locks the payer, then the receiver; the
+// transfers between them running at once lock them by id, the receiver
+// first here: each waits for the other (or a deadlock is retried), none
+// fails, and what ends is consistent (the fixture verifies).
+func testAttackRefundWhileTransfersRun(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.pack("starter", 100, "")
+	f.account("z", "z@example.com") // the payer, locked after "a" by id
+	f.account("a", "a@example.com")
+	f.buy("cs_1", "z", "pi_1", 10)
+	if _, _, err := f.transfer(credits.TransferRequest{From: "z", To: "a", Credits: 600}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 16 {
+		wg.Go(func() {
+			req := credits.TransferRequest{From: "a", To: "z", Credits: 10}
+			if i%2 == 1 {
+				req.From, req.To = "z", "a"
+			}
+			_, _, err := f.svc.Transfer(ctx, req, nil)
+			if code := credits.ErrorCode(err); err != nil && code != credits.EINSUFFICIENT && code != credits.EINDEBT {
+				errs <- fmt.Errorf("transfer %s to %s: %w", req.From, req.To, err)
+			}
+		})
+	}
+	wg.Go(func() {
+		ev, err := f.svc.HandleEvent(ctx, testkit.MustEvent(t, testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 5000, 5000)))
+		if err != nil || ev.Status != credits.EventProcessed {
+			errs <- fmt.Errorf("refund: %+v, %v", ev, err)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	z, a := f.accountNow("z"), f.accountNow("a")
+	if z.Balance+a.Balance != 0 {
+		t.Errorf("balances %d and %d after a full refund of all their credits, want a sum of 0", z.Balance, a.Balance)
+	}
 }
