@@ -344,8 +344,9 @@ func expireLots(locked LockedAccount, account Account, now time.Time) (Account, 
 			return account, err
 		}
 		if lot.Source == EntryPurchase {
-			// The payment that bought the lot counts what of it expired: a
-			// take-back never takes those credits again (toPost).
+			// The payment that bought the lot counts what of it expired,
+			// here or in an account a transfer moved it to: a take-back
+			// never takes those credits again (toPost, takeBackFrom).
 			if err := locked.LinkPurchaseLotEntry(entry.ID, lot.Reference); err != nil {
 				return account, err
 			}

@@ -133,6 +133,9 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 		return EventProcessed, "", nil // what expired cannot move it: posted is within its bounds
 	}
 	// Settled first, so that credits of the lot that expired by now count.
+	if err := s.lockMovedFirst(tx, p, now); err != nil {
+		return "", "", err
+	}
 	locked, account, err := s.settle(tx, p.AccountID, now)
 	if err != nil {
 		return "", "", err
@@ -150,8 +153,10 @@ func (s *Service) reconcile(tx Tx, p Payment, kind, reference string, now time.T
 	if err != nil {
 		return "", "", err
 	}
-	if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
-		return "", "", err
+	if entry.ID != 0 { // none when all of it went back to accounts transfers moved it to
+		if err := locked.LinkPaymentEntry(entry.ID, p.ID); err != nil {
+			return "", "", err
+		}
 	}
 	if err := locked.SetPaymentPosted(p.ID, post); err != nil {
 		return "", "", err
@@ -192,70 +197,109 @@ func (s *Service) postDifference(tx Tx, locked LockedAccount, account Account, p
 	if own != nil {
 		ownID = own.ID
 	}
-	taken, err := takenFrom(tx, entries, ownID)
+	owns, err := ownLots(tx, p.AccountID, ownID)
+	if err != nil {
+		return account, entry, err
+	}
+	taken, err := takenFrom(tx, entries, p.AccountID, owns)
 	if err != nil {
 		return account, entry, fmt.Errorf("replay the take-backs of payment %s: %w", p.ID, err)
 	}
-	_, back := popTaken(taken, diff)
-	var placed int64
-	for _, b := range back {
-		placed += b.Amount
+	_, popped := popTaken(taken, diff)
+	elsewhere, err := s.giveBackMoved(tx, p, popped, entry)
+	if err != nil {
+		return account, entry, err
 	}
-	if rest := diff - placed; rest > 0 {
+	var back []LotAmount
+	var placed int64
+	for _, b := range popped {
+		if b.AccountID == p.AccountID {
+			back = append(back, b.LotAmount)
+			placed += b.Amount
+		}
+	}
+	mine := diff - elsewhere
+	if rest := mine - placed; rest > 0 {
 		// Take-backs that recorded no draws: into the own lot, or a new lot.
 		back = append(back, LotAmount{LotID: ownID, Amount: rest})
 	}
-	return giveBack(locked, account, back, entry, diff)
+	if mine == 0 {
+		return account, Entry{}, nil // all of it went back to where transfers had moved it
+	}
+	return giveBack(locked, account, back, entry, mine)
+}
+
+// takenPart is credits a take-back took from a lot (lot 0: debt) of an
+// account.
+type takenPart struct {
+	AccountID string
+	LotAmount
 }
 
 // takenFrom replays a payment's take-backs and give-backs, oldest first,
 // and returns where what they took back, net, came from, in the order it
-// was taken: the lots each take-back drew (the payment's own lot, ownLotID,
-// first, as takeBack draws it first) and, as lot 0, what it left as debt.
-// A give-back returns the last taken first (popTaken).
-func takenFrom(tx Tx, entries []Entry, ownLotID int64) ([]LotAmount, error) {
-	var taken []LotAmount
+// was taken: for each take-back, the lots of the payment's credits in its
+// account (owns) first, then what it took from the accounts that transfers
+// moved them to (entries of those accounts, written before the payment
+// account's), then the payment account's other lots and, as lot 0, what it
+// left as debt; each part names the account that it was taken from. A
+// give-back returns the last taken first (popTaken).
+func takenFrom(tx Tx, entries []Entry, accountID string, owns map[int64]bool) ([]takenPart, error) {
+	var taken, moved []takenPart // moved: what the take-back under way took from other accounts
 	for _, e := range entries {
 		if e.Kind != EntryRefund && e.Kind != EntryDispute {
 			continue
 		}
-		if e.Amount >= 0 {
-			taken, _ = popTaken(taken, e.Amount)
+		if e.Amount > 0 || (e.Amount == 0 && e.AccountID != accountID) {
+			taken, _ = popTaken(append(taken, moved...), e.Amount)
+			moved = nil
 			continue
 		}
 		draws, err := tx.EntryDraws(e.ID)
 		if err != nil {
 			return nil, err
 		}
-		slices.SortStableFunc(draws, func(a, b LotAmount) int { // the own lot first
+		slices.SortStableFunc(draws, func(a, b LotAmount) int { // the own lots first
 			switch {
-			case a.LotID == ownLotID && b.LotID != ownLotID:
+			case owns[a.LotID] && !owns[b.LotID]:
 				return -1
-			case b.LotID == ownLotID && a.LotID != ownLotID:
+			case owns[b.LotID] && !owns[a.LotID]:
 				return 1
 			}
 			return 0
 		})
+		var parts []takenPart
 		left := -e.Amount
 		for _, d := range draws {
-			taken = append(taken, d)
+			parts = append(parts, takenPart{e.AccountID, d})
 			left -= d.Amount
 		}
 		if left > 0 {
-			taken = append(taken, LotAmount{LotID: 0, Amount: left})
+			parts = append(parts, takenPart{e.AccountID, LotAmount{LotID: 0, Amount: left}})
 		}
+		if e.AccountID != accountID {
+			moved = append(moved, parts...) // written before the payment's account's entry
+			continue
+		}
+		// One take-back: the own lots, then the other accounts, then the rest.
+		n := 0
+		for n < len(parts) && owns[parts[n].LotID] {
+			n++
+		}
+		taken = append(append(append(taken, parts[:n]...), moved...), parts[n:]...)
+		moved = nil
 	}
-	return taken, nil
+	return append(taken, moved...), nil
 }
 
 // popTaken removes amount from the end of taken (what was taken last) and
 // returns what is left, and what it removed, last taken first.
-func popTaken(taken []LotAmount, amount int64) (left, removed []LotAmount) {
+func popTaken(taken []takenPart, amount int64) (left, removed []takenPart) {
 	taken = slices.Clone(taken)
 	for amount > 0 && len(taken) > 0 {
 		top := &taken[len(taken)-1]
 		n := min(amount, top.Amount)
-		removed = append(removed, LotAmount{LotID: top.LotID, Amount: n})
+		removed = append(removed, takenPart{top.AccountID, LotAmount{LotID: top.LotID, Amount: n}})
 		top.Amount -= n
 		amount -= n
 		if top.Amount == 0 {

@@ -359,7 +359,8 @@ type LockedAccount interface {
 	LinkPaymentEntry(entryID int64, paymentID string) error
 	// LinkPurchaseLotEntry names an entry that drew on a purchase's lot (its
 	// expiry) as one of the payment that bought the lot, found by the lot's
-	// session; it links nothing when no payment of the account bought it.
+	// session, in whichever account the lot is (a transfer moved it); it
+	// links nothing when no payment bought it.
 	LinkPurchaseLotEntry(entryID int64, sessionID string) error
 
 	// NextEventSequence counts one more event of the account and returns

@@ -67,6 +67,10 @@ type TransferTx interface {
 	MovedLots(originLotID int64) ([]Lot, error)
 	// LotMovedOut sums what transfers took from a lot.
 	LotMovedOut(lotID int64) (int64, error)
+	// MovedToAccounts lists the accounts, other than accountID, holding
+	// lots that transfers made of the credits of the lot of accountID's
+	// purchase of session sessionID, by id.
+	MovedToAccounts(accountID, sessionID string) ([]string, error)
 	// BrokenTransfers describes every transfer whose parts do not sum to
 	// its credits, and every part whose new lot names no origin or differs
 	// from the lot it came from in expiry, priority, source or reference

@@ -1,6 +1,9 @@
 package credits
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // takeBackEverywhere takes amount credits of payment p back: first from its
 // own lot (own, nil when it has none) in the payment's account; then from
@@ -14,14 +17,26 @@ func (s *Service) takeBackEverywhere(tx Tx, locked LockedAccount, account Accoun
 	if own == nil {
 		return takeBack(locked, account, nil, entry, amount)
 	}
+	moved, err := tx.MovedLots(own.ID)
+	if err != nil {
+		return account, entry, err
+	}
+	// The payment's credits in its own account: its lot, and lots of
+	// credits that moved away and back.
+	owns, held := []Lot{*own}, ownAvailable(*own, entry.CreatedAt)
+	for _, lot := range moved {
+		if lot.AccountID == p.AccountID {
+			owns = append(owns, lot)
+			held += ownAvailable(lot, entry.CreatedAt)
+		}
+	}
 	var taken int64
-	if left := amount - ownAvailable(*own, entry.CreatedAt); left > 0 {
-		var err error
-		if taken, err = s.takeBackMoved(tx, p, own.ID, entry, left); err != nil {
+	if left := amount - held; left > 0 {
+		if taken, err = s.takeBackMoved(tx, p, moved, entry, left); err != nil {
 			return account, entry, err
 		}
 	}
-	return takeBack(locked, account, []Lot{*own}, entry, amount-taken)
+	return takeBack(locked, account, owns, entry, amount-taken)
 }
 
 // ownAvailable is what a take-back can take from a lot: its unreserved
@@ -34,12 +49,12 @@ func ownAvailable(lot Lot, now time.Time) int64 {
 }
 
 // takeBackMoved takes up to amount credits of payment p from the accounts
-// its lot's credits moved to (not the payment's own account, which takes
-// the rest) and returns how many it took.
-func (s *Service) takeBackMoved(tx Tx, p Payment, ownLotID int64, entry Entry, amount int64) (int64, error) {
-	moved, err := tx.MovedLots(ownLotID)
-	if err != nil || len(moved) == 0 {
-		return 0, err
+// its lot's credits moved to (moved: the lots transfers made of them), not
+// the payment's own account, which takes the rest, and returns how many it
+// took.
+func (s *Service) takeBackMoved(tx Tx, p Payment, moved []Lot, entry Entry, amount int64) (int64, error) {
+	if len(moved) == 0 {
+		return 0, nil
 	}
 	entries, err := tx.PaymentEntries(p.ID)
 	if err != nil {
@@ -118,4 +133,96 @@ func (s *Service) takeBackFrom(tx Tx, p Payment, accountID string, lots []Lot, e
 		return 0, err
 	}
 	return take, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
+}
+
+// giveBackMoved gives back, to each account other than the payment's, what
+// take-backs of payment p took from it (back: the parts a give-back
+// returns, last taken first), each as an entry of that account linked to
+// the payment, and returns how many credits it gave back.
+func (s *Service) giveBackMoved(tx Tx, p Payment, back []takenPart, entry Entry) (int64, error) {
+	var order []string
+	byAccount := map[string][]LotAmount{}
+	for _, b := range back {
+		if b.AccountID == p.AccountID {
+			continue
+		}
+		if _, ok := byAccount[b.AccountID]; !ok {
+			order = append(order, b.AccountID)
+		}
+		byAccount[b.AccountID] = append(byAccount[b.AccountID], b.LotAmount)
+	}
+	var given int64
+	for _, id := range order {
+		n, err := s.giveBackTo(tx, p, id, byAccount[id], entry)
+		if err != nil {
+			return given, err
+		}
+		given += n
+	}
+	return given, nil
+}
+
+// giveBackTo gives back to one account what take-backs of payment p took
+// from it: into the lots they drew, and what became its debt pays it.
+func (s *Service) giveBackTo(tx Tx, p Payment, accountID string, back []LotAmount, entry Entry) (int64, error) {
+	locked, account, err := s.settle(tx, accountID, entry.CreatedAt)
+	if err != nil {
+		return 0, err
+	}
+	var amount int64
+	for _, b := range back {
+		amount += b.Amount
+	}
+	entry.Description = "credits of session " + p.SessionID + " moved here, given back (" + entry.Kind + " " + entry.Reference + ")"
+	account, e, err := giveBack(locked, account, back, entry, amount)
+	if err != nil {
+		return 0, err
+	}
+	if err := locked.LinkPaymentEntry(e.ID, p.ID); err != nil {
+		return 0, err
+	}
+	eventType := OutPaymentRefunded
+	if entry.Kind == EntryDispute {
+		eventType = OutPaymentDisputeClosed
+	}
+	if err := emit(locked, eventType, map[string]any{"payment_id": p.ID, "session_id": p.SessionID, "credits": amount, "entry": e}, entry.CreatedAt); err != nil {
+		return 0, err
+	}
+	return amount, s.alertAndRechargeIfLow(tx, locked, account, entry.CreatedAt)
+}
+
+// ownLots are the lots of a payment's credits in its account: its own lot
+// (ownLotID, 0 for none) and those of its credits that moved away and back.
+func ownLots(tx Tx, accountID string, ownLotID int64) (map[int64]bool, error) {
+	owns := map[int64]bool{}
+	if ownLotID == 0 {
+		return owns, nil
+	}
+	owns[ownLotID] = true
+	moved, err := tx.MovedLots(ownLotID)
+	for _, lot := range moved {
+		if lot.AccountID == accountID {
+			owns[lot.ID] = true
+		}
+	}
+	return owns, err
+}
+
+// lockMovedFirst locks and settles, in the order of their ids, a payment's
+// account and the accounts that transfers moved its credits to, before a
+// take-back or a give-back reaches them: transfers lock accounts in that
+// order too, so that neither waits for the other in a cycle.
+func (s *Service) lockMovedFirst(tx Tx, p Payment, now time.Time) error {
+	ids, err := tx.MovedToAccounts(p.AccountID, p.SessionID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	ids = append(ids, p.AccountID)
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, _, err := s.settle(tx, id, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -167,3 +167,20 @@ func (s *Server) holdOfMember(r *http.Request, memberID string) bool {
 	held, err := s.Service.HoldMember(r.Context(), r.PathValue("id"))
 	return err == nil && held == memberID
 }
+
+// memberReads reports whether a key bound to a member may read what a
+// route of its account reads: the account, and its own member, as the
+// member's page shows; the team's ledger, purchases, holds, members and
+// transfers are the account's, not the member's.
+func memberReads(r *http.Request, key credits.APIKey, scope string, reach int) bool {
+	if key.MemberID == "" || scope != credits.ScopeRead || reach != pathAccount {
+		return true
+	}
+	switch r.Pattern {
+	case "GET /v1/accounts/{id}":
+		return true
+	case "GET /v1/accounts/{id}/members/{member_id}":
+		return r.PathValue("member_id") == key.MemberID
+	}
+	return false
+}

@@ -366,6 +366,10 @@ func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handl
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches account %s only", key.AccountID))
 			return
 		}
+		if !memberReads(r, key, scope, reach) {
+			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reads member %s's own only", key.MemberID))
+			return
+		}
 		if key.MemberID != "" && reach == pathHold && !s.holdOfMember(r, key.MemberID) {
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches member %s's holds only", key.MemberID))
 			return

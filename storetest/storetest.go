@@ -144,6 +144,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, reconcileTests...)
 	tests = append(tests, memberTests...)
 	tests = append(tests, transferTests...)
+	tests = append(tests, teamAttackTests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	tests = append(tests, usageTests...)

@@ -154,7 +154,9 @@ func (l *lockedAccount) LinkPaymentEntry(entryID int64, paymentID string) error 
 // LinkPurchaseLotEntry links an entry to the payment whose session bought
 // the lot, in one statement: nothing is read back.
 func (l *lockedAccount) LinkPurchaseLotEntry(entryID int64, sessionID string) error {
-	return l.t.later(Write{Op: "link an entry to the payment of session " + sessionID, Args: []any{entryID, sessionID, l.id()}},
+	// Of any account: a lot that a transfer moved keeps its purchase's
+	// session, and what expires of it was never spent where it went.
+	return l.t.later(Write{Op: "link an entry to the payment of session " + sessionID, Args: []any{entryID, sessionID}},
 		`INSERT INTO payment_entries (entry_id, payment_id) SELECT ?, id FROM payments
-		WHERE session_id = ? AND session_id != '' AND account_id = ?`)
+		WHERE session_id = ? AND session_id != ''`)
 }

@@ -90,6 +90,13 @@ func (t *Tx) LotMovedOut(lotID int64) (int64, error) {
 		`SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM transfer_parts WHERE from_lot = ?`, lotID)
 }
 
+func (t *Tx) MovedToAccounts(accountID, sessionID string) ([]string, error) {
+	return queryAll(t, "list the accounts credits of session "+sessionID+" moved to", scanString, `SELECT DISTINCT m.account_id
+		FROM lots p JOIN lot_origins o ON o.origin_lot_id = p.id JOIN lots m ON m.id = o.lot_id
+		WHERE p.account_id = ? AND p.source = 'purchase' AND p.reference = ? AND m.account_id <> p.account_id
+		ORDER BY m.account_id`, accountID, sessionID)
+}
+
 func (t *Tx) BrokenTransfers() ([]string, error) {
 	sums, err := queryAll(t, "sum the parts of transfers", scanString, `SELECT 'transfer ' || t.id || ' moves ' || CAST(t.credits AS TEXT)
 		|| ' credits but its parts sum to ' || CAST(COALESCE((SELECT SUM(p.credits) FROM transfer_parts p WHERE p.transfer_id = t.id), 0) AS TEXT)
