@@ -53,6 +53,21 @@ func (s *Server) decodeIdempotent(w http.ResponseWriter, r *http.Request, accoun
 	return idem, true
 }
 
+// decodeSpend is decodeIdempotent for a spend that may be made as a member:
+// a member-bound key spends as its member, and names no other (spendAs).
+func (s *Server) decodeSpend(w http.ResponseWriter, r *http.Request, accountID string, required bool, req any, memberID *string) (*credits.Idempotency, bool) {
+	idem, ok := s.decodeIdempotent(w, r, accountID, required, req)
+	if !ok {
+		return nil, false
+	}
+	var err error
+	if *memberID, err = spendAs(r, *memberID); err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return idem, true
+}
+
 // writeIdempotent answers an idempotent operation; a replayed answer says so.
 func (s *Server) writeIdempotent(w http.ResponseWriter, r *http.Request, operation string, result any, replayed bool, err error) {
 	switch {
@@ -83,13 +98,8 @@ type debitRequest struct {
 func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
 	accountID := r.PathValue("id")
 	var req debitRequest
-	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
+	idem, ok := s.decodeSpend(w, r, accountID, true, &req, &req.MemberID)
 	if !ok {
-		return
-	}
-	var err error
-	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	result, replayed, err := s.Service.Debit(r.Context(), accountID, credits.DebitRequest(req), idem)
@@ -144,13 +154,8 @@ type holdRequest struct {
 func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) {
 	accountID := r.PathValue("id")
 	var req holdRequest
-	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
+	idem, ok := s.decodeSpend(w, r, accountID, true, &req, &req.MemberID)
 	if !ok {
-		return
-	}
-	var err error
-	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	hold, replayed, err := s.Service.CreateHold(r.Context(), accountID, credits.HoldRequest(req), idem)

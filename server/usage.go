@@ -160,13 +160,8 @@ type checkRequest struct {
 func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	accountID := r.PathValue("id")
 	var req checkRequest
-	idem, ok := s.decodeIdempotent(w, r, accountID, false, &req)
+	idem, ok := s.decodeSpend(w, r, accountID, false, &req, &req.MemberID)
 	if !ok {
-		return
-	}
-	var err error
-	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	res, replayed, err := s.Service.Check(r.Context(), accountID, credits.UsageRequest{Feature: req.Feature, Quantity: req.Quantity,
@@ -192,13 +187,8 @@ type usageRequest struct {
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 	accountID := r.PathValue("id")
 	var req usageRequest
-	idem, ok := s.decodeIdempotent(w, r, accountID, true, &req)
+	idem, ok := s.decodeSpend(w, r, accountID, true, &req, &req.MemberID)
 	if !ok {
-		return
-	}
-	var err error
-	if req.MemberID, err = spendAs(r, req.MemberID); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	res, replayed, err := s.Service.RecordUsage(r.Context(), accountID, credits.UsageRequest{Feature: req.Feature, Quantity: req.Quantity,
