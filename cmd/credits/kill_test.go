@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -194,7 +193,7 @@ func TestWebhookEventsSurviveKill9(t *testing.T) {
 func startServe(t *testing.T, bin string, env ...string) (*exec.Cmd, client) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = append(append(os.Environ(), "CREDITS_API_KEY="+testAPIKey), env...)
+	cmd.Env = childEnv(append([]string{"CREDITS_API_KEY=" + testAPIKey}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,48 +2,42 @@ package main
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/credits/credits/internal/stripemock"
 )
 
-var (
-	binaryOnce sync.Once
-	binaryDir  string
-	binaryPath string
-	binaryErr  error
-)
+// runAsCredits, in the environment of a process started from this test
+// binary, makes it the credits command rather than the tests: the tests
+// that need `credits serve` as a process of its own run the binary they are
+// in (built with the same flags, -race included) instead of building
+// another one.
+const runAsCredits = "CREDITS_TEST_RUN_AS_CREDITS"
 
-// TestMain removes the binary built for the tests and stops the one
-// stripe-mock that they share.
+// TestMain runs the credits command when started as it (runAsCredits), and
+// otherwise the tests, with the one stripe-mock that they share.
 func TestMain(m *testing.M) {
-	code := stripemock.Main(m)
-	if binaryDir != "" {
-		os.RemoveAll(binaryDir)
+	if os.Getenv(runAsCredits) == "1" {
+		main()
+		return
 	}
-	os.Exit(code)
+	os.Exit(stripemock.Main(m))
 }
 
-// buildBinary builds the credits binary once for the tests that run it as a
-// process of its own.
+// buildBinary returns the path of a binary that runs as `credits`, for the
+// tests that run it as a process of its own: this test binary, which
+// childEnv's environment makes the command.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	binaryOnce.Do(func() {
-		if binaryDir, binaryErr = os.MkdirTemp("", "credits-bin-"); binaryErr != nil {
-			return
-		}
-		binaryPath = filepath.Join(binaryDir, "credits")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
-		if err != nil {
-			binaryErr = err
-			t.Logf("go build: %s", out)
-		}
-	})
-	if binaryErr != nil {
-		t.Fatalf("build the binary: %v", binaryErr)
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatalf("the test binary: %v", err)
 	}
-	return binaryPath
+	return bin
+}
+
+// childEnv is the environment of a process started from buildBinary's
+// binary: this process's, runAsCredits, then env.
+func childEnv(env ...string) []string {
+	return append(append(os.Environ(), runAsCredits+"=1"), env...)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
@@ -35,7 +34,7 @@ func startReplicas(t *testing.T, n int, databaseURL string) []*replica {
 	replicas := make([]*replica, n)
 	for i := range replicas {
 		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(),
+		cmd.Env = childEnv(
 			"CREDITS_DATABASE_URL="+databaseURL, "CREDITS_API_KEY="+testAPIKey, "STRIPE_SECRET_KEY=sk_test_123",
 			"STRIPE_WEBHOOK_SECRET="+testkit.WebhookSecret, "STRIPE_API_BASE="+mock)
 		stderr, err := cmd.StderrPipe()
