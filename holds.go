@@ -34,7 +34,7 @@ func (s *Service) CreateHold(ctx context.Context, accountID string, req HoldRequ
 	if err != nil {
 		return Hold{}, false, err
 	}
-	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (Hold, error) {
+	return idempotentAs(s, ctx, idem, accountID, req.MemberID, func(tx Tx, now time.Time) (Hold, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return Hold{}, err

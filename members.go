@@ -179,18 +179,24 @@ func spendingNow(locked LockedAccount, m Member, now time.Time) (MemberSpending,
 	return sp, end, err
 }
 
+// MemberPeriodStarts returns the start of each period that holds at now,
+// one per kind of cap: the day, the week, the month, and all time.
+func MemberPeriodStarts(now time.Time) []time.Time {
+	starts := make([]time.Time, 0, 4)
+	for _, period := range []string{PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal} {
+		start, _ := periodOf(&MemberCap{Period: period}, now)
+		starts = append(starts, start)
+	}
+	return starts
+}
+
 // memberNow reads a member of the locked account that may spend, with its
 // spending in the period of its cap that holds at now, in one statement.
 func memberNow(locked LockedAccount, memberID string, now time.Time) (Member, MemberSpending, *time.Time, error) {
 	if err := lookupID("member", memberID); err != nil {
 		return Member{}, MemberSpending{}, nil, err
 	}
-	var starts []time.Time
-	for _, period := range []string{PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal} {
-		start, _ := periodOf(&MemberCap{Period: period}, now)
-		starts = append(starts, start)
-	}
-	m, spendings, err := locked.MemberAt(memberID, starts)
+	m, spendings, err := locked.MemberAt(memberID, MemberPeriodStarts(now))
 	if errors.Is(err, ErrNotFound) || (err == nil && m.Deleted) {
 		return m, MemberSpending{}, nil, Errorf(ENOTFOUND, "member %s of account %s not found", memberID, locked.Account().ID)
 	} else if err != nil {

@@ -61,8 +61,14 @@ func HashRequest(parts ...string) string {
 // with its effect; a repeat gets that answer again (replayed = true) and
 // changes nothing. Internal errors store nothing, so a retry runs again.
 func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accountID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	return idempotentAs(s, ctx, idem, accountID, "", op)
+}
+
+// idempotentAs is idempotent for a spend as memberID ("": none), which the
+// store may read with the account.
+func idempotentAs[T any](s *Service, ctx context.Context, idem *Idempotency, accountID, memberID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
 	now := s.now()
-	w := AccountWrite{AccountID: accountID, Now: now}
+	w := AccountWrite{AccountID: accountID, Now: now, MemberID: memberID}
 	if idem != nil {
 		w.Scope, w.Key = idem.Scope, idem.Key
 	}
@@ -226,7 +232,7 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 	if err := ValidateMetadata(req.Metadata); err != nil {
 		return DebitResult{}, false, err
 	}
-	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (DebitResult, error) {
+	return idempotentAs(s, ctx, idem, accountID, req.MemberID, func(tx Tx, now time.Time) (DebitResult, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return DebitResult{}, err

@@ -28,11 +28,14 @@ type Store interface {
 }
 
 // AccountWrite names the one account a write locks, the time it spends at
-// (zero: unknown), and the idempotency key it looks up ("" Key: none).
+// (zero: unknown), the idempotency key it looks up ("" Key: none) and the
+// member it spends as ("": none), whose row and spending in the periods
+// that hold at Now (MemberPeriodStarts) it reads.
 type AccountWrite struct {
 	AccountID  string
 	Now        time.Time
 	Scope, Key string
+	MemberID   string
 }
 
 // Tx is one transaction: reads, and the writes that move no credits.

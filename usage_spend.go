@@ -83,7 +83,7 @@ func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest,
 		res, err := s.quote(ctx, accountID, req)
 		return res, false, err
 	}
-	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (CheckResult, error) {
+	return idempotentAs(s, ctx, idem, accountID, req.MemberID, func(tx Tx, now time.Time) (CheckResult, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return CheckResult{}, err
@@ -184,7 +184,7 @@ func (s *Service) RecordUsage(ctx context.Context, accountID string, req UsageRe
 			return UsageResult{}, false, err
 		}
 	}
-	return idempotent(s, ctx, idem, accountID, func(tx Tx, now time.Time) (UsageResult, error) {
+	return idempotentAs(s, ctx, idem, accountID, req.MemberID, func(tx Tx, now time.Time) (UsageResult, error) {
 		locked, account, err := s.settle(tx, accountID, now)
 		if err != nil {
 			return UsageResult{}, err

@@ -23,6 +23,7 @@ type batchOp struct {
 	kind    string // debit, grant, hold, adjust
 	amount  int64
 	key     string // "": none
+	member  string // a debit's or hold's member ("": none)
 }
 
 type batchAnswer struct {
@@ -43,7 +44,7 @@ func (op batchOp) run(ctx context.Context, svc *credits.Service, expires time.Ti
 	switch op.kind {
 	case "debit":
 		var r credits.DebitResult
-		r, a.replayed, err = svc.Debit(ctx, op.account, credits.DebitRequest{Amount: op.amount}, idem)
+		r, a.replayed, err = svc.Debit(ctx, op.account, credits.DebitRequest{Amount: op.amount, MemberID: op.member}, idem)
 		a.balance, a.available, a.lots = r.Balance, r.Available, r.Lots
 	case "adjust":
 		var r credits.DebitResult
@@ -59,7 +60,7 @@ func (op batchOp) run(ctx context.Context, svc *credits.Service, expires time.Ti
 		a.balance, a.lots = r.Balance, []credits.LotAmount{{LotID: r.LotID, Amount: r.Amount}}
 	case "hold":
 		var h credits.Hold
-		h, a.replayed, err = svc.CreateHold(ctx, op.account, credits.HoldRequest{Amount: op.amount, ExpiresInSeconds: 3600}, idem)
+		h, a.replayed, err = svc.CreateHold(ctx, op.account, credits.HoldRequest{Amount: op.amount, ExpiresInSeconds: 3600, MemberID: op.member}, idem)
 		a.balance = h.Amount
 	}
 	if err != nil {
@@ -74,7 +75,10 @@ func (op batchOp) run(ctx context.Context, svc *credits.Service, expires time.Ti
 // commit, and the same writes one at a time on SQLite: every answer, draw by
 // draw, and every account must be the same. A batch holds several writes of
 // each account, so most take the account as the write before left it
-// (Tx.HandBack), and lots run out within a batch.
+// (Tx.HandBack), and lots run out within a batch. A third of the debits and
+// holds spend as one of two capped members of their account, whose caps run
+// out too: a batch reads each member once, ahead, and a member's later
+// writes in the batch read for themselves.
 func TestGroupCommitBatchesAnswerAsAlone(t *testing.T) {
 	pg := pgtest.Open(t)
 	lite, _ := testkit.OpenSQLite(t)
@@ -89,10 +93,16 @@ func TestGroupCommitBatchesAnswerAsAlone(t *testing.T) {
 	alone := credits.NewService(lite)
 	plain := credits.NewService(pg)
 	accounts := []string{"x0", "x1", "x2"}
+	caps := map[string]*credits.MemberCap{"m0": {Credits: 60, Period: credits.PeriodDay}, "m1": {Credits: 150, Period: credits.PeriodMonth}}
 	for _, svc := range []*credits.Service{alone, plain} {
 		for _, id := range accounts {
 			if _, err := svc.CreateAccount(ctx, id, id+"@example.com"); err != nil {
 				t.Fatal(err)
+			}
+			for member, c := range caps {
+				if _, err := svc.PutMember(ctx, id, member, credits.MemberRequest{SetCap: true, Cap: c}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -105,6 +115,9 @@ func TestGroupCommitBatchesAnswerAsAlone(t *testing.T) {
 			op := batchOp{account: accounts[rng.IntN(len(accounts))], kind: kinds[rng.IntN(len(kinds))], amount: 1 + rng.Int64N(25)}
 			if op.kind == "adjust" && rng.IntN(2) == 0 {
 				op.amount = -op.amount
+			}
+			if (op.kind == "debit" || op.kind == "hold") && rng.IntN(3) == 0 {
+				op.member = fmt.Sprint("m", rng.IntN(2))
 			}
 			switch n := rng.IntN(10); {
 			case n < 6:
@@ -148,6 +161,13 @@ func TestGroupCommitBatchesAnswerAsAlone(t *testing.T) {
 			}
 		}
 		for _, id := range accounts {
+			for member := range caps {
+				a, errA := alone.GetMember(ctx, id, member)
+				b, errB := plain.GetMember(ctx, id, member)
+				if errA != nil || errB != nil || a.Spent != b.Spent || a.Held != b.Held {
+					t.Fatalf("round %d, member %s of %s: batched %+v (%v), alone %+v (%v)", round, member, id, b, errB, a, errA)
+				}
+			}
 			a, errA := alone.GetAccount(ctx, id)
 			b, errB := plain.GetAccount(ctx, id)
 			if errA != nil || errB != nil || a.Balance != b.Balance || a.Held != b.Held || a.Available != b.Available {

@@ -37,3 +37,32 @@ func (b *bench) memberDebit(base string, i int) (bool, error) {
 		map[string]string{"Authorization": "Bearer " + b.apiKey, "Idempotency-Key": fmt.Sprint("dm-", i)})
 	return status == http.StatusCreated, err
 }
+
+// guardMemberRoundTrips counts a debit with a key as a capped member: as a
+// debit with a key, since the member's row and spending go out with the
+// account's lock.
+func guardMemberRoundTrips(ctx context.Context, svc *credits.Service, run string, count func(string, int64, func() error) error) error {
+	account := "bench-rt-team-" + run
+	if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
+		return err
+	}
+	if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: 100}, nil); err != nil {
+		return err
+	}
+	name := "Ann"
+	if _, err := svc.PutMember(ctx, account, "ann", credits.MemberRequest{Name: &name, SetCap: true,
+		Cap: &credits.MemberCap{Credits: 50, Period: credits.PeriodDay}}); err != nil {
+		return err
+	}
+	debit := func(key string) func() error {
+		return func() error {
+			_, _, err := svc.Debit(ctx, account, credits.DebitRequest{Amount: 1, MemberID: "ann"},
+				&credits.Idempotency{Scope: "k/" + account, Key: key, RequestHash: key})
+			return err
+		}
+	}
+	if err := debit("m1")(); err != nil { // the member's first spend in the period
+		return err
+	}
+	return count("debit as a member with a key", 2, debit("m2"))
+}

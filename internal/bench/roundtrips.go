@@ -82,6 +82,9 @@ func guardRoundTrips(ctx context.Context, db roundTripCounter, run string) ([]ro
 	if err := guardUsageRoundTrips(ctx, svc, run, count); err != nil {
 		return nil, err
 	}
+	if err := guardMemberRoundTrips(ctx, svc, run, count); err != nil {
+		return nil, err
+	}
 	return guards, nil
 }
 

@@ -29,8 +29,13 @@ type BatchAhead struct {
 	since    time.Time // the lots read are those spendable at since
 	accounts map[string]*aheadAccount
 	keys     map[[2]string]*aheadKey
-	entryIDs []int64
-	spoiled  bool
+	// members are the members the writes spend as (by account and member
+	// id), each with its spending in the periods that start at
+	// memberStarts (MemberPeriodStarts at since).
+	members      map[[2]string]*aheadMember
+	memberStarts []time.Time
+	entryIDs     []int64
+	spoiled      bool
 }
 
 type aheadAccount struct {
@@ -46,6 +51,13 @@ type aheadAccount struct {
 	// pricing is the account's rate card and version, which no write of
 	// the batch changes (else pricingChanged forgets it).
 	pricing *aheadPricing
+}
+
+type aheadMember struct {
+	found     bool
+	member    credits.Member
+	spendings []credits.MemberSpending
+	taken     bool
 }
 
 type aheadKey struct {
@@ -65,14 +77,18 @@ type Ahead interface {
 // a zero Now says nothing of what it reads, and may write anything of its
 // account: a batch that has one reads nothing ahead.
 func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write) {
-	a := &BatchAhead{accounts: map[string]*aheadAccount{}, keys: map[[2]string]*aheadKey{}}
+	a := &BatchAhead{accounts: map[string]*aheadAccount{}, keys: map[[2]string]*aheadKey{}, members: map[[2]string]*aheadMember{}}
 	for _, w := range writes {
 		if w.Now.IsZero() {
 			return a, nil
 		}
 	}
-	var ids, scopes, keys []string
+	var ids, scopes, keys, memberAccounts, memberIDs []string
 	for _, w := range writes {
+		if m := [2]string{w.AccountID, w.MemberID}; w.MemberID != "" && a.members[m] == nil {
+			a.members[m] = &aheadMember{}
+			memberAccounts, memberIDs = append(memberAccounts, w.AccountID), append(memberIDs, w.MemberID)
+		}
 		if _, ok := a.accounts[w.AccountID]; !ok {
 			a.accounts[w.AccountID] = &aheadAccount{lotsKnown: true}
 			ids = append(ids, w.AccountID)
@@ -130,7 +146,70 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 	if len(keys) > 0 {
 		reads = append(reads, a.keysRead(scopes, keys))
 	}
+	if len(memberIDs) > 0 {
+		reads = append(reads, a.membersRead(d, memberAccounts, memberIDs))
+	}
 	return a, reads
+}
+
+// membersRead reads the members the batch's writes spend as, each with its
+// spending in the periods that hold at since.
+func (a *BatchAhead) membersRead(d *Dialect, accounts, members []string) Write {
+	a.memberStarts = credits.MemberPeriodStarts(a.since)
+	starts := make([]any, len(a.memberStarts))
+	for i, s := range a.memberStarts {
+		starts[i] = d.Time(s)
+	}
+	return Write{Op: "read the batch's members",
+		Query: `SELECT ` + prefixed("m", memberColumns) + `, s.period_start, s.spent, s.held, s.cap_reached
+			FROM unnest($1::text[], $2::text[]) AS batch (account_id, member_id)
+			JOIN members m ON m.account_id = batch.account_id AND m.member_id = batch.member_id
+			LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id AND s.period_start IN ($3, $4, $5, $6)`,
+		Args: append([]any{accounts, members}, starts...),
+		Scan: func(rows Rows) error {
+			for rows.Next() {
+				m, sp, err := scanMemberAt(rows)
+				if err != nil {
+					return err
+				}
+				if e := a.members[[2]string{m.AccountID, m.MemberID}]; e != nil {
+					e.found, e.member = true, m
+					if sp != nil {
+						e.spendings = append(e.spendings, *sp)
+					}
+				}
+			}
+			return nil
+		}}
+}
+
+// takeMember returns what was read ahead of a member and its spending in
+// the periods that start at starts; ok false when nothing was, another
+// write took it, a write of the batch changed it, the batch is spoiled, or
+// it was read for other periods.
+func (a *BatchAhead) takeMember(accountID, memberID string, starts []time.Time) (e *aheadMember, ok bool) {
+	e = a.members[[2]string{accountID, memberID}]
+	if e == nil || e.taken {
+		return nil, false
+	}
+	e.taken = true // a later write of the member reads for itself
+	if a.spoiled || len(starts) != len(a.memberStarts) {
+		return nil, false
+	}
+	for i := range starts {
+		if !starts[i].Equal(a.memberStarts[i]) {
+			return nil, false
+		}
+	}
+	return e, true
+}
+
+// memberChanged stops the batch from answering for a member that a write
+// changed.
+func (a *BatchAhead) memberChanged(accountID, memberID string) {
+	if e := a.members[[2]string{accountID, memberID}]; e != nil {
+		e.taken = true
+	}
 }
 
 // keysRead reads the batch's idempotency keys.

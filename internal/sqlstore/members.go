@@ -38,8 +38,18 @@ func (t *Tx) MemberOf(accountID, memberID string) (credits.Member, error) {
 		`SELECT `+memberColumns+` FROM members WHERE account_id = ? AND member_id = ?`, accountID, memberID)
 }
 
+// MemberAt answers from what the batch read ahead (BatchAhead.takeMember)
+// when it can; else it reads.
 func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.Member, []credits.MemberSpending, error) {
 	op := fmt.Sprintf("read member %s of account %s", memberID, l.id())
+	if a := l.t.batchAhead(); a != nil {
+		if e, ok := a.takeMember(l.id(), memberID, starts); ok {
+			if !e.found {
+				return credits.Member{}, nil, fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+			}
+			return e.member, append([]credits.MemberSpending(nil), e.spendings...), nil
+		}
+	}
 	args := []any{l.id(), memberID}
 	marks := make([]string, len(starts))
 	for i, s := range starts {
@@ -50,22 +60,10 @@ func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.M
 	var m credits.Member
 	var spendings []credits.MemberSpending
 	rows, err := queryAll(l.t, op, func(s scanner) (struct{}, error) {
-		var start nullTimeValue
-		var at *time.Time
-		start.t = &at
-		var spent, held sql.NullInt64
-		var reached sql.NullBool
-		var capCredits sql.NullInt64
-		var capPeriod string
-		err := s.Scan(&m.AccountID, &m.MemberID, &m.Name, &m.Email, &capCredits, &capPeriod, &m.Deleted, timeValue{&m.CreatedAt}, timeValue{&m.UpdatedAt},
-			start, &spent, &held, &reached)
-		m.Cap = nil
-		if capCredits.Valid {
-			m.Cap = &credits.MemberCap{Credits: capCredits.Int64, Period: capPeriod}
-		}
-		if err == nil && at != nil {
-			spendings = append(spendings, credits.MemberSpending{AccountID: m.AccountID, MemberID: m.MemberID, PeriodStart: *at,
-				Spent: spent.Int64, Held: held.Int64, CapReached: reached.Bool})
+		read, sp, err := scanMemberAt(s)
+		m = read
+		if sp != nil {
+			spendings = append(spendings, *sp)
 		}
 		return struct{}{}, err
 	}, `SELECT `+prefixed("m", memberColumns)+`, s.period_start, s.spent, s.held, s.cap_reached FROM members m
@@ -77,12 +75,38 @@ func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.M
 	return m, spendings, err
 }
 
+// scanMemberAt scans a member's row joined with its spending in one
+// period (nil when it spent nothing in it).
+func scanMemberAt(s scanner) (credits.Member, *credits.MemberSpending, error) {
+	var m credits.Member
+	var start nullTimeValue
+	var at *time.Time
+	start.t = &at
+	var spent, held sql.NullInt64
+	var reached sql.NullBool
+	var capCredits sql.NullInt64
+	var capPeriod string
+	err := s.Scan(&m.AccountID, &m.MemberID, &m.Name, &m.Email, &capCredits, &capPeriod, &m.Deleted, timeValue{&m.CreatedAt}, timeValue{&m.UpdatedAt},
+		start, &spent, &held, &reached)
+	if capCredits.Valid {
+		m.Cap = &credits.MemberCap{Credits: capCredits.Int64, Period: capPeriod}
+	}
+	if err != nil || at == nil {
+		return m, nil, err
+	}
+	return m, &credits.MemberSpending{AccountID: m.AccountID, MemberID: m.MemberID, PeriodStart: *at,
+		Spent: spent.Int64, Held: held.Int64, CapReached: reached.Bool}, nil
+}
+
 func (t *Tx) Members(accountID string, limit int) ([]credits.Member, error) {
 	return queryAll(t, "list members of account "+accountID, scanMember,
 		`SELECT `+memberColumns+` FROM members WHERE account_id = ? AND NOT deleted ORDER BY member_id LIMIT ?`, accountID, limit)
 }
 
 func (l *lockedAccount) SaveMember(m credits.Member) error {
+	if a := l.t.batchAhead(); a != nil {
+		a.memberChanged(l.id(), m.MemberID)
+	}
 	var capCredits any
 	capPeriod := ""
 	if m.Cap != nil {
@@ -109,6 +133,9 @@ func (t *Tx) MemberSpendingOf(accountID, memberID string, periodStart time.Time)
 // SaveMemberSpending goes out with the next statement on PostgreSQL: the
 // spend's own writes follow it.
 func (l *lockedAccount) SaveMemberSpending(sp credits.MemberSpending) error {
+	if a := l.t.batchAhead(); a != nil {
+		a.memberChanged(l.id(), sp.MemberID)
+	}
 	return l.t.later(Write{Op: fmt.Sprintf("save spending of member %s of account %s", sp.MemberID, l.id()),
 		Args: []any{l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), sp.Spent, sp.Held, sp.CapReached}},
 		`INSERT INTO member_spending (`+memberSpendingColumns+`) VALUES (?, ?, ?, ?, ?, ?)
