@@ -72,7 +72,8 @@ type TransferTx interface {
 	// purchase of session sessionID, by id.
 	MovedToAccounts(accountID, sessionID string) ([]string, error)
 	// BrokenTransfers describes every transfer whose parts do not sum to
-	// its credits, and every part whose new lot names no origin or differs
+	// its credits, every part whose lots are not of its transfer's sender
+	// and receiver, and every part whose new lot names no origin or differs
 	// from the lot it came from in expiry, priority, source or reference
 	// (verify).
 	BrokenTransfers() ([]string, error)

@@ -26,8 +26,9 @@ func verifyMembers(tx Tx) ([]Violation, error) {
 }
 
 // verifyTransfers checks invariant 10 for transfers: each one's parts sum
-// to its credits, and each lot a transfer made names its origin and keeps
-// what the lot it came from was.
+// to its credits and move lots of its sender to lots of its receiver, and
+// each lot a transfer made names its origin and keeps what the lot it came
+// from was.
 func verifyTransfers(tx Tx) ([]Violation, error) {
 	broken, err := tx.BrokenTransfers()
 	var out []Violation

@@ -204,7 +204,8 @@ func testTransferPaysTheReceiversDebt(t *testing.T, open Opener) {
 }
 
 // testVerifyFindsABrokenTransfer: parts that do not sum to the transfer's
-// credits are reported.
+// credits are reported, and so are parts whose lots are not of the
+// transfer's accounts.
 func testVerifyFindsABrokenTransfer(t *testing.T, open Opener) {
 	// Without newFixture's check at the end: the store keeps what it breaks.
 	f := &fixture{t: t, db: open(t), now: fixtureNow}
@@ -231,6 +232,31 @@ func testVerifyFindsABrokenTransfer(t *testing.T, open Opener) {
 	}
 	if len(violations) != 1 || violations[0].Invariant != 10 || !strings.Contains(violations[0].Message, "tr_broken") {
 		t.Errorf("violations %+v, want one naming tr_broken", violations)
+	}
+	// The same parts recorded again as a transfer from c: its lots are a's.
+	f.account("c", "c@example.com")
+	elsewhere := tr
+	elsewhere.ID, elsewhere.From = "tr_elsewhere", "c"
+	if err := f.db.Update(context.Background(), func(tx credits.Tx) error {
+		return tx.CreateTransfer(credits.Transfer{ID: elsewhere.ID, From: "c", To: "b", Credits: tr.Credits, CreatedAt: f.now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := f.db.(execer)
+	if !ok {
+		t.Fatalf("%T has no Exec: the test needs raw SQL to record a wrong part", f.db)
+	}
+	if err := raw.Exec(context.Background(), `INSERT INTO transfer_parts (transfer_id, seq, from_lot, to_lot, credits, expires_at)
+		SELECT 'tr_elsewhere', seq, from_lot, to_lot, credits, expires_at FROM transfer_parts WHERE transfer_id = '`+tr.ID+`'`); err != nil {
+		t.Fatal(err)
+	}
+	violations, err = f.svc.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("part 0 of transfer tr_elsewhere moves lot %d of a to lot %d of b, not from c to b", tr.Parts[0].FromLot, tr.Parts[0].ToLot)
+	if len(violations) != 2 || violations[1].Message != want {
+		t.Errorf("violations %+v, want a second: %s", violations, want)
 	}
 }
 

@@ -104,11 +104,16 @@ func (t *Tx) BrokenTransfers() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts, err := queryAll(t, "compare moved lots with their origins", scanString, `SELECT 'lot ' || CAST(p.to_lot AS TEXT) || ' of transfer '
-		|| p.transfer_id || ' does not keep what lot ' || CAST(p.from_lot AS TEXT) || ' was, or names no origin'
-		FROM transfer_parts p JOIN lots f ON f.id = p.from_lot JOIN lots m ON m.id = p.to_lot
+	parts, err := queryAll(t, "compare moved lots with their origins", scanString, `SELECT CASE
+		WHEN f.account_id <> tr.from_account OR m.account_id <> tr.to_account THEN 'part ' || CAST(p.seq AS TEXT) || ' of transfer '
+			|| p.transfer_id || ' moves lot ' || CAST(p.from_lot AS TEXT) || ' of ' || f.account_id || ' to lot ' || CAST(p.to_lot AS TEXT)
+			|| ' of ' || m.account_id || ', not from ' || tr.from_account || ' to ' || tr.to_account
+		ELSE 'lot ' || CAST(p.to_lot AS TEXT) || ' of transfer ' || p.transfer_id || ' does not keep what lot ' || CAST(p.from_lot AS TEXT)
+			|| ' was, or names no origin' END
+		FROM transfer_parts p JOIN transfers tr ON tr.id = p.transfer_id JOIN lots f ON f.id = p.from_lot JOIN lots m ON m.id = p.to_lot
 		LEFT JOIN lot_origins o ON o.lot_id = p.to_lot
-		WHERE o.lot_id IS NULL OR m.amount <> p.credits OR m.priority <> f.priority OR m.source <> f.source OR m.reference <> f.reference
+		WHERE f.account_id <> tr.from_account OR m.account_id <> tr.to_account
+		OR o.lot_id IS NULL OR m.amount <> p.credits OR m.priority <> f.priority OR m.source <> f.source OR m.reference <> f.reference
 		OR (m.expires_at IS NULL) <> (f.expires_at IS NULL) OR m.expires_at <> f.expires_at
 		OR o.origin_lot_id <> COALESCE((SELECT fo.origin_lot_id FROM lot_origins fo WHERE fo.lot_id = p.from_lot), p.from_lot)
 		ORDER BY p.transfer_id, p.seq`)
