@@ -215,41 +215,46 @@ func emptyingSQL(ctx context.Context, conn *pgx.Conn) (string, error) {
 
 // definitionSQL fingerprints the current schema's definition: its relations,
 // columns with their types and defaults, constraints, indexes, triggers (and
-// whether they are enabled), functions, types, enum labels, views, sequences
-// and the migrations goose applied.
-const definitionSQL = `WITH ns AS (SELECT current_schema()::regnamespace AS oid)
+// whether they are enabled), functions, types, sequences and the migrations
+// goose applied. It finds them from what depends on the schema, then by oid,
+// through the catalogs' indexes: a test database where schemas came and went
+// has catalogs full of dead rows (autovacuum may be off), which a scan by
+// namespace would read through every time.
+const definitionSQL = `WITH objects AS MATERIALIZED (
+	SELECT classid, objid FROM pg_depend
+	WHERE refclassid = 'pg_namespace'::regclass AND refobjid = current_schema()::regnamespace AND refobjsubid = 0
+), relations AS MATERIALIZED (
+	SELECT array_agg(objid) AS oids FROM objects WHERE classid = 'pg_class'::regclass
+)
 SELECT md5(string_agg(x, E'\n' ORDER BY x)) FROM (
 	SELECT format('relation %s %s %s %s %s', c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relreplident)
-		FROM pg_class c, ns WHERE c.relnamespace = ns.oid
+		FROM pg_class c, relations r WHERE c.oid = ANY (r.oids)
 	UNION ALL
-	SELECT format('column %s.%s %s %s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+	SELECT format('column %s.%s %s %s %s %s %s', a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
 			a.attidentity, a.attgenerated, pg_get_expr(d.adbin, d.adrelid))
-		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum, ns
-		WHERE c.relnamespace = ns.oid AND a.attnum > 0 AND NOT a.attisdropped
+		FROM pg_attribute a JOIN relations r ON a.attrelid = ANY (r.oids)
+		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attnum > 0 AND NOT a.attisdropped
 	UNION ALL
 	SELECT format('constraint %s %s %s %s', con.conrelid::regclass, con.conname, pg_get_constraintdef(con.oid), con.convalidated)
-		FROM pg_constraint con, ns WHERE con.connamespace = ns.oid
+		FROM pg_constraint con, relations r WHERE con.conrelid = ANY (r.oids)
 	UNION ALL
-	SELECT format('index %s %s', pg_get_indexdef(i.indexrelid), i.indisvalid)
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid, ns WHERE c.relnamespace = ns.oid
+	SELECT format('index %s %s', pg_get_indexdef(i.indexrelid), i.indisvalid) FROM pg_index i, relations r WHERE i.indrelid = ANY (r.oids)
 	UNION ALL
-	SELECT format('trigger %s %s', pg_get_triggerdef(tg.oid), tg.tgenabled)
-		FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid, ns WHERE c.relnamespace = ns.oid
+	SELECT format('trigger %s %s', pg_get_triggerdef(tg.oid), tg.tgenabled) FROM pg_trigger tg, relations r WHERE tg.tgrelid = ANY (r.oids)
 	UNION ALL
-	SELECT format('function %s %s', p.oid::regprocedure, md5(p.prosrc)) FROM pg_proc p, ns WHERE p.pronamespace = ns.oid
+	SELECT format('rule %s', pg_get_ruledef(ru.oid)) FROM pg_rewrite ru, relations r WHERE ru.ev_class = ANY (r.oids)
 	UNION ALL
-	SELECT format('type %s %s', ty.typname, ty.typtype) FROM pg_type ty, ns WHERE ty.typnamespace = ns.oid
+	SELECT format('policy %s %s', pol.polname, pol.polrelid::regclass) FROM pg_policy pol, relations r WHERE pol.polrelid = ANY (r.oids)
 	UNION ALL
-	SELECT format('enum %s %s %s', e.enumtypid::regtype, e.enumlabel, e.enumsortorder)
-		FROM pg_enum e JOIN pg_type ty ON ty.oid = e.enumtypid, ns WHERE ty.typnamespace = ns.oid
+	SELECT format('sequence %s %s %s', s.seqrelid::regclass, s.seqstart, s.seqincrement) FROM pg_sequence s, relations r WHERE s.seqrelid = ANY (r.oids)
 	UNION ALL
-	SELECT format('view %s %s', c.relname, pg_get_viewdef(c.oid)) FROM pg_class c, ns WHERE c.relnamespace = ns.oid AND c.relkind IN ('v', 'm')
+	SELECT format('function %s %s', p.oid::regprocedure, md5(p.prosrc)) FROM pg_proc p JOIN objects o ON o.objid = p.oid AND o.classid = 'pg_proc'::regclass
 	UNION ALL
-	SELECT format('policy %s %s', pol.polname, pol.polrelid::regclass)
-		FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid, ns WHERE c.relnamespace = ns.oid
+	SELECT format('type %s %s', ty.typname, ty.typtype) FROM pg_type ty JOIN objects o ON o.objid = ty.oid AND o.classid = 'pg_type'::regclass
 	UNION ALL
-	SELECT format('sequence %s %s %s', sequencename, start_value, increment_by) FROM pg_sequences WHERE schemaname = current_schema()
+	SELECT format('object %s %s', o.classid::regclass, o.objid) FROM objects o
+		WHERE o.classid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass)
 	UNION ALL
 	SELECT format('goose %s %s %s', count(*), max(version_id), bool_and(is_applied)) FROM goose_db_version
 ) definition(x)`
