@@ -170,36 +170,53 @@ func testPaymentsInAnyOrder(t *testing.T, open Opener) {
 			t.Logf("seed %d (set CREDITS_TEST_SEED=%d to replay it)", seed, seed)
 		}
 	})
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	f := newFixture(t, open)
-	f.pack("starter", 100, "")
 	const payments = 200
-	for i := range payments {
-		orders := 1
-		if i%10 == 0 {
-			orders = 2 // the same events in another order, under other ids
-		}
-		var balances []int64
-		var tl timeline
-		for order := range orders {
-			rngTimeline := rand.New(rand.NewPCG(seed, uint64(i)))
-			tl = randomTimeline(rngTimeline, i, fmt.Sprintf("o%d_", order))
-			account := fmt.Sprintf("p%03d_%d", i, order)
-			f.account(account, account+"@example.com")
-			f.session(tl.sessionID, account, "starter", tl.quantity)
-			for _, payload := range shuffled(rng, tl.events) {
-				if ev := f.receive(payload); ev.Status != credits.EventProcessed {
-					t.Fatalf("payment %d: event %s %s: %s (%s)", i, ev.ID, ev.Type, ev.Status, ev.Error)
+	inParts(t, payments, 4, func(t *testing.T, part, first, end int) {
+		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15+uint64(part)))
+		f := newFixture(t, open)
+		f.pack("starter", 100, "")
+		for i := first; i < end; i++ {
+			orders := 1
+			if i%10 == 0 {
+				orders = 2 // the same events in another order, under other ids
+			}
+			var balances []int64
+			var tl timeline
+			for order := range orders {
+				rngTimeline := rand.New(rand.NewPCG(seed, uint64(i)))
+				tl = randomTimeline(rngTimeline, i, fmt.Sprintf("o%d_", order))
+				account := fmt.Sprintf("p%03d_%d", i, order)
+				f.account(account, account+"@example.com")
+				f.session(tl.sessionID, account, "starter", tl.quantity)
+				for _, payload := range shuffled(rng, tl.events) {
+					if ev := f.receive(payload); ev.Status != credits.EventProcessed {
+						t.Fatalf("payment %d: event %s %s: %s (%s)", i, ev.ID, ev.Type, ev.Status, ev.Error)
+					}
+				}
+				balance, _ := f.balance(account)
+				balances = append(balances, balance)
+			}
+			for order, balance := range balances {
+				if balance != tl.owed {
+					t.Fatalf("payment %d, order %d: balance %d, but its final facts owe %d", i, order, balance, tl.owed)
 				}
 			}
-			balance, _ := f.balance(account)
-			balances = append(balances, balance)
 		}
-		for order, balance := range balances {
-			if balance != tl.owed {
-				t.Fatalf("payment %d, order %d: balance %d, but its final facts owe %d", i, order, balance, tl.owed)
-			}
-		}
+	})
+}
+
+// inParts runs check over the cases 0 to n-1 in parts subtests side by side,
+// each on cases first to end-1 and with a store of its own: a long
+// sequential test, cut so that its parts run as the other tests do, as the
+// server is free.
+func inParts(t *testing.T, n, parts int, check func(t *testing.T, part, first, end int)) {
+	t.Helper()
+	for part := range parts {
+		first, end := n*part/parts, n*(part+1)/parts
+		t.Run(fmt.Sprintf("%d-%d", first, end-1), func(t *testing.T) {
+			t.Parallel()
+			check(t, part, first, end)
+		})
 	}
 }
 

@@ -239,34 +239,41 @@ func testDisputeEventsAroundExpiryInEveryOrder(t *testing.T, open Opener) {
 			{credits.EventDisputeFundsWithdrawn, "needs_response"}, {credits.EventDisputeFundsReinstated, "won"},
 			{credits.EventDisputeClosed, "won"}}, 0},
 	}
-	f := newFixture(t, open)
-	f.expiringPack()
 	for _, history := range histories {
-		for n, order := range permutations(len(history.steps)) {
-			id := fmt.Sprintf("%s_%d", history.name, n)
-			split := n % (len(order) + 1) // how many events come before the expiry
-			f.account(id, id+"@example.com")
-			expires := f.buyExpiring("cs_"+id, id, "pi_"+id)
-			if _, err := f.debit(id, 30); err != nil {
-				t.Fatal(err)
-			}
-			for k, i := range order {
-				if k == split {
-					f.pastExpiry(expires)
+		orders := permutations(len(history.steps))
+		t.Run(history.name, func(t *testing.T) {
+			t.Parallel()
+			inParts(t, len(orders), max(1, len(orders)/40), func(t *testing.T, _, first, end int) {
+				f := newFixture(t, open)
+				f.expiringPack()
+				for n := first; n < end; n++ {
+					order := orders[n]
+					id := fmt.Sprintf("%s_%d", history.name, n)
+					split := n % (len(order) + 1) // how many events come before the expiry
+					f.account(id, id+"@example.com")
+					expires := f.buyExpiring("cs_"+id, id, "pi_"+id)
+					if _, err := f.debit(id, 30); err != nil {
+						t.Fatal(err)
+					}
+					for k, i := range order {
+						if k == split {
+							f.pastExpiry(expires)
+						}
+						s := history.steps[i]
+						payload := testkit.Dispute(fmt.Sprintf("evt_%s_%d", id, i), s.eventType, "dp_"+id, "pi_"+id, 500, s.status)
+						if ev := f.receive(payload); ev.Status != credits.EventProcessed {
+							t.Fatalf("%s, order %v: %+v", history.name, order, ev)
+						}
+					}
+					if split == len(order) {
+						f.pastExpiry(expires)
+					}
+					if balance, _ := f.balance(id); balance != history.want {
+						t.Errorf("%s, order %v, %d before the expiry: balance %d, want %d", history.name, order, split, balance, history.want)
+					}
 				}
-				s := history.steps[i]
-				payload := testkit.Dispute(fmt.Sprintf("evt_%s_%d", id, i), s.eventType, "dp_"+id, "pi_"+id, 500, s.status)
-				if ev := f.receive(payload); ev.Status != credits.EventProcessed {
-					t.Fatalf("%s, order %v: %+v", history.name, order, ev)
-				}
-			}
-			if split == len(order) {
-				f.pastExpiry(expires)
-			}
-			if balance, _ := f.balance(id); balance != history.want {
-				t.Errorf("%s, order %v, %d before the expiry: balance %d, want %d", history.name, order, split, balance, history.want)
-			}
-		}
+			})
+		})
 	}
 }
 

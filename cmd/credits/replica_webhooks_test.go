@@ -94,7 +94,13 @@ func TestWebhooksFromTwoReplicas(t *testing.T) {
 	if n := overlaps.Load(); n != 0 {
 		t.Errorf("%d requests overlapped another: two replicas sent at once", n)
 	}
-	deliveries := c.must(200, "GET", "/v1/webhook_endpoints/"+created["endpoint"].(map[string]any)["id"].(string)+"/deliveries?limit=100", nil)["data"].([]any)
+	// A replica records its attempt after the endpoint answered: the last
+	// one may still be on its way when the receiver has seen every event.
+	var deliveries []any
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d attempts recorded", grants+sentinels), func() bool {
+		deliveries = c.must(200, "GET", "/v1/webhook_endpoints/"+created["endpoint"].(map[string]any)["id"].(string)+"/deliveries?limit=100", nil)["data"].([]any)
+		return len(deliveries) >= grants+sentinels
+	})
 	if len(deliveries) != grants+sentinels {
 		t.Errorf("%d attempts recorded, want %d (one per event)", len(deliveries), grants+sentinels)
 	}

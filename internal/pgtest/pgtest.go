@@ -25,9 +25,9 @@ import (
 // EnvURL names the PostgreSQL server for tests.
 const EnvURL = "CREDITS_TEST_POSTGRES_URL"
 
-// URL returns a database URL whose connections use a new, empty schema, which
-// is dropped with the test.
-func URL(t testing.TB) string {
+// baseURL returns the server's URL, or skips the test (fails it under CI)
+// when none is set.
+func baseURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvURL)
 	if base == "" {
@@ -36,39 +36,72 @@ func URL(t testing.TB) string {
 		}
 		t.Skip(EnvURL + " is not set: skipping the PostgreSQL tests")
 	}
+	return base
+}
+
+// URL returns a database URL whose connections use a new, empty schema, which
+// is dropped with the test.
+func URL(t testing.TB) string {
+	t.Helper()
+	base := baseURL(t)
+	schema, err := createSchema(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropSchema(base, schema) })
+	u, err := schemaURL(base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func createSchema(base string) (string, error) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvURL, err)
+		return "", fmt.Errorf("connect to %s: %w", EnvURL, err)
 	}
 	defer conn.Close(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "test_" + hex.EncodeToString(b[:])
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(ctx)
-		_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
+	return schema, nil
+}
+
+func dropSchema(base, schema string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+}
+
+// schemaURL is base with connections that use schema.
+func schemaURL(base, schema string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), nil
 }
 
-// Open returns a migrated store in a new schema, closed with the test.
+// Open returns a migrated store in a schema of its own, empty, closed with
+// the test. Under Main the schema comes from the package's pool of migrated
+// schemas (see pool.go); otherwise it is new and dropped with the test.
 func Open(t testing.TB) *postgres.DB {
 	t.Helper()
+	if u, ok := pooledURL(t); ok {
+		return openStore(t, u)
+	}
 	return OpenURL(t, URL(t))
 }
 
@@ -80,16 +113,22 @@ func OpenURL(t testing.TB, url string) *postgres.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStore(t, url)
 	if !migrated {
 		if _, err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return db
+}
+
+func openStore(t testing.TB, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	return db
 }
 
