@@ -85,6 +85,15 @@ func Run(ctx context.Context, args []string, start Start, stdout, stderr io.Writ
 	if !o.asJSON {
 		printBenchHeader(stdout, url, o)
 	}
+	// The guards run before the phases: after them, the service's workers
+	// are still sending the phases' events and webhooks, and their round
+	// trips would count too.
+	var guards []roundTripGuard
+	if db, ok := m.Service.Store.(roundTripCounter); ok {
+		if guards, err = guardRoundTrips(ctx, db, b.run); err != nil {
+			return err
+		}
+	}
 	phases, err := selectPhases(b.phases(ctx, m.Service), o.only)
 	if err != nil {
 		return err
@@ -96,12 +105,6 @@ func Run(ctx context.Context, args []string, start Start, stdout, stderr io.Writ
 	})
 	if err != nil {
 		return err
-	}
-	var guards []roundTripGuard
-	if db, ok := m.Service.Store.(roundTripCounter); ok {
-		if guards, err = guardRoundTrips(ctx, db, b.run); err != nil {
-			return err
-		}
 	}
 	delivered := b.stopReceiver()
 	summary, err := summarizeBench(ctx, m.Service, url, o, results, guards, delivered)
