@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/credits/credits"
 	"github.com/credits/credits/internal/pgtest"
+	"github.com/credits/credits/internal/sqlstore"
 	"github.com/credits/credits/internal/testkit"
 	"github.com/credits/credits/postgres"
 )
@@ -110,7 +112,26 @@ func TestBatchMemberIDNotText(t *testing.T) {
 // what earlier steps named (holds), per store.
 type step struct {
 	at time.Time
-	do func(svc *credits.Service, ids map[string]string) error
+	do func(svc *credits.Service, ids *names) error
+}
+
+// names are the ids of what steps made, by the name a test gave them; the
+// steps of a batch answer side by side.
+type names struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (n *names) get(name string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m[name]
+}
+
+func (n *names) set(name, id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.m[name] = id
 }
 
 // memberScenario is a batch of writes as members, after a setup.
@@ -130,16 +151,16 @@ func atClock(store credits.Store, at time.Time) *credits.Service {
 }
 
 func debitStep(at time.Time, account, member string, amount int64, key string) step {
-	return step{at, func(svc *credits.Service, _ map[string]string) error {
+	return step{at, func(svc *credits.Service, _ *names) error {
 		return debitAs(account, member, amount, key)(svc)
 	}}
 }
 
 func holdStep(at time.Time, account, member string, amount, seconds int64, name string) step {
-	return step{at, func(svc *credits.Service, ids map[string]string) error {
+	return step{at, func(svc *credits.Service, ids *names) error {
 		h, _, err := svc.CreateHold(context.Background(), account, credits.HoldRequest{Amount: amount, ExpiresInSeconds: seconds, MemberID: member},
 			&credits.Idempotency{Scope: "hold/" + account, Key: name, RequestHash: name})
-		ids[name] = h.ID
+		ids.set(name, h.ID)
 		return err
 	}}
 }
@@ -147,8 +168,8 @@ func holdStep(at time.Time, account, member string, amount, seconds int64, name 
 // usageStep records a usage of n units of "unit" (a credit each), from
 // the hold named hold ("": none), as member.
 func usageStep(at time.Time, account, member string, n int64, hold, key string) step {
-	return step{at, func(svc *credits.Service, ids map[string]string) error {
-		req := credits.UsageRequest{Feature: "unit", Quantity: &n, MemberID: member, HoldID: ids[hold]}
+	return step{at, func(svc *credits.Service, ids *names) error {
+		req := credits.UsageRequest{Feature: "unit", Quantity: &n, MemberID: member, HoldID: ids.get(hold)}
 		_, _, err := svc.RecordUsage(context.Background(), account, req, &credits.Idempotency{Scope: "usage/" + account, Key: key, RequestHash: key})
 		return err
 	}}
@@ -156,32 +177,32 @@ func usageStep(at time.Time, account, member string, n int64, hold, key string) 
 
 // reserveStep checks n units as member with a reserve: a hold named name.
 func reserveStep(at time.Time, account, member string, n int64, name string) step {
-	return step{at, func(svc *credits.Service, ids map[string]string) error {
+	return step{at, func(svc *credits.Service, ids *names) error {
 		req := credits.UsageRequest{Feature: "unit", Quantity: &n, MemberID: member, Reserve: true, ExpiresInSeconds: 3600}
 		res, _, err := svc.Check(context.Background(), account, req, &credits.Idempotency{Scope: "check/" + account, Key: name, RequestHash: name})
 		if err == nil && !res.Allowed {
 			err = credits.Errorf(res.Reason, "not allowed")
 		}
-		ids[name] = res.HoldID
+		ids.set(name, res.HoldID)
 		return err
 	}}
 }
 
 func putMemberStep(at time.Time, account, member string, c *credits.MemberCap) step {
-	return step{at, func(svc *credits.Service, _ map[string]string) error {
+	return step{at, func(svc *credits.Service, _ *names) error {
 		_, err := svc.PutMember(context.Background(), account, member, credits.MemberRequest{SetCap: true, Cap: c})
 		return err
 	}}
 }
 
 func deleteMemberStep(at time.Time, account, member string) step {
-	return step{at, func(svc *credits.Service, _ map[string]string) error {
+	return step{at, func(svc *credits.Service, _ *names) error {
 		return svc.DeleteMember(context.Background(), account, member)
 	}}
 }
 
 // commitSteps runs steps, in order, as one batch of the group commit.
-func commitSteps(t *testing.T, db *postgres.DB, ids map[string]string, steps []step) []error {
+func commitSteps(t *testing.T, db *postgres.DB, ids *names, steps []step) []error {
 	t.Helper()
 	calls := make([]call, len(steps))
 	for i, s := range steps {
@@ -316,7 +337,7 @@ func TestBatchMembersAnswerAsAlone(t *testing.T) {
 			pg := pgtest.Open(t)
 			lite, _ := testkit.OpenSQLite(t)
 			ctx := context.Background()
-			ids := map[credits.Store]map[string]string{pg: {}, lite: {}}
+			ids := map[credits.Store]*names{pg: {m: map[string]string{}}, lite: {m: map[string]string{}}}
 			for _, store := range []credits.Store{pg, lite} {
 				svc := atClock(store, sc.setup[0].at.Add(-time.Hour))
 				for _, account := range []string{"a", "b"} {
@@ -372,5 +393,99 @@ func TestBatchMembersAnswerAsAlone(t *testing.T) {
 				t.Errorf("verify: %+v (%v)", report, err)
 			}
 		})
+	}
+}
+
+// TestBatchMemberAfterUndoneWrite: a write of the batch reads a member
+// (from what the batch read ahead), saves its spending and fails, after its
+// statements went out (rolled back to its savepoint) or with them held
+// back (dropped), or at the commit (undone, and the writes after it run
+// again); the member's next write reads the member as it is, untouched.
+// (A member is not handed back from write to write, as an account is; were
+// it, this is what an undone write must not leave behind.)
+func TestBatchMemberAfterUndoneWrite(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	svc := credits.NewService(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	svc.Now = func() time.Time { return now }
+	memberSetup(t, svc, []string{"a"}, "m", credits.MemberCap{Credits: 100, Period: credits.PeriodDay})
+	if _, _, err := svc.Debit(ctx, "a", credits.DebitRequest{Amount: 7, MemberID: "m"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx credits.Tx) error {
+		return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: "taken", RequestHash: "h", Result: []byte("{}"), CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	starts := credits.MemberPeriodStarts(now)
+	spent := func(locked credits.LockedAccount) (credits.MemberSpending, error) {
+		_, sps, err := locked.MemberAt("m", starts)
+		if err != nil || len(sps) != 1 {
+			return credits.MemberSpending{}, fmt.Errorf("member m: %v, %d spendings", err, len(sps))
+		}
+		return sps[0], nil
+	}
+	// spendAndFail saves 50 more spent; how it fails says what went out.
+	spendAndFail := func(how string) func(credits.Tx) error {
+		return func(tx credits.Tx) error {
+			locked, err := tx.LockAccount("a")
+			if err != nil {
+				return err
+			}
+			sp, err := spent(locked)
+			if err != nil {
+				return err
+			}
+			sp.Spent += 50
+			if err := locked.SaveMemberSpending(sp); err != nil {
+				return err
+			}
+			switch how {
+			case "sent": // the save goes out with this read
+				if _, err := locked.MemberSpending("m", sp.PeriodStart); err != nil {
+					return err
+				}
+				return errors.New("failed after its statements went out")
+			case "held":
+				return errors.New("failed with its statements held back")
+			}
+			// fails when its statements go out, with the next write's
+			return tx.CreateIdempotencyRecord(credits.IdempotencyRecord{Scope: "s", Key: "taken", RequestHash: "h", CreatedAt: now})
+		}
+	}
+	var seen []int64
+	runs := 0
+	check := func(tx credits.Tx) error {
+		runs++
+		locked, err := tx.LockAccount("a")
+		if err != nil {
+			return err
+		}
+		sp, err := spent(locked)
+		seen = append(seen, sp.Spent)
+		if err == nil && sp.Spent != 7 {
+			err = fmt.Errorf("member m spent %d, want 7: an undone write's spending", sp.Spent)
+		}
+		return err
+	}
+	w := credits.AccountWrite{AccountID: "a", Now: now, MemberID: "m"}
+	ws := []credits.AccountWrite{w, w, w, w, w, w}
+	errs := postgres.CommitWrites(db, ws, []func(credits.Tx) error{
+		spendAndFail("sent"), check, spendAndFail("held"), check, spendAndFail("at commit"), check,
+	})
+	for i, want := range []bool{true, false, true, false, true, false} {
+		if (errs[i] != nil) != want {
+			t.Errorf("write %d: error %v, want one: %v", i, errs[i], want)
+		}
+	}
+	if !errors.Is(errs[4], sqlstore.ErrConflictAtCommit) {
+		t.Errorf("write 4: error %v, want %v", errs[4], sqlstore.ErrConflictAtCommit)
+	}
+	if runs != 4 || len(seen) != 3 { // the last again, once the undone write is found with its first statement
+		t.Errorf("the checks ran %d times, reading %v, want 4 times, reading 3", runs, seen)
+	}
+	if v, err := svc.GetMember(ctx, "a", "m"); err != nil || v.Spent != 7 {
+		t.Errorf("member m after the batch: %+v (%v), want 7 spent", v, err)
 	}
 }
