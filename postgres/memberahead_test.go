@@ -489,3 +489,70 @@ func TestBatchMemberAfterUndoneWrite(t *testing.T) {
 		t.Errorf("member m after the batch: %+v (%v), want 7 spent", v, err)
 	}
 }
+
+// TestMemberCapAcrossStores spends as members of a few accounts through two
+// stores on one database at once (two replicas, their batches reading the
+// members ahead), with holds that are captured and the NUL member of a
+// hostile client in between: each member's cap holds exactly, and every
+// other write succeeds.
+func TestMemberCapAcrossStores(t *testing.T) {
+	url := pgtest.URL(t)
+	first, second := pgtest.OpenURL(t, url), pgtest.OpenURL(t, url)
+	ctx := context.Background()
+	services := []*credits.Service{credits.NewService(first), credits.NewService(second)}
+	const accounts, spends, limit = 3, 300, 40
+	for i := range accounts {
+		id := fmt.Sprint("c", i)
+		memberSetup(t, services[0], []string{id}, "m", credits.MemberCap{Credits: limit, Period: credits.PeriodDay})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	took := map[string]int64{}
+	for i := range spends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc, id := services[i%2], fmt.Sprint("c", i%accounts)
+			var err error
+			var spent int64
+			switch i % 6 {
+			case 0, 1, 2:
+				err, spent = debitAs(id, "m", 1, fmt.Sprint("d", i))(svc), 1
+			case 3:
+				var h credits.Hold
+				if h, _, err = svc.CreateHold(ctx, id, credits.HoldRequest{Amount: 2, ExpiresInSeconds: 60, MemberID: "m"}, nil); err == nil {
+					_, err = svc.CaptureHold(ctx, h.ID, nil)
+					spent = 2
+				}
+			case 4:
+				err = debitAs(id, "m\x00", 1, fmt.Sprint("x", i))(svc)
+				if credits.ErrorCode(err) == credits.ENOTFOUND {
+					err = nil
+				}
+			case 5:
+				err = debitAs(id, "", 1, "")(svc)
+			}
+			if credits.ErrorCode(err) == credits.EMEMBERCAP {
+				return
+			}
+			if err != nil {
+				t.Errorf("spend %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			took[id] += spent
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i := range accounts {
+		id := fmt.Sprint("c", i)
+		v, err := services[1].GetMember(ctx, id, "m")
+		if err != nil || v.Spent != took[id] || v.Held != 0 || v.Spent > limit || v.Spent < limit-1 {
+			t.Errorf("member m of %s: %+v (%v), want %d spent (of %d), none held", id, v, err, took[id], limit)
+		}
+	}
+	if report, err := services[0].Verify(ctx); err != nil || len(report) > 0 {
+		t.Errorf("verify: %+v (%v)", report, err)
+	}
+}
