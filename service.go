@@ -136,6 +136,12 @@ func (s *Service) updateAccount(ctx context.Context, w AccountWrite, fn func(Tx)
 	if lookupID("account", w.AccountID) != nil {
 		return s.update(ctx, fn)
 	}
+	if w.MemberID != "" && lookupID("member", w.MemberID) != nil {
+		// Refused before it is read (memberNow): a batch that read it ahead
+		// would send it as text, and one PostgreSQL refuses (a NUL) would
+		// fail every write of the batch.
+		w.MemberID = ""
+	}
 	return s.logAfter(func(fn func(Tx) error) error { return s.Store.UpdateAccount(ctx, w, fn) }, fn)
 }
 
