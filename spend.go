@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of the spending API.
@@ -47,6 +48,23 @@ func ValidateIdempotencyKey(key string) error {
 	return nil
 }
 
+// validate refuses a key that the HTTP layer would have refused, and a
+// scope that is not text without NUL, for callers of the library: a
+// PostgreSQL batch reads its writes' keys ahead, and one the server refuses
+// to take as text would fail every write of the batch.
+func (idem *Idempotency) validate() error {
+	if idem == nil {
+		return nil
+	}
+	if err := ValidateIdempotencyKey(idem.Key); err != nil {
+		return err
+	}
+	if !utf8.ValidString(idem.Scope) || strings.IndexByte(idem.Scope, 0) >= 0 {
+		return Errorf(EINVALID, "the idempotency scope must be text without NUL")
+	}
+	return nil
+}
+
 // HashRequest digests the parts of a request that a replay must repeat.
 func HashRequest(parts ...string) string {
 	h := sha256.New()
@@ -67,6 +85,9 @@ func idempotent[T any](s *Service, ctx context.Context, idem *Idempotency, accou
 // idempotentAs is idempotent for a spend as memberID ("": none), which the
 // store may read with the account.
 func idempotentAs[T any](s *Service, ctx context.Context, idem *Idempotency, accountID, memberID string, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	if err := idem.validate(); err != nil {
+		return result, false, err
+	}
 	now := s.now()
 	w := AccountWrite{AccountID: accountID, Now: now, MemberID: memberID}
 	if idem != nil {
@@ -79,6 +100,9 @@ func idempotentAs[T any](s *Service, ctx context.Context, idem *Idempotency, acc
 // idempotentUpdate is idempotent for an op that locks more than one
 // account (a transfer): it runs alone, never grouped with other writes.
 func idempotentUpdate[T any](s *Service, ctx context.Context, idem *Idempotency, op func(tx Tx, now time.Time) (T, error)) (result T, replayed bool, err error) {
+	if err := idem.validate(); err != nil {
+		return result, false, err
+	}
 	run := func(fn func(Tx) error) error { return s.update(ctx, fn) }
 	return runIdempotent(run, idem, s.now(), op)
 }

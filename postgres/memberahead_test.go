@@ -556,3 +556,28 @@ func TestMemberCapAcrossStores(t *testing.T) {
 		t.Errorf("verify: %+v (%v)", report, err)
 	}
 }
+
+// TestBatchKeyNotText: a library caller's idempotency key with a NUL (or
+// a scope with one) is refused as invalid_request, as the HTTP layer
+// refuses it, before it reaches a batch: a batch that read it ahead would
+// send it to PostgreSQL, which refuses a NUL in text, and that would fail
+// every write of the batch.
+func TestBatchKeyNotText(t *testing.T) {
+	db := pgtest.Open(t)
+	svc := credits.NewService(db)
+	memberSetup(t, svc, []string{"a0"}, "m", credits.MemberCap{Credits: 100, Period: credits.PeriodDay})
+	ctx := context.Background()
+	for _, idem := range []*credits.Idempotency{{Scope: "debit/a0", Key: "k\x00", RequestHash: "h"}, {Scope: "debit/a0\x00", Key: "k", RequestHash: "h"}} {
+		_, _, err := svc.Debit(ctx, "a0", credits.DebitRequest{Amount: 1}, idem)
+		if credits.ErrorCode(err) != credits.EINVALID {
+			t.Errorf("key %q in scope %q: %v, want invalid_request", idem.Key, idem.Scope, err)
+		}
+		_, _, err = svc.RecordUsage(ctx, "a0", credits.UsageRequest{Feature: "f", Quantities: map[string]int64{"q": 1}}, idem)
+		if credits.ErrorCode(err) != credits.EINVALID {
+			t.Errorf("usage with key %q in scope %q: %v, want invalid_request", idem.Key, idem.Scope, err)
+		}
+	}
+	if a, err := svc.GetAccount(ctx, "a0"); err != nil || a.Balance != 1000 {
+		t.Errorf("a0: %+v (%v), want its 1000 credits untouched", a, err)
+	}
+}
