@@ -73,9 +73,9 @@ type MemberLocked interface {
 	// Member reads one of the account's members, deleted or not.
 	Member(memberID string) (Member, error)
 	// MemberAt reads one of the account's members (deleted or not) with
-	// its spending in those of the periods starting at starts that it spent
-	// in, in one statement (a spend's first read).
-	MemberAt(memberID string, starts []time.Time) (Member, []MemberSpending, error)
+	// its spending in the period of its cap among starts (none when it spent
+	// nothing in it), in one statement (a spend's first read).
+	MemberAt(memberID string, starts PeriodStarts) (Member, []MemberSpending, error)
 	// SaveMember writes a member (created or replaced).
 	SaveMember(m Member) error
 	// MemberSpending reads a member's spending in the period that starts at
@@ -179,15 +179,25 @@ func spendingNow(locked LockedAccount, m Member, now time.Time) (MemberSpending,
 	return sp, end, err
 }
 
-// MemberPeriodStarts returns the start of each period that holds at now,
-// one per kind of cap: the day, the week, the month, and all time.
-func MemberPeriodStarts(now time.Time) []time.Time {
-	starts := make([]time.Time, 0, 4)
-	for _, period := range []string{PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal} {
-		start, _ := periodOf(&MemberCap{Period: period}, now)
-		starts = append(starts, start)
+// PeriodStarts is the start of each period that holds at one time, one per
+// kind of cap. Total (the epoch) is also the period of a member without a
+// cap.
+type PeriodStarts struct {
+	Day, Week, Month, Total time.Time
+}
+
+// MemberPeriodStarts returns the start of each period that holds at now.
+func MemberPeriodStarts(now time.Time) PeriodStarts {
+	start := func(period string) time.Time {
+		s, _ := periodOf(&MemberCap{Period: period}, now)
+		return s
 	}
-	return starts
+	return PeriodStarts{Day: start(PeriodDay), Week: start(PeriodWeek), Month: start(PeriodMonth), Total: start(PeriodTotal)}
+}
+
+// Equal reports whether two sets of starts are the same instants.
+func (p PeriodStarts) Equal(q PeriodStarts) bool {
+	return p.Day.Equal(q.Day) && p.Week.Equal(q.Week) && p.Month.Equal(q.Month) && p.Total.Equal(q.Total)
 }
 
 // memberNow reads a member of the locked account that may spend, with its

@@ -33,7 +33,7 @@ type BatchAhead struct {
 	// id), each with its spending in the periods that start at
 	// memberStarts (MemberPeriodStarts at since).
 	members      map[[2]string]*aheadMember
-	memberStarts []time.Time
+	memberStarts credits.PeriodStarts
 	entryIDs     []int64
 	spoiled      bool
 }
@@ -156,16 +156,13 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 // spending in the periods that hold at since.
 func (a *BatchAhead) membersRead(d *Dialect, accounts, members []string) Write {
 	a.memberStarts = credits.MemberPeriodStarts(a.since)
-	starts := make([]any, len(a.memberStarts))
-	for i, s := range a.memberStarts {
-		starts[i] = d.Time(s)
-	}
 	return Write{Op: "read the batch's members",
 		Query: `SELECT ` + prefixed("m", memberColumns) + `, s.period_start, s.spent, s.held, s.cap_reached
 			FROM unnest($1::text[], $2::text[]) AS batch (account_id, member_id)
 			JOIN members m ON m.account_id = batch.account_id AND m.member_id = batch.member_id
-			LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id AND s.period_start IN ($3, $4, $5, $6)`,
-		Args: append([]any{accounts, members}, starts...),
+			LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id
+				AND s.period_start = ` + periodStartOf("m", [4]string{"$3::timestamptz", "$4::timestamptz", "$5::timestamptz", "$6::timestamptz"}),
+		Args: append([]any{accounts, members}, periodStartArgs(d, a.memberStarts)...),
 		Scan: func(rows Rows) error {
 			for rows.Next() {
 				m, sp, err := scanMemberAt(rows)
@@ -187,19 +184,14 @@ func (a *BatchAhead) membersRead(d *Dialect, accounts, members []string) Write {
 // the periods that start at starts; ok false when nothing was, another
 // write took it, a write of the batch changed it, the batch is spoiled, or
 // it was read for other periods.
-func (a *BatchAhead) takeMember(accountID, memberID string, starts []time.Time) (e *aheadMember, ok bool) {
+func (a *BatchAhead) takeMember(accountID, memberID string, starts credits.PeriodStarts) (e *aheadMember, ok bool) {
 	e = a.members[[2]string{accountID, memberID}]
 	if e == nil || e.taken {
 		return nil, false
 	}
 	e.taken = true // a later write of the member reads for itself
-	if a.spoiled || len(starts) != len(a.memberStarts) {
+	if a.spoiled || !starts.Equal(a.memberStarts) {
 		return nil, false
-	}
-	for i := range starts {
-		if !starts[i].Equal(a.memberStarts[i]) {
-			return nil, false
-		}
 	}
 	return e, true
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/credits/credits"
@@ -40,7 +39,7 @@ func (t *Tx) MemberOf(accountID, memberID string) (credits.Member, error) {
 
 // MemberAt answers from what the batch read ahead (BatchAhead.takeMember)
 // when it can; else it reads.
-func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.Member, []credits.MemberSpending, error) {
+func (l *lockedAccount) MemberAt(memberID string, starts credits.PeriodStarts) (credits.Member, []credits.MemberSpending, error) {
 	op := fmt.Sprintf("read member %s of account %s", memberID, l.id())
 	if a := l.t.batchAhead(); a != nil {
 		if e, ok := a.takeMember(l.id(), memberID, starts); ok {
@@ -50,13 +49,7 @@ func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.M
 			return e.member, append([]credits.MemberSpending(nil), e.spendings...), nil
 		}
 	}
-	args := []any{l.id(), memberID}
-	marks := make([]string, len(starts))
-	for i, s := range starts {
-		marks[i] = "?"
-		args = append(args, l.t.d.Time(s))
-	}
-	args = append(args, l.id(), memberID)
+	args := append(periodStartArgs(l.t.d, starts), l.id(), memberID)
 	var m credits.Member
 	var spendings []credits.MemberSpending
 	rows, err := queryAll(l.t, op, func(s scanner) (struct{}, error) {
@@ -67,12 +60,30 @@ func (l *lockedAccount) MemberAt(memberID string, starts []time.Time) (credits.M
 		}
 		return struct{}{}, err
 	}, `SELECT `+prefixed("m", memberColumns)+`, s.period_start, s.spent, s.held, s.cap_reached FROM members m
-		LEFT JOIN member_spending s ON s.account_id = ? AND s.member_id = ? AND s.period_start IN (`+strings.Join(marks, ", ")+`)
+		LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id
+			AND s.period_start = `+periodStartOf("m", [4]string{"?{time}", "?{time}", "?{time}", "?{time}"})+`
 		WHERE m.account_id = ? AND m.member_id = ?`, args...)
 	if err == nil && len(rows) == 0 {
 		err = fmt.Errorf("%s: %w", op, credits.ErrNotFound)
 	}
 	return m, spendings, err
+}
+
+// periodStartOf is the start of the period of the cap of the member row
+// alias, among four starts, each placeholder used once (and typed as a
+// time: {time}), in the order of periodStartArgs: the SQL of credits' periodOf (no cap or a cap over all
+// time: Total; an unknown period: Month), so that a member's spending is
+// read by its primary key alone, without a list of starts to search.
+func periodStartOf(alias string, placeholders [4]string) string {
+	capped := alias + `.cap_credits IS NOT NULL AND ` + alias + `.cap_period = `
+	return `CASE WHEN ` + capped + `'` + credits.PeriodDay + `' THEN ` + placeholders[0] +
+		` WHEN ` + capped + `'` + credits.PeriodWeek + `' THEN ` + placeholders[1] +
+		` WHEN ` + alias + `.cap_credits IS NULL OR ` + alias + `.cap_period = '` + credits.PeriodTotal + `' THEN ` + placeholders[2] +
+		` ELSE ` + placeholders[3] + ` END`
+}
+
+func periodStartArgs(d *Dialect, s credits.PeriodStarts) []any {
+	return []any{d.Time(s.Day), d.Time(s.Week), d.Time(s.Total), d.Time(s.Month)}
 }
 
 // scanMemberAt scans a member's row joined with its spending in one

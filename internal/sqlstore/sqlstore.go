@@ -94,8 +94,11 @@ type Dialect struct {
 	// NextEntryID takes an id for a ledger entry ahead of its INSERT; ""
 	// where the database has no sequence to take it from.
 	NextEntryID string
-	// Time encodes a time as the database stores it.
-	Time func(time.Time) any
+	// Time encodes a time as the database stores it; TimeCast ({time},
+	// after a placeholder) gives a parameter the type of a stored time where
+	// the statement does not say it (a CASE of parameters).
+	Time     func(time.Time) any
+	TimeCast string
 
 	cache sync.Map // statement template → statement in this dialect
 }
@@ -120,6 +123,7 @@ var Postgres = &Dialect{
 	// of the batches' backend, once per id of a batch.
 	NextEntryID: `SELECT nextval('entries_id_seq')`,
 	Time:        func(t time.Time) any { return t.UTC() },
+	TimeCast:    "::timestamptz",
 }
 
 // statement turns a template into this dialect's SQL, once per template.
@@ -127,7 +131,7 @@ func (d *Dialect) statement(template string) string {
 	if s, ok := d.cache.Load(template); ok {
 		return s.(string)
 	}
-	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{for_no_key_update}", d.NoKeyUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding).Replace(template)
+	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{for_no_key_update}", d.NoKeyUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding, "{time}", d.TimeCast).Replace(template)
 	if d.Numbered {
 		s = numberPlaceholders(s)
 	}
