@@ -198,14 +198,16 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 	if err := locked.SetHeld(account.Held); err != nil {
 		return account, hold, err
 	}
-	var captureID int64
+	member, err := holdMember(locked, hold)
+	if err != nil {
+		return account, hold, err
+	}
 	if captured > 0 {
-		if account, captureID, err = captureUnbacked(locked, account, hold, captured, left, draws, now); err != nil {
+		if account, hold.captureEntryID, err = captureUnbacked(locked, account, hold, captured, left, draws, member, now); err != nil {
 			return account, hold, err
 		}
-		hold.captureEntryID = captureID
 	}
-	if err := closeMemberHold(locked, hold, captured, captureID); err != nil {
+	if err := closeMemberHold(locked, hold, member, captured); err != nil {
 		return account, hold, err
 	}
 	hold.Status, hold.Captured, hold.UpdatedAt = status, captured, now
@@ -225,11 +227,12 @@ func (s *Service) closeHold(locked LockedAccount, account Account, hold Hold, ca
 }
 
 // captureUnbacked writes the entry of a hold's capture of captured
-// credits: draws were taken from the hold's lots, and the left that they did
-// not back come from the account's unreserved credits in burn-down order,
-// then debt. The hold's amount is already off the account's held credits.
-// It returns the entry's id.
-func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, now time.Time) (Account, int64, error) {
+// credits, spent as the hold's member (nil: none): draws were taken from
+// the hold's lots, and the left that they did not back come from the
+// account's unreserved credits in burn-down order, then debt. The hold's
+// amount is already off the account's held credits. It returns the entry's
+// id.
+func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured, left int64, draws []LotAmount, member *MemberSpending, now time.Time) (Account, int64, error) {
 	if free := account.Balance - (captured - left) - account.Held + account.Debt; left > 0 && free > 0 {
 		err := EachSpendableLot(locked, now, min(left, free), func(lot Lot, n int64) error {
 			draws = addDraw(draws, LotAmount{LotID: lot.ID, Amount: n})
@@ -242,6 +245,9 @@ func captureUnbacked(locked LockedAccount, account Account, hold Hold, captured,
 	}
 	account.Balance -= captured
 	entry := Entry{AccountID: account.ID, Amount: -captured, Kind: EntryCapture, Reference: hold.ID, Description: hold.Description, CreatedAt: now}
+	if member != nil {
+		entry.spentAs(MemberCharge{Spending: *member})
+	}
 	entry, err := addEntry(locked, account, entry)
 	if err != nil {
 		return account, 0, err

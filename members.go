@@ -83,9 +83,6 @@ type MemberLocked interface {
 	MemberSpending(memberID string, periodStart time.Time) (MemberSpending, error)
 	// SaveMemberSpending writes a member's spending in one period.
 	SaveMemberSpending(sp MemberSpending) error
-	// TagMemberEntry records that an entry spent amount credits as the
-	// member of sp, in its period.
-	TagMemberEntry(entryID int64, sp MemberSpending, amount int64) error
 	// TagMemberHold records that a hold holds its credits as the member of
 	// sp, in its period; MemberHold reads that period's spending back
 	// (ErrNotFound for a hold of no member).
@@ -243,8 +240,8 @@ type MemberCharge struct {
 // account's lock, in the transaction that takes the credits (so that two
 // spends of one member cannot both pass the check), before anything else
 // is written: a refusal writes nothing but member.cap_reached. The caller
-// then names what it wrote: TagMemberEntry (a debit, a usage, a capture) or
-// TagMemberHold (a hold).
+// then names the member on what it writes: the entry (Entry.spentAs: a
+// debit, a usage, a capture) or the hold (TagMemberHold).
 func chargeMember(locked LockedAccount, memberID string, amount int64, held bool, now time.Time) (MemberCharge, error) {
 	m, sp, end, err := memberNow(locked, memberID, now)
 	if err != nil {
@@ -296,28 +293,30 @@ func capReached(locked LockedAccount, m Member, sp *MemberSpending, end *time.Ti
 		"held": sp.Held, "period_start": sp.PeriodStart, "period_end": end}, now)
 }
 
-// closeMemberHold gives a closing hold's share back to its member's period:
-// what it held is no longer held, and what was captured (by entry
-// captureID) is spent. A hold of no member changes nothing.
-func closeMemberHold(locked LockedAccount, hold Hold, captured, captureID int64) error {
+// holdMember reads the spending of the member a hold was made as, in the
+// period the hold counts in (nil for a hold of no member).
+func holdMember(locked LockedAccount, hold Hold) (*MemberSpending, error) {
 	sp, err := locked.MemberHold(hold.ID)
 	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return &sp, err
+}
+
+// closeMemberHold gives a closing hold's share back to its member's period
+// (sp, from holdMember): what it held is no longer held, and what was
+// captured is spent (the capture's entry names the member). A hold of no
+// member changes nothing.
+func closeMemberHold(locked LockedAccount, hold Hold, sp *MemberSpending, captured int64) error {
+	if sp == nil {
 		return nil
-	} else if err != nil {
-		return err
 	}
 	if sp.Held < hold.Amount {
 		panic(fmt.Sprintf("member %s of account %s holds %d credits, fewer than hold %s's %d", sp.MemberID, sp.AccountID, sp.Held, hold.ID, hold.Amount))
 	}
 	sp.Held -= hold.Amount
 	sp.Spent += captured
-	if err := locked.SaveMemberSpending(sp); err != nil {
-		return err
-	}
-	if captured == 0 {
-		return nil
-	}
-	return locked.TagMemberEntry(captureID, sp, captured)
+	return locked.SaveMemberSpending(*sp)
 }
 
 // MemberRequest changes a member: nil fields stay as they are; SetCap says

@@ -118,6 +118,15 @@ type Entry struct {
 	Quantities map[string]int64  `json:"quantities,omitempty"`
 	Properties map[string]string `json:"properties,omitempty"`
 	RateCard   *RateCardRef      `json:"rate_card,omitempty"`
+	// An entry spent as a member names it ("": none) and the start of the
+	// period of its cap that the entry counts in, written with the entry.
+	MemberID          string    `json:"-"`
+	MemberPeriodStart time.Time `json:"-"`
+}
+
+// spentAs names on the entry the member (of charge) it spends as.
+func (e *Entry) spentAs(charge MemberCharge) {
+	e.MemberID, e.MemberPeriodStart = charge.Spending.MemberID, charge.Spending.PeriodStart
 }
 
 // Lot is credits that arrived together, with what is left of them.

@@ -272,14 +272,12 @@ func (s *Service) Debit(ctx context.Context, accountID string, req DebitRequest,
 		}
 		entry := Entry{AccountID: accountID, Amount: -req.Amount, Kind: EntryDebit, Description: description, CreatedAt: now}
 		entry.Reference = metadataReference(req.Metadata)
+		if req.MemberID != "" {
+			entry.spentAs(charge)
+		}
 		account, entry, draws, err := takeFromLots(locked, account, entry)
 		if err != nil {
 			return DebitResult{}, err
-		}
-		if req.MemberID != "" {
-			if err := locked.TagMemberEntry(entry.ID, charge.Spending, req.Amount); err != nil {
-				return DebitResult{}, err
-			}
 		}
 		if err := s.alertAndRechargeIfLow(tx, locked, account, now); err != nil {
 			return DebitResult{}, err

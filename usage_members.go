@@ -6,7 +6,7 @@ import (
 )
 
 // Usage and check as a member of the account: a usage is charged to the
-// member's cap as a debit is (chargeMember, then TagMemberEntry); a usage
+// member's cap as a debit is (chargeMember, then an entry spentAs it); a usage
 // from a hold spends as the hold's member; a check reports what the member
 // has left and refuses a price beyond it.
 

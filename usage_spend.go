@@ -246,6 +246,9 @@ func debitUsage(locked LockedAccount, account Account, u *Usage, req UsageReques
 	if entry.Reference == "" {
 		entry.Reference = u.ID
 	}
+	if charge != nil {
+		entry.spentAs(*charge)
+	}
 	account, entry, draws, err := takeFromLots(locked, account, entry)
 	if err != nil {
 		return account, nil, err
@@ -255,10 +258,7 @@ func debitUsage(locked LockedAccount, account Account, u *Usage, req UsageReques
 	} else {
 		u.ExtraEntryID = entry.ID
 	}
-	if charge != nil {
-		err = locked.TagMemberEntry(entry.ID, charge.Spending, amount)
-	}
-	return account, draws, err
+	return account, draws, nil
 }
 
 // useHold takes a usage's price from one of the account's holds: the price

@@ -40,6 +40,15 @@ func TestExpiryEntriesMigration(t *testing.T) {
 	storetest.TestExpiryEntriesMigration(t, db, 23)
 }
 
+func TestEntryMembersMigration(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestEntryMembersMigration(t, db, 31)
+}
+
 // TestHeldBackWrites checks the writes that go out with the next statement or
 // the commit (conn.Defer): a key taken meanwhile by another transaction runs
 // the transaction again, where the insert answers ErrConflict; a held-back write that fails fails the transaction, writes

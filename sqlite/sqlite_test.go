@@ -34,3 +34,12 @@ func TestExpiryEntriesMigration(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	storetest.TestExpiryEntriesMigration(t, db, 23)
 }
+
+func TestEntryMembersMigration(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestEntryMembersMigration(t, db, 31)
+}

@@ -129,3 +129,63 @@ func TestExpiryEntriesMigration(t *testing.T, db Migrator, before int64) {
 	f.wantDebt("u1", 40, 40, 0)
 	f.verify()
 }
+
+// TestEntryMembersMigration spends as a member (a debit, and the capture of
+// a hold made as the member) and as no member, rolls the schema back to
+// before entries named their member (version before: its Down copies them
+// into member_entries), migrates again, and wants every entry spent as the
+// member to name it once more: the member's history lists exactly those,
+// its spending is kept, and verify (which sums them against spent) is clean.
+func TestEntryMembersMigration(t *testing.T, db Migrator, before int64) {
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, now: fixtureNow}
+	f.svc = credits.NewService(db)
+	f.svc.Now = func() time.Time { return f.now }
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 100, 0, 0)
+	if _, err := f.svc.PutMember(ctx, "u1", "m", credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 50, Period: credits.PeriodDay}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 7, MemberID: "m"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	hold, _, err := f.svc.CreateHold(ctx, "u1", credits.HoldRequest{Amount: 10, MemberID: "m"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	four := int64(4)
+	if _, err := f.svc.CaptureHold(ctx, hold.ID, &four); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Debit(ctx, "u1", credits.DebitRequest{Amount: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MigrateDownTo(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var entries []credits.Entry
+	if err := db.View(ctx, func(tx credits.Tx) error {
+		entries, err = tx.MemberEntries("u1", "m", 0, 10)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
+	}
+	if strings.Join(got, ", ") != "capture -4, debit -7" {
+		t.Errorf("member m's entries after the migration: %v, want the capture of 4 and the debit of 7", got)
+	}
+	m, err := f.svc.GetMember(ctx, "u1", "m")
+	if err != nil || m.Spent != 11 || m.Held != 0 {
+		t.Errorf("member m after the migration: %+v (%v), want 11 spent, none held", m, err)
+	}
+	f.verify()
+}

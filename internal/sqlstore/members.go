@@ -154,12 +154,6 @@ func (l *lockedAccount) SaveMemberSpending(sp credits.MemberSpending) error {
 		cap_reached = excluded.cap_reached`)
 }
 
-func (l *lockedAccount) TagMemberEntry(entryID int64, sp credits.MemberSpending, amount int64) error {
-	return l.t.later(Write{Op: fmt.Sprintf("tag entry %d as member %s's", entryID, sp.MemberID),
-		Args: []any{entryID, l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), amount}},
-		`INSERT INTO member_entries (entry_id, account_id, member_id, period_start, amount) VALUES (?, ?, ?, ?, ?)`)
-}
-
 func (l *lockedAccount) TagMemberHold(holdID string, sp credits.MemberSpending) error {
 	return l.t.later(Write{Op: fmt.Sprintf("tag hold %s as member %s's", holdID, sp.MemberID),
 		Args: []any{holdID, l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart)}},
@@ -178,8 +172,8 @@ func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
 		err := s.Scan(&m.AccountID, &m.MemberID, timeValue{&m.PeriodStart}, &m.Spent, &m.Held, &m.CapReached, &m.EntrySum, &m.HoldSum)
 		return m, err
 	}, `SELECT `+prefixed("s", memberSpendingColumns)+`,
-		CAST(COALESCE((SELECT SUM(e.amount) FROM member_entries e
-			WHERE e.account_id = s.account_id AND e.member_id = s.member_id AND e.period_start = s.period_start), 0) AS BIGINT),
+		CAST(COALESCE((SELECT -SUM(e.amount) FROM entries e
+			WHERE e.account_id = s.account_id AND e.member_id = s.member_id AND e.member_period_start = s.period_start), 0) AS BIGINT),
 		CAST(COALESCE((SELECT SUM(holds.amount) FROM member_holds h JOIN holds ON holds.id = h.hold_id
 			WHERE h.account_id = s.account_id AND h.member_id = s.member_id AND h.period_start = s.period_start AND holds.status = 'held'), 0) AS BIGINT)
 		FROM member_spending s ORDER BY s.account_id, s.member_id, s.period_start`)
@@ -187,8 +181,8 @@ func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
 
 func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) ([]credits.Entry, error) {
 	return queryAll(t, fmt.Sprintf("list entries of member %s of account %s", memberID, accountID), scanEntry,
-		`SELECT `+prefixed("e", entryColumns)+` FROM member_entries me JOIN entries e ON e.id = me.entry_id
-		WHERE me.account_id = ? AND me.member_id = ? AND (me.entry_id < ? OR ? = 0) ORDER BY me.entry_id DESC LIMIT ?`,
+		`SELECT `+entryColumns+` FROM entries
+		WHERE account_id = ? AND member_id = ? AND (id < ? OR ? = 0) ORDER BY id DESC LIMIT ?`,
 		accountID, memberID, before, before, limit)
 }
 

@@ -783,6 +783,10 @@ func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 	op := "add " + e.Kind + " entry to account " + l.id()
 	var id int64
 	var err error
+	var member, period any // NULL: spent as no member
+	if e.MemberID != "" {
+		member, period = e.MemberID, l.t.d.Time(e.MemberPeriodStart)
+	}
 	if a := l.aheadFor(); a != nil && a.entryID == 0 && a.pendingID != nil && *a.pendingID != 0 {
 		a.entryID, a.pendingID = *a.pendingID, nil
 	}
@@ -791,16 +795,16 @@ func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 		// goes out with the next statement or the COMMIT.
 		id, a.entryID = a.entryID, 0
 		err = l.t.later(Write{Op: op, One: true,
-			Args: []any{id, l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, l.id()}},
-			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id){overriding}
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
+			Args: []any{id, l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, member, period, l.id()}},
+			`INSERT INTO entries (id, account_id, amount, kind, reference, description, balance_after, created_at, lot_id, member_id, member_period_start, prev_entry_id){overriding}
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`)
 	} else {
 		if a := l.aheadFor(); a != nil {
 			a.pendingID = nil // its id, when it comes, is older than this entry's: unused
 		}
-		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, lot_id, prev_entry_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
-			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, l.id())
+		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, lot_id, member_id, member_period_start, prev_entry_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
+			l.id(), e.Amount, e.Kind, e.Reference, e.Description, e.BalanceAfter, l.t.d.Time(e.CreatedAt), lotID, member, period, l.id())
 	}
 	if err != nil {
 		return 0, err
