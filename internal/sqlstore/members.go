@@ -40,7 +40,7 @@ func (t *Tx) MemberOf(accountID, memberID string) (credits.Member, error) {
 // MemberAt answers from what the batch read ahead (BatchAhead.takeMember)
 // when it can; else it reads.
 func (l *lockedAccount) MemberAt(memberID string, starts credits.PeriodStarts) (credits.Member, []credits.MemberSpending, error) {
-	op := fmt.Sprintf("read member %s of account %s", memberID, l.id())
+	op := "read member " + memberID + " of account " + l.id()
 	if a := l.t.batchAhead(); a != nil {
 		if e, ok := a.takeMember(l.id(), memberID, starts); ok {
 			if !e.found {
@@ -59,21 +59,24 @@ func (l *lockedAccount) MemberAt(memberID string, starts credits.PeriodStarts) (
 			spendings = append(spendings, *sp)
 		}
 		return struct{}{}, err
-	}, `SELECT `+prefixed("m", memberColumns)+`, s.period_start, s.spent, s.held, s.cap_reached FROM members m
-		LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id
-			AND s.period_start = `+periodStartOf("m", [4]string{"?{time}", "?{time}", "?{time}", "?{time}"})+`
-		WHERE m.account_id = ? AND m.member_id = ?`, args...)
+	}, memberAtQuery, args...)
 	if err == nil && len(rows) == 0 {
 		err = fmt.Errorf("%s: %w", op, credits.ErrNotFound)
 	}
 	return m, spendings, err
 }
 
+var memberAtQuery = `SELECT ` + prefixed("m", memberColumns) + `, s.period_start, s.spent, s.held, s.cap_reached FROM members m
+	LEFT JOIN member_spending s ON s.account_id = m.account_id AND s.member_id = m.member_id
+		AND s.period_start = ` + periodStartOf("m", [4]string{"?{time}", "?{time}", "?{time}", "?{time}"}) + `
+	WHERE m.account_id = ? AND m.member_id = ?`
+
 // periodStartOf is the start of the period of the cap of the member row
 // alias, among four starts, each placeholder used once (and typed as a
-// time: {time}), in the order of periodStartArgs: the SQL of credits' periodOf (no cap or a cap over all
-// time: Total; an unknown period: Month), so that a member's spending is
-// read by its primary key alone, without a list of starts to search.
+// time: {time}), in the order of periodStartArgs: the SQL of credits'
+// periodOf (no cap or a cap over all time: Total; an unknown period:
+// Month), so that a member's spending is read by its primary key alone,
+// without a list of starts to search.
 func periodStartOf(alias string, placeholders [4]string) string {
 	capped := alias + `.cap_credits IS NOT NULL AND ` + alias + `.cap_period = `
 	return `CASE WHEN ` + capped + `'` + credits.PeriodDay + `' THEN ` + placeholders[0] +
@@ -147,7 +150,7 @@ func (l *lockedAccount) SaveMemberSpending(sp credits.MemberSpending) error {
 	if a := l.t.batchAhead(); a != nil {
 		a.memberChanged(l.id(), sp.MemberID)
 	}
-	return l.t.later(Write{Op: fmt.Sprintf("save spending of member %s of account %s", sp.MemberID, l.id()),
+	return l.t.later(Write{Op: "save spending of member " + sp.MemberID + " of account " + l.id(),
 		Args: []any{l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), sp.Spent, sp.Held, sp.CapReached}},
 		`INSERT INTO member_spending (`+memberSpendingColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, member_id, period_start) DO UPDATE SET spent = excluded.spent, held = excluded.held,
@@ -171,14 +174,19 @@ func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
 		var m credits.MemberSpendingTotal
 		err := s.Scan(&m.AccountID, &m.MemberID, timeValue{&m.PeriodStart}, &m.Spent, &m.Held, &m.CapReached, &m.EntrySum, &m.HoldSum)
 		return m, err
-	}, `SELECT `+prefixed("s", memberSpendingColumns)+`,
-		CAST(COALESCE((SELECT -SUM(e.amount) FROM entries e
-			WHERE e.account_id = s.account_id AND e.member_id = s.member_id AND e.member_period_start = s.period_start), 0) AS BIGINT),
+	}, `SELECT `+prefixed("s", memberSpendingColumns)+`, CAST(COALESCE(e.spent, 0) AS BIGINT),
 		CAST(COALESCE((SELECT SUM(holds.amount) FROM member_holds h JOIN holds ON holds.id = h.hold_id
 			WHERE h.account_id = s.account_id AND h.member_id = s.member_id AND h.period_start = s.period_start AND holds.status = 'held'), 0) AS BIGINT)
-		FROM member_spending s ORDER BY s.account_id, s.member_id, s.period_start`)
+		FROM member_spending s
+		LEFT JOIN (SELECT account_id, member_id, member_period_start, -SUM(amount) AS spent FROM entries
+			WHERE member_id IS NOT NULL GROUP BY account_id, member_id, member_period_start) e
+			ON e.account_id = s.account_id AND e.member_id = s.member_id AND e.member_period_start = s.period_start
+		ORDER BY s.account_id, s.member_id, s.period_start`)
 }
 
+// MemberEntries walks the account's ledger newest first (entries_account)
+// for the member's entries: no index names the member, since one keyed by
+// member would take a page of its own per member in every commit of spends.
 func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) ([]credits.Entry, error) {
 	return queryAll(t, fmt.Sprintf("list entries of member %s of account %s", memberID, accountID), scanEntry,
 		`SELECT `+entryColumns+` FROM entries
