@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/pgtest"
+	"github.com/credits/credits/storetest"
 )
 
 // TestBatchMembersEveryKindOfCap attacks the CASE by which the batch's
@@ -139,4 +141,16 @@ func TestBatchWriteOfSeveralEntries(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { runMemberScenario(t, sc) })
 	}
+}
+
+// TestMemberCapChangesAcrossStores: spends as one member through two
+// stores on one database (two replicas, batches reading the member ahead
+// with the CASE of its cap's period) while its cap moves between kinds of
+// period: no period passes the cap, and verify is clean.
+func TestMemberCapChangesAcrossStores(t *testing.T) {
+	url := pgtest.URL(t)
+	first, second := pgtest.OpenURL(t, url), pgtest.OpenURL(t, url)
+	services := []*credits.Service{credits.NewService(first), credits.NewService(second)}
+	memberSetup(t, services[0], []string{"c0"}, "m", credits.MemberCap{Credits: 30, Period: credits.PeriodDay})
+	storetest.RunMemberSpendsWhileCapsChange(t, services, "c0", "m", 30, 300)
 }

@@ -24,6 +24,7 @@ var memberAttackTests = []struct {
 	{"MemberAttackHoldsAcrossPeriodsAndCaps", testMemberAttackHoldsAcrossPeriodsAndCaps},
 	{"MemberAttackVerifyFindsRetaggedEntries", testMemberAttackVerifyFindsRetaggedEntries},
 	{"MemberAttackHistoryPages", testMemberAttackHistoryPages},
+	{"MemberAttackCapChangesUnderConcurrency", testMemberAttackCapChangesUnderConcurrency},
 }
 
 // tuesday is a time whose day, ISO week, month and all time start at four
@@ -482,4 +483,99 @@ func testMemberAttackHistoryPages(t *testing.T, open Opener) {
 	}
 	_, err = f.svc.Dashboard(ctx, "team", credits.DashboardQuery{PageSize: 5, MemberID: "nobody"})
 	wantCode(t, "an unknown member's page", err, credits.ENOTFOUND)
+}
+
+// testMemberAttackCapChangesUnderConcurrency spends as one member from
+// many goroutines (debits, holds, captures) while another changes its cap
+// from one kind of period to another: each spend checks the period its
+// cap has when it runs, under the account's lock, so no period's spent and
+// held pass the cap's credits, and verify is clean.
+func testMemberAttackCapChangesUnderConcurrency(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.now = tuesday
+	f.account("team", "team@example.com")
+	f.grant("team", 100_000, 0, 0)
+	f.member("team", "m", capOf(30, credits.PeriodDay))
+	RunMemberSpendsWhileCapsChange(t, []*credits.Service{f.svc}, "team", "m", 30, 200)
+}
+
+// RunMemberSpendsWhileCapsChange runs n spends of one credit as a member
+// (debits, holds captured or left) through svcs in turn, while its cap of
+// capCredits moves between day, week, month and all time; then wants no
+// period's spent and held past capCredits, and verify clean.
+func RunMemberSpendsWhileCapsChange(t *testing.T, svcs []*credits.Service, accountID, memberID string, capCredits int64, n int) {
+	ctx := context.Background()
+	stop := make(chan struct{})
+	changed := make(chan error, 1)
+	go func() {
+		kinds := []string{credits.PeriodDay, credits.PeriodWeek, credits.PeriodMonth, credits.PeriodTotal}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				changed <- nil
+				return
+			default:
+			}
+			c := capOf(capCredits, kinds[i%len(kinds)])
+			if _, err := svcs[i%len(svcs)].PutMember(ctx, accountID, memberID, credits.MemberRequest{SetCap: true, Cap: c}); err != nil {
+				changed <- err
+				return
+			}
+		}
+	}()
+	var errs = make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			svc := svcs[i%len(svcs)]
+			var err error
+			switch i % 3 {
+			case 0:
+				_, _, err = svc.Debit(ctx, accountID, credits.DebitRequest{Amount: 1, MemberID: memberID}, nil)
+			case 1:
+				var h credits.Hold
+				if h, _, err = svc.CreateHold(ctx, accountID, credits.HoldRequest{Amount: 2, MemberID: memberID}, nil); err == nil {
+					one := int64(1)
+					_, err = svc.CaptureHold(ctx, h.ID, &one)
+				}
+			case 2:
+				_, _, err = svc.CreateHold(ctx, accountID, credits.HoldRequest{Amount: 1, MemberID: memberID}, nil)
+			}
+			if credits.ErrorCode(err) == credits.EMEMBERCAP {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	if err := <-changed; err != nil {
+		t.Fatal(err)
+	}
+	var totals []credits.MemberSpendingTotal
+	if err := svcs[0].Store.View(ctx, func(tx credits.Tx) (err error) {
+		totals, err = tx.MemberSpendingTotals()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var spent int64
+	for _, m := range totals {
+		if m.Spent+m.Held > capCredits {
+			t.Errorf("member %s in the period from %s spent %d and holds %d, past its cap of %d", m.MemberID, m.PeriodStart, m.Spent, m.Held, capCredits)
+		}
+		spent += m.Spent + m.Held
+	}
+	if spent == 0 {
+		t.Errorf("nothing was spent: the test spent no credit")
+	}
+	if report, err := svcs[0].Verify(ctx); err != nil || len(report) > 0 {
+		t.Errorf("verify: %+v (%v)", report, err)
+	}
 }
