@@ -333,66 +333,71 @@ func TestBatchMembersAnswerAsAlone(t *testing.T) {
 			}},
 	}
 	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			pg := pgtest.Open(t)
-			lite, _ := testkit.OpenSQLite(t)
-			ctx := context.Background()
-			ids := map[credits.Store]*names{pg: {m: map[string]string{}}, lite: {m: map[string]string{}}}
-			for _, store := range []credits.Store{pg, lite} {
-				svc := atClock(store, sc.setup[0].at.Add(-time.Hour))
-				for _, account := range []string{"a", "b"} {
-					if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
-						t.Fatal(err)
-					}
-					if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: 1000}, nil); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if _, err := svc.CreateFeature(ctx, credits.Feature{ID: "unit", Name: "Units", Unit: "units"}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := svc.CreateRateCard(ctx, credits.RateCardRequest{ID: "default", Name: "Default",
-					Rates: []credits.Rate{{Feature: "unit", Credits: "1"}}}); err != nil {
-					t.Fatal(err)
-				}
-				for i, s := range sc.setup {
-					if err := s.do(atClock(store, s.at), ids[store]); err != nil {
-						t.Fatalf("setup %d: %v", i, err)
-					}
-				}
+		t.Run(sc.name, func(t *testing.T) { runMemberScenario(t, sc) })
+	}
+}
+
+// runMemberScenario runs sc's setup alone on both stores, its batch one
+// write at a time on SQLite and as one batch on PostgreSQL, and wants the
+// same answers, members and accounts, every cap kept and verify clean.
+func runMemberScenario(t *testing.T, sc memberScenario) {
+	pg := pgtest.Open(t)
+	lite, _ := testkit.OpenSQLite(t)
+	ctx := context.Background()
+	ids := map[credits.Store]*names{pg: {m: map[string]string{}}, lite: {m: map[string]string{}}}
+	for _, store := range []credits.Store{pg, lite} {
+		svc := atClock(store, sc.setup[0].at.Add(-time.Hour))
+		for _, account := range []string{"a", "b"} {
+			if _, err := svc.CreateAccount(ctx, account, account+"@example.com"); err != nil {
+				t.Fatal(err)
 			}
-			want := make([]error, len(sc.batch))
-			for i, s := range sc.batch {
-				want[i] = s.do(atClock(lite, s.at), ids[lite])
+			if _, _, err := svc.Grant(ctx, account, credits.GrantRequest{Amount: 1000}, nil); err != nil {
+				t.Fatal(err)
 			}
-			got := commitSteps(t, pg, ids[pg], sc.batch)
-			for i := range sc.batch {
-				if credits.ErrorCode(got[i]) != credits.ErrorCode(want[i]) || (got[i] == nil) != (want[i] == nil) {
-					t.Errorf("write %d: batched %v, alone %v", i, got[i], want[i])
-				}
+		}
+		if _, err := svc.CreateFeature(ctx, credits.Feature{ID: "unit", Name: "Units", Unit: "units"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateRateCard(ctx, credits.RateCardRequest{ID: "default", Name: "Default",
+			Rates: []credits.Rate{{Feature: "unit", Credits: "1"}}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range sc.setup {
+			if err := s.do(atClock(store, s.at), ids[store]); err != nil {
+				t.Fatalf("setup %d: %v", i, err)
 			}
-			last := sc.batch[len(sc.batch)-1].at
-			for _, p := range sc.members {
-				a, errA := atClock(lite, last).GetMember(ctx, p[0], p[1])
-				b, errB := atClock(pg, last).GetMember(ctx, p[0], p[1])
-				if credits.ErrorCode(errA) != credits.ErrorCode(errB) || a.Spent != b.Spent || a.Held != b.Held {
-					t.Errorf("member %s of %s: batched %+v (%v), alone %+v (%v)", p[1], p[0], b, errB, a, errA)
-				}
-				if b.Cap != nil && b.Spent+b.Held > b.Cap.Credits {
-					t.Errorf("member %s of %s spent %d and holds %d, past its cap of %d", p[1], p[0], b.Spent, b.Held, b.Cap.Credits)
-				}
-			}
-			for _, account := range []string{"a", "b"} {
-				a, errA := atClock(lite, last).GetAccount(ctx, account)
-				b, errB := atClock(pg, last).GetAccount(ctx, account)
-				if errA != nil || errB != nil || a.Balance != b.Balance || a.Held != b.Held {
-					t.Errorf("account %s: batched %+v (%v), alone %+v (%v)", account, b, errB, a, errA)
-				}
-			}
-			if report, err := atClock(pg, last).Verify(ctx); err != nil || len(report) > 0 {
-				t.Errorf("verify: %+v (%v)", report, err)
-			}
-		})
+		}
+	}
+	want := make([]error, len(sc.batch))
+	for i, s := range sc.batch {
+		want[i] = s.do(atClock(lite, s.at), ids[lite])
+	}
+	got := commitSteps(t, pg, ids[pg], sc.batch)
+	for i := range sc.batch {
+		if credits.ErrorCode(got[i]) != credits.ErrorCode(want[i]) || (got[i] == nil) != (want[i] == nil) {
+			t.Errorf("write %d: batched %v, alone %v", i, got[i], want[i])
+		}
+	}
+	last := sc.batch[len(sc.batch)-1].at
+	for _, p := range sc.members {
+		a, errA := atClock(lite, last).GetMember(ctx, p[0], p[1])
+		b, errB := atClock(pg, last).GetMember(ctx, p[0], p[1])
+		if credits.ErrorCode(errA) != credits.ErrorCode(errB) || a.Spent != b.Spent || a.Held != b.Held {
+			t.Errorf("member %s of %s: batched %+v (%v), alone %+v (%v)", p[1], p[0], b, errB, a, errA)
+		}
+		if b.Cap != nil && b.Spent+b.Held > b.Cap.Credits {
+			t.Errorf("member %s of %s spent %d and holds %d, past its cap of %d", p[1], p[0], b.Spent, b.Held, b.Cap.Credits)
+		}
+	}
+	for _, account := range []string{"a", "b"} {
+		a, errA := atClock(lite, last).GetAccount(ctx, account)
+		b, errB := atClock(pg, last).GetAccount(ctx, account)
+		if errA != nil || errB != nil || a.Balance != b.Balance || a.Held != b.Held {
+			t.Errorf("account %s: batched %+v (%v), alone %+v (%v)", account, b, errB, a, errA)
+		}
+	}
+	if report, err := atClock(pg, last).Verify(ctx); err != nil || len(report) > 0 {
+		t.Errorf("verify: %+v (%v)", report, err)
 	}
 }
 

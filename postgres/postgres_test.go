@@ -49,6 +49,15 @@ func TestEntryMembersMigration(t *testing.T) {
 	storetest.TestEntryMembersMigration(t, db, 31)
 }
 
+func TestEntryMembersMigrationMany(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestEntryMembersMigrationMany(t, db, 31)
+}
+
 // TestHeldBackWrites checks the writes that go out with the next statement or
 // the commit (conn.Defer): a key taken meanwhile by another transaction runs
 // the transaction again, where the insert answers ErrConflict; a held-back write that fails fails the transaction, writes

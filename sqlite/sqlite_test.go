@@ -43,3 +43,12 @@ func TestEntryMembersMigration(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	storetest.TestEntryMembersMigration(t, db, 31)
 }
+
+func TestEntryMembersMigrationMany(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.TestEntryMembersMigrationMany(t, db, 31)
+}

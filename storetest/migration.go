@@ -189,3 +189,119 @@ func TestEntryMembersMigration(t *testing.T, db Migrator, before int64) {
 	}
 	f.verify()
 }
+
+// TestEntryMembersMigrationMany is TestEntryMembersMigration with more of
+// what a ledger holds: debits, captures, usages (one from a hold, costing
+// more than the hold, across two days), members of one id in two accounts,
+// a member without a cap, spends as no member, and a hold still open. It
+// rolls back and forth twice, and wants each member's history, its
+// spending in every period and verify intact; the open hold, captured after
+// the migration, still counts in the day it was made.
+func TestEntryMembersMigrationMany(t *testing.T, db Migrator, before int64) {
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	day1 := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC) // a Tuesday
+	f := &fixture{t: t, db: db, now: day1}
+	f.svc = credits.NewService(db)
+	f.svc.Now = func() time.Time { return f.now }
+	f.pricing()
+	for _, a := range []string{"u1", "u2"} {
+		f.account(a, a+"@example.com")
+		f.grant(a, 1000, 0, 0)
+	}
+	f.member("u1", "m", capOf(50, credits.PeriodDay))
+	f.member("u1", "n", nil)
+	f.member("u2", "m", capOf(100, credits.PeriodMonth))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(f.memberDebit("u1", "m", 7))
+	h, err := f.memberHold("u1", "m", 10, 72*time.Hour)
+	must(err)
+	four := int64(4)
+	_, err = f.svc.CaptureHold(ctx, h.ID, &four)
+	must(err)
+	_, err = f.images("u1", "m", "use-1", 2, "") // 6
+	must(err)
+	forUsage, err := f.memberHold("u1", "m", 6, 72*time.Hour)
+	must(err)
+	open, err := f.memberHold("u1", "m", 5, 72*time.Hour)
+	must(err)
+	must(f.memberDebit("u1", "n", 5))
+	must(f.memberDebit("u2", "m", 9))
+	must(f.memberDebit("u1", "", 3))
+	must(f.memberDebit("u2", "", 2))
+	f.now = day1.Add(24 * time.Hour) // Wednesday
+	must(f.memberDebit("u1", "m", 11))
+	_, err = f.images("u1", "", "use-2", 4, forUsage.ID) // 12: 6 captured on Tuesday, 6 more on Wednesday
+	must(err)
+	_, err = f.images("u2", "m", "use-3", 1, "") // 3
+	must(err)
+
+	history := func(account, member string) string {
+		t.Helper()
+		var entries []credits.Entry
+		if err := db.View(ctx, func(tx credits.Tx) (err error) {
+			entries, err = tx.MemberEntries(account, member, 0, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
+		}
+		return strings.Join(got, ", ")
+	}
+	want := map[[2]string]string{
+		{"u1", "m"}: "debit -6, capture -6, debit -11, debit -6, capture -4, debit -7",
+		{"u1", "n"}: "debit -5",
+		{"u2", "m"}: "debit -3, debit -9",
+	}
+	check := func(when string) {
+		t.Helper()
+		for k, w := range want {
+			if got := history(k[0], k[1]); got != w {
+				t.Errorf("%s: %s's member %s's history: %s, want %s", when, k[0], k[1], got, w)
+			}
+		}
+		f.now = day1
+		f.wantMember("u1", "m", 7+4+6+6, 5, 50-23-5) // Tuesday: the open hold still held
+		f.now = day1.Add(24 * time.Hour)
+		f.wantMember("u1", "m", 11+6, 0, 50-17)
+		f.wantMember("u1", "n", 5, 0, -1)
+		f.wantMember("u2", "m", 12, 0, 88)
+		f.verify()
+	}
+	check("before the migration")
+	for round := range 2 {
+		if _, err := db.MigrateDownTo(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("after migration %d", round+1))
+	}
+	// The hold made on Tuesday is captured on Wednesday, after the
+	// migration: its capture names Tuesday.
+	two := int64(2)
+	_, err = f.svc.CaptureHold(ctx, open.ID, &two)
+	must(err)
+	want[[2]string{"u1", "m"}] = "capture -2, " + want[[2]string{"u1", "m"}]
+	for k, w := range want {
+		if got := history(k[0], k[1]); got != w {
+			t.Errorf("after the capture: %s's member %s's history: %s, want %s", k[0], k[1], got, w)
+		}
+	}
+	f.now = day1
+	f.wantMember("u1", "m", 25, 0, 25)
+	f.now = day1.Add(24 * time.Hour)
+	f.wantMember("u1", "m", 17, 0, 33)
+	f.verify()
+}

@@ -269,8 +269,8 @@ func (a *BatchAhead) takeAccount(id string, now time.Time) *lockAhead {
 // write reads for itself.
 func (t *Tx) HandBack() {
 	la, a := t.ahead, t.batchAhead()
-	if la == nil || !la.batch || a == nil || a.spoiled {
-		return
+	if la == nil || !la.batch || a == nil || a.spoiled || la.newID {
+		return // the account's next write reads for itself (and takes an id after this write's)
 	}
 	e := a.accounts[la.id]
 	if e == nil || !e.taken || !la.found {

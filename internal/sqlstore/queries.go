@@ -107,8 +107,12 @@ type lockAhead struct {
 	// pendingID is an id taken after the lock (entryIDWithLock): 0 until
 	// its answer is back, then entryID's.
 	pendingID *int64
-	batch     bool          // taken from the batch's read-ahead, to hand back (HandBack)
-	pricing   *aheadPricing // nil: not read, or changed since
+	batch     bool // taken from the batch's read-ahead, to hand back (HandBack)
+	// newID says an entry took an id of its own (not entryID): above every
+	// id the batch took, so the account is not handed back to a later write
+	// of the batch, whose id would come before this entry's.
+	newID   bool
+	pricing *aheadPricing // nil: not read, or changed since
 }
 
 // lotsReadAhead is how many spendable lots LockAhead reads: a draw's first batch
@@ -801,6 +805,7 @@ func (l *lockedAccount) addEntry(e credits.Entry, lotID any) (int64, error) {
 	} else {
 		if a := l.aheadFor(); a != nil {
 			a.pendingID = nil // its id, when it comes, is older than this entry's: unused
+			a.newID = true
 		}
 		id, err = l.t.insert(op, `INSERT INTO entries (account_id, amount, kind, reference, description, balance_after, created_at, lot_id, member_id, member_period_start, prev_entry_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT last_entry_id FROM accounts WHERE id = ?))`,
