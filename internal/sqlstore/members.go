@@ -184,9 +184,9 @@ func (t *Tx) MemberSpendingTotals() ([]credits.MemberSpendingTotal, error) {
 		ORDER BY s.account_id, s.member_id, s.period_start`)
 }
 
-// MemberEntries walks the account's ledger newest first (entries_account)
-// for the member's entries: no index names the member, since one keyed by
-// member would take a page of its own per member in every commit of spends.
+// MemberEntries reads a member's entries newest first by entries_member (a
+// partial index of the entries spent as a member): without it a member's
+// page read the whole ledger.
 func (t *Tx) MemberEntries(accountID, memberID string, before int64, limit int) ([]credits.Entry, error) {
 	return queryAll(t, fmt.Sprintf("list entries of member %s of account %s", memberID, accountID), scanEntry,
 		`SELECT `+entryColumns+` FROM entries

@@ -3,9 +3,9 @@
 -- counts in on its own row (member_id, member_period_start; NULL: spent as
 -- no member), written with the entry in its one INSERT. This replaces
 -- member_entries, a second row per such entry; verify sums these entries'
--- amounts against each period's spending. No index names the member: one
--- keyed by member takes a page of its own per member in every commit of
--- spends; a member's history walks its account's entries (entries_account).
+-- amounts against each period's spending. entries_member lists a member's
+-- entries for its history page, newest first; it names only entries spent
+-- as a member.
 ALTER TABLE entries ADD COLUMN member_id TEXT;
 ALTER TABLE entries ADD COLUMN member_period_start TIMESTAMPTZ;
 
@@ -15,6 +15,7 @@ UPDATE entries SET member_id = me.member_id, member_period_start = me.period_sta
     FROM member_entries me WHERE me.entry_id = entries.id;
 ALTER TABLE entries ENABLE TRIGGER entries_no_update;
 
+CREATE INDEX entries_member ON entries (account_id, member_id, id) WHERE member_id IS NOT NULL;
 DROP TABLE member_entries;
 
 -- +goose Down
@@ -28,5 +29,6 @@ CREATE TABLE member_entries (
 CREATE INDEX member_entries_member ON member_entries (account_id, member_id, period_start);
 INSERT INTO member_entries (entry_id, account_id, member_id, period_start, amount)
     SELECT id, account_id, member_id, member_period_start, -amount FROM entries WHERE member_id IS NOT NULL;
+DROP INDEX entries_member;
 ALTER TABLE entries DROP COLUMN member_period_start;
 ALTER TABLE entries DROP COLUMN member_id;
