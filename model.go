@@ -120,7 +120,7 @@ type Entry struct {
 	RateCard   *RateCardRef      `json:"rate_card,omitempty"`
 	// An entry spent as a member names it ("": none) and the start of the
 	// period of its cap that the entry counts in, written with the entry.
-	MemberID          string    `json:"-"`
+	MemberID          string    `json:"member_id,omitempty"`
 	MemberPeriodStart time.Time `json:"-"`
 }
 

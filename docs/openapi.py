@@ -28,7 +28,7 @@ schemas = {
                    ["id", "email", "balance", "available", "held", "debt", "trial"]),
     "Entry": obj({"id": I, "account_id": S, "amount": I, "kind": S, "reference": S, "description": S, "balance_after": I, "created_at": T,
                   "usage_id": S, "feature": S, "quantities": {"type": "object", "additionalProperties": I},
-                  "properties": {"type": "object", "additionalProperties": S}, "rate_card": ref("RateCardRef")},
+                  "properties": {"type": "object", "additionalProperties": S}, "rate_card": ref("RateCardRef"), "member_id": S},
                  ["id", "account_id", "amount", "kind", "balance_after"]),
     "Purchase": obj({"id": I, "account_id": S, "pack_id": S, "quantity": I, "credits": I, "amount_paid": I, "currency": S,
                      "session_id": S, "payment_intent": S, "event_id": S, "recharge": B, "created_at": T}, ["id", "account_id", "credits", "session_id"]),

@@ -98,6 +98,18 @@ func testMemberCapPerDay(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	f.wantMember("team", "ann", 10, 0, 0)
+	// The ledger names the member each entry was spent as, and its period.
+	page, err := f.svc.ListEntries(context.Background(), "team", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Data {
+		got = append(got, fmt.Sprintf("%s %d %q %s", e.Kind, e.Amount, e.MemberID, e.MemberPeriodStart.Format(time.DateOnly)))
+	}
+	if want := `debit -10 "ann" 2026-11-02, debit -6 "ann" 2026-11-01, grant 1000 "" 0001-01-01`; strings.Join(got, ", ") != want {
+		t.Errorf("entries %s, want %s", strings.Join(got, ", "), want)
+	}
 }
 
 func contains(s string, parts ...string) bool {

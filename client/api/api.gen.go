@@ -560,6 +560,7 @@ type Entry struct {
 	Feature      *string            `json:"feature,omitempty"`
 	ID           int64              `json:"id"`
 	Kind         string             `json:"kind"`
+	MemberID     *string            `json:"member_id,omitempty"`
 	Properties   *map[string]string `json:"properties,omitempty"`
 	Quantities   *map[string]int64  `json:"quantities,omitempty"`
 	RateCard     *RateCardRef       `json:"rate_card,omitempty"`

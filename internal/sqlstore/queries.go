@@ -372,11 +372,17 @@ func (t *Tx) Purchases(accountID string, limit int) ([]credits.Purchase, error) 
 
 // Entries and lots.
 
-const entryColumns = `id, account_id, amount, kind, reference, description, balance_after, created_at`
+const entryColumns = `id, account_id, amount, kind, reference, description, balance_after, created_at, member_id, member_period_start`
 
 func scanEntry(s scanner) (credits.Entry, error) {
 	var e credits.Entry
-	err := s.Scan(&e.ID, &e.AccountID, &e.Amount, &e.Kind, &e.Reference, &e.Description, &e.BalanceAfter, timeValue{&e.CreatedAt})
+	var member sql.NullString
+	var period *time.Time
+	err := s.Scan(&e.ID, &e.AccountID, &e.Amount, &e.Kind, &e.Reference, &e.Description, &e.BalanceAfter, timeValue{&e.CreatedAt},
+		&member, nullTimeValue{&period})
+	if member.Valid && period != nil {
+		e.MemberID, e.MemberPeriodStart = member.String, *period
+	}
 	return e, err
 }
 

@@ -1041,6 +1041,7 @@ export interface components {
             /** Format: int64 */
             id: number;
             kind: string;
+            member_id?: string;
             properties?: {
                 [key: string]: string;
             };
