@@ -28,3 +28,19 @@ func TestFieldsReadOnceAsByTokens(t *testing.T) {
 		t.Errorf("topLevelKeys = %v, %v, want the three top-level keys in order", keys, ok)
 	}
 }
+
+// FuzzFieldsReadOnceAsByTokens wants checkFields to answer as walkFields
+// does on any body (go test -fuzz=FuzzFieldsReadOnceAsByTokens ./server).
+func FuzzFieldsReadOnceAsByTokens(f *testing.F) {
+	for _, body := range []string{`{"amount":1}`, `{"amount":1,"amount":2}`, `{"metadata":{"a":"}"},"description":"\",\"x\""}`,
+		`{"\u0061mount":1}`, `{"é":[{"amount":1}]}`, ` {"amount" : 1 , "colour" : null } `, `{"amount":1} 1`} {
+		f.Add([]byte(body))
+	}
+	known := map[string]bool{"amount": true, "metadata": true, "description": true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want := fmt.Sprint(walkFields(body, known))
+		if got := fmt.Sprint(checkFields(body, known)); got != want {
+			t.Errorf("checkFields(%q) = %s, want %s (as walkFields)", body, got, want)
+		}
+	})
+}
