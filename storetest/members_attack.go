@@ -280,19 +280,8 @@ func testMemberAttackHoldsAcrossPeriodsAndCaps(t *testing.T, open Opener) {
 	f.now = tuesday.Add(11 * time.Hour)
 	f.wantMember("team", "m", 13, 0, 7) // Tuesday: 7 + 6 captured, the rest given back
 
-	var entries []credits.Entry
-	if err := f.db.View(context.Background(), func(tx credits.Tx) (err error) {
-		entries, err = tx.MemberEntries("team", "m", 0, 100)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
-	}
-	if want := "debit -6, capture -6, capture -7, debit -4"; strings.Join(got, ", ") != want {
-		t.Errorf("m's history: %s, want %s", strings.Join(got, ", "), want)
+	if got, want := memberHistory(t, f.db, "team", "m"), "debit -6, capture -6, capture -7, debit -4"; got != want {
+		t.Errorf("m's history: %s, want %s", got, want)
 	}
 	f.wantAccount("team", 1000-4-7-12, 1000-4-7-12)
 }

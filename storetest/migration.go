@@ -169,19 +169,8 @@ func TestEntryMembersMigration(t *testing.T, db Migrator, before int64) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var entries []credits.Entry
-	if err := db.View(ctx, func(tx credits.Tx) error {
-		entries, err = tx.MemberEntries("u1", "m", 0, 10)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
-	}
-	if strings.Join(got, ", ") != "capture -4, debit -7" {
-		t.Errorf("member m's entries after the migration: %v, want the capture of 4 and the debit of 7", got)
+	if got := memberHistory(t, db, "u1", "m"); got != "capture -4, debit -7" {
+		t.Errorf("member m's entries after the migration: %s, want the capture of 4 and the debit of 7", got)
 	}
 	m, err := f.svc.GetMember(ctx, "u1", "m")
 	if err != nil || m.Spent != 11 || m.Held != 0 {
@@ -245,18 +234,7 @@ func TestEntryMembersMigrationMany(t *testing.T, db Migrator, before int64) {
 
 	history := func(account, member string) string {
 		t.Helper()
-		var entries []credits.Entry
-		if err := db.View(ctx, func(tx credits.Tx) (err error) {
-			entries, err = tx.MemberEntries(account, member, 0, 100)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range entries {
-			got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
-		}
-		return strings.Join(got, ", ")
+		return memberHistory(t, db, account, member)
 	}
 	want := map[[2]string]string{
 		{"u1", "m"}: "debit -6, capture -6, debit -11, debit -6, capture -4, debit -7",
@@ -304,4 +282,21 @@ func TestEntryMembersMigrationMany(t *testing.T, db Migrator, before int64) {
 	f.now = day1.Add(24 * time.Hour)
 	f.wantMember("u1", "m", 17, 0, 33)
 	f.verify()
+}
+
+// memberHistory lists a member's entries, newest first, as "kind amount".
+func memberHistory(t testing.TB, db credits.Store, accountID, memberID string) string {
+	t.Helper()
+	var entries []credits.Entry
+	if err := db.View(context.Background(), func(tx credits.Tx) (err error) {
+		entries, err = tx.MemberEntries(accountID, memberID, 0, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, 0, len(entries))
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Amount))
+	}
+	return strings.Join(got, ", ")
 }
