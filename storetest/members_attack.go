@@ -25,6 +25,7 @@ var memberAttackTests = []struct {
 	{"MemberAttackVerifyFindsRetaggedEntries", testMemberAttackVerifyFindsRetaggedEntries},
 	{"MemberAttackHistoryPages", testMemberAttackHistoryPages},
 	{"MemberAttackCapChangesUnderConcurrency", testMemberAttackCapChangesUnderConcurrency},
+	{"MemberReadInItsWrite", testMemberReadInItsWrite},
 }
 
 // tuesday is a time whose day, ISO week, month and all time start at four
@@ -566,5 +567,91 @@ func RunMemberSpendsWhileCapsChange(t *testing.T, svcs []*credits.Service, accou
 	}
 	if report, err := svcs[0].Verify(ctx); err != nil || len(report) > 0 {
 		t.Errorf("verify: %+v (%v)", report, err)
+	}
+}
+
+// testMemberReadInItsWrite reads a member in writes that name it
+// (AccountWrite.MemberID), which PostgreSQL's batch reads ahead: what the
+// write changed of the member since is what it reads back, a member of
+// another account or none at all is not found, and a write that names one
+// member and reads another reads that other.
+func testMemberReadInItsWrite(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.now = tuesday
+	f.account("team", "team@example.com")
+	f.account("other", "other@example.com")
+	f.grant("team", 100, 0, 0)
+	f.member("team", "ann", capOf(50, credits.PeriodDay))
+	f.member("team", "bob", capOf(40, credits.PeriodWeek))
+	f.member("other", "cy", nil)
+	if err := f.memberDebit("team", "ann", 7); err != nil {
+		t.Fatal(err)
+	}
+	starts := credits.MemberPeriodStarts(f.now)
+	read := func(locked credits.LockedAccount, memberID string) string {
+		m, sp, err := locked.MemberAt(memberID, starts)
+		if err != nil {
+			return err.Error()
+		}
+		out := fmt.Sprint(m.MemberID, " cap ", m.Cap.Credits, "/", m.Cap.Period)
+		for _, s := range sp {
+			out += fmt.Sprint(" spent ", s.Spent, " held ", s.Held)
+		}
+		return out
+	}
+	tests := []struct {
+		name, account, names string
+		do                   func(credits.LockedAccount) []string
+		want                 []string
+	}{
+		{"read twice, spending saved between", "team", "ann", func(l credits.LockedAccount) []string {
+			first := read(l, "ann")
+			err := l.SaveMemberSpending(credits.MemberSpending{AccountID: "team", MemberID: "ann", PeriodStart: starts.Day, Spent: 9, Held: 2})
+			if err != nil {
+				return []string{err.Error()}
+			}
+			return []string{first, read(l, "ann")}
+		}, []string{"ann cap 50/day spent 7 held 0", "ann cap 50/day spent 9 held 2"}},
+		{"cap changed before the read", "team", "ann", func(l credits.LockedAccount) []string {
+			m, err := l.Member("ann")
+			if err != nil {
+				return []string{err.Error()}
+			}
+			m.Cap = capOf(60, credits.PeriodDay)
+			if err := l.SaveMember(m); err != nil {
+				return []string{err.Error()}
+			}
+			return []string{read(l, "ann")}
+		}, []string{"ann cap 60/day spent 7 held 0"}},
+		{"another member than named", "team", "ann", func(l credits.LockedAccount) []string {
+			return []string{read(l, "bob")}
+		}, []string{"bob cap 40/week"}},
+		{"a member of another account", "team", "cy", func(l credits.LockedAccount) []string {
+			return []string{read(l, "cy")}
+		}, []string{"read member cy of account team: " + credits.ErrNotFound.Error()}},
+		{"no such member", "team", "ghost", func(l credits.LockedAccount) []string {
+			return []string{read(l, "ghost")}
+		}, []string{"read member ghost of account team: " + credits.ErrNotFound.Error()}},
+	}
+	errUndo := fmt.Errorf("undo")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			w := credits.AccountWrite{AccountID: tt.account, Now: f.now, MemberID: tt.names}
+			err := f.db.UpdateAccount(context.Background(), w, func(tx credits.Tx) error {
+				locked, err := tx.LockAccount(tt.account)
+				if err != nil {
+					return err
+				}
+				got = tt.do(locked)
+				return errUndo // each case starts from the same state
+			})
+			if err != errUndo {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("read %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
