@@ -121,18 +121,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Warn("CREDITS_TRUSTED_PROXIES is not set: each request's client is its TCP peer; behind a proxy (or a load balancer) every client " +
 			"shares its address for the per-address limits of pages and wrong sign-ins; set it to the proxies' CIDRs")
 	}
-	m.Server = &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
-		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
-		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}
-	if cfg.Env == envDevelopment {
-		m.Server.Welcome = &server.Welcome{APIKey: cfg.APIKey}
-	}
-	if m.Demo != nil {
-		m.Server.Welcome.DemoAccountID = demo.AccountID // when the demo made it (see handleHome)
-		m.Server.Extra = m.Demo.Routes()
-		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
-	}
-	srv := m.Server
+	m.Server = m.newServer(webhook, signing, previous)
 	m.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		store.Close()
@@ -141,7 +130,37 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.PublicURL == "" {
 		m.setPublicURL("http://localhost:" + fmt.Sprint(m.listener.Addr().(*net.TCPAddr).Port))
 	}
-	m.httpServer = srv.HTTPServer(cfg.Addr)
+	m.startServing(ctx)
+	m.Logger.Info("credits listening", "url", "http://"+loopback(m.listener.Addr()), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
+		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
+	if m.Demo != nil {
+		return m.startDemo(ctx)
+	}
+	return nil
+}
+
+// newServer is the HTTP server of the service, signing pages' sessions
+// with signing (and accepting previous).
+func (m *Main) newServer(webhook *stripe.Webhook, signing []byte, previous [][]byte) *server.Server {
+	cfg := &m.Config
+	srv := &server.Server{Service: m.Service, Webhook: webhook, APIKey: cfg.APIKey, Logger: m.Logger,
+		PublicURL: cfg.PublicURL, SigningKey: signing, PreviousSigningKeys: previous, Production: cfg.Env == envProduction,
+		Metrics: server.NewMetrics(), RateLimits: cfg.rateLimits, Proxies: cfg.proxies}
+	if cfg.Env == envDevelopment {
+		srv.Welcome = &server.Welcome{APIKey: cfg.APIKey}
+	}
+	if m.Demo != nil {
+		srv.Welcome.DemoAccountID = demo.AccountID // when the demo made it (see handleHome)
+		srv.Extra = m.Demo.Routes()
+		webhook.Verifier.Secrets = append(webhook.Verifier.Secrets, m.demoSecret)
+	}
+	return srv
+}
+
+// startServing starts the workers and the HTTP server on m.listener; Close
+// stops them all.
+func (m *Main) startServing(ctx context.Context) {
+	m.httpServer = m.Server.HTTPServer(m.Config.Addr)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopWorker = stopWorker
 	m.done.Add(4)
@@ -155,12 +174,6 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "error", err)
 		}
 	}()
-	m.Logger.Info("credits listening", "url", "http://"+loopback(m.listener.Addr()), "env", cfg.Env, "database", describeDatabase(cfg.DatabaseURL),
-		"stripe", m.stripeMode(), "webhook_secrets", len(cfg.WebhookSecrets()))
-	if m.Demo != nil {
-		return m.startDemo(ctx)
-	}
-	return nil
 }
 
 // setPublicURL sets the base URL of links once the port is known.

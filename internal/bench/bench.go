@@ -88,11 +88,9 @@ func Run(ctx context.Context, args []string, start Start, stdout, stderr io.Writ
 	// The guards run before the phases: after them, the service's workers
 	// are still sending the phases' events and webhooks, and their round
 	// trips would count too.
-	var guards []roundTripGuard
-	if db, ok := m.Service.Store.(roundTripCounter); ok {
-		if guards, err = guardRoundTrips(ctx, db, b.run); err != nil {
-			return err
-		}
+	guards, err := guardStore(ctx, m.Service.Store, b.run)
+	if err != nil {
+		return err
 	}
 	phases, err := selectPhases(b.phases(ctx, m.Service), o.only)
 	if err != nil {
@@ -106,8 +104,7 @@ func Run(ctx context.Context, args []string, start Start, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	delivered := b.stopReceiver()
-	summary, err := summarizeBench(ctx, m.Service, url, o, results, guards, delivered)
+	summary, err := summarizeBench(ctx, m.Service, url, o, results, guards, b.stopReceiver())
 	if err != nil {
 		return err
 	}

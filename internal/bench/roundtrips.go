@@ -27,6 +27,16 @@ type roundTripGuard struct {
 	Limit int64  `json:"limit"`
 }
 
+// guardStore runs the round-trip guards on a store that counts its round
+// trips (PostgreSQL's); none elsewhere.
+func guardStore(ctx context.Context, store credits.Store, run string) ([]roundTripGuard, error) {
+	db, ok := store.(roundTripCounter)
+	if !ok {
+		return nil, nil
+	}
+	return guardRoundTrips(ctx, db, run)
+}
+
 // guardRoundTrips runs each guarded path once, on accounts of its own, and
 // counts its round trips: a debit takes BEGIN with the lock, the lots, the
 // entry's id and the key's lookup in one, and every write with the COMMIT in

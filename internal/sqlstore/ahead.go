@@ -105,7 +105,21 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 	if len(ids) == 0 {
 		return a, nil
 	}
-	reads := []Write{
+	reads := a.accountsRead(d, ids, len(writes))
+	if len(keys) > 0 {
+		reads = append(reads, a.keysRead(scopes, keys))
+	}
+	if len(memberIDs) > 0 {
+		reads = append(reads, a.membersRead(d, memberAccounts, memberIDs))
+	}
+	return a, reads
+}
+
+// accountsRead reads the batch's accounts (ids): each one's row, its first
+// spendable lots at since, and its rate card and version in effect; and an
+// id for each of the batch's n writes' entries.
+func (a *BatchAhead) accountsRead(d *Dialect, ids []string, n int) []Write {
+	return []Write{
 		{Op: "read the batch's accounts", Query: `SELECT ` + accountColumns + ` FROM accounts WHERE id = ANY($1)`, Args: []any{ids},
 			Scan: func(rows Rows) error {
 				return eachRow(rows, scanAccount, func(acc credits.Account) {
@@ -127,13 +141,13 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 			}},
 		// An id for each write's entry: the writes of one account in the
 		// batch take one each.
-		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{len(writes)},
+		{Op: "take ids for the batch's entries", Query: d.NextEntryID + ` FROM generate_series(1, $1::int)`, Args: []any{n},
 			Scan: func(rows Rows) error {
 				if err := eachRow(rows, scanInt64, func(id int64) { a.entryIDs = append(a.entryIDs, id) }); err != nil {
 					return err
 				}
-				if len(a.entryIDs) != len(writes) {
-					return fmt.Errorf("%d entry ids for %d writes", len(a.entryIDs), len(writes))
+				if len(a.entryIDs) != n {
+					return fmt.Errorf("%d entry ids for %d writes", len(a.entryIDs), n)
 				}
 				return nil
 			}},
@@ -143,13 +157,6 @@ func ReadAhead(d *Dialect, writes []credits.AccountWrite) (*BatchAhead, []Write)
 			}
 		}),
 	}
-	if len(keys) > 0 {
-		reads = append(reads, a.keysRead(scopes, keys))
-	}
-	if len(memberIDs) > 0 {
-		reads = append(reads, a.membersRead(d, memberAccounts, memberIDs))
-	}
-	return a, reads
 }
 
 // membersRead reads the members the batch's writes spend as, each with its
