@@ -74,17 +74,6 @@ func (l *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// empty reports, taking nothing, whether key has no token left at now.
-func (l *keyedLimiter) empty(key string, now time.Time) bool {
-	if l == nil {
-		return false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	bucket, ok := l.buckets[key]
-	return ok && bucket.TokensAt(now) < 1
-}
-
 // bucketState is what a take left: whether it was allowed, the wait for
 // the next token when not, the whole tokens left and the time until the
 // bucket is full again.

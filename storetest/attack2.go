@@ -14,8 +14,8 @@ import (
 
 // attack2Tests are the hostile review of reconcile and the two-track
 // disputes (issue 29, items 4 and 11). Each one fails while its hole is open,
-// but DisputeLostOnRecharge and TwoReplicasShareOneFixingRun: attacks that
-// held, kept as regressions.
+// but DisputeLostOnRecharge, RechargeLinkIsNotPaidNotCredited and
+// TwoReplicasShareOneFixingRun: attacks that held, kept as regressions.
 var attack2Tests = []struct {
 	name string
 	fn   func(*testing.T, Opener)
@@ -23,6 +23,7 @@ var attack2Tests = []struct {
 	{"Attack2ReconcileRefundFailedKnownOnlyByCharge", testAttack2RefundFailedKnownOnlyByCharge},
 	{"Attack2ReconcileDisputeDecidedAfterTheWindow", testAttack2DisputeDecidedAfterTheWindow},
 	{"Attack2DisputeLostOnRecharge", testAttack2DisputeLostOnRecharge},
+	{"Attack2RechargeLinkIsNotPaidNotCredited", testAttack2RechargeLinkIsNotPaidNotCredited},
 	{"Attack2ReportOnlyRunsStarveTheWorkersFix", testAttack2ReportOnlyRunsStarveTheWorkersFix},
 	{"Attack2TwoReplicasShareOneFixingRun", testAttack2TwoReplicasShareOneFixingRun},
 	{"Attack2ReconcileRefundCanceledAfterTheWindow", testAttack2RefundCanceledAfterTheWindow},

@@ -246,12 +246,6 @@ func runMemberSpends(t *testing.T, svc *credits.Service, accountID, memberID str
 	return ok, refused
 }
 
-// RunMemberSpends is runMemberSpends for tests outside the package (two
-// replicas on one database).
-func RunMemberSpends(t *testing.T, svc *credits.Service, accountID, memberID string, n, concurrency int) (ok, refused int) {
-	return runMemberSpends(t, svc, accountID, memberID, n, concurrency)
-}
-
 func testMemberCapReachedOncePerPeriod(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("team", "team@example.com")

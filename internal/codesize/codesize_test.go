@@ -1,5 +1,6 @@
-// Package codesize checks a rule of the code's shape that review would
-// otherwise have to: no production function is longer than a screen.
+// Package codesize checks rules of the code's shape that review would
+// otherwise have to: no production function is longer than a screen, and
+// no conformance test is left out of the suite.
 package codesize
 
 import (
@@ -7,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,4 +80,62 @@ func isTestSupport(path, root string) bool {
 		}
 	}
 	return false
+}
+
+// TestConformanceTestsAreRegistered finds the store conformance suite's
+// tests (storetest's functions test…(t *testing.T, …)) that nothing
+// refers to: a test written but left out of every list never runs.
+func TestConformanceTestsAreRegistered(t *testing.T) {
+	fset := token.NewFileSet()
+	dir := filepath.Join("..", "..", "storetest")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]token.Position{}
+	used := map[string]bool{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls := map[*ast.Ident]bool{}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "test") && takesT(fn) {
+				declared[fn.Name.Name] = fset.Position(fn.Pos())
+				decls[fn.Name] = true
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && !decls[id] {
+				used[id.Name] = true
+			}
+			return true
+		})
+	}
+	if len(declared) < 50 {
+		t.Fatalf("found %d conformance tests: the parse missed them", len(declared))
+	}
+	for name, pos := range declared {
+		if !used[name] {
+			t.Errorf("%s: %s is in no list of tests, so it never runs", pos, name)
+		}
+	}
+}
+
+// takesT reports whether fn's first parameter is a *testing.T.
+func takesT(fn *ast.FuncDecl) bool {
+	params := fn.Type.Params.List
+	if len(params) == 0 {
+		return false
+	}
+	star, ok := params[0].Type.(*ast.StarExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := star.X.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "T"
 }
