@@ -12,7 +12,8 @@ import (
 
 // More attacks on pricing: a minimum beyond the balance and a price of 0,
 // usages from a hold racing plain usages, two versions taking effect at the
-// same instant, and the edges of usage totals.
+// same instant, the edges of usage totals, and random reservations, usages
+// and releases against a model (usage_model.go).
 var usageAttack2Tests = []struct {
 	name string
 	fn   func(*testing.T, Opener)
@@ -21,6 +22,7 @@ var usageAttack2Tests = []struct {
 	{"UsageAttackHoldRacesPlainUsages", testUsageAttackHoldRacesPlainUsages},
 	{"UsageAttackVersionsAtOneInstant", testUsageAttackVersionsAtOneInstant},
 	{"UsageAttackTotalsEdges", testUsageAttackTotalsEdges},
+	{"UsageAttackModel", testUsageAttackModel},
 }
 
 // testUsageAttackMinimumAndFree: a card whose minimum passes the balance
