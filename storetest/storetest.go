@@ -149,6 +149,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, attack3Tests...)
 	tests = append(tests, usageTests...)
 	tests = append(tests, usageAttackTests...)
+	tests = append(tests, usageAttack2Tests...)
 	tests = append(tests, memberUsageTests...)
 	tests = append(tests, memberAttackTests...)
 	// Each case opens a store of its own (SQLite in its own directory,
