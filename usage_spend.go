@@ -92,10 +92,10 @@ func (s *Service) Check(ctx context.Context, accountID string, req UsageRequest,
 		if err != nil {
 			return res, err
 		}
-		if err := checkAvailable(account, res.Credits, "the usage costs"); err != nil {
-			return res, err
-		}
-		if res.Credits > 0 { // a price of 0 needs no hold
+		if res.Credits > 0 { // a price of 0 needs no hold, nor credits
+			if err := checkAvailable(account, res.Credits, "the usage costs"); err != nil {
+				return res, err
+			}
 			hold, account, err := s.reserve(tx, locked, account, HoldRequest{Amount: res.Credits, ExpiresInSeconds: req.ExpiresInSeconds,
 				Description: req.Description, MemberID: req.MemberID}, now)
 			if err != nil {
@@ -134,7 +134,10 @@ func (s *Service) checkPrice(tx Tx, account Account, req UsageRequest, now time.
 		return CheckResult{}, err
 	}
 	available := account.Balance - account.Held
-	res := CheckResult{Credits: price.Credits, Available: available, RateCard: price.RateCard, Breakdown: price.Breakdown}
+	res := CheckResult{Credits: price.Credits, Available: available, RateCard: price.RateCard, Breakdown: price.Breakdown, Allowed: true}
+	if price.Credits == 0 {
+		return res, nil // it takes nothing, as RecordUsage takes nothing, even from an account in debt
+	}
 	res.Allowed = account.Debt == 0 && price.Credits <= available
 	if price.Credits > available {
 		res.Shortfall = price.Credits - max(available, 0)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
 )
 
 // More attacks on pricing: a minimum beyond the balance and a price of 0,
@@ -19,6 +20,7 @@ var usageAttack2Tests = []struct {
 	fn   func(*testing.T, Opener)
 }{
 	{"UsageAttackMinimumAndFree", testUsageAttackMinimumAndFree},
+	{"UsageFreeWhileInDebt", testUsageFreeWhileInDebt},
 	{"UsageAttackHoldRacesPlainUsages", testUsageAttackHoldRacesPlainUsages},
 	{"UsageAttackVersionsAtOneInstant", testUsageAttackVersionsAtOneInstant},
 	{"UsageAttackTotalsEdges", testUsageAttackTotalsEdges},
@@ -194,3 +196,48 @@ func testUsageAttackTotalsEdges(t *testing.T, open Opener) {
 }
 
 func ptr(n int64) *int64 { return &n }
+
+// testUsageFreeWhileInDebt: an account in debt (a refund took back credits
+// it had spent) asks for a usage priced 0. Check, reserve and usage answer
+// alike: it costs nothing, so it is allowed and recorded, and nothing moves;
+// a usage with a price is refused as a debit is.
+func testUsageFreeWhileInDebt(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pricing()
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	if _, err := f.debit("u1", 80); err != nil {
+		t.Fatal(err)
+	}
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	f.wantDebt("u1", -80, -80, 80)
+	ctx := context.Background()
+	free := []credits.Rate{{Feature: "image", Credits: "0"}}
+	if _, err := f.svc.CreateRateCard(ctx, credits.RateCardRequest{ID: "free", Name: "Free", Rates: free}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetAccountRateCard(ctx, "u1", "free"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.checkImages("u1", "", 5, false); err != nil || !c.Allowed || c.Credits != 0 || c.Reason != "" {
+		t.Errorf("check of a free usage in debt: %+v, %v; want allowed at 0", c, err)
+	}
+	reserve := credits.UsageRequest{Feature: "image", Quantity: ptr(5), Reserve: true}
+	if c, _, err := f.svc.Check(ctx, "u1", reserve, &credits.Idempotency{Scope: "c", Key: "free", RequestHash: "free"}); err != nil || !c.Allowed || c.HoldID != "" {
+		t.Errorf("reserve of a free usage in debt: %+v, %v; want allowed, no hold", c, err)
+	}
+	if r, err := f.useImages("u1", "free", 5, ""); err != nil || r.Credits != 0 {
+		t.Errorf("free usage in debt: %+v, %v; want recorded at 0", r, err)
+	}
+	if _, err := f.svc.SetAccountRateCard(ctx, "u1", "default"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.checkImages("u1", "", 1, false); err != nil || c.Allowed || c.Reason != credits.EINDEBT {
+		t.Errorf("check of a priced usage in debt: %+v, %v; want not allowed, account_in_debt", c, err)
+	}
+	if r, err := f.useImages("u1", "priced", 1, ""); credits.ErrorCode(err) != credits.EINDEBT {
+		t.Errorf("priced usage in debt: %+v, %v; want account_in_debt", r, err)
+	}
+	f.wantDebt("u1", -80, -80, 80)
+}
