@@ -1,0 +1,176 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credits/credits"
+	"github.com/credits/credits/internal/testkit"
+)
+
+// teamAttack2Tests are a second attack pass on transfers and members.
+var teamAttack2Tests = []struct {
+	name string
+	fn   func(*testing.T, Opener)
+}{
+	{"TeamAttackRefundInPiecesAfterRandomTransfers", testAttackRefundInPiecesAfterRandomTransfers},
+	{"TeamAttackTransferReplaysAtOnce", testAttackTransferReplaysAtOnce},
+}
+
+// testAttackTransferReplaysAtOnce: one Idempotency-Key sent at once by many
+// clients, some with another body, moves the credits once: every answer with
+// the first body is that transfer, every other body is refused.
+func testAttackTransferReplaysAtOnce(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("a", "a@example.com")
+	f.account("b", "b@example.com")
+	f.buy("cs_1", "a", "pi_1", 10)
+	req := credits.TransferRequest{From: "a", To: "b", Credits: 100}
+	other := credits.TransferRequest{From: "a", To: "b", Credits: 300}
+	type answer struct {
+		req credits.TransferRequest
+		id  string
+		err error
+	}
+	var wg sync.WaitGroup
+	answers := make(chan answer, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			r := req
+			if i%4 == 3 {
+				r = other
+			}
+			tr, _, err := f.transfer(r, "same")
+			answers <- answer{r, tr.ID, err}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	moved := map[credits.TransferRequest]string{}
+	for a := range answers {
+		switch {
+		case a.err == nil:
+			if id, ok := moved[a.req]; ok && id != a.id {
+				t.Errorf("two transfers with one key: %s and %s", id, a.id)
+			}
+			moved[a.req] = a.id
+		case credits.ErrorCode(a.err) != credits.EIDEMPOTENCY:
+			t.Errorf("transfer %+v: %v", a.req, a.err)
+		}
+	}
+	if len(moved) != 1 {
+		t.Errorf("one key answered %d bodies with a transfer, want 1: %v", len(moved), moved)
+	}
+	a, b := f.accountNow("a"), f.accountNow("b")
+	if b.Balance != 100 && b.Balance != 300 || a.Balance+b.Balance != 1000 {
+		t.Errorf("balances a %d, b %d after one transfer", a.Balance, b.Balance)
+	}
+}
+
+// teamWorld runs one seed's random transfers, debits and holds between
+// three accounts, two of them payers, then the Stripe events given, and
+// returns each account's balance, available credits and debt.
+func teamWorld(t *testing.T, open Opener, seed int64, expiring bool, events [][]byte) map[string][3]int64 {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.pack("starter", 100, "")
+	ids := []string{"a", "b", "c"}
+	for _, id := range ids {
+		f.account(id, id+"@example.com")
+	}
+	var expires time.Time
+	if expiring {
+		f.expiringPack()
+		expires = f.buyExpiring("cs_1", "a", "pi_1")
+		f.buy("cs_3", "a", "pi_3", 1)
+	} else {
+		f.buy("cs_1", "a", "pi_1", 2)
+	}
+	f.buy("cs_2", "b", "pi_2", 1)
+	f.grant("c", 50, 0, 0)
+	for _, id := range ids {
+		f.member(id, "m", &credits.MemberCap{Credits: 60, Period: credits.PeriodDay})
+	}
+	rng := rand.New(rand.NewSource(seed))
+	var holds []string
+	for i := range 40 {
+		if expiring && i == 30 {
+			f.pastExpiry(expires)
+		}
+		x, y := ids[rng.Intn(3)], ids[rng.Intn(3)]
+		switch op := rng.Intn(10); {
+		case op < 5 && x != y:
+			_, _, err := f.svc.Transfer(ctx, credits.TransferRequest{From: x, To: y, Credits: 1 + rng.Int63n(80), IncludeGranted: rng.Intn(2) == 0}, nil)
+			if code := credits.ErrorCode(err); err != nil && code != credits.EINSUFFICIENT {
+				t.Fatal(err)
+			}
+		case op < 8:
+			_, _, err := f.svc.Debit(ctx, x, credits.DebitRequest{Amount: 1 + rng.Int63n(40), MemberID: []string{"", "m"}[rng.Intn(2)]}, nil)
+			if code := credits.ErrorCode(err); err != nil && code != credits.EINSUFFICIENT && code != credits.EMEMBERCAP {
+				t.Fatal(err)
+			}
+		case op < 9:
+			h, _, err := f.svc.CreateHold(ctx, x, credits.HoldRequest{Amount: 1 + rng.Int63n(30), ExpiresInSeconds: 3600,
+				MemberID: []string{"", "m"}[rng.Intn(2)]}, nil)
+			if code := credits.ErrorCode(err); err == nil {
+				holds = append(holds, h.ID)
+			} else if code != credits.EINSUFFICIENT && code != credits.EMEMBERCAP {
+				t.Fatal(err)
+			}
+		default:
+			if len(holds) > 0 {
+				n := 1 + rng.Int63n(5)
+				if _, err := f.svc.CaptureHold(ctx, holds[0], &n); err != nil && credits.ErrorCode(err) != credits.EINVALID && credits.ErrorCode(err) != credits.ECONFLICT {
+					t.Fatal(err)
+				}
+				holds = holds[1:]
+			}
+		}
+		f.now = f.now.Add(time.Duration(rng.Intn(120)) * time.Minute)
+	}
+	for _, ev := range events {
+		if got := f.receive(ev); got.Status != credits.EventProcessed {
+			t.Fatalf("event: %+v", got)
+		}
+	}
+	out := map[string][3]int64{}
+	for _, id := range ids {
+		a := f.accountNow(id)
+		out[id] = [3]int64{a.Balance, a.Available, a.Debt}
+	}
+	return out
+}
+
+// testAttackRefundInPiecesAfterRandomTransfers: after random transfers,
+// debits and holds between accounts, a refund in pieces ends at the same
+// balances as one full refund, and a dispute lost then won ends where no
+// dispute was.
+func testAttackRefundInPiecesAfterRandomTransfers(t *testing.T, open Opener) {
+	for seed := range int64(40) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			expiring := seed%2 == 1
+			cents := int64(1000)
+			if expiring {
+				cents = 500
+			}
+			full := teamWorld(t, open, seed, expiring, [][]byte{testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", cents, cents)})
+			pieces := teamWorld(t, open, seed, expiring, [][]byte{testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", cents, cents*3/10),
+				testkit.ChargeRefunded("evt_r2", "ch_1", "pi_1", cents, cents*65/100), testkit.ChargeRefunded("evt_r3", "ch_1", "pi_1", cents, cents)})
+			if fmt.Sprint(full) != fmt.Sprint(pieces) {
+				t.Errorf("seed %d: one full refund ends at %v, three pieces at %v", seed, full, pieces)
+			}
+			none := teamWorld(t, open, seed, expiring, nil)
+			lostWon := teamWorld(t, open, seed, expiring, [][]byte{
+				testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", cents, "needs_response"),
+				testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", cents, "won")})
+			if fmt.Sprint(none) != fmt.Sprint(lostWon) {
+				t.Errorf("seed %d: without a dispute %v, after one lost then won %v", seed, none, lostWon)
+			}
+		})
+	}
+}
