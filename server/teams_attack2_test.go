@@ -50,3 +50,52 @@ func TestMemberPageWaitingForACardShowsItsOwnOnly(t *testing.T) {
 			n, p.count("#members"), p.text("#member-spent"))
 	}
 }
+
+// TestMemberKeyLinks: a key bound to a member makes links to its member's
+// page only: naming no member opens its member's page (its own history),
+// naming another member or a capability beyond buying is refused, and the
+// page of a member deleted since shows nothing of the team.
+func TestMemberKeyLinks(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	if _, _, err := s.svc.Grant(ctx, "alice", credits.GrantRequest{Amount: 1000}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ann", "bob"} {
+		if _, err := s.svc.PutMember(ctx, "alice", m, credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 100, Period: credits.PeriodWeek}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, spend := range []struct {
+		member string
+		amount int64
+	}{{"ann", 30}, {"bob", 7}, {"", 5}} {
+		if _, _, err := s.svc.Debit(ctx, "alice", credits.DebitRequest{Amount: spend.amount, MemberID: spend.member}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
+	var key struct{ Secret string }
+	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
+		t.Fatalf("ann's key: %d %s", status, out)
+	}
+	for _, body := range []string{`{"member_id":"bob"}`, `{"can":["card"]}`, `{"can":["auto_recharge"]}`} {
+		if status, out := s.call(key.Secret, "POST", "/v1/accounts/alice/dashboard_sessions", body); status != 403 {
+			t.Errorf("ann's key makes a link with %s: %d %s, want 403", body, status, out)
+		}
+	}
+	p := s.visitor().open(s.linkWith(key.Secret, "alice", `{}`))
+	if p.status != 200 || p.text("#member-spent") != "30" || p.count("#ledger tr.entry") != 1 || p.count("#members") != 0 {
+		t.Errorf("ann's page from her key: %d, spent %q, %d history rows, %d members tables", p.status, p.text("#member-spent"),
+			p.count("#ledger tr.entry"), p.count("#members"))
+	}
+	v := s.visitor()
+	link := s.linkWith(key.Secret, "alice", `{}`)
+	if err := s.svc.DeleteMember(ctx, "alice", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if p := v.open(link); p.status == 200 || p.count("#ledger tr.entry") != 0 || p.count("#members") != 0 {
+		t.Errorf("the page of a deleted member: %d, %d history rows, %d members tables", p.status, p.count("#ledger tr.entry"), p.count("#members"))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,79 @@ var teamAttack2Tests = []struct {
 }{
 	{"TeamAttackRefundInPiecesAfterRandomTransfers", testAttackRefundInPiecesAfterRandomTransfers},
 	{"TeamAttackTransferReplaysAtOnce", testAttackTransferReplaysAtOnce},
+	{"TeamAttackTransfersAmongMemberSpends", testAttackTransfersAmongMemberSpends},
+}
+
+// testAttackTransfersAmongMemberSpends: transfers both ways between two
+// accounts run at once with debits and holds of each account's capped
+// member (grouped writes on PostgreSQL) and captures: none fails but for
+// the credits or the cap, no credit is made or lost, and each member ends
+// within its cap (the fixture verifies the rest).
+func testAttackTransfersAmongMemberSpends(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := context.Background()
+	f.pack("starter", 100, "")
+	for _, id := range []string{"a", "b"} {
+		f.account(id, id+"@example.com")
+		f.member(id, "m", &credits.MemberCap{Credits: 150, Period: credits.PeriodDay})
+	}
+	f.buy("cs_1", "a", "pi_1", 5)
+	f.buy("cs_2", "b", "pi_2", 5)
+	var wg sync.WaitGroup
+	var spent atomic.Int64
+	errs := make(chan error, 200)
+	expected := func(err error) bool {
+		code := credits.ErrorCode(err)
+		return err == nil || code == credits.EINSUFFICIENT || code == credits.EMEMBERCAP
+	}
+	for i := range 96 {
+		x, y := "a", "b"
+		if i%2 == 1 {
+			x, y = y, x
+		}
+		wg.Go(func() {
+			switch i % 6 {
+			case 0, 1:
+				if _, _, err := f.svc.Transfer(ctx, credits.TransferRequest{From: x, To: y, Credits: 7}, nil); !expected(err) {
+					errs <- fmt.Errorf("transfer: %w", err)
+				}
+			case 2, 3:
+				_, _, err := f.svc.Debit(ctx, x, credits.DebitRequest{Amount: 9, MemberID: "m"}, nil)
+				if !expected(err) {
+					errs <- fmt.Errorf("debit: %w", err)
+				} else if err == nil {
+					spent.Add(9)
+				}
+			default:
+				h, _, err := f.svc.CreateHold(ctx, x, credits.HoldRequest{Amount: 11, ExpiresInSeconds: 600, MemberID: "m"}, nil)
+				if !expected(err) {
+					errs <- fmt.Errorf("hold: %w", err)
+				} else if err == nil {
+					n := int64(5)
+					if _, err := f.svc.CaptureHold(ctx, h.ID, &n); err != nil {
+						errs <- fmt.Errorf("capture: %w", err)
+					} else {
+						spent.Add(5)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	a, b := f.accountNow("a"), f.accountNow("b")
+	if a.Balance+b.Balance != 1000-spent.Load() {
+		t.Errorf("balances %d + %d after spending %d of 1000", a.Balance, b.Balance, spent.Load())
+	}
+	for _, id := range []string{"a", "b"} {
+		m, err := f.svc.GetMember(ctx, id, "m")
+		if err != nil || m.Spent+m.Held > 150 {
+			t.Errorf("member m of %s: spent %d held %d over its cap of 150 (%v)", id, m.Spent, m.Held, err)
+		}
+	}
 }
 
 // testAttackTransferReplaysAtOnce: one Idempotency-Key sent at once by many
