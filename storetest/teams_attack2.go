@@ -21,6 +21,42 @@ var teamAttack2Tests = []struct {
 	{"TeamAttackRefundInPiecesAfterRandomTransfers", testAttackRefundInPiecesAfterRandomTransfers},
 	{"TeamAttackTransferReplaysAtOnce", testAttackTransferReplaysAtOnce},
 	{"TeamAttackTransfersAmongMemberSpends", testAttackTransfersAmongMemberSpends},
+	{"TeamAttackPartGivenBackWhereTakenLast", testAttackPartGivenBackWhereTakenLast},
+}
+
+// testAttackPartGivenBackWhereTakenLast: a dispute lost takes back all of
+// a payment (its own lot's 10, then the 60 it moved to b, which b half
+// spent, then 30 of a's debt); a refund of half arrives, then the dispute
+// is won: half comes back, last taken first (a's debt, then b's debt), and
+// both accounts stand as after a refund of half alone. The payer's account
+// sorts first here: PostgreSQL took its entry's id with its lock, before
+// b's entries, and the give-back read a's debt as taken before b's credits:
+// it gave b 30 credits back and left a 30 in debt.
+func testAttackPartGivenBackWhereTakenLast(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("a", "a@example.com")
+	f.account("b", "b@example.com")
+	f.buy("cs_1", "a", "pi_1", 1)
+	if _, _, err := f.transfer(credits.TransferRequest{From: "a", To: "b", Credits: 60}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, spend := range []struct {
+		account string
+		amount  int64
+	}{{"b", 20}, {"a", 30}} {
+		if _, err := f.debit(spend.account, spend.amount); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.receive(testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", 500, "needs_response"))
+	f.wantDebt("a", -30, -30, 30)
+	f.wantDebt("b", -20, -20, 20)
+	f.receive(testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", 500, 250))
+	f.receive(testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", 500, "won"))
+	// A refund of half alone takes a's 10, then 40 of b's lot.
+	f.wantDebt("a", 0, 0, 0)
+	f.wantDebt("b", 0, 0, 0)
 }
 
 // testAttackTransfersAmongMemberSpends: transfers both ways between two
@@ -222,8 +258,9 @@ func teamWorld(t *testing.T, open Opener, seed int64, expiring bool, events [][]
 
 // testAttackRefundInPiecesAfterRandomTransfers: after random transfers,
 // debits and holds between accounts, a refund in pieces ends at the same
-// balances as one full refund, and a dispute lost then won ends where no
-// dispute was.
+// balances as one full refund, as does a partial refund, a dispute lost then
+// won, and the rest refunded; a dispute lost then won ends where no dispute
+// was, also with a half refund between.
 func testAttackRefundInPiecesAfterRandomTransfers(t *testing.T, open Opener) {
 	for seed := range int64(40) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -244,6 +281,21 @@ func testAttackRefundInPiecesAfterRandomTransfers(t *testing.T, open Opener) {
 				testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", cents, "won")})
 			if fmt.Sprint(none) != fmt.Sprint(lostWon) {
 				t.Errorf("seed %d: without a dispute %v, after one lost then won %v", seed, none, lostWon)
+			}
+			mixed := teamWorld(t, open, seed, expiring, [][]byte{testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", cents, cents*3/10),
+				testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", cents, "needs_response"),
+				testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", cents, "won"),
+				testkit.ChargeRefunded("evt_r2", "ch_1", "pi_1", cents, cents)})
+			if fmt.Sprint(full) != fmt.Sprint(mixed) {
+				t.Errorf("seed %d: one full refund ends at %v; a partial refund, a dispute lost then won, and the rest refunded at %v", seed, full, mixed)
+			}
+			half := teamWorld(t, open, seed, expiring, [][]byte{testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", cents, cents/2)})
+			halfDisputed := teamWorld(t, open, seed, expiring, [][]byte{
+				testkit.Dispute("evt_d1", credits.EventDisputeFundsWithdrawn, "du_1", "pi_1", cents, "needs_response"),
+				testkit.ChargeRefunded("evt_r1", "ch_1", "pi_1", cents, cents/2),
+				testkit.Dispute("evt_d2", credits.EventDisputeFundsReinstated, "du_1", "pi_1", cents, "won")})
+			if fmt.Sprint(half) != fmt.Sprint(halfDisputed) {
+				t.Errorf("seed %d: half refunded ends at %v; disputed, half refunded, then won at %v", seed, half, halfDisputed)
 			}
 		})
 	}
