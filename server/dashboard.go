@@ -329,7 +329,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	page := dashboardPage{Dashboard: d}
 	v := view{Title: "Your credits", CSRF: s.signer().csrf(session), Can: capabilitySet(ws)}
 	if before == 0 {
-		if err := s.awaitCard(r, accountID, &page, &v); err != nil {
+		if err := s.awaitCard(r, accountID, q, &page, &v); err != nil {
 			s.renderError(w, r, err, "", "")
 			return
 		}

@@ -34,14 +34,15 @@ type dashboardPage struct {
 
 // awaitCard, on a return from Save a card, waits up to CardWait for the
 // card; when it comes, it reads the page again, otherwise it says so and,
-// the first time, refreshes the page once.
-func (s *Server) awaitCard(r *http.Request, accountID string, page *dashboardPage, v *view) error {
+// the first time, refreshes the page once. The page is read again with q,
+// the query it was read with: a member's page stays the member's.
+func (s *Server) awaitCard(r *http.Request, accountID string, q credits.DashboardQuery, page *dashboardPage, v *view) error {
 	step := r.URL.Query().Get("card")
 	if (step != cardSaved && step != cardSaving) || page.AutoRecharge.Card != nil {
 		return nil
 	}
 	if s.cardArrived(r.Context(), accountID) {
-		d, err := s.Service.Dashboard(r.Context(), accountID, dashboardQuery(0))
+		d, err := s.Service.Dashboard(r.Context(), accountID, q)
 		page.Dashboard = d
 		return err
 	}

@@ -145,6 +145,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, memberTests...)
 	tests = append(tests, transferTests...)
 	tests = append(tests, teamAttackTests...)
+	tests = append(tests, teamAttack2Tests...)
 	tests = append(tests, attack2Tests...)
 	tests = append(tests, attack3Tests...)
 	tests = append(tests, usageTests...)

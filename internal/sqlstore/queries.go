@@ -225,6 +225,14 @@ func (t *Tx) LockAccount(id string) (credits.LockedAccount, error) {
 		if pending := t.entryIDWithLock(); pending != nil {
 			t.ahead = &lockAhead{id: id, answered: true, found: true, account: a, rowTaken: true, pendingID: pending}
 		}
+	} else if ahead := t.ahead; ahead.id != id && !ahead.batch {
+		// Another account in the transaction (a transfer, a take-back
+		// that reaches the accounts a payment's credits moved to): the
+		// first account's id taken with its lock would come before the
+		// entries the others write first, and a take-back's are read back
+		// in the order of their ids (takenFrom). It goes unused; every
+		// entry takes its id when it is written.
+		ahead.pendingID, ahead.entryID = nil, 0
 	}
 	return t.locked(a), nil
 }
