@@ -262,10 +262,10 @@ func teamWorld(t *testing.T, open Opener, seed int64, expiring bool, events [][]
 // won, and the rest refunded; a dispute lost then won ends where no dispute
 // was, also with a half refund between.
 func testAttackRefundInPiecesAfterRandomTransfers(t *testing.T, open Opener) {
-	// 12 seeds, each seven worlds: 40 took 36 s of PostgreSQL's package
-	// under -race. The ordering bug they found failed on half the seeds;
+	// 6 seeds, each seven worlds: 40 took 36 s of PostgreSQL's package
+	// under -race. The ordering bug they found fails 4 of these 6;
 	// TeamAttackPartGivenBackWhereTakenLast holds it deterministically.
-	for seed := range int64(12) {
+	for seed := range int64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			expiring := seed%2 == 1
 			cents := int64(1000)
