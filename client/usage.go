@@ -10,7 +10,9 @@ import (
 // Usage is a usage of a feature, priced by the account's rate card:
 // Quantity alone is the quantity named "quantity"; Quantities names them
 // (input and output tokens, say); Properties are what rates match (a
-// model). Give the same IdempotencyKey to repeat a usage safely (one is
+// model). A Quantity of 0 is not sent, as if none were given (400): to
+// report that nothing was used (a job ending under its hold), send
+// Quantities{"quantity": 0}. Give the same IdempotencyKey to repeat a usage safely (one is
 // made when empty, and kept across the client's retries).
 type Usage struct {
 	Feature     string
