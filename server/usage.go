@@ -96,13 +96,20 @@ func (s *Server) handleAddRateCardVersion(w http.ResponseWriter, r *http.Request
 // the one pricing that account (another account's own card is its own
 // business), as not found.
 func (s *Server) cardReached(r *http.Request) error {
+	return s.readsCard(r, r.PathValue("id"), false)
+}
+
+// readsCard answers 404 for a rate card that the request's key, bound to an
+// account, does not read: any card but the one that prices its account (and,
+// when orDefault, the default card, which it may go back to).
+func (s *Server) readsCard(r *http.Request, cardID string, orDefault bool) error {
 	key := requestKey(r)
-	if key.AccountID == "" {
+	if key.AccountID == "" || (orDefault && cardID == credits.DefaultRateCard) {
 		return nil
 	}
 	id, err := s.Service.PricingRateCard(r.Context(), key.AccountID)
-	if err == nil && id != r.PathValue("id") {
-		err = credits.Errorf(credits.ENOTFOUND, "rate card %s not found", r.PathValue("id"))
+	if err == nil && id != cardID {
+		err = credits.Errorf(credits.ENOTFOUND, "rate card %s not found", cardID)
 	}
 	return err
 }
@@ -137,6 +144,12 @@ type accountRateCardRequest struct {
 func (s *Server) handleSetAccountRateCard(w http.ResponseWriter, r *http.Request) {
 	var req accountRateCardRequest
 	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// A bound key assigns only a card it reads: another customer's card
+	// is not its to see, nor to learn exists.
+	if err := s.readsCard(r, req.RateCardID, true); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
