@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -42,5 +43,36 @@ func TestAccessAttackBoundAdminTakesAnotherCustomersCard(t *testing.T) {
 	// What it can read it can still choose: the default card.
 	if r := boundAdmin("PUT", "/v1/accounts/u1/rate_card", `{"rate_card_id":"default"}`, ""); r.status != 200 {
 		t.Errorf("bound admin assigns default: %d %s; want 200", r.status, r.raw)
+	}
+}
+
+// TestAccessAttackHomeKeyToARebindingPage: a web page the developer visits
+// can rebind its own name to 127.0.0.1 and read the development home page
+// from the developer's browser: the request comes from a loopback peer,
+// with no forwarding header, but names the page's host. The key and the
+// signed demo link are for the service's own names only.
+func TestAccessAttackHomeKeyToARebindingPage(t *testing.T) {
+	t.Parallel()
+	srv, _ := homeServer(t, false, true)
+	h := srv.Handler()
+	get := func(host string) string {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr, req.Host = "127.0.0.1:4000", host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("GET / with Host %s: %d", host, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	for _, host := range []string{"evil.example:8080", "evil.example", "localhost.evil.example:8080", "127.0.0.1.evil.example:8080"} {
+		if body := get(host); strings.Contains(body, apiKey) || strings.Contains(body, "token=") {
+			t.Errorf("Host %s: the key or a demo link is shown", host)
+		}
+	}
+	for _, host := range []string{"localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST:8080"} {
+		if body := get(host); !strings.Contains(body, apiKey) {
+			t.Errorf("Host %s: the key is not shown to this machine", host)
+		}
 	}
 }

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -45,7 +47,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 		return
 	}
-	v := homeView{Local: fromThisMachine(r), DemoAccount: s.Welcome.DemoAccountID}
+	v := homeView{Local: fromThisMachine(r) && s.ownHost(r), DemoAccount: s.Welcome.DemoAccountID}
 	if v.DemoAccount != "" {
 		// The demo seeds only an empty database: one with accounts of its
 		// own has no demo account.
@@ -89,6 +91,26 @@ func fromThisMachine(r *http.Request) bool {
 	}
 	addr, err := netip.ParseAddr(peerAddress(r))
 	return err == nil && addr.IsLoopback()
+}
+
+// ownHost reports whether a request names this service: localhost, a
+// loopback address, or the public URL's host. A page of another site that
+// rebinds its name to 127.0.0.1 reaches this server from the developer's
+// own browser, with a loopback peer, but names its own host.
+func (s *Server) ownHost(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if host == "localhost" {
+		return true
+	}
+	if addr, err := netip.ParseAddr(host); err == nil && addr.IsLoopback() {
+		return true
+	}
+	public, err := url.Parse(s.publicURL())
+	return err == nil && public.Hostname() != "" && strings.EqualFold(public.Hostname(), host)
 }
 
 // tourCommands is the home page's copy-paste block: the demo's catalog and

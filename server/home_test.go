@@ -41,6 +41,7 @@ func getHome(t *testing.T, h http.Handler, remote string, header map[string]stri
 	t.Helper()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.RemoteAddr = remote
+	req.Host = "localhost:8080" // the servers' public URL, as a browser on this machine names it
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
