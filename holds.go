@@ -298,14 +298,13 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if !account.due(now) {
 		return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
-	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
+	// The holds that came due, not the newest: an account may hold more
+	// than one settlement reads, and a due hold behind them never expired.
+	holds, err := tx.DueHolds(accountID, now, MaxHoldsSettled)
 	if err != nil {
 		return nil, account, err
 	}
 	for _, hold := range holds {
-		if hold.ExpiresAt.After(now) {
-			continue
-		}
 		if account, _, err = s.closeHold(locked, account, hold, 0, HoldExpired, now); err != nil {
 			return nil, account, err
 		}

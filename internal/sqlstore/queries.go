@@ -476,6 +476,12 @@ func (t *Tx) Holds(accountID, status string, limit int) ([]credits.Hold, error) 
 		ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, status, status, limit)
 }
 
+func (t *Tx) DueHolds(accountID string, now time.Time, limit int) ([]credits.Hold, error) {
+	return queryAll(t, "list due holds of account "+accountID, scanHold, `SELECT `+holdColumns+` FROM holds
+		WHERE account_id = ? AND status = 'held' AND expires_at <= ?
+		ORDER BY expires_at, id LIMIT ?`, accountID, t.d.Time(now), limit)
+}
+
 // Expiry.
 
 func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
