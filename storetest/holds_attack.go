@@ -14,6 +14,7 @@ var holdsAttackTests = []struct {
 	fn   func(*testing.T, Opener)
 }{
 	{"HoldsAttackExpiredHoldBehindManyNewer", testHoldsAttackExpiredHoldBehindManyNewer},
+	{"HoldsAttackMoreExpiredLotsThanOneSettlement", testHoldsAttackMoreExpiredLotsThanOneSettlement},
 }
 
 // testHoldsAttackExpiredHoldBehindManyNewer: a client makes a short hold,
@@ -55,4 +56,34 @@ func testHoldsAttackExpiredHoldBehindManyNewer(t *testing.T, open Opener) {
 	if _, err := f.debit("u1", total-int64(n)-1); err != nil {
 		t.Errorf("debit of all that is available once the short hold expired: %v", err)
 	}
+}
+
+// testHoldsAttackMoreExpiredLotsThanOneSettlement: an account has more lots
+// expiring at once than one settlement expires (MaxLotsExpiredAtOnce). A
+// debit after their expiry must not count the credits of expired lots that
+// the settlement left for the next one as available: none of it is
+// spendable. (The lots are one grant split with SQL.)
+func testHoldsAttackMoreExpiredLotsThanOneSettlement(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	n := credits.MaxLotsExpiredAtOnce
+	g := f.grant("u1", int64(n)+1, time.Hour, 0)
+	f.rawExec(
+		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO lots (account_id, amount, remaining, reserved, spendable, priority, expires_at, source, reference, created_at)
+			SELECT account_id, 1, 1, 0, spendable, priority, expires_at, source, reference, created_at FROM lots, n WHERE lots.id = %d`, n, g.LotID),
+		fmt.Sprintf(`UPDATE lots SET amount = 1, remaining = 1 WHERE id = %d`, g.LotID),
+	)
+	f.now = f.now.Add(2 * time.Hour)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("debit after %d lots expired at once panicked: %v", n+1, r)
+			}
+		}()
+		if r, err := f.debit("u1", 1); credits.ErrorCode(err) != credits.EINSUFFICIENT {
+			t.Errorf("debit of 1 after all %d lots expired: %+v, %v; want insufficient", n+1, r, err)
+		}
+	}()
+	f.wantAccount("u1", 0, 0)
 }
