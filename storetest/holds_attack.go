@@ -15,6 +15,7 @@ var holdsAttackTests = []struct {
 }{
 	{"HoldsAttackExpiredHoldBehindManyNewer", testHoldsAttackExpiredHoldBehindManyNewer},
 	{"HoldsAttackMoreExpiredLotsThanOneSettlement", testHoldsAttackMoreExpiredLotsThanOneSettlement},
+	{"HoldsAttackHoldAndLotExpireAtOneInstant", testHoldsAttackHoldAndLotExpireAtOneInstant},
 }
 
 // testHoldsAttackExpiredHoldBehindManyNewer: a client makes a short hold,
@@ -86,4 +87,42 @@ func testHoldsAttackMoreExpiredLotsThanOneSettlement(t *testing.T, open Opener) 
 		}
 	}()
 	f.wantAccount("u1", 0, 0)
+}
+
+// testHoldsAttackHoldAndLotExpireAtOneInstant: a hold and the lot it holds
+// expire at one instant. A microsecond before, the hold captures; at the
+// instant, it can no longer be captured or released, and every credit of the
+// lot leaves by expiry, none twice.
+func testHoldsAttackHoldAndLotExpireAtOneInstant(t *testing.T, open Opener) {
+	ctx := context.Background()
+	for _, before := range []bool{true, false} {
+		f := newFixture(t, open)
+		f.account("u1", "u1@example.com")
+		f.grant("u1", 100, time.Hour, 0)
+		h := f.hold("u1", 60, time.Hour)
+		f.now = h.ExpiresAt
+		if before {
+			f.now = f.now.Add(-time.Microsecond)
+			if c, err := f.svc.CaptureHold(ctx, h.ID, captureAmount(50)); err != nil || c.Captured != 50 {
+				t.Fatalf("capture a microsecond before the expiry: %+v, %v", c, err)
+			}
+			f.wantAccount("u1", 50, 50)
+			f.now = h.ExpiresAt
+			f.wantAccount("u1", 0, 0)
+			continue
+		}
+		if c, err := f.svc.CaptureHold(ctx, h.ID, nil); credits.ErrorCode(err) != credits.ECONFLICT {
+			t.Errorf("capture at the expiry instant: %+v, %v; want conflict", c, err)
+		}
+		if r, err := f.svc.ReleaseHold(ctx, h.ID); credits.ErrorCode(err) != credits.ECONFLICT {
+			t.Errorf("release at the expiry instant: %+v, %v; want conflict", r, err)
+		}
+		if got, err := f.svc.GetHold(ctx, h.ID); err != nil || got.Status != credits.HoldExpired {
+			t.Errorf("hold at its expiry instant: %+v, %v; want expired", got, err)
+		}
+		f.wantAccount("u1", 0, 0)
+		if _, err := f.debit("u1", 1); credits.ErrorCode(err) != credits.EINSUFFICIENT {
+			t.Errorf("debit after the lot expired: %v; want insufficient", err)
+		}
+	}
 }
