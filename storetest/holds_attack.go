@@ -16,6 +16,7 @@ var holdsAttackTests = []struct {
 	{"HoldsAttackExpiredHoldBehindManyNewer", testHoldsAttackExpiredHoldBehindManyNewer},
 	{"HoldsAttackMoreExpiredLotsThanOneSettlement", testHoldsAttackMoreExpiredLotsThanOneSettlement},
 	{"HoldsAttackHoldAndLotExpireAtOneInstant", testHoldsAttackHoldAndLotExpireAtOneInstant},
+	{"HoldsAttackManyDueHoldsSettleFast", testHoldsAttackManyDueHoldsSettleFast},
 }
 
 // testHoldsAttackExpiredHoldBehindManyNewer: a client makes a short hold,
@@ -124,5 +125,41 @@ func testHoldsAttackHoldAndLotExpireAtOneInstant(t *testing.T, open Opener) {
 		if _, err := f.debit("u1", 1); credits.ErrorCode(err) != credits.EINSUFFICIENT {
 			t.Errorf("debit after the lot expired: %v; want insufficient", err)
 		}
+	}
+}
+
+// testHoldsAttackManyDueHoldsSettleFast: a client makes MaxHoldsSettled
+// short holds; once they are due, the settlement that expires them all
+// must not hold the writer for long (on SQLite, every account's writer):
+// refreshing the account's due time after each hold read every held hold,
+// n² rows, 6 seconds here. Timed on SQLite only: PostgreSQL keeps a version
+// of the account and lot rows per closed hold, and takes several seconds
+// whatever the refresh. (The holds are copied with SQL.)
+func testHoldsAttackManyDueHoldsSettleFast(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	if f.isPostgres() {
+		t.Skip("timed on SQLite only")
+	}
+	f.account("u1", "u1@example.com")
+	n := credits.MaxHoldsSettled
+	f.grant("u1", int64(n), 0, 0)
+	h := f.hold("u1", 1, time.Minute)
+	f.rawExec(
+		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO holds (id, account_id, amount, captured, status, description, expires_at, created_at, updated_at)
+			SELECT 'hold_copy' || CAST(i AS TEXT), account_id, amount, captured, status, description, expires_at, created_at, updated_at
+			FROM holds, n WHERE holds.id = '%s'`, n-1, h.ID),
+		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
+			INSERT INTO hold_lots (hold_id, lot_id, amount)
+			SELECT 'hold_copy' || CAST(i AS TEXT), lot_id, amount FROM hold_lots, n WHERE hold_lots.hold_id = '%s'`, n-1, h.ID),
+		fmt.Sprintf(`UPDATE lots SET reserved = reserved + %d WHERE account_id = 'u1'`, n-1),
+		fmt.Sprintf(`UPDATE accounts SET held = held + %d WHERE id = 'u1'`, n-1),
+	)
+	f.wantAccount("u1", int64(n), 0)
+	f.now = f.now.Add(2 * time.Minute)
+	start := time.Now()
+	f.wantAccount("u1", int64(n), int64(n))
+	if took := time.Since(start); took > 2500*time.Millisecond {
+		t.Errorf("settling %d due holds took %s; want well under 2.5s", n, took)
 	}
 }

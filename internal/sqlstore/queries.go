@@ -1046,11 +1046,13 @@ func (l *lockedAccount) SetHoldLot(holdID string, lotID, amount int64) error {
 }
 
 // UpdateHold of a hold that closes refreshes the account's due time: the
-// credits it freed on its lots (SetLot, before) may come due earlier.
+// credits it freed on its lots (SetLot, before) may come due earlier. A hold
+// that expires is closed by a settlement, which refreshes it once after all
+// it closed: refreshed for each, its n holds read n² rows.
 func (l *lockedAccount) UpdateHold(h credits.Hold) error {
 	err := l.t.execOne("update hold "+h.ID, `UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
 		h.Captured, h.Status, l.t.d.Time(h.UpdatedAt), h.ID, l.id())
-	if err != nil || h.Status == credits.HoldHeld {
+	if err != nil || h.Status == credits.HoldHeld || h.Status == credits.HoldExpired {
 		return err
 	}
 	return l.RefreshDueAt()
