@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ var holdsAttackTests = []struct {
 	{"HoldsAttackMoreExpiredLotsThanOneSettlement", testHoldsAttackMoreExpiredLotsThanOneSettlement},
 	{"HoldsAttackHoldAndLotExpireAtOneInstant", testHoldsAttackHoldAndLotExpireAtOneInstant},
 	{"HoldsAttackManyDueHoldsSettleFast", testHoldsAttackManyDueHoldsSettleFast},
+	{"HoldsAttackRaceAtAHoldsExpiry", testHoldsAttackRaceAtAHoldsExpiry},
 }
 
 // testHoldsAttackExpiredHoldBehindManyNewer: a client makes a short hold,
@@ -162,4 +164,62 @@ func testHoldsAttackManyDueHoldsSettleFast(t *testing.T, open Opener) {
 	if took := time.Since(start); took > 2500*time.Millisecond {
 		t.Errorf("settling %d due holds took %s; want well under 2.5s", n, took)
 	}
+}
+
+// testHoldsAttackRaceAtAHoldsExpiry: at the instant a hold expires, its
+// release, a capture of another hold, debits, a new hold and the sweeper run
+// at once, over two lots of equal priority and expiry and one that never
+// expires: the expired hold cannot be released, every other call lands
+// once, and the lot that never expires gives only what the expiring ones
+// could not (the order of the calls decides how much).
+func testHoldsAttackRaceAtAHoldsExpiry(t *testing.T, open Opener) {
+	ctx := context.Background()
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	a := f.grant("u1", 50, 2*time.Hour, 0)
+	b := f.grant("u1", 50, 2*time.Hour, 0)
+	c := f.grant("u1", 30, 0, 0)
+	h1 := f.hold("u1", 40, time.Hour)
+	h2 := f.hold("u1", 30, 3*time.Hour)
+	f.now = h1.ExpiresAt
+	errs := make([]error, 7)
+	var wg sync.WaitGroup
+	run := func(i int, fn func() error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn() }()
+	}
+	run(0, func() error { _, err := f.svc.ReleaseHold(ctx, h1.ID); return err })
+	run(1, func() error { _, err := f.svc.CaptureHold(ctx, h2.ID, captureAmount(20)); return err })
+	for i := 2; i < 5; i++ {
+		run(i, func() error { _, err := f.debit("u1", 10); return err })
+	}
+	run(5, func() error { _, err := f.svc.SweepExpired(ctx); return err })
+	var h3 credits.Hold
+	run(6, func() (err error) {
+		h3, _, err = f.svc.CreateHold(ctx, "u1", credits.HoldRequest{Amount: 50, ExpiresInSeconds: 60}, nil)
+		return err
+	})
+	wg.Wait()
+	if credits.ErrorCode(errs[0]) != credits.ECONFLICT {
+		t.Errorf("release of a hold at its expiry instant: %v; want conflict", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("call %d: %v", i+1, err)
+		}
+	}
+	f.wantAccount("u1", 130-20-30, 130-20-30-50)
+	// The expiring lots go first: of the 80 taken and held, the lot that
+	// never expires gives at most the 10 that the capture frees on an
+	// expiring lot when the debits and the hold ran before it.
+	if l := f.lot("u1", c.LotID); l.Remaining < 20 || l.Reserved != 0 {
+		t.Errorf("lot that never expires: %+v; want at most 10 of it taken", l)
+	}
+	if sp := f.lot("u1", a.LotID).Spendable() + f.lot("u1", b.LotID).Spendable(); sp != 30-f.lot("u1", c.LotID).Remaining {
+		t.Errorf("expiring lots keep %d spendable while the lot that never expires gave %d", sp, 30-f.lot("u1", c.LotID).Remaining)
+	}
+	if _, err := f.svc.ReleaseHold(ctx, h3.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.wantAccount("u1", 80, 80)
 }
