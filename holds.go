@@ -298,14 +298,13 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if !account.due(now) {
 		return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
 	}
-	holds, err := tx.Holds(accountID, HoldHeld, MaxHoldsSettled)
+	// The holds that came due, not the newest: an account may hold more
+	// than one settlement reads, and a due hold behind them never expired.
+	holds, err := tx.DueHolds(accountID, now, MaxHoldsSettled)
 	if err != nil {
 		return nil, account, err
 	}
 	for _, hold := range holds {
-		if hold.ExpiresAt.After(now) {
-			continue
-		}
 		if account, _, err = s.closeHold(locked, account, hold, 0, HoldExpired, now); err != nil {
 			return nil, account, err
 		}
@@ -324,17 +323,30 @@ func (a Account) due(now time.Time) bool {
 	return a.DueAt != nil && !a.DueAt.After(now)
 }
 
-// Bounds of one settlement; what is left is settled by the next one.
+// Bounds of one settlement: it closes at most MaxHoldsSettled due holds
+// (what is left is settled by the next one; their credits stay held
+// meanwhile), and reads expired lots MaxLotsExpiredAtOnce at a time.
 const (
 	MaxHoldsSettled      = 10_000
-	MaxLotsExpiredAtOnce = 10_000
+	MaxLotsExpiredAtOnce = 1_000
 )
 
+// expireLots expires every lot of the account due at now, reading
+// MaxLotsExpiredAtOnce at a time: a settlement that left some for the next
+// one would count their credits as available, which no lot can give.
 func expireLots(locked LockedAccount, account Account, now time.Time) (Account, error) {
-	lots, err := locked.ExpiringLots(now, MaxLotsExpiredAtOnce)
-	if err != nil {
-		return account, err
+	for {
+		lots, err := locked.ExpiringLots(now, MaxLotsExpiredAtOnce)
+		if err != nil {
+			return account, err
+		}
+		if account, err = expireLotBatch(locked, account, lots, now); err != nil || len(lots) < MaxLotsExpiredAtOnce {
+			return account, err
+		}
 	}
+}
+
+func expireLotBatch(locked LockedAccount, account Account, lots []Lot, now time.Time) (Account, error) {
 	for _, lot := range lots {
 		expired := lot.Spendable()
 		if err := locked.SetLot(lot.ID, lot.Reserved, lot.Reserved); err != nil {
@@ -343,7 +355,8 @@ func expireLots(locked LockedAccount, account Account, now time.Time) (Account, 
 		account.Balance -= expired
 		entry := Entry{AccountID: account.ID, Amount: -expired, Kind: EntryExpiry, Reference: fmt.Sprintf("lot_%d", lot.ID),
 			Description: "credits expired", CreatedAt: now}
-		if entry, err = addEntry(locked, account, entry); err != nil {
+		entry, err := addEntry(locked, account, entry)
+		if err != nil {
 			return account, err
 		}
 		if err := locked.AddLotDraws(entry.ID, []LotAmount{{LotID: lot.ID, Amount: expired}}); err != nil {

@@ -121,6 +121,9 @@ type Tx interface {
 	Hold(id string) (Hold, error)
 	// Holds lists an account's holds, newest first, with the given status ("" for any).
 	Holds(accountID, status string, limit int) ([]Hold, error)
+	// DueHolds lists up to limit of an account's held holds that expire at
+	// or before now, the earliest expiry first.
+	DueHolds(accountID string, now time.Time, limit int) ([]Hold, error)
 
 	// DueAccounts lists up to limit accounts that have a hold or a lot that
 	// expired at or before now and is not yet settled (by their due_at).

@@ -257,8 +257,8 @@ func testUsageAttackConcurrentVersionsStayOrdered(t *testing.T, open Opener) {
 }
 
 // testUsageAttackUnsettledExpiredHold: a hold past its expiry that no
-// settlement closed yet (one settles at most MaxHoldsSettled holds, newest
-// first; here the account's due time is cleared) is not captured by a usage.
+// settlement closed yet (one settles at most MaxHoldsSettled holds, earliest
+// expiry first; here the account's due time is cleared) is not captured by a usage.
 func testUsageAttackUnsettledExpiredHold(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.pricing()

@@ -476,6 +476,12 @@ func (t *Tx) Holds(accountID, status string, limit int) ([]credits.Hold, error) 
 		ORDER BY created_at DESC, id DESC LIMIT ?`, accountID, status, status, limit)
 }
 
+func (t *Tx) DueHolds(accountID string, now time.Time, limit int) ([]credits.Hold, error) {
+	return queryAll(t, "list due holds of account "+accountID, scanHold, `SELECT `+holdColumns+` FROM holds
+		WHERE account_id = ? AND status = 'held' AND expires_at <= ?
+		ORDER BY expires_at, id LIMIT ?`, accountID, t.d.Time(now), limit)
+}
+
 // Expiry.
 
 func (t *Tx) DueAccounts(now time.Time, limit int) ([]string, error) {
@@ -1040,11 +1046,13 @@ func (l *lockedAccount) SetHoldLot(holdID string, lotID, amount int64) error {
 }
 
 // UpdateHold of a hold that closes refreshes the account's due time: the
-// credits it freed on its lots (SetLot, before) may come due earlier.
+// credits it freed on its lots (SetLot, before) may come due earlier. A hold
+// that expires is closed by a settlement, which refreshes it once after all
+// it closed: refreshed for each, its n holds read n² rows.
 func (l *lockedAccount) UpdateHold(h credits.Hold) error {
 	err := l.t.execOne("update hold "+h.ID, `UPDATE holds SET captured = ?, status = ?, updated_at = ? WHERE id = ? AND account_id = ?`,
 		h.Captured, h.Status, l.t.d.Time(h.UpdatedAt), h.ID, l.id())
-	if err != nil || h.Status == credits.HoldHeld {
+	if err != nil || h.Status == credits.HoldHeld || h.Status == credits.HoldExpired {
 		return err
 	}
 	return l.RefreshDueAt()
