@@ -17,7 +17,7 @@ var holdsAttackTests = []struct {
 	{"HoldsAttackExpiredHoldBehindManyNewer", testHoldsAttackExpiredHoldBehindManyNewer},
 	{"HoldsAttackMoreExpiredLotsThanOneSettlement", testHoldsAttackMoreExpiredLotsThanOneSettlement},
 	{"HoldsAttackHoldAndLotExpireAtOneInstant", testHoldsAttackHoldAndLotExpireAtOneInstant},
-	{"HoldsAttackManyDueHoldsSettleFast", testHoldsAttackManyDueHoldsSettleFast},
+	{"HoldsAttackManyDueHoldsSettleAtOnce", testHoldsAttackManyDueHoldsSettleAtOnce},
 	{"HoldsAttackRaceAtAHoldsExpiry", testHoldsAttackRaceAtAHoldsExpiry},
 }
 
@@ -130,20 +130,16 @@ func testHoldsAttackHoldAndLotExpireAtOneInstant(t *testing.T, open Opener) {
 	}
 }
 
-// testHoldsAttackManyDueHoldsSettleFast: a client makes MaxHoldsSettled
-// short holds; once they are due, the settlement that expires them all
-// must not hold the writer for long (on SQLite, every account's writer):
-// refreshing the account's due time after each hold read every held hold,
-// n² rows, 6 seconds here. Timed on SQLite only: PostgreSQL keeps a version
-// of the account and lot rows per closed hold, and takes several seconds
-// whatever the refresh. (The holds are copied with SQL.)
-func testHoldsAttackManyDueHoldsSettleFast(t *testing.T, open Opener) {
+// testHoldsAttackManyDueHoldsSettleAtOnce: a client makes many short holds
+// (2,000 here; the holds are copied with SQL); once they are due, one
+// settlement expires them all and every credit is available again. (It
+// once refreshed the account's due time after each hold, reading every held
+// hold each time: n² rows, 5.5 s of SQLite's one writer for 10,000. How
+// long it takes is for a benchmark, not this test.)
+func testHoldsAttackManyDueHoldsSettleAtOnce(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	if f.isPostgres() {
-		t.Skip("timed on SQLite only")
-	}
 	f.account("u1", "u1@example.com")
-	n := credits.MaxHoldsSettled
+	n := 2000
 	f.grant("u1", int64(n), 0, 0)
 	h := f.hold("u1", 1, time.Minute)
 	f.rawExec(
@@ -159,10 +155,9 @@ func testHoldsAttackManyDueHoldsSettleFast(t *testing.T, open Opener) {
 	)
 	f.wantAccount("u1", int64(n), 0)
 	f.now = f.now.Add(2 * time.Minute)
-	start := time.Now()
 	f.wantAccount("u1", int64(n), int64(n))
-	if took := time.Since(start); took > 2500*time.Millisecond {
-		t.Errorf("settling %d due holds took %s; want well under 2.5s", n, took)
+	if h, err := f.svc.GetHold(context.Background(), h.ID); err != nil || h.Status != credits.HoldExpired {
+		t.Errorf("the first of %d due holds: %+v, %v; want expired", n, h, err)
 	}
 }
 
