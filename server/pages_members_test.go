@@ -42,23 +42,7 @@ func TestDashboardShowsMembers(t *testing.T) {
 func TestMemberPage(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	ctx := context.Background()
-	if _, _, err := s.svc.Grant(ctx, "alice", credits.GrantRequest{Amount: 1000}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"ann", "bob"} {
-		if _, err := s.svc.PutMember(ctx, "alice", m, credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 100, Period: credits.PeriodWeek}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, spend := range []struct {
-		member string
-		amount int64
-	}{{"ann", 30}, {"bob", 7}, {"", 5}} {
-		if _, _, err := s.svc.Debit(ctx, "alice", credits.DebitRequest{Amount: spend.amount, MemberID: spend.member}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	aliceTeam(t, s)
 	req, _ := http.NewRequest("POST", s.url+"/v1/accounts/alice/dashboard_sessions", strings.NewReader(`{"member_id":"ann"}`))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := http.DefaultClient.Do(req)
@@ -100,4 +84,28 @@ func TestMemberPage(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+}
+
+// aliceTeam gives alice 1,000 credits and two members capped at 100 a
+// week, ann and bob, who spent 30 and 7 of them (and alice 5 as none).
+func aliceTeam(t *testing.T, s *site) context.Context {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := s.svc.Grant(ctx, "alice", credits.GrantRequest{Amount: 1000}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"ann", "bob"} {
+		if _, err := s.svc.PutMember(ctx, "alice", m, credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 100, Period: credits.PeriodWeek}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, spend := range []struct {
+		member string
+		amount int64
+	}{{"ann", 30}, {"bob", 7}, {"", 5}} {
+		if _, _, err := s.svc.Debit(ctx, "alice", credits.DebitRequest{Amount: spend.amount, MemberID: spend.member}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx
 }

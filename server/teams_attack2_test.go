@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/credits/credits"
 )
 
 // TestMemberPageWaitingForACardShowsItsOwnOnly: a member's page asked to
@@ -16,23 +13,7 @@ func TestMemberPageWaitingForACardShowsItsOwnOnly(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	s.srv.CardWait = 20 * time.Second
-	ctx := context.Background()
-	if _, _, err := s.svc.Grant(ctx, "alice", credits.GrantRequest{Amount: 1000}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"ann", "bob"} {
-		if _, err := s.svc.PutMember(ctx, "alice", m, credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 100, Period: credits.PeriodWeek}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, spend := range []struct {
-		member string
-		amount int64
-	}{{"ann", 30}, {"bob", 7}, {"", 5}} {
-		if _, _, err := s.svc.Debit(ctx, "alice", credits.DebitRequest{Amount: spend.amount, MemberID: spend.member}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	aliceTeam(t, s)
 	ann := s.visitor()
 	if p := ann.open(s.linkWith(apiKey, "alice", `{"member_id":"ann"}`)); p.status != 200 {
 		t.Fatalf("ann's page: %d", p.status)
@@ -58,23 +39,7 @@ func TestMemberPageWaitingForACardShowsItsOwnOnly(t *testing.T) {
 func TestMemberKeyLinks(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
-	ctx := context.Background()
-	if _, _, err := s.svc.Grant(ctx, "alice", credits.GrantRequest{Amount: 1000}, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []string{"ann", "bob"} {
-		if _, err := s.svc.PutMember(ctx, "alice", m, credits.MemberRequest{SetCap: true, Cap: &credits.MemberCap{Credits: 100, Period: credits.PeriodWeek}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, spend := range []struct {
-		member string
-		amount int64
-	}{{"ann", 30}, {"bob", 7}, {"", 5}} {
-		if _, _, err := s.svc.Debit(ctx, "alice", credits.DebitRequest{Amount: spend.amount, MemberID: spend.member}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := aliceTeam(t, s)
 	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
 	var key struct{ Secret string }
 	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
