@@ -15,16 +15,7 @@ import (
 // cards exist.
 func TestAccessAttackBoundAdminTakesAnotherCustomersCard(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.fund("u1", 100)
-	h.fund("u2", 100)
-	h.pricingAPI()
-	if r := h.api("POST", "/v1/rate_cards", `{"id":"acme","name":"Acme","rates":[{"feature":"image","credits":"0.5"}]}`); r.status != 201 {
-		t.Fatalf("card acme: %d %s", r.status, r.raw)
-	}
-	if r := h.api("PUT", "/v1/accounts/u2/rate_card", `{"rate_card_id":"acme"}`); r.status != 200 {
-		t.Fatalf("u2 on acme: %d %s", r.status, r.raw)
-	}
+	h := acmeHarness(t)
 	boundAdmin := h.keyAs(credits.ScopeAdmin, "u1")
 	if r := boundAdmin("GET", "/v1/rate_cards/acme", "", ""); r.status != 404 {
 		t.Fatalf("bound admin reads acme: %d %s; want 404", r.status, r.raw)

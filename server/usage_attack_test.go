@@ -34,16 +34,7 @@ func (h *harness) keyAs(scope, account string) func(method, path, body, idem str
 // another account's own rate card.
 func TestUsageAttackScopes(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.fund("u1", 100)
-	h.fund("u2", 100)
-	h.pricingAPI()
-	if r := h.api("POST", "/v1/rate_cards", `{"id":"acme","name":"Acme","rates":[{"feature":"image","credits":"0.5"}]}`); r.status != 201 {
-		t.Fatalf("card acme: %d %s", r.status, r.raw)
-	}
-	if r := h.api("PUT", "/v1/accounts/u2/rate_card", `{"rate_card_id":"acme"}`); r.status != 200 {
-		t.Fatalf("u2 on acme: %d %s", r.status, r.raw)
-	}
+	h := acmeHarness(t)
 	read, spend := h.keyAs(credits.ScopeRead, ""), h.keyAs(credits.ScopeSpend, "")
 	bound, boundAdmin := h.keyAs(credits.ScopeSpend, "u1"), h.keyAs(credits.ScopeAdmin, "u1")
 	image := `{"feature":"image","quantity":1}`
@@ -258,4 +249,21 @@ func TestUsageAttackTotalsQuery(t *testing.T) {
 	if r := h.api("GET", "/v1/accounts/nobody/usage", ""); r.status != 404 {
 		t.Errorf("unknown account: %d %s; want 404", r.status, r.raw)
 	}
+}
+
+// acmeHarness funds u1 and u2 with 100 credits each, and prices u2 by a card
+// of its own, acme (an image for 0.5), while u1 keeps the default card.
+func acmeHarness(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t)
+	h.fund("u1", 100)
+	h.fund("u2", 100)
+	h.pricingAPI()
+	if r := h.api("POST", "/v1/rate_cards", `{"id":"acme","name":"Acme","rates":[{"feature":"image","credits":"0.5"}]}`); r.status != 201 {
+		t.Fatalf("card acme: %d %s", r.status, r.raw)
+	}
+	if r := h.api("PUT", "/v1/accounts/u2/rate_card", `{"rate_card_id":"acme"}`); r.status != 200 {
+		t.Fatalf("u2 on acme: %d %s", r.status, r.raw)
+	}
+	return h
 }
