@@ -21,6 +21,7 @@ var memberTests = []struct {
 	{"MemberCapUnderConcurrency", testMemberCapUnderConcurrency},
 	{"MemberCapReachedOncePerPeriod", testMemberCapReachedOncePerPeriod},
 	{"VerifyFindsMemberSpendingOff", testVerifyFindsMemberSpendingOff},
+	{"MemberHistoryPages", testMemberHistoryPages},
 }
 
 func (f *fixture) member(accountID, memberID string, cap *credits.MemberCap) credits.MemberView {
@@ -323,5 +324,77 @@ func testVerifyFindsMemberSpendingOff(t *testing.T, open Opener) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testMemberHistoryPages walks a member's entries page by page, among the
+// entries of the account's other member, of no member, and of a member of
+// the same id on another account: each page lists the member's own, newest
+// first, from the entry before the cursor, whether the cursor is one of its
+// entries or not; a member never spent as lists nothing.
+func testMemberHistoryPages(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	for _, a := range []string{"team", "other"} {
+		f.account(a, a+"@example.com")
+		f.grant(a, 1000, 0, 0)
+		f.member(a, "m", nil)
+	}
+	f.member("team", "n", nil)
+	f.member("team", "idle", nil)
+	for i := range 7 {
+		for _, spend := range []struct {
+			account, member string
+			amount          int64
+		}{{"team", "m", int64(i + 1)}, {"team", "n", 20}, {"team", "", 30}, {"other", "m", 40}} {
+			if err := f.memberDebit(spend.account, spend.member, spend.amount); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	page := func(member string, before int64, limit int) []credits.Entry {
+		t.Helper()
+		var entries []credits.Entry
+		if err := f.db.View(context.Background(), func(tx credits.Tx) (err error) {
+			entries, err = tx.MemberEntries("team", member, before, limit)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return entries
+	}
+	amounts := func(entries []credits.Entry) string {
+		var out []string
+		for _, e := range entries {
+			if e.AccountID != "team" || e.MemberID != "m" {
+				t.Errorf("entry %d of account %s, member %q, in team's member m's history", e.ID, e.AccountID, e.MemberID)
+			}
+			out = append(out, fmt.Sprint(-e.Amount))
+		}
+		return strings.Join(out, " ")
+	}
+	first := page("m", 0, 3)
+	if got := amounts(first); got != "7 6 5" {
+		t.Fatalf("first page: %s, want 7 6 5", got)
+	}
+	next := page("m", first[2].ID, 3)
+	if got := amounts(next); got != "4 3 2" {
+		t.Errorf("the page after entry %d: %s, want 4 3 2", first[2].ID, got)
+	}
+	if got := amounts(page("m", next[2].ID, 3)); got != "1" {
+		t.Errorf("the last page: %s, want 1", got)
+	}
+	// A cursor that is not one of m's entries (n's entry after m's third).
+	ofN := page("n", 0, 100)
+	if len(ofN) != 7 {
+		t.Fatalf("n's history lists %d entries, want 7", len(ofN))
+	}
+	if got := amounts(page("m", ofN[4].ID, 10)); got != "3 2 1" {
+		t.Errorf("the page before n's third entry: %s, want 3 2 1", got)
+	}
+	if got := page("idle", 0, 10); len(got) != 0 {
+		t.Errorf("a member who never spent lists %d entries", len(got))
+	}
+	if got := page("nobody", 0, 10); len(got) != 0 {
+		t.Errorf("an unknown member lists %d entries", len(got))
 	}
 }
