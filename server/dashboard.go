@@ -136,9 +136,23 @@ func (s *Server) webSession(r *http.Request, token, purpose, kind string) (credi
 func (s *Server) customerSession(r *http.Request, token, purpose, kind string) (credits.WebSession, error) {
 	ws, err := s.webSession(r, token, purpose, kind)
 	if err == nil {
-		err = s.customerKeyLive(r, ws)
+		err = s.customerSessionLive(r, ws)
 	}
 	return ws, err
+}
+
+// customerSessionLive checks what a customer's link or session stands on:
+// the key that made it (customerKeyLive) and, for a member's page, the
+// member, whose removal ends its pages as it ends its spending.
+func (s *Server) customerSessionLive(r *http.Request, ws credits.WebSession) error {
+	if err := s.customerKeyLive(r, ws); err != nil || ws.MemberID == "" {
+		return err
+	}
+	_, err := s.Service.GetMember(r.Context(), ws.AccountID, ws.MemberID)
+	if credits.ErrorCode(err) == credits.ENOTFOUND {
+		return credits.ErrSessionInvalid
+	}
+	return err
 }
 
 // customerKeyLive checks the key that made a link or a customer's session:
@@ -263,18 +277,25 @@ func (s *Server) dashboardSession(w http.ResponseWriter, r *http.Request) (credi
 	}
 	ws, err := s.customerSession(r, cookie.Value, tokenPurposeSession, credits.SessionDashboard)
 	if err != nil {
-		if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
-			s.renderError(w, r, err, "", "")
-			return credits.WebSession{}, ""
-		}
-		msg := "Your session is not valid. Open your credits page again from the application."
-		if errors.Is(err, errTokenExpired) {
-			msg = "Your session has expired. Open your credits page again from the application."
-		}
-		s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error", Message: msg})
+		s.renderSessionInvalid(w, r, err)
 		return credits.WebSession{}, ""
 	}
 	return ws, cookie.Value
+}
+
+// renderSessionInvalid answers a customer's page whose session failed its
+// check: 403 asking to open the page again, or the error itself when the
+// check could not be made.
+func (s *Server) renderSessionInvalid(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, credits.ErrSessionInvalid) && !errors.Is(err, errTokenInvalid) && !errors.Is(err, errTokenExpired) {
+		s.renderError(w, r, err, "", "")
+		return
+	}
+	msg := "Your session is not valid. Open your credits page again from the application."
+	if errors.Is(err, errTokenExpired) {
+		msg = "Your session has expired. Open your credits page again from the application."
+	}
+	s.renderMessage(w, r, http.StatusForbidden, "Sign-in needed", message{Kind: "error", Message: msg})
 }
 
 // dashboardForm checks a customer page's form: a live session, its CSRF
@@ -329,9 +350,16 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	page := dashboardPage{Dashboard: d}
 	v := view{Title: "Your credits", CSRF: s.signer().csrf(session), Can: capabilitySet(ws)}
 	if before == 0 {
-		if err := s.awaitCard(r, accountID, q, &page, &v); err != nil {
+		waited, err := s.awaitCard(r, accountID, q, &page, &v)
+		if err != nil {
 			s.renderError(w, r, err, "", "")
 			return
+		}
+		if waited { // what the page stands on may have gone meanwhile
+			if err := s.customerSessionLive(r, ws); err != nil {
+				s.renderSessionInvalid(w, r, err)
+				return
+			}
 		}
 	}
 	v.Chart, v.Data = newChart(page.History, s.Service.Now()), page

@@ -35,24 +35,25 @@ type dashboardPage struct {
 // awaitCard, on a return from Save a card, waits up to CardWait for the
 // card; when it comes, it reads the page again, otherwise it says so and,
 // the first time, refreshes the page once. The page is read again with q,
-// the query it was read with: a member's page stays the member's.
-func (s *Server) awaitCard(r *http.Request, accountID string, q credits.DashboardQuery, page *dashboardPage, v *view) error {
+// the query it was read with: a member's page stays the member's. waited
+// says it waited (the caller checks the session again).
+func (s *Server) awaitCard(r *http.Request, accountID string, q credits.DashboardQuery, page *dashboardPage, v *view) (waited bool, err error) {
 	step := r.URL.Query().Get("card")
 	if (step != cardSaved && step != cardSaving) || page.AutoRecharge.Card != nil {
-		return nil
+		return false, nil
 	}
 	if s.cardArrived(r.Context(), accountID) {
 		d, err := s.Service.Dashboard(r.Context(), accountID, q)
 		page.Dashboard = d
-		return err
+		return true, err
 	}
 	if step == cardSaved {
 		page.CardSaving = "saving"
 		v.Refresh, v.RefreshURL = cardRefreshSeconds, "/dashboard/credits?card="+cardSaving
-		return nil
+		return true, nil
 	}
 	page.CardSaving = "slow"
-	return nil
+	return true, nil
 }
 
 // cardArrived reports whether the account's saved card arrives within

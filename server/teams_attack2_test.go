@@ -64,3 +64,67 @@ func TestMemberKeyLinks(t *testing.T) {
 		t.Errorf("the page of a deleted member: %d, %d history rows, %d members tables", p.status, p.count("#ledger tr.entry"), p.count("#members"))
 	}
 }
+
+// TestDeletedMemberPageBuysNothing: a member's page open in a browser when
+// the member is deleted neither shows the page again nor starts a purchase
+// (403 asking to open the page again; no Checkout Session is made); the
+// team's own page still buys.
+func TestDeletedMemberPageBuysNothing(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	counting := &countingCheckouts{Payments: s.svc.Payments}
+	s.svc.Payments = counting
+	ctx := aliceTeam(t, s)
+	ann := s.visitor()
+	p := ann.open(s.linkWith(apiKey, "alice", `{"member_id":"ann"}`))
+	if p.status != 200 || p.count(`#packs form.pack[data-pack="starter"]`) != 1 {
+		t.Fatalf("ann's page: %d, %d starter forms", p.status, p.count(`#packs form.pack[data-pack="starter"]`))
+	}
+	if err := s.svc.DeleteMember(ctx, "alice", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if bought := ann.submit(p, `#packs form.pack[data-pack="starter"]`, nil); bought.status != 403 || counting.created != 0 {
+		t.Errorf("a purchase from the page of a deleted member: %d, %d sessions created; want 403 and none", bought.status, counting.created)
+	}
+	if again := ann.get("/dashboard/credits"); again.status != 403 || again.count("#ledger tr.entry") != 0 {
+		t.Errorf("the page of a deleted member again: %d, %d history rows; want 403 and none", again.status, again.count("#ledger tr.entry"))
+	}
+	v, team := s.signIn("alice")
+	if bought := v.submit(team, `#packs form.pack[data-pack="starter"]`, nil); bought.status >= 400 || counting.created != 1 {
+		t.Errorf("a purchase from the team's page: %d, %d sessions created; want one", bought.status, counting.created)
+	}
+}
+
+// TestPageWaitingForACardEndsWithItsKey: a page that waits for a card (here
+// a member's, ?card=saving) while the key that made it is revoked shows,
+// when the wait ends, nothing of the account: 403 asking to open the page
+// again.
+func TestPageWaitingForACardEndsWithItsKey(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.srv.CardWait = 20 * time.Second
+	aliceTeam(t, s)
+	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"links","scope":"spend","account_id":"alice"}`)
+	var key struct {
+		Key    struct{ ID string }
+		Secret string
+	}
+	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
+		t.Fatalf("a key: %d %s", status, out)
+	}
+	ann := s.visitor()
+	if p := ann.open(s.linkWith(key.Secret, "alice", `{"member_id":"ann"}`)); p.status != 200 {
+		t.Fatalf("ann's page: %d", p.status)
+	}
+	got := make(chan page, 1)
+	go func() { got <- ann.get("/dashboard/credits?card=saving") }()
+	time.Sleep(300 * time.Millisecond) // ann's page is waiting for the card
+	if status, out := s.call(apiKey, "DELETE", "/v1/api_keys/"+key.Key.ID, ""); status >= 300 {
+		t.Fatalf("revoke the key: %d %s", status, out)
+	}
+	s.saveCard("alice")
+	if p := <-got; p.status != 403 || p.count("#ledger tr.entry") != 0 || p.text("#member-spent") != "" {
+		t.Errorf("the page once the wait ended, its key revoked: %d, %d history rows, spent %q; want 403 and nothing",
+			p.status, p.count("#ledger tr.entry"), p.text("#member-spent"))
+	}
+}
