@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -304,10 +305,8 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if err != nil {
 		return nil, account, err
 	}
-	for _, hold := range holds {
-		if account, _, err = s.closeHold(locked, account, hold, 0, HoldExpired, now); err != nil {
-			return nil, account, err
-		}
+	if account, err = expireHolds(locked, account, holds, now); err != nil {
+		return nil, account, err
 	}
 	if account, err = expireLots(locked, account, now); err != nil {
 		return locked, account, err
@@ -316,6 +315,81 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 		return locked, account, err
 	}
 	return locked, account, s.alertAndRechargeIfLow(tx, locked, account, now)
+}
+
+// expireHolds closes the account's due holds as expired, all at once: what
+// they reserve on each lot, their members' held credits and the account's
+// are read and written once for all of them (one by one, 10,000 holds
+// took 17 s on PostgreSQL, several round trips each), and each hold is
+// marked expired, with its event. As closeHold with nothing captured; the
+// caller expires lots and pays debt with what they free.
+func expireHolds(locked LockedAccount, account Account, holds []Hold, now time.Time) (Account, error) {
+	if len(holds) == 0 {
+		return account, nil
+	}
+	ids := make([]string, len(holds))
+	for i, h := range holds {
+		ids[i] = h.ID
+	}
+	heldLots, err := locked.HeldLotsOf(ids)
+	if err != nil {
+		return account, err
+	}
+	members, err := locked.MemberHoldsOf(ids)
+	if err != nil {
+		return account, err
+	}
+	lots := map[int64]*HeldLot{} // each lot, with what the holds free on it as Held
+	var lotIDs []int64
+	periods := map[[2]string]*MemberSpending{} // each member's period, less what the holds held
+	var periodKeys [][2]string
+	for _, h := range holds {
+		for _, l := range heldLots[h.ID] {
+			if lots[l.ID] == nil {
+				lot := l
+				lot.Held = 0
+				lots[l.ID], lotIDs = &lot, append(lotIDs, l.ID)
+			}
+			lots[l.ID].Held += l.Held
+		}
+		account.Held -= h.Amount
+		sp, ok := members[h.ID]
+		if !ok {
+			continue
+		}
+		key := [2]string{sp.MemberID, sp.PeriodStart.Format(time.RFC3339Nano)}
+		if periods[key] == nil {
+			periods[key], periodKeys = &sp, append(periodKeys, key)
+		}
+		if p := periods[key]; p.Held < h.Amount {
+			panic(fmt.Sprintf("member %s of account %s holds %d credits, fewer than hold %s's %d", p.MemberID, p.AccountID, p.Held, h.ID, h.Amount))
+		}
+		periods[key].Held -= h.Amount
+	}
+	slices.Sort(lotIDs)
+	for _, id := range lotIDs {
+		if err := locked.SetLot(id, lots[id].Remaining, lots[id].Reserved-lots[id].Held); err != nil {
+			return account, err
+		}
+	}
+	if err := locked.SetHeld(account.Held); err != nil {
+		return account, err
+	}
+	for _, key := range periodKeys {
+		if err := locked.SaveMemberSpending(*periods[key]); err != nil {
+			return account, err
+		}
+	}
+	if err := locked.ExpireHolds(ids, now); err != nil {
+		return account, err
+	}
+	for _, h := range holds {
+		h.Status, h.Captured, h.UpdatedAt = HoldExpired, 0, now
+		if err := emit(locked, "hold."+HoldExpired, h, now); err != nil {
+			return account, err
+		}
+	}
+	return account, nil
 }
 
 // due reports whether something of the account may have come due at now.

@@ -88,6 +88,9 @@ type MemberLocked interface {
 	// (ErrNotFound for a hold of no member).
 	TagMemberHold(holdID string, sp MemberSpending) error
 	MemberHold(holdID string) (MemberSpending, error)
+	// MemberHoldsOf is MemberHold of many holds in one read, by hold id (a
+	// hold of no member is not in it).
+	MemberHoldsOf(holdIDs []string) (map[string]MemberSpending, error)
 }
 
 // MemberTx is the members' part of Tx: reads.

@@ -348,12 +348,17 @@ type LockedAccount interface {
 	// HeldLots lists the lots a hold reserved credits on, with how many, in
 	// burn-down order.
 	HeldLots(holdID string) ([]HeldLot, error)
+	// HeldLotsOf is HeldLots of many holds in one read, by hold id.
+	HeldLotsOf(holdIDs []string) (map[string][]HeldLot, error)
 	// LotHolds lists what active holds reserve on a lot, the hold that
 	// expires last first; SetHoldLot sets what a hold reserves on a lot
 	// (0: nothing), without changing the lot (SetLot does).
 	LotHolds(lotID int64) ([]HoldAmount, error)
 	SetHoldLot(holdID string, lotID, amount int64) error
 	UpdateHold(h Hold) error
+	// ExpireHolds marks the account's held holds expired at now, in one
+	// write; ErrNotFound when one of them is not held.
+	ExpireHolds(holdIDs []string, now time.Time) error
 
 	CreatePurchase(p Purchase) (int64, error)
 	// SetPaymentPosted records what the ledger holds for one of the

@@ -1027,6 +1027,30 @@ func (l *lockedAccount) HeldLots(holdID string) ([]credits.HeldLot, error) {
 		WHERE hold_lots.hold_id = ? AND lots.account_id = ? ORDER BY `+burnDownOrder, holdID, l.id())
 }
 
+func (l *lockedAccount) HeldLotsOf(holdIDs []string) (map[string][]credits.HeldLot, error) {
+	out := make(map[string][]credits.HeldLot, len(holdIDs))
+	_, err := queryAll(l.t, fmt.Sprintf("list lots of %d holds", len(holdIDs)), func(s scanner) (struct{}, error) {
+		var h credits.HeldLot
+		var holdID string
+		err := s.Scan(&holdID, &h.ID, &h.AccountID, &h.Amount, &h.Remaining, &h.Reserved, &h.Priority, nullTimeValue{&h.ExpiresAt},
+			&h.Source, &h.Reference, timeValue{&h.CreatedAt}, &h.Held)
+		out[holdID] = append(out[holdID], h)
+		return struct{}{}, err
+	}, `SELECT hold_lots.hold_id, `+lotColumns+`, hold_lots.amount FROM hold_lots JOIN lots ON lots.id = hold_lots.lot_id
+		WHERE hold_lots.hold_id{in_list} AND lots.account_id = ? ORDER BY hold_lots.hold_id, `+burnDownOrder, l.t.d.List(holdIDs), l.id())
+	return out, err
+}
+
+func (l *lockedAccount) ExpireHolds(holdIDs []string, now time.Time) error {
+	op := fmt.Sprintf("expire %d holds of account %s", len(holdIDs), l.id())
+	n, err := l.t.exec(op, `UPDATE holds SET status = ?, updated_at = ? WHERE account_id = ? AND status = ? AND id{in_list}`,
+		credits.HoldExpired, l.t.d.Time(now), l.id(), credits.HoldHeld, l.t.d.List(holdIDs))
+	if err == nil && n != int64(len(holdIDs)) {
+		err = fmt.Errorf("%s: %d of them were held: %w", op, n, credits.ErrNotFound)
+	}
+	return err
+}
+
 func (l *lockedAccount) LotHolds(lotID int64) ([]credits.HoldAmount, error) {
 	return queryAll(l.t, fmt.Sprintf("list holds on lot %d", lotID), func(s scanner) (credits.HoldAmount, error) {
 		var h credits.HoldAmount

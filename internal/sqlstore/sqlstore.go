@@ -16,11 +16,15 @@
 //	{overriding}   OVERRIDING SYSTEM VALUE on PostgreSQL, where an INSERT
 //	               names an entry id taken ahead (Dialect.NextEntryID);
 //	               nothing on SQLite
+//	{in_list}      after a column, tests it against a list of texts given
+//	               as one parameter (Dialect.List): IN json_each(?) on
+//	               SQLite, = ANY(?::text[]) on PostgreSQL
 package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -99,6 +103,11 @@ type Dialect struct {
 	// the statement does not say it (a CASE of parameters).
 	Time     func(time.Time) any
 	TimeCast string
+	// InList ({in_list}, after a column) tests the column against a list
+	// of texts given as one parameter, made by List: one statement however
+	// long the list.
+	InList string
+	List   func([]string) any
 
 	cache sync.Map // statement template → statement in this dialect
 }
@@ -106,8 +115,13 @@ type Dialect struct {
 // SQLite stores times as microseconds since the epoch (INTEGER), so that they
 // compare and sort as numbers; its one writer makes row locks needless.
 var SQLite = &Dialect{
-	Never: "0",
-	Time:  func(t time.Time) any { return t.UnixMicro() },
+	Never:  "0",
+	Time:   func(t time.Time) any { return t.UnixMicro() },
+	InList: " IN (SELECT value FROM json_each(?))",
+	List: func(texts []string) any {
+		list, _ := json.Marshal(texts) // texts always marshal
+		return string(list)
+	},
 }
 
 // Postgres stores times as TIMESTAMPTZ and locks rows.
@@ -124,6 +138,8 @@ var Postgres = &Dialect{
 	NextEntryID: `SELECT nextval('entries_id_seq')`,
 	Time:        func(t time.Time) any { return t.UTC() },
 	TimeCast:    "::timestamptz",
+	InList:      " = ANY(?::text[])",
+	List:        func(texts []string) any { return texts },
 }
 
 // statement turns a template into this dialect's SQL, once per template.
@@ -131,7 +147,7 @@ func (d *Dialect) statement(template string) string {
 	if s, ok := d.cache.Load(template); ok {
 		return s.(string)
 	}
-	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{for_no_key_update}", d.NoKeyUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding, "{time}", d.TimeCast).Replace(template)
+	s := strings.NewReplacer("{for_update}", d.ForUpdate, "{for_no_key_update}", d.NoKeyUpdate, "{skip_locked}", d.SkipLocked, "{never}", d.Never, "{overriding}", d.Overriding, "{time}", d.TimeCast, "{in_list}", d.InList).Replace(template)
 	if d.Numbered {
 		s = numberPlaceholders(s)
 	}
