@@ -311,6 +311,12 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 	if account, err = expireLots(locked, account, now); err != nil {
 		return locked, account, err
 	}
+	// What the holds freed on lots that did not expire pays back any debt.
+	if len(holds) > 0 {
+		if account, err = payDebt(locked, account, now); err != nil {
+			return locked, account, err
+		}
+	}
 	if err := locked.RefreshDueAt(); err != nil {
 		return locked, account, err
 	}

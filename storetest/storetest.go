@@ -154,6 +154,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, memberUsageTests...)
 	tests = append(tests, memberAttackTests...)
 	tests = append(tests, holdsAttackTests...)
+	tests = append(tests, holdsExpiryAttackTests...)
 	// Each case opens a store of its own (SQLite in its own directory,
 	// PostgreSQL in its own schema): they run side by side.
 	for _, tt := range tests {
