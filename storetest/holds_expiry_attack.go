@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,10 @@ var holdsExpiryAttackTests = []struct {
 	fn   func(*testing.T, Opener)
 }{
 	{"HoldsAttackDueHoldsPayDebt", testHoldsAttackDueHoldsPayDebt},
+	{"HoldsAttackUnbackedDueHoldPaysDebt", testHoldsAttackUnbackedDueHoldPaysDebt},
+	{"HoldsAttackOddHoldIDsExpire", testHoldsAttackOddHoldIDsExpire},
+	{"HoldsAttackDueHoldsOnAnExpiredLotAndDebt", testHoldsAttackDueHoldsOnAnExpiredLotAndDebt},
+	{"HoldsAttackOtherAccountsHoldsStay", testHoldsAttackOtherAccountsHoldsStay},
 }
 
 // testHoldsAttackDueHoldsPayDebt: an account owes credits (a refund took
@@ -55,5 +61,168 @@ func testHoldsAttackDueHoldsPayDebt(t *testing.T, open Opener) {
 			}
 			f.verify()
 		})
+	}
+}
+
+// testHoldsAttackUnbackedDueHoldPaysDebt: a refund takes the credits a hold
+// reserved (the hold keeps them unbacked) and leaves a debt; the account's
+// other credits back the unbacked hold first. When the hold expires, they
+// back nothing, and pay the debt.
+func testHoldsAttackUnbackedDueHoldPaysDebt(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	f.hold("u1", 60, time.Minute)
+	if _, err := f.debit("u1", 40); err != nil {
+		t.Fatal(err)
+	}
+	f.grant("u1", 30, 0, 0)
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	// 60 of the purchase's lot were under the hold, 40 spent: all taken
+	// back, the 40 spent owed; the grant's 30 back the hold's unbacked 60.
+	f.wantDebt("u1", -10, -70, 40)
+	f.now = f.now.Add(2 * time.Minute)
+	f.wantDebt("u1", -10, -10, 10) // the grant's 30 paid 30 of the 40
+}
+
+// testHoldsAttackOddHoldIDsExpire: holds whose ids hold what a list of
+// texts must quote or escape (quotes, commas, braces, a backslash, NULL,
+// spaces, a tab, HTML and non-ASCII letters, an empty id, a long one; copied
+// with SQL: the service makes plain ids) expire with the others, as ann's,
+// in one settlement: {in_list} matches each id as written.
+func testHoldsAttackOddHoldIDsExpire(t *testing.T, open Opener) {
+	ctx := context.Background()
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	g := f.grant("u1", 100, 0, 0)
+	f.member("u1", "ann", capOf(1000, credits.PeriodMonth))
+	h, err := f.memberHold("u1", "ann", 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{`hold_q'uote`, `hold_dq"uote`, `hold_com,ma`, `hold_{br}ace`, `hold_back\slash`, `NULL`, `null`,
+		`hold_ sp ace `, "hold_\ttab", `hold_<&>`, "hold_ü✓日本\u2028", ``, "hold_" + strings.Repeat("x", 250), `"hold_quoted"`}
+	var stmts []string
+	for _, id := range ids {
+		q := strings.ReplaceAll(id, "'", "''")
+		stmts = append(stmts,
+			fmt.Sprintf(`INSERT INTO holds (id, account_id, amount, captured, status, description, expires_at, created_at, updated_at)
+				SELECT '%s', account_id, amount, captured, status, description, expires_at, created_at, updated_at FROM holds WHERE id = '%s'`, q, h.ID),
+			fmt.Sprintf(`INSERT INTO hold_lots (hold_id, lot_id, amount) SELECT '%s', lot_id, amount FROM hold_lots WHERE hold_id = '%s'`, q, h.ID),
+			fmt.Sprintf(`INSERT INTO member_holds (hold_id, account_id, member_id, period_start)
+				SELECT '%s', account_id, member_id, period_start FROM member_holds WHERE hold_id = '%s'`, q, h.ID))
+	}
+	n := len(ids)
+	stmts = append(stmts,
+		fmt.Sprintf(`UPDATE lots SET reserved = reserved + %d WHERE id = %d`, n, g.LotID),
+		fmt.Sprintf(`UPDATE accounts SET held = held + %d WHERE id = 'u1'`, n),
+		fmt.Sprintf(`UPDATE member_spending SET held = held + %d WHERE account_id = 'u1' AND member_id = 'ann'`, n))
+	f.rawExec(stmts...)
+	f.wantAccount("u1", 100, 100-int64(n)-1)
+	f.wantMember("u1", "ann", 0, int64(n)+1, 1000-int64(n)-1)
+	f.now = f.now.Add(2 * time.Minute)
+	if _, err := f.debit("u1", 1); err != nil {
+		t.Fatalf("a debit once %d holds with odd ids are due: %v", n+1, err)
+	}
+	f.wantAccount("u1", 99, 99)
+	f.wantMember("u1", "ann", 0, 0, 1000)
+	if l := f.lot("u1", g.LotID); l.Reserved != 0 {
+		t.Errorf("the lot keeps %d reserved, want none", l.Reserved)
+	}
+	expired, err := f.svc.ListHolds(ctx, "u1", credits.HoldExpired, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range expired {
+		got[e.ID] = true
+	}
+	for _, id := range append(ids, h.ID) {
+		if !got[id] {
+			t.Errorf("hold %q did not expire", id)
+		}
+	}
+}
+
+// testHoldsAttackDueHoldsOnAnExpiredLotAndDebt: an account in debt has two
+// holds due at once, one on a lot that expired while it held it, one on a
+// lot that never expires. What the first frees expires; what the second
+// frees pays the debt.
+func testHoldsAttackDueHoldsOnAnExpiredLotAndDebt(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	if _, err := f.debit("u1", 100); err != nil {
+		t.Fatal(err)
+	}
+	soon := f.grant("u1", 40, 30*time.Minute, 0)
+	never := f.grant("u1", 40, 0, 0)
+	f.hold("u1", 40, time.Hour) // all of soon's
+	f.hold("u1", 30, time.Hour) // 30 of never's
+	f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
+	f.wantDebt("u1", -20, -90, 90) // never's 10 unreserved paid 10 of the 100 spent
+	f.now = f.now.Add(time.Hour + time.Minute)
+	f.wantDebt("u1", -60, -60, 60) // soon's 40 expired, never's 30 paid
+	if l := f.lot("u1", soon.LotID); l.Remaining != 0 || l.Reserved != 0 {
+		t.Errorf("the lot that expired: %+v, want nothing left", l)
+	}
+	if l := f.lot("u1", never.LotID); l.Remaining != 0 || l.Reserved != 0 {
+		t.Errorf("the lot that never expires: %+v, want all of it paid to the debt", l)
+	}
+}
+
+// testHoldsAttackOtherAccountsHoldsStay: two accounts have holds due on the
+// same instant; settling one (its debit) expires its holds alone: the other
+// keeps its holds, lots and held credits until it settles itself.
+func testHoldsAttackOtherAccountsHoldsStay(t *testing.T, open Opener) {
+	ctx := context.Background()
+	f := newFixture(t, open)
+	var lots [2]int64
+	var holds [2][]credits.Hold
+	for i, a := range []string{"a", "b"} {
+		f.account(a, a+"@example.com")
+		lots[i] = f.grant(a, 100, 0, 0).LotID
+		f.member(a, "ann", nil)
+		for range 3 {
+			holds[i] = append(holds[i], f.hold(a, 10, time.Minute))
+			h, err := f.memberHold(a, "ann", 5, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			holds[i] = append(holds[i], h)
+		}
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	if _, err := f.debit("a", 1); err != nil {
+		t.Fatal(err)
+	}
+	var b credits.Account
+	if err := f.db.View(ctx, func(tx credits.Tx) (err error) { b, err = tx.Account("b"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b.Held != 45 {
+		t.Errorf("account b holds %d before it settles, want its 45", b.Held)
+	}
+	if l := f.lot("b", lots[1]); l.Reserved != 45 {
+		t.Errorf("b's lot: %d reserved before b settles, want 45", l.Reserved)
+	}
+	for _, h := range holds[1] {
+		var got credits.Hold
+		if err := f.db.View(ctx, func(tx credits.Tx) (err error) { got, err = tx.Hold(h.ID); return err }); err != nil || got.Status != credits.HoldHeld {
+			t.Errorf("b's hold before b settles: %+v, %v; want held", got, err)
+		}
+	}
+	f.wantAccount("a", 99, 99)
+	f.wantMember("a", "ann", 0, 0, -1)
+	f.wantAccount("b", 100, 100) // read: b settles now
+	f.wantMember("b", "ann", 0, 0, -1)
+	for _, hs := range holds {
+		for _, h := range hs {
+			if got, err := f.svc.GetHold(ctx, h.ID); err != nil || got.Status != credits.HoldExpired {
+				t.Errorf("hold %s: %+v, %v; want expired", h.ID, got, err)
+			}
+		}
 	}
 }
