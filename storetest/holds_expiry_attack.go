@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ var holdsExpiryAttackTests = []struct {
 	{"HoldsAttackOddHoldIDsExpire", testHoldsAttackOddHoldIDsExpire},
 	{"HoldsAttackDueHoldsOnAnExpiredLotAndDebt", testHoldsAttackDueHoldsOnAnExpiredLotAndDebt},
 	{"HoldsAttackOtherAccountsHoldsStay", testHoldsAttackOtherAccountsHoldsStay},
+	{"HoldsAttackExpiryRaceTwoReplicas", testHoldsAttackExpiryRaceTwoReplicas},
 }
 
 // testHoldsAttackDueHoldsPayDebt: an account owes credits (a refund took
@@ -224,5 +226,116 @@ func testHoldsAttackOtherAccountsHoldsStay(t *testing.T, open Opener) {
 				t.Errorf("hold %s: %+v, %v; want expired", h.ID, got, err)
 			}
 		}
+	}
+}
+
+// testHoldsAttackExpiryRaceTwoReplicas: 40 holds (of ann, bob and no
+// member, on a lot that expires later and one that never does) are due
+// while 20 are not; two replicas then sweep, capture and release the due
+// ones (conflicts), release and capture the others, read and debit, all at
+// once. Every due hold expires once (one event each), the others close as
+// asked, and the account and members end as closing them one by one would.
+func testHoldsAttackExpiryRaceTwoReplicas(t *testing.T, open Opener) {
+	ctx := context.Background()
+	f := newFixture(t, open)
+	f.account("u1", "u1@example.com")
+	f.grant("u1", 300, 3*time.Hour, 0)
+	f.grant("u1", 1000, 0, 0)
+	f.member("u1", "ann", capOf(10000, credits.PeriodMonth))
+	f.member("u1", "bob", nil)
+	members := []string{"", "ann", "bob"}
+	var due, later []credits.Hold
+	for i := range 60 {
+		expires := time.Minute
+		if i >= 40 {
+			expires = time.Hour
+		}
+		h, _, err := f.svc.CreateHold(ctx, "u1", credits.HoldRequest{Amount: 5, ExpiresInSeconds: int64(expires / time.Second), MemberID: members[i%3]}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 40 {
+			due = append(due, h)
+		} else {
+			later = append(later, h)
+		}
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	replica := credits.NewService(f.db)
+	replica.Now = f.svc.Now
+	svcs := []*credits.Service{f.svc, replica}
+	var mu sync.Mutex
+	var failures []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		failures = append(failures, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			if _, err := svcs[i].SweepExpired(ctx); err != nil {
+				fail("sweep: %v", err)
+			}
+		})
+	}
+	for i, h := range due {
+		wg.Go(func() {
+			if _, err := svcs[i%2].CaptureHold(ctx, h.ID, nil); credits.ErrorCode(err) != credits.ECONFLICT {
+				fail("capture of due hold %d: %v; want conflict", i, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := svcs[(i+1)%2].ReleaseHold(ctx, h.ID); credits.ErrorCode(err) != credits.ECONFLICT {
+				fail("release of due hold %d: %v; want conflict", i, err)
+			}
+		})
+		wg.Go(func() {
+			if got, err := svcs[i%2].GetHold(ctx, h.ID); err != nil || got.Status != credits.HoldExpired {
+				fail("due hold %d: %+v, %v; want expired", i, got, err)
+			}
+		})
+	}
+	var spent sync.Map
+	for i, h := range later {
+		wg.Go(func() {
+			var err error
+			if i < 10 {
+				_, err = svcs[i%2].ReleaseHold(ctx, h.ID)
+			} else if _, err = svcs[i%2].CaptureHold(ctx, h.ID, nil); err == nil {
+				spent.Store(h.ID, members[(i+40)%3])
+			}
+			if err != nil {
+				fail("close of hold %d not due: %v", i, err)
+			}
+		})
+	}
+	for i := range 10 {
+		wg.Go(func() {
+			if _, _, err := svcs[i%2].Debit(ctx, "u1", credits.DebitRequest{Amount: 1}, nil); err != nil {
+				fail("debit %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range failures {
+		t.Error(s)
+	}
+	f.wantAccount("u1", 1300-50-10, 1300-50-10)
+	byMember := map[string]int64{}
+	spent.Range(func(_, m any) bool { byMember[m.(string)] += 5; return true })
+	f.wantMember("u1", "ann", byMember["ann"], 0, 10000-byMember["ann"])
+	f.wantMember("u1", "bob", byMember["bob"], 0, -1)
+	var events []credits.OutboxEvent
+	if err := f.db.View(ctx, func(tx credits.Tx) (err error) { events, err = tx.OutboxEventsAfter(0, 1000); return err }); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, ev := range events {
+		count[ev.Type]++
+	}
+	if count[credits.OutHoldExpired] != 40 || count[credits.OutHoldReleased] != 10 || count[credits.OutHoldCaptured] != 10 {
+		t.Errorf("events: %d expired, %d released, %d captured; want 40, 10 and 10", count[credits.OutHoldExpired],
+			count[credits.OutHoldReleased], count[credits.OutHoldCaptured])
 	}
 }
