@@ -169,17 +169,24 @@ func (l *lockedAccount) MemberHold(holdID string) (credits.MemberSpending, error
 		WHERE h.hold_id = ? AND h.account_id = ?`, holdID, l.id())
 }
 
+// memberHoldsOf reads the members of holds by the holds' ids alone: with
+// the account's id in the WHERE too, SQLite read every hold of the account
+// ever tagged (member_holds_member), not the few asked for.
+var memberHoldsOf = `SELECT h.hold_id, ` + prefixed("s", memberSpendingColumns) + `
+	FROM member_holds h JOIN member_spending s ON s.account_id = h.account_id AND s.member_id = h.member_id AND s.period_start = h.period_start
+	WHERE h.hold_id{in_list}`
+
 func (l *lockedAccount) MemberHoldsOf(holdIDs []string) (map[string]credits.MemberSpending, error) {
 	out := map[string]credits.MemberSpending{}
 	_, err := queryAll(l.t, fmt.Sprintf("read the members of %d holds", len(holdIDs)), func(s scanner) (struct{}, error) {
 		var holdID string
 		var sp credits.MemberSpending
 		err := s.Scan(&holdID, &sp.AccountID, &sp.MemberID, timeValue{&sp.PeriodStart}, &sp.Spent, &sp.Held, &sp.CapReached)
-		out[holdID] = sp
+		if sp.AccountID == l.id() { // a hold of another account is none of this one's
+			out[holdID] = sp
+		}
 		return struct{}{}, err
-	}, `SELECT h.hold_id, `+prefixed("s", memberSpendingColumns)+`
-		FROM member_holds h JOIN member_spending s ON s.account_id = h.account_id AND s.member_id = h.member_id AND s.period_start = h.period_start
-		WHERE h.hold_id{in_list} AND h.account_id = ?`, l.t.d.List(holdIDs), l.id())
+	}, memberHoldsOf, l.t.d.List(holdIDs))
 	return out, err
 }
 
