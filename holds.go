@@ -389,13 +389,12 @@ func expireHolds(locked LockedAccount, account Account, holds []Hold, now time.T
 	if err := locked.ExpireHolds(ids, now); err != nil {
 		return account, err
 	}
-	for _, h := range holds {
+	expired := make([]any, len(holds))
+	for i, h := range holds {
 		h.Status, h.Captured, h.UpdatedAt = HoldExpired, 0, now
-		if err := emit(locked, "hold."+HoldExpired, h, now); err != nil {
-			return account, err
-		}
+		expired[i] = h
 	}
-	return account, nil
+	return account, emitEach(locked, OutHoldExpired, expired, now)
 }
 
 // due reports whether something of the account may have come due at now.

@@ -283,16 +283,27 @@ func (e WebhookEndpoint) subscribes(eventType string) bool {
 // emit writes an event for the application in the transaction of its
 // cause; object is what it carries.
 func emit(locked LockedAccount, eventType string, object any, now time.Time) error {
-	sequence, err := locked.NextEventSequence()
+	return emitEach(locked, eventType, []any{object}, now)
+}
+
+// emitEach writes an event of eventType for each of objects, numbered in
+// their order by one count of the account's events.
+func emitEach(locked LockedAccount, eventType string, objects []any, now time.Time) error {
+	first, err := locked.NextEventSequences(int64(len(objects)))
 	if err != nil {
 		return err
 	}
-	ev := OutboxEvent{ID: NewOrderedID("evt_"), Type: eventType, AccountID: locked.Account().ID, Sequence: sequence, CreatedAt: now}
-	if ev.Payload, err = json.Marshal(map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": now.Unix(),
-		"account_id": ev.AccountID, "sequence": ev.Sequence, "data": map[string]any{"object": object}}); err != nil {
-		return fmt.Errorf("encode %s event: %w", eventType, err)
+	for i, object := range objects {
+		ev := OutboxEvent{ID: NewOrderedID("evt_"), Type: eventType, AccountID: locked.Account().ID, Sequence: first + int64(i), CreatedAt: now}
+		if ev.Payload, err = json.Marshal(map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": now.Unix(),
+			"account_id": ev.AccountID, "sequence": ev.Sequence, "data": map[string]any{"object": object}}); err != nil {
+			return fmt.Errorf("encode %s event: %w", eventType, err)
+		}
+		if err := locked.AddOutboxEvent(ev); err != nil {
+			return err
+		}
 	}
-	return locked.AddOutboxEvent(ev)
+	return nil
 }
 
 // EnableWebhookEndpoint turns a disabled endpoint back on: deliveries resume

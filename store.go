@@ -374,9 +374,10 @@ type LockedAccount interface {
 	// links nothing when no payment bought it.
 	LinkPurchaseLotEntry(entryID int64, sessionID string) error
 
-	// NextEventSequence counts one more event of the account and returns
-	// its number; AddOutboxEvent writes the event.
-	NextEventSequence() (int64, error)
+	// NextEventSequences counts n more events of the account, in one
+	// write, and returns the number of the first; AddOutboxEvent writes an
+	// event.
+	NextEventSequences(n int64) (int64, error)
 	AddOutboxEvent(e OutboxEvent) error
 	// SetBalanceState records where available credits stand (ok, low,
 	// depleted); Account() answers it from then on.

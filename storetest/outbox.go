@@ -248,16 +248,17 @@ func testEventsWithTheirCauses(t *testing.T, open Opener) {
 }
 
 // testEventSequenceAcrossLocks: two locks of one account in a transaction
-// number its events as one counter, whichever lock counts, and the next
-// transaction goes on from there.
+// number its events as one counter, whichever lock counts and however many
+// at once, and the next transaction goes on from there.
 func testEventSequenceAcrossLocks(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	f.account("u1", "u1@example.com")
 	ctx := context.Background()
 	var got []int64
+	n := int64(1)
 	count := func(locked credits.LockedAccount) error {
-		n, err := locked.NextEventSequence()
-		got = append(got, n)
+		first, err := locked.NextEventSequences(n)
+		got = append(got, first)
 		return err
 	}
 	if err := f.db.Update(ctx, func(tx credits.Tx) error {
@@ -273,9 +274,11 @@ func testEventSequenceAcrossLocks(t *testing.T, open Opener) {
 		if err != nil {
 			return err
 		}
-		if err := count(second); err != nil {
+		n = 3
+		if err := count(second); err != nil { // 2, 3 and 4
 			return err
 		}
+		n = 1
 		return count(first)
 	}); err != nil {
 		t.Fatal(err)
@@ -289,7 +292,7 @@ func testEventSequenceAcrossLocks(t *testing.T, open Opener) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if want := []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
+	if want := []int64{1, 2, 5, 6}; !slices.Equal(got, want) {
 		t.Errorf("event numbers %v, want %v", got, want)
 	}
 }

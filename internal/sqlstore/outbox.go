@@ -12,19 +12,19 @@ import (
 // PostgreSQL goes out with the next statement or the COMMIT; its condition
 // makes a count that was not the row's fail the write rather than number
 // two events alike.
-func (l *lockedAccount) NextEventSequence() (int64, error) {
+func (l *lockedAccount) NextEventSequences(n int64) (int64, error) {
 	last, ok := l.t.sequences[l.id()]
 	if !ok {
 		panic("sqlstore: an account locked outside Tx.locked")
 	}
-	next := last + 1
-	err := l.t.later(Write{Op: "count an event of account " + l.id(), Args: []any{next, l.id(), last}, One: true},
+	next := last + n
+	err := l.t.later(Write{Op: "count events of account " + l.id(), Args: []any{next, l.id(), last}, One: true},
 		`UPDATE accounts SET event_sequence = ? WHERE id = ? AND event_sequence = ?`)
 	if err != nil {
 		return 0, err
 	}
 	l.t.sequences[l.id()] = next
-	return next, l.changed(nil, func(a *credits.Account) { a.EventSequence = next })
+	return last + 1, l.changed(nil, func(a *credits.Account) { a.EventSequence = next })
 }
 
 func (l *lockedAccount) AddOutboxEvent(e credits.OutboxEvent) error {
