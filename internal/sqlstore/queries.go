@@ -1041,14 +1041,27 @@ func (l *lockedAccount) HeldLotsOf(holdIDs []string) (map[string][]credits.HeldL
 	return out, err
 }
 
+const expireHolds = `UPDATE holds SET status = ?, updated_at = ? WHERE id{in_list} AND status = ? RETURNING account_id`
+
+// ExpireHolds finds the holds by their ids alone and checks their account
+// in Go: with the account's id in the WHERE, SQLite walked every held hold
+// of the account (holds_account) instead. A hold of another account fails
+// the write, which undoes it.
 func (l *lockedAccount) ExpireHolds(holdIDs []string, now time.Time) error {
 	op := fmt.Sprintf("expire %d holds of account %s", len(holdIDs), l.id())
-	n, err := l.t.exec(op, `UPDATE holds SET status = ?, updated_at = ? WHERE account_id = ? AND status = ? AND id{in_list}`,
-		credits.HoldExpired, l.t.d.Time(now), l.id(), credits.HoldHeld, l.t.d.List(holdIDs))
-	if err == nil && n != int64(len(holdIDs)) {
-		err = fmt.Errorf("%s: %d of them were held: %w", op, n, credits.ErrNotFound)
+	accounts, err := queryAll(l.t, op, scanString, expireHolds, credits.HoldExpired, l.t.d.Time(now), l.t.d.List(holdIDs), credits.HoldHeld)
+	if err != nil {
+		return err
 	}
-	return err
+	if len(accounts) != len(holdIDs) {
+		return fmt.Errorf("%s: %d of them were held: %w", op, len(accounts), credits.ErrNotFound)
+	}
+	for _, a := range accounts {
+		if a != l.id() {
+			return fmt.Errorf("%s: one is a hold of account %s", op, a)
+		}
+	}
+	return nil
 }
 
 func (l *lockedAccount) LotHolds(lotID int64) ([]credits.HoldAmount, error) {
