@@ -325,10 +325,11 @@ func (s *Service) settle(tx Tx, accountID string, now time.Time) (LockedAccount,
 
 // expireHolds closes the account's due holds as expired, all at once: what
 // they reserve on each lot, their members' held credits and the account's
-// are read and written once for all of them (one by one, 10,000 holds
-// took 17 s on PostgreSQL, several round trips each), and each hold is
-// marked expired, with its event. As closeHold with nothing captured; the
-// caller expires lots and pays debt with what they free.
+// are read and written once for all of them (closed one by one, each hold
+// was a few round trips on PostgreSQL, and one more write of the same
+// rows), and each hold is marked expired, with its event. As closeHold with
+// nothing captured; the caller expires lots and pays debt with what they
+// free.
 func expireHolds(locked LockedAccount, account Account, holds []Hold, now time.Time) (Account, error) {
 	if len(holds) == 0 {
 		return account, nil
