@@ -168,6 +168,21 @@ func (s *Server) holdOfMember(r *http.Request, memberID string) bool {
 	return err == nil && held == memberID
 }
 
+// memberStillThere refuses a read by a key bound to a member that has been
+// deleted since (403): its page ends then, and so do its reads of the
+// team's account. Its spends answer 404 for the member, as anyone's naming
+// it do.
+func (s *Server) memberStillThere(r *http.Request, key credits.APIKey, scope string) error {
+	if key.MemberID == "" || scope != credits.ScopeRead {
+		return nil
+	}
+	_, err := s.Service.GetMember(r.Context(), key.AccountID, key.MemberID)
+	if credits.ErrorCode(err) == credits.ENOTFOUND {
+		return credits.Errorf(EFORBIDDEN, "this API key is bound to member %s of account %s, who was removed", key.MemberID, key.AccountID)
+	}
+	return err
+}
+
 // memberReads reports whether a key bound to a member may read what a
 // route of its account reads: the account, and its own member, as the
 // member's page shows; the team's ledger, purchases, holds, members and

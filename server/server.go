@@ -371,6 +371,10 @@ func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handl
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reads member %s's own only", key.MemberID))
 			return
 		}
+		if err := s.memberStillThere(r, key, scope); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if key.MemberID != "" && reach == pathHold && !s.holdOfMember(r, key.MemberID) {
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reaches member %s's holds only", key.MemberID))
 			return

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -126,5 +128,44 @@ func TestPageWaitingForACardEndsWithItsKey(t *testing.T) {
 	if p := <-got; p.status != 403 || p.count("#ledger tr.entry") != 0 || p.text("#member-spent") != "" {
 		t.Errorf("the page once the wait ended, its key revoked: %d, %d history rows, spent %q; want 403 and nothing",
 			p.status, p.count("#ledger tr.entry"), p.text("#member-spent"))
+	}
+}
+
+// TestDeletedMembersKeyReadsNothing: a key bound to a member reads the
+// team's account while the member is there; once the member is deleted,
+// its reads are refused (403) and its spends name a member not found (404).
+func TestDeletedMembersKeyReadsNothing(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := aliceTeam(t, s)
+	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
+	var key struct{ Secret string }
+	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
+		t.Fatalf("ann's key: %d %s", status, out)
+	}
+	reads := []string{"/v1/accounts/alice", "/v1/accounts/alice/members/ann"}
+	for _, path := range reads {
+		if status, out := s.call(key.Secret, "GET", path, ""); status != 200 {
+			t.Fatalf("ann's key reads %s: %d %s", path, status, out)
+		}
+	}
+	if err := s.svc.DeleteMember(ctx, "alice", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range reads {
+		if status, out := s.call(key.Secret, "GET", path, ""); status != 403 || strings.Contains(out, `"balance"`) {
+			t.Errorf("ann's key reads %s once she is deleted: %d %s; want 403", path, status, out)
+		}
+	}
+	req, _ := http.NewRequest("POST", s.url+"/v1/accounts/alice/debits", strings.NewReader(`{"amount":1}`))
+	req.Header.Set("Authorization", "Bearer "+key.Secret)
+	req.Header.Set("Idempotency-Key", "after-ann")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("ann's key spends once she is deleted: %d; want 404", resp.StatusCode)
 	}
 }
