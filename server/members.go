@@ -168,12 +168,12 @@ func (s *Server) holdOfMember(r *http.Request, memberID string) bool {
 	return err == nil && held == memberID
 }
 
-// memberStillThere refuses a read by a key bound to a member that has been
-// deleted since (403): its page ends then, and so do its reads of the
-// team's account. Its spends answer 404 for the member, as anyone's naming
-// it do.
-func (s *Server) memberStillThere(r *http.Request, key credits.APIKey, scope string) error {
-	if key.MemberID == "" || scope != credits.ScopeRead {
+// memberStillThere refuses a key bound to a member that has been deleted
+// since (403) its reads of the team's account and anything of the member's
+// holds: its page ends then, and so do these. Its spends answer 404 for the
+// member, as anyone's naming it do.
+func (s *Server) memberStillThere(r *http.Request, key credits.APIKey, scope string, reach int) error {
+	if key.MemberID == "" || scope != credits.ScopeRead && reach != pathHold {
 		return nil
 	}
 	_, err := s.Service.GetMember(r.Context(), key.AccountID, key.MemberID)

@@ -371,7 +371,7 @@ func (s *Server) need(scope string, reach int, next http.HandlerFunc) http.Handl
 			s.writeError(w, r, credits.Errorf(EFORBIDDEN, "this API key reads member %s's own only", key.MemberID))
 			return
 		}
-		if err := s.memberStillThere(r, key, scope); err != nil {
+		if err := s.memberStillThere(r, key, scope, reach); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credits/credits"
 )
 
 // TestMemberPageWaitingForACardShowsItsOwnOnly: a member's page asked to
@@ -132,8 +134,9 @@ func TestPageWaitingForACardEndsWithItsKey(t *testing.T) {
 }
 
 // TestDeletedMembersKeyReadsNothing: a key bound to a member reads the
-// team's account while the member is there; once the member is deleted,
-// its reads are refused (403) and its spends name a member not found (404).
+// team's account and its member's hold while the member is there; once the
+// member is deleted, its reads and its capture of that hold are refused
+// (403), and its spends name a member not found (404).
 func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
@@ -143,7 +146,11 @@ func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
 		t.Fatalf("ann's key: %d %s", status, out)
 	}
-	reads := []string{"/v1/accounts/alice", "/v1/accounts/alice/members/ann"}
+	hold, _, err := s.svc.CreateHold(ctx, "alice", credits.HoldRequest{Amount: 5, MemberID: "ann"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := []string{"/v1/accounts/alice", "/v1/accounts/alice/members/ann", "/v1/holds/" + hold.ID}
 	for _, path := range reads {
 		if status, out := s.call(key.Secret, "GET", path, ""); status != 200 {
 			t.Fatalf("ann's key reads %s: %d %s", path, status, out)
@@ -156,6 +163,12 @@ func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 		if status, out := s.call(key.Secret, "GET", path, ""); status != 403 || strings.Contains(out, `"balance"`) {
 			t.Errorf("ann's key reads %s once she is deleted: %d %s; want 403", path, status, out)
 		}
+	}
+	if status, out := s.call(key.Secret, "POST", "/v1/holds/"+hold.ID+"/capture", `{}`); status != 403 {
+		t.Errorf("ann's key captures her hold once she is deleted: %d %s; want 403", status, out)
+	}
+	if got, err := s.svc.GetHold(ctx, hold.ID); err != nil || got.Status != credits.HoldHeld {
+		t.Errorf("ann's hold after her key's capture was refused: %+v, %v; want still held", got, err)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/v1/accounts/alice/debits", strings.NewReader(`{"amount":1}`))
 	req.Header.Set("Authorization", "Bearer "+key.Secret)
