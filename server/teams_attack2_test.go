@@ -44,23 +44,19 @@ func TestMemberKeyLinks(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	ctx := aliceTeam(t, s)
-	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
-	var key struct{ Secret string }
-	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
-		t.Fatalf("ann's key: %d %s", status, out)
-	}
+	key := annKey(t, s)
 	for _, body := range []string{`{"member_id":"bob"}`, `{"can":["card"]}`, `{"can":["auto_recharge"]}`} {
-		if status, out := s.call(key.Secret, "POST", "/v1/accounts/alice/dashboard_sessions", body); status != 403 {
+		if status, out := s.call(key, "POST", "/v1/accounts/alice/dashboard_sessions", body); status != 403 {
 			t.Errorf("ann's key makes a link with %s: %d %s, want 403", body, status, out)
 		}
 	}
-	p := s.visitor().open(s.linkWith(key.Secret, "alice", `{}`))
+	p := s.visitor().open(s.linkWith(key, "alice", `{}`))
 	if p.status != 200 || p.text("#member-spent") != "30" || p.count("#ledger tr.entry") != 1 || p.count("#members") != 0 {
 		t.Errorf("ann's page from her key: %d, spent %q, %d history rows, %d members tables", p.status, p.text("#member-spent"),
 			p.count("#ledger tr.entry"), p.count("#members"))
 	}
 	v := s.visitor()
-	link := s.linkWith(key.Secret, "alice", `{}`)
+	link := s.linkWith(key, "alice", `{}`)
 	if err := s.svc.DeleteMember(ctx, "alice", "ann"); err != nil {
 		t.Fatal(err)
 	}
@@ -141,18 +137,14 @@ func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
 	ctx := aliceTeam(t, s)
-	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
-	var key struct{ Secret string }
-	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
-		t.Fatalf("ann's key: %d %s", status, out)
-	}
+	key := annKey(t, s)
 	hold, _, err := s.svc.CreateHold(ctx, "alice", credits.HoldRequest{Amount: 5, MemberID: "ann"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reads := []string{"/v1/accounts/alice", "/v1/accounts/alice/members/ann", "/v1/holds/" + hold.ID}
 	for _, path := range reads {
-		if status, out := s.call(key.Secret, "GET", path, ""); status != 200 {
+		if status, out := s.call(key, "GET", path, ""); status != 200 {
 			t.Fatalf("ann's key reads %s: %d %s", path, status, out)
 		}
 	}
@@ -160,18 +152,18 @@ func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range reads {
-		if status, out := s.call(key.Secret, "GET", path, ""); status != 403 || strings.Contains(out, `"balance"`) {
+		if status, out := s.call(key, "GET", path, ""); status != 403 || strings.Contains(out, `"balance"`) {
 			t.Errorf("ann's key reads %s once she is deleted: %d %s; want 403", path, status, out)
 		}
 	}
-	if status, out := s.call(key.Secret, "POST", "/v1/holds/"+hold.ID+"/capture", `{}`); status != 403 {
+	if status, out := s.call(key, "POST", "/v1/holds/"+hold.ID+"/capture", `{}`); status != 403 {
 		t.Errorf("ann's key captures her hold once she is deleted: %d %s; want 403", status, out)
 	}
 	if got, err := s.svc.GetHold(ctx, hold.ID); err != nil || got.Status != credits.HoldHeld {
 		t.Errorf("ann's hold after her key's capture was refused: %+v, %v; want still held", got, err)
 	}
 	req, _ := http.NewRequest("POST", s.url+"/v1/accounts/alice/debits", strings.NewReader(`{"amount":1}`))
-	req.Header.Set("Authorization", "Bearer "+key.Secret)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Idempotency-Key", "after-ann")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -181,4 +173,16 @@ func TestDeletedMembersKeyReadsNothing(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Errorf("ann's key spends once she is deleted: %d; want 404", resp.StatusCode)
 	}
+}
+
+// annKey makes a spend key bound to alice's member ann (aliceTeam) and
+// returns its secret.
+func annKey(t *testing.T, s *site) string {
+	t.Helper()
+	status, out := s.call(apiKey, "POST", "/v1/api_keys", `{"name":"ann's","scope":"spend","account_id":"alice","member_id":"ann"}`)
+	var key struct{ Secret string }
+	if err := jsonUnmarshal([]byte(out), &key); err != nil || status != 201 {
+		t.Fatalf("ann's key: %d %s", status, out)
+	}
+	return key.Secret
 }

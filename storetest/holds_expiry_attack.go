@@ -35,12 +35,7 @@ func testHoldsAttackDueHoldsPayDebt(t *testing.T, open Opener) {
 	for _, settle := range []string{"sweep", "read", "release"} {
 		t.Run(settle, func(t *testing.T) {
 			f := newFixture(t, open)
-			f.pack("starter", 100, "")
-			f.account("u1", "u1@example.com")
-			f.buy("cs_1", "u1", "pi_1", 1)
-			if _, err := f.debit("u1", 100); err != nil {
-				t.Fatal(err)
-			}
+			f.boughtAndSpent()
 			f.grant("u1", 50, 0, 0)
 			h := f.hold("u1", 50, time.Minute)
 			f.receive(testkit.ChargeRefunded("evt_r", "ch_1", "pi_1", 500, 500))
@@ -153,12 +148,7 @@ func testHoldsAttackOddHoldIDsExpire(t *testing.T, open Opener) {
 // frees pays the debt.
 func testHoldsAttackDueHoldsOnAnExpiredLotAndDebt(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	f.pack("starter", 100, "")
-	f.account("u1", "u1@example.com")
-	f.buy("cs_1", "u1", "pi_1", 1)
-	if _, err := f.debit("u1", 100); err != nil {
-		t.Fatal(err)
-	}
+	f.boughtAndSpent()
 	soon := f.grant("u1", 40, 30*time.Minute, 0)
 	never := f.grant("u1", 40, 0, 0)
 	f.hold("u1", 40, time.Hour) // all of soon's
@@ -337,5 +327,17 @@ func testHoldsAttackExpiryRaceTwoReplicas(t *testing.T, open Opener) {
 	if count[credits.OutHoldExpired] != 40 || count[credits.OutHoldReleased] != 10 || count[credits.OutHoldCaptured] != 10 {
 		t.Errorf("events: %d expired, %d released, %d captured; want 40, 10 and 10", count[credits.OutHoldExpired],
 			count[credits.OutHoldReleased], count[credits.OutHoldCaptured])
+	}
+}
+
+// boughtAndSpent makes account u1, which buys a pack of 100 credits
+// (payment pi_1) and spends them all: a refund of it leaves debt.
+func (f *fixture) boughtAndSpent() {
+	f.t.Helper()
+	f.pack("starter", 100, "")
+	f.account("u1", "u1@example.com")
+	f.buy("cs_1", "u1", "pi_1", 1)
+	if _, err := f.debit("u1", 100); err != nil {
+		f.t.Fatal(err)
 	}
 }
