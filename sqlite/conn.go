@@ -52,6 +52,15 @@ type cachingConn struct {
 	driver.Conn
 	stmts    map[string]driver.Stmt
 	accounts readAccounts // a read connection's rows (reads.go)
+	memo     *writerMemo  // the writer's memo (memo.go); nil on read connections
+}
+
+// WriterMemo implements sqlstore.Memoer: the writer's memo, nil elsewhere.
+func (c *cachingConn) WriterMemo() *sqlstore.WriterMemo {
+	if c.memo == nil {
+		return nil
+	}
+	return &c.memo.WriterMemo
 }
 
 func (c *cachingConn) Close() error {

@@ -126,9 +126,13 @@ func (db *DB) commitBatch(batch []*writeRequest) []writeResult {
 		committed := false
 		defer func() {
 			if !committed {
+				c.forgetMemo()
 				_ = c.run(ctx, "ROLLBACK")
 			}
 		}()
+		if err := c.checkMemo(ctx); err != nil {
+			return err
+		}
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i].err = err // the caller gave up while it waited: do nothing for it
@@ -166,6 +170,7 @@ func (db *DB) runInSavepoint(c *cachingConn, req *writeRequest) (res writeResult
 			res = writeResult{panicked: p}
 		}
 		if res.err != nil || res.panicked != nil {
+			c.forgetMemo() // it may remember what the write wrote
 			if err := c.run(ctx, "ROLLBACK TO write"); err != nil {
 				fatal = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 				if credits.ErrorCode(res.err) == credits.EUNAVAILABLE {

@@ -208,7 +208,18 @@ func (db *DB) Ping(ctx context.Context) error {
 // Exec runs a statement on the writer outside the service; tests use it to
 // corrupt a database on purpose.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := db.write.ExecContext(ctx, query, args...)
+	sqlConn, err := db.write.Conn(ctx)
+	if err != nil {
+		return mapError(err)
+	}
+	defer sqlConn.Close()
+	if err := sqlConn.Raw(func(dc any) error {
+		dc.(*cachingConn).forgetMemo() // what it changes, the writer has not written
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err = sqlConn.ExecContext(ctx, query, args...)
 	return err
 }
 

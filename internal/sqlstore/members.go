@@ -49,6 +49,12 @@ func (l *lockedAccount) MemberAt(memberID string, starts credits.PeriodStarts) (
 			return e.member, append([]credits.MemberSpending(nil), e.spendings...), nil
 		}
 	}
+	memo := l.t.writerMemo()
+	if memo != nil {
+		if m, spendings, ok := memo.member(l.id(), memberID, starts); ok {
+			return m, spendings, nil
+		}
+	}
 	args := append(periodStartArgs(l.t.d, starts), l.id(), memberID)
 	var m credits.Member
 	var spendings []credits.MemberSpending
@@ -62,6 +68,9 @@ func (l *lockedAccount) MemberAt(memberID string, starts credits.PeriodStarts) (
 	}, memberAtQuery, args...)
 	if err == nil && len(rows) == 0 {
 		err = fmt.Errorf("%s: %w", op, credits.ErrNotFound)
+	}
+	if err == nil && memo != nil {
+		memo.keepMember(m, starts, spendings)
 	}
 	return m, spendings, err
 }
@@ -121,6 +130,9 @@ func (l *lockedAccount) SaveMember(m credits.Member) error {
 	if a := l.t.batchAhead(); a != nil {
 		a.memberChanged(l.id(), m.MemberID)
 	}
+	if memo := l.t.writerMemo(); memo != nil {
+		memo.forgetMember(l.id(), m.MemberID)
+	}
 	var capCredits any
 	capPeriod := ""
 	if m.Cap != nil {
@@ -150,11 +162,15 @@ func (l *lockedAccount) SaveMemberSpending(sp credits.MemberSpending) error {
 	if a := l.t.batchAhead(); a != nil {
 		a.memberChanged(l.id(), sp.MemberID)
 	}
-	return l.t.later(Write{Op: "save spending of member " + sp.MemberID + " of account " + l.id(),
+	err := l.t.later(Write{Op: "save spending of member " + sp.MemberID + " of account " + l.id(),
 		Args: []any{l.id(), sp.MemberID, l.t.d.Time(sp.PeriodStart), sp.Spent, sp.Held, sp.CapReached}},
 		`INSERT INTO member_spending (`+memberSpendingColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, member_id, period_start) DO UPDATE SET spent = excluded.spent, held = excluded.held,
 		cap_reached = excluded.cap_reached`)
+	if memo := l.t.writerMemo(); memo != nil && err == nil {
+		memo.spendingSaved(l.id(), sp)
+	}
+	return err
 }
 
 func (l *lockedAccount) TagMemberHold(holdID string, sp credits.MemberSpending) error {

@@ -81,19 +81,30 @@ func (t *Tx) RateCardVersion(id string, version int64) (credits.RateCardVersion,
 }
 
 // PricingVersion answers from what was read with the account's lock
-// (pricingAhead) when that still holds at now; else it reads.
+// (pricingAhead), or from the writer's memo, when that still holds at now;
+// else it reads.
 func (t *Tx) PricingVersion(accountID string, now time.Time) (credits.RateCardRef, error) {
 	if a := t.ahead; a != nil && a.id == accountID && a.answered {
 		if ref, ok := a.pricing.at(now); ok {
 			return ref, nil
 		}
 	}
-	return queryOne(t, "read the rate card of account "+accountID, func(s scanner) (credits.RateCardRef, error) {
-		var ref credits.RateCardRef
-		return ref, s.Scan(&ref.ID, &ref.Version)
-	}, `SELECT c.id, COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at <= ?), 0)
+	memo := t.writerMemo()
+	if ref, ok := memo.pricingAt(accountID, now); ok {
+		return ref, nil
+	}
+	p, err := queryOne(t, "read the rate card of account "+accountID, func(s scanner) (*aheadPricing, error) {
+		p := &aheadPricing{since: now}
+		return p, s.Scan(&p.ref.ID, &p.ref.Version, nullTimeValue{&p.next})
+	}, `SELECT c.id, COALESCE((SELECT MAX(version) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at <= ?), 0),
+			(SELECT MIN(effective_at) FROM rate_card_versions WHERE rate_card_id = c.id AND effective_at > ?)
 		FROM (SELECT COALESCE((SELECT rate_card_id FROM account_rate_cards WHERE account_id = ?), ?) AS id) c`,
-		t.d.Time(now), accountID, credits.DefaultRateCard)
+		t.d.Time(now), t.d.Time(now), accountID, credits.DefaultRateCard)
+	if err != nil {
+		return credits.RateCardRef{}, err
+	}
+	memo.keepPricing(accountID, p)
+	return p.ref, nil
 }
 
 // aheadPricing is an account's rate card and the latest version of it in
@@ -145,6 +156,7 @@ func (t *Tx) pricingChanged() {
 	if t.ahead != nil {
 		t.ahead.pricing = nil
 	}
+	t.writerMemo().forgetPricing()
 	if a := t.batchAhead(); a != nil {
 		for _, e := range a.accounts {
 			e.pricing = nil
