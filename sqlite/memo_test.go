@@ -124,7 +124,6 @@ func TestMemoForgetsRawStatements(t *testing.T) {
 	}
 }
 
-
 // TestMemoPricesByTheVersionInEffect: the writer remembers each account's
 // rate card and the version in effect until the next takes effect; a usage
 // is still priced by the version in effect at its time, after the clock
