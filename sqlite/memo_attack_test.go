@@ -97,7 +97,7 @@ func inOneBatch(t *testing.T, db *sqlite.DB, steps ...func()) {
 	for _, step := range steps {
 		wg.Add(1)
 		go func() { defer wg.Done(); step() }()
-		time.Sleep(30 * time.Millisecond) // queued, in order, behind the one before
+		time.Sleep(100 * time.Millisecond) // queued, in order, behind the one before (senders wait in order)
 	}
 	close(release)
 	wg.Wait()
