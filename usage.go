@@ -85,6 +85,7 @@ func (s *Service) CreateRateCard(ctx context.Context, req RateCardRequest) (Rate
 		v, err = addVersion(tx, req, now)
 		return err
 	})
+	s.forgetUnwritten(v, err)
 	return v, err
 }
 
@@ -110,7 +111,18 @@ func (s *Service) AddRateCardVersion(ctx context.Context, id string, req RateCar
 		}
 		return err
 	})
+	s.forgetUnwritten(v, err)
 	return v, err
+}
+
+// forgetUnwritten drops from the cache of versions one that a write made
+// but did not commit (err): a usage beside it in its batch (SQLite's
+// writes share one transaction) may have read it, and the version of that
+// number written later must price from its own rates.
+func (s *Service) forgetUnwritten(v RateCardVersion, err error) {
+	if err != nil && v.Version != 0 {
+		s.versions.Delete(RateCardRef{ID: v.RateCardID, Version: v.Version})
+	}
 }
 
 // MaxEffectiveAhead bounds how far ahead a version may take effect: a
