@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/credits/credits"
@@ -36,10 +35,8 @@ func TestVersionOfAFailedBatchIsNotKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := 0
-	use := func(account string) (credits.UsageResult, error) {
-		n++
-		one, key := int64(1), fmt.Sprint("u", n)
+	use := func(account, key string) (credits.UsageResult, error) {
+		one := int64(1)
 		r, _, err := svc.RecordUsage(ctx, account, credits.UsageRequest{Feature: "image", Quantity: &one},
 			&credits.Idempotency{Scope: "usage/" + account, Key: key, RequestHash: key})
 		return r, err
@@ -47,8 +44,8 @@ func TestVersionOfAFailedBatchIsNotKept(t *testing.T) {
 	var errs [3]error
 	inOneBatch(t, db,
 		func() { _, errs[0] = svc.AddRateCardVersion(ctx, credits.DefaultRateCard, rates("5")) },
-		func() { _, errs[1] = use("a") },
-		func() { _, errs[2] = use("doomed") })
+		func() { _, errs[1] = use("a", "u1") },
+		func() { _, errs[2] = use("doomed", "u2") })
 	for i, err := range errs {
 		if err == nil {
 			t.Fatalf("write %d of the batch that cannot commit succeeded", i)
@@ -61,7 +58,7 @@ func TestVersionOfAFailedBatchIsNotKept(t *testing.T) {
 	if err != nil || v.Version != 2 {
 		t.Fatalf("version after the failed batch: %+v (%v), want version 2", v, err)
 	}
-	r, err := use("a")
+	r, err := use("a", "u3")
 	if err != nil || r.Credits != 7 || r.RateCard.Version != 2 {
 		t.Fatalf("usage after version 2 was written again: %d credits at version %d (%v), want 7 at 2", r.Credits, r.RateCard.Version, err)
 	}
