@@ -384,9 +384,7 @@ func TestMemoAttackConcurrentSpends(t *testing.T) {
 // TestMemoAttackRawSpending: DB.Exec raising ann's spending is seen by the
 // next spend.
 func TestMemoAttackRawSpending(t *testing.T) {
-	db, _ := openShared(t)
-	svc := credits.NewService(db)
-	capped(t, svc)
+	db, svc := cappedDB(t)
 	debitAnn(t, svc, 2)
 	if err := db.Exec(context.Background(), "UPDATE member_spending SET spent = spent + 7 WHERE account_id = 'u1' AND member_id = 'ann'"); err != nil {
 		t.Fatal(err)

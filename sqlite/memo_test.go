@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/credits/credits"
+	"github.com/credits/credits/sqlite"
 )
 
 // capped gives account u1 (with 100 credits) a member ann capped at 10
@@ -21,18 +22,13 @@ func capped(t *testing.T, svc *credits.Service) {
 	}
 }
 
-// spendAsAnn debits amount credits of u1 as ann and returns the error code
-// ("" for none).
-func spendAsAnn(t *testing.T, svc *credits.Service, amount int64) string {
+// cappedDB opens a store and its service with capped's account and member.
+func cappedDB(t *testing.T) (*sqlite.DB, *credits.Service) {
 	t.Helper()
-	_, _, err := svc.Debit(context.Background(), "u1", credits.DebitRequest{Amount: amount, MemberID: "ann"}, nil)
-	if err != nil && credits.ErrorCode(err) != credits.EMEMBERCAP {
-		t.Fatal(err)
-	}
-	if err == nil {
-		return ""
-	}
-	return credits.ErrorCode(err)
+	db, _ := openShared(t)
+	svc := credits.NewService(db)
+	capped(t, svc)
+	return db, svc
 }
 
 // TestMemoFollowsOtherWriters: the server's writer remembers ann's spending
@@ -43,83 +39,57 @@ func TestMemoFollowsOtherWriters(t *testing.T) {
 	serverDB, cliDB := openShared(t)
 	server, cli := credits.NewService(serverDB), credits.NewService(cliDB)
 	capped(t, server)
-	if code := spendAsAnn(t, server, 4); code != "" {
+	if code := debitAnn(t, server, 4); code != "" {
 		t.Fatalf("server's first spend: %s", code)
 	}
-	if code := spendAsAnn(t, cli, 4); code != "" {
+	if code := debitAnn(t, cli, 4); code != "" {
 		t.Fatalf("CLI's spend: %s", code)
 	}
-	if code := spendAsAnn(t, server, 4); code != credits.EMEMBERCAP {
+	if code := debitAnn(t, server, 4); code != credits.EMEMBERCAP {
 		t.Fatalf("the server's spend past the cap (4 + 4 + 4 of 10) answered %q, want %s", code, credits.EMEMBERCAP)
 	}
 	if _, err := cli.PutMember(ctx, "u1", "ann", credits.MemberRequest{SetCap: true,
 		Cap: &credits.MemberCap{Credits: 12, Period: credits.PeriodDay}}); err != nil {
 		t.Fatal(err)
 	}
-	if code := spendAsAnn(t, server, 4); code != "" {
+	if code := debitAnn(t, server, 4); code != "" {
 		t.Fatalf("after the CLI raised the cap to 12, the server's spend of 4 answered %q", code)
 	}
-	if code := spendAsAnn(t, server, 1); code != credits.EMEMBERCAP {
+	if code := debitAnn(t, server, 1); code != credits.EMEMBERCAP {
 		t.Fatalf("a spend past the raised cap answered %q, want %s", code, credits.EMEMBERCAP)
 	}
-	if violations, err := server.Verify(ctx); err != nil || len(violations) != 0 {
-		t.Errorf("verify: %+v (%v)", violations, err)
-	}
+	verifyClean(t, server)
 }
 
 // TestMemoForgetsWhatARollbackUndid: a write that saved a member's spending
 // and then failed is rolled back; the writer must not remember its spending.
 func TestMemoForgetsWhatARollbackUndid(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openShared(t)
-	svc := credits.NewService(db)
-	capped(t, svc)
-	if code := spendAsAnn(t, svc, 4); code != "" {
+	db, svc := cappedDB(t)
+	if code := debitAnn(t, svc, 4); code != "" {
 		t.Fatalf("first spend: %s", code)
 	}
-	now := time.Now()
 	failed := errors.New("the write fails after saving")
-	err := db.Update(ctx, func(tx credits.Tx) error {
-		locked, err := tx.LockAccount("u1")
-		if err != nil {
-			return err
-		}
-		_, spendings, err := locked.MemberAt("ann", credits.MemberPeriodStarts(now))
-		if err != nil || len(spendings) != 1 {
-			t.Fatalf("ann's spending: %+v (%v)", spendings, err)
-		}
-		sp := spendings[0]
-		sp.Spent += 5
-		if err := locked.SaveMemberSpending(sp); err != nil {
-			return err
-		}
-		return failed
-	})
-	if !errors.Is(err, failed) {
+	if err := saveAnnSpent(db, 9, time.Now(), failed); !errors.Is(err, failed) {
 		t.Fatalf("the failing write answered %v", err)
 	}
-	if code := spendAsAnn(t, svc, 6); code != "" {
+	if code := debitAnn(t, svc, 6); code != "" {
 		t.Fatalf("a spend of 6 after 4 (cap 10) answered %q: the writer remembered a spending that was rolled back", code)
 	}
-	if violations, err := svc.Verify(ctx); err != nil || len(violations) != 0 {
-		t.Errorf("verify: %+v (%v)", violations, err)
-	}
+	verifyClean(t, svc)
 }
 
 // TestMemoForgetsRawStatements: a statement run on the writer's own
 // connection outside the service (DB.Exec) is seen by the next spend.
 func TestMemoForgetsRawStatements(t *testing.T) {
 	ctx := context.Background()
-	db, _ := openShared(t)
-	svc := credits.NewService(db)
-	capped(t, svc)
-	if code := spendAsAnn(t, svc, 4); code != "" {
+	db, svc := cappedDB(t)
+	if code := debitAnn(t, svc, 4); code != "" {
 		t.Fatalf("first spend: %s", code)
 	}
 	if err := db.Exec(ctx, "UPDATE members SET cap_credits = 5 WHERE account_id = 'u1' AND member_id = 'ann'"); err != nil {
 		t.Fatal(err)
 	}
-	if code := spendAsAnn(t, svc, 2); code != credits.EMEMBERCAP {
+	if code := debitAnn(t, svc, 2); code != credits.EMEMBERCAP {
 		t.Fatalf("a spend of 2 after 4 with the cap lowered to 5 answered %q, want %s", code, credits.EMEMBERCAP)
 	}
 }
@@ -184,7 +154,5 @@ func TestMemoPricesByTheVersionInEffect(t *testing.T) {
 		t.Fatal(err)
 	}
 	use(sec(12), 7)
-	if violations, err := server.Verify(ctx); err != nil || len(violations) != 0 {
-		t.Errorf("verify: %+v (%v)", violations, err)
-	}
+	verifyClean(t, server)
 }

@@ -60,11 +60,7 @@ func (m *WriterMemo) member(accountID, memberID string, starts credits.PeriodSta
 	if e == nil || !e.starts.Equal(starts) {
 		return credits.Member{}, nil, false
 	}
-	member := e.member
-	if member.Cap != nil {
-		c := *member.Cap
-		member.Cap = &c
-	}
+	member := copyMember(e.member)
 	if e.spending == nil {
 		return member, nil, true
 	}
@@ -76,11 +72,7 @@ func (m *WriterMemo) keepMember(member credits.Member, starts credits.PeriodStar
 	if m.members == nil || len(m.members) >= maxMemoMembers {
 		m.members = map[[2]string]*memoMember{}
 	}
-	e := &memoMember{starts: starts, start: periodStartAt(member, starts), member: member}
-	if member.Cap != nil {
-		c := *member.Cap
-		e.member.Cap = &c
-	}
+	e := &memoMember{starts: starts, start: periodStartAt(member, starts), member: copyMember(member)}
 	for _, sp := range spendings {
 		if sp.PeriodStart.Equal(e.start) {
 			kept := sp
@@ -88,6 +80,16 @@ func (m *WriterMemo) keepMember(member credits.Member, starts credits.PeriodStar
 		}
 	}
 	m.members[[2]string{member.AccountID, member.MemberID}] = e
+}
+
+// copyMember is m with a cap of its own: the memo's never changes with a
+// caller's.
+func copyMember(m credits.Member) credits.Member {
+	if m.Cap != nil {
+		c := *m.Cap
+		m.Cap = &c
+	}
+	return m
 }
 
 // forgetMember drops a member that a write changed.
